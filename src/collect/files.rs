@@ -1,0 +1,1 @@
+//! File kind detection (by content) and dispatch to the `ingest` parsers.

@@ -1,0 +1,1 @@
+//! Log files: `kubectl logs --timestamps` with or without `--prefix`, and plain logs.

@@ -1,0 +1,1 @@
+//! `postmortemd draft`: files in, timeline out.
