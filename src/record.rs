@@ -45,6 +45,7 @@ pub enum Record {
     Page(PageRecord),
     K8sEvent(K8sEventRecord),
     Rollout(RolloutRecord),
+    Deployment(DeploymentRecord),
     Pod(PodRecord),
     Series(SeriesRecord),
 }
@@ -102,6 +103,8 @@ pub struct K8sEventRecord {
     pub count: u64,
     /// `reportingController`/`source.component`, when given.
     pub reporter: Option<String>,
+    /// The node whose clock stamped the event (`source.host`/`reportingInstance` of a kubelet).
+    pub host: Option<String>,
 }
 
 /// One ReplicaSet of a Deployment: a rollout (or rollback) to a revision.
@@ -120,11 +123,24 @@ pub struct RolloutRecord {
     pub manager: Option<String>,
 }
 
+/// What `kubectl get deployments -o json` says of who changed a Deployment's pod template.
+///
+/// ReplicaSets are written by the deployment controller, so the person or tool behind a
+/// rollout shows only in the Deployment's own `managedFields`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeploymentRecord {
+    pub namespace: String,
+    pub name: String,
+    /// `(manager, time)` of each `managedFields` entry that touched `f:spec`, newest last.
+    pub spec_managers: Vec<(String, Instant)>,
+}
+
 /// What `kubectl get pods -o json` says of one pod.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PodRecord {
     pub namespace: String,
     pub name: String,
+    pub created_at: Option<Instant>,
     pub node: Option<String>,
     pub containers: Vec<ContainerRecord>,
 }
