@@ -5,11 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "postmortemd",
-    version,
-    about = "Draft incident timelines in one UTC clock"
-)]
+#[command(name = "postmortemd", version, about = "Draft incident timelines in one UTC clock")]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -16,10 +16,7 @@ pub struct ParseError {
 
 impl ParseError {
     pub fn new(path: impl fmt::Display, expected: impl fmt::Display) -> Self {
-        ParseError {
-            path: path.to_string(),
-            expected: expected.to_string(),
-        }
+        ParseError { path: path.to_string(), expected: expected.to_string() }
     }
 }
 

@@ -18,10 +18,7 @@ pub struct TimeContext {
 
 impl Default for TimeContext {
     fn default() -> Self {
-        TimeContext {
-            zone: TimeZone::UTC,
-            window: None,
-        }
+        TimeContext { zone: TimeZone::UTC, window: None }
     }
 }
 

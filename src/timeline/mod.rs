@@ -1,4 +1,325 @@
 //! From records and log digests to the draft timeline: extraction of rows, skew and gap
-//! detection, merging, rendering. Pure: data in, data (and doubts) out.
+//! detection, merging, rendering. Pure: data in, data (and doubts) out; no file or
+//! network IO happens below this module.
+//!
+//! The entry point is [`build`]. Log lines never reach it one by one: the caller streams
+//! each log stream through a [`LogDigest`] and hands over the digests.
 
+pub mod digest;
+pub mod extract;
+pub mod gaps;
+pub mod merge;
+pub mod render;
+pub mod skew;
 pub mod templates;
+
+use std::fmt;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+use crate::record::{Instant, Record};
+
+pub use digest::{DigestConfig, LogDigest};
+
+/// `[start, end]` of the incident; the baseline is `[start, baseline_end)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Window {
+    #[serde(serialize_with = "serialize_instant")]
+    pub start: Instant,
+    #[serde(serialize_with = "serialize_instant")]
+    pub end: Instant,
+    /// End of the lead-in: the earliest signal, or `start + lead_in` without signals.
+    #[serde(skip)]
+    pub baseline_end: Instant,
+}
+
+impl Window {
+    pub fn contains(&self, instant: Instant) -> bool {
+        self.start <= instant && instant <= self.end
+    }
+
+    pub fn duration(&self) -> SignedDuration {
+        self.end.duration_since(self.start)
+    }
+}
+
+/// What a row is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Alert,
+    Page,
+    Deploy,
+    K8sEvent,
+    Log,
+    Metric,
+    Gap,
+    Skew,
+    Note,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Alert => "alert",
+            Kind::Page => "page",
+            Kind::Deploy => "deploy",
+            Kind::K8sEvent => "k8s_event",
+            Kind::Log => "log",
+            Kind::Metric => "metric",
+            Kind::Gap => "gap",
+            Kind::Skew => "skew",
+            Kind::Note => "note",
+        }
+    }
+}
+
+/// What a reader must not trust blindly about a row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Flag {
+    ClockSkew,
+    AssumedZone,
+    ZoneMismatch,
+    Gap,
+    Truncated,
+}
+
+impl Flag {
+    pub fn name(self) -> &'static str {
+        match self {
+            Flag::ClockSkew => "clock_skew",
+            Flag::AssumedZone => "assumed_zone",
+            Flag::ZoneMismatch => "zone_mismatch",
+            Flag::Gap => "gap",
+            Flag::Truncated => "truncated",
+        }
+    }
+}
+
+/// One row of the timeline.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Entry {
+    /// Best estimate, corrected when a skew correction applies.
+    #[serde(serialize_with = "serialize_millis")]
+    pub time: Instant,
+    pub kind: Kind,
+    pub event: String,
+    pub source: String,
+    pub actor: Option<String>,
+    pub flags: Vec<Flag>,
+    pub count: u64,
+    pub example: Option<String>,
+    /// The source's own time when `time` was corrected.
+    #[serde(serialize_with = "serialize_option_millis")]
+    pub recorded_time: Option<Instant>,
+    /// The node whose clock stamped `time`, for skew correction; not rendered.
+    #[serde(skip)]
+    pub node: Option<String>,
+    /// How much this row matters when rows must be cut (higher stays).
+    #[serde(skip)]
+    pub weight: u32,
+}
+
+impl Entry {
+    pub fn new(time: Instant, kind: Kind, event: impl Into<String>, source: impl Into<String>) -> Self {
+        Entry {
+            time,
+            kind,
+            event: event.into(),
+            source: source.into(),
+            actor: None,
+            flags: Vec::new(),
+            count: 1,
+            example: None,
+            recorded_time: None,
+            node: None,
+            weight: 0,
+        }
+    }
+
+    pub fn flag(&mut self, flag: Flag) {
+        if !self.flags.contains(&flag) {
+            self.flags.push(flag);
+            self.flags.sort();
+        }
+    }
+}
+
+/// An estimated clock offset of a subject against the reference clock.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Skew {
+    /// `node node-2`, `container shop/payments-…/app`.
+    pub subject: String,
+    /// Subject clock minus reference clock: positive runs ahead.
+    pub offset_seconds: f64,
+    pub spread_seconds: f64,
+    pub evidence: String,
+    pub samples: u64,
+    /// At or above the threshold: rows of the subject carry a flag.
+    pub flagged: bool,
+    /// The offset is a whole number of quarter hours: a zone error, not a clock error.
+    #[serde(skip)]
+    pub zone_error: bool,
+}
+
+/// A span of a source with no data where data was expected.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Gap {
+    pub source: String,
+    #[serde(serialize_with = "serialize_instant")]
+    pub start: Instant,
+    #[serde(serialize_with = "serialize_instant")]
+    pub end: Instant,
+    pub reason: String,
+    /// The node whose clock stamped the bounds, for skew correction; not rendered.
+    #[serde(skip)]
+    pub node: Option<String>,
+}
+
+/// The draft timeline, in DESIGN.md's JSON schema.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Timeline {
+    pub version: u32,
+    pub title: String,
+    pub window: Window,
+    pub entries: Vec<Entry>,
+    pub clock_skew: Vec<Skew>,
+    pub gaps: Vec<Gap>,
+}
+
+/// Pipeline knobs (the `draft` flags and the daemon's `[window]`/`[timeline]` settings).
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub max_entries: usize,
+    /// Apply established offsets to row times (`--no-skew-correction` turns it off).
+    pub skew_correction: bool,
+    /// Offsets below this are reported but not flagged.
+    pub skew_threshold_seconds: f64,
+    /// The shortest log silence ever reported as a gap.
+    pub gap_floor: SignedDuration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_entries: 200,
+            skew_correction: true,
+            skew_threshold_seconds: 2.0,
+            gap_floor: SignedDuration::from_secs(60),
+        }
+    }
+}
+
+/// Everything the pipeline draws a timeline from.
+#[derive(Debug)]
+pub struct Evidence {
+    pub title: String,
+    pub window: Window,
+    pub records: Vec<Record>,
+    pub digests: Vec<LogDigest>,
+}
+
+/// Records and digests in, the draft timeline out.
+pub fn build(evidence: Evidence, options: &Options) -> Timeline {
+    let Evidence { title, window, records, digests } = evidence;
+    let skews = skew::estimate(&records, &digests, &window, options);
+    let gaps = gaps::detect(&records, &digests, &window, options);
+    let entries = extract::entries(&records, &digests, &window, options);
+    merge::merge(title, window, entries, skews, gaps, options)
+}
+
+/// A readable span length: `6m55s`, `1h2m`, `45s`.
+pub fn human_duration(duration: SignedDuration) -> String {
+    let total = duration.as_secs().unsigned_abs();
+    let (hours, minutes, seconds) = (total / 3600, total / 60 % 60, total % 60);
+    match (hours, minutes) {
+        (0, 0) => format!("{seconds}s"),
+        (0, _) if seconds == 0 => format!("{minutes}m"),
+        (0, _) => format!("{minutes}m{seconds}s"),
+        _ if minutes == 0 => format!("{hours}h"),
+        _ => format!("{hours}h{minutes}m"),
+    }
+}
+
+/// A value with at most four significant digits, no trailing zeros: `0.0123`, `1.6`, `2400`.
+pub fn human_value(value: f64) -> String {
+    if value.is_nan() {
+        return "NaN".to_owned();
+    }
+    if value.is_infinite() {
+        return if value > 0.0 { "+Inf" } else { "-Inf" }.to_owned();
+    }
+    if value == 0.0 {
+        return "0".to_owned();
+    }
+    let magnitude = value.abs().log10().floor() as i32;
+    let decimals = (3 - magnitude).clamp(0, 12) as usize;
+    let text = format!("{value:.decimals$}");
+    if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_owned() } else { text }
+}
+
+/// Seconds, signed, as `+90.0s` / `-0.004s` / `+9h (32400s)`.
+pub fn human_offset(offset_seconds: f64) -> String {
+    format!("{}{}s", if offset_seconds >= 0.0 { "+" } else { "" }, human_value(offset_seconds))
+}
+
+fn serialize_instant<S: serde::Serializer>(instant: &Instant, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(instant)
+}
+
+fn serialize_millis<S: serde::Serializer>(instant: &Instant, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&Millis(*instant))
+}
+
+fn serialize_option_millis<S: serde::Serializer>(instant: &Option<Instant>, serializer: S) -> Result<S::Ok, S::Error> {
+    match instant {
+        Some(instant) => serializer.collect_str(&Millis(*instant)),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// RFC 3339 in UTC with exactly three fraction digits: `2025-02-09T10:05:23.000Z`.
+pub struct Millis(pub Timestamp);
+
+impl fmt::Display for Millis {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{:.3}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check_value(value: f64, expected: &str) {
+        assert_eq!(human_value(value), expected);
+    }
+
+    #[test]
+    fn values_read_as_people_write_them() {
+        check_value(0.012345, "0.01235");
+        check_value(1.6, "1.6");
+        check_value(2400.0, "2400");
+        check_value(90.0021, "90");
+        check_value(-0.004, "-0.004");
+        check_value(f64::NAN, "NaN");
+        check_value(0.0, "0");
+    }
+
+    #[track_caller]
+    fn check_duration(seconds: i64, expected: &str) {
+        assert_eq!(human_duration(SignedDuration::from_secs(seconds)), expected);
+    }
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        check_duration(45, "45s");
+        check_duration(415, "6m55s");
+        check_duration(600, "10m");
+        check_duration(3720, "1h2m");
+        check_duration(7200, "2h");
+    }
+}

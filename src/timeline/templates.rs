@@ -14,11 +14,7 @@ impl Miner {
     /// Adds one message and returns the id of its template. Ids are dense (0, 1, …) and
     /// stable; the template text of an id may generalize as more messages arrive.
     pub fn add(&mut self, content: &str) -> usize {
-        if let Some(id) = self
-            .templates
-            .iter()
-            .position(|template| template == content)
-        {
+        if let Some(id) = self.templates.iter().position(|template| template == content) {
             return id;
         }
         self.templates.push(content.to_owned());

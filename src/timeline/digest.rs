@@ -1,0 +1,706 @@
+//! [`LogDigest`]: everything the timeline needs from one log stream, accumulated line by
+//! line so that no line is ever held. Per line it finds the time (kubelet prefix, else the
+//! embedded one, else the previous line's), mines the template, keeps per-template counts
+//! (baseline, incident, per bucket) and the first example, the stream's rhythm (for gaps),
+//! transport-vs-embedded offsets (for zone and clock errors) and a consistent sample of
+//! request ids (for skew across nodes).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+
+use memchr::memmem;
+
+use crate::normalize::time::{Finder, TimeContext};
+use crate::record::{Instant, Source};
+use crate::timeline::Window;
+use crate::timeline::templates::Miner;
+
+/// The request/trace id fields looked for by default.
+pub const DEFAULT_REQUEST_ID_FIELDS: &[&str] = &["request_id", "req_id", "trace_id", "traceId", "x-request-id"];
+
+/// How many distinct request ids a stream keeps (a bottom-k sample by hash, so every stream
+/// keeps the same ids).
+const REQUEST_ID_SAMPLE: usize = 16_384;
+/// How many transport-vs-embedded offsets a stream keeps (evenly thinned beyond).
+const DUAL_SAMPLE: usize = 8_192;
+/// The longest example line kept, in bytes.
+const EXAMPLE_BYTES: usize = 400;
+/// Sub-buckets of the incident part of the window, for burst detection.
+const TARGET_BUCKETS: i64 = 120;
+
+/// How a digest reads its stream.
+#[derive(Clone, Debug)]
+pub struct DigestConfig {
+    pub window: Window,
+    pub time_context: TimeContext,
+    /// The stream's node clock minus the reference clock, when already known (node-exporter
+    /// clocks); used to decide what lies in the baseline.
+    pub offset_hint_nanos: i64,
+    pub request_id_fields: Vec<String>,
+}
+
+/// How bad a template's lines are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Info,
+    Warn,
+    Error,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warn => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// The counts of one (template, HTTP status class) in one stream.
+#[derive(Clone, Debug)]
+pub struct TemplateStats {
+    pub template: usize,
+    /// 1–5 for an HTTP status class seen on the line, 0 without one.
+    pub status_class: u8,
+    pub severity: Severity,
+    /// Lines before the window start (evidence the template is old).
+    pub n_before_window: u64,
+    /// Lines in `[window.start, baseline_end)`.
+    pub n_baseline: u64,
+    /// Lines in `[baseline_end, window.end]`.
+    pub n_incident: u64,
+    /// Recorded times (stream clock, nanoseconds) of the first and last incident line.
+    pub first_incident_nanos: i64,
+    pub last_incident_nanos: i64,
+    pub example: Option<String>,
+    /// Lines per bucket of the incident part.
+    pub buckets: Vec<u32>,
+}
+
+/// Transport-minus-embedded offsets of one stream.
+#[derive(Clone, Debug, Default)]
+pub struct DualOffsets {
+    pub count: u64,
+    /// Of those, lines whose embedded time had no zone.
+    pub assumed_zone: u64,
+    /// Embedded minus transport, nanoseconds, evenly thinned.
+    pub samples: Vec<i64>,
+    stride: u64,
+}
+
+impl DualOffsets {
+    fn push(&mut self, offset_nanos: i64, assumed_zone: bool) {
+        self.count += 1;
+        self.assumed_zone += u64::from(assumed_zone);
+        if self.stride == 0 {
+            self.stride = 1;
+        }
+        if !self.count.is_multiple_of(self.stride) {
+            return;
+        }
+        self.samples.push(offset_nanos);
+        if self.samples.len() >= DUAL_SAMPLE {
+            let mut keep = 0;
+            self.samples.retain(|_| {
+                keep += 1;
+                keep % 2 == 0
+            });
+            self.stride *= 2;
+        }
+    }
+}
+
+/// A bottom-k sample of request ids by hash, with the first time each was seen.
+#[derive(Clone, Debug, Default)]
+pub struct RequestIds {
+    pub first_seen: HashMap<u64, i64, IdHash>,
+    threshold: u64,
+}
+
+impl RequestIds {
+    fn offer(&mut self, id: &[u8], nanos: i64) {
+        if self.threshold == 0 {
+            self.threshold = u64::MAX;
+        }
+        let hash = hash_bytes(id);
+        if hash > self.threshold {
+            return;
+        }
+        self.first_seen.entry(hash).and_modify(|seen| *seen = (*seen).min(nanos)).or_insert(nanos);
+        if self.first_seen.len() > 2 * REQUEST_ID_SAMPLE {
+            let mut hashes: Vec<u64> = self.first_seen.keys().copied().collect();
+            hashes.sort_unstable();
+            self.threshold = hashes[REQUEST_ID_SAMPLE - 1];
+            let threshold = self.threshold;
+            self.first_seen.retain(|hash, _| *hash <= threshold);
+        }
+    }
+}
+
+/// Keys of [`RequestIds`] are already hashes: pass them through.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IdHash;
+
+impl BuildHasher for IdHash {
+    type Hasher = PassThrough;
+    fn build_hasher(&self) -> PassThrough {
+        PassThrough(0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = hash_bytes(bytes);
+    }
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+/// FNV-1a followed by a final mix: stable across runs and platforms.
+fn hash_bytes(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &byte in bytes {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    hash ^ (hash >> 33)
+}
+
+/// Log-scale histogram of the spacing between consecutive lines (4 buckets per octave of
+/// milliseconds).
+#[derive(Clone, Debug)]
+pub struct Rhythm {
+    pub histogram: [u64; 160],
+    pub n_deltas: u64,
+}
+
+impl Default for Rhythm {
+    fn default() -> Self {
+        Rhythm { histogram: [0; 160], n_deltas: 0 }
+    }
+}
+
+impl Rhythm {
+    fn push(&mut self, delta_nanos: i64) {
+        let millis = (delta_nanos.max(0) / 1_000_000) as f64;
+        let bucket = ((millis + 1.0).log2() * 4.0) as usize;
+        self.histogram[bucket.min(159)] += 1;
+        self.n_deltas += 1;
+    }
+
+    /// The spacing (nanoseconds) below which `quantile` of the spacings lie.
+    pub fn quantile_nanos(&self, quantile: f64) -> Option<i64> {
+        if self.n_deltas == 0 {
+            return None;
+        }
+        let wanted = (quantile * self.n_deltas as f64).ceil() as u64;
+        let mut seen = 0;
+        for (bucket, count) in self.histogram.iter().enumerate() {
+            seen += count;
+            if seen >= wanted.max(1) {
+                let upper_millis = 2f64.powf((bucket + 1) as f64 / 4.0) - 1.0;
+                return Some((upper_millis * 1e6) as i64);
+            }
+        }
+        None
+    }
+}
+
+/// Everything kept of one log stream.
+#[derive(Debug)]
+pub struct LogDigest {
+    pub source: Source,
+    pub config: DigestConfig,
+    finder: Finder,
+    pub miner: Miner,
+    /// Stats index by template id, for lines without an HTTP status.
+    plain_keys: Vec<u32>,
+    status_keys: HashMap<(usize, u8), u32>,
+    pub stats: Vec<TemplateStats>,
+    pub n_lines: u64,
+    pub n_without_time: u64,
+    pub n_assumed_zone: u64,
+    /// Recorded times (stream clock) of the first and last timed line.
+    pub first_nanos: Option<i64>,
+    pub last_nanos: Option<i64>,
+    pub rhythm: Rhythm,
+    /// Silences of more than the gap floor that touch the window, recorded clock.
+    pub silences: Vec<(i64, i64)>,
+    pub dual: DualOffsets,
+    pub request_ids: RequestIds,
+    id_finders: Vec<memmem::Finder<'static>>,
+    window_nanos: (i64, i64, i64),
+    bucket_nanos: i64,
+    floor_nanos: i64,
+}
+
+impl LogDigest {
+    pub fn new(source: Source, config: DigestConfig) -> Self {
+        let window = config.window;
+        let window_nanos = (nanos(window.start), nanos(window.baseline_end), nanos(window.end));
+        let incident_nanos = (window_nanos.2 - window_nanos.1).max(1);
+        let bucket_nanos = (incident_nanos / TARGET_BUCKETS).clamp(10_000_000_000, 300_000_000_000);
+        let id_finders =
+            config.request_id_fields.iter().map(|field| memmem::Finder::new(field.as_bytes()).into_owned()).collect();
+        LogDigest {
+            source,
+            finder: Finder::new(config.time_context.clone()),
+            config,
+            miner: Miner::new(),
+            plain_keys: Vec::new(),
+            status_keys: HashMap::new(),
+            stats: Vec::new(),
+            n_lines: 0,
+            n_without_time: 0,
+            n_assumed_zone: 0,
+            first_nanos: None,
+            last_nanos: None,
+            rhythm: Rhythm::default(),
+            silences: Vec::new(),
+            dual: DualOffsets::default(),
+            request_ids: RequestIds::default(),
+            id_finders,
+            window_nanos,
+            bucket_nanos,
+            floor_nanos: 60_000_000_000,
+        }
+    }
+
+    /// The incident part's bucket width, nanoseconds.
+    pub fn bucket_nanos(&self) -> i64 {
+        self.bucket_nanos
+    }
+
+    /// Reads one line: `transport` is the kubelet time when the line had one, `text` the
+    /// rest of the line.
+    pub fn push(&mut self, transport: Option<Instant>, text: &str) {
+        self.n_lines += 1;
+        let structured = Structured::read(text);
+        let is_text = structured.message.is_none();
+        // Text lines are always searched (their time must come off the template); structured
+        // lines with a kubelet time only on a sample, for the dual-timestamp evidence.
+        let search = transport.is_none() || is_text || self.n_lines <= 2_000 || self.n_lines.is_multiple_of(16);
+        let found = if search { self.finder.find(text) } else { None };
+        let transport_nanos = transport.map(nanos);
+        if let (Some(transport_nanos), Some(found)) = (transport_nanos, &found) {
+            self.dual.push(nanos(found.instant) - transport_nanos, found.assumed_zone);
+        }
+        let continuation = transport.is_none()
+            && found.is_none()
+            && (text.starts_with([' ', '\t']) || text.is_empty() || self.last_nanos.is_some());
+        let recorded = match (transport_nanos, &found) {
+            (Some(transport_nanos), _) => transport_nanos,
+            (None, Some(found)) => {
+                if found.assumed_zone {
+                    self.n_assumed_zone += 1;
+                }
+                nanos(found.instant)
+            }
+            (None, None) => match self.last_nanos {
+                Some(last) => last,
+                None => {
+                    self.n_without_time += 1;
+                    return;
+                }
+            },
+        };
+        self.track_rhythm(recorded);
+        if continuation {
+            return;
+        }
+        let (start, baseline_end, end) = self.window_nanos;
+        let reference = recorded - self.config.offset_hint_nanos;
+        if reference > end {
+            return;
+        }
+        let content = match (structured.message, &found) {
+            (Some(message), _) => message,
+            (None, Some(found)) if found.span.start <= 2 => text[found.span.end..].trim_start(),
+            (None, _) => text,
+        };
+        let n_templates = self.miner.len();
+        let template = self.miner.add(content);
+        let status_class = structured.status_class.unwrap_or_else(|| access_log_status_class(text));
+        let key = self.key(template, status_class, n_templates != self.miner.len(), &structured, text);
+        let n_buckets = ((end - baseline_end) / self.bucket_nanos + 1) as usize;
+        let stats = &mut self.stats[key];
+        if reference < start {
+            stats.n_before_window += 1;
+        } else if reference < baseline_end {
+            stats.n_baseline += 1;
+        } else {
+            if stats.n_incident == 0 {
+                stats.first_incident_nanos = recorded;
+                stats.example = Some(truncate(text, EXAMPLE_BYTES).to_owned());
+                stats.buckets = vec![0; n_buckets];
+            }
+            stats.n_incident += 1;
+            stats.last_incident_nanos = recorded;
+            let bucket = ((reference - baseline_end) / self.bucket_nanos) as usize;
+            if let Some(count) = stats.buckets.get_mut(bucket) {
+                *count += 1;
+            }
+        }
+        if reference >= start {
+            self.offer_request_ids(text, recorded);
+        }
+    }
+
+    fn track_rhythm(&mut self, recorded: i64) {
+        if let Some(last) = self.last_nanos {
+            let delta = recorded - last;
+            self.rhythm.push(delta);
+            let (start, _, end) = self.window_nanos;
+            let shifted = (last - self.config.offset_hint_nanos, recorded - self.config.offset_hint_nanos);
+            if delta > self.floor_nanos && shifted.1 > start && shifted.0 < end {
+                self.silences.push((last, recorded));
+            }
+        }
+        if self.first_nanos.is_none() {
+            self.first_nanos = Some(recorded);
+        }
+        // Lines out of order (a stream merged from several) do not move time backwards.
+        self.last_nanos = Some(self.last_nanos.map_or(recorded, |last| last.max(recorded)));
+    }
+
+    fn key(&mut self, template: usize, status_class: u8, new: bool, structured: &Structured, text: &str) -> usize {
+        let existing = if status_class == 0 {
+            self.plain_keys.get(template).copied().filter(|&key| key != u32::MAX)
+        } else {
+            self.status_keys.get(&(template, status_class)).copied()
+        };
+        if let Some(key) = existing {
+            return key as usize;
+        }
+        let _ = new;
+        let severity = structured.severity.unwrap_or_else(|| text_severity(text)).max(match status_class {
+            5 => Severity::Error,
+            _ => Severity::Info,
+        });
+        let key = self.stats.len() as u32;
+        self.stats.push(TemplateStats {
+            template,
+            status_class,
+            severity,
+            n_before_window: 0,
+            n_baseline: 0,
+            n_incident: 0,
+            first_incident_nanos: 0,
+            last_incident_nanos: 0,
+            example: None,
+            buckets: Vec::new(),
+        });
+        if status_class == 0 {
+            if self.plain_keys.len() <= template {
+                self.plain_keys.resize(template + 1, u32::MAX);
+            }
+            self.plain_keys[template] = key;
+        } else {
+            self.status_keys.insert((template, status_class), key);
+        }
+        key as usize
+    }
+
+    fn offer_request_ids(&mut self, text: &str, recorded: i64) {
+        let bytes = text.as_bytes();
+        for finder in &self.id_finders {
+            let Some(position) = finder.find(bytes) else {
+                continue;
+            };
+            let mut index = position + finder.needle().len();
+            // `request_id=…`, `"request_id":"…"`, `x-request-id: …`
+            while index < bytes.len() && matches!(bytes[index], b'"' | b'\'' | b':' | b'=' | b' ') {
+                index += 1;
+            }
+            let value_start = index;
+            while index < bytes.len()
+                && (bytes[index].is_ascii_alphanumeric() || matches!(bytes[index], b'-' | b'_' | b'.'))
+            {
+                index += 1;
+            }
+            if index - value_start >= 6 {
+                self.request_ids.offer(&bytes[value_start..index], recorded);
+                return;
+            }
+        }
+    }
+}
+
+/// What a JSON or logfmt line says of itself.
+#[derive(Debug, Default)]
+struct Structured<'a> {
+    message: Option<&'a str>,
+    severity: Option<Severity>,
+    status_class: Option<u8>,
+}
+
+impl<'a> Structured<'a> {
+    fn read(text: &'a str) -> Self {
+        let trimmed = text.trim_start();
+        if trimmed.starts_with('{') {
+            Structured {
+                message: ["\"msg\"", "\"message\"", "\"log\"", "\"event\""]
+                    .iter()
+                    .find_map(|key| json_string(trimmed, key)),
+                severity: ["\"level\"", "\"severity\"", "\"lvl\"", "\"levelname\""]
+                    .iter()
+                    .find_map(|key| json_string(trimmed, key))
+                    .and_then(level_severity),
+                status_class: ["\"status\"", "\"status_code\"", "\"statusCode\""]
+                    .iter()
+                    .find_map(|key| json_number_class(trimmed, key)),
+            }
+        } else if trimmed.starts_with("level=") || trimmed.starts_with("ts=") || trimmed.starts_with("time=") {
+            Structured {
+                message: logfmt_value(trimmed, "msg="),
+                severity: logfmt_value(trimmed, "level=").and_then(level_severity),
+                status_class: logfmt_value(trimmed, "status=").and_then(status_class_of),
+            }
+        } else {
+            Structured::default()
+        }
+    }
+}
+
+/// The string value of `"key": "value"` in a JSON line, escapes left as they are.
+fn json_string<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let after_key = line.find(key)? + key.len();
+    let rest = line[after_key..].trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
+    let bytes = rest.as_bytes();
+    let mut index = 0;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'\\' => index += 2,
+            b'"' => return Some(&rest[..index]),
+            _ => index += 1,
+        }
+    }
+    None
+}
+
+fn json_number_class(line: &str, key: &str) -> Option<u8> {
+    let after_key = line.find(key)? + key.len();
+    let rest = line[after_key..].trim_start().strip_prefix(':')?.trim_start();
+    status_class_of(rest.trim_start_matches('"').get(..3)?)
+}
+
+fn logfmt_value<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let position = line.match_indices(key).find(|(index, _)| *index == 0 || line.as_bytes()[index - 1] == b' ')?.0;
+    let rest = &line[position + key.len()..];
+    if let Some(quoted) = rest.strip_prefix('"') {
+        let end = quoted.find('"').unwrap_or(quoted.len());
+        Some(&quoted[..end])
+    } else {
+        Some(&rest[..rest.find(' ').unwrap_or(rest.len())])
+    }
+}
+
+fn status_class_of(text: &str) -> Option<u8> {
+    let digits = text.as_bytes().get(..3)?;
+    if digits.iter().all(u8::is_ascii_digit) && (b'1'..=b'5').contains(&digits[0]) {
+        let following = text.as_bytes().get(3);
+        if following.is_none_or(|byte| !byte.is_ascii_digit()) {
+            return Some(digits[0] - b'0');
+        }
+    }
+    None
+}
+
+/// The status class of an access log line: `"GET /x HTTP/1.1" 503 …`.
+fn access_log_status_class(text: &str) -> u8 {
+    let Some(position) = memmem::find(text.as_bytes(), b" HTTP/") else {
+        return 0;
+    };
+    let rest = &text[position..];
+    let Some(quote) = rest.find("\" ") else {
+        return 0;
+    };
+    status_class_of(&rest[quote + 2..]).unwrap_or(0)
+}
+
+fn level_severity(level: &str) -> Option<Severity> {
+    let level = level.trim().to_ascii_lowercase();
+    Some(match level.as_str() {
+        "error" | "err" | "fatal" | "critical" | "crit" | "panic" | "alert" | "emerg" | "emergency" | "severe"
+        | "e" | "f" => Severity::Error,
+        "warn" | "warning" | "w" => Severity::Warn,
+        _ => Severity::Info,
+    })
+}
+
+/// The severity of an unstructured line: a level word, a klog prefix, or an error word.
+pub fn text_severity(text: &str) -> Severity {
+    let head = truncate(text, 200);
+    if let [level @ (b'E' | b'W' | b'F'), digits @ ..] = head.as_bytes()
+        && digits.len() >= 4
+        && digits[..4].iter().all(u8::is_ascii_digit)
+    {
+        return if *level == b'W' { Severity::Warn } else { Severity::Error };
+    }
+    let mut worst = Severity::Info;
+    for word in head.split(|character: char| !character.is_ascii_alphabetic()) {
+        let severity = match word {
+            "ERROR" | "Error" | "ERR" | "FATAL" | "Fatal" | "CRITICAL" | "CRIT" | "SEVERE" | "PANIC" | "EMERG" => {
+                Severity::Error
+            }
+            "WARN" | "Warn" | "WARNING" | "Warning" => Severity::Warn,
+            _ => continue,
+        };
+        worst = worst.max(severity);
+    }
+    if worst == Severity::Info && has_error_word(text) {
+        worst = Severity::Error;
+    }
+    worst
+}
+
+/// An error word anywhere in the line: `failed`, `exception`, `timeout`, `refused`, …
+pub fn has_error_word(text: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "error",
+        "fail",
+        "exception",
+        "fatal",
+        "panic",
+        "timeout",
+        "timed out",
+        "refused",
+        "denied",
+        "unavailable",
+        "crash",
+        "oomkill",
+        "out of memory",
+        "unreachable",
+        "abort",
+    ];
+    let lower = truncate(text, 600).to_ascii_lowercase();
+    WORDS.iter().any(|word| lower.contains(word))
+}
+
+fn truncate(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// An instant as nanoseconds since the epoch (fits i64 until 2262).
+pub fn nanos(instant: Instant) -> i64 {
+    instant.as_nanosecond() as i64
+}
+
+/// The inverse of [`nanos`].
+pub fn instant(nanos: i64) -> Instant {
+    Instant::from_nanosecond(i128::from(nanos)).unwrap_or(Instant::UNIX_EPOCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check_severity(line: &str, expected: Severity) {
+        assert_eq!(text_severity(line), expected, "{line}");
+    }
+
+    #[test]
+    fn severities_of_text_lines() {
+        check_severity("2025-02-09 10:05:23,123 ERROR [main] c.e.Foo - boom", Severity::Error);
+        check_severity("E0209 10:05:23.123456       1 controller.go:12] sync failed", Severity::Error);
+        check_severity("W0209 10:05:23.123456       1 reflector.go:12] watch closed", Severity::Warn);
+        check_severity("2025/02/09 10:05:23 WARN disk almost full", Severity::Warn);
+        check_severity("connection refused by upstream 10.0.0.7:5432", Severity::Error);
+        check_severity("2025-02-09 10:05:23 INFO order placed id=17", Severity::Info);
+        check_severity("Info: Errorless run", Severity::Info);
+    }
+
+    #[track_caller]
+    fn check_structured(line: &str, message: Option<&str>, severity: Option<Severity>, status: Option<u8>) {
+        let structured = Structured::read(line);
+        assert_eq!(
+            (structured.message, structured.severity, structured.status_class),
+            (message, severity, status),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn structured_lines() {
+        check_structured(
+            r#"{"ts":"2025-02-09T10:05:23Z","level":"error","msg":"reservation failed: \"sku\" gone","status":503}"#,
+            Some(r#"reservation failed: \"sku\" gone"#),
+            Some(Severity::Error),
+            Some(5),
+        );
+        check_structured(
+            r#"{"time": 1739095523, "message": "ok", "severity": "INFO"}"#,
+            Some("ok"),
+            Some(Severity::Info),
+            None,
+        );
+        check_structured(
+            r#"level=warn ts=2025-02-09T10:05:23Z msg="slow query" status=200"#,
+            Some("slow query"),
+            Some(Severity::Warn),
+            Some(2),
+        );
+        check_structured("plain text line", None, None, None);
+    }
+
+    #[track_caller]
+    fn check_access(line: &str, expected: u8) {
+        assert_eq!(access_log_status_class(line), expected, "{line}");
+    }
+
+    #[test]
+    fn access_log_status() {
+        check_access(
+            r#"10.0.3.17 - - [09/Feb/2025:10:05:23 +0000] "POST /api/checkout HTTP/1.1" 500 93 "-" "curl/8""#,
+            5,
+        );
+        check_access(r#"10.0.3.17 - - [09/Feb/2025:10:05:23 +0000] "GET / HTTP/2.0" 204 0 "-" "-""#, 2);
+        check_access(r#"GET / HTTP/1.1 took 5003 ms"#, 0);
+    }
+
+    #[test]
+    fn rhythm_quantiles_bound_the_spacing() {
+        let mut rhythm = Rhythm::default();
+        for _ in 0..99 {
+            rhythm.push(1_000_000_000);
+        }
+        rhythm.push(300_000_000_000);
+        let p50 = rhythm.quantile_nanos(0.5).unwrap();
+        assert!((1_000_000_000..1_300_000_000).contains(&p50), "{p50}");
+        let max = rhythm.quantile_nanos(1.0).unwrap();
+        assert!(max >= 300_000_000_000, "{max}");
+    }
+
+    #[test]
+    fn request_id_sample_is_consistent_across_streams() {
+        let mut first = RequestIds::default();
+        let mut second = RequestIds::default();
+        for id in 0..100_000u64 {
+            first.offer(format!("req-{id:08}").as_bytes(), id as i64);
+            if id % 2 == 0 {
+                second.offer(format!("req-{id:08}").as_bytes(), id as i64 + 5);
+            }
+        }
+        let shared = first.first_seen.keys().filter(|hash| second.first_seen.contains_key(hash)).count();
+        assert!(shared > REQUEST_ID_SAMPLE / 4, "{shared} shared ids");
+        assert!(first.first_seen.len() <= 2 * REQUEST_ID_SAMPLE);
+    }
+}

@@ -1,0 +1,247 @@
+//! Gaps: stretches of a source with no data where data was expected. A log stream is
+//! silent far beyond its own rhythm (with a floor), begins after the window start or ends
+//! before its end; a Prometheus series misses more than two steps. Reasons come from pod
+//! status and events when they explain the silence.
+
+use jiff::SignedDuration;
+
+use crate::record::{K8sEventRecord, PodRecord, Record, SeriesRecord};
+use crate::timeline::digest::{LogDigest, instant, nanos};
+use crate::timeline::skew::{is_clock_query, median};
+use crate::timeline::{Gap, Options, Window, human_duration};
+
+/// A silence counts when it exceeds this many times the stream's 99th percentile spacing.
+const RHYTHM_FACTOR: f64 = 10.0;
+/// Below this many spacings a stream's rhythm is unknown; only long silences count.
+const MIN_DELTAS: u64 = 20;
+
+/// Every gap the evidence shows, by source then start.
+pub fn detect(records: &[Record], digests: &[LogDigest], window: &Window, options: &Options) -> Vec<Gap> {
+    let pods: Vec<&PodRecord> = records
+        .iter()
+        .filter_map(|record| match record {
+            Record::Pod(pod) => Some(pod),
+            _ => None,
+        })
+        .collect();
+    let events: Vec<&K8sEventRecord> = records
+        .iter()
+        .filter_map(|record| match record {
+            Record::K8sEvent(event) => Some(event),
+            _ => None,
+        })
+        .collect();
+    let mut gaps: Vec<Gap> =
+        digests.iter().flat_map(|digest| log_gaps(digest, window, options, &pods, &events)).collect();
+    for record in records {
+        if let Record::Series(series) = record {
+            gaps.extend(series_gaps(series, window, &pods));
+        }
+    }
+    gaps.sort_by(|left, right| left.source.cmp(&right.source).then(left.start.cmp(&right.start)));
+    gaps
+}
+
+/// The silence a stream must exceed to be a gap, nanoseconds.
+pub fn silence_threshold_nanos(digest: &LogDigest, window: &Window, options: &Options) -> i64 {
+    let floor = options.gap_floor.as_nanos() as i64;
+    if digest.rhythm.n_deltas < MIN_DELTAS {
+        return floor.max(window.duration().as_nanos() as i64 / 4);
+    }
+    let p99 = digest.rhythm.quantile_nanos(0.99).unwrap_or(0);
+    floor.max((p99 as f64 * RHYTHM_FACTOR) as i64)
+}
+
+fn log_gaps(
+    digest: &LogDigest,
+    window: &Window,
+    options: &Options,
+    pods: &[&PodRecord],
+    events: &[&K8sEventRecord],
+) -> Vec<Gap> {
+    let source = digest.source.name.clone();
+    let node = digest.source.node.clone();
+    let gap = |start: i64, end: i64, reason: String| Gap {
+        source: source.clone(),
+        start: instant(start),
+        end: instant(end),
+        reason,
+        node: node.clone(),
+    };
+    let hint = digest.config.offset_hint_nanos;
+    let (window_start, window_end) = (nanos(window.start) + hint, nanos(window.end) + hint);
+    let (Some(first), Some(last)) = (digest.first_nanos, digest.last_nanos) else {
+        return vec![gap(window_start, window_end, "no lines in the window".to_owned())];
+    };
+    let threshold = silence_threshold_nanos(digest, window, options);
+    let container = container_of(&digest.source.name, pods);
+    let mut gaps = Vec::new();
+    for &(start, end) in &digest.silences {
+        if end - start > threshold {
+            let explained = explain(container, pods, events, instant(start - threshold), instant(end + threshold));
+            let duration = human_duration(SignedDuration::from_nanos(end - start));
+            gaps.push(gap(start, end, format!("no lines for {duration}{explained}")));
+        }
+    }
+    if first - window_start > threshold {
+        let created = container.and_then(|(pod, _)| pod.created_at).map(nanos);
+        // A pod created in the window had nothing to log before.
+        let pod_is_new =
+            created.is_some_and(|created| created + hint >= window_start - threshold && first - created <= threshold);
+        if !pod_is_new {
+            let begins = human_duration(SignedDuration::from_nanos(first - window_start));
+            gaps.push(gap(
+                window_start,
+                first,
+                format!("stream begins {begins} after the window start (log rotated away or export started late)"),
+            ));
+        }
+    }
+    if window_end - last > threshold {
+        let ends = human_duration(SignedDuration::from_nanos(window_end - last));
+        gaps.push(gap(
+            last,
+            window_end,
+            format!("stream ends {ends} before the window end (pod deleted or export ended early)"),
+        ));
+    }
+    gaps
+}
+
+/// The pod and container a log source names: `logs ns/pod/container` or `logs pod/container`.
+fn container_of<'a>(source_name: &str, pods: &[&'a PodRecord]) -> Option<(&'a PodRecord, &'a str)> {
+    let path = source_name.strip_prefix("logs ").unwrap_or(source_name);
+    let mut parts = path.rsplitn(3, '/');
+    let container = parts.next()?;
+    let pod_name = parts.next()?;
+    let namespace = parts.next();
+    let pod = pods
+        .iter()
+        .copied()
+        .find(|pod| pod.name == pod_name && namespace.is_none_or(|namespace| pod.namespace == namespace))?;
+    let container = pod.containers.iter().find(|status| status.name == container)?;
+    Some((pod, container.name.as_str()))
+}
+
+/// Why a container was silent between `from` and `to`, when pod status or events say.
+fn explain(
+    container: Option<(&PodRecord, &str)>,
+    pods: &[&PodRecord],
+    events: &[&K8sEventRecord],
+    from: jiff::Timestamp,
+    to: jiff::Timestamp,
+) -> String {
+    let _ = pods;
+    let Some((pod, container_name)) = container else {
+        return String::new();
+    };
+    let status = pod.containers.iter().find(|status| status.name == container_name);
+    if let Some(termination) = status.and_then(|status| status.last_termination.as_ref())
+        && termination.finished_at.is_some_and(|finished| from <= finished && finished <= to)
+    {
+        let mut detail = Vec::new();
+        detail.extend(termination.reason.clone());
+        detail.extend(termination.exit_code.map(|code| format!("exit {code}")));
+        return if detail.is_empty() {
+            " (container restarted)".to_owned()
+        } else {
+            format!(" (container restarted: {})", detail.join(", "))
+        };
+    }
+    let object = format!("Pod/{}", pod.name);
+    let reasons: Vec<&str> = events
+        .iter()
+        .filter(|event| event.object == object && event.time >= from && event.first_time.unwrap_or(event.time) <= to)
+        .map(|event| event.reason.as_str())
+        .collect();
+    if reasons.is_empty() {
+        String::new()
+    } else {
+        let mut reasons = reasons;
+        reasons.sort();
+        reasons.dedup();
+        format!(" (events: {})", reasons.join(", "))
+    }
+}
+
+/// A series' missing samples: holes of more than two steps inside the window.
+fn series_gaps(series: &SeriesRecord, window: &Window, pods: &[&PodRecord]) -> Vec<Gap> {
+    // Clock series are evidence of skew, and a filtering expression (`x > 0.05`) has
+    // samples only where it holds: neither is expected to be continuous.
+    if is_clock_query(&series.query) || is_filtering(&series.query) || series.samples.len() < 3 {
+        return Vec::new();
+    }
+    let times: Vec<i64> = series.samples.iter().map(|(time, _)| nanos(*time)).collect();
+    let spacings: Vec<f64> = times.windows(2).map(|pair| (pair[1] - pair[0]) as f64).collect();
+    let step = median(&spacings);
+    if step.is_nan() || step <= 0.0 {
+        return Vec::new();
+    }
+    let source = format!("prometheus: {} {}", series.query, series.label_text());
+    let pod = series.labels.get("pod").and_then(|name| pods.iter().find(|pod| &pod.name == name));
+    let mut gaps = Vec::new();
+    for pair in times.windows(2) {
+        let (before, after) = (pair[0], pair[1]);
+        if (after - before) as f64 > 2.5 * step && instant(after) > window.start && instant(before) < window.end {
+            let missing = ((after - before) as f64 / step).round() as i64 - 1;
+            let duration = human_duration(SignedDuration::from_nanos(after - before));
+            let mut reason = format!("no samples for {duration} ({missing} steps missing)");
+            if let Some(pod) = pod {
+                let restarted = pod.containers.iter().any(|status| {
+                    status.last_termination.as_ref().and_then(|termination| termination.finished_at).is_some_and(
+                        |finished| {
+                            let finished = nanos(finished);
+                            finished >= before - 2 * step as i64 && finished <= after
+                        },
+                    )
+                });
+                if restarted {
+                    reason.push_str(" (container restarted)");
+                }
+            }
+            gaps.push(Gap { source: source.clone(), start: instant(before), end: instant(after), reason, node: None });
+        }
+    }
+    gaps
+}
+
+/// A query whose result holds only where a comparison is true.
+fn is_filtering(query: &str) -> bool {
+    let bytes = query.as_bytes();
+    let mut depth_in_braces = 0i32;
+    let mut in_string = false;
+    for (index, &byte) in bytes.iter().enumerate() {
+        match byte {
+            b'"' => in_string = !in_string,
+            b'{' if !in_string => depth_in_braces += 1,
+            b'}' if !in_string => depth_in_braces -= 1,
+            b'>' | b'<' if !in_string && depth_in_braces == 0 => {
+                return !query[index..].trim_start_matches(['>', '<', '=']).trim_start().starts_with("bool");
+            }
+            b'=' | b'!' if !in_string && depth_in_braces == 0 && bytes.get(index + 1) == Some(&b'=') => {
+                return true;
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check_filtering(query: &str, expected: bool) {
+        assert_eq!(is_filtering(query), expected, "{query}");
+    }
+
+    #[test]
+    fn filtering_queries() {
+        check_filtering(r#"sum(rate(http_requests_total{code=~"5.."}[5m])) > 0.05"#, true);
+        check_filtering(r#"sum(rate(http_requests_total{code=~"5.."}[5m]))"#, false);
+        check_filtering(r#"up == 0"#, true);
+        check_filtering(r#"rate(x[5m]) > bool 1"#, false);
+        check_filtering(r#"x{a!="b"}"#, false);
+    }
+}

@@ -1,0 +1,10 @@
+//! The timeline as DESIGN.md's JSON, pretty-printed with a final newline.
+
+use crate::timeline::Timeline;
+
+pub fn render(timeline: &Timeline) -> String {
+    // Serializing plain data with string keys cannot fail.
+    let mut text = serde_json::to_string_pretty(timeline).unwrap_or_default();
+    text.push('\n');
+    text
+}

@@ -1,0 +1,407 @@
+//! Clock skew: estimates, per subject (a node, else a container), of its clock against the
+//! reference clock (Prometheus's scrape clock when present), strongest evidence first:
+//! node-exporter clock series, request ids shared across nodes, and transport-vs-embedded
+//! timestamps of one line (where a constant whole number of quarter hours is a zone error,
+//! not a clock error).
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::record::{Record, SeriesRecord, SourceKind};
+use crate::timeline::digest::LogDigest;
+use crate::timeline::{Options, Skew, Window};
+
+/// Below this many shared request ids a pair of subjects says nothing.
+const MIN_SHARED_IDS: usize = 20;
+
+/// Evidence names, strongest first; the first flagged one of a subject corrects its rows.
+pub const EVIDENCE_NODE_TIME: &str = "node_time_seconds - timestamp(node_time_seconds)";
+pub const EVIDENCE_TIMEX: &str = "node_timex_offset_seconds";
+
+/// Every skew the evidence allows, strongest first within a subject, subjects in name order.
+pub fn estimate(records: &[Record], digests: &[LogDigest], window: &Window, options: &Options) -> Vec<Skew> {
+    let node_names = known_nodes(records, digests);
+    let mut skews = node_clocks(records, &node_names, window, options);
+    let anchored: BTreeMap<String, f64> = skews
+        .iter()
+        .filter(|skew| skew.evidence.starts_with(EVIDENCE_NODE_TIME) || skew.evidence.starts_with(EVIDENCE_TIMEX))
+        .map(|skew| (skew.subject.clone(), skew.offset_seconds))
+        .collect();
+    skews.extend(request_id_skews(digests, &anchored, options));
+    skews.extend(digests.iter().filter_map(|digest| dual_timestamp_skew(digest, options)));
+    skews.sort_by(|left, right| left.subject.cmp(&right.subject));
+    skews
+}
+
+/// The offsets node-exporter clock series establish, by node name: what `draft` hands the
+/// digests before reading logs.
+pub fn node_clock_offsets(records: &[Record], window: &Window, options: &Options) -> BTreeMap<String, f64> {
+    let node_names = known_nodes(records, &[]);
+    node_clocks(records, &node_names, window, options)
+        .into_iter()
+        .filter(|skew| skew.flagged)
+        .filter_map(|skew| Some((skew.subject.strip_prefix("node ")?.to_owned(), skew.offset_seconds)))
+        .collect()
+}
+
+/// The subject of a source for skew: its node, else the container.
+pub fn subject_of(source_name: &str, node: Option<&str>) -> String {
+    match node {
+        Some(node) => format!("node {node}"),
+        None => format!("container {}", source_name.strip_prefix("logs ").unwrap_or(source_name)),
+    }
+}
+
+fn known_nodes(records: &[Record], digests: &[LogDigest]) -> Vec<String> {
+    let mut nodes: Vec<String> = records
+        .iter()
+        .filter_map(|record| match record {
+            Record::Pod(pod) => pod.node.clone(),
+            _ => None,
+        })
+        .chain(digests.iter().filter_map(|digest| digest.source.node.clone()))
+        .collect();
+    nodes.sort();
+    nodes.dedup();
+    nodes
+}
+
+/// The node a node-exporter series speaks of: its `node`/`nodename`/`kubernetes_node`
+/// label, else `instance` without its port (kube-prometheus sets it to the node name).
+pub fn series_node(series: &SeriesRecord, node_names: &[String]) -> Option<String> {
+    for key in ["node", "nodename", "kubernetes_node", "kubernetes_io_hostname", "hostname"] {
+        if let Some(value) = series.labels.get(key) {
+            return Some(value.clone());
+        }
+    }
+    let instance = series.labels.get("instance")?;
+    let host = match instance.rsplit_once(':') {
+        Some((host, port)) if port.chars().all(|character| character.is_ascii_digit()) => host,
+        _ => instance.as_str(),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    // An IP instance of a node we know by name stays unresolved rather than guessed.
+    Some(node_names.iter().find(|name| name.as_str() == host).cloned().unwrap_or_else(|| host.to_owned()))
+}
+
+/// Which clock a series measures, if it is a node clock series.
+enum ClockQuery {
+    /// `node_time_seconds - timestamp(node_time_seconds)`: the values are offsets.
+    Difference,
+    /// Raw `node_time_seconds`: value minus sample time is the offset.
+    Raw,
+    /// `node_timex_offset_seconds`: NTP's own view.
+    Timex,
+    /// `node_timex_sync_status`: 1 synchronised, 0 not.
+    SyncStatus,
+}
+
+fn clock_query(query: &str) -> Option<ClockQuery> {
+    let compact: String = query.chars().filter(|character| !character.is_whitespace()).collect();
+    if compact.contains("node_time_seconds") && compact.contains("timestamp(") {
+        Some(ClockQuery::Difference)
+    } else if compact.starts_with("node_time_seconds") {
+        Some(ClockQuery::Raw)
+    } else if compact.contains("node_timex_offset_seconds") {
+        Some(ClockQuery::Timex)
+    } else if compact.contains("node_timex_sync_status") {
+        Some(ClockQuery::SyncStatus)
+    } else {
+        None
+    }
+}
+
+/// A query whose series are clock evidence rather than incident metrics.
+pub fn is_clock_query(query: &str) -> bool {
+    clock_query(query).is_some()
+}
+
+fn node_clocks(records: &[Record], node_names: &[String], window: &Window, options: &Options) -> Vec<Skew> {
+    let mut offsets: BTreeMap<String, (Vec<f64>, &'static str)> = BTreeMap::new();
+    let mut timex: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut unsynced: BTreeMap<String, bool> = BTreeMap::new();
+    for record in records {
+        let Record::Series(series) = record else {
+            continue;
+        };
+        let Some(kind) = clock_query(&series.query) else {
+            continue;
+        };
+        let Some(node) = series_node(series, node_names) else {
+            continue;
+        };
+        let in_window = series
+            .samples
+            .iter()
+            .filter(|(time, value)| window.contains(*time) && value.is_finite())
+            .map(|(time, value)| (*time, *value));
+        match kind {
+            ClockQuery::Difference => offsets
+                .entry(node)
+                .or_insert((Vec::new(), EVIDENCE_NODE_TIME))
+                .0
+                .extend(in_window.map(|(_, value)| value)),
+            ClockQuery::Raw => offsets
+                .entry(node)
+                .or_insert((Vec::new(), EVIDENCE_NODE_TIME))
+                .0
+                .extend(in_window.map(|(time, value)| value - time.as_millisecond() as f64 / 1000.0)),
+            ClockQuery::Timex => timex.entry(node).or_default().extend(in_window.map(|(_, value)| value)),
+            ClockQuery::SyncStatus => {
+                let any_unsynced = in_window.into_iter().any(|(_, value)| value == 0.0);
+                *unsynced.entry(node).or_default() |= any_unsynced;
+            }
+        }
+    }
+    let mut skews = Vec::new();
+    let ntp_note = |node: &str| -> String {
+        let mut note = String::new();
+        if let Some(values) = timex.get(node).filter(|values| !values.is_empty()) {
+            note.push_str(&format!("; NTP offset {}", super::human_offset(median(values))));
+        }
+        if unsynced.get(node).copied().unwrap_or(false) {
+            note.push_str("; NTP not synchronised (node_timex_sync_status 0)");
+        }
+        note
+    };
+    for (node, (values, evidence)) in &offsets {
+        if values.is_empty() {
+            continue;
+        }
+        let offset = median(values);
+        skews.push(Skew {
+            subject: format!("node {node}"),
+            offset_seconds: round_millis(offset),
+            spread_seconds: round_millis(mad(values, offset)),
+            evidence: format!("{evidence}{}", ntp_note(node)),
+            samples: values.len() as u64,
+            flagged: offset.abs() >= options.skew_threshold_seconds,
+            zone_error: false,
+        });
+    }
+    for (node, values) in &timex {
+        if offsets.contains_key(node) || values.is_empty() {
+            continue;
+        }
+        let offset = median(values);
+        skews.push(Skew {
+            subject: format!("node {node}"),
+            offset_seconds: round_millis(offset),
+            spread_seconds: round_millis(mad(values, offset)),
+            evidence: format!("{EVIDENCE_TIMEX}{}", ntp_note(node).replacen("; NTP offset", "; median", 0)),
+            samples: values.len() as u64,
+            flagged: offset.abs() >= options.skew_threshold_seconds,
+            zone_error: false,
+        });
+    }
+    skews
+}
+
+/// Offsets between subjects that logged the same request ids, anchored to node clocks where
+/// known, else to the subject most others agree with.
+fn request_id_skews(digests: &[LogDigest], anchored: &BTreeMap<String, f64>, options: &Options) -> Vec<Skew> {
+    // First sighting of each sampled id per subject.
+    let mut subjects: BTreeMap<String, HashMap<u64, i64>> = BTreeMap::new();
+    for digest in digests {
+        if digest.source.kind != SourceKind::Logs || digest.request_ids.first_seen.is_empty() {
+            continue;
+        }
+        let subject = subject_of(&digest.source.name, digest.source.node.as_deref());
+        let seen = subjects.entry(subject).or_default();
+        for (hash, nanos) in &digest.request_ids.first_seen {
+            seen.entry(*hash).and_modify(|first| *first = (*first).min(*nanos)).or_insert(*nanos);
+        }
+    }
+    let names: Vec<&String> = subjects.keys().collect();
+    if names.len() < 2 {
+        return Vec::new();
+    }
+    // Pairwise: clock(right) - clock(left), median over shared ids.
+    let mut pairs: Vec<(usize, usize, f64, f64, usize)> = Vec::new();
+    for left in 0..names.len() {
+        for right in left + 1..names.len() {
+            let (left_seen, right_seen) = (&subjects[names[left]], &subjects[names[right]]);
+            let differences: Vec<f64> = left_seen
+                .iter()
+                .filter_map(|(hash, left_nanos)| Some((right_seen.get(hash)? - left_nanos) as f64 / 1e9))
+                .collect();
+            if differences.len() >= MIN_SHARED_IDS {
+                let offset = median(&differences);
+                pairs.push((left, right, offset, mad(&differences, offset), differences.len()));
+            }
+        }
+    }
+    // Relative offsets by walking the pairs from each component's root, most shared first.
+    pairs.sort_by(|left, right| right.4.cmp(&left.4).then(left.0.cmp(&right.0)).then(left.1.cmp(&right.1)));
+    let mut relative: Vec<Option<(f64, f64, usize, usize)>> = vec![None; names.len()];
+    let mut components: Vec<Vec<usize>> = Vec::new();
+    for root in 0..names.len() {
+        if relative[root].is_some() || !pairs.iter().any(|pair| pair.0 == root || pair.1 == root) {
+            continue;
+        }
+        relative[root] = Some((0.0, 0.0, 0, root));
+        let mut members = vec![root];
+        let mut grown = true;
+        while grown {
+            grown = false;
+            for &(left, right, offset, spread, shared) in &pairs {
+                match (relative[left], relative[right]) {
+                    (Some((base, _, _, _)), None) => {
+                        relative[right] = Some((base + offset, spread, shared, left));
+                        members.push(right);
+                        grown = true;
+                    }
+                    (None, Some((base, _, _, _))) => {
+                        relative[left] = Some((base - offset, spread, shared, right));
+                        members.push(left);
+                        grown = true;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        components.push(members);
+    }
+    let mut skews = Vec::new();
+    for members in components {
+        // Anchor: a subject with a node clock; else, with three or more, the median subject;
+        // else the one with the most ids.
+        let anchor = members.iter().find_map(|&member| {
+            let (relative_offset, ..) = relative[member]?;
+            Some(anchored.get(names[member].as_str())? - relative_offset)
+        });
+        let shift = anchor.unwrap_or_else(|| {
+            let mut offsets: Vec<f64> =
+                members.iter().filter_map(|&member| relative[member].map(|value| value.0)).collect();
+            if members.len() >= 3 {
+                offsets.sort_by(f64::total_cmp);
+                -offsets[(offsets.len() - 1) / 2]
+            } else {
+                let largest =
+                    members.iter().copied().max_by_key(|&member| (subjects[names[member]].len(), usize::MAX - member));
+                -largest.and_then(|member| relative[member]).map_or(0.0, |value| value.0)
+            }
+        });
+        for &member in &members {
+            let Some((relative_offset, spread, shared, via)) = relative[member] else {
+                continue;
+            };
+            if via == member {
+                // The root carries no pair of its own; it shows through the others.
+                if shift.abs() < options.skew_threshold_seconds {
+                    continue;
+                }
+            }
+            let offset = relative_offset + shift;
+            let peer = names[if via == member {
+                members.iter().copied().find(|&other| other != member).unwrap_or(member)
+            } else {
+                via
+            }];
+            skews.push(Skew {
+                subject: names[member].clone(),
+                offset_seconds: round_millis(offset),
+                spread_seconds: round_millis(spread),
+                evidence: format!("request ids shared with {peer}"),
+                samples: shared as u64,
+                flagged: offset.abs() >= options.skew_threshold_seconds,
+                zone_error: false,
+            });
+        }
+    }
+    skews
+}
+
+/// Transport (kubelet) against embedded times of one stream: a constant whole number of
+/// quarter hours is a zone error; another constant offset is the application's own clock.
+fn dual_timestamp_skew(digest: &LogDigest, options: &Options) -> Option<Skew> {
+    let samples = &digest.dual.samples;
+    if samples.len() < 10 {
+        return None;
+    }
+    let seconds: Vec<f64> = samples.iter().map(|nanos| *nanos as f64 / 1e9).collect();
+    let offset = median(&seconds);
+    let spread = mad(&seconds, offset);
+    if offset.abs() < options.skew_threshold_seconds || spread > 30.0 {
+        // Buffering (small, positive, variable) or noise: not a clock statement.
+        return None;
+    }
+    let quarter_hours = (offset / 900.0).round();
+    let zone_error = quarter_hours != 0.0 && (offset - quarter_hours * 900.0).abs() <= 60.0;
+    let subject = subject_of(&digest.source.name, None);
+    let evidence = if zone_error {
+        format!(
+            "zone_mismatch: embedded times read {} from the kubelet's; the application writes local time {} {}",
+            super::human_offset(quarter_hours * 900.0),
+            zone_name(quarter_hours as i64 * 900),
+            if digest.dual.assumed_zone * 2 > digest.dual.count { "without a zone" } else { "under a wrong zone" },
+        )
+    } else {
+        "embedded times against the kubelet's (dual timestamps)".to_owned()
+    };
+    Some(Skew {
+        subject,
+        offset_seconds: round_millis(if zone_error { quarter_hours * 900.0 } else { offset }),
+        spread_seconds: round_millis(spread),
+        evidence,
+        samples: digest.dual.count,
+        flagged: true,
+        zone_error,
+    })
+}
+
+/// `+09:00`, `-05:30`.
+pub fn zone_name(offset_seconds: i64) -> String {
+    let sign = if offset_seconds < 0 { '-' } else { '+' };
+    let minutes = offset_seconds.unsigned_abs() / 60;
+    format!("{sign}{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|value| !value.is_nan()).collect();
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    if sorted.len() % 2 == 1 { sorted[middle] } else { (sorted[middle - 1] + sorted[middle]) / 2.0 }
+}
+
+/// Median absolute deviation around `center`.
+pub fn mad(values: &[f64], center: f64) -> f64 {
+    let deviations: Vec<f64> = values.iter().map(|value| (value - center).abs()).collect();
+    median(&deviations)
+}
+
+fn round_millis(value: f64) -> f64 {
+    (value * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check_zone(offset_seconds: i64, expected: &str) {
+        assert_eq!(zone_name(offset_seconds), expected);
+    }
+
+    #[test]
+    fn zone_names() {
+        check_zone(32_400, "+09:00");
+        check_zone(-19_800, "-05:30");
+        check_zone(0, "+00:00");
+        check_zone(20_700, "+05:45");
+    }
+
+    #[track_caller]
+    fn check_median(values: &[f64], expected: f64) {
+        assert_eq!(median(values), expected);
+    }
+
+    #[test]
+    fn medians() {
+        check_median(&[3.0, 1.0, 2.0], 2.0);
+        check_median(&[4.0, 1.0, 2.0, 3.0], 2.5);
+        check_median(&[90.0, 90.1, 89.9, 1000.0], 90.05);
+    }
+}
