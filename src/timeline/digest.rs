@@ -564,27 +564,35 @@ pub fn text_severity(text: &str) -> Severity {
     worst
 }
 
-/// An error word anywhere in the line: `failed`, `exception`, `timeout`, `refused`, …
+/// An error word anywhere in the line: `failed`, `IOException`, `timeout`, `refused`, …
+/// Whole words only, so `Errorless` and `terror` do not count.
 pub fn has_error_word(text: &str) -> bool {
     const WORDS: &[&str] = &[
         "error",
-        "fail",
-        "exception",
+        "errors",
+        "errored",
         "fatal",
         "panic",
+        "panicked",
         "timeout",
-        "timed out",
+        "timeouts",
         "refused",
         "denied",
         "unavailable",
-        "crash",
-        "oomkill",
-        "out of memory",
         "unreachable",
+        "crash",
+        "crashed",
+        "crashloopbackoff",
+        "oomkilled",
         "abort",
+        "aborted",
     ];
     let lower = truncate(text, 600).to_ascii_lowercase();
-    WORDS.iter().any(|word| lower.contains(word))
+    lower.contains("timed out")
+        || lower.contains("out of memory")
+        || lower
+            .split(|character: char| !character.is_ascii_alphanumeric())
+            .any(|word| WORDS.contains(&word) || word.starts_with("fail") || word.ends_with("exception"))
 }
 
 fn truncate(text: &str, max_bytes: usize) -> &str {
@@ -625,7 +633,8 @@ mod tests {
         check_severity("2025/02/09 10:05:23 WARN disk almost full", Severity::Warn);
         check_severity("connection refused by upstream 10.0.0.7:5432", Severity::Error);
         check_severity("2025-02-09 10:05:23 INFO order placed id=17", Severity::Info);
-        check_severity("Info: Errorless run", Severity::Info);
+        check_severity("Info: Errorless run of terrors", Severity::Info);
+        check_severity("java.io.IOException: broken pipe", Severity::Error);
     }
 
     #[track_caller]
