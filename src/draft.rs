@@ -1,1 +1,375 @@
-//! `postmortemd draft`: files in, timeline out.
+//! `postmortemd draft`: the offline front door. Expands the given paths, recognises each
+//! file by its content, parses the small artifacts into records, sizes the window, streams
+//! every log file through digests (in parallel, one file per worker) and hands everything
+//! to [`timeline::build`]. The daemon's evidence bundle is read the same way.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use jiff::SignedDuration;
+use jiff::tz::TimeZone;
+
+use crate::collect::files::{self, ArtifactKind, Queries};
+use crate::collect::logs::{read_lines, span_of};
+use crate::normalize::time::{Finder, TimeContext};
+use crate::record::{AlertStatus, Instant, PodRecord, Record, Source, SourceKind};
+use crate::timeline::digest::DEFAULT_REQUEST_ID_FIELDS;
+use crate::timeline::skew::node_clock_offsets;
+use crate::timeline::{self, DigestConfig, Evidence, LogDigest, Timeline, Window};
+
+/// How much of each end of a log file is read to size the window.
+const SPAN_PROBE_BYTES: u64 = 64 * 1024;
+/// How much of a file is read to recognise its kind.
+const DETECT_BYTES: usize = 16 * 1024;
+
+/// What `draft` was asked to do.
+#[derive(Clone, Debug)]
+pub struct DraftOptions {
+    pub paths: Vec<PathBuf>,
+    /// Read every file as this kind instead of recognising it.
+    pub kind: Option<ArtifactKind>,
+    pub window: Option<(Instant, Instant)>,
+    pub title: Option<String>,
+    pub lead_in: SignedDuration,
+    pub tail: SignedDuration,
+    /// Zone of zone-less times.
+    pub zone: TimeZone,
+    pub request_id_fields: Vec<String>,
+    pub timeline: timeline::Options,
+}
+
+impl Default for DraftOptions {
+    fn default() -> Self {
+        DraftOptions {
+            paths: Vec::new(),
+            kind: None,
+            window: None,
+            title: None,
+            lead_in: SignedDuration::from_mins(20),
+            tail: SignedDuration::from_mins(10),
+            zone: TimeZone::UTC,
+            request_id_fields: DEFAULT_REQUEST_ID_FIELDS.iter().map(|field| (*field).to_owned()).collect(),
+            timeline: timeline::Options::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no input files: give files or folders of exported artifacts")]
+    NoInput,
+    #[error("cannot read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// Every file that could not be read, one message per line.
+    #[error("{} input file(s) could not be read:\n{}", .0.len(), .0.join("\n"))]
+    Inputs(Vec<String>),
+    #[error("invalid window: {0}")]
+    Window(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A file and what it holds.
+struct Input {
+    path: PathBuf,
+    kind: ArtifactKind,
+}
+
+/// Draws the timeline of the given files.
+pub fn draft(options: &DraftOptions) -> Result<Timeline> {
+    let paths = files::expand(&options.paths).map_err(|source| Error::Read { path: options.paths.first().cloned().unwrap_or_default(), source })?;
+    if paths.is_empty() {
+        return Err(Error::NoInput);
+    }
+    let mut inputs = Vec::new();
+    let mut problems = Vec::new();
+    for path in paths {
+        let head = read_head(&path).map_err(|source| Error::Read { path: path.clone(), source })?;
+        match options.kind.or_else(|| files::detect(&path, &head)) {
+            Some(kind) => inputs.push(Input { path, kind }),
+            None => problems.push(format!(
+                "{}: unknown kind of file (expected kubectl logs, Prometheus query_range JSON, Alertmanager, PagerDuty or kubectl get -o json output; use --kind to say which)",
+                path.display()
+            )),
+        }
+    }
+    let queries = load_queries(&inputs, &mut problems);
+    let mut records = Vec::new();
+    for input in inputs.iter().filter(|input| !is_log(input.kind) && input.kind != ArtifactKind::Queries) {
+        let bytes = std::fs::read(&input.path).map_err(|source| Error::Read { path: input.path.clone(), source })?;
+        match files::read_artifact(&input.path, input.kind, &bytes, &queries) {
+            Ok(read) => records.extend(read),
+            Err(error) => problems.push(error.to_string()),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Inputs(problems));
+    }
+    let logs: Vec<&Input> = inputs.iter().filter(|input| is_log(input.kind)).collect();
+    let window = window(options, &records, &logs)?;
+    let title = title(options, &records, &window);
+    let pods: Vec<&PodRecord> = records
+        .iter()
+        .filter_map(|record| match record {
+            Record::Pod(pod) => Some(pod),
+            _ => None,
+        })
+        .collect();
+    let offsets = node_clock_offsets(&records, &window, &options.timeline);
+    let context = StreamContext { options, window, pods: &pods, offsets: &offsets };
+    let digests = digest_logs(&logs, &context)?;
+    Ok(timeline::build(Evidence { title, window, records, digests }, &options.timeline))
+}
+
+fn is_log(kind: ArtifactKind) -> bool {
+    matches!(kind, ArtifactKind::KubectlLogs | ArtifactKind::PlainLog)
+}
+
+fn read_head(path: &Path) -> io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(DETECT_BYTES);
+    File::open(path)?.take(DETECT_BYTES as u64).read_to_end(&mut head)?;
+    Ok(head)
+}
+
+fn load_queries(inputs: &[Input], problems: &mut Vec<String>) -> Queries {
+    let mut queries = Queries::default();
+    for input in inputs.iter().filter(|input| input.kind == ArtifactKind::Queries) {
+        match std::fs::read(&input.path).map_err(|error| error.to_string()).and_then(|bytes| {
+            Queries::parse(&bytes).map_err(|error| format!("{}: {error}", input.path.display()))
+        }) {
+            Ok(more) => queries.extend(more),
+            Err(error) => problems.push(error),
+        }
+    }
+    queries
+}
+
+/// `--window`, else the signals with lead-in and tail, else the span of the data.
+fn window(options: &DraftOptions, records: &[Record], logs: &[&Input]) -> Result<Window> {
+    if let Some((start, end)) = options.window {
+        if end <= start {
+            return Err(Error::Window(format!("{start} is not before {end}")));
+        }
+        let baseline_end = signal_span(records)
+            .map_or_else(|| plus(start, options.lead_in).min(end), |(first, _)| onset(first, options).clamp(start, end));
+        return Ok(Window { start, end, baseline_end });
+    }
+    let data_span = data_span(records, logs, options);
+    if let Some((first_signal, last_signal)) = signal_span(records) {
+        let resolved = resolution(records);
+        let start = minus(first_signal, options.lead_in);
+        let end = match resolved {
+            Some(resolved) => plus(resolved.max(last_signal), options.tail),
+            // Unresolved: up to the newest data, at least the tail past the last signal.
+            None => plus(last_signal, options.tail).max(data_span.map_or(last_signal, |(_, last)| last)),
+        };
+        return Ok(Window { start, end, baseline_end: onset(first_signal, options) });
+    }
+    let (start, end) = data_span.ok_or_else(|| Error::Window("no timestamps in the inputs and no --window".to_owned()))?;
+    let end = end.max(plus(start, SignedDuration::from_secs(1)));
+    Ok(Window { start, end, baseline_end: plus(start, options.lead_in).min(end) })
+}
+
+/// Where the baseline ends before the first signal: alerts fire after their `for:` and
+/// rate windows, so the last part of the lead-in (half of it, at most 5 min) belongs to the
+/// incident.
+fn onset(first_signal: Instant, options: &DraftOptions) -> Instant {
+    minus(first_signal, (options.lead_in / 2).min(SignedDuration::from_mins(5)))
+}
+
+fn plus(instant: Instant, duration: SignedDuration) -> Instant {
+    instant.checked_add(duration).unwrap_or(instant)
+}
+
+fn minus(instant: Instant, duration: SignedDuration) -> Instant {
+    instant.checked_sub(duration).unwrap_or(instant)
+}
+
+/// Earliest and latest alert start or page.
+fn signal_span(records: &[Record]) -> Option<(Instant, Instant)> {
+    let times = records.iter().filter_map(|record| match record {
+        Record::Alert(alert) => Some(alert.starts_at),
+        Record::Page(page) => Some(page.time),
+        _ => None,
+    });
+    times.fold(None, |span, time| Some(span.map_or((time, time), |(first, last): (Instant, Instant)| (first.min(time), last.max(time)))))
+}
+
+/// The latest resolution, when every alert is resolved (or a page says so).
+fn resolution(records: &[Record]) -> Option<Instant> {
+    let mut latest: Option<Instant> = None;
+    for record in records {
+        let resolved = match record {
+            Record::Alert(alert) if alert.status == AlertStatus::Resolved => alert.ends_at,
+            Record::Page(page) if page.action == "resolved" => Some(page.time),
+            _ => None,
+        };
+        latest = latest.max(resolved);
+    }
+    latest
+}
+
+fn data_span(records: &[Record], logs: &[&Input], options: &DraftOptions) -> Option<(Instant, Instant)> {
+    let mut span: Option<(Instant, Instant)> = None;
+    let mut include = |time: Instant| span = Some(span.map_or((time, time), |(first, last)| (first.min(time), last.max(time))));
+    for record in records {
+        match record {
+            Record::Series(series) => series.samples.iter().for_each(|(time, _)| include(*time)),
+            Record::K8sEvent(event) => include(event.time),
+            Record::Alert(alert) => include(alert.starts_at),
+            Record::Page(page) => include(page.time),
+            _ => {}
+        }
+    }
+    let mut finder = Finder::new(TimeContext { zone: options.zone.clone(), window: None });
+    for input in logs {
+        if let Ok(Some((first, last))) = log_span(&input.path, &mut finder) {
+            include(first);
+            include(last);
+        }
+    }
+    span
+}
+
+fn log_span(path: &Path, finder: &mut Finder) -> io::Result<Option<(Instant, Instant)>> {
+    let mut file = File::open(path)?;
+    let length = file.metadata()?.len();
+    let mut head = Vec::new();
+    (&mut file).take(SPAN_PROBE_BYTES).read_to_end(&mut head)?;
+    let mut tail = Vec::new();
+    file.seek(SeekFrom::Start(length.saturating_sub(SPAN_PROBE_BYTES)))?;
+    file.take(SPAN_PROBE_BYTES).read_to_end(&mut tail)?;
+    let (head, tail) = (String::from_utf8_lossy(&head), String::from_utf8_lossy(&tail));
+    Ok(span_of(&head, &tail, |text| finder.find(text).map(|found| found.instant)))
+}
+
+/// The title: `--title`, else the first alert (`Name: summary`), else the page's incident.
+fn title(options: &DraftOptions, records: &[Record], window: &Window) -> String {
+    if let Some(title) = &options.title {
+        return title.clone();
+    }
+    let first_alert = records
+        .iter()
+        .filter_map(|record| match record {
+            Record::Alert(alert) => Some(alert),
+            _ => None,
+        })
+        .min_by_key(|alert| (alert.starts_at, alert.name.clone()));
+    if let Some(alert) = first_alert {
+        return match alert.annotations.get("summary").or_else(|| alert.annotations.get("description")) {
+            Some(summary) => format!("{}: {}", alert.name, summary.trim()),
+            None => alert.name.clone(),
+        };
+    }
+    let page_title = records.iter().find_map(|record| match record {
+        Record::Page(page) => page.incident_title.clone().filter(|title| !title.is_empty()),
+        _ => None,
+    });
+    page_title.unwrap_or_else(|| format!("Incident of {}", window.start.strftime("%F %H:%M UTC")))
+}
+
+/// What every stream of a draft shares.
+struct StreamContext<'a> {
+    options: &'a DraftOptions,
+    window: Window,
+    pods: &'a [&'a PodRecord],
+    /// Node clock offsets (seconds) known before reading logs.
+    offsets: &'a std::collections::BTreeMap<String, f64>,
+}
+
+impl StreamContext<'_> {
+    /// A digest for a stream named by kubectl's prefix (`pod/NAME/CONTAINER`) or, without
+    /// one, by its file.
+    fn digest(&self, prefix: Option<&str>, path: &Path) -> LogDigest {
+        let file_name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+        let (name, pod) = match prefix.and_then(|prefix| prefix.strip_prefix("pod/")).and_then(|rest| rest.split_once('/')) {
+            Some((pod_name, container)) => {
+                let pod = self.pods.iter().find(|pod| pod.name == pod_name);
+                let name = match pod {
+                    Some(pod) => format!("logs {}/{pod_name}/{container}", pod.namespace),
+                    None => format!("logs {pod_name}/{container}"),
+                };
+                (name, pod)
+            }
+            None => {
+                // A file named after its pod (`kubectl logs POD > POD.log`) still tells the node.
+                let pod = self.pods.iter().filter(|pod| file_name.contains(pod.name.as_str())).max_by_key(|pod| pod.name.len());
+                (format!("logs {file_name}"), pod)
+            }
+        };
+        let node = pod.and_then(|pod| pod.node.clone());
+        let offset_hint_seconds = node.as_ref().and_then(|node| self.offsets.get(node)).copied().unwrap_or(0.0);
+        let config = DigestConfig {
+            window: self.window,
+            time_context: TimeContext { zone: self.options.zone.clone(), window: Some((self.window.start, self.window.end)) },
+            offset_hint_nanos: (offset_hint_seconds * 1e9) as i64,
+            request_id_fields: self.options.request_id_fields.clone(),
+        };
+        LogDigest::new(Source { kind: SourceKind::Logs, name, node }, config)
+    }
+}
+
+/// Streams every log file through digests, files in parallel; digests come back in file
+/// order, then stream order within a file.
+fn digest_logs(logs: &[&Input], context: &StreamContext<'_>) -> Result<Vec<LogDigest>> {
+    let workers = std::thread::available_parallelism().map_or(1, usize::from).min(logs.len()).max(1);
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, io::Result<Vec<LogDigest>>)>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(input) = logs.get(index) else { break };
+                    let digests = digest_file(&input.path, context);
+                    results.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push((index, digests));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+    results.sort_by_key(|(index, _)| *index);
+    let mut digests = Vec::new();
+    for (index, result) in results {
+        digests.extend(result.map_err(|source| Error::Read { path: logs[index].path.clone(), source })?);
+    }
+    Ok(digests)
+}
+
+fn digest_file(path: &Path, context: &StreamContext<'_>) -> io::Result<Vec<LogDigest>> {
+    let file = File::open(path)?;
+    let mut digests: Vec<LogDigest> = Vec::new();
+    let mut by_prefix: HashMap<String, usize> = HashMap::new();
+    let mut unprefixed: Option<usize> = None;
+    let mut last: Option<(String, usize)> = None;
+    read_lines(file, |line| {
+        let index = match line.stream {
+            Some(prefix) => match &last {
+                Some((last_prefix, index)) if last_prefix == prefix => *index,
+                _ => {
+                    let index = *by_prefix.entry(prefix.to_owned()).or_insert_with(|| {
+                        digests.push(context.digest(Some(prefix), path));
+                        digests.len() - 1
+                    });
+                    last = Some((prefix.to_owned(), index));
+                    index
+                }
+            },
+            None => *unprefixed.get_or_insert_with(|| {
+                digests.push(context.digest(None, path));
+                digests.len() - 1
+            }),
+        };
+        digests[index].push(line.transport, line.text);
+    })?;
+    digests.sort_by(|left, right| left.source.name.cmp(&right.source.name));
+    Ok(digests)
+}

@@ -1,8 +1,17 @@
 //! The `postmortemd` command line: parses arguments and calls into the library.
 
+use std::io::Write;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use jiff::SignedDuration;
+use jiff::tz::TimeZone;
+
+use postmortemd::collect::files::ArtifactKind;
+use postmortemd::draft::{self, DraftOptions};
+use postmortemd::record::Instant;
+use postmortemd::timeline::render::{self, Format};
 
 #[derive(Parser)]
 #[command(name = "postmortemd", version, about = "Draft incident timelines in one UTC clock")]
@@ -13,6 +22,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Draft the timeline of an incident from files exported by hand.
+    Draft(DraftArgs),
     /// Mine log templates and print `LineId,EventTemplate` CSV (the Loghub convention).
     Templates {
         /// Files of one log message per line.
@@ -20,12 +31,101 @@ enum Command {
     },
 }
 
+#[derive(Args)]
+struct DraftArgs {
+    /// Files or folders of exported artifacts (kubectl logs, query_range JSON, alerts,
+    /// PagerDuty, kubectl get -o json); each file's kind is recognised from its content.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, default_value = "md", value_parser = parse_format)]
+    format: Format,
+    /// Write to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// The incident window, `START/END` in RFC 3339 (default: from the alerts and pages).
+    #[arg(long, value_parser = parse_window)]
+    window: Option<(Instant, Instant)>,
+    /// The title (default: from the first alert or page).
+    #[arg(long)]
+    title: Option<String>,
+    /// Lead-in before the first signal: the baseline.
+    #[arg(long, default_value = "20m", value_parser = parse_duration)]
+    lead_in: SignedDuration,
+    /// Tail after the last resolution.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    tail: SignedDuration,
+    /// Zone of zone-less timestamps (IANA name like Asia/Tokyo, or UTC).
+    #[arg(long, default_value = "UTC", value_parser = parse_zone)]
+    zone: TimeZone,
+    /// Read every file as this kind instead of recognising it.
+    #[arg(long, value_parser = clap::value_parser!(ArtifactKind))]
+    kind: Option<ArtifactKind>,
+    /// At most this many rows; what is cut is said in a note row.
+    #[arg(long, default_value_t = 200)]
+    max_entries: usize,
+    /// Keep recorded times even where a clock offset is established.
+    #[arg(long)]
+    no_skew_correction: bool,
+    /// Offsets below this many seconds are reported but not flagged.
+    #[arg(long, default_value_t = 2.0)]
+    skew_threshold: f64,
+    /// Field names of request/trace ids (repeatable; replaces the defaults).
+    #[arg(long = "request-id-field", value_name = "NAME")]
+    request_id_fields: Vec<String>,
+}
+
+fn parse_format(text: &str) -> Result<Format, String> {
+    text.parse()
+}
+
+fn parse_window(text: &str) -> Result<(Instant, Instant), String> {
+    let (start, end) = text.split_once('/').ok_or("expected START/END")?;
+    let parse = |part: &str| part.trim().parse::<Instant>().map_err(|error| format!("{part:?}: {error}"));
+    Ok((parse(start)?, parse(end)?))
+}
+
+fn parse_duration(text: &str) -> Result<SignedDuration, String> {
+    text.parse::<SignedDuration>().map_err(|error| format!("{text:?}: {error}"))
+}
+
+fn parse_zone(text: &str) -> Result<TimeZone, String> {
+    TimeZone::get(text).map_err(|error| format!("{text:?}: {error}"))
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Draft(args) => run_draft(args),
         Command::Templates { files } => {
             let _ = files;
             Ok(())
         }
     }
+}
+
+fn run_draft(args: DraftArgs) -> anyhow::Result<()> {
+    let mut options = DraftOptions {
+        paths: args.paths,
+        kind: args.kind,
+        window: args.window,
+        title: args.title,
+        lead_in: args.lead_in,
+        tail: args.tail,
+        zone: args.zone,
+        ..DraftOptions::default()
+    };
+    if !args.request_id_fields.is_empty() {
+        options.request_id_fields = args.request_id_fields;
+    }
+    options.timeline.max_entries = args.max_entries;
+    options.timeline.skew_correction = !args.no_skew_correction;
+    options.timeline.skew_threshold_seconds = args.skew_threshold;
+    let timeline = draft::draft(&options)?;
+    let text = render::render(&timeline, args.format);
+    match args.output {
+        Some(path) => std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?,
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+    }
+    Ok(())
 }

@@ -342,7 +342,7 @@ fn log_entries(digest: &LogDigest, window: &Window, options: &Options) -> Vec<En
         if is_new && (stats.severity >= Severity::Warn || stats.status_class == 5) {
             entries.push(make(
                 stats.first_incident_nanos,
-                format!("First {what}: {template}"),
+                format!("First {}: {template}", singular(&what)),
                 stats,
                 stats.n_incident,
             ));
@@ -350,7 +350,7 @@ fn log_entries(digest: &LogDigest, window: &Window, options: &Options) -> Vec<En
             if stopped && stats.n_incident >= 3 {
                 entries.push(make(
                     stats.last_incident_nanos,
-                    format!("Last {what}: {template}"),
+                    format!("Last {}: {template}", singular(&what)),
                     stats,
                     stats.n_incident,
                 ));
@@ -386,7 +386,7 @@ fn log_entries(digest: &LogDigest, window: &Window, options: &Options) -> Vec<En
             entries.push(make(
                 start_nanos,
                 format!(
-                    "Burst of {what}: {template} (up to {}/min; baseline {}/min)",
+                    "Burst: {template} ({what}, up to {}/min; baseline {}/min)",
                     per_minute(f64::from(peak)),
                     per_minute(expected)
                 ),
@@ -395,7 +395,7 @@ fn log_entries(digest: &LogDigest, window: &Window, options: &Options) -> Vec<En
             ));
             let end_nanos = nanos(window.baseline_end) + hint + bucket as i64 * bucket_nanos;
             if end_nanos < nanos(window.end) + hint {
-                entries.push(make(end_nanos, format!("Burst ends: {what}: {template}"), stats, count));
+                entries.push(make(end_nanos, format!("Burst over: {template} ({what})"), stats, count));
             }
         }
     }
@@ -408,6 +408,12 @@ fn describe(stats: &TemplateStats) -> String {
         (5, _) => "5xx responses".to_owned(),
         (4, Severity::Info) => "4xx responses".to_owned(),
         (_, Severity::Info) => "lines".to_owned(),
-        (_, severity) => severity.name().to_owned(),
+        (_, Severity::Error) => "errors".to_owned(),
+        (_, _) => "warnings".to_owned(),
     }
+}
+
+/// `errors` → `error`, `5xx responses` → `5xx response`.
+fn singular(what: &str) -> &str {
+    what.strip_suffix('s').unwrap_or(what)
 }

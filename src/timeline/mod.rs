@@ -29,7 +29,8 @@ pub struct Window {
     pub start: Instant,
     #[serde(serialize_with = "serialize_instant")]
     pub end: Instant,
-    /// End of the lead-in: the earliest signal, or `start + lead_in` without signals.
+    /// End of the baseline: shortly before the earliest signal (alerts lag the onset), or
+    /// `start + lead_in` without signals.
     #[serde(skip)]
     pub baseline_end: Instant,
 }
