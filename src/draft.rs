@@ -85,7 +85,8 @@ struct Input {
 
 /// Draws the timeline of the given files.
 pub fn draft(options: &DraftOptions) -> Result<Timeline> {
-    let paths = files::expand(&options.paths).map_err(|source| Error::Read { path: options.paths.first().cloned().unwrap_or_default(), source })?;
+    let paths = files::expand(&options.paths)
+        .map_err(|source| Error::Read { path: options.paths.first().cloned().unwrap_or_default(), source })?;
     if paths.is_empty() {
         return Err(Error::NoInput);
     }
@@ -142,9 +143,10 @@ fn read_head(path: &Path) -> io::Result<Vec<u8>> {
 fn load_queries(inputs: &[Input], problems: &mut Vec<String>) -> Queries {
     let mut queries = Queries::default();
     for input in inputs.iter().filter(|input| input.kind == ArtifactKind::Queries) {
-        match std::fs::read(&input.path).map_err(|error| error.to_string()).and_then(|bytes| {
-            Queries::parse(&bytes).map_err(|error| format!("{}: {error}", input.path.display()))
-        }) {
+        match std::fs::read(&input.path)
+            .map_err(|error| error.to_string())
+            .and_then(|bytes| Queries::parse(&bytes).map_err(|error| format!("{}: {error}", input.path.display())))
+        {
             Ok(more) => queries.extend(more),
             Err(error) => problems.push(error),
         }
@@ -158,8 +160,10 @@ fn window(options: &DraftOptions, records: &[Record], logs: &[&Input]) -> Result
         if end <= start {
             return Err(Error::Window(format!("{start} is not before {end}")));
         }
-        let baseline_end = signal_span(records)
-            .map_or_else(|| plus(start, options.lead_in).min(end), |(first, _)| onset(first, options).clamp(start, end));
+        let baseline_end = signal_span(records).map_or_else(
+            || plus(start, options.lead_in).min(end),
+            |(first, _)| onset(first, options).clamp(start, end),
+        );
         return Ok(Window { start, end, baseline_end });
     }
     let data_span = data_span(records, logs, options);
@@ -173,7 +177,8 @@ fn window(options: &DraftOptions, records: &[Record], logs: &[&Input]) -> Result
         };
         return Ok(Window { start, end, baseline_end: onset(first_signal, options) });
     }
-    let (start, end) = data_span.ok_or_else(|| Error::Window("no timestamps in the inputs and no --window".to_owned()))?;
+    let (start, end) =
+        data_span.ok_or_else(|| Error::Window("no timestamps in the inputs and no --window".to_owned()))?;
     let end = end.max(plus(start, SignedDuration::from_secs(1)));
     Ok(Window { start, end, baseline_end: plus(start, options.lead_in).min(end) })
 }
@@ -200,7 +205,9 @@ fn signal_span(records: &[Record]) -> Option<(Instant, Instant)> {
         Record::Page(page) => Some(page.time),
         _ => None,
     });
-    times.fold(None, |span, time| Some(span.map_or((time, time), |(first, last): (Instant, Instant)| (first.min(time), last.max(time)))))
+    times.fold(None, |span, time| {
+        Some(span.map_or((time, time), |(first, last): (Instant, Instant)| (first.min(time), last.max(time))))
+    })
 }
 
 /// The latest resolution, when every alert is resolved (or a page says so).
@@ -219,7 +226,8 @@ fn resolution(records: &[Record]) -> Option<Instant> {
 
 fn data_span(records: &[Record], logs: &[&Input], options: &DraftOptions) -> Option<(Instant, Instant)> {
     let mut span: Option<(Instant, Instant)> = None;
-    let mut include = |time: Instant| span = Some(span.map_or((time, time), |(first, last)| (first.min(time), last.max(time))));
+    let mut include =
+        |time: Instant| span = Some(span.map_or((time, time), |(first, last)| (first.min(time), last.max(time))));
     for record in records {
         match record {
             Record::Series(series) => series.samples.iter().for_each(|(time, _)| include(*time)),
@@ -290,26 +298,34 @@ impl StreamContext<'_> {
     /// one, by its file.
     fn digest(&self, prefix: Option<&str>, path: &Path) -> LogDigest {
         let file_name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
-        let (name, pod) = match prefix.and_then(|prefix| prefix.strip_prefix("pod/")).and_then(|rest| rest.split_once('/')) {
-            Some((pod_name, container)) => {
-                let pod = self.pods.iter().find(|pod| pod.name == pod_name);
-                let name = match pod {
-                    Some(pod) => format!("logs {}/{pod_name}/{container}", pod.namespace),
-                    None => format!("logs {pod_name}/{container}"),
-                };
-                (name, pod)
-            }
-            None => {
-                // A file named after its pod (`kubectl logs POD > POD.log`) still tells the node.
-                let pod = self.pods.iter().filter(|pod| file_name.contains(pod.name.as_str())).max_by_key(|pod| pod.name.len());
-                (format!("logs {file_name}"), pod)
-            }
-        };
+        let (name, pod) =
+            match prefix.and_then(|prefix| prefix.strip_prefix("pod/")).and_then(|rest| rest.split_once('/')) {
+                Some((pod_name, container)) => {
+                    let pod = self.pods.iter().find(|pod| pod.name == pod_name);
+                    let name = match pod {
+                        Some(pod) => format!("logs {}/{pod_name}/{container}", pod.namespace),
+                        None => format!("logs {pod_name}/{container}"),
+                    };
+                    (name, pod)
+                }
+                None => {
+                    // A file named after its pod (`kubectl logs POD > POD.log`) still tells the node.
+                    let pod = self
+                        .pods
+                        .iter()
+                        .filter(|pod| file_name.contains(pod.name.as_str()))
+                        .max_by_key(|pod| pod.name.len());
+                    (format!("logs {file_name}"), pod)
+                }
+            };
         let node = pod.and_then(|pod| pod.node.clone());
         let offset_hint_seconds = node.as_ref().and_then(|node| self.offsets.get(node)).copied().unwrap_or(0.0);
         let config = DigestConfig {
             window: self.window,
-            time_context: TimeContext { zone: self.options.zone.clone(), window: Some((self.window.start, self.window.end)) },
+            time_context: TimeContext {
+                zone: self.options.zone.clone(),
+                window: Some((self.window.start, self.window.end)),
+            },
             offset_hint_nanos: (offset_hint_seconds * 1e9) as i64,
             request_id_fields: self.options.request_id_fields.clone(),
         };

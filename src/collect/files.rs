@@ -60,7 +60,8 @@ pub fn expand(paths: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for path in paths {
         if path.is_dir() {
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.map(|entry| entry.map(|entry| entry.path())).collect::<io::Result<_>>()?;
+            let mut entries: Vec<PathBuf> =
+                std::fs::read_dir(path)?.map(|entry| entry.map(|entry| entry.path())).collect::<io::Result<_>>()?;
             entries.sort();
             out.extend(expand(&entries)?);
         } else {
@@ -70,6 +71,11 @@ pub fn expand(paths: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-pub fn read_artifact(path: &Path, _kind: ArtifactKind, _bytes: &[u8], _queries: &Queries) -> Result<Vec<Record>, String> {
+pub fn read_artifact(
+    path: &Path,
+    _kind: ArtifactKind,
+    _bytes: &[u8],
+    _queries: &Queries,
+) -> Result<Vec<Record>, String> {
     Err(format!("{}: not supported yet", path.display()))
 }

@@ -28,6 +28,7 @@ pub fn estimate(records: &[Record], digests: &[LogDigest], window: &Window, opti
         .collect();
     skews.extend(request_id_skews(digests, &anchored, options));
     skews.extend(digests.iter().filter_map(|digest| dual_timestamp_skew(digest, options)));
+    skews.extend(alert_skews(records, window, options));
     skews.sort_by(|left, right| left.subject.cmp(&right.subject));
     skews
 }
@@ -349,6 +350,86 @@ fn dual_timestamp_skew(digest: &LogDigest, options: &Options) -> Option<Skew> {
     })
 }
 
+/// Signals against their own data: an alert cannot start before its expression's result
+/// (the query of its `generatorURL`, exported beside it) first held. The alert's start
+/// comes from the clock of the Prometheus that evaluated the rule; the data's times from the
+/// one that answered the query.
+fn alert_skews(records: &[Record], window: &Window, options: &Options) -> Vec<Skew> {
+    let mut skews = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for record in records {
+        let Record::Alert(alert) = record else { continue };
+        let Some(expression) = alert.generator_url.as_deref().and_then(generator_expression) else { continue };
+        let compact = compact_query(&expression);
+        let mut first_true: Option<(jiff::Timestamp, f64)> = None;
+        for other in records {
+            let Record::Series(series) = other else { continue };
+            if compact_query(&series.query) != compact {
+                continue;
+            }
+            let spacings: Vec<f64> =
+                series.samples.windows(2).map(|pair| pair[1].0.duration_since(pair[0].0).as_secs_f64()).collect();
+            let step = if spacings.is_empty() { 60.0 } else { median(&spacings) };
+            if let Some((time, _)) = series.samples.iter().find(|(time, _)| *time >= window.start) {
+                first_true = Some(first_true.map_or((*time, step), |(first, first_step)| {
+                    if *time < first { (*time, step) } else { (first, first_step) }
+                }));
+            }
+        }
+        let Some((crossed, step)) = first_true else { continue };
+        let offset = alert.starts_at.duration_since(crossed).as_secs_f64();
+        // Evaluation happens on a grid and the data on another: two steps of slack.
+        if offset >= -2.0 * step || !seen.insert((alert.name.clone(), alert.starts_at)) {
+            continue;
+        }
+        skews.push(Skew {
+            subject: format!("alert {} (rule evaluator clock)", alert.name),
+            offset_seconds: round_millis(offset),
+            spread_seconds: round_millis(step),
+            evidence: format!("fires before its expression's data first held ({crossed})"),
+            samples: 1,
+            flagged: offset.abs() >= options.skew_threshold_seconds,
+            zone_error: false,
+        });
+    }
+    skews
+}
+
+/// The `g0.expr` of a Prometheus graph URL, decoded.
+pub fn generator_expression(url: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    let encoded = query.split('&').find_map(|pair| pair.strip_prefix("g0.expr="))?;
+    Some(percent_decode(encoded))
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'+' => decoded.push(b' '),
+            b'%' if index + 2 < bytes.len() => {
+                let hex = |byte: u8| (byte as char).to_digit(16);
+                match (hex(bytes[index + 1]), hex(bytes[index + 2])) {
+                    (Some(high), Some(low)) => {
+                        decoded.push((high * 16 + low) as u8);
+                        index += 2;
+                    }
+                    _ => decoded.push(b'%'),
+                }
+            }
+            byte => decoded.push(byte),
+        }
+        index += 1;
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
+fn compact_query(query: &str) -> String {
+    query.chars().filter(|character| !character.is_whitespace()).collect()
+}
+
 /// `+09:00`, `-05:30`.
 pub fn zone_name(offset_seconds: i64) -> String {
     let sign = if offset_seconds < 0 { '-' } else { '+' };
@@ -391,6 +472,23 @@ mod tests {
         check_zone(-19_800, "-05:30");
         check_zone(0, "+00:00");
         check_zone(20_700, "+05:45");
+    }
+
+    #[track_caller]
+    fn check_expression(url: &str, expected: Option<&str>) {
+        assert_eq!(generator_expression(url).as_deref(), expected, "{url}");
+    }
+
+    #[test]
+    fn generator_expressions() {
+        check_expression(
+            "http://prometheus:9090/graph?g0.expr=sum%28rate%28x%7Bcode%3D~%225..%22%7D%5B5m%5D%29%29+%3E+0.05&g0.tab=1",
+            Some(r#"sum(rate(x{code=~"5.."}[5m])) > 0.05"#),
+        );
+        check_expression("http://prometheus:9090/graph?g0.tab=1", None);
+        check_expression("http://prometheus:9090/graph?g0.expr=up%2", Some("up%2"));
+        check_expression("http://p/graph?g0.expr=%é1", Some("%é1"));
+        check_expression("not a url", None);
     }
 
     #[track_caller]
