@@ -1,0 +1,228 @@
+//! The pure middle in process: digests and records in, rows, skews and gaps out.
+
+mod support;
+
+use jiff::Timestamp;
+use postmortemd::timeline::{self, Evidence, Flag, Kind, Options, Timeline};
+use support::*;
+
+/// Two checkout pods on two nodes behind one frontend on node-1, ~4 requests/s from 09:40
+/// to 10:50 (true time), errors from 10:05:23 to 10:31:50, node-2's clock `skew` seconds
+/// ahead, the node-2 pod silent from 10:15:30 to 10:22:25.
+fn two_node_digests(skew: f64, window: timeline::Window) -> Vec<timeline::LogDigest> {
+    let mut frontend = digest("logs shop/frontend/nginx", Some("node-1"), window);
+    let mut first = digest("logs shop/checkout-x2kqp/app", Some("node-1"), window);
+    let mut second = digest("logs shop/checkout-q4hjn/app", Some("node-2"), window);
+    let mut noise = Noise::new(7);
+    let mut time = at("2025-02-09T09:40:00Z");
+    let (errors_from, errors_to) = (at("2025-02-09T10:05:23.4Z"), at("2025-02-09T10:31:50Z"));
+    let (down_from, down_to) = (at("2025-02-09T10:15:30Z"), at("2025-02-09T10:22:25Z"));
+    let mut request = 0u64;
+    while time < at("2025-02-09T10:50:00Z") {
+        time = plus_secs(time, -0.25 * (1.0 - noise.next()).ln());
+        request += 1;
+        let id = format!("{:016x}", request.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let failing = time >= errors_from && time < errors_to && noise.next() < 0.4;
+        let on_second = request % 2 == 0 && !(time >= down_from && time < down_to);
+        let handled = plus_secs(time, 0.004 + 0.003 * noise.next());
+        let (pod, clock) = if on_second { (&mut second, plus_secs(handled, skew)) } else { (&mut first, handled) };
+        let line = if failing {
+            format!(
+                r#"{{"level":"error","msg":"inventory reservation failed: upstream returned 503","request_id":"{id}"}}"#
+            )
+        } else {
+            format!(r#"{{"level":"info","msg":"order placed","request_id":"{id}","duration_ms":{}}}"#, request % 90)
+        };
+        pod.push(Some(clock), &line);
+        let status = if failing { 500 } else { 200 };
+        frontend.push(
+            Some(plus_secs(handled, 0.01)),
+            &format!(r#"10.0.3.17 - - [09/Feb/2025:10:05:23 +0000] "POST /api/checkout HTTP/1.1" {status} 93 "-" "curl/8" request_id={id}"#),
+        );
+    }
+    vec![frontend, first, second]
+}
+
+fn build(
+    records: Vec<postmortemd::record::Record>,
+    digests: Vec<timeline::LogDigest>,
+    window: timeline::Window,
+) -> Timeline {
+    timeline::build(Evidence { title: "test".to_owned(), window, records, digests }, &Options::default())
+}
+
+#[track_caller]
+fn row<'a>(timeline: &'a Timeline, kind: Kind, source: &str, event_prefix: &str) -> &'a timeline::Entry {
+    timeline
+        .entries
+        .iter()
+        .find(|entry| entry.kind == kind && entry.source == source && entry.event.starts_with(event_prefix))
+        .unwrap_or_else(|| panic!("no {kind:?} row from {source} starting {event_prefix:?} in {:#?}", timeline.entries))
+}
+
+#[track_caller]
+fn assert_near(actual: Timestamp, expected: &str, tolerance_seconds: f64) {
+    let difference = actual.duration_since(at(expected)).as_secs_f64().abs();
+    assert!(difference <= tolerance_seconds, "{actual} is {difference}s from {expected}");
+}
+
+/// The row was moved back by `offset` seconds onto the errors' true start (the first error
+/// that pod handled comes within seconds of the first error overall).
+#[track_caller]
+fn assert_corrected_by(entry: &timeline::Entry, offset: f64, tolerance: f64) {
+    let recorded = entry.recorded_time.expect("recorded time kept");
+    let moved = recorded.duration_since(entry.time).as_secs_f64();
+    assert!((moved - offset).abs() <= tolerance, "moved by {moved}s, not {offset}s: {entry:?}");
+    assert!(entry.time >= at("2025-02-09T10:05:23.4Z") && entry.time < at("2025-02-09T10:05:40Z"), "{entry:?}");
+}
+
+#[test]
+fn new_error_templates_are_rows_at_their_first_line() {
+    let window = window();
+    let timeline = build(Vec::new(), two_node_digests(0.0, window), window);
+    let first_error =
+        row(&timeline, Kind::Log, "logs shop/checkout-x2kqp/app", "First error: inventory reservation failed");
+    assert_near(first_error.time, "2025-02-09T10:05:23.4Z", 1.0);
+    assert!(first_error.count > 100, "{first_error:?}");
+    assert!(first_error.example.as_deref().unwrap_or("").contains("upstream returned 503"));
+    let last_error =
+        row(&timeline, Kind::Log, "logs shop/checkout-x2kqp/app", "Last error: inventory reservation failed");
+    assert_near(last_error.time, "2025-02-09T10:31:50Z", 5.0);
+    let first_5xx = row(&timeline, Kind::Log, "logs shop/frontend/nginx", "First 5xx response");
+    assert_near(first_5xx.time, "2025-02-09T10:05:23.4Z", 1.0);
+    // Steady info lines are not rows; neither is anything before the errors.
+    assert!(timeline.entries.iter().all(|entry| !entry.event.contains("order placed")), "{:#?}", timeline.entries);
+}
+
+#[test]
+fn request_ids_across_nodes_establish_and_correct_an_offset() {
+    let window = window();
+    let timeline = build(Vec::new(), two_node_digests(90.0, window), window);
+    let skew = timeline
+        .clock_skew
+        .iter()
+        .find(|skew| skew.subject == "node node-2")
+        .unwrap_or_else(|| panic!("no skew for node-2: {:#?}", timeline.clock_skew));
+    assert!((skew.offset_seconds - 90.0).abs() < 1.0, "{skew:?}");
+    assert!(skew.flagged && skew.evidence.contains("request ids"), "{skew:?}");
+    assert!(timeline.clock_skew.iter().filter(|skew| skew.flagged).count() == 1, "{:#?}", timeline.clock_skew);
+    let corrected = row(&timeline, Kind::Log, "logs shop/checkout-q4hjn/app", "First error");
+    assert!(corrected.flags.contains(&Flag::ClockSkew), "{corrected:?}");
+    assert_corrected_by(corrected, 90.0, 1.0);
+    // Rows of the other node are untouched.
+    let untouched = row(&timeline, Kind::Log, "logs shop/checkout-x2kqp/app", "First error");
+    assert!(untouched.flags.is_empty() && untouched.recorded_time.is_none(), "{untouched:?}");
+}
+
+#[test]
+fn node_clock_series_outrank_request_ids() {
+    let window = window();
+    let records = vec![
+        series(
+            "node_time_seconds - timestamp(node_time_seconds)",
+            &[("instance", "node-1")],
+            sampled(window, 15.0, |_| Some(0.002)),
+        ),
+        series(
+            "node_time_seconds - timestamp(node_time_seconds)",
+            &[("instance", "node-2")],
+            sampled(window, 15.0, |_| Some(89.5)),
+        ),
+    ];
+    let timeline = build(records, two_node_digests(90.0, window), window);
+    let node_2: Vec<_> = timeline.clock_skew.iter().filter(|skew| skew.subject == "node node-2").collect();
+    assert!(node_2[0].evidence.starts_with("node_time_seconds") && node_2[0].flagged, "{node_2:?}");
+    let corrected = row(&timeline, Kind::Log, "logs shop/checkout-q4hjn/app", "First error");
+    assert_corrected_by(corrected, 89.5, 0.001);
+    let node_1 = timeline.clock_skew.iter().find(|skew| skew.subject == "node node-1").expect("node-1 reported");
+    assert!(!node_1.flagged, "small offsets are reported, not flagged: {node_1:?}");
+}
+
+#[test]
+fn a_restart_silence_is_a_gap_with_its_reason_and_quiet_streams_are_not() {
+    let window = window();
+    let records =
+        vec![pod("shop", "checkout-q4hjn", "node-2", "app", Some(("OOMKilled", 137, at("2025-02-09T10:15:30Z"))))];
+    let timeline = build(records, two_node_digests(0.0, window), window);
+    assert_eq!(timeline.gaps.len(), 1, "{:#?}", timeline.gaps);
+    let gap = &timeline.gaps[0];
+    assert_eq!(gap.source, "logs shop/checkout-q4hjn/app");
+    assert_near(gap.start, "2025-02-09T10:15:30Z", 10.0);
+    assert_near(gap.end, "2025-02-09T10:22:25Z", 10.0);
+    assert!(gap.reason.contains("OOMKilled"), "{gap:?}");
+    row(&timeline, Kind::Gap, "logs shop/checkout-q4hjn/app", "Data gap");
+}
+
+#[test]
+fn a_stream_logging_every_five_minutes_has_no_gaps() {
+    let window = window();
+    let mut cron = digest("logs ops/cron/job", None, window);
+    let mut time = at("2025-02-09T09:40:00Z");
+    while time < at("2025-02-09T10:50:00Z") {
+        cron.push(Some(time), "backup finished");
+        time = plus_secs(time, 300.0);
+    }
+    let timeline = build(Vec::new(), vec![cron], window);
+    assert!(timeline.gaps.is_empty(), "{:#?}", timeline.gaps);
+}
+
+#[test]
+fn series_holes_of_more_than_two_steps_are_gaps() {
+    let window = window();
+    let hole = (at("2025-02-09T10:24:00Z"), at("2025-02-09T10:27:00Z"));
+    let short_hole = (at("2025-02-09T10:35:00Z"), at("2025-02-09T10:35:20Z"));
+    let samples = sampled(window, 15.0, |time| {
+        let missing = (time > hole.0 && time < hole.1) || (time > short_hole.0 && time < short_hole.1);
+        (!missing).then_some(0.12)
+    });
+    let timeline = build(vec![series("p99", &[], samples)], Vec::new(), window);
+    assert_eq!(timeline.gaps.len(), 1, "{:#?}", timeline.gaps);
+    assert_near(timeline.gaps[0].start, "2025-02-09T10:24:00Z", 15.0);
+    assert_near(timeline.gaps[0].end, "2025-02-09T10:27:00Z", 15.0);
+}
+
+#[test]
+fn metric_departures_and_returns_are_phrased_with_values() {
+    let window = window();
+    let mut noise = Noise::new(3);
+    let samples = sampled(window, 15.0, |time| {
+        let incident = time >= at("2025-02-09T10:06:00Z") && time < at("2025-02-09T10:32:30Z");
+        Some(if incident { 1.6 + 0.1 * noise.next() } else { 0.01 + 0.02 * noise.next() })
+    });
+    let timeline = build(vec![series("errors", &[("pod", "x2kqp")], samples)], Vec::new(), window);
+    let rose = row(&timeline, Kind::Metric, "prometheus: errors", r#"{pod="x2kqp"} rose to 1.6"#);
+    assert_near(rose.time, "2025-02-09T10:06:00Z", 0.5);
+    let back = row(&timeline, Kind::Metric, "prometheus: errors", r#"{pod="x2kqp"} back to baseline"#);
+    assert_near(back.time, "2025-02-09T10:32:30Z", 15.5);
+}
+
+#[test]
+fn alerts_are_rows_once_however_often_they_were_exported() {
+    let window = window();
+    let (starts, ends) = (at("2025-02-09T10:06:15Z"), at("2025-02-09T10:35:00Z"));
+    let records = vec![
+        alert("HighErrorRate", starts, None),
+        alert("HighErrorRate", starts, Some(ends)),
+        alert("HighErrorRate", starts, None),
+    ];
+    let timeline = build(records, Vec::new(), window);
+    let alerts: Vec<_> = timeline.entries.iter().filter(|entry| entry.kind == Kind::Alert).collect();
+    assert_eq!(alerts.len(), 2, "{alerts:#?}");
+    assert_eq!((alerts[0].time, alerts[0].event.as_str()), (starts, "HighErrorRate firing: API 5xx ratio above 5%"));
+    assert_eq!((alerts[1].time, alerts[1].event.as_str()), (ends, "HighErrorRate resolved"));
+}
+
+#[test]
+fn rows_beyond_the_limit_are_cut_with_a_note() {
+    let window = window();
+    let records = (0..30)
+        .map(|minute| alert(&format!("A{minute}"), plus_secs(window.baseline_end, f64::from(minute) * 60.0), None))
+        .collect();
+    let mut options = Options::default();
+    options.max_entries = 10;
+    let timeline = timeline::build(Evidence { title: "t".to_owned(), window, records, digests: Vec::new() }, &options);
+    assert_eq!(timeline.entries.len(), 10);
+    let note = timeline.entries.iter().find(|entry| entry.kind == Kind::Note).expect("a note says what was cut");
+    assert!(note.event.starts_with("21 more rows left out"), "{note:?}");
+    assert!(timeline.entries.windows(2).all(|pair| pair[0].time <= pair[1].time));
+}
