@@ -23,7 +23,7 @@ fn two_node_digests(skew: f64, window: timeline::Window) -> Vec<timeline::LogDig
         request += 1;
         let id = format!("{:016x}", request.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let failing = time >= errors_from && time < errors_to && noise.next() < 0.4;
-        let on_second = request % 2 == 0 && !(time >= down_from && time < down_to);
+        let on_second = request.is_multiple_of(2) && !(time >= down_from && time < down_to);
         let handled = plus_secs(time, 0.004 + 0.003 * noise.next());
         let (pod, clock) = if on_second { (&mut second, plus_secs(handled, skew)) } else { (&mut first, handled) };
         let line = if failing {
@@ -218,8 +218,7 @@ fn rows_beyond_the_limit_are_cut_with_a_note() {
     let records = (0..30)
         .map(|minute| alert(&format!("A{minute}"), plus_secs(window.baseline_end, f64::from(minute) * 60.0), None))
         .collect();
-    let mut options = Options::default();
-    options.max_entries = 10;
+    let options = Options { max_entries: 10, ..Options::default() };
     let timeline = timeline::build(Evidence { title: "t".to_owned(), window, records, digests: Vec::new() }, &options);
     assert_eq!(timeline.entries.len(), 10);
     let note = timeline.entries.iter().find(|entry| entry.kind == Kind::Note).expect("a note says what was cut");
