@@ -1050,6 +1050,8 @@ fn query_escape(text: &str) -> String {
 
 const HIGH_ERROR_RATE_EXPR: &str = "sum by (namespace, service) (rate(http_requests_total{namespace=\"shop\",service=\"checkout-api\",code=~\"5..\"}[5m])) / sum by (namespace, service) (rate(http_requests_total{namespace=\"shop\",service=\"checkout-api\"}[5m])) > 0.05";
 const CRASHLOOP_EXPR: &str = "max_over_time(kube_pod_container_status_waiting_reason{job=\"kube-state-metrics\",namespace=~\".*\",reason=\"CrashLoopBackOff\"}[5m]) >= 1";
+/// q4hjn's `metadata.uid`: named by the crash-loop alert and the BackOff message too.
+const Q4HJN_UID: &str = "3f0a9c2e-61d4-4b8e-9a57-c2e8d41b7f03";
 const GROUP_KEY: &str = "{}/{severity=\"critical\"}:{alertname=\"HighErrorRate\"}";
 
 struct Alerts {
@@ -1079,7 +1081,7 @@ fn crashloop_labels() -> Vec<(&'static str, &'static str)> {
         ("reason", "CrashLoopBackOff"),
         ("service", "kube-state-metrics"),
         ("severity", "warning"),
-        ("uid", "3f0a9c2e-61d4-4b8e-9a57-c2e8d41b7f03"),
+        ("uid", Q4HJN_UID),
     ]
 }
 
@@ -1643,6 +1645,7 @@ struct App {
 
 struct PodSpec {
     name: String,
+    uid: String,
     app: usize,
     hash: String,
     replicaset_uid: String,
@@ -1800,6 +1803,7 @@ impl Cluster {
         let pods = vec![
             PodSpec {
                 name: "frontend-6c8f7d9b4-h2k9m".into(),
+                uid: uid(),
                 app: 0,
                 hash: "6c8f7d9b4".into(),
                 replicaset_uid: frontend_rs,
@@ -1813,6 +1817,7 @@ impl Cluster {
             },
             PodSpec {
                 name: "checkout-api-7d9f8b6c5-x2kqp".into(),
+                uid: uid(),
                 app: 1,
                 hash: "7d9f8b6c5".into(),
                 replicaset_uid: checkout_rs.clone(),
@@ -1826,6 +1831,7 @@ impl Cluster {
             },
             PodSpec {
                 name: "checkout-api-7d9f8b6c5-q4hjn".into(),
+                uid: Q4HJN_UID.into(),
                 app: 1,
                 hash: "7d9f8b6c5".into(),
                 replicaset_uid: checkout_rs,
@@ -1839,6 +1845,7 @@ impl Cluster {
             },
             PodSpec {
                 name: "payments-5c6d7f8b9-r7t2w".into(),
+                uid: uid(),
                 app: 2,
                 hash: "5c6d7f8b9".into(),
                 replicaset_uid: payments_rs,
@@ -1852,6 +1859,7 @@ impl Cluster {
             },
             PodSpec {
                 name: "inventory-6f9d7c8b5-9wzt4".into(),
+                uid: uid(),
                 app: 3,
                 hash: "6f9d7c8b5".into(),
                 replicaset_uid: inventory_old_rs.clone(),
@@ -1865,6 +1873,7 @@ impl Cluster {
             },
             PodSpec {
                 name: "inventory-6f9d7c8b5-kq7xd".into(),
+                uid: uid(),
                 app: 3,
                 hash: "6f9d7c8b5".into(),
                 replicaset_uid: inventory_old_rs,
@@ -2156,7 +2165,7 @@ impl Cluster {
                     "uid" => pod.replicaset_uid.clone(),
                 }],
                 "resourceVersion" => self.next_resource_version(),
-                "uid" => self.uid(),
+                "uid" => pod.uid.clone(),
             },
             "spec" => obj! {
                 "containers" => vec![container],
@@ -2262,7 +2271,7 @@ impl Cluster {
                 "name" => pod_name,
                 "namespace" => "shop",
                 "resourceVersion" => self.next_resource_version(),
-                "uid" => self.uid(),
+                "uid" => pod.uid.clone(),
             },
             "kind" => "Event",
             "lastTimestamp" => k8s_time(last + ahead),
@@ -2286,7 +2295,6 @@ impl Cluster {
         let (readiness_first, readiness_last) = self.readiness;
         let (down, up) = self.q4hjn;
         let q4hjn = "checkout-api-7d9f8b6c5-q4hjn";
-        let q4hjn_uid = "3f0a9c2e-61d4-4b8e-9a57-c2e8d41b7f03";
         let events = vec![
             self.kubelet_event(
                 "checkout-api-7d9f8b6c5-x2kqp",
@@ -2303,7 +2311,7 @@ impl Cluster {
                 1,
                 "Warning",
                 "BackOff",
-                format!("Back-off restarting failed container app in pod {q4hjn}_shop({q4hjn_uid})"),
+                format!("Back-off restarting failed container app in pod {q4hjn}_shop({Q4HJN_UID})"),
                 down + 12 * NS + 77 * MS,
                 up - 15 * NS + 604 * MS,
                 31,
