@@ -309,13 +309,27 @@ impl StreamContext<'_> {
                     (name, pod)
                 }
                 None => {
-                    // A file named after its pod (`kubectl logs POD > POD.log`) still tells the node.
+                    // A file named after its pod (`kubectl logs POD -c C > POD_C.log`) is that
+                    // container's stream; any other file is named after itself.
                     let pod = self
                         .pods
                         .iter()
                         .filter(|pod| file_name.contains(pod.name.as_str()))
                         .max_by_key(|pod| pod.name.len());
-                    (format!("logs {file_name}"), pod)
+                    let container = pod.and_then(|pod| {
+                        let rest = file_name.replacen(pod.name.as_str(), "", 1);
+                        let named = pod.containers.iter().filter(|container| rest.contains(container.name.as_str()));
+                        named.max_by_key(|container| container.name.len()).or(match pod.containers.as_slice() {
+                            [only] => Some(only),
+                            _ => None,
+                        })
+                    });
+                    match (pod, container) {
+                        (Some(pod), Some(container)) => {
+                            (format!("logs {}/{}/{}", pod.namespace, pod.name, container.name), Some(pod))
+                        }
+                        _ => (format!("logs {file_name}"), pod),
+                    }
                 }
             };
         let node = pod.and_then(|pod| pod.node.clone());
