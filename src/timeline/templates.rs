@@ -1,9 +1,83 @@
-//! Drain-style log template mining, per stream.
+//! Drain-style log template mining, per stream, and the `LineId,EventTemplate` CSV of the
+//! `templates` command.
+//!
+//! A [`Miner`] groups log messages into templates (`Receiving block <*> src: <*>`) online,
+//! one message at a time, in bounded memory. Reading files, stripping transport prefixes
+//! and deciding which templates become timeline rows are left to the callers.
+//!
+//! The algorithm is Drain (He et al., ICWS 2017) with generic preprocessing:
+//! 1. Structured lines are rewritten so the event text leads: a JSON object or a logfmt
+//!    line with a `msg`/`message`/`event` field becomes `<message words> key=value …`,
+//!    because the message, not the field layout, tells events apart.
+//! 2. The line is split on whitespace (a double-quoted value is one token) and variable
+//!    shapes are masked token by token: anything with a digit (numbers, hex, ids, IPs,
+//!    ports, versions, durations, sizes, timestamps), paths, URLs, Windows paths, very long
+//!    tokens, and month/weekday names next to a number (dates). `key=value` keeps its key.
+//! 3. Messages are bucketed by token count and their first two tokens (the fixed-depth
+//!    parse tree), then joined to the most similar template of the bucket when at least
+//!    [`SIMILARITY_THRESHOLD`] of the positions agree; positions that disagree become `<*>`.
+//!
+//! One configuration for every log: nothing here knows a particular system.
 
-/// Groups log messages into templates (`Receiving block <*> src: <*> dest: <*>`).
-#[derive(Debug, Default)]
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io::{BufRead, Write};
+
+/// The placeholder for a variable part of a message.
+pub const WILDCARD: &str = "<*>";
+
+/// How many templates one miner keeps before it groups every new shape into one catch-all.
+pub const DEFAULT_MAX_TEMPLATES: usize = 5_000;
+
+/// The share of a message's token positions that must agree with a template to join it.
+/// Lower merges distinct events whose messages differ in one word; higher splits events whose
+/// variables are words (user names, states). 0.7 is where the Loghub evaluation plateaus.
+pub const SIMILARITY_THRESHOLD: f64 = 0.7;
+
+/// How many leading tokens (beyond the token count) pick a message's bucket.
+const QUOTES: bool = false;
+const PREFIX_TOKENS: usize = 2;
+
+/// Tokens past this many are folded into one trailing wildcard, so a pathological line
+/// cannot make a template (and the miner) arbitrarily large.
+const MAX_TOKENS: usize = 100;
+
+/// A token longer than this after masking is a payload (base64, a serialized blob), not
+/// template text.
+const MAX_TOKEN_BYTES: usize = 100;
+
+/// Field names that hold the event text of a structured (JSON or logfmt) line, after the
+/// common logging libraries (zap, logrus, slog, pino, bunyan: `msg`; ECS, log4j JSON:
+/// `message`; structlog: `event`).
+const MESSAGE_KEYS: [&str; 3] = ["msg", "message", "event"];
+
+/// Groups log messages into templates.
+#[derive(Debug)]
 pub struct Miner {
-    templates: Vec<String>,
+    max_templates: usize,
+    /// Templates by id; the catch-all, once needed, is one of them.
+    templates: Vec<Template>,
+    /// Token count and leading tokens (hashed) → ids of the templates in that bucket.
+    buckets: HashMap<u64, Vec<u32>, BuildHasherDefault<PassThrough>>,
+    /// The id of the catch-all template once the cap was reached.
+    overflow: Option<usize>,
+    // Per-line scratch, reused so that adding a line does not allocate.
+    rewritten: String,
+    masked: String,
+    spans: Vec<(u32, u32)>,
+    words: Vec<(u32, u32)>,
+}
+
+#[derive(Debug)]
+struct Template {
+    tokens: Vec<Box<str>>,
+    text: String,
+}
+
+impl Default for Miner {
+    fn default() -> Self {
+        Miner::with_max_templates(DEFAULT_MAX_TEMPLATES)
+    }
 }
 
 impl Miner {
@@ -11,30 +85,524 @@ impl Miner {
         Miner::default()
     }
 
+    /// A miner that keeps at most `max_templates` templates (at least one); later new shapes
+    /// share one catch-all template, `<*>`, whose id counts toward the cap.
+    pub fn with_max_templates(max_templates: usize) -> Self {
+        Miner {
+            max_templates: max_templates.max(1),
+            templates: Vec::new(),
+            buckets: HashMap::default(),
+            overflow: None,
+            rewritten: String::new(),
+            masked: String::new(),
+            spans: Vec::new(),
+            words: Vec::new(),
+        }
+    }
+
     /// Adds one message and returns the id of its template. Ids are dense (0, 1, …) and
     /// stable; the template text of an id may generalize as more messages arrive.
     pub fn add(&mut self, content: &str) -> usize {
-        if let Some(id) = self
-            .templates
-            .iter()
-            .position(|template| template == content)
-        {
-            return id;
+        self.tokenize(content);
+        let key = self.bucket_key();
+        let n_tokens = self.spans.len();
+        let mut best: Option<(u32, usize, usize)> = None;
+        if let Some(bucket) = self.buckets.get(&key) {
+            for &id in bucket {
+                let template = &self.templates[id as usize];
+                if template.tokens.len() != n_tokens {
+                    // A hash collision between buckets: a different shape altogether.
+                    continue;
+                }
+                let (n_similar, n_wildcards) =
+                    similarity(&template.tokens, &self.masked, &self.spans);
+                let better = match best {
+                    None => true,
+                    Some((_, best_similar, best_wildcards)) => {
+                        n_similar > best_similar
+                            || (n_similar == best_similar && n_wildcards > best_wildcards)
+                    }
+                };
+                if better {
+                    best = Some((id, n_similar, n_wildcards));
+                    if n_similar == n_tokens {
+                        break;
+                    }
+                }
+            }
         }
-        self.templates.push(content.to_owned());
-        self.templates.len() - 1
+        if let Some((id, n_similar, _)) = best
+            && n_similar as f64 >= SIMILARITY_THRESHOLD * n_tokens as f64
+        {
+            self.generalize(id as usize);
+            return id as usize;
+        }
+        // One slot of the cap stays free for the catch-all.
+        let n_regular = self.templates.len() - usize::from(self.overflow.is_some());
+        if n_regular + 1 >= self.max_templates {
+            return self.overflow_id();
+        }
+        let tokens: Vec<Box<str>> = self
+            .spans
+            .iter()
+            .map(|&(start, end)| Box::from(&self.masked[start as usize..end as usize]))
+            .collect();
+        let text = tokens.join(" ");
+        let id = self.templates.len();
+        self.templates.push(Template { tokens, text });
+        self.buckets.entry(key).or_default().push(id as u32);
+        id
     }
 
     /// The current template text of `id`, variables as `<*>`.
+    ///
+    /// # Panics
+    /// When `id` was not returned by [`Miner::add`] of this miner.
     pub fn template(&self, id: usize) -> &str {
-        &self.templates[id]
+        &self.templates[id].text
     }
 
+    /// How many ids exist (templates, including the catch-all once used).
     pub fn len(&self) -> usize {
         self.templates.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.templates.is_empty()
+    }
+
+    /// Turns every position where the current line disagrees with template `id` into `<*>`.
+    fn generalize(&mut self, id: usize) {
+        let template = &mut self.templates[id];
+        let mut changed = false;
+        for (token, &(start, end)) in template.tokens.iter_mut().zip(&self.spans) {
+            if &**token != WILDCARD && **token != self.masked[start as usize..end as usize] {
+                *token = WILDCARD.into();
+                changed = true;
+            }
+        }
+        if changed {
+            template.text = template.tokens.join(" ");
+        }
+    }
+
+    fn overflow_id(&mut self) -> usize {
+        *self.overflow.get_or_insert_with(|| {
+            self.templates.push(Template {
+                tokens: vec![WILDCARD.into()],
+                text: WILDCARD.to_owned(),
+            });
+            self.templates.len() - 1
+        })
+    }
+
+    fn bucket_key(&self) -> u64 {
+        let mut hasher = Fnv::default();
+        hasher.write_usize(self.spans.len());
+        for &(start, end) in self.spans.iter().take(PREFIX_TOKENS) {
+            hasher.write(self.masked[start as usize..end as usize].as_bytes());
+            hasher.write_u8(0xff);
+        }
+        hasher.finish()
+    }
+
+    /// Fills `masked` and `spans` with the masked tokens of `content`.
+    fn tokenize(&mut self, content: &str) {
+        let text = if rewrite_structured(content, &mut self.rewritten) {
+            self.rewritten.as_str()
+        } else {
+            content
+        };
+        split_words(text, &mut self.words);
+        self.masked.clear();
+        self.spans.clear();
+        let word = |(start, end): (u32, u32)| &text[start as usize..end as usize];
+        for (index, &span) in self.words.iter().enumerate() {
+            let start = self.masked.len() as u32;
+            if index + 1 == MAX_TOKENS && self.words.len() > MAX_TOKENS {
+                self.masked.push_str(WILDCARD);
+                self.spans.push((start, self.masked.len() as u32));
+                break;
+            }
+            let token = word(span);
+            let is_date = is_date_word(token)
+                && ((index > 0 && has_digit(word(self.words[index - 1])))
+                    || self
+                        .words
+                        .get(index + 1)
+                        .is_some_and(|&next| has_digit(word(next))));
+            if is_date {
+                self.masked.push_str(WILDCARD);
+            } else {
+                mask_token(token, &mut self.masked);
+                if self.masked.len() - start as usize > MAX_TOKEN_BYTES {
+                    self.masked.truncate(start as usize);
+                    self.masked.push_str(WILDCARD);
+                }
+            }
+            self.spans.push((start, self.masked.len() as u32));
+        }
+    }
+}
+
+/// Counts the positions where `template` agrees with the line (a wildcard agrees with a
+/// masked variable, not with a word) and the template's wildcards (Drain's tie-break: of
+/// equally similar templates the more general one wins).
+fn similarity(template: &[Box<str>], masked: &str, spans: &[(u32, u32)]) -> (usize, usize) {
+    let mut n_similar = 0;
+    let mut n_wildcards = 0;
+    for (token, &(start, end)) in template.iter().zip(spans) {
+        n_wildcards += usize::from(&**token == WILDCARD);
+        n_similar += usize::from(**token == masked[start as usize..end as usize]);
+    }
+    (n_similar, n_wildcards)
+}
+
+/// Splits `text` at ASCII whitespace into `words`, keeping a double-quoted value
+/// (`tag="View Lock"`, `"a b"`) in one word so that its word count does not change the
+/// message's token count.
+fn split_words(text: &str, words: &mut Vec<(u32, u32)>) {
+    words.clear();
+    let bytes = text.as_bytes();
+    let mut index = 0;
+    while index < bytes.len() {
+        while index < bytes.len() && bytes[index].is_ascii_whitespace() {
+            index += 1;
+        }
+        if index == bytes.len() {
+            break;
+        }
+        let start = index;
+        let mut quotes = 0;
+        while index < bytes.len() && !bytes[index].is_ascii_whitespace() {
+            quotes += usize::from(bytes[index] == b'"');
+            index += 1;
+        }
+        if QUOTES && quotes % 2 == 1
+            && let Some(close) = memchr::memchr(b'"', &bytes[index..])
+        {
+            // NB: an unbalanced quote without a partner stays a word of its own.
+            index += close + 1;
+            while index < bytes.len() && !bytes[index].is_ascii_whitespace() {
+                index += 1;
+            }
+        }
+        words.push((start as u32, index as u32));
+    }
+}
+
+/// Rewrites a JSON object line or a logfmt line that has a message field into `out` as
+/// `<message> key=value …` and says whether it did. Other lines are left alone.
+fn rewrite_structured(content: &str, out: &mut String) -> bool {
+    let trimmed = content.trim();
+    if trimmed.len() >= 2 && trimmed.starts_with('{') && trimmed.ends_with('}') {
+        return rewrite_json(trimmed, out);
+    }
+    rewrite_logfmt(trimmed, out)
+}
+
+/// `{"level":"info","msg":"request done","status":200}` →
+/// `request done level=info status=200`. Nested values stay whole (masked as usual).
+fn rewrite_json(object: &str, out: &mut String) -> bool {
+    out.clear();
+    let bytes = object.as_bytes();
+    let mut fields = String::new();
+    let mut found_message = false;
+    let mut index = 1;
+    loop {
+        index = skip_space(bytes, index);
+        if index >= bytes.len() - 1 {
+            break;
+        }
+        let Some((key, after_key)) = json_string(object, index) else {
+            return false;
+        };
+        index = skip_space(bytes, after_key);
+        if bytes.get(index) != Some(&b':') {
+            return false;
+        }
+        index = skip_space(bytes, index + 1);
+        let value_start = index;
+        let (value, after_value) = match json_string(object, index) {
+            Some((text, end)) => (text, end),
+            None => {
+                let end = json_value_end(bytes, index);
+                (&object[value_start..end], end)
+            }
+        };
+        index = skip_space(bytes, after_value);
+        if !found_message && MESSAGE_KEYS.contains(&key) && bytes[value_start] == b'"' {
+            found_message = true;
+            out.push_str(value);
+        } else {
+            fields.push(' ');
+            fields.push_str(key);
+            fields.push('=');
+            fields.push_str(value);
+        }
+        match bytes.get(index) {
+            Some(b',') => index += 1,
+            _ => break,
+        }
+    }
+    out.push_str(&fields);
+    true
+}
+
+/// The content of the JSON string starting at `start` (escapes left as written) and the
+/// index after its closing quote.
+fn json_string(text: &str, start: usize) -> Option<(&str, usize)> {
+    let bytes = text.as_bytes();
+    if bytes.get(start) != Some(&b'"') {
+        return None;
+    }
+    let mut index = start + 1;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'\\' => index += 2,
+            b'"' => return Some((&text[start + 1..index], index + 1)),
+            _ => index += 1,
+        }
+    }
+    None
+}
+
+/// The end of a non-string JSON value: the `,` or closing brace at its own nesting level.
+fn json_value_end(bytes: &[u8], start: usize) -> usize {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut index = start;
+    while index < bytes.len() {
+        let byte = bytes[index];
+        if in_string {
+            match byte {
+                b'\\' => index += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match byte {
+                b'"' => in_string = true,
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' if depth == 0 => return index,
+                b'}' | b']' => depth -= 1,
+                b',' if depth == 0 => return index,
+                _ => {}
+            }
+        }
+        index += 1;
+    }
+    bytes.len()
+}
+
+fn skip_space(bytes: &[u8], mut index: usize) -> usize {
+    while index < bytes.len() && bytes[index].is_ascii_whitespace() {
+        index += 1;
+    }
+    index
+}
+
+/// `time=… level=info msg="request done" status=200` → `request done time=… level=info
+/// status=200`, when a message key is present.
+fn rewrite_logfmt(line: &str, out: &mut String) -> bool {
+    let Some(message_start) = MESSAGE_KEYS.iter().find_map(|key| {
+        let mut from = 0;
+        while let Some(found) = line[from..].find(key) {
+            let at = from + found;
+            let starts_field = at == 0 || line.as_bytes()[at - 1] == b' ';
+            if starts_field && line[at + key.len()..].starts_with('=') {
+                return Some(at);
+            }
+            from = at + key.len();
+        }
+        None
+    }) else {
+        return false;
+    };
+    let value_start = line[message_start..].find('=').map_or(line.len(), |at| message_start + at + 1);
+    let (message, value_end) = if line[value_start..].starts_with('"') {
+        match line[value_start + 1..].find('"') {
+            Some(close) => (
+                &line[value_start + 1..value_start + 1 + close],
+                value_start + close + 2,
+            ),
+            None => (&line[value_start..], line.len()),
+        }
+    } else {
+        let end = line[value_start..]
+            .find(' ')
+            .map_or(line.len(), |at| value_start + at);
+        (&line[value_start..end], end)
+    };
+    out.clear();
+    out.push_str(message);
+    out.push(' ');
+    out.push_str(&line[..message_start]);
+    out.push(' ');
+    out.push_str(&line[value_end..]);
+    true
+}
+
+/// Appends `token` to `out` with its variable parts replaced by the wildcard. A URL or a
+/// Windows path is one variable; otherwise the token is cut at separators (`,;|:=`) and each
+/// piece is judged on its own, so `index:3` keeps `index:` and `(uid=0)` keeps `(uid=)`.
+fn mask_token(token: &str, out: &mut String) {
+    let core = strip_brackets(token);
+    let bytes = core.as_bytes();
+    if memchr::memmem::find(bytes, b"://").is_some() || bytes.contains(&b'\\') {
+        let start = core.as_ptr() as usize - token.as_ptr() as usize;
+        out.push_str(&token[..start]);
+        out.push_str(WILDCARD);
+        out.push_str(&token[start + core.len()..]);
+        return;
+    }
+    let token_start = out.len();
+    for piece in token.split_inclusive([',', ';', '|', ':', '=']) {
+        let (text, separator) = match piece.as_bytes().last() {
+            Some(b',' | b';' | b'|' | b':' | b'=') => piece.split_at(piece.len() - 1),
+            _ => (piece, ""),
+        };
+        let core = strip_brackets(text);
+        let start = core.as_ptr() as usize - text.as_ptr() as usize;
+        out.push_str(&text[..start]);
+        if is_variable(core) {
+            // A list or compound of variables (`10.0.0.1,10.0.0.2`, `host:8080`) is one
+            // variable whatever its length.
+            let joined = start == 0
+                && out.len() > token_start + WILDCARD.len()
+                && out[..out.len() - 1].ends_with(WILDCARD);
+            if joined {
+                out.pop();
+            } else {
+                out.push_str(WILDCARD);
+            }
+        } else {
+            out.push_str(core);
+        }
+        out.push_str(&text[start + core.len()..]);
+        out.push_str(separator);
+    }
+}
+
+/// `token` without the brackets, quotes and trailing punctuation around it.
+fn strip_brackets(token: &str) -> &str {
+    token
+        .trim_start_matches(['(', '[', '{', '<', '"', '\''])
+        .trim_end_matches([')', ']', '}', '>', '"', '\'', '.'])
+}
+
+/// Whether a piece of a token (without its brackets) has the shape of a variable: it has
+/// a digit (numbers, hex, ids, IPs, versions, durations, sizes) or is an absolute path.
+fn is_variable(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    has_digit(value) || (bytes.len() > 1 && bytes[0] == b'/')
+}
+
+fn has_digit(token: &str) -> bool {
+    token.bytes().any(|byte| byte.is_ascii_digit())
+}
+
+/// English month and weekday names, abbreviated or not: next to a number they are part of
+/// a date (`Sun Jul 10 03:55:15 2005`).
+fn is_date_word(token: &str) -> bool {
+    const PREFIXES: [&str; 19] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+        "mon", "tue", "wed", "thu", "fri", "sat", "sun",
+    ];
+    let core = token.trim_matches(|c: char| !c.is_ascii_alphabetic());
+    (3..=9).contains(&core.len())
+        && core.bytes().all(|byte| byte.is_ascii_alphabetic())
+        && PREFIXES
+            .iter()
+            .any(|prefix| core[..3].eq_ignore_ascii_case(prefix))
+}
+
+/// FNV-1a: bucket keys are a few short byte strings, hashed once per line.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 ^= u64::from(byte);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// The bucket map's keys are already hashes.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 << 8) | u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+/// Mines one template set over the lines of `readers`, in order, and writes
+/// `LineId,EventTemplate` CSV: a header, then one row per line, LineId 1-based across all
+/// readers, each line's template as it stands after the last line (templates generalize).
+/// Lines are read as lossy UTF-8 without their `\n` or `\r\n`.
+///
+/// NB: keeps one `u32` per line until the end, because a line's final template is only
+/// known then.
+pub fn write_csv<R: BufRead>(
+    readers: impl IntoIterator<Item = R>,
+    mut writer: impl Write,
+) -> std::io::Result<()> {
+    let mut miner = Miner::new();
+    let mut ids = Vec::new();
+    let mut line = Vec::new();
+    for mut reader in readers {
+        loop {
+            line.clear();
+            if reader.read_until(b'\n', &mut line)? == 0 {
+                break;
+            }
+            if line.last() == Some(&b'\n') {
+                line.pop();
+            }
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            ids.push(miner.add(&String::from_utf8_lossy(&line)) as u32);
+        }
+    }
+    writeln!(writer, "LineId,EventTemplate")?;
+    for (index, &id) in ids.iter().enumerate() {
+        write!(writer, "{},", index + 1)?;
+        write_csv_field(miner.template(id as usize), &mut writer)?;
+        writeln!(writer)?;
+    }
+    writer.flush()
+}
+
+/// Writes `field` as one CSV field (RFC 4180): quoted when it holds a comma, a quote or a
+/// line break, inner quotes doubled.
+fn write_csv_field(field: &str, writer: &mut impl Write) -> std::io::Result<()> {
+    if field.contains([',', '"', '\n', '\r']) {
+        write!(writer, "\"{}\"", field.replace('"', "\"\""))
+    } else {
+        writer.write_all(field.as_bytes())
     }
 }
