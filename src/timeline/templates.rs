@@ -63,6 +63,7 @@ pub struct Miner {
     overflow: Option<usize>,
     // Per-line scratch, reused so that adding a line does not allocate.
     rewritten: String,
+    fields: String,
     masked: String,
     spans: Vec<(u32, u32)>,
     words: Vec<(u32, u32)>,
@@ -94,6 +95,7 @@ impl Miner {
             buckets: HashMap::default(),
             overflow: None,
             rewritten: String::new(),
+            fields: String::new(),
             masked: String::new(),
             spans: Vec::new(),
             words: Vec::new(),
@@ -208,7 +210,7 @@ impl Miner {
 
     /// Fills `masked` and `spans` with the masked tokens of `content`.
     fn tokenize(&mut self, content: &str) {
-        let text = if rewrite_structured(content, &mut self.rewritten) {
+        let text = if rewrite_structured(content, &mut self.rewritten, &mut self.fields) {
             self.rewritten.as_str()
         } else {
             content
@@ -226,11 +228,11 @@ impl Miner {
             }
             let token = word(span);
             let is_date = is_date_word(token)
-                && ((index > 0 && has_digit(word(self.words[index - 1])))
+                && ((index > 0 && has_digit(word(self.words[index - 1]).as_bytes()))
                     || self
                         .words
                         .get(index + 1)
-                        .is_some_and(|&next| has_digit(word(next))));
+                        .is_some_and(|&next| has_digit(word(next).as_bytes())));
             if is_date {
                 self.masked.push_str(WILDCARD);
             } else {
@@ -293,20 +295,20 @@ fn split_words(text: &str, words: &mut Vec<(u32, u32)>) {
 
 /// Rewrites a JSON object line or a logfmt line that has a message field into `out` as
 /// `<message> key=value …` and says whether it did. Other lines are left alone.
-fn rewrite_structured(content: &str, out: &mut String) -> bool {
+fn rewrite_structured(content: &str, out: &mut String, fields: &mut String) -> bool {
     let trimmed = content.trim();
     if trimmed.len() >= 2 && trimmed.starts_with('{') && trimmed.ends_with('}') {
-        return rewrite_json(trimmed, out);
+        return rewrite_json(trimmed, out, fields);
     }
     rewrite_logfmt(trimmed, out)
 }
 
 /// `{"level":"info","msg":"request done","status":200}` →
 /// `request done level=info status=200`. Nested values stay whole (masked as usual).
-fn rewrite_json(object: &str, out: &mut String) -> bool {
+fn rewrite_json(object: &str, out: &mut String, fields: &mut String) -> bool {
     out.clear();
+    fields.clear();
     let bytes = object.as_bytes();
-    let mut fields = String::new();
     let mut found_message = false;
     let mut index = 1;
     loop {
@@ -345,7 +347,7 @@ fn rewrite_json(object: &str, out: &mut String) -> bool {
             _ => break,
         }
     }
-    out.push_str(&fields);
+    out.push_str(fields);
     true
 }
 
@@ -405,17 +407,15 @@ fn skip_space(bytes: &[u8], mut index: usize) -> usize {
 /// `time=… level=info msg="request done" status=200` → `request done time=… level=info
 /// status=200`, when a message key is present.
 fn rewrite_logfmt(line: &str, out: &mut String) -> bool {
-    let Some(message_start) = MESSAGE_KEYS.iter().find_map(|key| {
-        let mut from = 0;
-        while let Some(found) = line[from..].find(key) {
-            let at = from + found;
-            let starts_field = at == 0 || line.as_bytes()[at - 1] == b' ';
-            if starts_field && line[at + key.len()..].starts_with('=') {
-                return Some(at);
-            }
-            from = at + key.len();
-        }
-        None
+    let bytes = line.as_bytes();
+    let Some(message_start) = memchr::memchr_iter(b'=', bytes).find_map(|equals| {
+        let key_start = bytes[..equals]
+            .iter()
+            .rposition(|&byte| byte == b' ')
+            .map_or(0, |space| space + 1);
+        MESSAGE_KEYS
+            .contains(&&line[key_start..equals])
+            .then_some(key_start)
     }) else {
         return false;
     };
@@ -447,25 +447,29 @@ fn rewrite_logfmt(line: &str, out: &mut String) -> bool {
 /// Windows path is one variable; otherwise the token is cut at separators (`,;|:=`) and each
 /// piece is judged on its own, so `index:3` keeps `index:` and `(uid=0)` keeps `(uid=)`.
 fn mask_token(token: &str, out: &mut String) {
-    let core = strip_brackets(token);
-    let bytes = core.as_bytes();
-    if memchr::memmem::find(bytes, b"://").is_some() || bytes.contains(&b'\\') {
-        let start = core.as_ptr() as usize - token.as_ptr() as usize;
+    let bytes = token.as_bytes();
+    let is_url_or_windows_path = bytes.iter().enumerate().any(|(index, &byte)| {
+        byte == b'\\' || (byte == b':' && bytes[index + 1..].starts_with(b"//"))
+    });
+    if is_url_or_windows_path {
+        let (start, end) = strip_brackets(bytes);
         out.push_str(&token[..start]);
         out.push_str(WILDCARD);
-        out.push_str(&token[start + core.len()..]);
+        out.push_str(&token[end..]);
         return;
     }
     let token_start = out.len();
-    for piece in token.split_inclusive([',', ';', '|', ':', '=']) {
-        let (text, separator) = match piece.as_bytes().last() {
-            Some(b',' | b';' | b'|' | b':' | b'=') => piece.split_at(piece.len() - 1),
-            _ => (piece, ""),
-        };
-        let core = strip_brackets(text);
-        let start = core.as_ptr() as usize - text.as_ptr() as usize;
-        out.push_str(&text[..start]);
-        if is_variable(core) {
+    let mut piece_start = 0;
+    while piece_start <= bytes.len() {
+        let piece_end = bytes[piece_start..]
+            .iter()
+            .position(|byte| matches!(byte, b',' | b';' | b'|' | b':' | b'='))
+            .map_or(bytes.len(), |at| piece_start + at);
+        let piece = &bytes[piece_start..piece_end];
+        let (start, end) = strip_brackets(piece);
+        out.push_str(&token[piece_start..piece_start + start]);
+        let core = &piece[start..end];
+        if has_digit(core) || (core.len() > 1 && core[0] == b'/') {
             // A list or compound of variables (`10.0.0.1,10.0.0.2`, `host:8080`) is one
             // variable whatever its length.
             let joined = start == 0
@@ -477,29 +481,29 @@ fn mask_token(token: &str, out: &mut String) {
                 out.push_str(WILDCARD);
             }
         } else {
-            out.push_str(core);
+            out.push_str(&token[piece_start + start..piece_start + end]);
         }
-        out.push_str(&text[start + core.len()..]);
-        out.push_str(separator);
+        // The separator, if any, stays.
+        out.push_str(&token[piece_start + end..(piece_end + 1).min(bytes.len())]);
+        piece_start = piece_end + 1;
     }
 }
 
-/// `token` without the brackets, quotes and trailing punctuation around it.
-fn strip_brackets(token: &str) -> &str {
-    token
-        .trim_start_matches(['(', '[', '{', '<', '"', '\''])
-        .trim_end_matches([')', ']', '}', '>', '"', '\'', '.'])
+/// The range of `piece` without the brackets, quotes and trailing dots around it.
+fn strip_brackets(piece: &[u8]) -> (usize, usize) {
+    let mut start = 0;
+    let mut end = piece.len();
+    while start < end && matches!(piece[start], b'(' | b'[' | b'{' | b'<' | b'"' | b'\'') {
+        start += 1;
+    }
+    while end > start && matches!(piece[end - 1], b')' | b']' | b'}' | b'>' | b'"' | b'\'' | b'.') {
+        end -= 1;
+    }
+    (start, end)
 }
 
-/// Whether a piece of a token (without its brackets) has the shape of a variable: it has
-/// a digit (numbers, hex, ids, IPs, versions, durations, sizes) or is an absolute path.
-fn is_variable(value: &str) -> bool {
-    let bytes = value.as_bytes();
-    has_digit(value) || (bytes.len() > 1 && bytes[0] == b'/')
-}
-
-fn has_digit(token: &str) -> bool {
-    token.bytes().any(|byte| byte.is_ascii_digit())
+fn has_digit(token: &[u8]) -> bool {
+    token.iter().any(u8::is_ascii_digit)
 }
 
 /// English month and weekday names, abbreviated or not: next to a number they are part of
@@ -509,6 +513,9 @@ fn is_date_word(token: &str) -> bool {
         "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
         "mon", "tue", "wed", "thu", "fri", "sat", "sun",
     ];
+    if token.len() > 12 {
+        return false;
+    }
     let core = token.trim_matches(|c: char| !c.is_ascii_alphabetic());
     (3..=9).contains(&core.len())
         && core.bytes().all(|byte| byte.is_ascii_alphabetic())
@@ -585,7 +592,11 @@ pub fn write_csv<R: BufRead>(
             if line.last() == Some(&b'\r') {
                 line.pop();
             }
-            ids.push(miner.add(&String::from_utf8_lossy(&line)) as u32);
+            let id = match std::str::from_utf8(&line) {
+                Ok(text) => miner.add(text),
+                Err(_) => miner.add(&String::from_utf8_lossy(&line)),
+            };
+            ids.push(id as u32);
         }
     }
     writeln!(writer, "LineId,EventTemplate")?;
