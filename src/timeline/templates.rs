@@ -201,7 +201,13 @@ impl Miner {
     fn bucket_key(&self) -> u64 {
         let mut hasher = Fnv::default();
         hasher.write_usize(self.spans.len());
-        for &(start, end) in self.spans.iter().take(PREFIX_TOKENS) {
+        // The leading run of variables and level words is a header (`2025-… INFO`), the
+        // same for every event: the words after it pick the bucket.
+        let is_header = |&&(start, end): &&(u32, u32)| {
+            let token = &self.masked[start as usize..end as usize];
+            token == WILDCARD || is_level_word(token)
+        };
+        for &(start, end) in self.spans.iter().skip_while(is_header).take(PREFIX_TOKENS) {
             hasher.write(self.masked[start as usize..end as usize].as_bytes());
             hasher.write_u8(0xff);
         }
@@ -227,12 +233,16 @@ impl Miner {
                 break;
             }
             let token = word(span);
+            // A month or weekday name is a date when a number or another one is next to it.
+            let is_date_part = |neighbour: &str| {
+                has_digit(neighbour.as_bytes()) || is_date_word(neighbour)
+            };
             let is_date = is_date_word(token)
-                && ((index > 0 && has_digit(word(self.words[index - 1]).as_bytes()))
+                && ((index > 0 && is_date_part(word(self.words[index - 1])))
                     || self
                         .words
                         .get(index + 1)
-                        .is_some_and(|&next| has_digit(word(next).as_bytes())));
+                        .is_some_and(|&next| is_date_part(word(next))));
             if is_date {
                 self.masked.push_str(WILDCARD);
             } else {
@@ -444,15 +454,16 @@ fn rewrite_logfmt(line: &str, out: &mut String) -> bool {
 }
 
 /// Appends `token` to `out` with its variable parts replaced by the wildcard. A URL or a
-/// Windows path is one variable; otherwise the token is cut at separators (`,;|:=`) and each
+/// path (with its query string) is one variable; otherwise the token is cut at separators (`,;|:=`) and each
 /// piece is judged on its own, so `index:3` keeps `index:` and `(uid=0)` keeps `(uid=)`.
 fn mask_token(token: &str, out: &mut String) {
     let bytes = token.as_bytes();
     let is_url_or_windows_path = bytes.iter().enumerate().any(|(index, &byte)| {
         byte == b'\\' || (byte == b':' && bytes[index + 1..].starts_with(b"//"))
     });
-    if is_url_or_windows_path {
-        let (start, end) = strip_brackets(bytes);
+    let (start, end) = strip_brackets(bytes);
+    let is_absolute_path = end > start + 1 && bytes[start] == b'/';
+    if is_url_or_windows_path || is_absolute_path {
         out.push_str(&token[..start]);
         out.push_str(WILDCARD);
         out.push_str(&token[end..]);
@@ -522,6 +533,16 @@ fn is_date_word(token: &str) -> bool {
         && PREFIXES
             .iter()
             .any(|prefix| core[..3].eq_ignore_ascii_case(prefix))
+}
+
+/// A severity as loggers print it (`INFO`, `[warn]`, `E`-less: whole words only).
+fn is_level_word(token: &str) -> bool {
+    const LEVELS: [&str; 14] = [
+        "trace", "debug", "info", "notice", "warn", "warning", "error", "err", "fatal",
+        "critical", "crit", "panic", "alert", "emerg",
+    ];
+    let core = token.trim_matches(|c: char| !c.is_ascii_alphabetic());
+    core.len() <= 8 && LEVELS.iter().any(|level| core.eq_ignore_ascii_case(level))
 }
 
 /// FNV-1a: bucket keys are a few short byte strings, hashed once per line.
