@@ -35,8 +35,8 @@ fn main() -> anyhow::Result<()> {
         Command::Templates { files } => {
             let mut readers = Vec::with_capacity(files.len());
             for file in &files {
-                let opened = File::open(file)
-                    .with_context(|| format!("cannot open {}", file.display()))?;
+                let opened =
+                    File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
                 readers.push(BufReader::new(opened));
             }
             let stdout = std::io::stdout().lock();

@@ -9,7 +9,7 @@
 //! 1. Structured lines are rewritten so the event text leads: a JSON object or a logfmt
 //!    line with a `msg`/`message`/`event` field becomes `<message words> key=value …`,
 //!    because the message, not the field layout, tells events apart.
-//! 2. The line is split on whitespace (a double-quoted value is one token) and variable
+//! 2. The line is split on whitespace and variable
 //!    shapes are masked token by token: anything with a digit (numbers, hex, ids, IPs,
 //!    ports, versions, durations, sizes, timestamps), paths, URLs, Windows paths, very long
 //!    tokens, and month/weekday names next to a number (dates). `key=value` keeps its key.
@@ -35,7 +35,6 @@ pub const DEFAULT_MAX_TEMPLATES: usize = 5_000;
 pub const SIMILARITY_THRESHOLD: f64 = 0.7;
 
 /// How many leading tokens (beyond the token count) pick a message's bucket.
-const QUOTES: bool = false;
 const PREFIX_TOKENS: usize = 2;
 
 /// Tokens past this many are folded into one trailing wildcard, so a pathological line
@@ -208,7 +207,7 @@ impl Miner {
             token == WILDCARD || is_level_word(token)
         };
         for &(start, end) in self.spans.iter().skip_while(is_header).take(PREFIX_TOKENS) {
-            hasher.write(self.masked[start as usize..end as usize].as_bytes());
+            hasher.write(&self.masked.as_bytes()[start as usize..end as usize]);
             hasher.write_u8(0xff);
         }
         hasher.finish()
@@ -234,9 +233,8 @@ impl Miner {
             }
             let token = word(span);
             // A month or weekday name is a date when a number or another one is next to it.
-            let is_date_part = |neighbour: &str| {
-                has_digit(neighbour.as_bytes()) || is_date_word(neighbour)
-            };
+            let is_date_part =
+                |neighbour: &str| has_digit(neighbour.as_bytes()) || is_date_word(neighbour);
             let is_date = is_date_word(token)
                 && ((index > 0 && is_date_part(word(self.words[index - 1])))
                     || self
@@ -244,7 +242,10 @@ impl Miner {
                         .get(index + 1)
                         .is_some_and(|&next| is_date_part(word(next))));
             if is_date {
+                let (core_start, core_end) = strip_brackets(token.as_bytes());
+                self.masked.push_str(&token[..core_start]);
                 self.masked.push_str(WILDCARD);
+                self.masked.push_str(&token[core_end..]);
             } else {
                 mask_token(token, &mut self.masked);
                 if self.masked.len() - start as usize > MAX_TOKEN_BYTES {
@@ -270,37 +271,17 @@ fn similarity(template: &[Box<str>], masked: &str, spans: &[(u32, u32)]) -> (usi
     (n_similar, n_wildcards)
 }
 
-/// Splits `text` at ASCII whitespace into `words`, keeping a double-quoted value
-/// (`tag="View Lock"`, `"a b"`) in one word so that its word count does not change the
-/// message's token count.
+/// Splits `text` at ASCII whitespace into `words` (byte ranges).
+///
+/// NB: a double-quoted value with spaces is deliberately not kept as one token: masked as
+/// a whole it hides the words that tell events apart (`"GET /a HTTP/1.1"` vs `"POST …"`).
 fn split_words(text: &str, words: &mut Vec<(u32, u32)>) {
     words.clear();
-    let bytes = text.as_bytes();
-    let mut index = 0;
-    while index < bytes.len() {
-        while index < bytes.len() && bytes[index].is_ascii_whitespace() {
-            index += 1;
-        }
-        if index == bytes.len() {
-            break;
-        }
-        let start = index;
-        let mut quotes = 0;
-        while index < bytes.len() && !bytes[index].is_ascii_whitespace() {
-            quotes += usize::from(bytes[index] == b'"');
-            index += 1;
-        }
-        if QUOTES && quotes % 2 == 1
-            && let Some(close) = memchr::memchr(b'"', &bytes[index..])
-        {
-            // NB: an unbalanced quote without a partner stays a word of its own.
-            index += close + 1;
-            while index < bytes.len() && !bytes[index].is_ascii_whitespace() {
-                index += 1;
-            }
-        }
-        words.push((start as u32, index as u32));
-    }
+    let base = text.as_ptr() as usize;
+    words.extend(text.split_ascii_whitespace().map(|word| {
+        let start = (word.as_ptr() as usize - base) as u32;
+        (start, start + word.len() as u32)
+    }));
 }
 
 /// Rewrites a JSON object line or a logfmt line that has a message field into `out` as
@@ -429,7 +410,9 @@ fn rewrite_logfmt(line: &str, out: &mut String) -> bool {
     }) else {
         return false;
     };
-    let value_start = line[message_start..].find('=').map_or(line.len(), |at| message_start + at + 1);
+    let value_start = line[message_start..]
+        .find('=')
+        .map_or(line.len(), |at| message_start + at + 1);
     let (message, value_end) = if line[value_start..].starts_with('"') {
         match line[value_start + 1..].find('"') {
             Some(close) => (
@@ -507,7 +490,12 @@ fn strip_brackets(piece: &[u8]) -> (usize, usize) {
     while start < end && matches!(piece[start], b'(' | b'[' | b'{' | b'<' | b'"' | b'\'') {
         start += 1;
     }
-    while end > start && matches!(piece[end - 1], b')' | b']' | b'}' | b'>' | b'"' | b'\'' | b'.') {
+    while end > start
+        && matches!(
+            piece[end - 1],
+            b')' | b']' | b'}' | b'>' | b'"' | b'\'' | b'.'
+        )
+    {
         end -= 1;
     }
     (start, end)
@@ -521,8 +509,8 @@ fn has_digit(token: &[u8]) -> bool {
 /// a date (`Sun Jul 10 03:55:15 2005`).
 fn is_date_word(token: &str) -> bool {
     const PREFIXES: [&str; 19] = [
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-        "mon", "tue", "wed", "thu", "fri", "sat", "sun",
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec", "mon",
+        "tue", "wed", "thu", "fri", "sat", "sun",
     ];
     if token.len() > 12 {
         return false;
@@ -538,8 +526,8 @@ fn is_date_word(token: &str) -> bool {
 /// A severity as loggers print it (`INFO`, `[warn]`, `E`-less: whole words only).
 fn is_level_word(token: &str) -> bool {
     const LEVELS: [&str; 14] = [
-        "trace", "debug", "info", "notice", "warn", "warning", "error", "err", "fatal",
-        "critical", "crit", "panic", "alert", "emerg",
+        "trace", "debug", "info", "notice", "warn", "warning", "error", "err", "fatal", "critical",
+        "crit", "panic", "alert", "emerg",
     ];
     let core = token.trim_matches(|c: char| !c.is_ascii_alphabetic());
     core.len() <= 8 && LEVELS.iter().any(|level| core.eq_ignore_ascii_case(level))
@@ -636,5 +624,206 @@ fn write_csv_field(field: &str, writer: &mut impl Write) -> std::io::Result<()> 
         write!(writer, "\"{}\"", field.replace('"', "\"\""))
     } else {
         writer.write_all(field.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Mines `lines` in order and asserts each line's final template.
+    #[track_caller]
+    fn check(lines: &[&str], expected: &[&str]) {
+        let mut miner = Miner::new();
+        let ids: Vec<usize> = lines.iter().map(|line| miner.add(line)).collect();
+        let templates: Vec<&str> = ids.iter().map(|&id| miner.template(id)).collect();
+        assert_eq!(templates, expected, "lines {lines:?}");
+    }
+
+    #[test]
+    fn same_event_groups_and_different_events_stay_apart() {
+        let rows: &[(&[&str], &[&str])] = &[
+            (
+                &[
+                    "login accepted for alice from web",
+                    "login accepted for bob from web",
+                ],
+                &[
+                    "login accepted for <*> from web",
+                    "login accepted for <*> from web",
+                ],
+            ),
+            (
+                // NB: the first two words pick the bucket (Drain's parse tree), so a
+                // variable word there splits an event.
+                &[
+                    "user alice logged in from web",
+                    "user bob logged in from web",
+                ],
+                &[
+                    "user alice logged in from web",
+                    "user bob logged in from web",
+                ],
+            ),
+            (
+                &["cache warmed in 12ms", "cache warmed in 3s"],
+                &["cache warmed in <*>", "cache warmed in <*>"],
+            ),
+            (
+                // One word of three differs: below the similarity threshold.
+                &["worker pool started", "worker pool stopped"],
+                &["worker pool started", "worker pool stopped"],
+            ),
+            (
+                &["listening on port 8080", "shutting down on signal 15"],
+                &["listening on port <*>", "shutting down on signal <*>"],
+            ),
+            (
+                // Same words, different token count: different events.
+                &["job done", "job done twice"],
+                &["job done", "job done twice"],
+            ),
+            (
+                // A header of timestamp and level does not pull two events together.
+                &[
+                    "2025-02-09T10:05:23Z INFO cache miss for key k-1",
+                    "2025-02-09T10:05:24Z INFO order created for key k-2",
+                    "2025-02-09T10:05:25Z INFO cache miss for key k-3",
+                ],
+                &[
+                    "<*> INFO cache miss for key <*>",
+                    "<*> INFO order created for key <*>",
+                    "<*> INFO cache miss for key <*>",
+                ],
+            ),
+        ];
+        for (lines, expected) in rows {
+            check(lines, expected);
+        }
+    }
+
+    #[test]
+    fn variable_shapes_are_masked() {
+        let rows: &[(&str, &str)] = &[
+            ("took 12ms", "took <*>"),
+            ("peer 10.0.3.17:443 closed", "peer <*> closed"),
+            ("peers 10.0.0.1,10.0.0.2 joined", "peers <*> joined"),
+            ("id 550e8400-e29b-41d4-a716-446655440000", "id <*>"),
+            ("at 0x7fed806eb5d", "at <*>"),
+            ("open /var/lib/data failed", "open <*> failed"),
+            ("GET /api/users?active=true ok", "GET <*> ok"),
+            ("fetch https://example.com/a ok", "fetch <*> ok"),
+            ("load C:\\Windows\\x.dll", "load <*>"),
+            ("session (uid=0) opened", "session (uid=<*>) opened"),
+            ("retry index:3 of [5]", "retry index:<*> of [<*>]"),
+            ("status=ok code=500", "status=ok code=<*>"),
+            ("size 1.5GiB", "size <*>"),
+            (
+                "at Sun Jul 10 03:55:15 2005 done",
+                "at <*> <*> <*> <*> <*> done",
+            ),
+            ("may the force", "may the force"),
+            (
+                "[Mon Dec 05 2005] [error] bad",
+                "[<*> <*> <*> <*>] [error] bad",
+            ),
+        ];
+        for &(line, expected) in rows {
+            check(&[line], &[expected]);
+        }
+    }
+
+    #[test]
+    fn structured_lines_lead_with_their_message() {
+        let rows: &[(&[&str], &[&str])] = &[
+            (
+                &[
+                    r#"{"ts":"2025-02-09T10:05:23Z","level":"info","msg":"request done","status":200}"#,
+                    r#"{"ts":"2025-02-09T10:05:24Z","level":"info","msg":"cache miss","status":200}"#,
+                ],
+                &[
+                    "request done ts=<*> level=info status=<*>",
+                    "cache miss ts=<*> level=info status=<*>",
+                ],
+            ),
+            (
+                &[
+                    r#"time=2025-02-09T10:05:23Z level=warn msg="retry upstream" attempt=2"#,
+                    r#"time=2025-02-09T10:05:25Z level=warn msg="retry upstream" attempt=3"#,
+                ],
+                &[
+                    "retry upstream time=<*> level=warn attempt=<*>",
+                    "retry upstream time=<*> level=warn attempt=<*>",
+                ],
+            ),
+            (
+                // Not structured after all: left as written.
+                &[r#"{"unterminated": "#, "message"],
+                &[r#"{"unterminated":"#, "message"],
+            ),
+        ];
+        for (lines, expected) in rows {
+            check(lines, expected);
+        }
+    }
+
+    #[test]
+    fn cap_groups_new_shapes_into_one_catch_all() {
+        let mut miner = Miner::with_max_templates(3);
+        let first = miner.add("alpha beta gamma");
+        let second = miner.add("delta epsilon");
+        let overflow = miner.add("zeta eta theta iota");
+        assert_eq!((first, second, overflow), (0, 1, 2));
+        assert_eq!(miner.add("kappa"), overflow);
+        assert_eq!(
+            miner.add("alpha beta gamma"),
+            first,
+            "known shapes still match"
+        );
+        assert_eq!(miner.template(overflow), WILDCARD);
+        assert_eq!(miner.len(), 3);
+    }
+
+    #[test]
+    fn long_lines_stay_bounded() {
+        let line = format!("start {}", "word ".repeat(1_000));
+        let payload = format!("blob {}", "a".repeat(10_000));
+        let mut miner = Miner::new();
+        let id = miner.add(&line);
+        assert_eq!(miner.template(id).split(' ').count(), MAX_TOKENS);
+        assert!(miner.template(id).ends_with(WILDCARD));
+        let id = miner.add(&payload);
+        assert_eq!(miner.template(id), "blob <*>");
+    }
+
+    #[test]
+    fn csv_has_one_quoted_row_per_line_across_files() {
+        let rows: &[(&[&str], &str)] = &[
+            (
+                &["alpha 1\r\nalpha 2\n", "beta, gamma \"x\"\n"],
+                "LineId,EventTemplate\n1,alpha <*>\n2,alpha <*>\n3,\"beta, gamma \"\"x\"\"\"\n",
+            ),
+            (
+                &["no newline at end"],
+                "LineId,EventTemplate\n1,no newline at end\n",
+            ),
+            (
+                &["bad \u{fffd}\n"],
+                "LineId,EventTemplate\n1,bad \u{fffd}\n",
+            ),
+            (&[], "LineId,EventTemplate\n"),
+        ];
+        for &(files, expected) in rows {
+            let mut output = Vec::new();
+            write_csv(files.iter().map(|file| file.as_bytes()), &mut output).unwrap();
+            assert_eq!(
+                String::from_utf8(output).unwrap(),
+                expected,
+                "files {files:?}"
+            );
+        }
+        let mut output = Vec::new();
+        write_csv([&b"x \xff y\n"[..]], &mut output).unwrap();
+        assert_eq!(output, "LineId,EventTemplate\n1,x \u{fffd} y\n".as_bytes());
     }
 }
