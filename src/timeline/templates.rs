@@ -441,9 +441,8 @@ fn rewrite_logfmt(line: &str, out: &mut String) -> bool {
 /// piece is judged on its own, so `index:3` keeps `index:` and `(uid=0)` keeps `(uid=)`.
 fn mask_token(token: &str, out: &mut String) {
     let bytes = token.as_bytes();
-    let is_url_or_windows_path = bytes.iter().enumerate().any(|(index, &byte)| {
-        byte == b'\\' || (byte == b':' && bytes[index + 1..].starts_with(b"//"))
-    });
+    let is_url_or_windows_path = memchr::memchr2_iter(b'\\', b':', bytes)
+        .any(|index| bytes[index] == b'\\' || bytes[index + 1..].starts_with(b"//"));
     let (start, end) = strip_brackets(bytes);
     let is_absolute_path = end > start + 1 && bytes[start] == b'/';
     if is_url_or_windows_path || is_absolute_path {
@@ -508,19 +507,28 @@ fn has_digit(token: &[u8]) -> bool {
 /// English month and weekday names, abbreviated or not: next to a number they are part of
 /// a date (`Sun Jul 10 03:55:15 2005`).
 fn is_date_word(token: &str) -> bool {
-    const PREFIXES: [&str; 19] = [
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec", "mon",
-        "tue", "wed", "thu", "fri", "sat", "sun",
+    const PREFIXES: [&[u8; 3]; 19] = [
+        b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov",
+        b"dec", b"mon", b"tue", b"wed", b"thu", b"fri", b"sat", b"sun",
     ];
-    if token.len() > 12 {
+    let bytes = token.as_bytes();
+    // Cheap rejections first: this runs for every token.
+    if bytes.len() < 3 || bytes.len() > 12 {
         return false;
     }
-    let core = token.trim_matches(|c: char| !c.is_ascii_alphabetic());
+    let Some(start) = bytes.iter().position(u8::is_ascii_alphabetic) else {
+        return false;
+    };
+    let end = bytes
+        .iter()
+        .rposition(u8::is_ascii_alphabetic)
+        .map_or(start, |last| last + 1);
+    let core = &bytes[start..end];
     (3..=9).contains(&core.len())
-        && core.bytes().all(|byte| byte.is_ascii_alphabetic())
+        && core.iter().all(u8::is_ascii_alphabetic)
         && PREFIXES
             .iter()
-            .any(|prefix| core[..3].eq_ignore_ascii_case(prefix))
+            .any(|prefix| core[..3].eq_ignore_ascii_case(&prefix[..]))
 }
 
 /// A severity as loggers print it (`INFO`, `[warn]`, `E`-less: whole words only).
