@@ -441,28 +441,40 @@ fn rewrite_logfmt(line: &str, out: &mut String) -> bool {
 /// piece is judged on its own, so `index:3` keeps `index:` and `(uid=0)` keeps `(uid=)`.
 fn mask_token(token: &str, out: &mut String) {
     let bytes = token.as_bytes();
-    let is_url_or_windows_path = memchr::memchr2_iter(b'\\', b':', bytes)
-        .any(|index| bytes[index] == b'\\' || bytes[index + 1..].starts_with(b"//"));
     let (start, end) = strip_brackets(bytes);
-    let is_absolute_path = end > start + 1 && bytes[start] == b'/';
-    if is_url_or_windows_path || is_absolute_path {
+    let whole_token_variable = |out: &mut String| {
         out.push_str(&token[..start]);
         out.push_str(WILDCARD);
         out.push_str(&token[end..]);
-        return;
+    };
+    if end > start + 1 && bytes[start] == b'/' {
+        return whole_token_variable(out);
     }
     let token_start = out.len();
     let mut piece_start = 0;
-    while piece_start <= bytes.len() {
-        let piece_end = bytes[piece_start..]
-            .iter()
-            .position(|byte| matches!(byte, b',' | b';' | b'|' | b':' | b'='))
-            .map_or(bytes.len(), |at| piece_start + at);
-        let piece = &bytes[piece_start..piece_end];
+    let mut piece_has_digit = false;
+    // One pass over the bytes, by a class table: this runs for every byte of every line.
+    for index in 0..=bytes.len() {
+        let class = bytes
+            .get(index)
+            .map_or(SEPARATOR, |&byte| BYTE_CLASS[byte as usize]);
+        if class == 0 {
+            continue;
+        }
+        if class == DIGIT {
+            piece_has_digit = true;
+            continue;
+        }
+        if class == BACKSLASH || (index < bytes.len() && bytes[index + 1..].starts_with(b"//")) {
+            // A Windows path or a URL (`scheme://`).
+            out.truncate(token_start);
+            return whole_token_variable(out);
+        }
+        let piece = &bytes[piece_start..index];
         let (start, end) = strip_brackets(piece);
         out.push_str(&token[piece_start..piece_start + start]);
         let core = &piece[start..end];
-        if has_digit(core) || (core.len() > 1 && core[0] == b'/') {
+        if piece_has_digit || (core.len() > 1 && core[0] == b'/') {
             // A list or compound of variables (`10.0.0.1,10.0.0.2`, `host:8080`) is one
             // variable whatever its length.
             let joined = start == 0
@@ -476,11 +488,36 @@ fn mask_token(token: &str, out: &mut String) {
         } else {
             out.push_str(&token[piece_start + start..piece_start + end]);
         }
-        // The separator, if any, stays.
-        out.push_str(&token[piece_start + end..(piece_end + 1).min(bytes.len())]);
-        piece_start = piece_end + 1;
+        // The closing brackets and the separator, if any, stay.
+        out.push_str(&token[piece_start + end..index]);
+        if let Some(&separator) = bytes.get(index) {
+            out.push(char::from(separator));
+        }
+        piece_start = index + 1;
+        piece_has_digit = false;
     }
 }
+
+const DIGIT: u8 = 1;
+const SEPARATOR: u8 = 2;
+const BACKSLASH: u8 = 3;
+
+/// What `mask_token` must notice about a byte: digits, piece separators (`,;|:=`) and `\`.
+const BYTE_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut digit = b'0';
+    while digit <= b'9' {
+        table[digit as usize] = DIGIT;
+        digit += 1;
+    }
+    table[b',' as usize] = SEPARATOR;
+    table[b';' as usize] = SEPARATOR;
+    table[b'|' as usize] = SEPARATOR;
+    table[b':' as usize] = SEPARATOR;
+    table[b'=' as usize] = SEPARATOR;
+    table[b'\\' as usize] = BACKSLASH;
+    table
+};
 
 /// The range of `piece` without the brackets, quotes and trailing dots around it.
 fn strip_brackets(piece: &[u8]) -> (usize, usize) {
@@ -507,28 +544,30 @@ fn has_digit(token: &[u8]) -> bool {
 /// English month and weekday names, abbreviated or not: next to a number they are part of
 /// a date (`Sun Jul 10 03:55:15 2005`).
 fn is_date_word(token: &str) -> bool {
-    const PREFIXES: [&[u8; 3]; 19] = [
-        b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov",
-        b"dec", b"mon", b"tue", b"wed", b"thu", b"fri", b"sat", b"sun",
+    const PREFIXES: [[u8; 3]; 19] = [
+        *b"jan", *b"feb", *b"mar", *b"apr", *b"may", *b"jun", *b"jul", *b"aug", *b"sep", *b"oct",
+        *b"nov", *b"dec", *b"mon", *b"tue", *b"wed", *b"thu", *b"fri", *b"sat", *b"sun",
     ];
     let bytes = token.as_bytes();
-    // Cheap rejections first: this runs for every token.
-    if bytes.len() < 3 || bytes.len() > 12 {
+    // Cheap rejections first: this runs for every token of every line.
+    if !(3..=12).contains(&bytes.len()) {
         return false;
     }
-    let Some(start) = bytes.iter().position(u8::is_ascii_alphabetic) else {
+    let start = usize::from(!bytes[0].is_ascii_alphabetic());
+    let Some(prefix) = bytes.get(start..start + 3) else {
         return false;
     };
-    let end = bytes
+    if !PREFIXES.contains(&[prefix[0] | 0x20, prefix[1] | 0x20, prefix[2] | 0x20]) {
+        return false;
+    }
+    let n_letters = bytes[start..]
         .iter()
-        .rposition(u8::is_ascii_alphabetic)
-        .map_or(start, |last| last + 1);
-    let core = &bytes[start..end];
-    (3..=9).contains(&core.len())
-        && core.iter().all(u8::is_ascii_alphabetic)
-        && PREFIXES
+        .take_while(|byte| byte.is_ascii_alphabetic())
+        .count();
+    (3..=9).contains(&n_letters)
+        && bytes[start + n_letters..]
             .iter()
-            .any(|prefix| core[..3].eq_ignore_ascii_case(&prefix[..]))
+            .all(|byte| !byte.is_ascii_alphanumeric())
 }
 
 /// A severity as loggers print it (`INFO`, `[warn]`, `E`-less: whole words only).
