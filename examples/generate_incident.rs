@@ -70,9 +70,8 @@ fn at(clock: &str) -> Nanos {
 
 fn day_at(day: &str, clock: &str) -> Nanos {
     let text = format!("{day}T{clock}Z");
-    let timestamp: jiff::Timestamp = text
-        .parse()
-        .unwrap_or_else(|error| panic!("story time {text:?} does not parse: {error}"));
+    let timestamp: jiff::Timestamp =
+        text.parse().unwrap_or_else(|error| panic!("story time {text:?} does not parse: {error}"));
     i64::try_from(timestamp.as_nanosecond()).expect("story times fit in i64 nanoseconds")
 }
 
@@ -121,8 +120,7 @@ fn main() {
             }
         }
     }
-    fs::create_dir_all(&out_dir)
-        .unwrap_or_else(|error| panic!("cannot create {}: {error}", out_dir.display()));
+    fs::create_dir_all(&out_dir).unwrap_or_else(|error| panic!("cannot create {}: {error}", out_dir.display()));
 
     let story = Story::new();
     let mut rng = Rng::new(0x5eed_c0ff_ee15_2025);
@@ -161,16 +159,10 @@ fn main() {
     for (name, body) in &files {
         check_artifact(name, body);
         let path = out_dir.join(name);
-        fs::write(&path, body)
-            .unwrap_or_else(|error| panic!("cannot write {}: {error}", path.display()));
+        fs::write(&path, body).unwrap_or_else(|error| panic!("cannot write {}: {error}", path.display()));
     }
     let total: usize = files.iter().map(|(_, body)| body.len()).sum();
-    println!(
-        "wrote {} files ({} bytes) to {}",
-        files.len(),
-        total,
-        out_dir.display()
-    );
+    println!("wrote {} files ({} bytes) to {}", files.len(), total, out_dir.display());
 }
 
 /// Parses what was just generated, so a broken artifact fails the generator.
@@ -188,17 +180,11 @@ fn check_artifact(name: &str, body: &str) {
     } else if name.ends_with(".log") {
         let mut previous = i64::MIN;
         for (line_idx, line) in body.lines().enumerate() {
-            let (prefix, _) = line
-                .split_once(' ')
-                .expect("log lines have a kubelet prefix");
+            let (prefix, _) = line.split_once(' ').expect("log lines have a kubelet prefix");
             assert_eq!(prefix.len(), 30, "{name}: line {}: prefix", line_idx + 1);
             let instant: jiff::Timestamp = prefix.parse().expect("kubelet prefix parses");
             let nanos = i64::try_from(instant.as_nanosecond()).expect("fits");
-            assert!(
-                nanos >= previous,
-                "{name}: line {} out of order",
-                line_idx + 1
-            );
+            assert!(nanos >= previous, "{name}: line {} out of order", line_idx + 1);
             previous = nanos;
         }
     }
@@ -311,16 +297,11 @@ fn civil(nanos: Nanos) -> Civil {
     let shifted = days + 719_468;
     let era = shifted.div_euclid(146_097);
     let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153;
     let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    } as u32;
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 } as u32;
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     Civil {
         year,
@@ -376,9 +357,7 @@ fn rfc3339(nanos: Nanos, fraction: Fraction) -> String {
     text
 }
 
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /// nginx `$time_local` with the zone nginx runs in (UTC here): `09/Feb/2025:10:05:23 +0000`.
 fn clf(nanos: Nanos) -> String {
@@ -411,13 +390,7 @@ fn logback(local: Nanos) -> String {
 
 fn hms_millis(nanos: Nanos) -> String {
     let time = civil(nanos);
-    format!(
-        "{:02}:{:02}:{:02}.{:03}",
-        time.hour,
-        time.minute,
-        time.second,
-        time.nano / 1_000_000
-    )
+    format!("{:02}:{:02}:{:02}.{:03}", time.hour, time.minute, time.second, time.nano / 1_000_000)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -499,9 +472,7 @@ fn fields_v1(paths: &[&[&str]]) -> Json {
     for path in paths {
         let mut node = &mut root;
         for key in path.iter() {
-            let Json::Object(entries) = node else {
-                unreachable!("fields_v1 nodes are objects")
-            };
+            let Json::Object(entries) = node else { unreachable!("fields_v1 nodes are objects") };
             let position = match entries.iter().position(|(existing, _)| existing == key) {
                 Some(position) => position,
                 None => {
@@ -523,14 +494,8 @@ struct Style {
     sort_keys: bool,
 }
 
-const GO_COMPACT: Style = Style {
-    indent: None,
-    sort_keys: false,
-};
-const KUBECTL: Style = Style {
-    indent: Some("    "),
-    sort_keys: true,
-};
+const GO_COMPACT: Style = Style { indent: None, sort_keys: false };
+const KUBECTL: Style = Style { indent: Some("    "), sort_keys: true };
 
 impl Json {
     /// Encodes like Go's `encoding/json` (HTML-safe escaping) and ends with a newline,
@@ -636,10 +601,7 @@ struct LogSink {
 
 impl LogSink {
     fn new(node_ahead: Nanos) -> LogSink {
-        LogSink {
-            node_ahead,
-            lines: Vec::new(),
-        }
+        LogSink { node_ahead, lines: Vec::new() }
     }
 
     /// Adds a line the container wrote at true time `true_at`; `text` receives the time
@@ -666,15 +628,10 @@ impl LogSink {
 
     /// Embedded-time extremes of lines matching `needle`, on the node's clock.
     fn prefix_span(&self, needle: &str) -> Option<(Nanos, Nanos, usize)> {
-        let mut matching = self
-            .lines
-            .iter()
-            .filter(|(_, text)| text.contains(needle))
-            .map(|(prefix, _)| *prefix);
+        let mut matching = self.lines.iter().filter(|(_, text)| text.contains(needle)).map(|(prefix, _)| *prefix);
         let first = matching.next()?;
-        let (low, high, count) = matching.fold((first, first, 1), |(low, high, count), prefix| {
-            (low.min(prefix), high.max(prefix), count + 1)
-        });
+        let (low, high, count) = matching
+            .fold((first, first, 1), |(low, high, count), prefix| (low.min(prefix), high.max(prefix), count + 1));
         Some((low, high, count))
     }
 }
@@ -716,11 +673,7 @@ const USER_AGENTS: [&str; 4] = [
     "Mozilla/5.0 (iPhone; CPU iPhone OS 18_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.2 Mobile/15E148 Safari/604.1",
     "Mozilla/5.0 (X11; Linux x86_64; rv:134.0) Gecko/20100101 Firefox/134.0",
 ];
-const REFERERS: [&str; 3] = [
-    "-",
-    "https://shop.example.com/",
-    "https://shop.example.com/cart",
-];
+const REFERERS: [&str; 3] = ["-", "https://shop.example.com/", "https://shop.example.com/cart"];
 
 fn random_request(rng: &mut Rng, at: Nanos) -> Request {
     let roll = rng.unit();
@@ -834,11 +787,7 @@ fn log_request(rng: &mut Rng, request: &Request, logs: &mut Logs) {
     });
 
     let backend_at = request.at + request.backend_delay;
-    let sink = if request.backend == 0 {
-        &mut logs.x2kqp
-    } else {
-        &mut logs.q4hjn
-    };
+    let sink = if request.backend == 0 { &mut logs.x2kqp } else { &mut logs.q4hjn };
     if request.failed {
         let duration_ms = rng.between(1200, 2900);
         sink.line(rng, backend_at, |local| {
@@ -893,16 +842,9 @@ fn log_request(rng: &mut Rng, request: &Request, logs: &mut Logs) {
             )
         }
     };
-    let sink = if request.backend == 0 {
-        &mut logs.x2kqp
-    } else {
-        &mut logs.q4hjn
-    };
+    let sink = if request.backend == 0 { &mut logs.x2kqp } else { &mut logs.q4hjn };
     sink.line(rng, backend_at, |local| {
-        format!(
-            "{{\"ts\":\"{}\",\"level\":\"info\",{text}}}",
-            rfc3339(local, Fraction::Millis)
-        )
+        format!("{{\"ts\":\"{}\",\"level\":\"info\",{text}}}", rfc3339(local, Fraction::Millis))
     });
 }
 
@@ -927,11 +869,7 @@ fn periodic_lines(story: &Story, rng: &mut Rng, logs: &mut Logs) {
         let mut tick = story.logs_start + phase;
         while tick < story.logs_end {
             let (open, idle) = (rng.between(8, 20), rng.between(2, 8));
-            let sink = if pod_idx == 0 {
-                &mut logs.x2kqp
-            } else {
-                &mut logs.q4hjn
-            };
+            let sink = if pod_idx == 0 { &mut logs.x2kqp } else { &mut logs.q4hjn };
             if pod_idx == 0 || q4hjn_alive(tick) {
                 sink.line(rng, tick, |local| {
                     format!(
@@ -949,11 +887,7 @@ fn periodic_lines(story: &Story, rng: &mut Rng, logs: &mut Logs) {
         while slow < story.logs_end {
             let query_ms = rng.between(520, 1400);
             let rows = rng.between(1200, 9000);
-            let sink = if pod_idx == 0 {
-                &mut logs.x2kqp
-            } else {
-                &mut logs.q4hjn
-            };
+            let sink = if pod_idx == 0 { &mut logs.x2kqp } else { &mut logs.q4hjn };
             if pod_idx == 0 || q4hjn_alive(slow) {
                 sink.line(rng, slow, |local| {
                     format!(
@@ -968,16 +902,17 @@ fn periodic_lines(story: &Story, rng: &mut Rng, logs: &mut Logs) {
 
     // q4hjn's new container starts at 10:22:25 true (10:23:55 on node-2's clock).
     let startup = [
-        (180 * MS, "\"msg\":\"starting checkout-api\",\"version\":\"1.8.2\",\"commit\":\"9c1e4b7\",\"go\":\"go1.23.5\"".to_owned()),
+        (
+            180 * MS,
+            "\"msg\":\"starting checkout-api\",\"version\":\"1.8.2\",\"commit\":\"9c1e4b7\",\"go\":\"go1.23.5\""
+                .to_owned(),
+        ),
         (344 * MS, "\"msg\":\"connected to database\",\"host\":\"orders-db.shop.svc\",\"pool_size\":20".to_owned()),
         (351 * MS, "\"msg\":\"listening\",\"addr\":\":8080\"".to_owned()),
     ];
     for (offset, text) in startup {
         logs.q4hjn.line(rng, story.q4hjn_up + offset, |local| {
-            format!(
-                "{{\"ts\":\"{}\",\"level\":\"info\",{text}}}",
-                rfc3339(local, Fraction::Millis)
-            )
+            format!("{{\"ts\":\"{}\",\"level\":\"info\",{text}}}", rfc3339(local, Fraction::Millis))
         });
     }
 
@@ -1036,9 +971,7 @@ fn query_escape(text: &str) -> String {
     let mut out = String::new();
     for byte in text.bytes() {
         match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(byte as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
             b' ' => out.push('+'),
             other => {
                 let _ = write!(out, "%{other:02X}");
@@ -1062,12 +995,7 @@ struct Alerts {
 }
 
 fn high_error_labels() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("alertname", "HighErrorRate"),
-        ("namespace", "shop"),
-        ("service", "checkout-api"),
-        ("severity", "critical"),
-    ]
+    vec![("alertname", "HighErrorRate"), ("namespace", "shop"), ("service", "checkout-api"), ("severity", "critical")]
 }
 
 fn crashloop_labels() -> Vec<(&'static str, &'static str)> {
@@ -1089,19 +1017,11 @@ fn labels_json(labels: &[(&str, &str)]) -> Json {
     // Go marshals maps with sorted keys.
     let mut sorted = labels.to_vec();
     sorted.sort();
-    Json::Object(
-        sorted
-            .into_iter()
-            .map(|(name, value)| (name.to_owned(), Json::from(value)))
-            .collect(),
-    )
+    Json::Object(sorted.into_iter().map(|(name, value)| (name.to_owned(), Json::from(value))).collect())
 }
 
 fn generator_url(expr: &str) -> String {
-    format!(
-        "http://prometheus-k8s-0:9090/graph?g0.expr={}&g0.tab=1",
-        query_escape(expr)
-    )
+    format!("http://prometheus-k8s-0:9090/graph?g0.expr={}&g0.tab=1", query_escape(expr))
 }
 
 impl Alerts {
@@ -1126,11 +1046,7 @@ impl Alerts {
     fn webhook(&self, resolved: bool) -> String {
         let status = if resolved { "resolved" } else { "firing" };
         // A firing alert's endsAt is Go's zero time: Alertmanager hides the estimate.
-        let ends = if resolved {
-            rfc3339(self.ends, Fraction::GoTrimmed)
-        } else {
-            "0001-01-01T00:00:00Z".to_owned()
-        };
+        let ends = if resolved { rfc3339(self.ends, Fraction::GoTrimmed) } else { "0001-01-01T00:00:00Z".to_owned() };
         let labels = high_error_labels();
         let alert = obj! {
             "status" => status,
@@ -1160,30 +1076,26 @@ impl Alerts {
     /// order: the alert's own fields, then the embedded `Alert`), millisecond times, and
     /// the endsAt Prometheus estimates (last send + 4 resend delays) while still firing.
     fn amtool(&self) -> String {
-        let gettable = |labels: &[(&str, &str)],
-                        annotations: Json,
-                        starts: Nanos,
-                        receivers: &[&str],
-                        expr: &str|
-         -> Json {
-            let minutes_since = (self.export - starts) / (60 * NS);
-            let last_sent = starts + minutes_since * 60 * NS - 15 * NS;
-            obj! {
-                "annotations" => annotations,
-                "endsAt" => rfc3339(last_sent + 4 * 60 * NS, Fraction::Millis),
-                "fingerprint" => fingerprint(labels),
-                "receivers" => receivers.iter().map(|name| obj! {"name" => *name}).collect::<Vec<_>>(),
-                "startsAt" => rfc3339(starts, Fraction::Millis),
-                "status" => obj! {
-                    "inhibitedBy" => Vec::<Json>::new(),
-                    "silencedBy" => Vec::<Json>::new(),
-                    "state" => "active",
-                },
-                "updatedAt" => rfc3339(last_sent + 23 * MS, Fraction::Millis),
-                "generatorURL" => generator_url(expr),
-                "labels" => labels_json(labels),
-            }
-        };
+        let gettable =
+            |labels: &[(&str, &str)], annotations: Json, starts: Nanos, receivers: &[&str], expr: &str| -> Json {
+                let minutes_since = (self.export - starts) / (60 * NS);
+                let last_sent = starts + minutes_since * 60 * NS - 15 * NS;
+                obj! {
+                    "annotations" => annotations,
+                    "endsAt" => rfc3339(last_sent + 4 * 60 * NS, Fraction::Millis),
+                    "fingerprint" => fingerprint(labels),
+                    "receivers" => receivers.iter().map(|name| obj! {"name" => *name}).collect::<Vec<_>>(),
+                    "startsAt" => rfc3339(starts, Fraction::Millis),
+                    "status" => obj! {
+                        "inhibitedBy" => Vec::<Json>::new(),
+                        "silencedBy" => Vec::<Json>::new(),
+                        "state" => "active",
+                    },
+                    "updatedAt" => rfc3339(last_sent + 23 * MS, Fraction::Millis),
+                    "generatorURL" => generator_url(expr),
+                    "labels" => labels_json(labels),
+                }
+            };
         Json::Array(vec![
             gettable(
                 &high_error_labels(),
@@ -1213,21 +1125,17 @@ impl Alerts {
 
 fn sha256_hex(input: &[u8]) -> String {
     const K: [u32; 64] = [
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
+        0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+        0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
+        0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+        0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
+        0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+        0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
         0xc67178f2,
     ];
-    let mut state: [u32; 8] = [
-        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
-        0x5be0cd19,
-    ];
+    let mut state: [u32; 8] =
+        [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
     let mut message = input.to_vec();
     let bit_len = (input.len() as u64) * 8;
     message.push(0x80);
@@ -1247,20 +1155,13 @@ fn sha256_hex(input: &[u8]) -> String {
             let s1 = words[word_idx - 2].rotate_right(17)
                 ^ words[word_idx - 2].rotate_right(19)
                 ^ (words[word_idx - 2] >> 10);
-            words[word_idx] = words[word_idx - 16]
-                .wrapping_add(s0)
-                .wrapping_add(words[word_idx - 7])
-                .wrapping_add(s1);
+            words[word_idx] = words[word_idx - 16].wrapping_add(s0).wrapping_add(words[word_idx - 7]).wrapping_add(s1);
         }
         let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = state;
         for round in 0..64 {
             let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
             let choice = (e & f) ^ (!e & g);
-            let temp1 = h
-                .wrapping_add(s1)
-                .wrapping_add(choice)
-                .wrapping_add(K[round])
-                .wrapping_add(words[round]);
+            let temp1 = h.wrapping_add(s1).wrapping_add(choice).wrapping_add(K[round]).wrapping_add(words[round]);
             let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
             let majority = (a & b) ^ (a & c) ^ (b & c);
             let temp2 = s0.wrapping_add(majority);
@@ -1346,13 +1247,7 @@ impl PagerDuty {
                 "self" => format!("{PD_API}/services/{service_id}/integrations/{integration_id}"),
                 "html_url" => format!("{PD_WEB}/services/{service_id}/integrations/{integration_id}"),
             },
-            alice: pd_reference(
-                "user_reference",
-                "PALC3X1",
-                "Alice Example",
-                "users",
-                "users",
-            ),
+            alice: pd_reference("user_reference", "PALC3X1", "Alice Example", "users", "users"),
             bob: pd_reference("user_reference", "PB0BX2Y", "Bob Example", "users", "users"),
             team: pd_reference("team_reference", "PT3AM42", "Shop SRE", "teams", "teams"),
             escalation_policy: pd_reference(
@@ -1362,8 +1257,7 @@ impl PagerDuty {
                 "escalation_policies",
                 "escalation_policies",
             ),
-            alerts_firing_summary: "[FIRING:1] HighErrorRate (shop checkout-api critical)"
-                .to_owned(),
+            alerts_firing_summary: "[FIRING:1] HighErrorRate (shop checkout-api critical)".to_owned(),
             rng_ids,
         }
     }
@@ -1395,21 +1289,9 @@ impl PagerDuty {
             ("id".to_owned(), Json::from(id)),
             ("type".to_owned(), Json::from(kind)),
             ("summary".to_owned(), Json::from(summary)),
-            (
-                "self".to_owned(),
-                Json::from(format!("{PD_API}/log_entries/{id}")),
-            ),
-            (
-                "html_url".to_owned(),
-                Json::from(format!(
-                    "{PD_WEB}/incidents/{}/log_entries/{id}",
-                    self.incident_id
-                )),
-            ),
-            (
-                "created_at".to_owned(),
-                Json::from(rfc3339(created, Fraction::None)),
-            ),
+            ("self".to_owned(), Json::from(format!("{PD_API}/log_entries/{id}"))),
+            ("html_url".to_owned(), Json::from(format!("{PD_WEB}/incidents/{}/log_entries/{id}", self.incident_id))),
+            ("created_at".to_owned(), Json::from(rfc3339(created, Fraction::None))),
         ];
         if let Some(agent) = agent {
             fields.push(("agent".to_owned(), agent));
@@ -1488,10 +1370,7 @@ impl PagerDuty {
                     "type" => "sms",
                     "summary" => "SMS to +1 555-0142",
                 },
-                vec![
-                    ("user".to_owned(), self.alice.clone()),
-                    ("event_details".to_owned(), empty()),
-                ],
+                vec![("user".to_owned(), self.alice.clone()), ("event_details".to_owned(), empty())],
             ),
             self.log_entry(
                 4,
@@ -1501,10 +1380,7 @@ impl PagerDuty {
                 Some(self.escalation_policy.clone()),
                 obj! {"type" => "auto"},
                 vec![
-                    (
-                        "assignees".to_owned(),
-                        Json::Array(vec![self.alice.clone()]),
-                    ),
+                    ("assignees".to_owned(), Json::Array(vec![self.alice.clone()])),
                     ("event_details".to_owned(), empty()),
                 ],
             ),
@@ -1522,10 +1398,7 @@ impl PagerDuty {
                     "details" => details,
                     "details_omitted" => false,
                 },
-                vec![(
-                    "event_details".to_owned(),
-                    obj! {"description" => self.alerts_firing_summary.clone()},
-                )],
+                vec![("event_details".to_owned(), obj! {"description" => self.alerts_firing_summary.clone()})],
             ),
         ];
         obj! {
@@ -2004,17 +1877,9 @@ impl Cluster {
             vec!["f:metadata".into(), "f:generateName".into()],
             vec!["f:metadata".into(), "f:labels".into(), ".".into()],
             vec!["f:metadata".into(), "f:labels".into(), "f:app".into()],
-            vec![
-                "f:metadata".into(),
-                "f:labels".into(),
-                "f:pod-template-hash".into(),
-            ],
+            vec!["f:metadata".into(), "f:labels".into(), "f:pod-template-hash".into()],
             vec!["f:metadata".into(), "f:ownerReferences".into(), ".".into()],
-            vec![
-                "f:metadata".into(),
-                "f:ownerReferences".into(),
-                format!("k:{{\"uid\":\"{}\"}}", pod.replicaset_uid),
-            ],
+            vec!["f:metadata".into(), "f:ownerReferences".into(), format!("k:{{\"uid\":\"{}\"}}", pod.replicaset_uid)],
         ];
         for path in &container_paths {
             let mut full = vec!["f:spec".to_owned(), "f:containers".to_owned()];
@@ -2031,76 +1896,30 @@ impl Cluster {
         ] {
             controller_paths.push(vec!["f:spec".into(), leaf.into()]);
         }
-        let controller_refs: Vec<Vec<&str>> = controller_paths
-            .iter()
-            .map(|path| path.iter().map(String::as_str).collect())
-            .collect();
+        let controller_refs: Vec<Vec<&str>> =
+            controller_paths.iter().map(|path| path.iter().map(String::as_str).collect()).collect();
         let controller_slices: Vec<&[&str]> = controller_refs.iter().map(Vec::as_slice).collect();
 
         let condition_key = |kind: &str| format!("k:{{\"type\":\"{kind}\"}}");
         let ip_key = format!("k:{{\"ip\":\"{}\"}}", pod.ip);
         let host_ip_key = format!("k:{{\"ip\":\"{}\"}}", NODE_IPS[pod.node]);
         let mut status_paths: Vec<Vec<String>> = Vec::new();
-        for kind in [
-            "ContainersReady",
-            "Initialized",
-            "PodReadyToStartContainers",
-            "Ready",
-        ] {
-            for leaf in [
-                ".",
-                "f:lastProbeTime",
-                "f:lastTransitionTime",
-                "f:status",
-                "f:type",
-            ] {
-                status_paths.push(vec![
-                    "f:status".into(),
-                    "f:conditions".into(),
-                    condition_key(kind),
-                    leaf.into(),
-                ]);
+        for kind in ["ContainersReady", "Initialized", "PodReadyToStartContainers", "Ready"] {
+            for leaf in [".", "f:lastProbeTime", "f:lastTransitionTime", "f:status", "f:type"] {
+                status_paths.push(vec!["f:status".into(), "f:conditions".into(), condition_key(kind), leaf.into()]);
             }
         }
-        for leaf in [
-            "f:containerStatuses",
-            "f:hostIP",
-            "f:phase",
-            "f:podIP",
-            "f:startTime",
-        ] {
+        for leaf in ["f:containerStatuses", "f:hostIP", "f:phase", "f:podIP", "f:startTime"] {
             status_paths.push(vec!["f:status".into(), leaf.into()]);
         }
         status_paths.push(vec!["f:status".into(), "f:hostIPs".into(), ".".into()]);
-        status_paths.push(vec![
-            "f:status".into(),
-            "f:hostIPs".into(),
-            host_ip_key.clone(),
-            ".".into(),
-        ]);
-        status_paths.push(vec![
-            "f:status".into(),
-            "f:hostIPs".into(),
-            host_ip_key,
-            "f:ip".into(),
-        ]);
+        status_paths.push(vec!["f:status".into(), "f:hostIPs".into(), host_ip_key.clone(), ".".into()]);
+        status_paths.push(vec!["f:status".into(), "f:hostIPs".into(), host_ip_key, "f:ip".into()]);
         status_paths.push(vec!["f:status".into(), "f:podIPs".into(), ".".into()]);
-        status_paths.push(vec![
-            "f:status".into(),
-            "f:podIPs".into(),
-            ip_key.clone(),
-            ".".into(),
-        ]);
-        status_paths.push(vec![
-            "f:status".into(),
-            "f:podIPs".into(),
-            ip_key,
-            "f:ip".into(),
-        ]);
-        let status_refs: Vec<Vec<&str>> = status_paths
-            .iter()
-            .map(|path| path.iter().map(String::as_str).collect())
-            .collect();
+        status_paths.push(vec!["f:status".into(), "f:podIPs".into(), ip_key.clone(), ".".into()]);
+        status_paths.push(vec!["f:status".into(), "f:podIPs".into(), ip_key, "f:ip".into()]);
+        let status_refs: Vec<Vec<&str>> =
+            status_paths.iter().map(|path| path.iter().map(String::as_str).collect()).collect();
         let status_slices: Vec<&[&str]> = status_refs.iter().map(Vec::as_slice).collect();
 
         let container_id = format!("containerd://{}", self.container_hex());
@@ -2253,11 +2072,7 @@ impl Cluster {
         count: i64,
     ) -> Json {
         let ahead = node_ahead(node);
-        let pod = self
-            .pods
-            .iter()
-            .find(|pod| pod.name == pod_name)
-            .expect("events name known pods");
+        let pod = self.pods.iter().find(|pod| pod.name == pod_name).expect("events name known pods");
         let app = &self.apps[pod.app];
         obj! {
             "apiVersion" => "v1",
@@ -2388,22 +2203,10 @@ impl Cluster {
         let rollout = self.story_rollout;
         let rollback = self.story_rollback;
         Cluster::list(vec![
-            event(
-                rollout + 214_512 * US,
-                "Scaled up replica set inventory-58c4d9b7f6 from 0 to 2",
-            ),
-            event(
-                rollout + 12 * NS + 532_109 * US,
-                "Scaled down replica set inventory-6f9d7c8b5 from 2 to 0",
-            ),
-            event(
-                rollback + 118_734 * US,
-                "Scaled up replica set inventory-6f9d7c8b5 from 0 to 2",
-            ),
-            event(
-                rollback + 12 * NS + 402_281 * US,
-                "Scaled down replica set inventory-58c4d9b7f6 from 2 to 0",
-            ),
+            event(rollout + 214_512 * US, "Scaled up replica set inventory-58c4d9b7f6 from 0 to 2"),
+            event(rollout + 12 * NS + 532_109 * US, "Scaled down replica set inventory-6f9d7c8b5 from 2 to 0"),
+            event(rollback + 118_734 * US, "Scaled up replica set inventory-6f9d7c8b5 from 0 to 2"),
+            event(rollback + 12 * NS + 402_281 * US, "Scaled down replica set inventory-58c4d9b7f6 from 2 to 0"),
         ])
     }
 
@@ -2430,48 +2233,22 @@ impl Cluster {
         let mut annotations = vec![
             (
                 "deployment.kubernetes.io/desired-replicas".to_owned(),
-                Json::from(if app.name == "checkout-api" || app.name == "inventory" {
-                    "2"
-                } else {
-                    "1"
-                }),
+                Json::from(if app.name == "checkout-api" || app.name == "inventory" { "2" } else { "1" }),
             ),
             (
                 "deployment.kubernetes.io/max-replicas".to_owned(),
-                Json::from(if app.name == "checkout-api" || app.name == "inventory" {
-                    "4"
-                } else {
-                    "2"
-                }),
+                Json::from(if app.name == "checkout-api" || app.name == "inventory" { "4" } else { "2" }),
             ),
-            (
-                "deployment.kubernetes.io/revision".to_owned(),
-                Json::from(replicaset.revision.to_string()),
-            ),
+            ("deployment.kubernetes.io/revision".to_owned(), Json::from(replicaset.revision.to_string())),
         ];
         let mut spec_paths: Vec<Vec<String>> = vec![
             vec!["f:metadata".into(), "f:annotations".into(), ".".into()],
-            vec![
-                "f:metadata".into(),
-                "f:annotations".into(),
-                "f:deployment.kubernetes.io/desired-replicas".into(),
-            ],
-            vec![
-                "f:metadata".into(),
-                "f:annotations".into(),
-                "f:deployment.kubernetes.io/max-replicas".into(),
-            ],
-            vec![
-                "f:metadata".into(),
-                "f:annotations".into(),
-                "f:deployment.kubernetes.io/revision".into(),
-            ],
+            vec!["f:metadata".into(), "f:annotations".into(), "f:deployment.kubernetes.io/desired-replicas".into()],
+            vec!["f:metadata".into(), "f:annotations".into(), "f:deployment.kubernetes.io/max-replicas".into()],
+            vec!["f:metadata".into(), "f:annotations".into(), "f:deployment.kubernetes.io/revision".into()],
         ];
         if let Some(history) = replicaset.revision_history {
-            annotations.push((
-                "deployment.kubernetes.io/revision-history".to_owned(),
-                Json::from(history),
-            ));
+            annotations.push(("deployment.kubernetes.io/revision-history".to_owned(), Json::from(history)));
             spec_paths.push(vec![
                 "f:metadata".into(),
                 "f:annotations".into(),
@@ -2496,28 +2273,18 @@ impl Cluster {
             vec!["f:spec", "f:selector"],
             vec!["f:spec", "f:template", "f:metadata", "f:labels", "."],
             vec!["f:spec", "f:template", "f:metadata", "f:labels", "f:app"],
-            vec![
-                "f:spec",
-                "f:template",
-                "f:metadata",
-                "f:labels",
-                "f:pod-template-hash",
-            ],
+            vec!["f:spec", "f:template", "f:metadata", "f:labels", "f:pod-template-hash"],
         ] {
             spec_paths.push(path.into_iter().map(String::from).collect());
         }
         for path in Cluster::container_fields(app) {
-            let mut full: Vec<String> = ["f:spec", "f:template", "f:spec", "f:containers"]
-                .into_iter()
-                .map(String::from)
-                .collect();
+            let mut full: Vec<String> =
+                ["f:spec", "f:template", "f:spec", "f:containers"].into_iter().map(String::from).collect();
             full.extend(path);
             spec_paths.push(full);
         }
-        let spec_refs: Vec<Vec<&str>> = spec_paths
-            .iter()
-            .map(|path| path.iter().map(String::as_str).collect())
-            .collect();
+        let spec_refs: Vec<Vec<&str>> =
+            spec_paths.iter().map(|path| path.iter().map(String::as_str).collect()).collect();
         let spec_slices: Vec<&[&str]> = spec_refs.iter().map(Vec::as_slice).collect();
         let status_slices: Vec<&[&str]> = vec![
             &["f:status", "f:availableReplicas"],
@@ -2527,28 +2294,13 @@ impl Cluster {
             &["f:status", "f:replicas"],
         ];
         let mut status = vec![
-            (
-                "fullyLabeledReplicas".to_owned(),
-                Json::from(replicaset.replicas),
-            ),
-            (
-                "observedGeneration".to_owned(),
-                Json::from(if replicaset.replicas == 0 { 3i64 } else { 4 }),
-            ),
+            ("fullyLabeledReplicas".to_owned(), Json::from(replicaset.replicas)),
+            ("observedGeneration".to_owned(), Json::from(if replicaset.replicas == 0 { 3i64 } else { 4 })),
             ("replicas".to_owned(), Json::from(replicaset.replicas)),
         ];
         if replicaset.replicas > 0 {
-            status.insert(
-                0,
-                (
-                    "availableReplicas".to_owned(),
-                    Json::from(replicaset.replicas),
-                ),
-            );
-            status.insert(
-                3,
-                ("readyReplicas".to_owned(), Json::from(replicaset.replicas)),
-            );
+            status.insert(0, ("availableReplicas".to_owned(), Json::from(replicaset.replicas)));
+            status.insert(3, ("readyReplicas".to_owned(), Json::from(replicaset.replicas)));
         }
         obj! {
             "apiVersion" => "apps/v1",
@@ -2600,12 +2352,7 @@ impl Cluster {
     }
 
     fn replicasets(&self) -> String {
-        Cluster::list(
-            self.replicasets
-                .iter()
-                .map(|replicaset| self.replicaset(replicaset))
-                .collect(),
-        )
+        Cluster::list(self.replicasets.iter().map(|replicaset| self.replicaset(replicaset)).collect())
     }
 
     fn deployment(&self, app_idx: usize) -> Json {
@@ -2615,19 +2362,11 @@ impl Cluster {
             .iter()
             .find(|replicaset| replicaset.app == app_idx && replicaset.replicas > 0)
             .expect("every app has a live ReplicaSet");
-        let replicas: i64 = if app.name == "checkout-api" || app.name == "inventory" {
-            2
-        } else {
-            1
-        };
+        let replicas: i64 = if app.name == "checkout-api" || app.name == "inventory" { 2 } else { 1 };
         let is_inventory = app.name == "inventory";
         // kubectl apply records what it applied; `rollout undo` does not touch it, so after
         // the rollback it still names inventory 2.4.0.
-        let applied_image = if is_inventory {
-            "registry.example.com/shop/inventory:2.4.0"
-        } else {
-            app.image
-        };
+        let applied_image = if is_inventory { "registry.example.com/shop/inventory:2.4.0" } else { app.image };
         let last_applied = format!(
             "{{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{{\"annotations\":{{}},\"labels\":{{\"app\":\"{name}\"}},\"name\":\"{name}\",\"namespace\":\"shop\"}},\"spec\":{{\"replicas\":{replicas},\"selector\":{{\"matchLabels\":{{\"app\":\"{name}\"}}}},\"strategy\":{{\"rollingUpdate\":{{\"maxSurge\":\"100%\",\"maxUnavailable\":0}}}},\"template\":{{\"metadata\":{{\"labels\":{{\"app\":\"{name}\"}}}},\"spec\":{{\"containers\":[{{\"image\":\"{applied_image}\",\"name\":\"{container}\",\"ports\":[{{\"containerPort\":{port},\"name\":\"http\"}}],\"readinessProbe\":{{\"httpGet\":{{\"path\":\"/healthz\",\"port\":\"http\"}}}},\"resources\":{{\"limits\":{{\"memory\":\"{memory}\"}},\"requests\":{{\"cpu\":\"100m\",\"memory\":\"{memory}\"}}}}}}]}}}}}}}}\n",
             name = app.name,
@@ -2635,11 +2374,7 @@ impl Cluster {
             port = app.port,
             memory = app.memory_limit,
         );
-        let apply_time = if is_inventory {
-            self.story_rollout
-        } else {
-            current.created
-        };
+        let apply_time = if is_inventory { self.story_rollout } else { current.created };
         let mut apply_paths: Vec<Vec<String>> = vec![
             vec!["f:metadata".into(), "f:annotations".into(), ".".into()],
             vec![
@@ -2650,23 +2385,13 @@ impl Cluster {
             vec!["f:metadata".into(), "f:labels".into(), ".".into()],
             vec!["f:metadata".into(), "f:labels".into(), "f:app".into()],
         ];
-        for leaf in [
-            "f:progressDeadlineSeconds",
-            "f:replicas",
-            "f:revisionHistoryLimit",
-            "f:selector",
-        ] {
+        for leaf in ["f:progressDeadlineSeconds", "f:replicas", "f:revisionHistoryLimit", "f:selector"] {
             apply_paths.push(vec!["f:spec".into(), leaf.into()]);
         }
         for path in [
             vec!["f:spec", "f:strategy", "f:rollingUpdate", "."],
             vec!["f:spec", "f:strategy", "f:rollingUpdate", "f:maxSurge"],
-            vec![
-                "f:spec",
-                "f:strategy",
-                "f:rollingUpdate",
-                "f:maxUnavailable",
-            ],
+            vec!["f:spec", "f:strategy", "f:rollingUpdate", "f:maxUnavailable"],
             vec!["f:spec", "f:strategy", "f:type"],
             vec!["f:spec", "f:template", "f:metadata", "f:labels", "."],
             vec!["f:spec", "f:template", "f:metadata", "f:labels", "f:app"],
@@ -2678,10 +2403,8 @@ impl Cluster {
             if is_inventory && path.last().map(String::as_str) == Some("f:image") {
                 continue;
             }
-            let mut full: Vec<String> = ["f:spec", "f:template", "f:spec", "f:containers"]
-                .into_iter()
-                .map(String::from)
-                .collect();
+            let mut full: Vec<String> =
+                ["f:spec", "f:template", "f:spec", "f:containers"].into_iter().map(String::from).collect();
             full.extend(path);
             apply_paths.push(full);
         }
@@ -2692,120 +2415,33 @@ impl Cluster {
             "f:securityContext",
             "f:terminationGracePeriodSeconds",
         ] {
-            apply_paths.push(vec![
-                "f:spec".into(),
-                "f:template".into(),
-                "f:spec".into(),
-                leaf.into(),
-            ]);
+            apply_paths.push(vec!["f:spec".into(), "f:template".into(), "f:spec".into(), leaf.into()]);
         }
-        let apply_refs: Vec<Vec<&str>> = apply_paths
-            .iter()
-            .map(|path| path.iter().map(String::as_str).collect())
-            .collect();
+        let apply_refs: Vec<Vec<&str>> =
+            apply_paths.iter().map(|path| path.iter().map(String::as_str).collect()).collect();
         let apply_slices: Vec<&[&str]> = apply_refs.iter().map(Vec::as_slice).collect();
         let container_key = format!("k:{{\"name\":\"{}\"}}", app.container);
-        let rollout_path = [
-            "f:spec",
-            "f:template",
-            "f:spec",
-            "f:containers",
-            container_key.as_str(),
-            "f:image",
-        ];
+        let rollout_path = ["f:spec", "f:template", "f:spec", "f:containers", container_key.as_str(), "f:image"];
         let rollout_slices: Vec<&[&str]> = vec![&rollout_path];
-        let revision_slices: Vec<&[&str]> = vec![&[
-            "f:metadata",
-            "f:annotations",
-            "f:deployment.kubernetes.io/revision",
-        ]];
+        let revision_slices: Vec<&[&str]> =
+            vec![&["f:metadata", "f:annotations", "f:deployment.kubernetes.io/revision"]];
         let status_slices: Vec<&[&str]> = vec![
             &["f:status", "f:availableReplicas"],
             &["f:status", "f:conditions", "."],
-            &[
-                "f:status",
-                "f:conditions",
-                "k:{\"type\":\"Available\"}",
-                ".",
-            ],
-            &[
-                "f:status",
-                "f:conditions",
-                "k:{\"type\":\"Available\"}",
-                "f:lastTransitionTime",
-            ],
-            &[
-                "f:status",
-                "f:conditions",
-                "k:{\"type\":\"Available\"}",
-                "f:lastUpdateTime",
-            ],
-            &[
-                "f:status",
-                "f:conditions",
-                "k:{\"type\":\"Available\"}",
-                "f:message",
-            ],
-            &[
-                "f:status",
-                "f:conditions",
-                "k:{\"type\":\"Available\"}",
-                "f:reason",
-            ],
-            &[
-                "f:status",
-                "f:conditions",
-                "k:{\"type\":\"Available\"}",
-                "f:status",
-            ],
-            &[
-                "f:status",
-                "f:conditions",
-                "k:{\"type\":\"Available\"}",
-                "f:type",
-            ],
-            &[
-                "f:status",
-                "f:conditions",
-                "k:{\"type\":\"Progressing\"}",
-                ".",
-            ],
-            &[
-                "f:status",
-                "f:conditions",
-                "k:{\"type\":\"Progressing\"}",
-                "f:lastTransitionTime",
-            ],
-            &[
-                "f:status",
-                "f:conditions",
-                "k:{\"type\":\"Progressing\"}",
-                "f:lastUpdateTime",
-            ],
-            &[
-                "f:status",
-                "f:conditions",
-                "k:{\"type\":\"Progressing\"}",
-                "f:message",
-            ],
-            &[
-                "f:status",
-                "f:conditions",
-                "k:{\"type\":\"Progressing\"}",
-                "f:reason",
-            ],
-            &[
-                "f:status",
-                "f:conditions",
-                "k:{\"type\":\"Progressing\"}",
-                "f:status",
-            ],
-            &[
-                "f:status",
-                "f:conditions",
-                "k:{\"type\":\"Progressing\"}",
-                "f:type",
-            ],
+            &["f:status", "f:conditions", "k:{\"type\":\"Available\"}", "."],
+            &["f:status", "f:conditions", "k:{\"type\":\"Available\"}", "f:lastTransitionTime"],
+            &["f:status", "f:conditions", "k:{\"type\":\"Available\"}", "f:lastUpdateTime"],
+            &["f:status", "f:conditions", "k:{\"type\":\"Available\"}", "f:message"],
+            &["f:status", "f:conditions", "k:{\"type\":\"Available\"}", "f:reason"],
+            &["f:status", "f:conditions", "k:{\"type\":\"Available\"}", "f:status"],
+            &["f:status", "f:conditions", "k:{\"type\":\"Available\"}", "f:type"],
+            &["f:status", "f:conditions", "k:{\"type\":\"Progressing\"}", "."],
+            &["f:status", "f:conditions", "k:{\"type\":\"Progressing\"}", "f:lastTransitionTime"],
+            &["f:status", "f:conditions", "k:{\"type\":\"Progressing\"}", "f:lastUpdateTime"],
+            &["f:status", "f:conditions", "k:{\"type\":\"Progressing\"}", "f:message"],
+            &["f:status", "f:conditions", "k:{\"type\":\"Progressing\"}", "f:reason"],
+            &["f:status", "f:conditions", "k:{\"type\":\"Progressing\"}", "f:status"],
+            &["f:status", "f:conditions", "k:{\"type\":\"Progressing\"}", "f:type"],
             &["f:status", "f:observedGeneration"],
             &["f:status", "f:readyReplicas"],
             &["f:status", "f:replicas"],
@@ -2826,32 +2462,17 @@ impl Cluster {
             Json::Object(entry)
         };
         let mut managed = vec![
-            managed_entry(
-                "kubectl-client-side-apply",
-                apply_time,
-                fields_v1(&apply_slices),
-                false,
-            ),
+            managed_entry("kubectl-client-side-apply", apply_time, fields_v1(&apply_slices), false),
             managed_entry(
                 "kube-controller-manager",
                 current.spec_updated.max(apply_time),
                 fields_v1(&revision_slices),
                 false,
             ),
-            managed_entry(
-                "kube-controller-manager",
-                current.status_updated,
-                fields_v1(&status_slices),
-                true,
-            ),
+            managed_entry("kube-controller-manager", current.status_updated, fields_v1(&status_slices), true),
         ];
         if is_inventory {
-            managed.push(managed_entry(
-                "kubectl-rollout",
-                self.story_rollback,
-                fields_v1(&rollout_slices),
-                false,
-            ));
+            managed.push(managed_entry("kubectl-rollout", self.story_rollback, fields_v1(&rollout_slices), false));
         }
         let progressed = current.status_updated;
         obj! {
@@ -2911,28 +2532,21 @@ impl Cluster {
     }
 
     fn deployments(&self) -> String {
-        Cluster::list(
-            (0..self.apps.len())
-                .map(|app_idx| self.deployment(app_idx))
-                .collect(),
-        )
+        Cluster::list((0..self.apps.len()).map(|app_idx| self.deployment(app_idx)).collect())
     }
 }
 
 /// Pod conditions are stamped by the kubelet (node clock), except `PodScheduled`, which
 /// the scheduler sets on the true clock.
 fn transition_text(kind: &str, transition: Nanos, ahead: Nanos) -> String {
-    if kind == "PodScheduled" {
-        k8s_time(transition)
-    } else {
-        k8s_time(transition + ahead)
-    }
+    if kind == "PodScheduled" { k8s_time(transition) } else { k8s_time(transition + ahead) }
 }
 
 // ---------------------------------------------------------------------------------------
 // Prometheus
 
-const ERRORS_QUERY: &str = "sum by (pod) (rate(http_requests_total{namespace=\"shop\",service=\"checkout-api\",code=~\"5..\"}[1m]))";
+const ERRORS_QUERY: &str =
+    "sum by (pod) (rate(http_requests_total{namespace=\"shop\",service=\"checkout-api\",code=~\"5..\"}[1m]))";
 const LATENCY_QUERY: &str = "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{namespace=\"shop\",service=\"checkout-api\"}[1m])))";
 const NODE_CLOCK_QUERY: &str = "node_time_seconds - timestamp(node_time_seconds)";
 const TIMEX_OFFSET_QUERY: &str = "node_timex_offset_seconds";
@@ -2947,10 +2561,7 @@ fn query_range(series: Vec<(Json, Vec<(Nanos, f64)>)>) -> String {
             let values = samples
                 .into_iter()
                 .map(|(instant, value)| {
-                    Json::Array(vec![
-                        Json::Number((instant / NS).to_string()),
-                        Json::String(prom_float(value)),
-                    ])
+                    Json::Array(vec![Json::Number((instant / NS).to_string()), Json::String(prom_float(value))])
                 })
                 .collect::<Vec<_>>();
             obj! {"metric" => metric, "values" => values}
@@ -2985,11 +2596,7 @@ fn steps(story: &Story) -> impl Iterator<Item = Nanos> + '_ {
 }
 
 fn node_exporter_labels(node_idx: usize, name: Option<&str>) -> Json {
-    let pods = [
-        "node-exporter-7kq2x",
-        "node-exporter-m4v9d",
-        "node-exporter-xp2lw",
-    ];
+    let pods = ["node-exporter-7kq2x", "node-exporter-m4v9d", "node-exporter-xp2lw"];
     let mut labels = Vec::new();
     if let Some(name) = name {
         labels.push(("__name__".to_owned(), Json::from(name)));
@@ -3011,15 +2618,10 @@ fn node_exporter_labels(node_idx: usize, name: Option<&str>) -> Json {
 fn prometheus_files(story: &Story, rng: &mut Rng) -> Vec<(String, String)> {
     let (high_from, high_to) = story.rate_high;
     let mut errors = Vec::new();
-    for pod in [
-        "checkout-api-7d9f8b6c5-q4hjn",
-        "checkout-api-7d9f8b6c5-x2kqp",
-    ] {
+    for pod in ["checkout-api-7d9f8b6c5-q4hjn", "checkout-api-7d9f8b6c5-x2kqp"] {
         let mut samples = Vec::new();
         for instant in steps(story) {
-            let down = pod.ends_with("q4hjn")
-                && instant > story.q4hjn_down
-                && instant < story.q4hjn_up + 5 * NS;
+            let down = pod.ends_with("q4hjn") && instant > story.q4hjn_down && instant < story.q4hjn_up + 5 * NS;
             if down {
                 continue;
             }
@@ -3049,9 +2651,8 @@ fn prometheus_files(story: &Story, rng: &mut Rng) -> Vec<(String, String)> {
     let clock_centres = [0.002, 90.0, -0.003];
     let node_clock = (0..3)
         .map(|node_idx| {
-            let samples = steps(story)
-                .map(|instant| (instant, clock_centres[node_idx] + 0.0006 * rng.normal()))
-                .collect();
+            let samples =
+                steps(story).map(|instant| (instant, clock_centres[node_idx] + 0.0006 * rng.normal())).collect();
             (node_exporter_labels(node_idx, None), samples)
         })
         .collect();
@@ -3068,29 +2669,20 @@ fn prometheus_files(story: &Story, rng: &mut Rng) -> Vec<(String, String)> {
                     (instant, value)
                 })
                 .collect();
-            (
-                node_exporter_labels(node_idx, Some(TIMEX_OFFSET_QUERY)),
-                samples,
-            )
+            (node_exporter_labels(node_idx, Some(TIMEX_OFFSET_QUERY)), samples)
         })
         .collect();
     let timex_sync = (0..3)
         .map(|node_idx| {
             let value = if node_idx == 1 { 0.0 } else { 1.0 };
             let samples = steps(story).map(|instant| (instant, value)).collect();
-            (
-                node_exporter_labels(node_idx, Some(TIMEX_SYNC_QUERY)),
-                samples,
-            )
+            (node_exporter_labels(node_idx, Some(TIMEX_SYNC_QUERY)), samples)
         })
         .collect();
 
     vec![
         ("errors_by_pod.json".into(), query_range(errors)),
-        (
-            "latency_p99.json".into(),
-            query_range(vec![(empty(), latency_samples)]),
-        ),
+        ("latency_p99.json".into(), query_range(vec![(empty(), latency_samples)])),
         ("node_clock.json".into(), query_range(node_clock)),
         ("node_timex_offset.json".into(), query_range(timex_offset)),
         ("node_timex_sync.json".into(), query_range(timex_sync)),
@@ -3105,10 +2697,7 @@ fn queries_json() -> String {
         "node_timex_offset.json" => TIMEX_OFFSET_QUERY,
         "node_timex_sync.json" => TIMEX_SYNC_QUERY,
     }
-    .encode(Style {
-        indent: Some("  "),
-        sort_keys: false,
-    })
+    .encode(Style { indent: Some("  "), sort_keys: false })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -3116,28 +2705,12 @@ fn queries_json() -> String {
 
 fn readme(logs: &Logs) -> String {
     let line_count = |sink: &LogSink| sink.lines.len();
-    let first_500 = logs
-        .frontend
-        .prefix_span("\" 500 ")
-        .expect("the story has 500s");
-    let x2kqp_errors = logs
-        .x2kqp
-        .prefix_span("\"level\":\"error\"")
-        .expect("x2kqp logs errors");
-    let q4hjn_errors = logs
-        .q4hjn
-        .prefix_span("\"level\":\"error\"")
-        .expect("q4hjn logs errors");
-    let slow_x2kqp = logs
-        .x2kqp
-        .prefix_span("slow query on orders table")
-        .expect("baseline warning present");
-    let slow_q4hjn = logs
-        .q4hjn
-        .prefix_span("slow query on orders table")
-        .expect("baseline warning present");
-    let mut q4hjn_prefixes: Vec<Nanos> =
-        logs.q4hjn.lines.iter().map(|(prefix, _)| *prefix).collect();
+    let first_500 = logs.frontend.prefix_span("\" 500 ").expect("the story has 500s");
+    let x2kqp_errors = logs.x2kqp.prefix_span("\"level\":\"error\"").expect("x2kqp logs errors");
+    let q4hjn_errors = logs.q4hjn.prefix_span("\"level\":\"error\"").expect("q4hjn logs errors");
+    let slow_x2kqp = logs.x2kqp.prefix_span("slow query on orders table").expect("baseline warning present");
+    let slow_q4hjn = logs.q4hjn.prefix_span("slow query on orders table").expect("baseline warning present");
+    let mut q4hjn_prefixes: Vec<Nanos> = logs.q4hjn.lines.iter().map(|(prefix, _)| *prefix).collect();
     q4hjn_prefixes.sort();
     let (gap_start, gap_end) = q4hjn_prefixes
         .windows(2)
@@ -3292,63 +2865,27 @@ mod tests {
     #[test]
     fn rfc3339_matches_jiff() {
         let rows: [(&str, Fraction, &str); 7] = [
-            (
-                "10:05:23.412345678",
-                Fraction::Nanos,
-                "2025-02-09T10:05:23.412345678Z",
-            ),
-            (
-                "10:05:23.412345678",
-                Fraction::Millis,
-                "2025-02-09T10:05:23.412Z",
-            ),
-            (
-                "10:05:23.412345678",
-                Fraction::Micros,
-                "2025-02-09T10:05:23.412345Z",
-            ),
+            ("10:05:23.412345678", Fraction::Nanos, "2025-02-09T10:05:23.412345678Z"),
+            ("10:05:23.412345678", Fraction::Millis, "2025-02-09T10:05:23.412Z"),
+            ("10:05:23.412345678", Fraction::Micros, "2025-02-09T10:05:23.412345Z"),
             ("10:05:23.412345678", Fraction::None, "2025-02-09T10:05:23Z"),
-            (
-                "10:06:15.347",
-                Fraction::GoTrimmed,
-                "2025-02-09T10:06:15.347Z",
-            ),
+            ("10:06:15.347", Fraction::GoTrimmed, "2025-02-09T10:06:15.347Z"),
             ("10:06:15", Fraction::GoTrimmed, "2025-02-09T10:06:15Z"),
-            (
-                "00:00:00.000000001",
-                Fraction::Nanos,
-                "2025-02-09T00:00:00.000000001Z",
-            ),
+            ("00:00:00.000000001", Fraction::Nanos, "2025-02-09T00:00:00.000000001Z"),
         ];
         for (clock, fraction, expected) in rows {
             check_time(at(clock), fraction, expected);
         }
-        check_time(
-            day_at("2024-02-29", "23:59:59"),
-            Fraction::None,
-            "2024-02-29T23:59:59Z",
-        );
-        check_time(
-            day_at("1999-12-31", "12:00:00"),
-            Fraction::None,
-            "1999-12-31T12:00:00Z",
-        );
+        check_time(day_at("2024-02-29", "23:59:59"), Fraction::None, "2024-02-29T23:59:59Z");
+        check_time(day_at("1999-12-31", "12:00:00"), Fraction::None, "1999-12-31T12:00:00Z");
     }
 
     #[test]
     fn log_time_formats() {
         let rows: [(fn(Nanos) -> String, Nanos, &str); 3] = [
             (clf, at("10:05:23.9"), "09/Feb/2025:10:05:23 +0000"),
-            (
-                logback,
-                at("10:05:24.120") + TOKYO,
-                "2025-02-09 19:05:24,120",
-            ),
-            (
-                logback,
-                day_at("2025-02-09", "23:30:00") + TOKYO,
-                "2025-02-10 08:30:00,000",
-            ),
+            (logback, at("10:05:24.120") + TOKYO, "2025-02-09 19:05:24,120"),
+            (logback, day_at("2025-02-09", "23:30:00") + TOKYO, "2025-02-10 08:30:00,000"),
         ];
         for (format, nanos, expected) in rows {
             assert_eq!(format(nanos), expected);
@@ -3368,21 +2905,9 @@ mod tests {
                 GO_COMPACT,
                 "{\"url\":\"a?b=1\\u0026c=\\u003c2\\u003e\",\"n\":3}\n",
             ),
-            (
-                obj! {"b" => empty(), "a" => Vec::<Json>::new()},
-                KUBECTL,
-                "{\n    \"a\": [],\n    \"b\": {}\n}\n",
-            ),
-            (
-                obj! {"k" => "quote \" and \\ and \n"},
-                GO_COMPACT,
-                "{\"k\":\"quote \\\" and \\\\ and \\n\"}\n",
-            ),
-            (
-                obj! {"k" => "\u{2028}\u{1}"},
-                GO_COMPACT,
-                "{\"k\":\"\\u2028\\u0001\"}\n",
-            ),
+            (obj! {"b" => empty(), "a" => Vec::<Json>::new()}, KUBECTL, "{\n    \"a\": [],\n    \"b\": {}\n}\n"),
+            (obj! {"k" => "quote \" and \\ and \n"}, GO_COMPACT, "{\"k\":\"quote \\\" and \\\\ and \\n\"}\n"),
+            (obj! {"k" => "\u{2028}\u{1}"}, GO_COMPACT, "{\"k\":\"\\u2028\\u0001\"}\n"),
         ];
         for (value, style, expected) in rows {
             check_json(value, style, expected);
@@ -3392,14 +2917,8 @@ mod tests {
     #[test]
     fn hashes_match_known_values() {
         let rows: [(&str, &str); 2] = [
-            (
-                "",
-                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-            ),
-            (
-                "abc",
-                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
-            ),
+            ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+            ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
         ];
         for (input, expected) in rows {
             assert_eq!(sha256_hex(input.as_bytes()), expected);
@@ -3410,9 +2929,6 @@ mod tests {
 
     #[test]
     fn query_escape_matches_go() {
-        assert_eq!(
-            query_escape("rate(x{a=\"b\"}[5m]) > 0.05"),
-            "rate%28x%7Ba%3D%22b%22%7D%5B5m%5D%29+%3E+0.05"
-        );
+        assert_eq!(query_escape("rate(x{a=\"b\"}[5m]) > 0.05"), "rate%28x%7Ba%3D%22b%22%7D%5B5m%5D%29+%3E+0.05");
     }
 }

@@ -30,33 +30,21 @@ struct Options {
 }
 
 fn parse_options() -> Result<Options, String> {
-    let mut options = Options {
-        lines: 1_000_000,
-        containers: 20,
-        out: PathBuf::from("target/bench-data/load"),
-        seed: 1,
-    };
+    let mut options =
+        Options { lines: 1_000_000, containers: 20, out: PathBuf::from("target/bench-data/load"), seed: 1 };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
             "--lines" => {
-                options.lines = value("--lines")?
-                    .replace('_', "")
-                    .parse()
-                    .map_err(|error| format!("--lines: {error}"))?
+                options.lines =
+                    value("--lines")?.replace('_', "").parse().map_err(|error| format!("--lines: {error}"))?
             }
             "--containers" => {
-                options.containers = value("--containers")?
-                    .parse()
-                    .map_err(|error| format!("--containers: {error}"))?
+                options.containers = value("--containers")?.parse().map_err(|error| format!("--containers: {error}"))?
             }
             "--out" => options.out = PathBuf::from(value("--out")?),
-            "--seed" => {
-                options.seed = value("--seed")?
-                    .parse()
-                    .map_err(|error| format!("--seed: {error}"))?
-            }
+            "--seed" => options.seed = value("--seed")?.parse().map_err(|error| format!("--seed: {error}"))?,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -89,10 +77,7 @@ fn run(options: &Options) -> io::Result<()> {
     let started = WallClock::now();
 
     let next = AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism()
-        .map(usize::from)
-        .unwrap_or(1)
-        .min(streams.len());
+    let workers = std::thread::available_parallelism().map(usize::from).unwrap_or(1).min(streams.len());
     let results: Vec<io::Result<u64>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
@@ -104,9 +89,7 @@ fn run(options: &Options) -> io::Result<()> {
                             return Ok(bytes);
                         };
                         let lines = per_file + u64::from((stream_idx as u64) < remainder);
-                        let path = options
-                            .out
-                            .join(format!("{}_{}.log", stream.pod, stream.container));
+                        let path = options.out.join(format!("{}_{}.log", stream.pod, stream.container));
                         bytes += write_stream(
                             &path,
                             stream,
@@ -117,10 +100,7 @@ fn run(options: &Options) -> io::Result<()> {
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|handle| handle.join().expect("writer thread panicked"))
-            .collect()
+        handles.into_iter().map(|handle| handle.join().expect("writer thread panicked")).collect()
     });
     let mut bytes = 0;
     for result in results {
@@ -175,11 +155,7 @@ fn streams(count: usize) -> Vec<Stream> {
             let (app, container, flavour) = APPS[stream_idx % APPS.len()];
             let hash = rng.alnum(9);
             let suffix = rng.alnum(5);
-            Stream {
-                pod: format!("{app}-{hash}-{suffix}"),
-                container,
-                flavour,
-            }
+            Stream { pod: format!("{app}-{hash}-{suffix}"), container, flavour }
         })
         .collect()
 }
@@ -217,14 +193,8 @@ fn write_stream(path: &Path, stream: &Stream, lines: u64, seed: u64) -> io::Resu
 // ---------------------------------------------------------------------------------------
 // Line templates
 
-const PATHS: [&[u8]; 6] = [
-    b"/api/cart",
-    b"/api/products/",
-    b"/api/checkout",
-    b"/api/orders/",
-    b"/api/cart/items",
-    b"/api/search?q=",
-];
+const PATHS: [&[u8]; 6] =
+    [b"/api/cart", b"/api/products/", b"/api/checkout", b"/api/orders/", b"/api/cart/items", b"/api/search?q="];
 
 fn json_line(rng: &mut Rng, clock: &mut Clock, now: i64, out: &mut Vec<u8>) {
     let embedded = now - 150_000;
@@ -232,15 +202,15 @@ fn json_line(rng: &mut Rng, clock: &mut Clock, now: i64, out: &mut Vec<u8>) {
     clock.millis(embedded, out);
     let roll = rng.next() % 1000;
     if roll < 4 {
-        out.extend_from_slice(b"\",\"level\":\"error\",\"msg\":\"db query failed: connection reset by peer\",\"request_id\":\"");
+        out.extend_from_slice(
+            b"\",\"level\":\"error\",\"msg\":\"db query failed: connection reset by peer\",\"request_id\":\"",
+        );
         hex16(rng.next(), out);
         out.extend_from_slice(b"\",\"db\":\"orders-db.shop.svc:5432\",\"attempt\":");
         itoa(1 + rng.next() % 3, out);
         out.push(b'}');
     } else if roll < 12 {
-        out.extend_from_slice(
-            b"\",\"level\":\"warn\",\"msg\":\"slow query on orders table\",\"query_ms\":",
-        );
+        out.extend_from_slice(b"\",\"level\":\"warn\",\"msg\":\"slow query on orders table\",\"query_ms\":");
         itoa(500 + rng.next() % 900, out);
         out.extend_from_slice(b",\"rows\":");
         itoa(1000 + rng.next() % 9000, out);
@@ -254,9 +224,7 @@ fn json_line(rng: &mut Rng, clock: &mut Clock, now: i64, out: &mut Vec<u8>) {
         out.extend_from_slice(b",\"wait_count\":0}");
     } else {
         let path = PATHS[(rng.next() % PATHS.len() as u64) as usize];
-        out.extend_from_slice(
-            b"\",\"level\":\"info\",\"msg\":\"request served\",\"request_id\":\"",
-        );
+        out.extend_from_slice(b"\",\"level\":\"info\",\"msg\":\"request served\",\"request_id\":\"");
         hex16(rng.next(), out);
         out.extend_from_slice(b"\",\"method\":\"GET\",\"path\":\"");
         out.extend_from_slice(path);
@@ -274,7 +242,9 @@ fn logfmt_line(rng: &mut Rng, clock: &mut Clock, now: i64, out: &mut Vec<u8>) {
     clock.millis(now - 90_000, out);
     let roll = rng.next() % 1000;
     if roll < 5 {
-        out.extend_from_slice(b" level=error msg=\"payment provider timeout\" provider=acquirer-eu timeout_ms=3000 id=");
+        out.extend_from_slice(
+            b" level=error msg=\"payment provider timeout\" provider=acquirer-eu timeout_ms=3000 id=",
+        );
         hex16(rng.next(), out);
     } else if roll < 30 {
         out.extend_from_slice(b" level=info msg=\"settlement batch flushed\" count=");
@@ -310,18 +280,12 @@ fn nginx_line(rng: &mut Rng, clock: &mut Clock, now: i64, out: &mut Vec<u8>) {
     let roll = (random >> 20) % 1000;
     if roll >= 980 {
         // The kubelet's readiness probe, a steady template of its own.
-        out.extend_from_slice(
-            b"] \"GET /healthz HTTP/1.1\" 200 2 \"-\" \"kube-probe/1.31\" request_id=",
-        );
+        out.extend_from_slice(b"] \"GET /healthz HTTP/1.1\" 200 2 \"-\" \"kube-probe/1.31\" request_id=");
         hex16(rng.next(), out);
         return;
     }
     let path = PATHS[((random >> 32) % PATHS.len() as u64) as usize];
-    out.extend_from_slice(if roll < 150 {
-        b"] \"POST "
-    } else {
-        b"] \"GET "
-    });
+    out.extend_from_slice(if roll < 150 { b"] \"POST " } else { b"] \"GET " });
     out.extend_from_slice(path);
     if path.ends_with(b"/") || path.ends_with(b"=") {
         itoa(1000 + (random >> 40) % 9000, out);
@@ -358,9 +322,7 @@ impl Rng {
 
     fn alnum(&mut self, len: usize) -> String {
         const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-        (0..len)
-            .map(|_| ALPHABET[(self.next() % ALPHABET.len() as u64) as usize] as char)
-            .collect()
+        (0..len).map(|_| ALPHABET[(self.next() % ALPHABET.len() as u64) as usize] as char).collect()
     }
 }
 
@@ -397,9 +359,8 @@ fn digits(value: u64, width: usize, out: &mut Vec<u8>) {
     out.extend_from_slice(&text[..width]);
 }
 
-const MONTHS: [&[u8]; 12] = [
-    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
-];
+const MONTHS: [&[u8]; 12] =
+    [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
 
 /// Remembers the formatted second of the previous line: times only move forward, so
 /// most lines reuse it and format just their fraction.
@@ -420,11 +381,7 @@ impl Clock {
         self.second = Some(second);
         let (year, month, day) = civil_from_days(second.div_euclid(86_400));
         let second_of_day = second.rem_euclid(86_400) as u64;
-        let (hour, minute, sec) = (
-            second_of_day / 3600,
-            second_of_day / 60 % 60,
-            second_of_day % 60,
-        );
+        let (hour, minute, sec) = (second_of_day / 3600, second_of_day / 60 % 60, second_of_day % 60);
         self.rfc3339.clear();
         digits(year as u64, 4, &mut self.rfc3339);
         self.rfc3339.push(b'-');
@@ -480,16 +437,11 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let shifted = days + 719_468;
     let era = shifted.div_euclid(146_097);
     let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153;
     let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    } as u32;
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 } as u32;
     (year_of_era + era * 400 + i64::from(month <= 2), month, day)
 }
 
@@ -501,9 +453,7 @@ const RATE_QUERY: &str = "sum by (pod) (rate(http_requests_total{namespace=\"sho
 fn write_query_range(dir: &Path, streams: &[Stream], seed: u64) -> io::Result<()> {
     let mut rng = Rng(seed ^ 0x9a0e);
     let mut out = Vec::new();
-    out.extend_from_slice(
-        b"{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[",
-    );
+    out.extend_from_slice(b"{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[");
     for (stream_idx, stream) in streams.iter().enumerate() {
         if stream_idx > 0 {
             out.push(b',');
@@ -528,10 +478,7 @@ fn write_query_range(dir: &Path, streams: &[Stream], seed: u64) -> io::Result<()
     fs::write(dir.join("rate_by_pod.json"), &out)?;
     fs::write(
         dir.join("queries.json"),
-        format!(
-            "{{\n  \"rate_by_pod.json\": \"{}\"\n}}\n",
-            RATE_QUERY.replace('"', "\\\"")
-        ),
+        format!("{{\n  \"rate_by_pod.json\": \"{}\"\n}}\n", RATE_QUERY.replace('"', "\\\"")),
     )
 }
 
@@ -555,21 +502,9 @@ mod tests {
     #[test]
     fn timestamps() {
         let rows = [
-            (
-                START,
-                "2025-02-09T09:30:00.000000000Z",
-                "09/Feb/2025:09:30:00 +0000",
-            ),
-            (
-                START + SPAN + 7,
-                "2025-02-09T10:30:00.000000007Z",
-                "09/Feb/2025:10:30:00 +0000",
-            ),
-            (
-                951_868_799 * NS + 999_999_999,
-                "2000-02-29T23:59:59.999999999Z",
-                "29/Feb/2000:23:59:59 +0000",
-            ),
+            (START, "2025-02-09T09:30:00.000000000Z", "09/Feb/2025:09:30:00 +0000"),
+            (START + SPAN + 7, "2025-02-09T10:30:00.000000007Z", "09/Feb/2025:10:30:00 +0000"),
+            (951_868_799 * NS + 999_999_999, "2000-02-29T23:59:59.999999999Z", "29/Feb/2000:23:59:59 +0000"),
         ];
         for (nanos, kubelet, clf) in rows {
             check(nanos, kubelet, clf);
@@ -578,11 +513,7 @@ mod tests {
 
     #[test]
     fn numbers() {
-        let rows: [(u64, &str); 3] = [
-            (0, "0"),
-            (7, "7"),
-            (18_446_744_073_709_551_615, "18446744073709551615"),
-        ];
+        let rows: [(u64, &str); 3] = [(0, "0"), (7, "7"), (18_446_744_073_709_551_615, "18446744073709551615")];
         for (value, expected) in rows {
             let mut out = Vec::new();
             itoa(value, &mut out);

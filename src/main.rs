@@ -1,6 +1,7 @@
 //! The `postmortemd` command line: parses arguments and calls into the library.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -12,6 +13,7 @@ use postmortemd::collect::files::ArtifactKind;
 use postmortemd::draft::{self, DraftOptions};
 use postmortemd::record::Instant;
 use postmortemd::timeline::render::{self, Format};
+use postmortemd::timeline::templates;
 
 #[derive(Parser)]
 #[command(name = "postmortemd", version, about = "Draft incident timelines in one UTC clock")]
@@ -98,7 +100,13 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Draft(args) => run_draft(args),
         Command::Templates { files } => {
-            let _ = files;
+            let mut readers = Vec::with_capacity(files.len());
+            for file in &files {
+                let opened = File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+                readers.push(BufReader::new(opened));
+            }
+            let stdout = std::io::stdout().lock();
+            templates::write_csv(readers, BufWriter::new(stdout)).context("cannot write the templates csv")?;
             Ok(())
         }
     }

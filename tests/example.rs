@@ -22,14 +22,23 @@ fn row<'a>(timeline: &'a Timeline, kind: Kind, source: &str, event: &str) -> &'a
         .iter()
         .filter(|entry| entry.kind == kind && entry.source.contains(source) && entry.event.contains(event))
         .collect();
-    assert_eq!(found.len(), 1, "rows of {kind:?} from {source:?} with {event:?}: {found:#?}\nall: {:#?}", timeline.entries);
+    assert_eq!(
+        found.len(),
+        1,
+        "rows of {kind:?} from {source:?} with {event:?}: {found:#?}\nall: {:#?}",
+        timeline.entries
+    );
     found[0]
 }
 
 #[track_caller]
 fn at_time(entry: &Entry, expected: &str, before: f64, after: f64) {
     let difference = entry.time.duration_since(at(expected)).as_secs_f64();
-    assert!(-before <= difference && difference <= after, "{} is {difference}s from {expected}: {entry:#?}", entry.time);
+    assert!(
+        -before <= difference && difference <= after,
+        "{} is {difference}s from {expected}: {entry:#?}",
+        entry.time
+    );
 }
 
 #[track_caller]
@@ -58,14 +67,20 @@ fn planted_rows_are_at_their_times() {
     corrected_by_node_2(skewed_error);
 
     at_time(row(&timeline, Kind::Alert, "alertmanager", "HighErrorRate firing"), "2025-02-09T10:06:15.347Z", 1.0, 1.0);
-    let departures: Vec<&Entry> =
-        timeline.entries.iter().filter(|entry| entry.kind == Kind::Metric && entry.event.contains(" rose to ")).collect();
+    let departures: Vec<&Entry> = timeline
+        .entries
+        .iter()
+        .filter(|entry| entry.kind == Kind::Metric && entry.event.contains(" rose to "))
+        .collect();
     assert!(departures.len() >= 2, "{departures:#?}");
     for departure in &departures {
         at_time(departure, "2025-02-09T10:06:00Z", 30.0, 30.0);
     }
-    let returns: Vec<&Entry> =
-        timeline.entries.iter().filter(|entry| entry.kind == Kind::Metric && entry.event.contains("back to baseline")).collect();
+    let returns: Vec<&Entry> = timeline
+        .entries
+        .iter()
+        .filter(|entry| entry.kind == Kind::Metric && entry.event.contains("back to baseline"))
+        .collect();
     assert!(returns.len() >= 2, "{returns:#?}");
     for back in &returns {
         at_time(back, "2025-02-09T10:32:30Z", 30.0, 30.0);
@@ -86,9 +101,15 @@ fn planted_rows_are_at_their_times() {
     let back_off = row(&timeline, Kind::K8sEvent, "kubernetes events", "BackOff");
     at_time(back_off, "2025-02-09T10:15:42Z", 5.0, 5.0);
     corrected_by_node_2(back_off);
-    at_time(row(&timeline, Kind::Alert, "alertmanager", "KubePodCrashLooping firing"), "2025-02-09T10:16:45.812Z", 1.0, 1.0);
+    at_time(
+        row(&timeline, Kind::Alert, "alertmanager", "KubePodCrashLooping firing"),
+        "2025-02-09T10:16:45.812Z",
+        1.0,
+        1.0,
+    );
 
-    let note = row(&timeline, Kind::Page, "pagerduty", "Errors began right after inventory 2.4.0 rollout; rolling back");
+    let note =
+        row(&timeline, Kind::Page, "pagerduty", "Errors began right after inventory 2.4.0 rollout; rolling back");
     at_time(note, "2025-02-09T10:18:00Z", 1.0, 1.0);
     assert_eq!(note.actor.as_deref(), Some("Alice Example"));
     at_time(row(&timeline, Kind::Page, "pagerduty", "P1"), "2025-02-09T10:19:00Z", 1.0, 1.0);
@@ -102,7 +123,12 @@ fn planted_rows_are_at_their_times() {
     let last_failure = row(&timeline, Kind::Log, "q4hjn", "Last error: inventory reservation failed");
     at_time(last_failure, "2025-02-09T10:31:49.707Z", 1.0, 1.0);
     corrected_by_node_2(last_failure);
-    at_time(row(&timeline, Kind::Alert, "alertmanager", "HighErrorRate resolved"), "2025-02-09T10:35:00.347Z", 1.0, 1.0);
+    at_time(
+        row(&timeline, Kind::Alert, "alertmanager", "HighErrorRate resolved"),
+        "2025-02-09T10:35:00.347Z",
+        1.0,
+        1.0,
+    );
     at_time(row(&timeline, Kind::Page, "pagerduty", "esolved"), "2025-02-09T10:36:00Z", 1.0, 1.0);
 }
 
@@ -138,7 +164,8 @@ fn only_the_planted_doubts_are_flagged() {
     let mut restart = 0;
     let mut samples = 0;
     for gap in &timeline.gaps {
-        let near = |time: jiff::Timestamp, expected: &str| time.duration_since(at(expected)).as_secs_f64().abs() <= 60.0;
+        let near =
+            |time: jiff::Timestamp, expected: &str| time.duration_since(at(expected)).as_secs_f64().abs() <= 60.0;
         if gap.source.starts_with("logs") && gap.source.contains("q4hjn") {
             assert!(near(gap.start, "2025-02-09T10:15:30Z") && near(gap.end, "2025-02-09T10:22:25Z"), "{gap:#?}");
             assert!(gap.reason.contains("restarted"), "{gap:#?}");
@@ -172,6 +199,14 @@ fn drafts_are_deterministic_and_match_the_shipped_outputs() {
         std::fs::write(folder.join("expected.json"), &json).unwrap();
         std::fs::write(folder.join("expected.md"), &markdown).unwrap();
     }
-    assert_eq!(json, std::fs::read_to_string(folder.join("expected.json")).unwrap_or_default(), "UPDATE_EXPECT=1 rewrites it");
-    assert_eq!(markdown, std::fs::read_to_string(folder.join("expected.md")).unwrap_or_default(), "UPDATE_EXPECT=1 rewrites it");
+    assert_eq!(
+        json,
+        std::fs::read_to_string(folder.join("expected.json")).unwrap_or_default(),
+        "UPDATE_EXPECT=1 rewrites it"
+    );
+    assert_eq!(
+        markdown,
+        std::fs::read_to_string(folder.join("expected.md")).unwrap_or_default(),
+        "UPDATE_EXPECT=1 rewrites it"
+    );
 }
