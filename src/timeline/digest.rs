@@ -25,6 +25,8 @@ const REQUEST_ID_SAMPLE: usize = 16_384;
 const DUAL_SAMPLE: usize = 8_192;
 /// The longest example line kept, in bytes.
 const EXAMPLE_BYTES: usize = 400;
+/// How many message shapes a stream remembers; beyond, new shapes go to the miner each time.
+const MAX_SHAPES: usize = 65_536;
 /// Sub-buckets of the incident part of the window, for burst detection.
 const TARGET_BUCKETS: i64 = 120;
 
@@ -164,6 +166,46 @@ impl Hasher for PassThrough {
     }
 }
 
+/// A hash of a message's shape: runs of letters and digits that contain a digit (numbers,
+/// ids, addresses: what the miner masks) count as one marker, whitespace runs as one space,
+/// everything else as itself. Messages of one shape are one template, so the miner, the
+/// expensive step, sees each shape once.
+pub fn shape_hash(content: &str) -> u64 {
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let bytes = content.as_bytes();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut index = 0;
+    while index < bytes.len() {
+        let byte = bytes[index];
+        if byte.is_ascii_alphanumeric() {
+            let start = index;
+            let mut has_digit = false;
+            while index < bytes.len() && bytes[index].is_ascii_alphanumeric() {
+                has_digit |= bytes[index].is_ascii_digit();
+                index += 1;
+            }
+            if has_digit {
+                hash = (hash ^ 0x01).wrapping_mul(PRIME);
+            } else {
+                for &letter in &bytes[start..index] {
+                    hash = (hash ^ u64::from(letter)).wrapping_mul(PRIME);
+                }
+            }
+        } else if byte.is_ascii_whitespace() {
+            while index < bytes.len() && bytes[index].is_ascii_whitespace() {
+                index += 1;
+            }
+            hash = (hash ^ u64::from(b' ')).wrapping_mul(PRIME);
+        } else {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(PRIME);
+            index += 1;
+        }
+    }
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    hash ^ (hash >> 33)
+}
+
 /// FNV-1a followed by a final mix: stable across runs and platforms.
 fn hash_bytes(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -223,6 +265,8 @@ pub struct LogDigest {
     pub config: DigestConfig,
     finder: Finder,
     pub miner: Miner,
+    /// Shape hash of a message → its template (see [`shape_hash`]).
+    shapes: HashMap<u64, u32, IdHash>,
     /// Stats index by template id, for lines without an HTTP status.
     plain_keys: Vec<u32>,
     status_keys: HashMap<(usize, u8), u32>,
@@ -257,6 +301,7 @@ impl LogDigest {
             finder: Finder::new(config.time_context.clone()),
             config,
             miner: Miner::new(),
+            shapes: HashMap::default(),
             plain_keys: Vec::new(),
             status_keys: HashMap::new(),
             stats: Vec::new(),
@@ -328,10 +373,9 @@ impl LogDigest {
             (None, Some(found)) if found.span.start <= 2 => text[found.span.end..].trim_start(),
             (None, _) => text,
         };
-        let n_templates = self.miner.len();
-        let template = self.miner.add(content);
+        let template = self.template_of(content);
         let status_class = structured.status_class.unwrap_or_else(|| access_log_status_class(text));
-        let key = self.key(template, status_class, n_templates != self.miner.len(), &structured, text);
+        let key = self.key(template, status_class, &structured, text);
         let n_buckets = ((end - baseline_end) / self.bucket_nanos + 1) as usize;
         let stats = &mut self.stats[key];
         if reference < start {
@@ -373,7 +417,21 @@ impl LogDigest {
         self.last_nanos = Some(self.last_nanos.map_or(recorded, |last| last.max(recorded)));
     }
 
-    fn key(&mut self, template: usize, status_class: u8, new: bool, structured: &Structured, text: &str) -> usize {
+    /// The template of a message: from the shape cache when a message of the same shape was
+    /// mined before, else from the miner (which then learns it).
+    fn template_of(&mut self, content: &str) -> usize {
+        let shape = shape_hash(content);
+        if let Some(template) = self.shapes.get(&shape) {
+            return *template as usize;
+        }
+        let template = self.miner.add(content);
+        if self.shapes.len() < MAX_SHAPES {
+            self.shapes.insert(shape, template as u32);
+        }
+        template
+    }
+
+    fn key(&mut self, template: usize, status_class: u8, structured: &Structured, text: &str) -> usize {
         let existing = if status_class == 0 {
             self.plain_keys.get(template).copied().filter(|&key| key != u32::MAX)
         } else {
@@ -382,7 +440,6 @@ impl LogDigest {
         if let Some(key) = existing {
             return key as usize;
         }
-        let _ = new;
         let severity = structured.severity.unwrap_or_else(|| text_severity(text)).max(match status_class {
             5 => Severity::Error,
             _ => Severity::Info,
@@ -683,6 +740,20 @@ mod tests {
         );
         check_access(r#"10.0.3.17 - - [09/Feb/2025:10:05:23 +0000] "GET / HTTP/2.0" 204 0 "-" "-""#, 2);
         check_access(r#"GET / HTTP/1.1 took 5003 ms"#, 0);
+    }
+
+    #[track_caller]
+    fn check_shape(left: &str, right: &str, same: bool) {
+        assert_eq!(shape_hash(left) == shape_hash(right), same, "{left:?} vs {right:?}");
+    }
+
+    #[test]
+    fn shapes_ignore_what_the_miner_masks() {
+        check_shape("took 41 ms for id=ab12cd", "took 7 ms for id=9f00ee", true);
+        check_shape("from 10.0.3.17:5432  ok", "from 10.0.0.1:80 ok", true);
+        check_shape("user alice logged in", "user bob logged in", false);
+        check_shape("took 41 ms", "took 41 s", false);
+        check_shape("GET /a/1", "GET /b/1", false);
     }
 
     #[test]
