@@ -162,7 +162,8 @@ impl Hasher for PassThrough {
         self.0 = hash_bytes(bytes);
     }
     fn write_u64(&mut self, value: u64) {
-        self.0 = value;
+        // Small keys (template ids) need their bits spread for the table's control bytes.
+        self.0 = value.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 
@@ -171,40 +172,68 @@ impl Hasher for PassThrough {
 /// everything else as itself. Messages of one shape are one template, so the miner, the
 /// expensive step, sees each shape once.
 pub fn shape_hash(content: &str) -> u64 {
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
     let bytes = content.as_bytes();
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut mix = |word: u64| hash = (hash ^ word).wrapping_mul(MULTIPLIER).rotate_left(29);
     let mut index = 0;
     while index < bytes.len() {
-        let byte = bytes[index];
-        if byte.is_ascii_alphanumeric() {
-            let start = index;
-            let mut has_digit = false;
-            while index < bytes.len() && bytes[index].is_ascii_alphanumeric() {
-                has_digit |= bytes[index].is_ascii_digit();
-                index += 1;
-            }
-            if has_digit {
-                hash = (hash ^ 0x01).wrapping_mul(PRIME);
-            } else {
-                for &letter in &bytes[start..index] {
-                    hash = (hash ^ u64::from(letter)).wrapping_mul(PRIME);
+        match CLASS[usize::from(bytes[index])] {
+            ALNUM => {
+                let start = index;
+                let mut has_digit = false;
+                while index < bytes.len() && CLASS[usize::from(bytes[index])] == ALNUM {
+                    has_digit |= bytes[index].is_ascii_digit();
+                    index += 1;
+                }
+                if has_digit {
+                    mix(1);
+                } else {
+                    // Letters eight at a time, the run's length keeping `ab|c` from `a|bc`.
+                    for chunk in bytes[start..index].chunks(8) {
+                        let mut word = [0u8; 8];
+                        word[..chunk.len()].copy_from_slice(chunk);
+                        mix(u64::from_le_bytes(word));
+                    }
+                    mix(((index - start) as u64) << 8 | 2);
                 }
             }
-        } else if byte.is_ascii_whitespace() {
-            while index < bytes.len() && bytes[index].is_ascii_whitespace() {
+            SPACE => {
+                while index < bytes.len() && CLASS[usize::from(bytes[index])] == SPACE {
+                    index += 1;
+                }
+                mix(3);
+            }
+            _ => {
+                mix(u64::from(bytes[index]) << 8 | 4);
                 index += 1;
             }
-            hash = (hash ^ u64::from(b' ')).wrapping_mul(PRIME);
-        } else {
-            hash = (hash ^ u64::from(byte)).wrapping_mul(PRIME);
-            index += 1;
         }
     }
     hash ^= hash >> 33;
     hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
     hash ^ (hash >> 33)
 }
+
+const OTHER: u8 = 0;
+const ALNUM: u8 = 1;
+const SPACE: u8 = 2;
+
+/// The byte classes of [`shape_hash`].
+static CLASS: [u8; 256] = {
+    let mut class = [OTHER; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let value = byte as u8;
+        if value.is_ascii_alphanumeric() {
+            class[byte] = ALNUM;
+        } else if value.is_ascii_whitespace() {
+            class[byte] = SPACE;
+        }
+        byte += 1;
+    }
+    class
+};
 
 /// FNV-1a followed by a final mix: stable across runs and platforms.
 fn hash_bytes(bytes: &[u8]) -> u64 {
@@ -269,7 +298,7 @@ pub struct LogDigest {
     shapes: HashMap<u64, u32, IdHash>,
     /// Stats index by template id, for lines without an HTTP status.
     plain_keys: Vec<u32>,
-    status_keys: HashMap<(usize, u8), u32>,
+    status_keys: HashMap<u64, u32, IdHash>,
     pub stats: Vec<TemplateStats>,
     pub n_lines: u64,
     pub n_without_time: u64,
@@ -303,7 +332,7 @@ impl LogDigest {
             miner: Miner::new(),
             shapes: HashMap::default(),
             plain_keys: Vec::new(),
-            status_keys: HashMap::new(),
+            status_keys: HashMap::default(),
             stats: Vec::new(),
             n_lines: 0,
             n_without_time: 0,
@@ -331,10 +360,9 @@ impl LogDigest {
     pub fn push(&mut self, transport: Option<Instant>, text: &str) {
         self.n_lines += 1;
         let structured = Structured::read(text);
-        let is_text = structured.message.is_none();
-        // Text lines are always searched (their time must come off the template); structured
-        // lines with a kubelet time only on a sample, for the dual-timestamp evidence.
-        let search = transport.is_none() || is_text || self.n_lines <= 2_000 || self.n_lines.is_multiple_of(16);
+        // Lines with a kubelet time are searched for their own time only on a sample (the
+        // dual-timestamp evidence); lines without one always are.
+        let search = transport.is_none() || self.n_lines <= 2_000 || self.n_lines.is_multiple_of(16);
         let found = if search { self.finder.find(text) } else { None };
         let transport_nanos = transport.map(nanos);
         if let (Some(transport_nanos), Some(found)) = (transport_nanos, &found) {
@@ -368,9 +396,12 @@ impl LogDigest {
         if reference > end {
             return;
         }
+        // The miner sees the same part of every line of a stream: the message of a structured
+        // line; the text after a leading timestamp when the line's time is its own; else the
+        // whole text (its timestamp, if any, is masked like any number).
         let content = match (structured.message, &found) {
             (Some(message), _) => message,
-            (None, Some(found)) if found.span.start <= 2 => text[found.span.end..].trim_start(),
+            (None, Some(found)) if transport.is_none() && found.span.start <= 2 => text[found.span.end..].trim_start(),
             (None, _) => text,
         };
         let template = self.template_of(content);
@@ -435,7 +466,7 @@ impl LogDigest {
         let existing = if status_class == 0 {
             self.plain_keys.get(template).copied().filter(|&key| key != u32::MAX)
         } else {
-            self.status_keys.get(&(template, status_class)).copied()
+            self.status_keys.get(&status_key(template, status_class)).copied()
         };
         if let Some(key) = existing {
             return key as usize;
@@ -463,7 +494,7 @@ impl LogDigest {
             }
             self.plain_keys[template] = key;
         } else {
-            self.status_keys.insert((template, status_class), key);
+            self.status_keys.insert(status_key(template, status_class), key);
         }
         key as usize
     }
@@ -493,6 +524,10 @@ impl LogDigest {
     }
 }
 
+fn status_key(template: usize, status_class: u8) -> u64 {
+    (template as u64) << 8 | u64::from(status_class)
+}
+
 /// What a JSON or logfmt line says of itself.
 #[derive(Debug, Default)]
 struct Structured<'a> {
@@ -505,18 +540,7 @@ impl<'a> Structured<'a> {
     fn read(text: &'a str) -> Self {
         let trimmed = text.trim_start();
         if trimmed.starts_with('{') {
-            Structured {
-                message: ["\"msg\"", "\"message\"", "\"log\"", "\"event\""]
-                    .iter()
-                    .find_map(|key| json_string(trimmed, key)),
-                severity: ["\"level\"", "\"severity\"", "\"lvl\"", "\"levelname\""]
-                    .iter()
-                    .find_map(|key| json_string(trimmed, key))
-                    .and_then(level_severity),
-                status_class: ["\"status\"", "\"status_code\"", "\"statusCode\""]
-                    .iter()
-                    .find_map(|key| json_number_class(trimmed, key)),
-            }
+            Structured::read_json(trimmed)
         } else if trimmed.starts_with("level=") || trimmed.starts_with("ts=") || trimmed.starts_with("time=") {
             Structured {
                 message: logfmt_value(trimmed, "msg="),
@@ -527,28 +551,78 @@ impl<'a> Structured<'a> {
             Structured::default()
         }
     }
+
+    /// One pass over the top-level members of a JSON object line.
+    fn read_json(line: &'a str) -> Self {
+        let mut structured = Structured::default();
+        let bytes = line.as_bytes();
+        let mut index = 1;
+        loop {
+            while index < bytes.len() && matches!(bytes[index], b' ' | b'\t' | b',') {
+                index += 1;
+            }
+            if index >= bytes.len() || bytes[index] != b'"' {
+                return structured;
+            }
+            let Some(key_end) = string_end(bytes, index + 1) else { return structured };
+            let key = &line[index + 1..key_end];
+            index = key_end + 1;
+            while index < bytes.len() && matches!(bytes[index], b' ' | b'\t' | b':') {
+                index += 1;
+            }
+            let value_start = index;
+            let value = if bytes.get(index) == Some(&b'"') {
+                let Some(value_end) = string_end(bytes, index + 1) else { return structured };
+                index = value_end + 1;
+                &line[value_start + 1..value_end]
+            } else {
+                let Some(value_end) = value_end(bytes, index) else { return structured };
+                index = value_end;
+                line[value_start..value_end].trim()
+            };
+            match key {
+                "msg" | "message" | "log" | "event" if structured.message.is_none() => structured.message = Some(value),
+                "level" | "severity" | "lvl" | "levelname" | "log.level" if structured.severity.is_none() => {
+                    structured.severity = level_severity(value);
+                }
+                "status" | "status_code" | "statusCode" | "code" if structured.status_class.is_none() => {
+                    structured.status_class = status_class_of(value);
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
-/// The string value of `"key": "value"` in a JSON line, escapes left as they are.
-fn json_string<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-    let after_key = line.find(key)? + key.len();
-    let rest = line[after_key..].trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
-    let bytes = rest.as_bytes();
-    let mut index = 0;
+/// The index of the quote closing a JSON string whose content starts at `start`.
+fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut index = start;
     while index < bytes.len() {
         match bytes[index] {
             b'\\' => index += 2,
-            b'"' => return Some(&rest[..index]),
+            b'"' => return Some(index),
             _ => index += 1,
         }
     }
     None
 }
 
-fn json_number_class(line: &str, key: &str) -> Option<u8> {
-    let after_key = line.find(key)? + key.len();
-    let rest = line[after_key..].trim_start().strip_prefix(':')?.trim_start();
-    status_class_of(rest.trim_start_matches('"').get(..3)?)
+/// The end of a non-string JSON value (number, literal, object, array) starting at `start`.
+fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut index = start;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'"' => index = string_end(bytes, index + 1)?,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' if depth == 0 => return Some(index),
+            b'}' | b']' => depth -= 1,
+            b',' if depth == 0 => return Some(index),
+            _ => {}
+        }
+        index += 1;
+    }
+    Some(bytes.len())
 }
 
 fn logfmt_value<'a>(line: &'a str, key: &str) -> Option<&'a str> {
@@ -586,8 +660,15 @@ fn access_log_status_class(text: &str) -> u8 {
 }
 
 fn level_severity(level: &str) -> Option<Severity> {
-    let level = level.trim().to_ascii_lowercase();
-    Some(match level.as_str() {
+    let mut lower = [0u8; 16];
+    let level = level.trim().as_bytes();
+    if level.len() > lower.len() {
+        return Some(Severity::Info);
+    }
+    lower[..level.len()].copy_from_slice(level);
+    lower.make_ascii_lowercase();
+    let level = std::str::from_utf8(&lower[..level.len()]).unwrap_or_default();
+    Some(match level {
         "error" | "err" | "fatal" | "critical" | "crit" | "panic" | "alert" | "emerg" | "emergency" | "severe"
         | "e" | "f" => Severity::Error,
         "warn" | "warning" | "w" => Severity::Warn,
@@ -724,6 +805,13 @@ mod tests {
             Some(Severity::Warn),
             Some(2),
         );
+        check_structured(
+            r#"{"ts":1.5,"ctx":{"msg":"inner","a":[1,"]"]},"msg":"outer","level":"warn"}"#,
+            Some("outer"),
+            Some(Severity::Warn),
+            None,
+        );
+        check_structured(r#"{"msg":"truncated"#, None, None, None);
         check_structured("plain text line", None, None, None);
     }
 
