@@ -1,9 +1,14 @@
 //! The timestamp finder: where in a log line its embedded time is, in which format, and
 //! what instant it denotes; plus the kubelet (CRI) prefix of `kubectl logs --timestamps`.
+//!
+//! Everything here is hand-written byte scanning: it runs on every line of
+//! multi-million-line inputs, so there is no regex and no allocation on the hot path.
+//! It reads text and returns data; choosing which clock to trust is left to `timeline`.
 
 use std::ops::Range;
 
-use jiff::tz::TimeZone;
+use jiff::civil::DateTime;
+use jiff::tz::{Offset, TimeZone};
 
 use crate::record::Instant;
 
@@ -28,14 +33,62 @@ impl Default for TimeContext {
 /// The formats the finder knows, by the name `inspect-times` prints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Format {
+    /// `2025-02-09T10:05:23.123Z`: RFC 3339 / ISO 8601 with a `T`, zone optional.
     Rfc3339,
+    /// `2025-02-09 10:05:23,123`: ISO 8601 with a space (Java, Python, Windows CBS).
+    Iso8601,
+    /// `2025/02/09 10:05:23.000000`: Go's `log` package.
+    Go,
+    /// `25/02/09 10:05:23`: two-digit year with slashes (log4j `yy/MM/dd`, Spark).
+    ShortYear,
+    /// `250209 100523`: two-digit year, no separators, at the line start (HDFS).
+    Compact,
+    /// `02-09 10:05:23.123`: Android logcat, year-less.
+    Logcat,
+    /// `I0209 10:05:23.123456`: Kubernetes klog header, year-less.
+    Klog,
+    /// `[09/Feb/2025:10:05:23 +0900]`: Common Log Format.
+    Clf,
+    /// `Feb  9 10:05:23`: BSD syslog, year-less.
+    Syslog,
+    /// `Sun Feb 09 10:05:23 2025`: C `ctime`, Apache error log.
+    Ctime,
+    /// `Sun, 09 Feb 2025 10:05:23 +0000`: RFC 2822 / HTTP dates (weekday optional).
+    Rfc2822,
+    /// Epoch seconds (integer or fraction) in a JSON or logfmt time field.
+    EpochSeconds,
+    /// Epoch milliseconds in a JSON or logfmt time field.
+    EpochMillis,
+    /// Epoch microseconds in a JSON or logfmt time field.
+    EpochMicros,
+    /// Epoch nanoseconds in a JSON or logfmt time field.
+    EpochNanos,
 }
 
 impl Format {
     pub fn name(self) -> &'static str {
         match self {
             Format::Rfc3339 => "rfc3339",
+            Format::Iso8601 => "iso8601",
+            Format::Go => "go",
+            Format::ShortYear => "yy/mm/dd",
+            Format::Compact => "yymmdd",
+            Format::Logcat => "logcat",
+            Format::Klog => "klog",
+            Format::Clf => "clf",
+            Format::Syslog => "syslog",
+            Format::Ctime => "ctime",
+            Format::Rfc2822 => "rfc2822",
+            Format::EpochSeconds => "epoch_s",
+            Format::EpochMillis => "epoch_ms",
+            Format::EpochMicros => "epoch_us",
+            Format::EpochNanos => "epoch_ns",
         }
+    }
+
+    /// Whether the format carries no year, so that the year came from the window.
+    pub fn is_year_less(self) -> bool {
+        matches!(self, Format::Logcat | Format::Klog | Format::Syslog)
     }
 }
 
@@ -48,6 +101,8 @@ pub struct Found {
     pub format: Format,
     /// The text had no zone and was read in [`TimeContext::zone`].
     pub assumed_zone: bool,
+    /// The text had no year; it was taken from [`TimeContext::window`] (or now).
+    pub assumed_year: bool,
 }
 
 /// Finds embedded timestamps, remembering which format the previous line used so that
@@ -55,11 +110,45 @@ pub struct Found {
 #[derive(Clone, Debug)]
 pub struct Finder {
     context: TimeContext,
+    /// The zone's offset when it has only one, so zone-less times need no tz lookup.
+    fixed_offset_seconds: Option<i32>,
+    /// The window in Unix seconds; `(now, now)` without one.
+    window_seconds: (i64, i64),
+    /// UTC years of the window's start and end.
+    window_years: (i32, i32),
+    /// The window is shorter than a year, so at most one year puts a date inside it.
+    window_short: bool,
+    /// Format and byte offset of the previous line's timestamp.
+    last: Option<(Format, usize)>,
+    /// The year the previous year-less timestamp took.
+    last_year: Option<i32>,
 }
 
 impl Finder {
     pub fn new(context: TimeContext) -> Self {
-        Finder { context }
+        let fixed_offset_seconds = context.zone.to_fixed_offset().ok().map(Offset::seconds);
+        let (start, end) = match context.window {
+            Some((start, end)) if start <= end => (start, end),
+            Some((start, end)) => (end, start),
+            None => {
+                let now = Instant::now();
+                (now, now)
+            }
+        };
+        let window_seconds = (start.as_second(), end.as_second());
+        let window_years = (
+            civil_from_unix(window_seconds.0).0,
+            civil_from_unix(window_seconds.1).0,
+        );
+        Finder {
+            context,
+            fixed_offset_seconds,
+            window_seconds,
+            window_years,
+            window_short: window_seconds.1 - window_seconds.0 < 365 * SECONDS_PER_DAY,
+            last: None,
+            last_year: None,
+        }
     }
 
     pub fn context(&self) -> &TimeContext {
@@ -68,8 +157,295 @@ impl Finder {
 
     /// The first embedded timestamp of `line`, if any.
     pub fn find(&mut self, line: &str) -> Option<Found> {
-        let _ = line;
+        let bytes = line.as_bytes();
+        // JSON lines name their time field; the first bytes decide (after indentation).
+        let first = bytes.iter().position(|byte| !byte.is_ascii_whitespace())?;
+        if bytes[first] == b'{'
+            && let Some(found) = self.find_json(bytes, first)
+        {
+            return Some(found);
+        }
+        if let Some((format, position)) = self.last {
+            // A cached hit further in is only the first timestamp if nothing before it is.
+            if position > 0 {
+                if let Some(found) = self.scan(bytes, 0, position.min(bytes.len())) {
+                    return Some(found);
+                }
+            }
+            if position < bytes.len()
+                && is_candidate_start(bytes, position)
+                && let Some(parsed) = parse_format(format, bytes, position)
+                && let Some(found) = self.resolve(&parsed, position)
+            {
+                return Some(found);
+            }
+            return self.scan(bytes, position.min(bytes.len()), bytes.len());
+        }
+        self.scan(bytes, 0, bytes.len())
+    }
+
+    /// Tries every candidate start in `from..to` in order; the first that parses wins.
+    fn scan(&mut self, bytes: &[u8], from: usize, to: usize) -> Option<Found> {
+        let mut position = from;
+        while position < to {
+            let class = CLASS[bytes[position] as usize];
+            if class != 0 && is_candidate_start(bytes, position) {
+                let found = if class == DIGIT {
+                    self.try_digit_start(bytes, position)
+                } else {
+                    self.try_letter_start(bytes, position)
+                };
+                if found.is_some() {
+                    return found;
+                }
+            }
+            position += 1;
+        }
         None
+    }
+
+    fn try_digit_start(&mut self, bytes: &[u8], start: usize) -> Option<Found> {
+        let run = digit_run(bytes, start, 21);
+        let next = bytes.get(start + run).copied();
+        let parsed = match (run, next) {
+            (4, Some(b'-')) => parse_iso(bytes, start),
+            (4, Some(b'/')) => parse_go(bytes, start),
+            (2, Some(b'/')) => match bytes.get(start + 3) {
+                Some(byte) if byte.is_ascii_digit() => parse_short_year(bytes, start),
+                _ => parse_clf(bytes, start),
+            },
+            (2, Some(b'-')) => parse_logcat(bytes, start),
+            (1 | 2, Some(b' ')) => parse_day_month_year(bytes, start),
+            (6, Some(b' ')) if start == 0 => parse_compact(bytes, start),
+            _ => None,
+        };
+        if let Some(parsed) = parsed
+            && let Some(found) = self.resolve(&parsed, start)
+        {
+            return Some(found);
+        }
+        // Bare numbers are epochs only as the value of a logfmt time key.
+        if logfmt_time_key_before(bytes, start) {
+            let end = number_end(bytes, start);
+            let (instant, format) = parse_epoch(&bytes[start..end])?;
+            self.last = None;
+            return Some(Found {
+                instant,
+                span: start..end,
+                format,
+                assumed_zone: false,
+                assumed_year: false,
+            });
+        }
+        None
+    }
+
+    fn try_letter_start(&mut self, bytes: &[u8], start: usize) -> Option<Found> {
+        let parsed = if matches!(bytes[start], b'I' | b'W' | b'E' | b'F')
+            && digit_run(bytes, start + 1, 5) == 4
+        {
+            parse_klog(bytes, start)
+        } else if month_at(bytes, start).is_some() {
+            parse_syslog(bytes, start)
+        } else if is_weekday_at(bytes, start) {
+            match bytes.get(start + 3) {
+                Some(b' ') => parse_ctime(bytes, start),
+                Some(b',') => {
+                    let day = skip_spaces(bytes, start + 4);
+                    parse_day_month_year(bytes, day)
+                }
+                _ => None,
+            }
+        } else {
+            None
+        }?;
+        self.resolve(&parsed, start)
+    }
+
+    /// Looks for a top-level time key of the JSON object opening at `open`.
+    fn find_json(&mut self, bytes: &[u8], open: usize) -> Option<Found> {
+        let mut position = open + 1;
+        let mut depth = 1usize;
+        let mut expect_key = true;
+        while position < bytes.len() {
+            match bytes[position] {
+                b'"' => {
+                    let close = string_end(bytes, position + 1)?;
+                    if depth == 1 && expect_key {
+                        let colon = skip_whitespace(bytes, close + 1);
+                        if bytes.get(colon) == Some(&b':') {
+                            expect_key = false;
+                            let value = skip_whitespace(bytes, colon + 1);
+                            if is_time_key(&bytes[position + 1..close])
+                                && let Some(found) = self.json_value(bytes, value)
+                            {
+                                return Some(found);
+                            }
+                            position = value;
+                            continue;
+                        }
+                    }
+                    position = close + 1;
+                }
+                b'{' | b'[' => {
+                    depth += 1;
+                    position += 1;
+                }
+                b'}' | b']' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        return None;
+                    }
+                    position += 1;
+                }
+                b',' => {
+                    if depth == 1 {
+                        expect_key = true;
+                    }
+                    position += 1;
+                }
+                _ => position += 1,
+            }
+        }
+        None
+    }
+
+    /// Reads the value of a JSON time field: a string in any text format, or an epoch.
+    fn json_value(&mut self, bytes: &[u8], start: usize) -> Option<Found> {
+        match *bytes.get(start)? {
+            b'"' => {
+                let close = string_end(bytes, start + 1)?;
+                let content = start + 1..close;
+                if is_plain_number(&bytes[content.clone()]) {
+                    // OpenTelemetry's JSON encodes 64-bit nanoseconds as strings.
+                    let (instant, format) = parse_epoch(&bytes[content.clone()])?;
+                    return Some(Found {
+                        instant,
+                        span: content,
+                        format,
+                        assumed_zone: false,
+                        assumed_year: false,
+                    });
+                }
+                // Cut the line at the closing quote so no parser reads past the string.
+                let saved = self.last.take();
+                let found = self.scan(&bytes[..close], content.start, close);
+                self.last = saved;
+                found
+            }
+            byte if byte.is_ascii_digit() => {
+                let end = number_end(bytes, start);
+                let (instant, format) = parse_epoch(&bytes[start..end])?;
+                Some(Found {
+                    instant,
+                    span: start..end,
+                    format,
+                    assumed_zone: false,
+                    assumed_year: false,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Turns parsed fields into an instant, or `None` for an impossible date.
+    fn resolve(&mut self, parsed: &Parsed, start: usize) -> Option<Found> {
+        let civil = &parsed.civil;
+        if !(1..=12).contains(&civil.month)
+            || civil.day == 0
+            || civil.hour > 23
+            || civil.minute > 59
+            || civil.second > 60
+        {
+            return None;
+        }
+        let instant = match civil.year {
+            Some(year) => {
+                if civil.day > days_in_month(year, civil.month) {
+                    return None;
+                }
+                self.instant_in_year(civil, year)?
+            }
+            None => {
+                if civil.day > days_in_month(2000, civil.month) {
+                    return None;
+                }
+                self.instant_for_year_less(civil)?
+            }
+        };
+        self.last = Some((parsed.format, start));
+        Some(Found {
+            instant,
+            span: start..parsed.end,
+            format: parsed.format,
+            assumed_zone: civil.offset_seconds.is_none(),
+            assumed_year: civil.year.is_none(),
+        })
+    }
+
+    /// The instant of `civil` in `year`; `None` when the day does not exist in that year.
+    fn instant_in_year(&self, civil: &Civil, year: i32) -> Option<Instant> {
+        if civil.day > days_in_month(year, civil.month) {
+            return None;
+        }
+        // NB: a leap second (:60) is read as :59, as jiff does.
+        let second = civil.second.min(59);
+        let offset = civil.offset_seconds.or(self.fixed_offset_seconds);
+        match offset {
+            Some(offset) => {
+                let local = days_from_civil(year, civil.month, civil.day) * SECONDS_PER_DAY
+                    + i64::from(civil.hour) * 3600
+                    + i64::from(civil.minute) * 60
+                    + i64::from(second);
+                Instant::new(local - i64::from(offset), civil.nanosecond as i32).ok()
+            }
+            None => {
+                let datetime = DateTime::new(
+                    i16::try_from(year).ok()?,
+                    civil.month as i8,
+                    civil.day as i8,
+                    civil.hour as i8,
+                    civil.minute as i8,
+                    second as i8,
+                    civil.nanosecond as i32,
+                )
+                .ok()?;
+                self.context.zone.to_timestamp(datetime).ok()
+            }
+        }
+    }
+
+    /// Picks the year that puts a year-less time inside (or nearest to) the window; among
+    /// several inside a long window, the one nearest its end.
+    fn instant_for_year_less(&mut self, civil: &Civil) -> Option<Instant> {
+        let (start, end) = self.window_seconds;
+        if self.window_short
+            && let Some(year) = self.last_year
+            && let Some(instant) = self.instant_in_year(civil, year)
+            && (start..=end).contains(&instant.as_second())
+        {
+            return Some(instant);
+        }
+        let (start_year, end_year) = self.window_years;
+        let lowest = (start_year - 1).max(end_year - 4);
+        let mut best: Option<(i64, i32, Instant)> = None;
+        for year in (lowest..=end_year + 1).rev() {
+            let Some(instant) = self.instant_in_year(civil, year) else {
+                continue;
+            };
+            let second = instant.as_second();
+            let distance = if second < start {
+                start - second
+            } else {
+                (second - end).max(0)
+            };
+            if best.is_none_or(|(best_distance, _, _)| distance < best_distance) {
+                best = Some((distance, year, instant));
+            }
+        }
+        let (_, year, instant) = best?;
+        self.last_year = Some(year);
+        Some(instant)
     }
 }
 
@@ -77,7 +453,716 @@ impl Finder {
 /// fraction digits, `Z` or a numeric offset, then one space. Returns the instant and the
 /// length of the prefix including the space.
 pub fn kubelet_prefix(line: &str) -> Option<(Instant, usize)> {
-    let end = line.find(' ')?;
-    let instant: Instant = line[..end].parse().ok()?;
-    Some((instant, end + 1))
+    let bytes = line.as_bytes();
+    let parsed = parse_iso(bytes, 0)?;
+    if !matches!(bytes[10], b'T' | b't') || bytes.get(parsed.end) != Some(&b' ') {
+        return None;
+    }
+    let instant = instant_with_offset(&parsed.civil)?;
+    Some((instant, parsed.end + 1))
+}
+
+/// Parses a whole RFC 3339 timestamp (`T`, `t` or space; 0-9 fraction digits; `Z`, `z`,
+/// `±hh:mm` or `±hhmm`); `None` for anything else, including a missing zone.
+///
+/// jiff's `Timestamp` parser accepts all of RFC 3339 too (see the tests); this exists for
+/// speed and so callers share the finder's notion of what a timestamp is.
+pub fn parse_rfc3339(text: &str) -> Option<Instant> {
+    let bytes = text.as_bytes();
+    let parsed = parse_iso(bytes, 0)?;
+    if parsed.end != bytes.len() {
+        return None;
+    }
+    instant_with_offset(&parsed.civil)
+}
+
+/// Reads `START/END` (two RFC 3339 timestamps) as an incident window.
+pub fn parse_window(text: &str) -> Option<(Instant, Instant)> {
+    let (start, end) = text.split_once('/')?;
+    let start = parse_rfc3339(start.trim())?;
+    let end = parse_rfc3339(end.trim())?;
+    (start <= end).then_some((start, end))
+}
+
+/// Reads a zone given as `UTC`, `Z`, a numeric offset (`+09:00`, `-0500`, `+9`) or an
+/// IANA name (`Asia/Tokyo`, from the system's tz database).
+pub fn parse_zone(text: &str) -> Option<TimeZone> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("utc") || text.eq_ignore_ascii_case("z") {
+        return Some(TimeZone::UTC);
+    }
+    if let Some(sign) = text.chars().next().filter(|sign| *sign == '+' || *sign == '-') {
+        let digits = &text[1..];
+        let (hours, minutes) = match digits.split_once(':') {
+            Some((hours, minutes)) => (hours, minutes),
+            None if digits.len() == 4 => digits.split_at(2),
+            None => (digits, "0"),
+        };
+        if hours.is_empty() || !hours.bytes().chain(minutes.bytes()).all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let hours: i32 = hours.parse().ok()?;
+        let minutes: i32 = minutes.parse().ok()?;
+        if hours > 25 || minutes > 59 {
+            return None;
+        }
+        let seconds = (hours * 3600 + minutes * 60) * if sign == '-' { -1 } else { 1 };
+        return Some(TimeZone::fixed(Offset::from_seconds(seconds).ok()?));
+    }
+    TimeZone::get(text).ok()
+}
+
+/// RFC 3339 in UTC ending in `Z`, with milliseconds, or micro/nanoseconds when they are
+/// not zero: `2025-02-09T10:05:23.120Z`.
+pub fn format_rfc3339_utc(instant: Instant) -> String {
+    let mut second = instant.as_second();
+    let mut nanosecond = instant.subsec_nanosecond();
+    if nanosecond < 0 {
+        second -= 1;
+        nanosecond += 1_000_000_000;
+    }
+    let (year, month, day) = civil_from_unix(second);
+    let in_day = second.rem_euclid(SECONDS_PER_DAY);
+    let clock = format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+        in_day / 3600,
+        in_day / 60 % 60,
+        in_day % 60
+    );
+    if nanosecond % 1_000_000 == 0 {
+        format!("{clock}.{:03}Z", nanosecond / 1_000_000)
+    } else if nanosecond % 1_000 == 0 {
+        format!("{clock}.{:06}Z", nanosecond / 1_000)
+    } else {
+        format!("{clock}.{nanosecond:09}Z")
+    }
+}
+
+const SECONDS_PER_DAY: i64 = 86_400;
+
+/// Date and time fields as written; `year` is `None` for year-less formats and
+/// `offset_seconds` is `None` when the text names no zone.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Civil {
+    year: Option<i32>,
+    month: u8,
+    day: u8,
+    hour: u8,
+    minute: u8,
+    second: u8,
+    nanosecond: u32,
+    offset_seconds: Option<i32>,
+}
+
+/// A format that matched at some start: its fields and the end of its text.
+#[derive(Clone, Copy, Debug)]
+struct Parsed {
+    civil: Civil,
+    format: Format,
+    end: usize,
+}
+
+/// Re-parses a cached format at a known start.
+fn parse_format(format: Format, bytes: &[u8], start: usize) -> Option<Parsed> {
+    match format {
+        Format::Rfc3339 | Format::Iso8601 => parse_iso(bytes, start),
+        Format::Go => parse_go(bytes, start),
+        Format::ShortYear => parse_short_year(bytes, start),
+        Format::Compact if start == 0 => parse_compact(bytes, start),
+        Format::Logcat => parse_logcat(bytes, start),
+        Format::Klog => parse_klog(bytes, start),
+        Format::Clf => parse_clf(bytes, start),
+        Format::Syslog => parse_syslog(bytes, start),
+        Format::Ctime => parse_ctime(bytes, start),
+        Format::Rfc2822 => match bytes.get(start) {
+            Some(byte) if byte.is_ascii_digit() => parse_day_month_year(bytes, start),
+            _ => parse_day_month_year(bytes, skip_spaces(bytes, start + 4)),
+        },
+        _ => None,
+    }
+}
+
+/// `YYYY-MM-DD[T ]hh:mm:ss[.,fraction][zone]`.
+fn parse_iso(bytes: &[u8], start: usize) -> Option<Parsed> {
+    let year = digits(bytes, start, 4)?;
+    expect(bytes, start + 4, b'-')?;
+    let month = digits(bytes, start + 5, 2)?;
+    expect(bytes, start + 7, b'-')?;
+    let day = digits(bytes, start + 8, 2)?;
+    let format = match *bytes.get(start + 10)? {
+        b'T' | b't' => Format::Rfc3339,
+        b' ' => Format::Iso8601,
+        _ => return None,
+    };
+    let (mut civil, end) = parse_clock(bytes, start + 11)?;
+    let (offset, end) = parse_zone_suffix(bytes, end, true);
+    civil.year = Some(year as i32);
+    civil.month = month as u8;
+    civil.day = day as u8;
+    civil.offset_seconds = offset;
+    Some(Parsed { civil, format, end })
+}
+
+/// `YYYY/MM/DD hh:mm:ss[.fraction]`.
+fn parse_go(bytes: &[u8], start: usize) -> Option<Parsed> {
+    let year = digits(bytes, start, 4)?;
+    expect(bytes, start + 4, b'/')?;
+    let month = digits(bytes, start + 5, 2)?;
+    expect(bytes, start + 7, b'/')?;
+    let day = digits(bytes, start + 8, 2)?;
+    expect(bytes, start + 10, b' ')?;
+    let (mut civil, end) = parse_clock(bytes, start + 11)?;
+    let (offset, end) = parse_zone_suffix(bytes, end, true);
+    civil.year = Some(year as i32);
+    civil.month = month as u8;
+    civil.day = day as u8;
+    civil.offset_seconds = offset;
+    Some(Parsed {
+        civil,
+        format: Format::Go,
+        end,
+    })
+}
+
+/// `YY/MM/DD hh:mm:ss[.fraction]`.
+fn parse_short_year(bytes: &[u8], start: usize) -> Option<Parsed> {
+    let year = digits(bytes, start, 2)?;
+    expect(bytes, start + 2, b'/')?;
+    let month = digits(bytes, start + 3, 2)?;
+    expect(bytes, start + 5, b'/')?;
+    let day = digits(bytes, start + 6, 2)?;
+    expect(bytes, start + 8, b' ')?;
+    let (mut civil, end) = parse_clock(bytes, start + 9)?;
+    civil.year = Some(two_digit_year(year));
+    civil.month = month as u8;
+    civil.day = day as u8;
+    Some(Parsed {
+        civil,
+        format: Format::ShortYear,
+        end,
+    })
+}
+
+/// `YYMMDD hhmmss`, only at the line start: elsewhere two six-digit numbers are too
+/// likely to be something else.
+fn parse_compact(bytes: &[u8], start: usize) -> Option<Parsed> {
+    let year = digits(bytes, start, 2)?;
+    let month = digits(bytes, start + 2, 2)?;
+    let day = digits(bytes, start + 4, 2)?;
+    expect(bytes, start + 6, b' ')?;
+    let hour = digits(bytes, start + 7, 2)?;
+    let minute = digits(bytes, start + 9, 2)?;
+    let second = digits(bytes, start + 11, 2)?;
+    let end = start + 13;
+    if bytes.get(end).is_some_and(u8::is_ascii_alphanumeric) {
+        return None;
+    }
+    let civil = Civil {
+        year: Some(two_digit_year(year)),
+        month: month as u8,
+        day: day as u8,
+        hour: hour as u8,
+        minute: minute as u8,
+        second: second as u8,
+        ..Civil::default()
+    };
+    Some(Parsed {
+        civil,
+        format: Format::Compact,
+        end,
+    })
+}
+
+/// `MM-DD hh:mm:ss[.fraction]`.
+fn parse_logcat(bytes: &[u8], start: usize) -> Option<Parsed> {
+    let month = digits(bytes, start, 2)?;
+    expect(bytes, start + 2, b'-')?;
+    let day = digits(bytes, start + 3, 2)?;
+    expect(bytes, start + 5, b' ')?;
+    let (mut civil, end) = parse_clock(bytes, start + 6)?;
+    civil.month = month as u8;
+    civil.day = day as u8;
+    Some(Parsed {
+        civil,
+        format: Format::Logcat,
+        end,
+    })
+}
+
+/// `LMMDD hh:mm:ss.uuuuuu` followed by a space (the thread id follows).
+fn parse_klog(bytes: &[u8], start: usize) -> Option<Parsed> {
+    let month = digits(bytes, start + 1, 2)?;
+    let day = digits(bytes, start + 3, 2)?;
+    expect(bytes, start + 5, b' ')?;
+    let (mut civil, end) = parse_clock(bytes, start + 6)?;
+    expect(bytes, end, b' ')?;
+    civil.month = month as u8;
+    civil.day = day as u8;
+    Some(Parsed {
+        civil,
+        format: Format::Klog,
+        end,
+    })
+}
+
+/// `DD/Mon/YYYY:hh:mm:ss[ ±hhmm]`.
+fn parse_clf(bytes: &[u8], start: usize) -> Option<Parsed> {
+    let day = digits(bytes, start, 2)?;
+    expect(bytes, start + 2, b'/')?;
+    let month = month_at(bytes, start + 3)?;
+    expect(bytes, start + 6, b'/')?;
+    let year = digits(bytes, start + 7, 4)?;
+    expect(bytes, start + 11, b':')?;
+    let (mut civil, end) = parse_clock(bytes, start + 12)?;
+    let (offset, end) = parse_zone_suffix(bytes, end, true);
+    civil.year = Some(year as i32);
+    civil.month = month;
+    civil.day = day as u8;
+    civil.offset_seconds = offset;
+    Some(Parsed {
+        civil,
+        format: Format::Clf,
+        end,
+    })
+}
+
+/// `Mon DD hh:mm:ss` or `Mon  D hh:mm:ss`.
+fn parse_syslog(bytes: &[u8], start: usize) -> Option<Parsed> {
+    let month = month_at(bytes, start)?;
+    expect(bytes, start + 3, b' ')?;
+    let (day, after_day) = padded_day(bytes, start + 4)?;
+    expect(bytes, after_day, b' ')?;
+    let (mut civil, end) = parse_clock(bytes, after_day + 1)?;
+    civil.month = month;
+    civil.day = day;
+    Some(Parsed {
+        civil,
+        format: Format::Syslog,
+        end,
+    })
+}
+
+/// `Www Mon DD hh:mm:ss[.fraction] YYYY`.
+fn parse_ctime(bytes: &[u8], start: usize) -> Option<Parsed> {
+    expect(bytes, start + 3, b' ')?;
+    let month = month_at(bytes, start + 4)?;
+    expect(bytes, start + 7, b' ')?;
+    let (day, after_day) = padded_day(bytes, start + 8)?;
+    expect(bytes, after_day, b' ')?;
+    let (mut civil, end) = parse_clock(bytes, after_day + 1)?;
+    expect(bytes, end, b' ')?;
+    let year = digits(bytes, end + 1, 4)?;
+    let end = end + 5;
+    if bytes.get(end).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    civil.year = Some(year as i32);
+    civil.month = month;
+    civil.day = day;
+    Some(Parsed {
+        civil,
+        format: Format::Ctime,
+        end,
+    })
+}
+
+/// `D[D] Mon YYYY hh:mm:ss zone` starting at `day`; the caller's span starts earlier when
+/// a weekday comes first.
+fn parse_day_month_year(bytes: &[u8], day: usize) -> Option<Parsed> {
+    let run = digit_run(bytes, day, 3);
+    if !(1..=2).contains(&run) {
+        return None;
+    }
+    let day_value = digits(bytes, day, run)?;
+    expect(bytes, day + run, b' ')?;
+    let month = month_at(bytes, day + run + 1)?;
+    expect(bytes, day + run + 4, b' ')?;
+    let year = digits(bytes, day + run + 5, 4)?;
+    expect(bytes, day + run + 9, b' ')?;
+    let (mut civil, end) = parse_clock(bytes, day + run + 10)?;
+    let (offset, end) = parse_zone_suffix(bytes, end, true);
+    civil.year = Some(year as i32);
+    civil.month = month;
+    civil.day = day_value as u8;
+    civil.offset_seconds = offset;
+    Some(Parsed {
+        civil,
+        format: Format::Rfc2822,
+        end,
+    })
+}
+
+/// `hh:mm:ss` and an optional `.` or `,` fraction of any length (digits past the ninth
+/// are read and dropped). A separator without digits after it is not part of the time.
+fn parse_clock(bytes: &[u8], start: usize) -> Option<(Civil, usize)> {
+    let hour = digits(bytes, start, 2)?;
+    expect(bytes, start + 2, b':')?;
+    let minute = digits(bytes, start + 3, 2)?;
+    expect(bytes, start + 5, b':')?;
+    let second = digits(bytes, start + 6, 2)?;
+    let mut end = start + 8;
+    let mut nanosecond = 0u32;
+    if matches!(bytes.get(end), Some(b'.' | b',')) && bytes.get(end + 1).is_some_and(u8::is_ascii_digit) {
+        end += 1;
+        let mut scale = 100_000_000u32;
+        while let Some(byte) = bytes.get(end).filter(|byte| byte.is_ascii_digit()) {
+            nanosecond += u32::from(byte - b'0') * scale;
+            scale /= 10;
+            end += 1;
+        }
+    } else if bytes.get(end).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    let civil = Civil {
+        hour: hour as u8,
+        minute: minute as u8,
+        second: second as u8,
+        nanosecond,
+        ..Civil::default()
+    };
+    Some((civil, end))
+}
+
+/// A zone right after a time: `Z`, `±hh`, `±hhmm`, `±hh:mm`; with `allow_space` also
+/// one space before `±hhmm` / `±hh:mm` or a `UTC` / `GMT` word. No zone: `(None, start)`.
+fn parse_zone_suffix(bytes: &[u8], start: usize, allow_space: bool) -> (Option<i32>, usize) {
+    match bytes.get(start) {
+        Some(b'Z' | b'z') if !bytes.get(start + 1).is_some_and(u8::is_ascii_alphanumeric) => {
+            (Some(0), start + 1)
+        }
+        Some(b'+' | b'-') => match numeric_offset(bytes, start, true) {
+            Some((offset, end)) => (Some(offset), end),
+            None => (None, start),
+        },
+        Some(b' ') if allow_space => match bytes.get(start + 1) {
+            Some(b'+' | b'-') => match numeric_offset(bytes, start + 1, false) {
+                Some((offset, end)) => (Some(offset), end),
+                None => (None, start),
+            },
+            Some(b'U' | b'G')
+                if matches!(bytes.get(start + 1..start + 4), Some(b"UTC" | b"GMT"))
+                    && !bytes.get(start + 4).is_some_and(u8::is_ascii_alphanumeric) =>
+            {
+                (Some(0), start + 4)
+            }
+            _ => (None, start),
+        },
+        _ => (None, start),
+    }
+}
+
+/// `±hh:mm`, `±hhmm` or (with `allow_hours_only`) `±hh`, followed by a non-digit.
+fn numeric_offset(bytes: &[u8], sign: usize, allow_hours_only: bool) -> Option<(i32, usize)> {
+    let hours = digits(bytes, sign + 1, 2)?;
+    let (minutes, end) = if bytes.get(sign + 3) == Some(&b':') {
+        (digits(bytes, sign + 4, 2)?, sign + 6)
+    } else if let Some(minutes) = digits(bytes, sign + 3, 2) {
+        (minutes, sign + 5)
+    } else if allow_hours_only {
+        (0, sign + 3)
+    } else {
+        return None;
+    };
+    if hours > 23 || minutes > 59 || bytes.get(end).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    let seconds = (hours * 3600 + minutes * 60) as i32;
+    Some((if bytes[sign] == b'-' { -seconds } else { seconds }, end))
+}
+
+/// Reads an epoch number; its magnitude tells the unit. Values below 1e8 (before 1973)
+/// are not taken for times: small numbers in a `t` field are more likely something else.
+fn parse_epoch(text: &[u8]) -> Option<(Instant, Format)> {
+    let (whole, fraction) = match text.iter().position(|byte| *byte == b'.') {
+        Some(dot) => (&text[..dot], &text[dot + 1..]),
+        None => (text, &text[text.len()..]),
+    };
+    if whole.is_empty() || whole.len() > 19 || !whole.iter().all(u8::is_ascii_digit) {
+        if text.iter().any(|byte| matches!(byte, b'e' | b'E')) {
+            return parse_epoch_float(text);
+        }
+        return None;
+    }
+    if !fraction.iter().all(u8::is_ascii_digit) {
+        return parse_epoch_float(text);
+    }
+    let value: u64 = std::str::from_utf8(whole).ok()?.parse().ok()?;
+    let (unit_nanos, format) = epoch_unit(value as f64)?;
+    let mut fraction_nanos: i128 = 0;
+    let mut scale: i128 = unit_nanos / 10;
+    for byte in fraction {
+        if scale == 0 {
+            break;
+        }
+        fraction_nanos += i128::from(byte - b'0') * scale;
+        scale /= 10;
+    }
+    let nanos = i128::from(value) * unit_nanos + fraction_nanos;
+    Some((Instant::from_nanosecond(nanos).ok()?, format))
+}
+
+fn parse_epoch_float(text: &[u8]) -> Option<(Instant, Format)> {
+    let value: f64 = std::str::from_utf8(text).ok()?.parse().ok()?;
+    if !value.is_finite() || value < 0.0 {
+        return None;
+    }
+    let (unit_nanos, format) = epoch_unit(value)?;
+    let nanos = value * unit_nanos as f64;
+    if nanos > 1e20 {
+        return None;
+    }
+    Some((Instant::from_nanosecond(nanos as i128).ok()?, format))
+}
+
+fn epoch_unit(value: f64) -> Option<(i128, Format)> {
+    if value < 1e8 {
+        None
+    } else if value < 1e11 {
+        Some((1_000_000_000, Format::EpochSeconds))
+    } else if value < 1e14 {
+        Some((1_000_000, Format::EpochMillis))
+    } else if value < 1e17 {
+        Some((1_000, Format::EpochMicros))
+    } else {
+        Some((1, Format::EpochNanos))
+    }
+}
+
+/// JSON keys (and logfmt keys) whose value is the line's time, compared ignoring case.
+const TIME_KEYS: &[&[u8]] = &[
+    b"ts",
+    b"time",
+    b"timestamp",
+    b"@timestamp",
+    b"t",
+    b"@t",
+    b"date",
+    b"datetime",
+    b"eventtime",
+    b"event_time",
+    b"asctime",
+    b"logtime",
+    b"log_time",
+    b"timemillis",
+    b"time_local",
+    b"timeunixnano",
+];
+
+fn is_time_key(key: &[u8]) -> bool {
+    key.len() <= 12 && TIME_KEYS.iter().any(|candidate| candidate.eq_ignore_ascii_case(key))
+}
+
+/// Whether the number at `start` is the value of a logfmt time key: `ts=…` or `ts="…"`,
+/// the key at the line start or after a space.
+fn logfmt_time_key_before(bytes: &[u8], start: usize) -> bool {
+    let mut equals = start;
+    if equals > 0 && bytes[equals - 1] == b'"' {
+        equals -= 1;
+    }
+    if equals == 0 || bytes[equals - 1] != b'=' {
+        return false;
+    }
+    let key_end = equals - 1;
+    let key_start = bytes[..key_end]
+        .iter()
+        .rposition(|byte| *byte == b' ')
+        .map_or(0, |space| space + 1);
+    is_time_key(&bytes[key_start..key_end])
+}
+
+/// The end of a JSON or logfmt number: digits, `.`, exponent.
+fn number_end(bytes: &[u8], start: usize) -> usize {
+    let mut end = start;
+    while bytes
+        .get(end)
+        .is_some_and(|byte| byte.is_ascii_digit() || matches!(byte, b'.' | b'e' | b'E' | b'+' | b'-'))
+    {
+        end += 1;
+    }
+    end
+}
+
+/// Digits with at most one `.`: a number written as a JSON string.
+fn is_plain_number(text: &[u8]) -> bool {
+    !text.is_empty()
+        && text[0].is_ascii_digit()
+        && text.iter().all(|byte| byte.is_ascii_digit() || *byte == b'.')
+        && text.iter().filter(|byte| **byte == b'.').count() <= 1
+}
+
+/// The index of the quote closing a JSON string whose content starts at `start`.
+fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut position = start;
+    loop {
+        let found = position + memchr::memchr2(b'"', b'\\', bytes.get(position..)?)?;
+        if bytes[found] == b'"' {
+            return Some(found);
+        }
+        position = found + 2;
+    }
+}
+
+fn skip_whitespace(bytes: &[u8], mut position: usize) -> usize {
+    while bytes.get(position).is_some_and(u8::is_ascii_whitespace) {
+        position += 1;
+    }
+    position
+}
+
+fn skip_spaces(bytes: &[u8], mut position: usize) -> usize {
+    while bytes.get(position) == Some(&b' ') {
+        position += 1;
+    }
+    position
+}
+
+const DIGIT: u8 = 1;
+const LETTER: u8 = 2;
+
+/// Byte classes of possible timestamp starts: digits, and the capitals that begin a
+/// month, a weekday or a klog severity.
+static CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut byte = b'0';
+    while byte <= b'9' {
+        table[byte as usize] = DIGIT;
+        byte += 1;
+    }
+    let capitals = b"JFMASONDTWEI";
+    let mut index = 0;
+    while index < capitals.len() {
+        table[capitals[index] as usize] = LETTER;
+        index += 1;
+    }
+    table
+};
+
+/// A timestamp does not start in the middle of a word, a number or a date.
+fn is_candidate_start(bytes: &[u8], position: usize) -> bool {
+    if position == 0 {
+        return true;
+    }
+    let previous = bytes[position - 1];
+    if bytes[position].is_ascii_digit() {
+        !previous.is_ascii_digit() && !matches!(previous, b'-' | b'/' | b':' | b'+')
+    } else {
+        !previous.is_ascii_alphanumeric()
+    }
+}
+
+/// How many ASCII digits start at `start`, counting no further than `limit`.
+fn digit_run(bytes: &[u8], start: usize, limit: usize) -> usize {
+    let mut run = 0;
+    while run < limit && bytes.get(start + run).is_some_and(u8::is_ascii_digit) {
+        run += 1;
+    }
+    run
+}
+
+/// Exactly `count` digits at `start` as a number.
+fn digits(bytes: &[u8], start: usize, count: usize) -> Option<u32> {
+    let text = bytes.get(start..start + count)?;
+    let mut value = 0u32;
+    for byte in text {
+        if !byte.is_ascii_digit() {
+            return None;
+        }
+        value = value * 10 + u32::from(byte - b'0');
+    }
+    Some(value)
+}
+
+fn expect(bytes: &[u8], position: usize, wanted: u8) -> Option<()> {
+    (bytes.get(position) == Some(&wanted)).then_some(())
+}
+
+/// A day of month written `DD`, `D` or ` D`; returns it and the index after it.
+fn padded_day(bytes: &[u8], start: usize) -> Option<(u8, usize)> {
+    let start = if bytes.get(start) == Some(&b' ') { start + 1 } else { start };
+    match digit_run(bytes, start, 3) {
+        1 => Some((digits(bytes, start, 1)? as u8, start + 1)),
+        2 => Some((digits(bytes, start, 2)? as u8, start + 2)),
+        _ => None,
+    }
+}
+
+/// `Jan` … `Dec` at `start` as 1 … 12.
+fn month_at(bytes: &[u8], start: usize) -> Option<u8> {
+    let name = bytes.get(start..start + 3)?;
+    let index = MONTHS.iter().position(|month| *month == name)?;
+    Some(index as u8 + 1)
+}
+
+const MONTHS: [&[u8]; 12] = [
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+];
+
+fn is_weekday_at(bytes: &[u8], start: usize) -> bool {
+    bytes
+        .get(start..start + 3)
+        .is_some_and(|name| [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"].iter().any(|day| *day == name))
+}
+
+/// POSIX `%y`: 69-99 are 1969-1999, 00-68 are 2000-2068.
+fn two_digit_year(year: u32) -> i32 {
+    if year >= 69 { 1900 + year as i32 } else { 2000 + year as i32 }
+}
+
+fn is_leap_year(year: i32) -> bool {
+    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+}
+
+fn days_in_month(year: i32, month: u8) -> u8 {
+    match month {
+        2 if is_leap_year(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i32, month: u8, day: u8) -> i64 {
+    let year = i64::from(year) - i64::from(month <= 2);
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_from_march = (i64::from(month) + 9) % 12;
+    let day_of_year = (153 * month_from_march + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// The UTC date of a Unix second.
+fn civil_from_unix(second: i64) -> (i32, u8, u8) {
+    let days = second.div_euclid(SECONDS_PER_DAY) + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * month_from_march + 2) / 5 + 1) as u8;
+    let month = if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 } as u8;
+    let year = (year_of_era + era * 400 + i64::from(month <= 2)) as i32;
+    (year, month, day)
+}
+
+/// The instant of fields that carry their own zone (kubelet prefix, whole RFC 3339).
+fn instant_with_offset(civil: &Civil) -> Option<Instant> {
+    let offset = civil.offset_seconds?;
+    let year = civil.year?;
+    if !(1..=12).contains(&civil.month)
+        || civil.day == 0
+        || civil.day > days_in_month(year, civil.month)
+        || civil.hour > 23
+        || civil.minute > 59
+        || civil.second > 60
+    {
+        return None;
+    }
+    let local = days_from_civil(year, civil.month, civil.day) * SECONDS_PER_DAY
+        + i64::from(civil.hour) * 3600
+        + i64::from(civil.minute) * 60
+        + i64::from(civil.second.min(59));
+    Instant::new(local - i64::from(offset), civil.nanosecond as i32).ok()
 }
