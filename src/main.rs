@@ -49,21 +49,27 @@ fn main() -> anyhow::Result<()> {
         Command::InspectTimes { window, zone, file } => {
             let mut context = TimeContext::default();
             if let Some(window) = window {
-                context.window = Some(
-                    parse_window(&window)
-                        .with_context(|| format!("window {window:?} is not START/END in RFC 3339"))?,
-                );
+                context.window =
+                    Some(parse_window(&window).with_context(|| {
+                        format!("window {window:?} is not START/END in RFC 3339")
+                    })?);
             }
             if let Some(zone) = zone {
-                context.zone = parse_zone(&zone)
-                    .with_context(|| format!("zone {zone:?} is neither an offset nor a known IANA name"))?;
+                context.zone = parse_zone(&zone).with_context(|| {
+                    format!("zone {zone:?} is neither an offset nor a known IANA name")
+                })?;
             }
-            let input = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let input =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let stdout = std::io::stdout().lock();
             let mut output = std::io::BufWriter::with_capacity(1 << 16, stdout);
-            inspect_times(&input, &mut Finder::new(context), &mut output)
-                .and_then(|()| std::io::Write::flush(&mut output))
-                .context("writing the report to stdout")
+            let written = inspect_times(&input, &mut Finder::new(context), &mut output)
+                .and_then(|()| std::io::Write::flush(&mut output));
+            match written {
+                // A reader that stopped early (`| head`) is not a failure of ours.
+                Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                written => written.context("writing the report to stdout"),
+            }
         }
     }
 }

@@ -167,10 +167,10 @@ impl Finder {
         }
         if let Some((format, position)) = self.last {
             // A cached hit further in is only the first timestamp if nothing before it is.
-            if position > 0 {
-                if let Some(found) = self.scan(bytes, 0, position.min(bytes.len())) {
-                    return Some(found);
-                }
+            if position > 0
+                && let Some(found) = self.scan(bytes, 0, position.min(bytes.len()))
+            {
+                return Some(found);
             }
             if position < bytes.len()
                 && is_candidate_start(bytes, position)
@@ -491,14 +491,23 @@ pub fn parse_zone(text: &str) -> Option<TimeZone> {
     if text.eq_ignore_ascii_case("utc") || text.eq_ignore_ascii_case("z") {
         return Some(TimeZone::UTC);
     }
-    if let Some(sign) = text.chars().next().filter(|sign| *sign == '+' || *sign == '-') {
+    if let Some(sign) = text
+        .chars()
+        .next()
+        .filter(|sign| *sign == '+' || *sign == '-')
+    {
         let digits = &text[1..];
         let (hours, minutes) = match digits.split_once(':') {
             Some((hours, minutes)) => (hours, minutes),
             None if digits.len() == 4 => digits.split_at(2),
             None => (digits, "0"),
         };
-        if hours.is_empty() || !hours.bytes().chain(minutes.bytes()).all(|b| b.is_ascii_digit()) {
+        if hours.is_empty()
+            || !hours
+                .bytes()
+                .chain(minutes.bytes())
+                .all(|b| b.is_ascii_digit())
+        {
             return None;
         }
         let hours: i32 = hours.parse().ok()?;
@@ -802,7 +811,9 @@ fn parse_clock(bytes: &[u8], start: usize) -> Option<(Civil, usize)> {
     let second = digits(bytes, start + 6, 2)?;
     let mut end = start + 8;
     let mut nanosecond = 0u32;
-    if matches!(bytes.get(end), Some(b'.' | b',')) && bytes.get(end + 1).is_some_and(u8::is_ascii_digit) {
+    if matches!(bytes.get(end), Some(b'.' | b','))
+        && bytes.get(end + 1).is_some_and(u8::is_ascii_digit)
+    {
         end += 1;
         let mut scale = 100_000_000u32;
         while let Some(byte) = bytes.get(end).filter(|byte| byte.is_ascii_digit()) {
@@ -867,7 +878,14 @@ fn numeric_offset(bytes: &[u8], sign: usize, allow_hours_only: bool) -> Option<(
         return None;
     }
     let seconds = (hours * 3600 + minutes * 60) as i32;
-    Some((if bytes[sign] == b'-' { -seconds } else { seconds }, end))
+    Some((
+        if bytes[sign] == b'-' {
+            -seconds
+        } else {
+            seconds
+        },
+        end,
+    ))
 }
 
 /// Reads an epoch number; its magnitude tells the unit. Values below 1e8 (before 1973)
@@ -949,7 +967,10 @@ const TIME_KEYS: &[&[u8]] = &[
 ];
 
 fn is_time_key(key: &[u8]) -> bool {
-    key.len() <= 12 && TIME_KEYS.iter().any(|candidate| candidate.eq_ignore_ascii_case(key))
+    key.len() <= 12
+        && TIME_KEYS
+            .iter()
+            .any(|candidate| candidate.eq_ignore_ascii_case(key))
 }
 
 /// Whether the number at `start` is the value of a logfmt time key: `ts=…` or `ts="…"`,
@@ -973,10 +994,9 @@ fn logfmt_time_key_before(bytes: &[u8], start: usize) -> bool {
 /// The end of a JSON or logfmt number: digits, `.`, exponent.
 fn number_end(bytes: &[u8], start: usize) -> usize {
     let mut end = start;
-    while bytes
-        .get(end)
-        .is_some_and(|byte| byte.is_ascii_digit() || matches!(byte, b'.' | b'e' | b'E' | b'+' | b'-'))
-    {
+    while bytes.get(end).is_some_and(|byte| {
+        byte.is_ascii_digit() || matches!(byte, b'.' | b'e' | b'E' | b'+' | b'-')
+    }) {
         end += 1;
     }
     end
@@ -986,7 +1006,9 @@ fn number_end(bytes: &[u8], start: usize) -> usize {
 fn is_plain_number(text: &[u8]) -> bool {
     !text.is_empty()
         && text[0].is_ascii_digit()
-        && text.iter().all(|byte| byte.is_ascii_digit() || *byte == b'.')
+        && text
+            .iter()
+            .all(|byte| byte.is_ascii_digit() || *byte == b'.')
         && text.iter().filter(|byte| **byte == b'.').count() <= 1
 }
 
@@ -1078,7 +1100,11 @@ fn expect(bytes: &[u8], position: usize, wanted: u8) -> Option<()> {
 
 /// A day of month written `DD`, `D` or ` D`; returns it and the index after it.
 fn padded_day(bytes: &[u8], start: usize) -> Option<(u8, usize)> {
-    let start = if bytes.get(start) == Some(&b' ') { start + 1 } else { start };
+    let start = if bytes.get(start) == Some(&b' ') {
+        start + 1
+    } else {
+        start
+    };
     match digit_run(bytes, start, 3) {
         1 => Some((digits(bytes, start, 1)? as u8, start + 1)),
         2 => Some((digits(bytes, start, 2)? as u8, start + 2)),
@@ -1098,14 +1124,20 @@ const MONTHS: [&[u8]; 12] = [
 ];
 
 fn is_weekday_at(bytes: &[u8], start: usize) -> bool {
-    bytes
-        .get(start..start + 3)
-        .is_some_and(|name| [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"].iter().any(|day| *day == name))
+    bytes.get(start..start + 3).is_some_and(|name| {
+        [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"]
+            .iter()
+            .any(|day| *day == name)
+    })
 }
 
 /// POSIX `%y`: 69-99 are 1969-1999, 00-68 are 2000-2068.
 fn two_digit_year(year: u32) -> i32 {
-    if year >= 69 { 1900 + year as i32 } else { 2000 + year as i32 }
+    if year >= 69 {
+        1900 + year as i32
+    } else {
+        2000 + year as i32
+    }
 }
 
 fn is_leap_year(year: i32) -> bool {
@@ -1142,7 +1174,11 @@ fn civil_from_unix(second: i64) -> (i32, u8, u8) {
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_from_march = (5 * day_of_year + 2) / 153;
     let day = (day_of_year - (153 * month_from_march + 2) / 5 + 1) as u8;
-    let month = if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 } as u8;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    } as u8;
     let year = (year_of_era + era * 400 + i64::from(month <= 2)) as i32;
     (year, month, day)
 }
@@ -1165,4 +1201,979 @@ fn instant_with_offset(civil: &Civil) -> Option<Instant> {
         + i64::from(civil.minute) * 60
         + i64::from(civil.second.min(59));
     Instant::new(local - i64::from(offset), civil.nanosecond as i32).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instant(text: &str) -> Instant {
+        text.parse().expect("test timestamps are valid RFC 3339")
+    }
+
+    /// A two-hour incident window on 2025-02-09, UTC.
+    fn february() -> TimeContext {
+        TimeContext {
+            zone: TimeZone::UTC,
+            window: Some((
+                instant("2025-02-09T09:00:00Z"),
+                instant("2025-02-09T11:00:00Z"),
+            )),
+        }
+    }
+
+    /// `(expected UTC instant, format, assumed_zone, matched text)`.
+    type Expected<'a> = Option<(&'a str, Format, bool, &'a str)>;
+
+    #[track_caller]
+    fn check(finder: &mut Finder, line: &str, expected: Expected) {
+        let found = finder.find(line);
+        let actual = found.as_ref().map(|found| {
+            (
+                found.instant,
+                found.format,
+                found.assumed_zone,
+                &line[found.span.clone()],
+            )
+        });
+        let expected = expected.map(|(time, format, assumed_zone, matched)| {
+            (instant(time), format, assumed_zone, matched)
+        });
+        assert_eq!(actual, expected, "line {line:?}");
+        if let Some(found) = found {
+            assert_eq!(
+                found.assumed_year,
+                found.format.is_year_less(),
+                "line {line:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn finds_every_format() {
+        use Format::*;
+        let rows: &[(&str, Expected)] = &[
+            // RFC 3339 / ISO 8601 with T: fractions of 0-9+ digits, every zone spelling.
+            (
+                "2025-02-09T10:05:23Z GET /healthz 200",
+                Some((
+                    "2025-02-09T10:05:23Z",
+                    Rfc3339,
+                    false,
+                    "2025-02-09T10:05:23Z",
+                )),
+            ),
+            (
+                "2025-02-09T10:05:23.1Z x",
+                Some((
+                    "2025-02-09T10:05:23.1Z",
+                    Rfc3339,
+                    false,
+                    "2025-02-09T10:05:23.1Z",
+                )),
+            ),
+            (
+                "2025-02-09T10:05:23.12Z x",
+                Some((
+                    "2025-02-09T10:05:23.12Z",
+                    Rfc3339,
+                    false,
+                    "2025-02-09T10:05:23.12Z",
+                )),
+            ),
+            (
+                "2025-02-09T10:05:23.123Z x",
+                Some((
+                    "2025-02-09T10:05:23.123Z",
+                    Rfc3339,
+                    false,
+                    "2025-02-09T10:05:23.123Z",
+                )),
+            ),
+            (
+                "2025-02-09T10:05:23.1234Z x",
+                Some((
+                    "2025-02-09T10:05:23.1234Z",
+                    Rfc3339,
+                    false,
+                    "2025-02-09T10:05:23.1234Z",
+                )),
+            ),
+            (
+                "2025-02-09T10:05:23.12345Z",
+                Some((
+                    "2025-02-09T10:05:23.12345Z",
+                    Rfc3339,
+                    false,
+                    "2025-02-09T10:05:23.12345Z",
+                )),
+            ),
+            (
+                "2025-02-09T10:05:23.123456Z",
+                Some((
+                    "2025-02-09T10:05:23.123456Z",
+                    Rfc3339,
+                    false,
+                    "2025-02-09T10:05:23.123456Z",
+                )),
+            ),
+            (
+                "2025-02-09T10:05:23.1234567Z",
+                Some((
+                    "2025-02-09T10:05:23.1234567Z",
+                    Rfc3339,
+                    false,
+                    "2025-02-09T10:05:23.1234567Z",
+                )),
+            ),
+            (
+                "2025-02-09T10:05:23.12345678Z",
+                Some((
+                    "2025-02-09T10:05:23.12345678Z",
+                    Rfc3339,
+                    false,
+                    "2025-02-09T10:05:23.12345678Z",
+                )),
+            ),
+            (
+                "2025-02-09T10:05:23.123456789Z",
+                Some((
+                    "2025-02-09T10:05:23.123456789Z",
+                    Rfc3339,
+                    false,
+                    "2025-02-09T10:05:23.123456789Z",
+                )),
+            ),
+            (
+                "2025-02-09T10:05:23.1234567891Z",
+                Some((
+                    "2025-02-09T10:05:23.123456789Z",
+                    Rfc3339,
+                    false,
+                    "2025-02-09T10:05:23.1234567891Z",
+                )),
+            ),
+            (
+                "2025-02-09T19:05:23+09:00 level=info",
+                Some((
+                    "2025-02-09T10:05:23Z",
+                    Rfc3339,
+                    false,
+                    "2025-02-09T19:05:23+09:00",
+                )),
+            ),
+            (
+                "2025-02-09T05:05:23.5-0500 x",
+                Some((
+                    "2025-02-09T10:05:23.5Z",
+                    Rfc3339,
+                    false,
+                    "2025-02-09T05:05:23.5-0500",
+                )),
+            ),
+            (
+                "2025-02-09T11:05:23+01 x",
+                Some((
+                    "2025-02-09T10:05:23Z",
+                    Rfc3339,
+                    false,
+                    "2025-02-09T11:05:23+01",
+                )),
+            ),
+            (
+                "2025-02-09T00:35:23-09:30 x",
+                Some((
+                    "2025-02-09T10:05:23Z",
+                    Rfc3339,
+                    false,
+                    "2025-02-09T00:35:23-09:30",
+                )),
+            ),
+            (
+                "2025-02-09t10:05:23z",
+                Some((
+                    "2025-02-09T10:05:23Z",
+                    Rfc3339,
+                    false,
+                    "2025-02-09t10:05:23z",
+                )),
+            ),
+            (
+                "2025-02-09T10:05:23 no zone",
+                Some(("2025-02-09T10:05:23Z", Rfc3339, true, "2025-02-09T10:05:23")),
+            ),
+            (
+                "level=info ts=2025-02-09T10:05:23.5Z msg=ok",
+                Some((
+                    "2025-02-09T10:05:23.5Z",
+                    Rfc3339,
+                    false,
+                    "2025-02-09T10:05:23.5Z",
+                )),
+            ),
+            // Offsets cross the date line both ways.
+            (
+                "2025-02-10T01:05:23+15:00 x",
+                Some((
+                    "2025-02-09T10:05:23Z",
+                    Rfc3339,
+                    false,
+                    "2025-02-10T01:05:23+15:00",
+                )),
+            ),
+            (
+                "2025-02-08T23:05:23-11:00 x",
+                Some((
+                    "2025-02-09T10:05:23Z",
+                    Rfc3339,
+                    false,
+                    "2025-02-08T23:05:23-11:00",
+                )),
+            ),
+            // ISO 8601 with a space: Java/Python, Windows CBS, Go's time.String, PostgreSQL.
+            (
+                "2025-02-09 10:05:23,123 INFO [main] Started",
+                Some((
+                    "2025-02-09T10:05:23.123Z",
+                    Iso8601,
+                    true,
+                    "2025-02-09 10:05:23,123",
+                )),
+            ),
+            (
+                "2025-02-09 10:05:23.123456 +0000 UTC m=+0.1",
+                Some((
+                    "2025-02-09T10:05:23.123456Z",
+                    Iso8601,
+                    false,
+                    "2025-02-09 10:05:23.123456 +0000",
+                )),
+            ),
+            (
+                "2025-02-09 19:05:23 +09:00 boot",
+                Some((
+                    "2025-02-09T10:05:23Z",
+                    Iso8601,
+                    false,
+                    "2025-02-09 19:05:23 +09:00",
+                )),
+            ),
+            (
+                "2025-02-09 10:05:23, Info   CBS   Loaded stack",
+                Some(("2025-02-09T10:05:23Z", Iso8601, true, "2025-02-09 10:05:23")),
+            ),
+            (
+                "2025-02-09 10:05:23,456 - WARN  [worker:Pool@12] - busy",
+                Some((
+                    "2025-02-09T10:05:23.456Z",
+                    Iso8601,
+                    true,
+                    "2025-02-09 10:05:23,456",
+                )),
+            ),
+            (
+                "2025-02-09 10:05:23 UTC [42] LOG:  checkpoint",
+                Some((
+                    "2025-02-09T10:05:23Z",
+                    Iso8601,
+                    false,
+                    "2025-02-09 10:05:23 UTC",
+                )),
+            ),
+            (
+                "2025-02-09 10:05:23 -1 retries",
+                Some(("2025-02-09T10:05:23Z", Iso8601, true, "2025-02-09 10:05:23")),
+            ),
+            // A file name with a date but no time comes before the real time.
+            (
+                "api.log.1.2025-02-09_08:00:00 2025-02-09 10:05:23.008 77 INFO svc [req-1] ok",
+                Some((
+                    "2025-02-09T10:05:23.008Z",
+                    Iso8601,
+                    true,
+                    "2025-02-09 10:05:23.008",
+                )),
+            ),
+            // Go's log package.
+            (
+                "2025/02/09 10:05:23 listening on :8080",
+                Some(("2025-02-09T10:05:23Z", Go, true, "2025/02/09 10:05:23")),
+            ),
+            (
+                "2025/02/09 10:05:23.000123 handler.go:12: x",
+                Some((
+                    "2025-02-09T10:05:23.000123Z",
+                    Go,
+                    true,
+                    "2025/02/09 10:05:23.000123",
+                )),
+            ),
+            // Two-digit years: log4j yy/MM/dd and HDFS at the line start only.
+            (
+                "25/02/09 10:05:23 INFO storage.Store: put block",
+                Some(("2025-02-09T10:05:23Z", ShortYear, true, "25/02/09 10:05:23")),
+            ),
+            (
+                "250209 100523 42 INFO dfs.Node: served block",
+                Some(("2025-02-09T10:05:23Z", Compact, true, "250209 100523")),
+            ),
+            ("copied 250209 100523 bytes", None),
+            // Year-less formats take 2025 from the window.
+            (
+                "02-09 10:05:23.456  1234  5678 D Tag: x",
+                Some((
+                    "2025-02-09T10:05:23.456Z",
+                    Logcat,
+                    true,
+                    "02-09 10:05:23.456",
+                )),
+            ),
+            (
+                "I0209 10:05:23.123456       1 controller.go:42] synced",
+                Some((
+                    "2025-02-09T10:05:23.123456Z",
+                    Klog,
+                    true,
+                    "I0209 10:05:23.123456",
+                )),
+            ),
+            (
+                "E0209 10:05:23.000001   77 reflector.go:9] failed",
+                Some((
+                    "2025-02-09T10:05:23.000001Z",
+                    Klog,
+                    true,
+                    "E0209 10:05:23.000001",
+                )),
+            ),
+            (
+                "Feb  9 10:05:23 node-1 sshd[42]: accepted key",
+                Some(("2025-02-09T10:05:23Z", Syslog, true, "Feb  9 10:05:23")),
+            ),
+            (
+                "Feb 9 10:05:23 node-1 cron[7]: run",
+                Some(("2025-02-09T10:05:23Z", Syslog, true, "Feb 9 10:05:23")),
+            ),
+            (
+                "<34>Feb 09 10:05:23 node-1 kernel: oom",
+                Some(("2025-02-09T10:05:23Z", Syslog, true, "Feb 09 10:05:23")),
+            ),
+            // CLF, ctime (Apache error log) and RFC 2822 dates.
+            (
+                "10.0.0.1 - - [09/Feb/2025:19:05:23 +0900] \"GET / HTTP/1.1\" 200 5",
+                Some((
+                    "2025-02-09T10:05:23Z",
+                    Clf,
+                    false,
+                    "09/Feb/2025:19:05:23 +0900",
+                )),
+            ),
+            (
+                "[09/Feb/2025:10:05:23] plain",
+                Some(("2025-02-09T10:05:23Z", Clf, true, "09/Feb/2025:10:05:23")),
+            ),
+            (
+                "[Sun Feb 09 10:05:23 2025] [error] child exited",
+                Some((
+                    "2025-02-09T10:05:23Z",
+                    Ctime,
+                    true,
+                    "Sun Feb 09 10:05:23 2025",
+                )),
+            ),
+            (
+                "[Sun Feb 09 10:05:23.123456 2025] [core:error] x",
+                Some((
+                    "2025-02-09T10:05:23.123456Z",
+                    Ctime,
+                    true,
+                    "Sun Feb 09 10:05:23.123456 2025",
+                )),
+            ),
+            (
+                "Sun Feb  9 10:05:23 2025 cron",
+                Some((
+                    "2025-02-09T10:05:23Z",
+                    Ctime,
+                    true,
+                    "Sun Feb  9 10:05:23 2025",
+                )),
+            ),
+            (
+                "date: Sun, 09 Feb 2025 10:05:23 GMT",
+                Some((
+                    "2025-02-09T10:05:23Z",
+                    Rfc2822,
+                    false,
+                    "Sun, 09 Feb 2025 10:05:23 GMT",
+                )),
+            ),
+            (
+                "sent 9 Feb 2025 19:05:23 +0900",
+                Some((
+                    "2025-02-09T10:05:23Z",
+                    Rfc2822,
+                    false,
+                    "9 Feb 2025 19:05:23 +0900",
+                )),
+            ),
+            // JSON time fields: strings in any format, epochs whose magnitude tells the unit.
+            (
+                r#"{"ts":1739095523.123456,"level":"info"}"#,
+                Some((
+                    "2025-02-09T10:05:23.123456Z",
+                    EpochSeconds,
+                    false,
+                    "1739095523.123456",
+                )),
+            ),
+            (
+                r#"{"level":"info","time":1739095523123,"msg":"x"}"#,
+                Some((
+                    "2025-02-09T10:05:23.123Z",
+                    EpochMillis,
+                    false,
+                    "1739095523123",
+                )),
+            ),
+            (
+                r#"{"t": 1739095523123456}"#,
+                Some((
+                    "2025-02-09T10:05:23.123456Z",
+                    EpochMicros,
+                    false,
+                    "1739095523123456",
+                )),
+            ),
+            (
+                r#"{"timestamp":1739095523123456789}"#,
+                Some((
+                    "2025-02-09T10:05:23.123456789Z",
+                    EpochNanos,
+                    false,
+                    "1739095523123456789",
+                )),
+            ),
+            (
+                r#"{"timeUnixNano":"1739095523123456789"}"#,
+                Some((
+                    "2025-02-09T10:05:23.123456789Z",
+                    EpochNanos,
+                    false,
+                    "1739095523123456789",
+                )),
+            ),
+            (
+                r#"{"time":1739095523123.5}"#,
+                Some((
+                    "2025-02-09T10:05:23.1235Z",
+                    EpochMillis,
+                    false,
+                    "1739095523123.5",
+                )),
+            ),
+            (
+                r#"{"ts":1.7390955231e9}"#,
+                Some((
+                    "2025-02-09T10:05:23.1Z",
+                    EpochSeconds,
+                    false,
+                    "1.7390955231e9",
+                )),
+            ),
+            (
+                r#"{"@timestamp":"2025-02-09T10:05:23.123Z","message":"x"}"#,
+                Some((
+                    "2025-02-09T10:05:23.123Z",
+                    Rfc3339,
+                    false,
+                    "2025-02-09T10:05:23.123Z",
+                )),
+            ),
+            (
+                r#"{"msg":"at 2025-02-09T09:00:00Z","time":"2025-02-09T10:05:23Z"}"#,
+                Some((
+                    "2025-02-09T10:05:23Z",
+                    Rfc3339,
+                    false,
+                    "2025-02-09T10:05:23Z",
+                )),
+            ),
+            (
+                r#"{"log":"said \"hi\"\n","stream":"stdout","time":"2025-02-09T10:05:23.123456789Z"}"#,
+                Some((
+                    "2025-02-09T10:05:23.123456789Z",
+                    Rfc3339,
+                    false,
+                    "2025-02-09T10:05:23.123456789Z",
+                )),
+            ),
+            (
+                r#"{"asctime": "2025-02-09 10:05:23,123", "levelname": "INFO"}"#,
+                Some((
+                    "2025-02-09T10:05:23.123Z",
+                    Iso8601,
+                    true,
+                    "2025-02-09 10:05:23,123",
+                )),
+            ),
+            (
+                r#"{"Time":"Feb  9 10:05:23"}"#,
+                Some(("2025-02-09T10:05:23Z", Syslog, true, "Feb  9 10:05:23")),
+            ),
+            (
+                r#"  {"eventTime":"2025-02-09T10:05:23Z"}"#,
+                Some((
+                    "2025-02-09T10:05:23Z",
+                    Rfc3339,
+                    false,
+                    "2025-02-09T10:05:23Z",
+                )),
+            ),
+            // Bare numbers are epochs only in time fields.
+            (r#"{"nested":{"ts":1739095523},"msg":"x"}"#, None),
+            (r#"{"msg":"took 1739095523 ms"}"#, None),
+            (r#"{"ts":12,"msg":"x"}"#, None),
+            (r#"{"ts":"soon"}"#, None),
+            ("request took 1739095523 ns", None),
+            // logfmt time keys.
+            (
+                "ts=1739095523.5 level=info msg=ok",
+                Some((
+                    "2025-02-09T10:05:23.5Z",
+                    EpochSeconds,
+                    false,
+                    "1739095523.5",
+                )),
+            ),
+            (
+                "level=info time=\"1739095523123\" msg=ok",
+                Some((
+                    "2025-02-09T10:05:23.123Z",
+                    EpochMillis,
+                    false,
+                    "1739095523123",
+                )),
+            ),
+            ("level=info count=1739095523 msg=ok", None),
+            ("level=info uptime=1739095523 msg=ok", None),
+            // Impossible dates are no timestamps (and do not make the finder look further in).
+            ("2025-02-30 10:00:00 x", None),
+            (
+                "2024-02-29 10:00:00 leap day",
+                Some(("2024-02-29T10:00:00Z", Iso8601, true, "2024-02-29 10:00:00")),
+            ),
+            ("2025-02-29T10:00:00Z", None),
+            ("2025-02-09 25:00:00 x", None),
+            ("2025-13-01T00:00:00Z", None),
+            ("2025-02-09T10:61:00Z", None),
+            ("2025-04-31T10:00:00Z", None),
+            ("Feb 30 10:05:23 host x", None),
+            ("[31/Apr/2025:10:05:23 +0000] x", None),
+            // No timestamp at all.
+            ("", None),
+            ("   ", None),
+            ("plain message without time", None),
+            ("10:05:23 a clock without a date", None),
+            ("2025-02-09 deployed on a date without a clock", None),
+            ("version 1.2.3 build 2025", None),
+            ("Ärger: 日本語 🙂 Feb", None),
+            (
+                "{not json 2025-02-09T10:05:23Z",
+                Some((
+                    "2025-02-09T10:05:23Z",
+                    Rfc3339,
+                    false,
+                    "2025-02-09T10:05:23Z",
+                )),
+            ),
+        ];
+        for (line, expected) in rows {
+            check(&mut Finder::new(february()), line, *expected);
+        }
+    }
+
+    #[test]
+    fn year_less_times_take_the_year_that_fits_the_window() {
+        use Format::*;
+        let new_year = TimeContext {
+            zone: TimeZone::UTC,
+            window: Some((
+                instant("2024-12-31T23:00:00Z"),
+                instant("2025-01-01T01:00:00Z"),
+            )),
+        };
+        let rows: &[(&str, Expected)] = &[
+            (
+                "Dec 31 23:30:00 host x",
+                Some(("2024-12-31T23:30:00Z", Syslog, true, "Dec 31 23:30:00")),
+            ),
+            (
+                "Jan  1 00:30:00 host x",
+                Some(("2025-01-01T00:30:00Z", Syslog, true, "Jan  1 00:30:00")),
+            ),
+            (
+                "I1231 23:59:59.999999 1 x.go:1] m",
+                Some((
+                    "2024-12-31T23:59:59.999999Z",
+                    Klog,
+                    true,
+                    "I1231 23:59:59.999999",
+                )),
+            ),
+            (
+                "01-01 00:00:01.000  1  2 I Tag: m",
+                Some(("2025-01-01T00:00:01Z", Logcat, true, "01-01 00:00:01.000")),
+            ),
+            // Outside the window: the nearest year, not the window's own.
+            (
+                "Jun 15 12:00:00 host x",
+                Some(("2025-06-15T12:00:00Z", Syslog, true, "Jun 15 12:00:00")),
+            ),
+            (
+                "Dec 30 12:00:00 host x",
+                Some(("2024-12-30T12:00:00Z", Syslog, true, "Dec 30 12:00:00")),
+            ),
+            // Feb 29 exists only in leap years: 2024 is the nearest.
+            (
+                "Feb 29 12:00:00 host x",
+                Some(("2024-02-29T12:00:00Z", Syslog, true, "Feb 29 12:00:00")),
+            ),
+        ];
+        // One finder for all rows, so the remembered year is exercised in both directions.
+        let mut finder = Finder::new(new_year.clone());
+        for (line, expected) in rows.iter().chain(rows.iter().rev()) {
+            check(&mut finder, line, *expected);
+            check(&mut Finder::new(new_year.clone()), line, *expected);
+        }
+    }
+
+    #[test]
+    fn zone_less_times_are_read_in_the_context_zone() {
+        use Format::*;
+        let zones: &[(&str, &[(&str, Expected)])] = &[
+            (
+                "+09:00",
+                &[
+                    (
+                        "2025-02-09 19:05:23,000 x",
+                        Some((
+                            "2025-02-09T10:05:23Z",
+                            Iso8601,
+                            true,
+                            "2025-02-09 19:05:23,000",
+                        )),
+                    ),
+                    (
+                        "2025-02-09T10:05:23Z x",
+                        Some((
+                            "2025-02-09T10:05:23Z",
+                            Rfc3339,
+                            false,
+                            "2025-02-09T10:05:23Z",
+                        )),
+                    ),
+                    (
+                        "Feb  9 19:05:23 host x",
+                        Some(("2025-02-09T10:05:23Z", Syslog, true, "Feb  9 19:05:23")),
+                    ),
+                ],
+            ),
+            (
+                "Asia/Tokyo",
+                &[
+                    (
+                        "2025-02-09 19:05:23 x",
+                        Some(("2025-02-09T10:05:23Z", Iso8601, true, "2025-02-09 19:05:23")),
+                    ),
+                    (
+                        "Feb  9 19:05:23 host x",
+                        Some(("2025-02-09T10:05:23Z", Syslog, true, "Feb  9 19:05:23")),
+                    ),
+                ],
+            ),
+            (
+                "America/New_York",
+                &[
+                    (
+                        "2025-02-09 05:05:23 x",
+                        Some(("2025-02-09T10:05:23Z", Iso8601, true, "2025-02-09 05:05:23")),
+                    ),
+                    // Summer time: UTC-4.
+                    (
+                        "2025-07-09 06:05:23 x",
+                        Some(("2025-07-09T10:05:23Z", Iso8601, true, "2025-07-09 06:05:23")),
+                    ),
+                    (
+                        "{\"ts\":1739095523}",
+                        Some(("2025-02-09T10:05:23Z", EpochSeconds, false, "1739095523")),
+                    ),
+                ],
+            ),
+        ];
+        for (zone, rows) in zones {
+            let context = TimeContext {
+                zone: parse_zone(zone).expect("test zones exist"),
+                ..february()
+            };
+            for (line, expected) in *rows {
+                check(&mut Finder::new(context.clone()), line, *expected);
+            }
+        }
+    }
+
+    #[test]
+    fn remembered_format_never_hides_an_earlier_timestamp() {
+        use Format::*;
+        let rows: &[(&str, Expected)] = &[
+            (
+                "xx 2025-02-09T10:00:00Z a",
+                Some((
+                    "2025-02-09T10:00:00Z",
+                    Rfc3339,
+                    false,
+                    "2025-02-09T10:00:00Z",
+                )),
+            ),
+            (
+                "2025-02-09T10:00:01Z yy 2025-02-09T10:00:02Z",
+                Some((
+                    "2025-02-09T10:00:01Z",
+                    Rfc3339,
+                    false,
+                    "2025-02-09T10:00:01Z",
+                )),
+            ),
+            (
+                "xx Feb  9 10:00:03 host",
+                Some(("2025-02-09T10:00:03Z", Syslog, true, "Feb  9 10:00:03")),
+            ),
+            ("xx12025-02-09T10:00:04Z", None),
+            (
+                "xx 2025-02-09T10:00:04Z",
+                Some((
+                    "2025-02-09T10:00:04Z",
+                    Rfc3339,
+                    false,
+                    "2025-02-09T10:00:04Z",
+                )),
+            ),
+            ("xx 2025-02-09", None),
+            ("", None),
+            (
+                "2025/02/09 10:00:05 z",
+                Some(("2025-02-09T10:00:05Z", Go, true, "2025/02/09 10:00:05")),
+            ),
+            (
+                r#"{"ts":1739095206}"#,
+                Some(("2025-02-09T10:00:06Z", EpochSeconds, false, "1739095206")),
+            ),
+            (
+                "2025/02/09 10:00:07 z",
+                Some(("2025-02-09T10:00:07Z", Go, true, "2025/02/09 10:00:07")),
+            ),
+        ];
+        let mut finder = Finder::new(february());
+        for (line, expected) in rows {
+            check(&mut finder, line, *expected);
+        }
+    }
+
+    #[test]
+    fn kubelet_prefix_reads_the_cri_timestamp() {
+        #[track_caller]
+        fn check(line: &str, expected: Option<(&str, usize)>) {
+            let expected = expected.map(|(time, length)| (instant(time), length));
+            assert_eq!(kubelet_prefix(line), expected, "line {line:?}");
+        }
+        let rows: &[(&str, Option<(&str, usize)>)] = &[
+            (
+                "2025-02-09T10:05:23.123456789Z hello",
+                Some(("2025-02-09T10:05:23.123456789Z", 31)),
+            ),
+            (
+                "2025-02-09T19:05:23.123456789+09:00 hello",
+                Some(("2025-02-09T10:05:23.123456789Z", 36)),
+            ),
+            (
+                "2025-02-09T19:05:23.123456789+0900 hello",
+                Some(("2025-02-09T10:05:23.123456789Z", 35)),
+            ),
+            (
+                "2025-02-09T01:05:23.000000001-09:00 ",
+                Some(("2025-02-09T10:05:23.000000001Z", 36)),
+            ),
+            (
+                "2025-02-09T10:05:23.123Z x",
+                Some(("2025-02-09T10:05:23.123Z", 25)),
+            ),
+            ("2025-02-09T10:05:23Z x", Some(("2025-02-09T10:05:23Z", 21))),
+            ("2025-02-09T10:05:23.123456789Z", None),
+            ("2025-02-09T10:05:23.123456789+09:", None),
+            ("2025-02-09T10:05:23.123456789+09", None),
+            ("2025-02-09T10:05:23.1234", None),
+            ("2025-02-09T10:05", None),
+            ("2025-02-09T10:05:23.123456789 hello", None),
+            ("2025-02-09 10:05:23.123456789Z hello", None),
+            ("2025-02-30T10:05:23.123456789Z hello", None),
+            ("I0209 10:05:23.123456 1 x.go:1] m", None),
+            ("", None),
+        ];
+        for (line, expected) in rows {
+            check(line, *expected);
+        }
+    }
+
+    #[test]
+    fn parse_rfc3339_agrees_with_jiff_on_what_alertmanager_and_kubernetes_send() {
+        #[track_caller]
+        fn check(text: &str, expected: Option<&str>) {
+            let ours = parse_rfc3339(text);
+            assert_eq!(ours, expected.map(instant), "text {text:?}");
+            // jiff reads the same instants: the helper is for speed, not for coverage.
+            if ours.is_some() {
+                assert_eq!(text.parse::<Instant>().ok(), ours, "jiff on {text:?}");
+            }
+        }
+        let rows: &[(&str, Option<&str>)] = &[
+            ("0001-01-01T00:00:00Z", Some("0001-01-01T00:00:00Z")),
+            ("2025-02-09T10:05:23Z", Some("2025-02-09T10:05:23Z")),
+            ("2025-02-09T10:05:23.1Z", Some("2025-02-09T10:05:23.100Z")),
+            (
+                "2025-02-09T10:05:23.12345Z",
+                Some("2025-02-09T10:05:23.123450Z"),
+            ),
+            (
+                "2025-02-09T10:05:23.123456789Z",
+                Some("2025-02-09T10:05:23.123456789Z"),
+            ),
+            (
+                "2025-02-09T19:05:23.5+09:00",
+                Some("2025-02-09T10:05:23.5Z"),
+            ),
+            ("2025-02-09T05:05:23-05:00", Some("2025-02-09T10:05:23Z")),
+            ("2025-02-09T05:05:23-0500", Some("2025-02-09T10:05:23Z")),
+            ("2025-02-09t10:05:23z", Some("2025-02-09T10:05:23Z")),
+            ("2025-02-09 10:05:23Z", Some("2025-02-09T10:05:23Z")),
+            ("2025-02-09T10:05:23", None),
+            ("2025-02-09T10:05:23Z trailing", None),
+            ("2025-02-09", None),
+            ("", None),
+        ];
+        for (text, expected) in rows {
+            check(text, *expected);
+        }
+    }
+
+    #[test]
+    fn window_and_zone_arguments() {
+        assert_eq!(
+            parse_window("2025-02-09T09:00:00Z/2025-02-09T19:00:00+09:00"),
+            Some((
+                instant("2025-02-09T09:00:00Z"),
+                instant("2025-02-09T10:00:00Z")
+            ))
+        );
+        assert_eq!(
+            parse_window("2025-02-09T10:00:00Z/2025-02-09T09:00:00Z"),
+            None
+        );
+        assert_eq!(parse_window("2025-02-09T09:00:00Z"), None);
+        #[track_caller]
+        fn check(text: &str, expected_offset_seconds: Option<i32>) {
+            let offset = parse_zone(text)
+                .map(|zone| zone.to_offset(instant("2025-02-09T10:00:00Z")).seconds());
+            assert_eq!(offset, expected_offset_seconds, "zone {text:?}");
+        }
+        let rows: &[(&str, Option<i32>)] = &[
+            ("UTC", Some(0)),
+            ("Z", Some(0)),
+            ("+09:00", Some(9 * 3600)),
+            ("-0530", Some(-(5 * 3600 + 1800))),
+            ("+9", Some(9 * 3600)),
+            ("Asia/Tokyo", Some(9 * 3600)),
+            ("Europe/Berlin", Some(3600)),
+            ("+26:00", None),
+            ("+ab", None),
+            ("Not/AZone", None),
+        ];
+        for (text, expected) in rows {
+            check(text, *expected);
+        }
+    }
+
+    #[test]
+    fn format_rfc3339_utc_keeps_milliseconds_or_more() {
+        let rows = [
+            ("2025-02-09T10:05:23Z", "2025-02-09T10:05:23.000Z"),
+            ("2025-02-09T10:05:23.12Z", "2025-02-09T10:05:23.120Z"),
+            ("2025-02-09T10:05:23.1234Z", "2025-02-09T10:05:23.123400Z"),
+            (
+                "2025-02-09T10:05:23.123456789Z",
+                "2025-02-09T10:05:23.123456789Z",
+            ),
+            ("1969-12-31T23:59:59.5Z", "1969-12-31T23:59:59.500Z"),
+            ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00.000Z"),
+            ("2024-02-29T23:59:59Z", "2024-02-29T23:59:59.000Z"),
+        ];
+        for (input, expected) in rows {
+            assert_eq!(
+                format_rfc3339_utc(instant(input)),
+                expected,
+                "instant {input}"
+            );
+        }
+    }
+
+    #[test]
+    fn never_panics_on_cut_or_odd_input() {
+        let samples = [
+            "2025-02-09T19:05:23.123456789+09:00 x",
+            "[Sun Feb  9 10:05:23.123456 2025] x",
+            "10.0.0.1 - - [09/Feb/2025:19:05:23 +0900] \"GET /\"",
+            r#"{"ts":1739095523.123,"msg":"a \"b\" c","time":"2025-02-09 10:05:23,1"}"#,
+            "ts=\"1739095523123\" t=1e400 time=-5",
+            "I0209 10:05:23.123456 1 x.go:1] Feb  9 10:05:23 25/02/09 10:05:23",
+            "250209 100523 02-09 10:05:23.456 Sun, 09 Feb 2025 10:05:23 GMT",
+            "9999-12-31T23:59:59.999999999-23:59 0000-01-01T00:00:00+23:59",
+            "{\"ts\":\"\\",
+            "{\"ts\":99999999999999999999999999999}",
+        ];
+        let context = february();
+        for sample in samples {
+            for end in (0..=sample.len()).filter(|end| sample.is_char_boundary(*end)) {
+                let mut finder = Finder::new(context.clone());
+                let line = &sample[..end];
+                if let Some(found) = finder.find(line) {
+                    assert!(line.get(found.span.clone()).is_some(), "span of {line:?}");
+                }
+                let _ = kubelet_prefix(line);
+                let _ = parse_rfc3339(line);
+            }
+        }
+        // Pseudo-random bytes drawn from timestamp characters, through one finder.
+        let alphabet = b"0123456789-/:.,TZ +[]{}\"=tsFebSunI\xc3\xa4";
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut finder = Finder::new(context.clone());
+        for _ in 0..20_000 {
+            let mut bytes = Vec::new();
+            for _ in 0..(state % 48) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                bytes.push(alphabet[(state % alphabet.len() as u64) as usize]);
+            }
+            let line = String::from_utf8_lossy(&bytes);
+            let _ = finder.find(&line);
+            let _ = kubelet_prefix(&line);
+        }
+        // Huge lines stay linear and answer correctly.
+        let mut huge = "1-".repeat(500_000);
+        huge.push_str(" 2025-02-09T10:05:23Z");
+        let found = Finder::new(context.clone())
+            .find(&huge)
+            .expect("the timestamp at the end");
+        assert_eq!(found.instant, instant("2025-02-09T10:05:23Z"));
+        assert_eq!(Finder::new(context).find(&"Feb ".repeat(300_000)), None);
+    }
 }
