@@ -122,7 +122,14 @@ pub struct Finder {
     last: Option<(Format, usize)>,
     /// The year the previous year-less timestamp took.
     last_year: Option<i32>,
+    /// The bytes before the previous line's timestamp when it was not at the start and
+    /// nothing before it parsed (a `[pod/…]` or file-name prefix); at most
+    /// [`MAX_REMEMBERED_PREFIX`] bytes.
+    last_prefix: Vec<u8>,
 }
+
+/// Longest line prefix remembered as holding no timestamp.
+const MAX_REMEMBERED_PREFIX: usize = 128;
 
 impl Finder {
     pub fn new(context: TimeContext) -> Self {
@@ -148,6 +155,7 @@ impl Finder {
             window_short: window_seconds.1 - window_seconds.0 < 365 * SECONDS_PER_DAY,
             last: None,
             last_year: None,
+            last_prefix: Vec::new(),
         }
     }
 
@@ -166,8 +174,13 @@ impl Finder {
             return Some(found);
         }
         if let Some((format, position)) = self.last {
-            // A cached hit further in is only the first timestamp if nothing before it is.
+            // A cached hit further in is only the first timestamp if nothing before it is;
+            // a prefix equal to the last line's is known to hold none.
+            let prefix_known = position > 0
+                && bytes.len() > position
+                && self.last_prefix.as_slice() == &bytes[..position];
             if position > 0
+                && !prefix_known
                 && let Some(found) = self.scan(bytes, 0, position.min(bytes.len()))
             {
                 return Some(found);
@@ -177,6 +190,10 @@ impl Finder {
                 && let Some(parsed) = parse_format(format, bytes, position)
                 && let Some(found) = self.resolve(&parsed, position)
             {
+                if position > 0 && !prefix_known && position <= MAX_REMEMBERED_PREFIX {
+                    self.last_prefix.clear();
+                    self.last_prefix.extend_from_slice(&bytes[..position]);
+                }
                 return Some(found);
             }
             return self.scan(bytes, position.min(bytes.len()), bytes.len());
@@ -184,8 +201,60 @@ impl Finder {
         self.scan(bytes, 0, bytes.len())
     }
 
-    /// Tries every candidate start in `from..to` in order; the first that parses wins.
+    /// The first timestamp starting in `from..to`.
+    ///
+    /// Every text format has its `hh:mm:ss` within [`MAX_LEAD`] bytes of its start, and an
+    /// epoch without a date needs a `key=`, so instead of trying every byte the scan jumps
+    /// between `:`…`:` pairs and `=` signs and tries only the bytes just before a pair.
+    /// Lines without a time (stack traces, continuations) then cost about one `memchr`.
     fn scan(&mut self, bytes: &[u8], from: usize, to: usize) -> Option<Found> {
+        if from >= to {
+            return None;
+        }
+        // `YYMMDD hhmmss` has no colon; it is only read at the line start.
+        if from == 0
+            && digit_run(bytes, 0, 7) == 6
+            && let Some(found) = self.try_digit_start(bytes, 0)
+        {
+            return Some(found);
+        }
+        let mut unscanned = from;
+        let limit = bytes.len().min(to.saturating_add(MAX_LEAD));
+        let mut position = from;
+        while let Some(offset) = memchr::memchr2(b':', b'=', &bytes[position..limit]) {
+            let hit = position + offset;
+            position = hit + 1;
+            if bytes[hit] == b'=' {
+                let mut value = hit + 1;
+                if bytes.get(value) == Some(&b'"') {
+                    value += 1;
+                }
+                if value < to
+                    && bytes.get(value).is_some_and(u8::is_ascii_digit)
+                    && logfmt_time_key_before(bytes, value)
+                    && let Some(found) = self.try_digit_start(bytes, value)
+                {
+                    return Some(found);
+                }
+            } else if bytes.get(hit + 3) == Some(&b':') {
+                let region_start = unscanned.max(hit.saturating_sub(MAX_LEAD));
+                let region_end = hit.min(to);
+                if region_start < region_end {
+                    if let Some(found) = self.scan_every_byte(bytes, region_start, region_end) {
+                        return Some(found);
+                    }
+                    unscanned = region_end;
+                }
+                if hit >= to {
+                    break;
+                }
+            }
+        }
+        None
+    }
+
+    /// Tries every candidate start in `from..to` in order; the first that parses wins.
+    fn scan_every_byte(&mut self, bytes: &[u8], from: usize, to: usize) -> Option<Found> {
         let mut position = from;
         while position < to {
             let class = CLASS[bytes[position] as usize];
@@ -904,7 +973,10 @@ fn parse_epoch(text: &[u8]) -> Option<(Instant, Format)> {
     if !fraction.iter().all(u8::is_ascii_digit) {
         return parse_epoch_float(text);
     }
-    let value: u64 = std::str::from_utf8(whole).ok()?.parse().ok()?;
+    // At most 19 digits: fits a u64.
+    let value = whole
+        .iter()
+        .fold(0u64, |value, byte| value * 10 + u64::from(byte - b'0'));
     let (unit_nanos, format) = epoch_unit(value as f64)?;
     let mut fraction_nanos: i128 = 0;
     let mut scale: i128 = unit_nanos / 10;
@@ -946,7 +1018,9 @@ fn epoch_unit(value: f64) -> Option<(i128, Format)> {
     }
 }
 
-/// JSON keys (and logfmt keys) whose value is the line's time, compared ignoring case.
+/// JSON keys (and logfmt keys) whose value is the line's time, compared ignoring case;
+/// [`is_time_key`] holds the same list sorted by length.
+#[cfg(test)]
 const TIME_KEYS: &[&[u8]] = &[
     b"ts",
     b"time",
@@ -967,10 +1041,21 @@ const TIME_KEYS: &[&[u8]] = &[
 ];
 
 fn is_time_key(key: &[u8]) -> bool {
-    key.len() <= 12
-        && TIME_KEYS
-            .iter()
-            .any(|candidate| candidate.eq_ignore_ascii_case(key))
+    // By length first: most keys of a JSON line are not time keys and fail here.
+    let candidates: &[&[u8]] = match key.len() {
+        1 => &[b"t"],
+        2 => &[b"ts", b"@t"],
+        4 => &[b"time", b"date"],
+        7 => &[b"asctime", b"logtime"],
+        8 => &[b"datetime", b"log_time"],
+        9 => &[b"timestamp", b"eventtime"],
+        10 => &[b"@timestamp", b"event_time", b"timemillis", b"time_local"],
+        12 => &[b"timeunixnano"],
+        _ => return false,
+    };
+    candidates
+        .iter()
+        .any(|candidate| candidate.eq_ignore_ascii_case(key))
 }
 
 /// Whether the number at `start` is the value of a logfmt time key: `ts=…` or `ts="…"`,
@@ -1014,7 +1099,16 @@ fn is_plain_number(text: &[u8]) -> bool {
 
 /// The index of the quote closing a JSON string whose content starts at `start`.
 fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
+    // Keys and short values are the common case: look at a few bytes before memchr.
     let mut position = start;
+    let short_end = bytes.len().min(start + 16);
+    while position < short_end {
+        match bytes[position] {
+            b'"' => return Some(position),
+            b'\\' => position += 2,
+            _ => position += 1,
+        }
+    }
     loop {
         let found = position + memchr::memchr2(b'"', b'\\', bytes.get(position..)?)?;
         if bytes[found] == b'"' {
@@ -1037,6 +1131,10 @@ fn skip_spaces(bytes: &[u8], mut position: usize) -> usize {
     }
     position
 }
+
+/// The most bytes from the start of a text timestamp to its first `hh:` colon
+/// (`Sun,  09 Feb 2025 10:` is 20).
+const MAX_LEAD: usize = 24;
 
 const DIGIT: u8 = 1;
 const LETTER: u8 = 2;
@@ -1252,484 +1350,76 @@ mod tests {
     #[test]
     fn finds_every_format() {
         use Format::*;
+        #[rustfmt::skip]
         let rows: &[(&str, Expected)] = &[
             // RFC 3339 / ISO 8601 with T: fractions of 0-9+ digits, every zone spelling.
-            (
-                "2025-02-09T10:05:23Z GET /healthz 200",
-                Some((
-                    "2025-02-09T10:05:23Z",
-                    Rfc3339,
-                    false,
-                    "2025-02-09T10:05:23Z",
-                )),
-            ),
-            (
-                "2025-02-09T10:05:23.1Z x",
-                Some((
-                    "2025-02-09T10:05:23.1Z",
-                    Rfc3339,
-                    false,
-                    "2025-02-09T10:05:23.1Z",
-                )),
-            ),
-            (
-                "2025-02-09T10:05:23.12Z x",
-                Some((
-                    "2025-02-09T10:05:23.12Z",
-                    Rfc3339,
-                    false,
-                    "2025-02-09T10:05:23.12Z",
-                )),
-            ),
-            (
-                "2025-02-09T10:05:23.123Z x",
-                Some((
-                    "2025-02-09T10:05:23.123Z",
-                    Rfc3339,
-                    false,
-                    "2025-02-09T10:05:23.123Z",
-                )),
-            ),
-            (
-                "2025-02-09T10:05:23.1234Z x",
-                Some((
-                    "2025-02-09T10:05:23.1234Z",
-                    Rfc3339,
-                    false,
-                    "2025-02-09T10:05:23.1234Z",
-                )),
-            ),
-            (
-                "2025-02-09T10:05:23.12345Z",
-                Some((
-                    "2025-02-09T10:05:23.12345Z",
-                    Rfc3339,
-                    false,
-                    "2025-02-09T10:05:23.12345Z",
-                )),
-            ),
-            (
-                "2025-02-09T10:05:23.123456Z",
-                Some((
-                    "2025-02-09T10:05:23.123456Z",
-                    Rfc3339,
-                    false,
-                    "2025-02-09T10:05:23.123456Z",
-                )),
-            ),
-            (
-                "2025-02-09T10:05:23.1234567Z",
-                Some((
-                    "2025-02-09T10:05:23.1234567Z",
-                    Rfc3339,
-                    false,
-                    "2025-02-09T10:05:23.1234567Z",
-                )),
-            ),
-            (
-                "2025-02-09T10:05:23.12345678Z",
-                Some((
-                    "2025-02-09T10:05:23.12345678Z",
-                    Rfc3339,
-                    false,
-                    "2025-02-09T10:05:23.12345678Z",
-                )),
-            ),
-            (
-                "2025-02-09T10:05:23.123456789Z",
-                Some((
-                    "2025-02-09T10:05:23.123456789Z",
-                    Rfc3339,
-                    false,
-                    "2025-02-09T10:05:23.123456789Z",
-                )),
-            ),
-            (
-                "2025-02-09T10:05:23.1234567891Z",
-                Some((
-                    "2025-02-09T10:05:23.123456789Z",
-                    Rfc3339,
-                    false,
-                    "2025-02-09T10:05:23.1234567891Z",
-                )),
-            ),
-            (
-                "2025-02-09T19:05:23+09:00 level=info",
-                Some((
-                    "2025-02-09T10:05:23Z",
-                    Rfc3339,
-                    false,
-                    "2025-02-09T19:05:23+09:00",
-                )),
-            ),
-            (
-                "2025-02-09T05:05:23.5-0500 x",
-                Some((
-                    "2025-02-09T10:05:23.5Z",
-                    Rfc3339,
-                    false,
-                    "2025-02-09T05:05:23.5-0500",
-                )),
-            ),
-            (
-                "2025-02-09T11:05:23+01 x",
-                Some((
-                    "2025-02-09T10:05:23Z",
-                    Rfc3339,
-                    false,
-                    "2025-02-09T11:05:23+01",
-                )),
-            ),
-            (
-                "2025-02-09T00:35:23-09:30 x",
-                Some((
-                    "2025-02-09T10:05:23Z",
-                    Rfc3339,
-                    false,
-                    "2025-02-09T00:35:23-09:30",
-                )),
-            ),
-            (
-                "2025-02-09t10:05:23z",
-                Some((
-                    "2025-02-09T10:05:23Z",
-                    Rfc3339,
-                    false,
-                    "2025-02-09t10:05:23z",
-                )),
-            ),
-            (
-                "2025-02-09T10:05:23 no zone",
-                Some(("2025-02-09T10:05:23Z", Rfc3339, true, "2025-02-09T10:05:23")),
-            ),
-            (
-                "level=info ts=2025-02-09T10:05:23.5Z msg=ok",
-                Some((
-                    "2025-02-09T10:05:23.5Z",
-                    Rfc3339,
-                    false,
-                    "2025-02-09T10:05:23.5Z",
-                )),
-            ),
+            ("2025-02-09T10:05:23Z GET /healthz 200", Some(("2025-02-09T10:05:23Z", Rfc3339, false, "2025-02-09T10:05:23Z"))),
+            ("2025-02-09T10:05:23.1Z x", Some(("2025-02-09T10:05:23.1Z", Rfc3339, false, "2025-02-09T10:05:23.1Z"))),
+            ("2025-02-09T10:05:23.12Z x", Some(("2025-02-09T10:05:23.12Z", Rfc3339, false, "2025-02-09T10:05:23.12Z"))),
+            ("2025-02-09T10:05:23.123Z x", Some(("2025-02-09T10:05:23.123Z", Rfc3339, false, "2025-02-09T10:05:23.123Z"))),
+            ("2025-02-09T10:05:23.1234Z x", Some(("2025-02-09T10:05:23.1234Z", Rfc3339, false, "2025-02-09T10:05:23.1234Z"))),
+            ("2025-02-09T10:05:23.12345Z", Some(("2025-02-09T10:05:23.12345Z", Rfc3339, false, "2025-02-09T10:05:23.12345Z"))),
+            ("2025-02-09T10:05:23.123456Z", Some(("2025-02-09T10:05:23.123456Z", Rfc3339, false, "2025-02-09T10:05:23.123456Z"))),
+            ("2025-02-09T10:05:23.1234567Z", Some(("2025-02-09T10:05:23.1234567Z", Rfc3339, false, "2025-02-09T10:05:23.1234567Z"))),
+            ("2025-02-09T10:05:23.12345678Z", Some(("2025-02-09T10:05:23.12345678Z", Rfc3339, false, "2025-02-09T10:05:23.12345678Z"))),
+            ("2025-02-09T10:05:23.123456789Z", Some(("2025-02-09T10:05:23.123456789Z", Rfc3339, false, "2025-02-09T10:05:23.123456789Z"))),
+            ("2025-02-09T10:05:23.1234567891Z", Some(("2025-02-09T10:05:23.123456789Z", Rfc3339, false, "2025-02-09T10:05:23.1234567891Z"))),
+            ("2025-02-09T19:05:23+09:00 level=info", Some(("2025-02-09T10:05:23Z", Rfc3339, false, "2025-02-09T19:05:23+09:00"))),
+            ("2025-02-09T05:05:23.5-0500 x", Some(("2025-02-09T10:05:23.5Z", Rfc3339, false, "2025-02-09T05:05:23.5-0500"))),
+            ("2025-02-09T11:05:23+01 x", Some(("2025-02-09T10:05:23Z", Rfc3339, false, "2025-02-09T11:05:23+01"))),
+            ("2025-02-09T00:35:23-09:30 x", Some(("2025-02-09T10:05:23Z", Rfc3339, false, "2025-02-09T00:35:23-09:30"))),
+            ("2025-02-09t10:05:23z", Some(("2025-02-09T10:05:23Z", Rfc3339, false, "2025-02-09t10:05:23z"))),
+            ("2025-02-09T10:05:23 no zone", Some(("2025-02-09T10:05:23Z", Rfc3339, true, "2025-02-09T10:05:23"))),
+            ("level=info ts=2025-02-09T10:05:23.5Z msg=ok", Some(("2025-02-09T10:05:23.5Z", Rfc3339, false, "2025-02-09T10:05:23.5Z"))),
             // Offsets cross the date line both ways.
-            (
-                "2025-02-10T01:05:23+15:00 x",
-                Some((
-                    "2025-02-09T10:05:23Z",
-                    Rfc3339,
-                    false,
-                    "2025-02-10T01:05:23+15:00",
-                )),
-            ),
-            (
-                "2025-02-08T23:05:23-11:00 x",
-                Some((
-                    "2025-02-09T10:05:23Z",
-                    Rfc3339,
-                    false,
-                    "2025-02-08T23:05:23-11:00",
-                )),
-            ),
+            ("2025-02-10T01:05:23+15:00 x", Some(("2025-02-09T10:05:23Z", Rfc3339, false, "2025-02-10T01:05:23+15:00"))),
+            ("2025-02-08T23:05:23-11:00 x", Some(("2025-02-09T10:05:23Z", Rfc3339, false, "2025-02-08T23:05:23-11:00"))),
             // ISO 8601 with a space: Java/Python, Windows CBS, Go's time.String, PostgreSQL.
-            (
-                "2025-02-09 10:05:23,123 INFO [main] Started",
-                Some((
-                    "2025-02-09T10:05:23.123Z",
-                    Iso8601,
-                    true,
-                    "2025-02-09 10:05:23,123",
-                )),
-            ),
-            (
-                "2025-02-09 10:05:23.123456 +0000 UTC m=+0.1",
-                Some((
-                    "2025-02-09T10:05:23.123456Z",
-                    Iso8601,
-                    false,
-                    "2025-02-09 10:05:23.123456 +0000",
-                )),
-            ),
-            (
-                "2025-02-09 19:05:23 +09:00 boot",
-                Some((
-                    "2025-02-09T10:05:23Z",
-                    Iso8601,
-                    false,
-                    "2025-02-09 19:05:23 +09:00",
-                )),
-            ),
-            (
-                "2025-02-09 10:05:23, Info   CBS   Loaded stack",
-                Some(("2025-02-09T10:05:23Z", Iso8601, true, "2025-02-09 10:05:23")),
-            ),
-            (
-                "2025-02-09 10:05:23,456 - WARN  [worker:Pool@12] - busy",
-                Some((
-                    "2025-02-09T10:05:23.456Z",
-                    Iso8601,
-                    true,
-                    "2025-02-09 10:05:23,456",
-                )),
-            ),
-            (
-                "2025-02-09 10:05:23 UTC [42] LOG:  checkpoint",
-                Some((
-                    "2025-02-09T10:05:23Z",
-                    Iso8601,
-                    false,
-                    "2025-02-09 10:05:23 UTC",
-                )),
-            ),
-            (
-                "2025-02-09 10:05:23 -1 retries",
-                Some(("2025-02-09T10:05:23Z", Iso8601, true, "2025-02-09 10:05:23")),
-            ),
+            ("2025-02-09 10:05:23,123 INFO [main] Started", Some(("2025-02-09T10:05:23.123Z", Iso8601, true, "2025-02-09 10:05:23,123"))),
+            ("2025-02-09 10:05:23.123456 +0000 UTC m=+0.1", Some(("2025-02-09T10:05:23.123456Z", Iso8601, false, "2025-02-09 10:05:23.123456 +0000"))),
+            ("2025-02-09 19:05:23 +09:00 boot", Some(("2025-02-09T10:05:23Z", Iso8601, false, "2025-02-09 19:05:23 +09:00"))),
+            ("2025-02-09 10:05:23, Info   CBS   Loaded stack", Some(("2025-02-09T10:05:23Z", Iso8601, true, "2025-02-09 10:05:23"))),
+            ("2025-02-09 10:05:23,456 - WARN  [worker:Pool@12] - busy", Some(("2025-02-09T10:05:23.456Z", Iso8601, true, "2025-02-09 10:05:23,456"))),
+            ("2025-02-09 10:05:23 UTC [42] LOG:  checkpoint", Some(("2025-02-09T10:05:23Z", Iso8601, false, "2025-02-09 10:05:23 UTC"))),
+            ("2025-02-09 10:05:23 -1 retries", Some(("2025-02-09T10:05:23Z", Iso8601, true, "2025-02-09 10:05:23"))),
             // A file name with a date but no time comes before the real time.
-            (
-                "api.log.1.2025-02-09_08:00:00 2025-02-09 10:05:23.008 77 INFO svc [req-1] ok",
-                Some((
-                    "2025-02-09T10:05:23.008Z",
-                    Iso8601,
-                    true,
-                    "2025-02-09 10:05:23.008",
-                )),
-            ),
+            ("api.log.1.2025-02-09_08:00:00 2025-02-09 10:05:23.008 77 INFO svc [req-1] ok", Some(("2025-02-09T10:05:23.008Z", Iso8601, true, "2025-02-09 10:05:23.008"))),
             // Go's log package.
-            (
-                "2025/02/09 10:05:23 listening on :8080",
-                Some(("2025-02-09T10:05:23Z", Go, true, "2025/02/09 10:05:23")),
-            ),
-            (
-                "2025/02/09 10:05:23.000123 handler.go:12: x",
-                Some((
-                    "2025-02-09T10:05:23.000123Z",
-                    Go,
-                    true,
-                    "2025/02/09 10:05:23.000123",
-                )),
-            ),
-            // Two-digit years: log4j yy/MM/dd and HDFS at the line start only.
-            (
-                "25/02/09 10:05:23 INFO storage.Store: put block",
-                Some(("2025-02-09T10:05:23Z", ShortYear, true, "25/02/09 10:05:23")),
-            ),
-            (
-                "250209 100523 42 INFO dfs.Node: served block",
-                Some(("2025-02-09T10:05:23Z", Compact, true, "250209 100523")),
-            ),
+            ("2025/02/09 10:05:23 listening on :8080", Some(("2025-02-09T10:05:23Z", Go, true, "2025/02/09 10:05:23"))),
+            ("2025/02/09 10:05:23.000123 handler.go:12: x", Some(("2025-02-09T10:05:23.000123Z", Go, true, "2025/02/09 10:05:23.000123"))),
+            // Two-digit years: log4j yy/MM/dd, and HDFS at the line start only.
+            ("25/02/09 10:05:23 INFO storage.Store: put block", Some(("2025-02-09T10:05:23Z", ShortYear, true, "25/02/09 10:05:23"))),
+            ("250209 100523 42 INFO dfs.Node: served block", Some(("2025-02-09T10:05:23Z", Compact, true, "250209 100523"))),
             ("copied 250209 100523 bytes", None),
             // Year-less formats take 2025 from the window.
-            (
-                "02-09 10:05:23.456  1234  5678 D Tag: x",
-                Some((
-                    "2025-02-09T10:05:23.456Z",
-                    Logcat,
-                    true,
-                    "02-09 10:05:23.456",
-                )),
-            ),
-            (
-                "I0209 10:05:23.123456       1 controller.go:42] synced",
-                Some((
-                    "2025-02-09T10:05:23.123456Z",
-                    Klog,
-                    true,
-                    "I0209 10:05:23.123456",
-                )),
-            ),
-            (
-                "E0209 10:05:23.000001   77 reflector.go:9] failed",
-                Some((
-                    "2025-02-09T10:05:23.000001Z",
-                    Klog,
-                    true,
-                    "E0209 10:05:23.000001",
-                )),
-            ),
-            (
-                "Feb  9 10:05:23 node-1 sshd[42]: accepted key",
-                Some(("2025-02-09T10:05:23Z", Syslog, true, "Feb  9 10:05:23")),
-            ),
-            (
-                "Feb 9 10:05:23 node-1 cron[7]: run",
-                Some(("2025-02-09T10:05:23Z", Syslog, true, "Feb 9 10:05:23")),
-            ),
-            (
-                "<34>Feb 09 10:05:23 node-1 kernel: oom",
-                Some(("2025-02-09T10:05:23Z", Syslog, true, "Feb 09 10:05:23")),
-            ),
+            ("02-09 10:05:23.456  1234  5678 D Tag: x", Some(("2025-02-09T10:05:23.456Z", Logcat, true, "02-09 10:05:23.456"))),
+            ("I0209 10:05:23.123456       1 controller.go:42] synced", Some(("2025-02-09T10:05:23.123456Z", Klog, true, "I0209 10:05:23.123456"))),
+            ("E0209 10:05:23.000001   77 reflector.go:9] failed", Some(("2025-02-09T10:05:23.000001Z", Klog, true, "E0209 10:05:23.000001"))),
+            ("Feb  9 10:05:23 node-1 sshd[42]: accepted key", Some(("2025-02-09T10:05:23Z", Syslog, true, "Feb  9 10:05:23"))),
+            ("Feb 9 10:05:23 node-1 cron[7]: run", Some(("2025-02-09T10:05:23Z", Syslog, true, "Feb 9 10:05:23"))),
+            ("<34>Feb 09 10:05:23 node-1 kernel: oom", Some(("2025-02-09T10:05:23Z", Syslog, true, "Feb 09 10:05:23"))),
             // CLF, ctime (Apache error log) and RFC 2822 dates.
-            (
-                "10.0.0.1 - - [09/Feb/2025:19:05:23 +0900] \"GET / HTTP/1.1\" 200 5",
-                Some((
-                    "2025-02-09T10:05:23Z",
-                    Clf,
-                    false,
-                    "09/Feb/2025:19:05:23 +0900",
-                )),
-            ),
-            (
-                "[09/Feb/2025:10:05:23] plain",
-                Some(("2025-02-09T10:05:23Z", Clf, true, "09/Feb/2025:10:05:23")),
-            ),
-            (
-                "[Sun Feb 09 10:05:23 2025] [error] child exited",
-                Some((
-                    "2025-02-09T10:05:23Z",
-                    Ctime,
-                    true,
-                    "Sun Feb 09 10:05:23 2025",
-                )),
-            ),
-            (
-                "[Sun Feb 09 10:05:23.123456 2025] [core:error] x",
-                Some((
-                    "2025-02-09T10:05:23.123456Z",
-                    Ctime,
-                    true,
-                    "Sun Feb 09 10:05:23.123456 2025",
-                )),
-            ),
-            (
-                "Sun Feb  9 10:05:23 2025 cron",
-                Some((
-                    "2025-02-09T10:05:23Z",
-                    Ctime,
-                    true,
-                    "Sun Feb  9 10:05:23 2025",
-                )),
-            ),
-            (
-                "date: Sun, 09 Feb 2025 10:05:23 GMT",
-                Some((
-                    "2025-02-09T10:05:23Z",
-                    Rfc2822,
-                    false,
-                    "Sun, 09 Feb 2025 10:05:23 GMT",
-                )),
-            ),
-            (
-                "sent 9 Feb 2025 19:05:23 +0900",
-                Some((
-                    "2025-02-09T10:05:23Z",
-                    Rfc2822,
-                    false,
-                    "9 Feb 2025 19:05:23 +0900",
-                )),
-            ),
+            ("10.0.0.1 - - [09/Feb/2025:19:05:23 +0900] \"GET / HTTP/1.1\" 200 5", Some(("2025-02-09T10:05:23Z", Clf, false, "09/Feb/2025:19:05:23 +0900"))),
+            ("[09/Feb/2025:10:05:23] plain", Some(("2025-02-09T10:05:23Z", Clf, true, "09/Feb/2025:10:05:23"))),
+            ("[Sun Feb 09 10:05:23 2025] [error] child exited", Some(("2025-02-09T10:05:23Z", Ctime, true, "Sun Feb 09 10:05:23 2025"))),
+            ("[Sun Feb 09 10:05:23.123456 2025] [core:error] x", Some(("2025-02-09T10:05:23.123456Z", Ctime, true, "Sun Feb 09 10:05:23.123456 2025"))),
+            ("Sun Feb  9 10:05:23 2025 cron", Some(("2025-02-09T10:05:23Z", Ctime, true, "Sun Feb  9 10:05:23 2025"))),
+            ("date: Sun, 09 Feb 2025 10:05:23 GMT", Some(("2025-02-09T10:05:23Z", Rfc2822, false, "Sun, 09 Feb 2025 10:05:23 GMT"))),
+            ("sent 9 Feb 2025 19:05:23 +0900", Some(("2025-02-09T10:05:23Z", Rfc2822, false, "9 Feb 2025 19:05:23 +0900"))),
             // JSON time fields: strings in any format, epochs whose magnitude tells the unit.
-            (
-                r#"{"ts":1739095523.123456,"level":"info"}"#,
-                Some((
-                    "2025-02-09T10:05:23.123456Z",
-                    EpochSeconds,
-                    false,
-                    "1739095523.123456",
-                )),
-            ),
-            (
-                r#"{"level":"info","time":1739095523123,"msg":"x"}"#,
-                Some((
-                    "2025-02-09T10:05:23.123Z",
-                    EpochMillis,
-                    false,
-                    "1739095523123",
-                )),
-            ),
-            (
-                r#"{"t": 1739095523123456}"#,
-                Some((
-                    "2025-02-09T10:05:23.123456Z",
-                    EpochMicros,
-                    false,
-                    "1739095523123456",
-                )),
-            ),
-            (
-                r#"{"timestamp":1739095523123456789}"#,
-                Some((
-                    "2025-02-09T10:05:23.123456789Z",
-                    EpochNanos,
-                    false,
-                    "1739095523123456789",
-                )),
-            ),
-            (
-                r#"{"timeUnixNano":"1739095523123456789"}"#,
-                Some((
-                    "2025-02-09T10:05:23.123456789Z",
-                    EpochNanos,
-                    false,
-                    "1739095523123456789",
-                )),
-            ),
-            (
-                r#"{"time":1739095523123.5}"#,
-                Some((
-                    "2025-02-09T10:05:23.1235Z",
-                    EpochMillis,
-                    false,
-                    "1739095523123.5",
-                )),
-            ),
-            (
-                r#"{"ts":1.7390955231e9}"#,
-                Some((
-                    "2025-02-09T10:05:23.1Z",
-                    EpochSeconds,
-                    false,
-                    "1.7390955231e9",
-                )),
-            ),
-            (
-                r#"{"@timestamp":"2025-02-09T10:05:23.123Z","message":"x"}"#,
-                Some((
-                    "2025-02-09T10:05:23.123Z",
-                    Rfc3339,
-                    false,
-                    "2025-02-09T10:05:23.123Z",
-                )),
-            ),
-            (
-                r#"{"msg":"at 2025-02-09T09:00:00Z","time":"2025-02-09T10:05:23Z"}"#,
-                Some((
-                    "2025-02-09T10:05:23Z",
-                    Rfc3339,
-                    false,
-                    "2025-02-09T10:05:23Z",
-                )),
-            ),
-            (
-                r#"{"log":"said \"hi\"\n","stream":"stdout","time":"2025-02-09T10:05:23.123456789Z"}"#,
-                Some((
-                    "2025-02-09T10:05:23.123456789Z",
-                    Rfc3339,
-                    false,
-                    "2025-02-09T10:05:23.123456789Z",
-                )),
-            ),
-            (
-                r#"{"asctime": "2025-02-09 10:05:23,123", "levelname": "INFO"}"#,
-                Some((
-                    "2025-02-09T10:05:23.123Z",
-                    Iso8601,
-                    true,
-                    "2025-02-09 10:05:23,123",
-                )),
-            ),
-            (
-                r#"{"Time":"Feb  9 10:05:23"}"#,
-                Some(("2025-02-09T10:05:23Z", Syslog, true, "Feb  9 10:05:23")),
-            ),
-            (
-                r#"  {"eventTime":"2025-02-09T10:05:23Z"}"#,
-                Some((
-                    "2025-02-09T10:05:23Z",
-                    Rfc3339,
-                    false,
-                    "2025-02-09T10:05:23Z",
-                )),
-            ),
+            (r#"{"ts":1739095523.123456,"level":"info"}"#, Some(("2025-02-09T10:05:23.123456Z", EpochSeconds, false, "1739095523.123456"))),
+            (r#"{"level":"info","time":1739095523123,"msg":"x"}"#, Some(("2025-02-09T10:05:23.123Z", EpochMillis, false, "1739095523123"))),
+            (r#"{"t": 1739095523123456}"#, Some(("2025-02-09T10:05:23.123456Z", EpochMicros, false, "1739095523123456"))),
+            (r#"{"timestamp":1739095523123456789}"#, Some(("2025-02-09T10:05:23.123456789Z", EpochNanos, false, "1739095523123456789"))),
+            (r#"{"timeUnixNano":"1739095523123456789"}"#, Some(("2025-02-09T10:05:23.123456789Z", EpochNanos, false, "1739095523123456789"))),
+            (r#"{"time":1739095523123.5}"#, Some(("2025-02-09T10:05:23.1235Z", EpochMillis, false, "1739095523123.5"))),
+            (r#"{"ts":1.7390955231e9}"#, Some(("2025-02-09T10:05:23.1Z", EpochSeconds, false, "1.7390955231e9"))),
+            (r#"{"@timestamp":"2025-02-09T10:05:23.123Z","message":"x"}"#, Some(("2025-02-09T10:05:23.123Z", Rfc3339, false, "2025-02-09T10:05:23.123Z"))),
+            (r#"{"msg":"at 2025-02-09T09:00:00Z","time":"2025-02-09T10:05:23Z"}"#, Some(("2025-02-09T10:05:23Z", Rfc3339, false, "2025-02-09T10:05:23Z"))),
+            (r#"{"log":"said \"hi\" to a long list of listeners\n","stream":"stdout","time":"2025-02-09T10:05:23.123456789Z"}"#, Some(("2025-02-09T10:05:23.123456789Z", Rfc3339, false, "2025-02-09T10:05:23.123456789Z"))),
+            (r#"{"asctime": "2025-02-09 10:05:23,123", "levelname": "INFO"}"#, Some(("2025-02-09T10:05:23.123Z", Iso8601, true, "2025-02-09 10:05:23,123"))),
+            (r#"{"Time":"Feb  9 10:05:23"}"#, Some(("2025-02-09T10:05:23Z", Syslog, true, "Feb  9 10:05:23"))),
+            (r#"  {"eventTime":"2025-02-09T10:05:23Z"}"#, Some(("2025-02-09T10:05:23Z", Rfc3339, false, "2025-02-09T10:05:23Z"))),
             // Bare numbers are epochs only in time fields.
             (r#"{"nested":{"ts":1739095523},"msg":"x"}"#, None),
             (r#"{"msg":"took 1739095523 ms"}"#, None),
@@ -1737,32 +1427,13 @@ mod tests {
             (r#"{"ts":"soon"}"#, None),
             ("request took 1739095523 ns", None),
             // logfmt time keys.
-            (
-                "ts=1739095523.5 level=info msg=ok",
-                Some((
-                    "2025-02-09T10:05:23.5Z",
-                    EpochSeconds,
-                    false,
-                    "1739095523.5",
-                )),
-            ),
-            (
-                "level=info time=\"1739095523123\" msg=ok",
-                Some((
-                    "2025-02-09T10:05:23.123Z",
-                    EpochMillis,
-                    false,
-                    "1739095523123",
-                )),
-            ),
+            ("ts=1739095523.5 level=info msg=ok", Some(("2025-02-09T10:05:23.5Z", EpochSeconds, false, "1739095523.5"))),
+            ("level=info time=\"1739095523123\" msg=ok", Some(("2025-02-09T10:05:23.123Z", EpochMillis, false, "1739095523123"))),
             ("level=info count=1739095523 msg=ok", None),
             ("level=info uptime=1739095523 msg=ok", None),
             // Impossible dates are no timestamps (and do not make the finder look further in).
             ("2025-02-30 10:00:00 x", None),
-            (
-                "2024-02-29 10:00:00 leap day",
-                Some(("2024-02-29T10:00:00Z", Iso8601, true, "2024-02-29 10:00:00")),
-            ),
+            ("2024-02-29 10:00:00 leap day", Some(("2024-02-29T10:00:00Z", Iso8601, true, "2024-02-29 10:00:00"))),
             ("2025-02-29T10:00:00Z", None),
             ("2025-02-09 25:00:00 x", None),
             ("2025-13-01T00:00:00Z", None),
@@ -1778,15 +1449,7 @@ mod tests {
             ("2025-02-09 deployed on a date without a clock", None),
             ("version 1.2.3 build 2025", None),
             ("Ärger: 日本語 🙂 Feb", None),
-            (
-                "{not json 2025-02-09T10:05:23Z",
-                Some((
-                    "2025-02-09T10:05:23Z",
-                    Rfc3339,
-                    false,
-                    "2025-02-09T10:05:23Z",
-                )),
-            ),
+            ("{not json 2025-02-09T10:05:23Z", Some(("2025-02-09T10:05:23Z", Rfc3339, false, "2025-02-09T10:05:23Z"))),
         ];
         for (line, expected) in rows {
             check(&mut Finder::new(february()), line, *expected);
@@ -1803,42 +1466,17 @@ mod tests {
                 instant("2025-01-01T01:00:00Z"),
             )),
         };
+        #[rustfmt::skip]
         let rows: &[(&str, Expected)] = &[
-            (
-                "Dec 31 23:30:00 host x",
-                Some(("2024-12-31T23:30:00Z", Syslog, true, "Dec 31 23:30:00")),
-            ),
-            (
-                "Jan  1 00:30:00 host x",
-                Some(("2025-01-01T00:30:00Z", Syslog, true, "Jan  1 00:30:00")),
-            ),
-            (
-                "I1231 23:59:59.999999 1 x.go:1] m",
-                Some((
-                    "2024-12-31T23:59:59.999999Z",
-                    Klog,
-                    true,
-                    "I1231 23:59:59.999999",
-                )),
-            ),
-            (
-                "01-01 00:00:01.000  1  2 I Tag: m",
-                Some(("2025-01-01T00:00:01Z", Logcat, true, "01-01 00:00:01.000")),
-            ),
+            ("Dec 31 23:30:00 host x", Some(("2024-12-31T23:30:00Z", Syslog, true, "Dec 31 23:30:00"))),
+            ("Jan  1 00:30:00 host x", Some(("2025-01-01T00:30:00Z", Syslog, true, "Jan  1 00:30:00"))),
+            ("I1231 23:59:59.999999 1 x.go:1] m", Some(("2024-12-31T23:59:59.999999Z", Klog, true, "I1231 23:59:59.999999"))),
+            ("01-01 00:00:01.000  1  2 I Tag: m", Some(("2025-01-01T00:00:01Z", Logcat, true, "01-01 00:00:01.000"))),
             // Outside the window: the nearest year, not the window's own.
-            (
-                "Jun 15 12:00:00 host x",
-                Some(("2025-06-15T12:00:00Z", Syslog, true, "Jun 15 12:00:00")),
-            ),
-            (
-                "Dec 30 12:00:00 host x",
-                Some(("2024-12-30T12:00:00Z", Syslog, true, "Dec 30 12:00:00")),
-            ),
+            ("Jun 15 12:00:00 host x", Some(("2025-06-15T12:00:00Z", Syslog, true, "Jun 15 12:00:00"))),
+            ("Dec 30 12:00:00 host x", Some(("2024-12-30T12:00:00Z", Syslog, true, "Dec 30 12:00:00"))),
             // Feb 29 exists only in leap years: 2024 is the nearest.
-            (
-                "Feb 29 12:00:00 host x",
-                Some(("2024-02-29T12:00:00Z", Syslog, true, "Feb 29 12:00:00")),
-            ),
+            ("Feb 29 12:00:00 host x", Some(("2024-02-29T12:00:00Z", Syslog, true, "Feb 29 12:00:00"))),
         ];
         // One finder for all rows, so the remembered year is exercised in both directions.
         let mut finder = Finder::new(new_year.clone());
@@ -1851,65 +1489,23 @@ mod tests {
     #[test]
     fn zone_less_times_are_read_in_the_context_zone() {
         use Format::*;
+        #[rustfmt::skip]
         let zones: &[(&str, &[(&str, Expected)])] = &[
-            (
-                "+09:00",
-                &[
-                    (
-                        "2025-02-09 19:05:23,000 x",
-                        Some((
-                            "2025-02-09T10:05:23Z",
-                            Iso8601,
-                            true,
-                            "2025-02-09 19:05:23,000",
-                        )),
-                    ),
-                    (
-                        "2025-02-09T10:05:23Z x",
-                        Some((
-                            "2025-02-09T10:05:23Z",
-                            Rfc3339,
-                            false,
-                            "2025-02-09T10:05:23Z",
-                        )),
-                    ),
-                    (
-                        "Feb  9 19:05:23 host x",
-                        Some(("2025-02-09T10:05:23Z", Syslog, true, "Feb  9 19:05:23")),
-                    ),
-                ],
-            ),
-            (
-                "Asia/Tokyo",
-                &[
-                    (
-                        "2025-02-09 19:05:23 x",
-                        Some(("2025-02-09T10:05:23Z", Iso8601, true, "2025-02-09 19:05:23")),
-                    ),
-                    (
-                        "Feb  9 19:05:23 host x",
-                        Some(("2025-02-09T10:05:23Z", Syslog, true, "Feb  9 19:05:23")),
-                    ),
-                ],
-            ),
-            (
-                "America/New_York",
-                &[
-                    (
-                        "2025-02-09 05:05:23 x",
-                        Some(("2025-02-09T10:05:23Z", Iso8601, true, "2025-02-09 05:05:23")),
-                    ),
-                    // Summer time: UTC-4.
-                    (
-                        "2025-07-09 06:05:23 x",
-                        Some(("2025-07-09T10:05:23Z", Iso8601, true, "2025-07-09 06:05:23")),
-                    ),
-                    (
-                        "{\"ts\":1739095523}",
-                        Some(("2025-02-09T10:05:23Z", EpochSeconds, false, "1739095523")),
-                    ),
-                ],
-            ),
+            ("+09:00", &[
+                ("2025-02-09 19:05:23,000 x", Some(("2025-02-09T10:05:23Z", Iso8601, true, "2025-02-09 19:05:23,000"))),
+                ("2025-02-09T10:05:23Z x", Some(("2025-02-09T10:05:23Z", Rfc3339, false, "2025-02-09T10:05:23Z"))),
+                ("Feb  9 19:05:23 host x", Some(("2025-02-09T10:05:23Z", Syslog, true, "Feb  9 19:05:23"))),
+            ]),
+            ("Asia/Tokyo", &[
+                ("2025-02-09 19:05:23 x", Some(("2025-02-09T10:05:23Z", Iso8601, true, "2025-02-09 19:05:23"))),
+                ("Feb  9 19:05:23 host x", Some(("2025-02-09T10:05:23Z", Syslog, true, "Feb  9 19:05:23"))),
+            ]),
+            ("America/New_York", &[
+                ("2025-02-09 05:05:23 x", Some(("2025-02-09T10:05:23Z", Iso8601, true, "2025-02-09 05:05:23"))),
+                // Summer time: UTC-4.
+                ("2025-07-09 06:05:23 x", Some(("2025-07-09T10:05:23Z", Iso8601, true, "2025-07-09 06:05:23"))),
+                ("{\"ts\":1739095523}", Some(("2025-02-09T10:05:23Z", EpochSeconds, false, "1739095523"))),
+            ]),
         ];
         for (zone, rows) in zones {
             let context = TimeContext {
@@ -1925,53 +1521,27 @@ mod tests {
     #[test]
     fn remembered_format_never_hides_an_earlier_timestamp() {
         use Format::*;
+        #[rustfmt::skip]
         let rows: &[(&str, Expected)] = &[
-            (
-                "xx 2025-02-09T10:00:00Z a",
-                Some((
-                    "2025-02-09T10:00:00Z",
-                    Rfc3339,
-                    false,
-                    "2025-02-09T10:00:00Z",
-                )),
-            ),
-            (
-                "2025-02-09T10:00:01Z yy 2025-02-09T10:00:02Z",
-                Some((
-                    "2025-02-09T10:00:01Z",
-                    Rfc3339,
-                    false,
-                    "2025-02-09T10:00:01Z",
-                )),
-            ),
-            (
-                "xx Feb  9 10:00:03 host",
-                Some(("2025-02-09T10:00:03Z", Syslog, true, "Feb  9 10:00:03")),
-            ),
+            ("xx 2025-02-09T10:00:00Z a", Some(("2025-02-09T10:00:00Z", Rfc3339, false, "2025-02-09T10:00:00Z"))),
+            ("2025-02-09T10:00:01Z yy 2025-02-09T10:00:02Z", Some(("2025-02-09T10:00:01Z", Rfc3339, false, "2025-02-09T10:00:01Z"))),
+            ("xx Feb  9 10:00:03 host", Some(("2025-02-09T10:00:03Z", Syslog, true, "Feb  9 10:00:03"))),
             ("xx12025-02-09T10:00:04Z", None),
-            (
-                "xx 2025-02-09T10:00:04Z",
-                Some((
-                    "2025-02-09T10:00:04Z",
-                    Rfc3339,
-                    false,
-                    "2025-02-09T10:00:04Z",
-                )),
-            ),
+            ("xx 2025-02-09T10:00:04Z", Some(("2025-02-09T10:00:04Z", Rfc3339, false, "2025-02-09T10:00:04Z"))),
             ("xx 2025-02-09", None),
             ("", None),
-            (
-                "2025/02/09 10:00:05 z",
-                Some(("2025-02-09T10:00:05Z", Go, true, "2025/02/09 10:00:05")),
-            ),
-            (
-                r#"{"ts":1739095206}"#,
-                Some(("2025-02-09T10:00:06Z", EpochSeconds, false, "1739095206")),
-            ),
-            (
-                "2025/02/09 10:00:07 z",
-                Some(("2025-02-09T10:00:07Z", Go, true, "2025/02/09 10:00:07")),
-            ),
+            ("2025/02/09 10:00:05 z", Some(("2025-02-09T10:00:05Z", Go, true, "2025/02/09 10:00:05"))),
+            (r#"{"ts":1739095206}"#, Some(("2025-02-09T10:00:06Z", EpochSeconds, false, "1739095206"))),
+            ("2025/02/09 10:00:07 z", Some(("2025-02-09T10:00:07Z", Go, true, "2025/02/09 10:00:07"))),
+            // A repeated prefix (`kubectl logs --prefix`) is remembered as holding no time.
+            ("[pod/api-1/app] 2025-02-09T10:00:08Z a", Some(("2025-02-09T10:00:08Z", Rfc3339, false, "2025-02-09T10:00:08Z"))),
+            ("[pod/api-1/app] 2025-02-09T10:00:09Z b", Some(("2025-02-09T10:00:09Z", Rfc3339, false, "2025-02-09T10:00:09Z"))),
+            ("[pod/api-1/app] continuation", None),
+            ("[pod/api-1/app] 2025-02-09T10:00:10Z c", Some(("2025-02-09T10:00:10Z", Rfc3339, false, "2025-02-09T10:00:10Z"))),
+            ("[pod/api-1/ap 2025-02-09T10:00:11Z] 2025-02-09T10:00:12Z d", Some(("2025-02-09T10:00:11Z", Rfc3339, false, "2025-02-09T10:00:11Z"))),
+            ("[Feb  9 10:00:13] 2025-02-09T10:00:14Z e", Some(("2025-02-09T10:00:13Z", Syslog, true, "Feb  9 10:00:13"))),
+            ("[pod/api-1/app] 2025-02-09T10:00:15Z f", Some(("2025-02-09T10:00:15Z", Rfc3339, false, "2025-02-09T10:00:15Z"))),
+            ("[pod/api-1/app] 2025-02-09 10:00:16,5 g", Some(("2025-02-09T10:00:16.5Z", Iso8601, true, "2025-02-09 10:00:16,5"))),
         ];
         let mut finder = Finder::new(february());
         for (line, expected) in rows {
@@ -1986,27 +1556,13 @@ mod tests {
             let expected = expected.map(|(time, length)| (instant(time), length));
             assert_eq!(kubelet_prefix(line), expected, "line {line:?}");
         }
+        #[rustfmt::skip]
         let rows: &[(&str, Option<(&str, usize)>)] = &[
-            (
-                "2025-02-09T10:05:23.123456789Z hello",
-                Some(("2025-02-09T10:05:23.123456789Z", 31)),
-            ),
-            (
-                "2025-02-09T19:05:23.123456789+09:00 hello",
-                Some(("2025-02-09T10:05:23.123456789Z", 36)),
-            ),
-            (
-                "2025-02-09T19:05:23.123456789+0900 hello",
-                Some(("2025-02-09T10:05:23.123456789Z", 35)),
-            ),
-            (
-                "2025-02-09T01:05:23.000000001-09:00 ",
-                Some(("2025-02-09T10:05:23.000000001Z", 36)),
-            ),
-            (
-                "2025-02-09T10:05:23.123Z x",
-                Some(("2025-02-09T10:05:23.123Z", 25)),
-            ),
+            ("2025-02-09T10:05:23.123456789Z hello", Some(("2025-02-09T10:05:23.123456789Z", 31))),
+            ("2025-02-09T19:05:23.123456789+09:00 hello", Some(("2025-02-09T10:05:23.123456789Z", 36))),
+            ("2025-02-09T19:05:23.123456789+0900 hello", Some(("2025-02-09T10:05:23.123456789Z", 35))),
+            ("2025-02-09T01:05:23.000000001-09:00 ", Some(("2025-02-09T10:05:23.000000001Z", 36))),
+            ("2025-02-09T10:05:23.123Z x", Some(("2025-02-09T10:05:23.123Z", 25))),
             ("2025-02-09T10:05:23Z x", Some(("2025-02-09T10:05:23Z", 21))),
             ("2025-02-09T10:05:23.123456789Z", None),
             ("2025-02-09T10:05:23.123456789+09:", None),
@@ -2035,22 +1591,14 @@ mod tests {
                 assert_eq!(text.parse::<Instant>().ok(), ours, "jiff on {text:?}");
             }
         }
+        #[rustfmt::skip]
         let rows: &[(&str, Option<&str>)] = &[
             ("0001-01-01T00:00:00Z", Some("0001-01-01T00:00:00Z")),
             ("2025-02-09T10:05:23Z", Some("2025-02-09T10:05:23Z")),
             ("2025-02-09T10:05:23.1Z", Some("2025-02-09T10:05:23.100Z")),
-            (
-                "2025-02-09T10:05:23.12345Z",
-                Some("2025-02-09T10:05:23.123450Z"),
-            ),
-            (
-                "2025-02-09T10:05:23.123456789Z",
-                Some("2025-02-09T10:05:23.123456789Z"),
-            ),
-            (
-                "2025-02-09T19:05:23.5+09:00",
-                Some("2025-02-09T10:05:23.5Z"),
-            ),
+            ("2025-02-09T10:05:23.12345Z", Some("2025-02-09T10:05:23.123450Z")),
+            ("2025-02-09T10:05:23.123456789Z", Some("2025-02-09T10:05:23.123456789Z")),
+            ("2025-02-09T19:05:23.5+09:00", Some("2025-02-09T10:05:23.5Z")),
             ("2025-02-09T05:05:23-05:00", Some("2025-02-09T10:05:23Z")),
             ("2025-02-09T05:05:23-0500", Some("2025-02-09T10:05:23Z")),
             ("2025-02-09t10:05:23z", Some("2025-02-09T10:05:23Z")),
@@ -2062,6 +1610,17 @@ mod tests {
         ];
         for (text, expected) in rows {
             check(text, *expected);
+        }
+    }
+
+    #[test]
+    fn every_time_key_is_recognised_in_any_case() {
+        for key in TIME_KEYS {
+            assert!(is_time_key(key), "{key:?}");
+            assert!(is_time_key(&key.to_ascii_uppercase()), "{key:?}");
+        }
+        for key in [&b"tz"[..], b"times", b"level", b"", b"timestamps"] {
+            assert!(!is_time_key(key), "{key:?}");
         }
     }
 
@@ -2081,8 +1640,8 @@ mod tests {
         assert_eq!(parse_window("2025-02-09T09:00:00Z"), None);
         #[track_caller]
         fn check(text: &str, expected_offset_seconds: Option<i32>) {
-            let offset = parse_zone(text)
-                .map(|zone| zone.to_offset(instant("2025-02-09T10:00:00Z")).seconds());
+            let at = instant("2025-02-09T10:00:00Z");
+            let offset = parse_zone(text).map(|zone| zone.to_offset(at).seconds());
             assert_eq!(offset, expected_offset_seconds, "zone {text:?}");
         }
         let rows: &[(&str, Option<i32>)] = &[
@@ -2164,7 +1723,9 @@ mod tests {
                 bytes.push(alphabet[(state % alphabet.len() as u64) as usize]);
             }
             let line = String::from_utf8_lossy(&bytes);
-            let _ = finder.find(&line);
+            if let Some(found) = finder.find(&line) {
+                assert!(line.get(found.span.clone()).is_some(), "span of {line:?}");
+            }
             let _ = kubelet_prefix(&line);
         }
         // Huge lines stay linear and answer correctly.
@@ -2174,6 +1735,13 @@ mod tests {
             .find(&huge)
             .expect("the timestamp at the end");
         assert_eq!(found.instant, instant("2025-02-09T10:05:23Z"));
-        assert_eq!(Finder::new(context).find(&"Feb ".repeat(300_000)), None);
+        assert_eq!(
+            Finder::new(context.clone()).find(&"Feb ".repeat(300_000)),
+            None
+        );
+        assert_eq!(
+            Finder::new(context).find(&"12:34:56 ".repeat(200_000)),
+            None
+        );
     }
 }
