@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use super::time::{Finder, format_rfc3339_utc, kubelet_prefix};
+use super::time::{Finder, kubelet_prefix, write_rfc3339_utc};
 
 /// Writes `LINE_NO<TAB>TIME<TAB>FORMAT<TAB>FLAGS<TAB>MATCHED<TAB>KUBELET` for every line
 /// of `input`.
@@ -35,30 +35,30 @@ pub fn inspect_times(input: &[u8], finder: &mut Finder, output: &mut impl Write)
         write!(output, "{line_no}\t")?;
         match finder.find(body) {
             Some(found) => {
-                let mut flags = Vec::new();
-                if found.assumed_zone {
-                    flags.push("assumed_zone");
-                }
-                if found.assumed_year {
-                    flags.push("assumed_year");
-                }
-                let flags = if flags.is_empty() {
-                    "-".to_owned()
-                } else {
-                    flags.join(",")
+                write_rfc3339_utc(output, found.instant)?;
+                write!(output, "\t{}\t", found.format.name())?;
+                let flags = match (found.assumed_zone, found.assumed_year) {
+                    (false, false) => "-",
+                    (true, false) => "assumed_zone",
+                    (false, true) => "assumed_year",
+                    (true, true) => "assumed_zone,assumed_year",
                 };
-                write!(
-                    output,
-                    "{}\t{}\t{flags}\t{}\t",
-                    format_rfc3339_utc(found.instant),
-                    found.format.name(),
-                    body[found.span].replace('\t', " "),
-                )?;
+                output.write_all(flags.as_bytes())?;
+                output.write_all(b"\t")?;
+                // NB: a tab inside the matched text would shift the columns.
+                let matched = &body[found.span];
+                if matched.contains('\t') {
+                    output.write_all(matched.replace('\t', " ").as_bytes())?;
+                } else {
+                    output.write_all(matched.as_bytes())?;
+                }
+                output.write_all(b"\t")?;
             }
-            None => write!(output, "\t-\t-\t\t")?,
+            None => output.write_all(b"\t-\t-\t\t")?,
         }
         if let Some(instant) = kubelet {
-            write!(output, "kubelet={}", format_rfc3339_utc(instant))?;
+            output.write_all(b"kubelet=")?;
+            write_rfc3339_utc(output, instant)?;
         }
         writeln!(output)?;
     }

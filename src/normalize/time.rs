@@ -37,7 +37,7 @@ pub enum Format {
     Rfc3339,
     /// `2025-02-09 10:05:23,123`: ISO 8601 with a space (Java, Python, Windows CBS).
     Iso8601,
-    /// `2025/02/09 10:05:23.000000`: Go's `log` package.
+    /// `2025/02/09 10:05:23.000000`: Go's `log` package (and nginx's error log).
     Go,
     /// `25/02/09 10:05:23`: two-digit year with slashes (log4j `yy/MM/dd`, Spark).
     ShortYear,
@@ -593,6 +593,16 @@ pub fn parse_zone(text: &str) -> Option<TimeZone> {
 /// RFC 3339 in UTC ending in `Z`, with milliseconds, or micro/nanoseconds when they are
 /// not zero: `2025-02-09T10:05:23.120Z`.
 pub fn format_rfc3339_utc(instant: Instant) -> String {
+    let mut text = Vec::with_capacity(30);
+    write_rfc3339_utc(&mut text, instant).expect("writing to a Vec cannot fail");
+    String::from_utf8(text).expect("RFC 3339 text is ASCII")
+}
+
+/// [`format_rfc3339_utc`] into a writer, without allocating.
+pub fn write_rfc3339_utc(
+    output: &mut impl std::io::Write,
+    instant: Instant,
+) -> std::io::Result<()> {
     let mut second = instant.as_second();
     let mut nanosecond = instant.subsec_nanosecond();
     if nanosecond < 0 {
@@ -601,18 +611,19 @@ pub fn format_rfc3339_utc(instant: Instant) -> String {
     }
     let (year, month, day) = civil_from_unix(second);
     let in_day = second.rem_euclid(SECONDS_PER_DAY);
-    let clock = format!(
+    write!(
+        output,
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
         in_day / 3600,
         in_day / 60 % 60,
         in_day % 60
-    );
+    )?;
     if nanosecond % 1_000_000 == 0 {
-        format!("{clock}.{:03}Z", nanosecond / 1_000_000)
+        write!(output, ".{:03}Z", nanosecond / 1_000_000)
     } else if nanosecond % 1_000 == 0 {
-        format!("{clock}.{:06}Z", nanosecond / 1_000)
+        write!(output, ".{:06}Z", nanosecond / 1_000)
     } else {
-        format!("{clock}.{nanosecond:09}Z")
+        write!(output, ".{nanosecond:09}Z")
     }
 }
 
@@ -1441,6 +1452,11 @@ mod tests {
             ("2025-04-31T10:00:00Z", None),
             ("Feb 30 10:05:23 host x", None),
             ("[31/Apr/2025:10:05:23 +0000] x", None),
+            // Shapes of other common servers that the formats above already cover.
+            ("2025/02/09 10:05:23 [error] 31#31: *7 upstream timed out", Some(("2025-02-09T10:05:23Z", Go, true, "2025/02/09 10:05:23"))),
+            ("I, [2025-02-09T10:05:23.123456 #1234]  INFO -- : Started GET", Some(("2025-02-09T10:05:23.123456Z", Rfc3339, true, "2025-02-09T10:05:23.123456"))),
+            ("1:M 09 Feb 2025 10:05:23.123 * Ready to accept connections", Some(("2025-02-09T10:05:23.123Z", Rfc2822, true, "09 Feb 2025 10:05:23.123"))),
+            ("[2025-02-09T10:05:23,123][INFO ][o.e.n.Node] started", Some(("2025-02-09T10:05:23.123Z", Rfc3339, true, "2025-02-09T10:05:23,123"))),
             // No timestamp at all.
             ("", None),
             ("   ", None),
