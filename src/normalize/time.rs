@@ -17,7 +17,9 @@ use crate::record::Instant;
 pub struct TimeContext {
     /// Zone for zone-less times (default UTC); such times are flagged `assumed_zone`.
     pub zone: TimeZone,
-    /// The incident window: year-less formats (syslog, logcat) take their year from it.
+    /// The incident window: year-less formats (syslog, logcat, klog) take the year that
+    /// puts them inside it, or nearest to it. Without a window they take the year nearest
+    /// to now: the current year, except that `Dec 31` read on `Jan 1` is last year's.
     pub window: Option<(Instant, Instant)>,
 }
 
