@@ -11,6 +11,8 @@ use jiff::tz::TimeZone;
 
 use postmortemd::collect::files::ArtifactKind;
 use postmortemd::draft::{self, DraftOptions};
+use postmortemd::normalize::inspect::inspect_times;
+use postmortemd::normalize::time::{self, Finder, TimeContext};
 use postmortemd::record::Instant;
 use postmortemd::timeline::render::{self, Format};
 use postmortemd::timeline::templates;
@@ -30,6 +32,18 @@ enum Command {
     Templates {
         /// Files of one log message per line.
         files: Vec<PathBuf>,
+    },
+    /// Show, line by line, which embedded timestamp was read and how:
+    /// `LINE_NO<TAB>TIME_UTC<TAB>FORMAT<TAB>FLAGS<TAB>MATCHED<TAB>KUBELET`.
+    InspectTimes {
+        /// Incident window `START/END` (RFC 3339); year-less times take their year from it.
+        #[arg(long, value_parser = parse_window)]
+        window: Option<(Instant, Instant)>,
+        /// Zone for zone-less times: `UTC`, an offset like `+09:00`, or an IANA name.
+        #[arg(long, default_value = "UTC", value_parser = parse_zone)]
+        zone: TimeZone,
+        /// A log file, one line per record.
+        file: PathBuf,
     },
 }
 
@@ -57,7 +71,7 @@ struct DraftArgs {
     /// Tail after the last resolution.
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     tail: SignedDuration,
-    /// Zone of zone-less timestamps (IANA name like Asia/Tokyo, or UTC).
+    /// Zone of zone-less timestamps: UTC, an offset like +09:00, or an IANA name like Asia/Tokyo.
     #[arg(long, default_value = "UTC", value_parser = parse_zone)]
     zone: TimeZone,
     /// Read every file as this kind instead of recognising it.
@@ -82,9 +96,7 @@ fn parse_format(text: &str) -> Result<Format, String> {
 }
 
 fn parse_window(text: &str) -> Result<(Instant, Instant), String> {
-    let (start, end) = text.split_once('/').ok_or("expected START/END")?;
-    let parse = |part: &str| part.trim().parse::<Instant>().map_err(|error| format!("{part:?}: {error}"));
-    Ok((parse(start)?, parse(end)?))
+    time::parse_window(text).ok_or_else(|| format!("{text:?} is not START/END in RFC 3339"))
 }
 
 fn parse_duration(text: &str) -> Result<SignedDuration, String> {
@@ -92,7 +104,8 @@ fn parse_duration(text: &str) -> Result<SignedDuration, String> {
 }
 
 fn parse_zone(text: &str) -> Result<TimeZone, String> {
-    TimeZone::get(text).map_err(|error| format!("{text:?}: {error}"))
+    time::parse_zone(text)
+        .ok_or_else(|| format!("{text:?} is neither UTC, an offset like +09:00 nor a known IANA zone"))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -108,6 +121,19 @@ fn main() -> anyhow::Result<()> {
             let stdout = std::io::stdout().lock();
             templates::write_csv(readers, BufWriter::new(stdout)).context("cannot write the templates csv")?;
             Ok(())
+        }
+        Command::InspectTimes { window, zone, file } => {
+            let context = TimeContext { zone, window };
+            let input = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let stdout = std::io::stdout().lock();
+            let mut output = std::io::BufWriter::with_capacity(1 << 16, stdout);
+            let written = inspect_times(&input, &mut Finder::new(context), &mut output)
+                .and_then(|()| std::io::Write::flush(&mut output));
+            match written {
+                // A reader that stopped early (`| head`) is not a failure of ours.
+                Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                written => written.context("writing the report to stdout"),
+            }
         }
     }
 }

@@ -2,4 +2,5 @@
 //! keeping what was assumed (zone, year) as flags. It reads text and returns data; it
 //! never opens files.
 
+pub mod inspect;
 pub mod time;
