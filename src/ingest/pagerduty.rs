@@ -160,9 +160,22 @@ fn read_bare_event(event: Node<'_, '_>) -> Result<Option<PageRecord>> {
 /// Reads a file of v3 events: one event, a JSON array of them, or NDJSON (one per line).
 /// Events that are not about an incident are left out.
 pub fn parse_events(bytes: &[u8]) -> Result<Vec<PageRecord>> {
+    // Each value with the line it starts on, so that NDJSON errors name the line.
     let mut values = Vec::new();
-    for value in serde_json::Deserializer::from_slice(bytes).into_iter::<Value>() {
-        values.push(value.map_err(syntax_error)?);
+    let mut lines = Vec::new();
+    let mut stream = serde_json::Deserializer::from_slice(bytes).into_iter::<Value>();
+    let mut previous_end = 0;
+    while let Some(value) = stream.next() {
+        let value = value.map_err(syntax_error)?;
+        let gap = &bytes[previous_end..];
+        let start = previous_end
+            + gap
+                .iter()
+                .position(|byte| !byte.is_ascii_whitespace())
+                .unwrap_or(gap.len());
+        lines.push(1 + bytes[..start].iter().filter(|byte| **byte == b'\n').count());
+        values.push(value);
+        previous_end = stream.byte_offset();
     }
     let mut records = Vec::new();
     match values.as_slice() {
@@ -179,15 +192,11 @@ pub fn parse_events(bytes: &[u8]) -> Result<Vec<PageRecord>> {
             }
         }
         [single] => records.extend(read_event(Node::root(single))?),
-        lines => {
-            // NDJSON: the path names the line's place, 1-based like an editor's.
-            for (index, value) in lines.iter().enumerate() {
+        several => {
+            for (value, line) in several.iter().zip(&lines) {
                 let root = Node::root(value);
                 let record = read_event(root).map_err(|error| {
-                    ParseError::new(
-                        format!("value {} {}", index + 1, error.path),
-                        error.expected,
-                    )
+                    ParseError::new(format!("line {line}, {}", error.path), error.expected)
                 })?;
                 records.extend(record);
             }
@@ -536,7 +545,7 @@ mod tests {
             parse_events(format!("{triggered}\n{{\"event\":{{}}}}\n").as_bytes()).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "value 2 event.event_type: expected a string, found nothing (the field is missing)"
+            "line 2, event.event_type: expected a string, found nothing (the field is missing)"
         );
         let error = parse_events(b"  \n").unwrap_err();
         assert_eq!(
