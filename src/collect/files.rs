@@ -259,7 +259,10 @@ fn classify_object(shape: &Shape, keys: &[String], path: &Path) -> Option<Artifa
         return Some(ArtifactKind::PagerDutyLogEntries);
     }
     let status = shape.string(&["status"]);
+    // `jq -S` sorts `result` before `resultType` and `status` last: a long response shows
+    // only `data.result` in its head.
     if shape.string(&["data", "resultType"]).is_some()
+        || shape.get(&["data", "result", "0", "metric"]).is_some()
         || (status == Some("error") && has("errorType"))
         || (status == Some("success") && has("data"))
     {
@@ -1014,6 +1017,11 @@ mod tests {
             (
                 "x",
                 "[{\"metric\":{},\"values\":[[1,\"1\"]]}]",
+                Some(PromQueryRange),
+            ),
+            (
+                "x",
+                "{\"data\":{\"result\":[{\"metric\":{},\"values\":[[1,",
                 Some(PromQueryRange),
             ),
             (
