@@ -90,7 +90,7 @@ impl fmt::Display for ArtifactKind {
 /// A `--kind` that names no [`ArtifactKind`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("unknown artifact kind {given:?} (expected one of {})", known_names())]
-pub struct UnknownKind {
+pub struct UnknownKindName {
     pub given: String,
 }
 
@@ -99,7 +99,7 @@ fn known_names() -> String {
 }
 
 impl FromStr for ArtifactKind {
-    type Err = UnknownKind;
+    type Err = UnknownKindName;
 
     /// Case and `_`/`-` are forgiven: `K8S_EVENTS` is `k8s-events`.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
@@ -107,7 +107,7 @@ impl FromStr for ArtifactKind {
         ArtifactKind::ALL
             .into_iter()
             .find(|kind| kind.name() == wanted)
-            .ok_or_else(|| UnknownKind {
+            .ok_or_else(|| UnknownKindName {
                 given: text.to_string(),
             })
     }
