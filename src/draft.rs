@@ -104,7 +104,7 @@ pub fn draft(options: &DraftOptions) -> Result<Timeline> {
     }
     let queries = load_queries(&inputs, &mut problems);
     let mut records = Vec::new();
-    for input in inputs.iter().filter(|input| !is_log(input.kind) && input.kind != ArtifactKind::Queries) {
+    for input in inputs.iter().filter(|input| !input.kind.is_log() && input.kind != ArtifactKind::Queries) {
         let bytes = std::fs::read(&input.path).map_err(|source| Error::Read { path: input.path.clone(), source })?;
         match files::read_artifact(&input.path, input.kind, &bytes, &queries) {
             Ok(read) => records.extend(read),
@@ -114,7 +114,7 @@ pub fn draft(options: &DraftOptions) -> Result<Timeline> {
     if !problems.is_empty() {
         return Err(Error::Inputs(problems));
     }
-    let logs: Vec<&Input> = inputs.iter().filter(|input| is_log(input.kind)).collect();
+    let logs: Vec<&Input> = inputs.iter().filter(|input| input.kind.is_log()).collect();
     let window = window(options, &records, &logs)?;
     let title = title(options, &records, &window);
     let pods: Vec<&PodRecord> = records
@@ -130,10 +130,6 @@ pub fn draft(options: &DraftOptions) -> Result<Timeline> {
     Ok(timeline::build(Evidence { title, window, records, digests }, &options.timeline))
 }
 
-fn is_log(kind: ArtifactKind) -> bool {
-    matches!(kind, ArtifactKind::KubectlLogs | ArtifactKind::PlainLog)
-}
-
 fn read_head(path: &Path) -> io::Result<Vec<u8>> {
     let mut head = Vec::with_capacity(DETECT_BYTES);
     File::open(path)?.take(DETECT_BYTES as u64).read_to_end(&mut head)?;
@@ -143,12 +139,11 @@ fn read_head(path: &Path) -> io::Result<Vec<u8>> {
 fn load_queries(inputs: &[Input], problems: &mut Vec<String>) -> Queries {
     let mut queries = Queries::default();
     for input in inputs.iter().filter(|input| input.kind == ArtifactKind::Queries) {
-        match std::fs::read(&input.path)
-            .map_err(|error| error.to_string())
-            .and_then(|bytes| Queries::parse(&bytes).map_err(|error| format!("{}: {error}", input.path.display())))
-        {
-            Ok(more) => queries.extend(more),
-            Err(error) => problems.push(error),
+        let added = std::fs::read(&input.path)
+            .map_err(|error| format!("{}: {error}", input.path.display()))
+            .and_then(|bytes| queries.add(&input.path, &bytes).map_err(|error| error.to_string()));
+        if let Err(error) = added {
+            problems.push(error);
         }
     }
     queries

@@ -58,7 +58,15 @@ fn planted_rows_are_at_their_times() {
     assert!(rollout.event.contains("inventory:2.4.0"), "{rollout:#?}");
     assert_eq!(rollout.actor.as_deref(), Some("kubectl-client-side-apply"));
 
-    at_time(row(&timeline, Kind::Log, "frontend", "First 5xx"), "2025-02-09T10:05:23.400Z", 1.0, 1.0);
+    let first_5xx = timeline
+        .entries
+        .iter()
+        .find(|entry| {
+            entry.kind == Kind::Log && entry.source.contains("frontend") && entry.event.starts_with("First 5xx")
+        })
+        .expect("a first 5xx row from nginx");
+    at_time(first_5xx, "2025-02-09T10:05:23.400Z", 1.0, 1.0);
+    assert!(first_5xx.event.contains("POST /api/checkout"), "{first_5xx:#?}");
     let first_error = row(&timeline, Kind::Log, "x2kqp", "First error: inventory reservation failed");
     at_time(first_error, "2025-02-09T10:05:23.412Z", 1.0, 1.0);
     assert!(first_error.flags.is_empty(), "{first_error:#?}");

@@ -1,81 +1,1043 @@
-//! File kind detection (by content) and dispatch to the `ingest` parsers.
-//! NB: interim version; the full detection lands with the ingest parsers.
+//! Files exported by hand: which kind of artifact a file is (by its content, the name only
+//! breaking ties), which files a folder holds, and the records of every non-log artifact
+//! through the `ingest` parsers. Log files are only recognised here; `collect::logs`
+//! streams them.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
+use crate::ingest::{self, ParseError};
 use crate::record::Record;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How many leading bytes [`detect`] wants to see; more is fine, less may not decide.
+pub const HEAD_BYTES: usize = 16 * 1024;
+
+/// What a file holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ArtifactKind {
+    /// `kubectl logs --timestamps` (with or without `--prefix`).
     KubectlLogs,
+    /// Any other text log, JSON lines included.
     PlainLog,
+    /// A Prometheus `query_range` response (or `promtool query range -o json`).
     PromQueryRange,
+    /// One Alertmanager webhook notification body.
     AlertmanagerWebhook,
+    /// Alertmanager API v2 alerts (`amtool alert query -o json`).
     AlertmanagerAlerts,
+    /// PagerDuty REST `log_entries`.
     PagerDutyLogEntries,
+    /// PagerDuty v3 webhook events (one, an array or NDJSON).
     PagerDutyEvents,
     K8sEvents,
     ReplicaSets,
     Deployments,
     Pods,
+    /// `queries.json`: file name → the PromQL that produced it.
     Queries,
 }
 
-impl std::str::FromStr for ArtifactKind {
-    type Err = String;
+impl ArtifactKind {
+    pub const ALL: [ArtifactKind; 12] = [
+        ArtifactKind::KubectlLogs,
+        ArtifactKind::PlainLog,
+        ArtifactKind::PromQueryRange,
+        ArtifactKind::AlertmanagerWebhook,
+        ArtifactKind::AlertmanagerAlerts,
+        ArtifactKind::PagerDutyLogEntries,
+        ArtifactKind::PagerDutyEvents,
+        ArtifactKind::K8sEvents,
+        ArtifactKind::ReplicaSets,
+        ArtifactKind::Deployments,
+        ArtifactKind::Pods,
+        ArtifactKind::Queries,
+    ];
+
+    /// The name a user gives `--kind`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ArtifactKind::KubectlLogs => "kubectl-logs",
+            ArtifactKind::PlainLog => "plain-log",
+            ArtifactKind::PromQueryRange => "prom-query-range",
+            ArtifactKind::AlertmanagerWebhook => "alertmanager-webhook",
+            ArtifactKind::AlertmanagerAlerts => "alertmanager-alerts",
+            ArtifactKind::PagerDutyLogEntries => "pagerduty-log-entries",
+            ArtifactKind::PagerDutyEvents => "pagerduty-events",
+            ArtifactKind::K8sEvents => "k8s-events",
+            ArtifactKind::ReplicaSets => "replicasets",
+            ArtifactKind::Deployments => "deployments",
+            ArtifactKind::Pods => "pods",
+            ArtifactKind::Queries => "queries",
+        }
+    }
+
+    /// Whether the file is a log, read line by line rather than by [`read_artifact`].
+    pub fn is_log(self) -> bool {
+        matches!(self, ArtifactKind::KubectlLogs | ArtifactKind::PlainLog)
+    }
+}
+
+impl fmt::Display for ArtifactKind {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.name())
+    }
+}
+
+/// A `--kind` that names no [`ArtifactKind`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown artifact kind {given:?} (expected one of {})", known_names())]
+pub struct UnknownKindName {
+    pub given: String,
+}
+
+fn known_names() -> String {
+    ArtifactKind::ALL.map(ArtifactKind::name).join(", ")
+}
+
+impl FromStr for ArtifactKind {
+    type Err = UnknownKindName;
+
+    /// Case and `_`/`-` are forgiven: `K8S_EVENTS` is `k8s-events`.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text {
-            "kubectl-logs" => Ok(ArtifactKind::KubectlLogs),
-            "log" => Ok(ArtifactKind::PlainLog),
-            other => Err(format!("unknown kind {other:?}")),
+        let wanted = text.trim().to_ascii_lowercase().replace('_', "-");
+        ArtifactKind::ALL
+            .into_iter()
+            .find(|kind| kind.name() == wanted)
+            .ok_or_else(|| UnknownKindName { given: text.to_string() })
+    }
+}
+
+/// A file that could not be read as the artifact it was taken for.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    // NB: the ParseError is part of the message and deliberately not a `#[source]`: the
+    // message must read `alerts.json: alerts[0].startsAt: …` on its own, and a source would
+    // repeat it in every `{:#}` chain.
+    #[error("{}: {error}", file.display())]
+    Parse { file: PathBuf, error: ParseError },
+    #[error(
+        "{}: unknown kind of file (not a log, and no JSON shape postmortemd reads); name one with --kind",
+        file.display()
+    )]
+    UnknownKind { file: PathBuf },
+    #[error("{}: {kind} is a log, read line by line by the log reader", file.display())]
+    IsLog { file: PathBuf, kind: ArtifactKind },
+    #[error("{}: cannot read", file.display())]
+    Io {
+        file: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl FileError {
+    /// A fixed label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FileError::Parse { .. } => "parse",
+            FileError::UnknownKind { .. } => "unknown_kind",
+            FileError::IsLog { .. } => "is_log",
+            FileError::Io { .. } => "io",
         }
     }
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct Queries(BTreeMap<String, String>);
+// ---------------------------------------------------------------------------------------
+// Detection
 
-impl Queries {
-    pub fn parse(bytes: &[u8]) -> Result<Queries, String> {
-        serde_json::from_slice(bytes).map(Queries).map_err(|error| error.to_string())
+/// Recognises a file's kind from its first bytes (`head`, ideally [`HEAD_BYTES`] of them),
+/// using the file name only where the content cannot decide (an empty JSON array).
+/// `None`: binary, or JSON of no shape postmortemd reads.
+pub fn detect(path: &Path, head: &[u8]) -> Option<ArtifactKind> {
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let start = head.iter().position(|byte| !byte.is_ascii_whitespace());
+    let Some(start) = start else {
+        // An empty log is common (a container that wrote nothing): nothing to read either way.
+        return Some(ArtifactKind::PlainLog);
+    };
+    // A bracket may also open a log line (`[pod/…]`, `[INFO]`): only what scans as JSON is JSON.
+    if matches!(head[start], b'{' | b'[')
+        && let Some(shape) = Shape::scan(&head[start..])
+    {
+        return classify_json(&shape, path);
     }
-    pub fn extend(&mut self, other: Queries) {
-        self.0.extend(other.0);
-    }
+    detect_log(&head[start..])
 }
 
-pub fn detect(_path: &Path, head: &[u8]) -> Option<ArtifactKind> {
-    let text = String::from_utf8_lossy(head);
-    let first = text.lines().find(|line| !line.trim().is_empty())?;
-    if first.trim_start().starts_with(['{', '[']) {
+fn detect_log(text: &[u8]) -> Option<ArtifactKind> {
+    if !looks_like_text(text) {
         return None;
     }
-    let parsed = crate::collect::logs::parse_line(first);
-    Some(if parsed.transport.is_some() { ArtifactKind::KubectlLogs } else { ArtifactKind::PlainLog })
+    let first_line = text.split(|byte| *byte == b'\n').next().unwrap_or(&[]);
+    let line = String::from_utf8_lossy(first_line);
+    let line = line.trim_end_matches('\r');
+    let after_prefix = match line.strip_prefix("[pod/") {
+        Some(rest) => match rest.split_once("] ") {
+            Some((name, rest)) if name.split('/').count() == 2 => rest,
+            _ => line,
+        },
+        None => line,
+    };
+    let first_token = after_prefix.split(' ').next().unwrap_or("");
+    if after_prefix.len() > first_token.len() && is_kubelet_time(first_token) {
+        return Some(ArtifactKind::KubectlLogs);
+    }
+    Some(ArtifactKind::PlainLog)
 }
 
-pub fn expand(paths: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            let mut entries: Vec<PathBuf> =
-                std::fs::read_dir(path)?.map(|entry| entry.map(|entry| entry.path())).collect::<io::Result<_>>()?;
-            entries.sort();
-            out.extend(expand(&entries)?);
-        } else {
-            out.push(path.clone());
+/// No NUL bytes and few control characters: a text log rather than a binary or archive.
+fn looks_like_text(bytes: &[u8]) -> bool {
+    let mut n_control = 0usize;
+    for byte in bytes {
+        match byte {
+            0 => return false,
+            b'\t' | b'\n' | b'\r' | 0x1b | 0x0c => {}
+            byte if *byte < 0x20 || *byte == 0x7f => n_control += 1,
+            _ => {}
         }
     }
-    Ok(out)
+    n_control * 100 <= bytes.len()
 }
 
+/// The kubelet's `--timestamps` prefix: RFC 3339 with exactly nine fraction digits, `Z` or
+/// a numeric offset. An application's own leading time (three or six digits) is not one.
+fn is_kubelet_time(token: &str) -> bool {
+    let bytes = token.as_bytes();
+    if bytes.len() < 30 || bytes[10] != b'T' || bytes[19] != b'.' {
+        return false;
+    }
+    let fraction = &bytes[20..29];
+    if !fraction.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let zone = &bytes[29..];
+    let zone_ok = zone == b"Z" || (zone.len() == 6 && matches!(zone[0], b'+' | b'-') && zone[3] == b':');
+    zone_ok && token.parse::<crate::record::Instant>().is_ok()
+}
+
+const LOG_KEYS: [&str; 5] = ["level", "msg", "message", "severity", "log"];
+
+fn classify_json(shape: &Shape, path: &Path) -> Option<ArtifactKind> {
+    match shape.get(&[]) {
+        Some(Token::Object(keys)) => classify_object(shape, keys, path),
+        Some(Token::Array) => classify_array(shape, path),
+        _ => None,
+    }
+}
+
+fn classify_object(shape: &Shape, keys: &[String], path: &Path) -> Option<ArtifactKind> {
+    let has = |key: &str| keys.iter().any(|known| known == key);
+    if is_pagerduty_event(shape, &[]) {
+        return Some(ArtifactKind::PagerDutyEvents);
+    }
+    if shape.n_values > 1 {
+        // JSON lines that are not PagerDuty events are somebody's log.
+        return Some(ArtifactKind::PlainLog);
+    }
+    if has("alerts")
+        && (["version", "groupKey", "receiver", "groupLabels", "commonLabels"].iter().any(|key| has(key))
+            || shape.string(&["alerts", "0", "status"]).is_some())
+    {
+        return Some(ArtifactKind::AlertmanagerWebhook);
+    }
+    if has("log_entries") || has("log_entry") {
+        return Some(ArtifactKind::PagerDutyLogEntries);
+    }
+    let status = shape.string(&["status"]);
+    // `jq -S` sorts `result` before `resultType` and `status` last: a long response shows
+    // only `data.result` in its head.
+    if shape.string(&["data", "resultType"]).is_some()
+        || shape.get(&["data", "result", "0", "metric"]).is_some()
+        || (status == Some("error") && has("errorType"))
+        || (status == Some("success") && has("data"))
+    {
+        return Some(ArtifactKind::PromQueryRange);
+    }
+    if let Some(kind) = shape.string(&["kind"]) {
+        if kind == "List" {
+            return Some(classify_list_items(shape, path));
+        }
+        return kube_kind(kind);
+    }
+    if has("items") && (has("metadata") || has("apiVersion")) {
+        return Some(classify_list_items(shape, path));
+    }
+    let all_strings = keys.iter().all(|key| matches!(shape.get(&[key.as_str()]), Some(Token::Str(_))));
+    let log_like = LOG_KEYS.iter().any(|key| has(key));
+    if log_like {
+        return Some(ArtifactKind::PlainLog);
+    }
+    if all_strings && !keys.is_empty() {
+        return Some(ArtifactKind::Queries);
+    }
+    if keys.is_empty() && file_name(path) == "queries.json" {
+        return Some(ArtifactKind::Queries);
+    }
+    None
+}
+
+fn kube_kind(kind: &str) -> Option<ArtifactKind> {
+    use ingest::kubernetes::ObjectKind;
+    match ObjectKind::from_kind_name(kind)? {
+        ObjectKind::Event => Some(ArtifactKind::K8sEvents),
+        ObjectKind::ReplicaSet => Some(ArtifactKind::ReplicaSets),
+        ObjectKind::Deployment => Some(ArtifactKind::Deployments),
+        ObjectKind::Pod => Some(ArtifactKind::Pods),
+    }
+}
+
+/// A `List` names no kind of its own (and kubectl prints `kind` after `items`): the first
+/// item decides, then its fields, then the file name. Every kube kind reads every kind of
+/// item, so the choice only matters for what the user is told.
+fn classify_list_items(shape: &Shape, path: &Path) -> ArtifactKind {
+    if let Some(kind) = shape.string(&["items", "0", "kind"]).and_then(kube_kind) {
+        return kind;
+    }
+    let item_has = |keys: &[&str]| {
+        let mut full = vec!["items", "0"];
+        full.extend_from_slice(keys);
+        shape.get(&full).is_some()
+    };
+    if item_has(&["involvedObject"]) || item_has(&["regarding"]) || item_has(&["reason"]) {
+        return ArtifactKind::K8sEvents;
+    }
+    if item_has(&["spec", "containers"]) || item_has(&["spec", "nodeName"]) {
+        return ArtifactKind::Pods;
+    }
+    if item_has(&["spec", "strategy"]) {
+        return ArtifactKind::Deployments;
+    }
+    if item_has(&["spec", "template"]) {
+        return ArtifactKind::ReplicaSets;
+    }
+    let name = file_name(path).to_ascii_lowercase();
+    if name.contains("pod") {
+        ArtifactKind::Pods
+    } else if name.contains("replicaset") || name.contains("rs.") {
+        ArtifactKind::ReplicaSets
+    } else if name.contains("deploy") {
+        ArtifactKind::Deployments
+    } else {
+        ArtifactKind::K8sEvents
+    }
+}
+
+fn classify_array(shape: &Shape, path: &Path) -> Option<ArtifactKind> {
+    let Some(Token::Object(keys)) = shape.get(&["0"]) else {
+        if shape.get(&["0"]).is_none() && shape.complete {
+            return Some(empty_array_kind(path));
+        }
+        return None;
+    };
+    let has = |key: &str| keys.iter().any(|known| known == key);
+    if is_pagerduty_event(shape, &["0"]) {
+        return Some(ArtifactKind::PagerDutyEvents);
+    }
+    if has("metric") && (has("values") || has("value") || has("histograms")) {
+        return Some(ArtifactKind::PromQueryRange);
+    }
+    if (has("startsAt") || has("endsAt"))
+        && ["fingerprint", "receivers", "labels", "annotations", "updatedAt"].iter().any(|key| has(key))
+    {
+        return Some(ArtifactKind::AlertmanagerAlerts);
+    }
+    let entry_type = shape.string(&["0", "type"]).unwrap_or("");
+    if entry_type.contains("_log_entry") {
+        return Some(ArtifactKind::PagerDutyLogEntries);
+    }
+    None
+}
+
+/// `[]` holds nothing of any kind; the name says what the user exported.
+fn empty_array_kind(path: &Path) -> ArtifactKind {
+    let name = file_name(path).to_ascii_lowercase();
+    if name.contains("log_entr") || name.contains("log-entr") {
+        ArtifactKind::PagerDutyLogEntries
+    } else if name.contains("pagerduty") || name.contains("page") || name.contains("incident") {
+        ArtifactKind::PagerDutyEvents
+    } else if name.contains("alert") {
+        ArtifactKind::AlertmanagerAlerts
+    } else if name.contains("prom") || name.contains("query") || name.contains("range") {
+        ArtifactKind::PromQueryRange
+    } else {
+        ArtifactKind::AlertmanagerAlerts
+    }
+}
+
+/// A v3 event at `prefix`, wrapped in `{"event": …}` or bare: it names its `event_type`
+/// and `resource_type`, which app logs with an `event` field do not.
+fn is_pagerduty_event(shape: &Shape, prefix: &[&str]) -> bool {
+    let at = |keys: &[&str]| {
+        let mut full = prefix.to_vec();
+        full.extend_from_slice(keys);
+        shape.string(&full).is_some()
+    };
+    (at(&["event", "event_type"]) && at(&["event", "resource_type"])) || (at(&["event_type"]) && at(&["resource_type"]))
+}
+
+fn file_name(path: &Path) -> &str {
+    path.file_name().and_then(|name| name.to_str()).unwrap_or("")
+}
+
+// ---------------------------------------------------------------------------------------
+// A JSON prefix scanner: what the first KiB of a (probably truncated) document show.
+
+/// What was seen at a path.
+#[derive(Clone, Debug, PartialEq)]
+enum Token {
+    /// The keys seen so far, in order.
+    Object(Vec<String>),
+    Array,
+    Str(String),
+    Other,
+}
+
+/// The shallow structure of a JSON document's head: the first item of every array and
+/// the members of every object down to [`Shape::MAX_DEPTH`], keyed by path (`"0"` for the
+/// first item).
+#[derive(Debug, Default)]
+struct Shape {
+    nodes: BTreeMap<Vec<String>, Token>,
+    /// Top-level values begun (more than one: JSON lines).
+    n_values: usize,
+    /// The first value ended within the head.
+    complete: bool,
+}
+
+/// Why the scanner stopped early.
+enum Stop {
+    /// The head ended: what was seen so far stands.
+    End,
+    /// Not JSON.
+    Invalid,
+}
+
+struct Scanner<'a> {
+    bytes: &'a [u8],
+    position: usize,
+    path: Vec<String>,
+    shape: Shape,
+}
+
+impl Shape {
+    const MAX_DEPTH: usize = 6;
+    /// Deeper nesting than any artifact has: treated as not JSON rather than recursed into.
+    const MAX_NESTING: usize = 128;
+    /// Strings longer than this are kept cut: only short values (kinds, versions) matter.
+    const MAX_STRING: usize = 256;
+    /// JSON lines beyond these are not looked at.
+    const MAX_VALUES: usize = 4;
+
+    /// `None` when the head is not JSON (beyond being cut short).
+    fn scan(bytes: &[u8]) -> Option<Shape> {
+        let mut scanner = Scanner { bytes, position: 0, path: Vec::new(), shape: Shape::default() };
+        loop {
+            scanner.skip_whitespace();
+            if scanner.position >= bytes.len() || scanner.shape.n_values >= Self::MAX_VALUES {
+                break;
+            }
+            scanner.shape.n_values += 1;
+            let record = scanner.shape.n_values == 1;
+            match scanner.value(record, 0) {
+                Ok(()) => {
+                    if scanner.shape.n_values == 1 {
+                        scanner.shape.complete = true;
+                    }
+                }
+                Err(Stop::End) => break,
+                Err(Stop::Invalid) => {
+                    // A later JSON line may be cut or broken; the first one decides.
+                    if scanner.shape.n_values == 1 {
+                        return None;
+                    }
+                    break;
+                }
+            }
+        }
+        if scanner.shape.n_values == 0 {
+            return None;
+        }
+        Some(scanner.shape)
+    }
+
+    fn get(&self, keys: &[&str]) -> Option<&Token> {
+        let path: Vec<String> = keys.iter().map(|key| key.to_string()).collect();
+        self.nodes.get(&path)
+    }
+
+    fn string(&self, keys: &[&str]) -> Option<&str> {
+        match self.get(keys)? {
+            Token::Str(text) => Some(text),
+            _ => None,
+        }
+    }
+}
+
+impl Scanner<'_> {
+    fn skip_whitespace(&mut self) {
+        while let Some(byte) = self.bytes.get(self.position) {
+            if !byte.is_ascii_whitespace() {
+                break;
+            }
+            self.position += 1;
+        }
+    }
+
+    fn peek(&self) -> Result<u8, Stop> {
+        self.bytes.get(self.position).copied().ok_or(Stop::End)
+    }
+
+    fn expect(&mut self, wanted: u8) -> Result<(), Stop> {
+        self.skip_whitespace();
+        if self.peek()? != wanted {
+            return Err(Stop::Invalid);
+        }
+        self.position += 1;
+        Ok(())
+    }
+
+    fn record(&mut self, record: bool, token: Token) {
+        if record && self.path.len() <= Shape::MAX_DEPTH {
+            self.shape.nodes.insert(self.path.clone(), token);
+        }
+    }
+
+    fn value(&mut self, record: bool, nesting: usize) -> Result<(), Stop> {
+        if nesting > Shape::MAX_NESTING {
+            return Err(Stop::Invalid);
+        }
+        self.skip_whitespace();
+        match self.peek()? {
+            b'{' => {
+                self.position += 1;
+                self.record(record, Token::Object(Vec::new()));
+                self.skip_whitespace();
+                if self.peek()? == b'}' {
+                    self.position += 1;
+                    return Ok(());
+                }
+                loop {
+                    self.skip_whitespace();
+                    let key = self.string()?;
+                    if record
+                        && self.path.len() <= Shape::MAX_DEPTH
+                        && let Some(Token::Object(keys)) = self.shape.nodes.get_mut(&self.path)
+                    {
+                        keys.push(key.clone());
+                    }
+                    self.expect(b':')?;
+                    self.path.push(key);
+                    let outcome = self.value(record, nesting + 1);
+                    self.path.pop();
+                    outcome?;
+                    self.skip_whitespace();
+                    match self.peek()? {
+                        b',' => self.position += 1,
+                        b'}' => {
+                            self.position += 1;
+                            return Ok(());
+                        }
+                        _ => return Err(Stop::Invalid),
+                    }
+                }
+            }
+            b'[' => {
+                self.position += 1;
+                self.record(record, Token::Array);
+                self.skip_whitespace();
+                if self.peek()? == b']' {
+                    self.position += 1;
+                    return Ok(());
+                }
+                let mut index = 0usize;
+                loop {
+                    // Only the first item is recorded: it shows the array's shape.
+                    self.path.push(index.to_string());
+                    let outcome = self.value(record && index == 0, nesting + 1);
+                    self.path.pop();
+                    outcome?;
+                    index += 1;
+                    self.skip_whitespace();
+                    match self.peek()? {
+                        b',' => self.position += 1,
+                        b']' => {
+                            self.position += 1;
+                            return Ok(());
+                        }
+                        _ => return Err(Stop::Invalid),
+                    }
+                }
+            }
+            b'"' => {
+                let text = self.string()?;
+                self.record(record, Token::Str(text));
+                Ok(())
+            }
+            b't' => self.literal(b"true", record),
+            b'f' => self.literal(b"false", record),
+            b'n' => self.literal(b"null", record),
+            b'-' | b'0'..=b'9' => {
+                let start = self.position;
+                while let Some(byte) = self.bytes.get(self.position) {
+                    if !matches!(byte, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') {
+                        break;
+                    }
+                    self.position += 1;
+                }
+                if self.position == self.bytes.len() {
+                    return Err(Stop::End);
+                }
+                if self.position == start {
+                    return Err(Stop::Invalid);
+                }
+                self.record(record, Token::Other);
+                Ok(())
+            }
+            _ => Err(Stop::Invalid),
+        }
+    }
+
+    fn literal(&mut self, word: &[u8], record: bool) -> Result<(), Stop> {
+        let rest = &self.bytes[self.position..];
+        if rest.len() < word.len() {
+            return if word.starts_with(rest) { Err(Stop::End) } else { Err(Stop::Invalid) };
+        }
+        if &rest[..word.len()] != word {
+            return Err(Stop::Invalid);
+        }
+        self.position += word.len();
+        self.record(record, Token::Other);
+        Ok(())
+    }
+
+    /// A string at the position (which must be `"`), decoded; long ones are cut.
+    fn string(&mut self) -> Result<String, Stop> {
+        if self.peek()? != b'"' {
+            return Err(Stop::Invalid);
+        }
+        self.position += 1;
+        let mut text = Vec::new();
+        loop {
+            let byte = self.peek()?;
+            self.position += 1;
+            match byte {
+                b'"' => break,
+                b'\\' => {
+                    let escaped = self.peek()?;
+                    self.position += 1;
+                    let decoded = match escaped {
+                        b'"' | b'\\' | b'/' => escaped,
+                        b'n' => b'\n',
+                        b't' => b'\t',
+                        b'r' => b'\r',
+                        b'b' | b'f' => b' ',
+                        b'u' => {
+                            let digits = self.bytes.get(self.position..self.position + 4).ok_or(Stop::End)?;
+                            if !digits.iter().all(u8::is_ascii_hexdigit) {
+                                return Err(Stop::Invalid);
+                            }
+                            self.position += 4;
+                            // Only ASCII escapes matter for recognising shapes (`\u003e`).
+                            let code = digits
+                                .iter()
+                                .fold(0u32, |code, digit| code * 16 + (*digit as char).to_digit(16).unwrap_or(0));
+                            u8::try_from(code).ok().filter(u8::is_ascii).unwrap_or(b'?')
+                        }
+                        _ => return Err(Stop::Invalid),
+                    };
+                    if text.len() < Shape::MAX_STRING {
+                        text.push(decoded);
+                    }
+                }
+                0..=0x1f => return Err(Stop::Invalid),
+                _ => {
+                    if text.len() < Shape::MAX_STRING {
+                        text.push(byte);
+                    }
+                }
+            }
+        }
+        Ok(String::from_utf8_lossy(&text).into_owned())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Folders, queries.json and reading
+
+/// The files to read: files as given, folders replaced by their files (sorted, recursing),
+/// leaving out hidden files, `expected.*` (a fixture's expected output) and Markdown notes
+/// (`README.md` beside an export).
+pub fn expand(paths: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        let metadata = fs::metadata(path).map_err(|error| with_path(path, error))?;
+        if metadata.is_dir() {
+            expand_folder(path, &mut files)?;
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn expand_folder(folder: &Path, files: &mut Vec<PathBuf>) -> io::Result<()> {
+    let mut entries = Vec::new();
+    for entry in fs::read_dir(folder).map_err(|error| with_path(folder, error))? {
+        let entry = entry.map_err(|error| with_path(folder, error))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || name.starts_with("expected.") || name.ends_with(".md") {
+            continue;
+        }
+        entries.push(entry.path());
+    }
+    entries.sort();
+    for path in entries {
+        // Symlinked folders are not followed, so a link cycle cannot recurse forever.
+        let link_metadata = fs::symlink_metadata(&path).map_err(|error| with_path(&path, error))?;
+        if link_metadata.is_dir() {
+            expand_folder(&path, files)?;
+        } else if link_metadata.is_file() || fs::metadata(&path).is_ok_and(|metadata| metadata.is_file()) {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn with_path(path: &Path, error: io::Error) -> io::Error {
+    io::Error::new(error.kind(), format!("{}: {error}", path.display()))
+}
+
+/// Which PromQL produced each range-query file, from `queries.json` files (file name →
+/// PromQL) in the files' folders.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Queries {
+    /// Keyed by the file's path as its folder's `queries.json` names it.
+    by_file: BTreeMap<PathBuf, String>,
+}
+
+impl Queries {
+    /// Adds the entries of one `queries.json` (at `path`, holding `bytes`).
+    pub fn add(&mut self, path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+        let folder = path.parent().unwrap_or(Path::new(""));
+        let parsed: serde_json::Value = serde_json::from_slice(bytes).map_err(|error| FileError::Parse {
+            file: path.to_path_buf(),
+            error: ParseError::new("top level", format!("expected an object of file name → PromQL ({error})")),
+        })?;
+        let Some(map) = parsed.as_object() else {
+            return Err(FileError::Parse {
+                file: path.to_path_buf(),
+                error: ParseError::new("top level", "expected an object of file name → PromQL"),
+            });
+        };
+        for (file, query) in map {
+            let Some(query) = query.as_str() else {
+                return Err(FileError::Parse {
+                    file: path.to_path_buf(),
+                    error: ParseError::new(format!("[{file:?}]"), "expected PromQL as a string"),
+                });
+            };
+            self.by_file.insert(folder.join(file), query.to_string());
+        }
+        Ok(())
+    }
+
+    /// Loads the `queries.json` of every folder that holds one of `files`.
+    pub fn load_beside(files: &[PathBuf]) -> Result<Queries, FileError> {
+        let mut queries = Queries::default();
+        let mut folders: Vec<&Path> = files.iter().map(|file| file.parent().unwrap_or(Path::new(""))).collect();
+        folders.sort();
+        folders.dedup();
+        for folder in folders {
+            let path = folder.join("queries.json");
+            match fs::read(&path) {
+                Ok(bytes) => queries.add(&path, &bytes)?,
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                Err(source) => return Err(FileError::Io { file: path, source }),
+            }
+        }
+        Ok(queries)
+    }
+
+    /// The PromQL of a range-query file: its entry by file name, else by stem, else the
+    /// stem itself (`error-ratio.json` → `error-ratio`).
+    pub fn query_for(&self, file: &Path) -> String {
+        let folder = file.parent().unwrap_or(Path::new(""));
+        let stem = file.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
+        if let Some(name) = file.file_name()
+            && let Some(query) = self.by_file.get(&folder.join(name))
+        {
+            return query.clone();
+        }
+        if let Some(query) = self.by_file.get(&folder.join(&stem)) {
+            return query.clone();
+        }
+        stem
+    }
+}
+
+/// The records of a non-log artifact. Logs and unknown files are errors naming the file,
+/// never silently skipped; `queries.json` holds no records.
 pub fn read_artifact(
     path: &Path,
-    _kind: ArtifactKind,
-    _bytes: &[u8],
-    _queries: &Queries,
-) -> Result<Vec<Record>, String> {
-    Err(format!("{}: not supported yet", path.display()))
+    kind: ArtifactKind,
+    bytes: &[u8],
+    queries: &Queries,
+) -> Result<Vec<Record>, FileError> {
+    let parse_error = |error: ParseError| FileError::Parse { file: path.to_path_buf(), error };
+    let records = match kind {
+        ArtifactKind::KubectlLogs | ArtifactKind::PlainLog => {
+            return Err(FileError::IsLog { file: path.to_path_buf(), kind });
+        }
+        ArtifactKind::Queries => Vec::new(),
+        ArtifactKind::AlertmanagerWebhook => ingest::alertmanager::parse_webhook(bytes)
+            .map_err(parse_error)?
+            .alerts
+            .into_iter()
+            .map(Record::Alert)
+            .collect(),
+        ArtifactKind::AlertmanagerAlerts => {
+            ingest::alertmanager::parse_api_alerts(bytes).map_err(parse_error)?.into_iter().map(Record::Alert).collect()
+        }
+        ArtifactKind::PagerDutyLogEntries => {
+            ingest::pagerduty::parse_log_entries(bytes).map_err(parse_error)?.into_iter().map(Record::Page).collect()
+        }
+        ArtifactKind::PagerDutyEvents => {
+            ingest::pagerduty::parse_events(bytes).map_err(parse_error)?.into_iter().map(Record::Page).collect()
+        }
+        ArtifactKind::K8sEvents | ArtifactKind::ReplicaSets | ArtifactKind::Deployments | ArtifactKind::Pods => {
+            // One pass over the document reads every kind it holds: `kubectl get
+            // events,pods -o json` is one List.
+            let objects = ingest::kubernetes::parse_objects(bytes).map_err(parse_error)?;
+            let mut records = Vec::new();
+            records.extend(objects.events.into_iter().map(Record::K8sEvent));
+            records.extend(objects.rollouts.into_iter().map(Record::Rollout));
+            records.extend(objects.deployments.into_iter().map(Record::Deployment));
+            records.extend(objects.pods.into_iter().map(Record::Pod));
+            records
+        }
+        ArtifactKind::PromQueryRange => {
+            let query = queries.query_for(path);
+            ingest::prometheus::parse_query_range(bytes, &query)
+                .map_err(parse_error)?
+                .series
+                .into_iter()
+                .map(Record::Series)
+                .collect()
+        }
+    };
+    Ok(records)
+}
+
+/// Detects `path`'s kind from `bytes` (the whole file) and reads it; the error of an
+/// unrecognised file names it.
+pub fn detect_and_read(path: &Path, bytes: &[u8], queries: &Queries) -> Result<(ArtifactKind, Vec<Record>), FileError> {
+    let head = &bytes[..bytes.len().min(HEAD_BYTES)];
+    let kind = detect(path, head).ok_or_else(|| FileError::UnknownKind { file: path.to_path_buf() })?;
+    if kind.is_log() {
+        return Ok((kind, Vec::new()));
+    }
+    Ok((kind, read_artifact(path, kind, bytes, queries)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> (PathBuf, Vec<u8>) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ingest").join(name);
+        let bytes = fs::read(&path).unwrap();
+        (path, bytes)
+    }
+
+    #[track_caller]
+    fn check_detect(name: &str, head: &[u8], expected: Option<ArtifactKind>) {
+        assert_eq!(detect(Path::new(name), head), expected, "{name}: {}", String::from_utf8_lossy(head));
+    }
+
+    #[test]
+    fn fixtures_are_recognised_by_content_whole_and_cut() {
+        use ArtifactKind::*;
+        let rows = [
+            ("alertmanager-webhook.json", AlertmanagerWebhook),
+            ("alertmanager-alerts.json", AlertmanagerAlerts),
+            ("pagerduty-event.json", PagerDutyEvents),
+            ("pagerduty-events.ndjson", PagerDutyEvents),
+            ("pagerduty-log-entries.json", PagerDutyLogEntries),
+            ("k8s-events.json", K8sEvents),
+            ("replicasets.json", ReplicaSets),
+            ("deployments.json", Deployments),
+            ("pods.json", Pods),
+            ("error-ratio.json", PromQueryRange),
+            ("queries.json", Queries),
+            ("api-nginx.log", KubectlLogs),
+            ("prefixed.log", KubectlLogs),
+            ("app.jsonl", PlainLog),
+            ("syslog.log", PlainLog),
+        ];
+        for (name, expected) in rows {
+            let (_, bytes) = fixture(name);
+            // The name must not matter: every fixture is detected under a neutral one.
+            check_detect("artifact", &bytes, Some(expected));
+            // A head cut in the middle of the first value still decides (queries.json is
+            // one short object and is only ever read whole).
+            if expected != Queries {
+                check_detect("artifact", &bytes[..bytes.len().min(200)], Some(expected));
+            }
+        }
+    }
+
+    #[test]
+    fn shapes_are_checked_strictly() {
+        use ArtifactKind::*;
+        let rows: &[(&str, &str, Option<ArtifactKind>)] = &[
+            // JSON-lines app logs are logs, even with an `event` or `type` field.
+            (
+                "x",
+                "{\"level\":\"info\",\"event\":\"login\"}\n{\"level\":\"info\",\"event\":\"logout\"}\n",
+                Some(PlainLog),
+            ),
+            ("x", "{\"msg\":\"started\",\"ts\":1}\n", Some(PlainLog)),
+            ("x", "{\"ts\":1,\"lvl\":\"i\"}\n{\"ts\":2,\"lvl\":\"i\"}\n", Some(PlainLog)),
+            ("x", "{\"a\": 1}", None),
+            ("x", "42", Some(PlainLog)),
+            ("x", "[1, 2]", None),
+            ("x", "{\"error-ratio.json\": \"rate(x[5m])\"}", Some(Queries)),
+            ("queries.json", "{}", Some(Queries)),
+            ("alerts.json", "[]", Some(AlertmanagerAlerts)),
+            ("pagerduty.json", " []\n", Some(PagerDutyEvents)),
+            ("x", "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"items\":[", Some(Pods)),
+            ("x", "{\"kind\":\"EventList\",\"apiVersion\":\"events.k8s.io/v1\"", Some(K8sEvents)),
+            ("x", "{\"kind\":\"ConfigMap\"}", None),
+            ("pods.json", "{\"apiVersion\":\"v1\",\"items\":[],\"kind\":\"List\",\"metadata\":{}}", Some(Pods)),
+            (
+                "x",
+                "{\"status\":\"error\",\"errorType\":\"timeout\",\"error\":\"query timed out\"}",
+                Some(PromQueryRange),
+            ),
+            ("x", "[{\"metric\":{},\"values\":[[1,\"1\"]]}]", Some(PromQueryRange)),
+            ("x", "{\"data\":{\"result\":[{\"metric\":{},\"values\":[[1,", Some(PromQueryRange)),
+            (
+                "x",
+                "[{\"id\":\"R1\",\"type\":\"trigger_log_entry\",\"created_at\":\"2025-02-09T10:00:00Z\"}]",
+                Some(PagerDutyLogEntries),
+            ),
+            ("x", "{\"event_type\":\"incident.triggered\",\"resource_type\":\"incident\"}", Some(PagerDutyEvents)),
+            // Logs: the kubelet prefix needs nine fraction digits.
+            ("x", "2025-02-09T10:05:23.104311230+01:00 GET /\n", Some(KubectlLogs)),
+            ("x", "2025-02-09T10:05:23.104Z INFO started\n", Some(PlainLog)),
+            ("x", "[pod/a/b] 2025-02-09T10:05:23.104311230Z x\n", Some(KubectlLogs)),
+            ("x", "[INFO] 2025-02-09 started\n", Some(PlainLog)),
+            ("x", "\n\n   \n2025-02-09T10:05:23.000000000Z first line after blanks\n", Some(KubectlLogs)),
+            ("x", "", Some(PlainLog)),
+            ("x", "\u{1f}\u{8b}\u{8}\0\0\0\0\0", None),
+        ];
+        for (name, head, expected) in rows {
+            check_detect(name, head.as_bytes(), *expected);
+        }
+    }
+
+    #[test]
+    fn kinds_have_names_both_ways() {
+        for kind in ArtifactKind::ALL {
+            assert_eq!(kind.name().parse::<ArtifactKind>(), Ok(kind));
+        }
+        assert_eq!("K8S_EVENTS".parse::<ArtifactKind>(), Ok(ArtifactKind::K8sEvents));
+        let error = "logs".parse::<ArtifactKind>().unwrap_err();
+        assert!(
+            error.to_string().starts_with(r#"unknown artifact kind "logs" (expected one of kubectl-logs, plain-log, "#),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn read_artifact_gives_records_or_names_the_file() {
+        let (path, bytes) = fixture("error-ratio.json");
+        let (_, query_bytes) = fixture("queries.json");
+        let mut queries = Queries::default();
+        queries.add(&path.with_file_name("queries.json"), &query_bytes).unwrap();
+        let records = read_artifact(&path, ArtifactKind::PromQueryRange, &bytes, &queries).unwrap();
+        let Record::Series(series) = &records[0] else {
+            panic!("expected a series, got {records:?}");
+        };
+        assert!(series.query.starts_with("sum by (pod)"), "{}", series.query);
+        // Without queries.json the file stem names the series.
+        let records = read_artifact(&path, ArtifactKind::PromQueryRange, &bytes, &Queries::default()).unwrap();
+        let Record::Series(series) = &records[0] else {
+            panic!("expected a series, got {records:?}");
+        };
+        assert_eq!(series.query, "error-ratio");
+
+        let counts = [
+            ("alertmanager-webhook.json", 1),
+            ("alertmanager-alerts.json", 1),
+            ("pagerduty-event.json", 1),
+            ("pagerduty-events.ndjson", 2),
+            ("pagerduty-log-entries.json", 3),
+            ("k8s-events.json", 1),
+            ("replicasets.json", 1),
+            ("deployments.json", 1),
+            ("pods.json", 1),
+        ];
+        for (name, expected) in counts {
+            let (path, bytes) = fixture(name);
+            let (kind, records) = detect_and_read(&path, &bytes, &Queries::default()).unwrap();
+            assert_eq!(records.len(), expected, "{name} as {kind}");
+        }
+
+        let rows = [
+            (
+                ArtifactKind::AlertmanagerWebhook,
+                r#"{"version":"4","status":"firing","alerts":[{"status":"firing","startsAt":"soon"}]}"#,
+                r#"alerts.json: alerts[0].startsAt: expected an RFC 3339 time, found "soon""#,
+            ),
+            (ArtifactKind::PlainLog, "hello\n", "alerts.json: plain-log is a log, read line by line by the log reader"),
+        ];
+        for (kind, body, expected) in rows {
+            let error =
+                read_artifact(Path::new("alerts.json"), kind, body.as_bytes(), &Queries::default()).unwrap_err();
+            assert_eq!(error.to_string(), expected);
+        }
+        let error = detect_and_read(Path::new("odd.json"), b"{\"a\":1}", &Queries::default()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "odd.json: unknown kind of file (not a log, and no JSON shape postmortemd reads); name one with --kind"
+        );
+        assert_eq!(error.kind(), "unknown_kind");
+    }
+
+    #[test]
+    fn queries_errors_name_the_entry() {
+        let mut queries = Queries::default();
+        let error = queries.add(Path::new("q/queries.json"), br#"{"a.json": 3}"#).unwrap_err();
+        assert_eq!(error.to_string(), r#"q/queries.json: ["a.json"]: expected PromQL as a string"#);
+        queries.add(Path::new("q/queries.json"), br#"{"a.json": "up", "b": "sum(up)"}"#).unwrap();
+        let rows = [("q/a.json", "up"), ("q/b.json", "sum(up)"), ("q/c.json", "c"), ("a.json", "a")];
+        for (file, expected) in rows {
+            assert_eq!(queries.query_for(Path::new(file)), expected, "{file}");
+        }
+    }
+
+    #[test]
+    fn expand_walks_folders_sorted_without_hidden_or_expected_files() {
+        let root = std::env::temp_dir().join(format!("postmortemd-expand-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        for file in ["b.log", "a.json", ".hidden", "expected.md", "sub/c.json", ".git/x"] {
+            let path = root.join(file);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, "x").unwrap();
+        }
+        let explicit = root.join(".hidden");
+        let files = expand(&[root.clone(), explicit.clone()]).unwrap();
+        let expected = vec![root.join("a.json"), root.join("b.log"), root.join("sub/c.json"), explicit];
+        assert_eq!(files, expected);
+        let missing = root.join("missing");
+        let error = expand(std::slice::from_ref(&missing)).unwrap_err();
+        assert!(error.to_string().starts_with(&missing.display().to_string()), "{error}");
+        fs::remove_dir_all(&root).unwrap();
+    }
 }

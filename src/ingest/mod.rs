@@ -21,3 +21,9 @@ impl ParseError {
 }
 
 pub type Result<T, E = ParseError> = std::result::Result<T, E>;
+
+pub mod alertmanager;
+pub(crate) mod json;
+pub mod kubernetes;
+pub mod pagerduty;
+pub mod prometheus;

@@ -27,6 +27,10 @@ const DUAL_SAMPLE: usize = 8_192;
 const EXAMPLE_BYTES: usize = 400;
 /// How many message shapes a stream remembers; beyond, new shapes go to the miner each time.
 const MAX_SHAPES: usize = 65_536;
+/// Template ids from here on are access-log templates of the digest, not the miner's.
+pub const LITERAL_BASE: usize = 1 << 30;
+/// How many distinct (method, path) templates a stream keeps; the rest share one.
+const MAX_LITERALS: usize = 2_000;
 /// Sub-buckets of the incident part of the window, for burst detection.
 const TARGET_BUCKETS: i64 = 120;
 
@@ -294,6 +298,10 @@ pub struct LogDigest {
     pub config: DigestConfig,
     finder: Finder,
     pub miner: Miner,
+    /// Access-log templates (method and path), ids from [`LITERAL_BASE`].
+    literals: Vec<String>,
+    literal_ids: HashMap<u64, u32, IdHash>,
+    scratch: String,
     /// Shape hash of a message → its template (see [`shape_hash`]).
     shapes: HashMap<u64, u32, IdHash>,
     /// Stats index by template id, for lines without an HTTP status.
@@ -331,6 +339,9 @@ impl LogDigest {
             config,
             miner: Miner::new(),
             shapes: HashMap::default(),
+            literals: Vec::new(),
+            literal_ids: HashMap::default(),
+            scratch: String::new(),
             plain_keys: Vec::new(),
             status_keys: HashMap::default(),
             stats: Vec::new(),
@@ -404,8 +415,11 @@ impl LogDigest {
             (None, Some(found)) if transport.is_none() && found.span.start <= 2 => text[found.span.end..].trim_start(),
             (None, _) => text,
         };
-        let template = self.template_of(content);
-        let status_class = structured.status_class.unwrap_or_else(|| access_log_status_class(text));
+        let access = if structured.message.is_none() { AccessLine::read(text) } else { None };
+        let (template, status_class) = match access {
+            Some(access) => (self.literal_template(&access), access.status_class),
+            None => (self.template_of(content), structured.status_class.unwrap_or(0)),
+        };
         let key = self.key(template, status_class, &structured, text);
         let n_buckets = ((end - baseline_end) / self.bucket_nanos + 1) as usize;
         let stats = &mut self.stats[key];
@@ -462,8 +476,36 @@ impl LogDigest {
         template
     }
 
+    /// The template of an access log line: its method and path, ids in the path masked.
+    /// Paths are what an engineer reads in such a row, so they are kept, not mined.
+    fn literal_template(&mut self, access: &AccessLine<'_>) -> usize {
+        self.scratch.clear();
+        self.scratch.push_str(access.method);
+        self.scratch.push(' ');
+        normalize_path(access.path, &mut self.scratch);
+        let hash = shape_hash(&self.scratch) ^ 0x5bd1_e995;
+        if let Some(id) = self.literal_ids.get(&hash) {
+            return *id as usize;
+        }
+        if self.literals.len() >= MAX_LITERALS {
+            return LITERAL_BASE + MAX_LITERALS;
+        }
+        self.literals.push(self.scratch.clone());
+        let id = LITERAL_BASE + self.literals.len() - 1;
+        self.literal_ids.insert(hash, id as u32);
+        id
+    }
+
+    /// The text of a template id, mined or literal.
+    pub fn template_text(&self, template: usize) -> &str {
+        if template >= LITERAL_BASE {
+            return self.literals.get(template - LITERAL_BASE).map_or("<*>", String::as_str);
+        }
+        self.miner.template(template)
+    }
+
     fn key(&mut self, template: usize, status_class: u8, structured: &Structured, text: &str) -> usize {
-        let existing = if status_class == 0 {
+        let existing = if status_class == 0 && template < LITERAL_BASE {
             self.plain_keys.get(template).copied().filter(|&key| key != u32::MAX)
         } else {
             self.status_keys.get(&status_key(template, status_class)).copied()
@@ -488,7 +530,7 @@ impl LogDigest {
             example: None,
             buckets: Vec::new(),
         });
-        if status_class == 0 {
+        if status_class == 0 && template < LITERAL_BASE {
             if self.plain_keys.len() <= template {
                 self.plain_keys.resize(template + 1, u32::MAX);
             }
@@ -647,16 +689,45 @@ fn status_class_of(text: &str) -> Option<u8> {
     None
 }
 
-/// The status class of an access log line: `"GET /x HTTP/1.1" 503 …`.
-fn access_log_status_class(text: &str) -> u8 {
-    let Some(position) = memmem::find(text.as_bytes(), b" HTTP/") else {
-        return 0;
-    };
-    let rest = &text[position..];
-    let Some(quote) = rest.find("\" ") else {
-        return 0;
-    };
-    status_class_of(&rest[quote + 2..]).unwrap_or(0)
+/// The request and status of an access log line (`… "GET /x?y=1 HTTP/1.1" 503 …`: nginx,
+/// Apache, Envoy and most ingress controllers write it so).
+#[derive(Debug, PartialEq)]
+struct AccessLine<'a> {
+    method: &'a str,
+    path: &'a str,
+    status_class: u8,
+}
+
+impl<'a> AccessLine<'a> {
+    fn read(text: &'a str) -> Option<Self> {
+        static HTTP: std::sync::LazyLock<memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memmem::Finder::new(b" HTTP/"));
+        let position = HTTP.find(text.as_bytes())?;
+        let open = text[..position].rfind('"')?;
+        let (method, path) = text[open + 1..position].split_once(' ')?;
+        if method.is_empty() || !method.bytes().all(|byte| byte.is_ascii_uppercase()) {
+            return None;
+        }
+        let rest = &text[position..];
+        let close = rest.find("\" ")?;
+        let status_class = status_class_of(&rest[close + 2..])?;
+        Some(AccessLine { method, path: path.trim(), status_class })
+    }
+}
+
+/// A request path as a template: no query string, segments holding digits as `<*>`.
+fn normalize_path(path: &str, out: &mut String) {
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    for (index, segment) in path.split('/').enumerate().take(8) {
+        if index > 0 {
+            out.push('/');
+        }
+        if segment.bytes().any(|byte| byte.is_ascii_digit()) || segment.len() > 40 {
+            out.push_str("<*>");
+        } else {
+            out.push_str(segment);
+        }
+    }
 }
 
 fn level_severity(level: &str) -> Option<Severity> {
@@ -816,18 +887,32 @@ mod tests {
     }
 
     #[track_caller]
-    fn check_access(line: &str, expected: u8) {
-        assert_eq!(access_log_status_class(line), expected, "{line}");
+    fn check_access(line: &str, expected: Option<(&str, &str, u8)>) {
+        let read = AccessLine::read(line).map(|access| {
+            let mut path = String::new();
+            normalize_path(access.path, &mut path);
+            (access.method.to_owned(), path, access.status_class)
+        });
+        let expected = expected.map(|(method, path, class)| (method.to_owned(), path.to_owned(), class));
+        assert_eq!(read, expected, "{line}");
     }
 
     #[test]
-    fn access_log_status() {
+    fn access_log_lines() {
         check_access(
             r#"10.0.3.17 - - [09/Feb/2025:10:05:23 +0000] "POST /api/checkout HTTP/1.1" 500 93 "-" "curl/8""#,
-            5,
+            Some(("POST", "/api/checkout", 5)),
         );
-        check_access(r#"10.0.3.17 - - [09/Feb/2025:10:05:23 +0000] "GET / HTTP/2.0" 204 0 "-" "-""#, 2);
-        check_access(r#"GET / HTTP/1.1 took 5003 ms"#, 0);
+        check_access(
+            r#"10.0.3.17 - - [09/Feb/2025:10:05:23 +0000] "GET /orders/8812/items?page=2 HTTP/2.0" 204 0 "-" "-""#,
+            Some(("GET", "/orders/<*>/items", 2)),
+        );
+        check_access(
+            r#"[2025-02-09T10:05:23.000Z] "GET /healthz HTTP/1.1" 503 UH 0 0 0 - "-""#,
+            Some(("GET", "/healthz", 5)),
+        );
+        check_access(r#"GET / HTTP/1.1 took 5003 ms"#, None);
+        check_access(r#"said "hello HTTP/1.1" 200"#, None);
     }
 
     #[track_caller]

@@ -176,10 +176,6 @@ fn page_entries(records: &[Record], window: &Window) -> Vec<Entry> {
 
 fn page_text(page: &PageRecord) -> String {
     let action = page.action.replace('_', " ");
-    let mut action_title = action.clone();
-    if let Some(first) = action_title.get_mut(..1) {
-        first.make_ascii_uppercase();
-    }
     let text = page.text.trim();
     match page.action.as_str() {
         "annotated" if !text.is_empty() => format!("Note: {text}"),
@@ -188,7 +184,15 @@ fn page_text(page: &PageRecord) -> String {
             if title.is_empty() { "Page triggered".to_owned() } else { format!("Page triggered: {title}") }
         }
         _ if text.is_empty() || text.eq_ignore_ascii_case(&action) => format!("Page {action}"),
-        _ => format!("{action_title}: {text}"),
+        // PagerDuty's summaries often say the action already: "Acknowledged by Alice".
+        _ if !action.contains(" ") && text.to_ascii_lowercase().starts_with(&action) => text.to_owned(),
+        _ => {
+            let mut title = action;
+            if let Some(first) = title.get_mut(..1) {
+                first.make_ascii_uppercase();
+            }
+            format!("{title}: {text}")
+        }
     }
 }
 
@@ -255,7 +259,7 @@ fn metric_entries(series: &SeriesRecord, window: &Window) -> Vec<Entry> {
     let threshold = (5.0 * sigma).max(0.2 * center.abs()).max(1e-9);
     let source = format!("prometheus: {}", series.query);
     let labels = series.label_text();
-    let subject = if labels == "{}" { "value".to_owned() } else { labels };
+    let subject = if labels == "{}" { "Value".to_owned() } else { labels };
     let samples: Vec<(Instant, f64)> =
         series.samples.iter().filter(|(time, value)| window.contains(*time) && !value.is_nan()).copied().collect();
     let beyond = |value: f64| (value - center).abs() > threshold;
@@ -336,7 +340,7 @@ fn log_entries(digest: &LogDigest, window: &Window, options: &Options) -> Vec<En
         if stats.n_incident == 0 {
             continue;
         }
-        let template = digest.miner.template(stats.template);
+        let template = digest.template_text(stats.template);
         let what = describe(stats);
         let is_new = stats.n_before_window + stats.n_baseline == 0;
         if is_new && (stats.severity >= Severity::Warn || stats.status_class == 5) {

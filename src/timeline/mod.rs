@@ -261,13 +261,22 @@ pub fn human_value(value: f64) -> String {
     if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_owned() } else { text }
 }
 
-/// Seconds, signed, as `+90.0s` / `-0.004s` / `+9h (32400s)`.
+/// A signed offset: `+90s`, `-0.004s`, `+9h`, `-5h30m`.
 pub fn human_offset(offset_seconds: f64) -> String {
-    format!("{}{}s", if offset_seconds >= 0.0 { "+" } else { "" }, human_value(offset_seconds))
+    let sign = if offset_seconds >= 0.0 { "+" } else { "-" };
+    if offset_seconds.abs() >= 3600.0 {
+        return format!("{sign}{}", human_duration(SignedDuration::from_secs(offset_seconds.abs().round() as i64)));
+    }
+    format!("{sign}{}s", human_value(offset_seconds.abs()))
 }
 
+/// Window and gap bounds: RFC 3339 UTC, to the millisecond when not whole seconds.
 fn serialize_instant<S: serde::Serializer>(instant: &Instant, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(instant)
+    if instant.subsec_nanosecond() == 0 {
+        serializer.collect_str(instant)
+    } else {
+        serializer.collect_str(&Millis(*instant))
+    }
 }
 
 fn serialize_millis<S: serde::Serializer>(instant: &Instant, serializer: S) -> Result<S::Ok, S::Error> {
@@ -308,6 +317,19 @@ mod tests {
         check_value(-0.004, "-0.004");
         check_value(f64::NAN, "NaN");
         check_value(0.0, "0");
+    }
+
+    #[track_caller]
+    fn check_offset(seconds: f64, expected: &str) {
+        assert_eq!(human_offset(seconds), expected);
+    }
+
+    #[test]
+    fn offsets_read_as_people_write_them() {
+        check_offset(90.0, "+90s");
+        check_offset(-0.004, "-0.004s");
+        check_offset(32_400.0, "+9h");
+        check_offset(-19_800.0, "-5h30m");
     }
 
     #[track_caller]

@@ -1,0 +1,8 @@
+//! Fuzz target: `ingest::kubernetes::parse_pods` must never panic, whatever the bytes.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|bytes: &[u8]| {
+    let _ = postmortemd::ingest::kubernetes::parse_pods(bytes);
+});
