@@ -26,6 +26,16 @@ const SPAN_PROBE_BYTES: u64 = 64 * 1024;
 /// How much of a file is read to recognise its kind.
 const DETECT_BYTES: usize = 16 * 1024;
 
+impl DraftOptions {
+    /// The zone of zone-less times in a file (or one stream of it).
+    pub fn zone_of(&self, file_name: &str, stream_name: &str) -> TimeZone {
+        self.zones
+            .iter()
+            .find(|(pattern, _)| file_name.contains(pattern.as_str()) || stream_name.contains(pattern.as_str()))
+            .map_or_else(|| self.zone.clone(), |(_, zone)| zone.clone())
+    }
+}
+
 /// What `draft` was asked to do.
 #[derive(Clone, Debug)]
 pub struct DraftOptions {
@@ -36,8 +46,10 @@ pub struct DraftOptions {
     pub title: Option<String>,
     pub lead_in: SignedDuration,
     pub tail: SignedDuration,
-    /// Zone of zone-less times.
+    /// Zone of zone-less times, for every source not named in `zones`.
     pub zone: TimeZone,
+    /// Zones of particular sources: the first whose pattern the file or stream name contains.
+    pub zones: Vec<(String, TimeZone)>,
     pub request_id_fields: Vec<String>,
     pub timeline: timeline::Options,
 }
@@ -52,6 +64,7 @@ impl Default for DraftOptions {
             lead_in: SignedDuration::from_mins(20),
             tail: SignedDuration::from_mins(10),
             zone: TimeZone::UTC,
+            zones: Vec::new(),
             request_id_fields: DEFAULT_REQUEST_ID_FIELDS.iter().map(|field| (*field).to_owned()).collect(),
             timeline: timeline::Options::default(),
         }
@@ -332,7 +345,7 @@ impl StreamContext<'_> {
         let config = DigestConfig {
             window: self.window,
             time_context: TimeContext {
-                zone: self.options.zone.clone(),
+                zone: self.options.zone_of(&file_name, &name),
                 window: Some((self.window.start, self.window.end)),
             },
             offset_hint_nanos: (offset_hint_seconds * 1e9) as i64,

@@ -71,9 +71,11 @@ struct DraftArgs {
     /// Tail after the last resolution.
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     tail: SignedDuration,
-    /// Zone of zone-less timestamps: UTC, an offset like +09:00, or an IANA name like Asia/Tokyo.
-    #[arg(long, default_value = "UTC", value_parser = parse_zone)]
-    zone: TimeZone,
+    /// Zone of zone-less timestamps: UTC, an offset like +09:00, or an IANA name like
+    /// Asia/Tokyo; `PATTERN=ZONE` sets it for the files or streams whose name contains PATTERN
+    /// (repeatable). Default UTC.
+    #[arg(long = "zone", value_name = "[PATTERN=]ZONE", value_parser = parse_source_zone)]
+    zones: Vec<(Option<String>, TimeZone)>,
     /// Read every file as this kind instead of recognising it.
     #[arg(long, value_parser = clap::value_parser!(ArtifactKind))]
     kind: Option<ArtifactKind>,
@@ -106,6 +108,13 @@ fn parse_duration(text: &str) -> Result<SignedDuration, String> {
 fn parse_zone(text: &str) -> Result<TimeZone, String> {
     time::parse_zone(text)
         .ok_or_else(|| format!("{text:?} is neither UTC, an offset like +09:00 nor a known IANA zone"))
+}
+
+fn parse_source_zone(text: &str) -> Result<(Option<String>, TimeZone), String> {
+    match text.rsplit_once('=') {
+        Some((pattern, zone)) => Ok((Some(pattern.to_owned()), parse_zone(zone)?)),
+        None => Ok((None, parse_zone(text)?)),
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -146,9 +155,14 @@ fn run_draft(args: DraftArgs) -> anyhow::Result<()> {
         title: args.title,
         lead_in: args.lead_in,
         tail: args.tail,
-        zone: args.zone,
         ..DraftOptions::default()
     };
+    for (pattern, zone) in args.zones {
+        match pattern {
+            Some(pattern) => options.zones.push((pattern, zone)),
+            None => options.zone = zone,
+        }
+    }
     if !args.request_id_fields.is_empty() {
         options.request_id_fields = args.request_id_fields;
     }

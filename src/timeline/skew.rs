@@ -202,11 +202,13 @@ fn node_clocks(records: &[Record], node_names: &[String], window: &Window, optio
 fn request_id_skews(digests: &[LogDigest], anchored: &BTreeMap<String, f64>, options: &Options) -> Vec<Skew> {
     // First sighting of each sampled id per subject.
     let mut subjects: BTreeMap<String, HashMap<u64, i64>> = BTreeMap::new();
+    let mut lines: BTreeMap<String, u64> = BTreeMap::new();
     for digest in digests {
         if digest.source.kind != SourceKind::Logs || digest.request_ids.first_seen.is_empty() {
             continue;
         }
         let subject = subject_of(&digest.source.name, digest.source.node.as_deref());
+        *lines.entry(subject.clone()).or_default() += digest.n_lines;
         let seen = subjects.entry(subject).or_default();
         for (hash, nanos) in &digest.request_ids.first_seen {
             seen.entry(*hash).and_modify(|first| *first = (*first).min(*nanos)).or_insert(*nanos);
@@ -264,45 +266,56 @@ fn request_id_skews(digests: &[LogDigest], anchored: &BTreeMap<String, f64>, opt
     }
     let mut skews = Vec::new();
     for members in components {
-        // Anchor: a subject with a node clock; else, with three or more, the median subject;
-        // else the one with the most ids.
+        // Anchor: a subject with a node clock. Else a reference subject: with three or more,
+        // the one in the middle (most agree with it); with two, the one with more lines.
         let anchor = members.iter().find_map(|&member| {
             let (relative_offset, ..) = relative[member]?;
             Some(anchored.get(names[member].as_str())? - relative_offset)
         });
-        let shift = anchor.unwrap_or_else(|| {
-            let mut offsets: Vec<f64> =
-                members.iter().filter_map(|&member| relative[member].map(|value| value.0)).collect();
-            if members.len() >= 3 {
-                offsets.sort_by(f64::total_cmp);
-                -offsets[(offsets.len() - 1) / 2]
-            } else {
-                let largest =
-                    members.iter().copied().max_by_key(|&member| (subjects[names[member]].len(), usize::MAX - member));
-                -largest.and_then(|member| relative[member]).map_or(0.0, |value| value.0)
-            }
-        });
+        let reference = if anchor.is_some() {
+            None
+        } else if members.len() >= 3 {
+            let mut by_offset = members.clone();
+            by_offset.sort_by(|&left, &right| {
+                let offset = |member: usize| relative[member].map_or(0.0, |value| value.0);
+                offset(left).total_cmp(&offset(right)).then(left.cmp(&right))
+            });
+            Some(by_offset[(by_offset.len() - 1) / 2])
+        } else {
+            members.iter().copied().max_by_key(|&member| (lines[names[member]], usize::MAX - member))
+        };
+        let shift =
+            anchor.unwrap_or_else(|| -reference.and_then(|member| relative[member]).map_or(0.0, |value| value.0));
         for &member in &members {
-            let Some((relative_offset, spread, shared, via)) = relative[member] else {
+            let Some((relative_offset, spread, shared, via)) = relative[member] else { continue };
+            if Some(member) == reference {
                 continue;
-            };
-            if via == member {
-                // The root carries no pair of its own; it shows through the others.
-                if shift.abs() < options.skew_threshold_seconds {
-                    continue;
-                }
             }
-            let offset = relative_offset + shift;
-            let peer = names[if via == member {
-                members.iter().copied().find(|&other| other != member).unwrap_or(member)
+            // The root of the walk has no pair of its own: its first partner speaks for it.
+            let (peer, shared, spread) = if via == member {
+                let pair = pairs.iter().find(|pair| pair.0 == member || pair.1 == member);
+                match pair {
+                    Some(&(left, right, _, spread, shared)) => {
+                        (if left == member { right } else { left }, shared, spread)
+                    }
+                    None => continue,
+                }
             } else {
-                via
-            }];
+                (via, shared, spread)
+            };
+            let offset = relative_offset + shift;
+            let mut evidence = format!("request ids shared with {}", names[peer]);
+            if anchor.is_none() {
+                evidence.push_str(&format!(
+                    " (against {}: no node clock says which is right)",
+                    names[reference.unwrap_or(peer)]
+                ));
+            }
             skews.push(Skew {
                 subject: names[member].clone(),
                 offset_seconds: round_millis(offset),
                 spread_seconds: round_millis(spread),
-                evidence: format!("request ids shared with {peer}"),
+                evidence,
                 samples: shared as u64,
                 flagged: offset.abs() >= options.skew_threshold_seconds,
                 zone_error: false,

@@ -1,0 +1,103 @@
+//! Pipeline cases as data: each folder of `tests/fixtures/pipeline/` holds exported inputs,
+//! optional `draft` flags in `.args` (one `--flag=value` a line) and the expected outputs
+//! `expected.json` / `expected.md` (`UPDATE_EXPECT=1` rewrites them for review). Targeted
+//! assertions on the same cases say what each one is about.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use postmortemd::draft::{DraftOptions, draft};
+use postmortemd::normalize::time::{parse_window, parse_zone};
+use postmortemd::timeline::render::{Format, render};
+use postmortemd::timeline::{Flag, Kind, Timeline};
+use support::at;
+
+fn case_folder(case: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pipeline").join(case)
+}
+
+/// The case's draft options, from its `.args`.
+fn options(case: &str) -> DraftOptions {
+    let folder = case_folder(case);
+    let mut options = DraftOptions { paths: vec![folder.clone()], ..DraftOptions::default() };
+    let args = std::fs::read_to_string(folder.join(".args")).unwrap_or_default();
+    for line in args.lines().filter(|line| !line.trim().is_empty()) {
+        let (flag, value) = line.split_once('=').unwrap_or((line, ""));
+        match flag {
+            "--window" => options.window = Some(parse_window(value).expect("window")),
+            "--title" => options.title = Some(value.to_owned()),
+            "--zone" => match value.rsplit_once('=') {
+                Some((pattern, zone)) => options.zones.push((pattern.to_owned(), parse_zone(zone).expect("zone"))),
+                None => options.zone = parse_zone(value).expect("zone"),
+            },
+            other => panic!("{case}/.args: unknown flag {other}"),
+        }
+    }
+    options
+}
+
+/// Drafts the case and diffs both renderings against the expected files.
+#[track_caller]
+fn run(case: &str) -> Timeline {
+    let timeline = draft(&options(case)).unwrap_or_else(|error| panic!("{case}: {error}"));
+    let folder = case_folder(case);
+    for (format, file) in [(Format::Json, "expected.json"), (Format::Markdown, "expected.md")] {
+        let rendered = render(&timeline, format);
+        if std::env::var_os("UPDATE_EXPECT").is_some() {
+            std::fs::write(folder.join(file), &rendered).unwrap();
+        }
+        let expected = std::fs::read_to_string(folder.join(file)).unwrap_or_default();
+        assert!(rendered == expected, "{case}/{file} differs (UPDATE_EXPECT=1 rewrites it):\n{rendered}");
+    }
+    timeline
+}
+
+#[test]
+fn prefixed_logs_on_two_nodes_show_their_offset_through_request_ids() {
+    let timeline = run("prefixed-two-nodes");
+    // One `kubectl logs --prefix` file holds both streams; pods.json names their nodes.
+    assert_eq!(timeline.clock_skew.len(), 1, "{:#?}", timeline.clock_skew);
+    let skew = &timeline.clock_skew[0];
+    assert_eq!(skew.subject, "node node-b");
+    assert!((skew.offset_seconds - 30.0).abs() < 0.5 && skew.flagged, "{skew:#?}");
+    let first = timeline.entries.iter().find(|entry| entry.event.starts_with("First error: smtp send failed")).unwrap();
+    assert_eq!(first.source, "logs mail/worker-7d8e9-fghij/worker");
+    assert!(first.flags.contains(&Flag::ClockSkew));
+    let true_start = at("2025-03-04T14:31:07Z");
+    let moved = first.time.duration_since(true_start).as_secs_f64();
+    assert!((0.0..2.0).contains(&moved), "corrected to {}: {first:#?}", first.time);
+    assert!(timeline.gaps.is_empty(), "{:#?}", timeline.gaps);
+}
+
+#[test]
+fn plain_logs_in_a_configured_zone_and_syslog_without_a_year() {
+    let timeline = run("plain-local-time");
+    // billing.log writes Berlin wall time (UTC+1) without a zone: read as such and flagged.
+    let first = timeline.entries.iter().find(|entry| entry.event.starts_with("First error")).unwrap();
+    assert_eq!(first.source, "logs billing.log");
+    assert!(first.flags.contains(&Flag::AssumedZone), "{first:#?}");
+    let after = first.time.duration_since(at("2025-03-04T14:20:00Z")).as_secs_f64();
+    assert!((0.0..30.0).contains(&after), "{first:#?}");
+    // The year-less syslog file takes the window's year; its planted silence is the only gap,
+    // and Python tracebacks (lines without a time) do not break the billing stream's rhythm.
+    assert_eq!(timeline.gaps.len(), 1, "{:#?}", timeline.gaps);
+    let gap = &timeline.gaps[0];
+    assert_eq!(gap.source, "logs db-syslog.log");
+    assert!(gap.start >= at("2025-03-04T14:09:00Z") && gap.start <= at("2025-03-04T14:10:00Z"), "{gap:#?}");
+    assert!(gap.end >= at("2025-03-04T14:22:00Z") && gap.end <= at("2025-03-04T14:23:00Z"), "{gap:#?}");
+    assert!(timeline.entries.iter().all(|entry| entry.kind != Kind::Log || !entry.event.contains("Traceback")));
+}
+
+#[test]
+fn unreadable_and_unknown_files_are_errors_that_name_them() {
+    let folder = std::env::temp_dir().join(format!("postmortemd-bad-inputs-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("alerts.json"), r#"{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{},"startsAt":"yesterday"}]"#).unwrap();
+    std::fs::write(folder.join("mystery.json"), r#"{"hello": ["world"]}"#).unwrap();
+    let options = DraftOptions { paths: vec![folder.clone()], ..DraftOptions::default() };
+    let message = draft(&options).expect_err("bad inputs fail the draft").to_string();
+    std::fs::remove_dir_all(&folder).unwrap();
+    assert!(message.contains("alerts.json") && message.contains("mystery.json"), "{message}");
+    assert!(message.lines().count() >= 3, "one line per file: {message}");
+}
