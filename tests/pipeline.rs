@@ -93,7 +93,11 @@ fn plain_logs_in_a_configured_zone_and_syslog_without_a_year() {
 fn unreadable_and_unknown_files_are_errors_that_name_them() {
     let folder = std::env::temp_dir().join(format!("postmortemd-bad-inputs-{}", std::process::id()));
     std::fs::create_dir_all(&folder).unwrap();
-    std::fs::write(folder.join("alerts.json"), r#"{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{},"startsAt":"yesterday"}]"#).unwrap();
+    std::fs::write(
+        folder.join("alerts.json"),
+        r#"{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{},"startsAt":"yesterday"}]"#,
+    )
+    .unwrap();
     std::fs::write(folder.join("mystery.json"), r#"{"hello": ["world"]}"#).unwrap();
     let options = DraftOptions { paths: vec![folder.clone()], ..DraftOptions::default() };
     let message = draft(&options).expect_err("bad inputs fail the draft").to_string();

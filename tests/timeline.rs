@@ -225,3 +225,16 @@ fn rows_beyond_the_limit_are_cut_with_a_note() {
     assert!(note.event.starts_with("21 more rows left out"), "{note:?}");
     assert!(timeline.entries.windows(2).all(|pair| pair[0].time <= pair[1].time));
 }
+
+#[test]
+fn without_correction_rows_keep_their_recorded_time_but_stay_flagged() {
+    let window = window();
+    let options = Options { skew_correction: false, ..Options::default() };
+    let evidence =
+        Evidence { title: "t".to_owned(), window, records: Vec::new(), digests: two_node_digests(90.0, window) };
+    let timeline = timeline::build(evidence, &options);
+    let skewed = row(&timeline, Kind::Log, "logs shop/checkout-q4hjn/app", "First error");
+    assert!(skewed.flags.contains(&Flag::ClockSkew), "{skewed:?}");
+    assert_eq!(skewed.recorded_time, None, "{skewed:?}");
+    assert!(skewed.time >= at("2025-02-09T10:06:53.4Z"), "recorded time kept: {skewed:?}");
+}

@@ -78,7 +78,7 @@ fn log_gaps(
     let mut gaps = Vec::new();
     for &(start, end) in &digest.silences {
         if end - start > threshold {
-            let explained = explain(container, pods, events, instant(start - threshold), instant(end + threshold));
+            let explained = explain(container, events, instant(start - threshold), instant(end + threshold));
             let duration = human_duration(SignedDuration::from_nanos(end - start));
             gaps.push(gap(start, end, format!("no lines for {duration}{explained}")));
         }
@@ -126,12 +126,10 @@ fn container_of<'a>(source_name: &str, pods: &[&'a PodRecord]) -> Option<(&'a Po
 /// Why a container was silent between `from` and `to`, when pod status or events say.
 fn explain(
     container: Option<(&PodRecord, &str)>,
-    pods: &[&PodRecord],
     events: &[&K8sEventRecord],
     from: jiff::Timestamp,
     to: jiff::Timestamp,
 ) -> String {
-    let _ = pods;
     let Some((pod, container_name)) = container else {
         return String::new();
     };
