@@ -27,6 +27,15 @@ const SPAN_PROBE_BYTES: u64 = 64 * 1024;
 const DETECT_BYTES: usize = 16 * 1024;
 
 impl DraftOptions {
+    /// The kind `--kind` gives a file, if any.
+    pub fn kind_of(&self, path: &Path) -> Option<ArtifactKind> {
+        let file_name = path.file_name().map(|name| name.to_string_lossy()).unwrap_or_default();
+        self.kinds
+            .iter()
+            .find(|(pattern, _)| pattern.as_deref().is_none_or(|pattern| file_name.contains(pattern)))
+            .map(|(_, kind)| *kind)
+    }
+
     /// The zone of zone-less times in a file (or one stream of it).
     pub fn zone_of(&self, file_name: &str, stream_name: &str) -> TimeZone {
         self.zones
@@ -40,8 +49,9 @@ impl DraftOptions {
 #[derive(Clone, Debug)]
 pub struct DraftOptions {
     pub paths: Vec<PathBuf>,
-    /// Read every file as this kind instead of recognising it.
-    pub kind: Option<ArtifactKind>,
+    /// Kinds given rather than recognised: `(None, kind)` for every file, `(Some(pattern),
+    /// kind)` for the files whose name contains the pattern (the first that matches wins).
+    pub kinds: Vec<(Option<String>, ArtifactKind)>,
     pub window: Option<(Instant, Instant)>,
     pub title: Option<String>,
     pub lead_in: SignedDuration,
@@ -58,7 +68,7 @@ impl Default for DraftOptions {
     fn default() -> Self {
         DraftOptions {
             paths: Vec::new(),
-            kind: None,
+            kinds: Vec::new(),
             window: None,
             title: None,
             lead_in: SignedDuration::from_mins(20),
@@ -107,7 +117,7 @@ pub fn draft(options: &DraftOptions) -> Result<Timeline> {
     let mut problems = Vec::new();
     for path in paths {
         let head = read_head(&path).map_err(|source| Error::Read { path: path.clone(), source })?;
-        match options.kind.or_else(|| files::detect(&path, &head)) {
+        match options.kind_of(&path).or_else(|| files::detect(&path, &head)) {
             Some(kind) => inputs.push(Input { path, kind }),
             None => problems.push(format!(
                 "{}: unknown kind of file (expected kubectl logs, Prometheus query_range JSON, Alertmanager, PagerDuty or kubectl get -o json output; use --kind to say which)",

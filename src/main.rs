@@ -76,9 +76,12 @@ struct DraftArgs {
     /// (repeatable). Default UTC.
     #[arg(long = "zone", value_name = "[PATTERN=]ZONE", value_parser = parse_source_zone)]
     zones: Vec<(Option<String>, TimeZone)>,
-    /// Read every file as this kind instead of recognising it.
-    #[arg(long, value_parser = clap::value_parser!(ArtifactKind))]
-    kind: Option<ArtifactKind>,
+    /// Read files as this kind instead of recognising it; `PATTERN=KIND` only the files whose
+    /// name contains PATTERN (repeatable). Kinds: kubectl-logs, plain-log, prom-query-range,
+    /// alertmanager-webhook, alertmanager-alerts, pagerduty-log-entries, pagerduty-events,
+    /// k8s-events, replicasets, deployments, pods, queries.
+    #[arg(long = "kind", value_name = "[PATTERN=]KIND", value_parser = parse_source_kind)]
+    kinds: Vec<(Option<String>, ArtifactKind)>,
     /// At most this many rows; what is cut is said in a note row.
     #[arg(long, default_value_t = 200)]
     max_entries: usize,
@@ -117,6 +120,14 @@ fn parse_source_zone(text: &str) -> Result<(Option<String>, TimeZone), String> {
     }
 }
 
+fn parse_source_kind(text: &str) -> Result<(Option<String>, ArtifactKind), String> {
+    let (pattern, kind) = match text.rsplit_once('=') {
+        Some((pattern, kind)) => (Some(pattern.to_owned()), kind),
+        None => (None, text),
+    };
+    Ok((pattern, kind.parse::<ArtifactKind>().map_err(|error| error.to_string())?))
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
@@ -150,7 +161,7 @@ fn main() -> anyhow::Result<()> {
 fn run_draft(args: DraftArgs) -> anyhow::Result<()> {
     let mut options = DraftOptions {
         paths: args.paths,
-        kind: args.kind,
+        kinds: args.kinds,
         window: args.window,
         title: args.title,
         lead_in: args.lead_in,
