@@ -1,0 +1,74 @@
+//! The command line as a user runs it: the binary, its exit codes and its outputs.
+
+use std::process::Command;
+
+fn postmortemd(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_postmortemd")).args(args).env("RUST_BACKTRACE", "0").output().expect("runs")
+}
+
+#[test]
+fn draft_writes_the_chosen_format_to_a_file() {
+    let output_path = std::env::temp_dir().join(format!("postmortemd-cli-{}.html", std::process::id()));
+    let output =
+        postmortemd(&["draft", "examples/checkout-outage", "--format", "html", "-o", output_path.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let html = std::fs::read_to_string(&output_path).unwrap();
+    std::fs::remove_file(&output_path).unwrap();
+    assert!(html.starts_with("<!doctype html>") && html.contains("HighErrorRate firing"), "{html}");
+    assert!(html.contains("<span class=\"flag\">clock_skew</span>"));
+}
+
+#[test]
+fn a_bad_input_fails_with_a_message_naming_it() {
+    let folder = std::env::temp_dir().join(format!("postmortemd-cli-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("range.json"),
+        r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,2]]}]}}"#,
+    )
+    .unwrap();
+    let output = postmortemd(&["draft", folder.to_str().unwrap()]);
+    std::fs::remove_dir_all(&folder).unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("range.json: data.result[0].values[0][1]: expected a number as a string"), "{stderr}");
+}
+
+#[test]
+fn inspect_times_says_what_it_read_on_each_line() {
+    let path = std::env::temp_dir().join(format!("postmortemd-cli-times-{}.log", std::process::id()));
+    std::fs::write(&path, "Feb  9 19:05:23 host app: started\nno time here\n{\"ts\":1739095523.5,\"msg\":\"x\"}\n")
+        .unwrap();
+    let output = postmortemd(&[
+        "inspect-times",
+        "--zone",
+        "+09:00",
+        "--window",
+        "2025-02-09T00:00:00Z/2025-02-10T00:00:00Z",
+        path.to_str().unwrap(),
+    ]);
+    std::fs::remove_file(&path).unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<Vec<&str>> = stdout.lines().map(|line| line.split('\t').collect()).collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert_eq!((lines[0][0], lines[0][1], lines[0][2]), ("1", "2025-02-09T10:05:23.000Z", "syslog"), "{stdout}");
+    assert!(lines[0][3].contains("assumed_zone"), "{stdout}");
+    assert_eq!(lines[1][1], "", "{stdout}");
+    assert_eq!(lines[2][1], "2025-02-09T10:05:23.500Z", "{stdout}");
+}
+
+#[test]
+fn templates_prints_one_csv_row_per_line() {
+    let path = std::env::temp_dir().join(format!("postmortemd-cli-templates-{}.log", std::process::id()));
+    std::fs::write(&path, "took 41 ms\ntook 7 ms\nuser \"x\", logged in\n").unwrap();
+    let output = postmortemd(&["templates", path.to_str().unwrap()]);
+    std::fs::remove_file(&path).unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let rows: Vec<&str> = stdout.lines().collect();
+    assert_eq!(rows[0], "LineId,EventTemplate");
+    assert_eq!(rows[1], "1,took <*> ms");
+    assert_eq!(rows[2], "2,took <*> ms");
+    assert_eq!(rows[3], r#"3,"user ""x"", logged in""#);
+}
