@@ -140,13 +140,7 @@ pub fn draft(options: &DraftOptions) -> Result<Timeline> {
     let logs: Vec<&Input> = inputs.iter().filter(|input| input.kind.is_log()).collect();
     let window = window(options, &records, &logs)?;
     let title = title(options, &records, &window);
-    let pods: Vec<&PodRecord> = records
-        .iter()
-        .filter_map(|record| match record {
-            Record::Pod(pod) => Some(pod),
-            _ => None,
-        })
-        .collect();
+    let pods: Vec<&PodRecord> = records.iter().filter_map(Record::as_pod).collect();
     let offsets = node_clock_offsets(&records, &window, &options.timeline);
     let context = StreamContext { options, window, pods: &pods, offsets: &offsets };
     let digests = digest_logs(&logs, &context)?;
@@ -282,13 +276,8 @@ fn title(options: &DraftOptions, records: &[Record], window: &Window) -> String 
     if let Some(title) = &options.title {
         return title.clone();
     }
-    let first_alert = records
-        .iter()
-        .filter_map(|record| match record {
-            Record::Alert(alert) => Some(alert),
-            _ => None,
-        })
-        .min_by_key(|alert| (alert.starts_at, alert.name.clone()));
+    let first_alert =
+        records.iter().filter_map(Record::as_alert).min_by_key(|alert| (alert.starts_at, alert.name.clone()));
     if let Some(alert) = first_alert {
         return match alert.annotations.get("summary").or_else(|| alert.annotations.get("description")) {
             Some(summary) => format!("{}: {}", alert.name, summary.trim()),

@@ -50,6 +50,36 @@ pub enum Record {
     Series(SeriesRecord),
 }
 
+impl Record {
+    pub fn as_alert(&self) -> Option<&AlertRecord> {
+        if let Record::Alert(alert) = self { Some(alert) } else { None }
+    }
+
+    pub fn as_page(&self) -> Option<&PageRecord> {
+        if let Record::Page(page) = self { Some(page) } else { None }
+    }
+
+    pub fn as_k8s_event(&self) -> Option<&K8sEventRecord> {
+        if let Record::K8sEvent(event) = self { Some(event) } else { None }
+    }
+
+    pub fn as_rollout(&self) -> Option<&RolloutRecord> {
+        if let Record::Rollout(rollout) = self { Some(rollout) } else { None }
+    }
+
+    pub fn as_deployment(&self) -> Option<&DeploymentRecord> {
+        if let Record::Deployment(deployment) = self { Some(deployment) } else { None }
+    }
+
+    pub fn as_pod(&self) -> Option<&PodRecord> {
+        if let Record::Pod(pod) = self { Some(pod) } else { None }
+    }
+
+    pub fn as_series(&self) -> Option<&SeriesRecord> {
+        if let Record::Series(series) = self { Some(series) } else { None }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AlertStatus {
     Firing,

@@ -29,20 +29,8 @@ pub fn entries(records: &[Record], digests: &[LogDigest], window: &Window, optio
     let mut entries = Vec::new();
     entries.extend(alert_entries(records, window));
     entries.extend(page_entries(records, window));
-    let deployments: Vec<&DeploymentRecord> = records
-        .iter()
-        .filter_map(|record| match record {
-            Record::Deployment(deployment) => Some(deployment),
-            _ => None,
-        })
-        .collect();
-    let rollouts: Vec<&RolloutRecord> = records
-        .iter()
-        .filter_map(|record| match record {
-            Record::Rollout(rollout) => Some(rollout),
-            _ => None,
-        })
-        .collect();
+    let deployments: Vec<&DeploymentRecord> = records.iter().filter_map(Record::as_deployment).collect();
+    let rollouts: Vec<&RolloutRecord> = records.iter().filter_map(Record::as_rollout).collect();
     for rollout in &rollouts {
         if window.contains(rollout.time) {
             entries.push(rollout_entry(rollout, &rollouts, &deployments));

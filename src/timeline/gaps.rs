@@ -17,20 +17,8 @@ const MIN_DELTAS: u64 = 20;
 
 /// Every gap the evidence shows, by source then start.
 pub fn detect(records: &[Record], digests: &[LogDigest], window: &Window, options: &Options) -> Vec<Gap> {
-    let pods: Vec<&PodRecord> = records
-        .iter()
-        .filter_map(|record| match record {
-            Record::Pod(pod) => Some(pod),
-            _ => None,
-        })
-        .collect();
-    let events: Vec<&K8sEventRecord> = records
-        .iter()
-        .filter_map(|record| match record {
-            Record::K8sEvent(event) => Some(event),
-            _ => None,
-        })
-        .collect();
+    let pods: Vec<&PodRecord> = records.iter().filter_map(Record::as_pod).collect();
+    let events: Vec<&K8sEventRecord> = records.iter().filter_map(Record::as_k8s_event).collect();
     let mut gaps: Vec<Gap> =
         digests.iter().flat_map(|digest| log_gaps(digest, window, options, &pods, &events)).collect();
     for record in records {
