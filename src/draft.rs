@@ -347,7 +347,8 @@ impl StreamContext<'_> {
                 zone: self.options.zone_of(&file_name, &name),
                 window: Some((self.window.start, self.window.end)),
             },
-            offset_hint_nanos: (offset_hint_seconds * 1e9) as i64,
+            // A node clock off by more than a fortnight is a broken metric, not a clock.
+            offset_hint_nanos: (offset_hint_seconds.clamp(-1.2e6, 1.2e6) * 1e9) as i64,
             request_id_fields: self.options.request_id_fields.clone(),
         };
         LogDigest::new(Source { kind: SourceKind::Logs, name, node }, config)

@@ -238,3 +238,17 @@ fn without_correction_rows_keep_their_recorded_time_but_stay_flagged() {
     assert_eq!(skewed.recorded_time, None, "{skewed:?}");
     assert!(skewed.time >= at("2025-02-09T10:06:53.4Z"), "recorded time kept: {skewed:?}");
 }
+
+#[test]
+fn absurd_times_do_not_break_the_draft() {
+    // Found by fuzzing: epoch values and kubelet times centuries away once overflowed.
+    let window = window();
+    let mut stream = digest("logs odd", Some("node-1"), window);
+    stream.push(Some(at("0001-01-01T00:00:00Z")), "level=error msg=\"from the year one\"");
+    stream.push(None, "ts=10260142806 level=error msg=\"year 2295\"");
+    stream.push(Some(at("9999-12-30T00:00:00Z")), "level=error msg=\"from the far future\"");
+    stream.push(Some(at("2025-02-09T10:10:00Z")), "level=error msg=\"in the window\"");
+    let timeline = build(Vec::new(), vec![stream], window);
+    assert!(timeline.entries.iter().any(|entry| entry.event.contains("in the window")), "{:#?}", timeline.entries);
+    assert!(timeline.entries.iter().all(|entry| window.contains(entry.time) || entry.kind == Kind::Gap));
+}

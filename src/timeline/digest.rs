@@ -815,9 +815,13 @@ fn truncate(text: &str, max_bytes: usize) -> &str {
     &text[..end]
 }
 
-/// An instant as nanoseconds since the epoch (fits i64 until 2262).
+/// The span [`nanos`] keeps instants in: about 146 years either side of 1970, so that the
+/// difference of any two fits an `i64`. Log times beyond it are nonsense for an incident.
+const NANOS_LIMIT: i128 = 1 << 62;
+
+/// An instant as nanoseconds since the epoch, clamped to ±2^62 (1824–2116).
 pub fn nanos(instant: Instant) -> i64 {
-    instant.as_nanosecond() as i64
+    instant.as_nanosecond().clamp(-NANOS_LIMIT, NANOS_LIMIT) as i64
 }
 
 /// The inverse of [`nanos`].
