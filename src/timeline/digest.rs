@@ -817,7 +817,7 @@ fn truncate(text: &str, max_bytes: usize) -> &str {
 
 /// The span [`nanos`] keeps instants in: about 146 years either side of 1970, so that the
 /// difference of any two fits an `i64`. Log times beyond it are nonsense for an incident.
-const NANOS_LIMIT: i128 = 1 << 62;
+const NANOS_LIMIT: i128 = (1 << 62) - 1;
 
 /// An instant as nanoseconds since the epoch, clamped to ±2^62 (1824–2116).
 pub fn nanos(instant: Instant) -> i64 {
