@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use jiff::SignedDuration;
 use jiff::tz::TimeZone;
 
-use crate::collect::files::{self, ArtifactKind, Queries};
+use crate::collect::files::{self, ArtifactKind, FileError, Queries};
 use crate::collect::logs::{read_lines, span_of};
 use crate::normalize::time::{Finder, TimeContext};
 use crate::record::{AlertStatus, Instant, PodRecord, Record, Source, SourceKind};
@@ -119,10 +119,7 @@ pub fn draft(options: &DraftOptions) -> Result<Timeline> {
         let head = read_head(&path).map_err(|source| Error::Read { path: path.clone(), source })?;
         match options.kind_of(&path).or_else(|| files::detect(&path, &head)) {
             Some(kind) => inputs.push(Input { path, kind }),
-            None => problems.push(format!(
-                "{}: unknown kind of file (expected kubectl logs, Prometheus query_range JSON, Alertmanager, PagerDuty or kubectl get -o json output; use --kind to say which)",
-                path.display()
-            )),
+            None => problems.push(FileError::UnknownKind { file: path }.to_string()),
         }
     }
     let queries = load_queries(&inputs, &mut problems);

@@ -120,7 +120,7 @@ pub enum FileError {
     #[error("{}: {error}", file.display())]
     Parse { file: PathBuf, error: ParseError },
     #[error(
-        "{}: unknown kind of file (not a log, and no JSON shape postmortemd reads); name one with --kind",
+        "{}: unknown kind of file (expected kubectl logs, a plain log, Prometheus query_range JSON, Alertmanager or PagerDuty JSON, or kubectl get -o json output); name it with --kind",
         file.display()
     )]
     UnknownKind { file: PathBuf },
