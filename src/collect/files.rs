@@ -1005,7 +1005,8 @@ mod tests {
         let error = detect_and_read(Path::new("odd.json"), b"{\"a\":1}", &Queries::default()).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "odd.json: unknown kind of file (not a log, and no JSON shape postmortemd reads); name one with --kind"
+            "odd.json: unknown kind of file (expected kubectl logs, a plain log, Prometheus query_range JSON, \
+             Alertmanager or PagerDuty JSON, or kubectl get -o json output); name it with --kind"
         );
         assert_eq!(error.kind(), "unknown_kind");
     }
