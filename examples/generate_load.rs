@@ -196,12 +196,25 @@ fn write_stream(path: &Path, stream: &Stream, lines: u64, seed: u64) -> io::Resu
 const PATHS: [&[u8]; 6] =
     [b"/api/cart", b"/api/products/", b"/api/checkout", b"/api/orders/", b"/api/cart/items", b"/api/search?q="];
 
+/// The planted incident: from 60 % to 75 % of the span a new error template appears in the
+/// JSON services and nginx answers 503 on checkout, so a draft of the load has rows to draw.
+fn in_incident(now: i64) -> bool {
+    let offset = now - START;
+    offset >= SPAN / 10 * 6 && offset < SPAN / 4 * 3
+}
+
 fn json_line(rng: &mut Rng, clock: &mut Clock, now: i64, out: &mut Vec<u8>) {
     let embedded = now - 150_000;
     out.extend_from_slice(b"{\"ts\":\"");
     clock.millis(embedded, out);
     let roll = rng.next() % 1000;
-    if roll < 4 {
+    if in_incident(now) && roll >= 950 {
+        out.extend_from_slice(
+            b"\",\"level\":\"error\",\"msg\":\"inventory reservation failed: upstream returned 503\",\"request_id\":\"",
+        );
+        hex16(rng.next(), out);
+        out.extend_from_slice(b"\"}");
+    } else if roll < 4 {
         out.extend_from_slice(
             b"\",\"level\":\"error\",\"msg\":\"db query failed: connection reset by peer\",\"request_id\":\"",
         );
@@ -290,7 +303,9 @@ fn nginx_line(rng: &mut Rng, clock: &mut Clock, now: i64, out: &mut Vec<u8>) {
     if path.ends_with(b"/") || path.ends_with(b"=") {
         itoa(1000 + (random >> 40) % 9000, out);
     }
-    let (status, bytes): (&[u8], u64) = if roll < 3 {
+    let (status, bytes): (&[u8], u64) = if in_incident(now) && roll >= 940 {
+        (b" HTTP/1.1\" 503 ", 33)
+    } else if roll < 3 {
         (b" HTTP/1.1\" 502 ", 157)
     } else if roll < 5 {
         (b" HTTP/1.1\" 504 ", 167)

@@ -12,6 +12,8 @@ use crate::timeline::{Gap, Options, Window, human_duration};
 
 /// A silence counts when it exceeds this many times the stream's 99th percentile spacing.
 const RHYTHM_FACTOR: f64 = 10.0;
+/// A stream's first or last line must be this many gap floors from the window's edge.
+const EDGE_FLOOR_FACTOR: i64 = 3;
 /// Below this many spacings a stream's rhythm is unknown; only long silences count.
 const MIN_DELTAS: u64 = 20;
 
@@ -71,7 +73,10 @@ fn log_gaps(
             gaps.push(gap(start, end, format!("no lines for {duration}{explained}")));
         }
     }
-    if first - window_start > threshold {
+    // The edges take a longer silence: exports of several pods end (and windows drawn from
+    // the data start) minutes apart without anything having been lost.
+    let edge_threshold = threshold.max(EDGE_FLOOR_FACTOR * options.gap_floor.as_nanos() as i64);
+    if first - window_start > edge_threshold {
         let created = container.and_then(|(pod, _)| pod.created_at).map(nanos);
         // A pod created in the window had nothing to log before.
         let pod_is_new =
@@ -85,7 +90,7 @@ fn log_gaps(
             ));
         }
     }
-    if window_end - last > threshold {
+    if window_end - last > edge_threshold {
         let ends = human_duration(SignedDuration::from_nanos(window_end - last));
         gaps.push(gap(
             last,
