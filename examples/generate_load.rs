@@ -200,7 +200,7 @@ const PATHS: [&[u8]; 6] =
 /// JSON services and nginx answers 503 on checkout, so a draft of the load has rows to draw.
 fn in_incident(now: i64) -> bool {
     let offset = now - START;
-    offset >= SPAN / 10 * 6 && offset < SPAN / 4 * 3
+    (SPAN / 10 * 6..SPAN / 4 * 3).contains(&offset)
 }
 
 fn json_line(rng: &mut Rng, clock: &mut Clock, now: i64, out: &mut Vec<u8>) {
