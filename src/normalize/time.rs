@@ -18,8 +18,8 @@ pub struct TimeContext {
     /// Zone for zone-less times (default UTC); such times are flagged `assumed_zone`.
     pub zone: TimeZone,
     /// The incident window: year-less formats (syslog, logcat, klog) take the year that
-    /// puts them inside it, or nearest to it. Without a window they take the year nearest
-    /// to now: the current year, except that `Dec 31` read on `Jan 1` is last year's.
+    /// puts them inside it, or nearest to it. Without a window they take the year that puts
+    /// them in the past year: a log line is not written in the future.
     pub window: Option<(Instant, Instant)>,
 }
 
@@ -137,8 +137,11 @@ impl Finder {
             Some((start, end)) if start <= end => (start, end),
             Some((start, end)) => (end, start),
             None => {
+                // Logs are not written in the future: the year that puts the time within the
+                // past year (a day's slack for clocks ahead).
                 let now = Instant::now();
-                (now, now)
+                let day = jiff::SignedDuration::from_hours(24);
+                (now.checked_sub(day * 364).unwrap_or(now), now.checked_add(day).unwrap_or(now))
             }
         };
         let window_seconds = (start.as_second(), end.as_second());

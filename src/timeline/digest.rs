@@ -412,7 +412,9 @@ impl LogDigest {
         // whole text (its timestamp, if any, is masked like any number).
         let content = match (structured.message, &found) {
             (Some(message), _) => message,
-            (None, Some(found)) if transport.is_none() && found.span.start <= 2 => text[found.span.end..].trim_start(),
+            (None, Some(found)) if transport.is_none() && found.span.start <= 2 => {
+                text[found.span.end..].trim_start_matches([']', ')', ',', '|', ' ', '\t'])
+            }
             (None, _) => text,
         };
         let access = if structured.message.is_none() { AccessLine::read(text) } else { None };

@@ -231,10 +231,16 @@ pub fn build(evidence: Evidence, options: &Options) -> Timeline {
     merge::merge(title, window, entries, skews, gaps, options)
 }
 
-/// A readable span length: `6m55s`, `1h2m`, `45s`.
+/// A readable span length: `6m55s`, `1h2m`, `45s`, `6d9h`.
 pub fn human_duration(duration: SignedDuration) -> String {
     let total = duration.as_secs().unsigned_abs();
     let (hours, minutes, seconds) = (total / 3600, total / 60 % 60, total % 60);
+    if hours >= 48 {
+        return match hours % 24 {
+            0 => format!("{}d", hours / 24),
+            rest => format!("{}d{rest}h", hours / 24),
+        };
+    }
     match (hours, minutes) {
         (0, 0) => format!("{seconds}s"),
         (0, _) if seconds == 0 => format!("{minutes}m"),
@@ -344,5 +350,7 @@ mod tests {
         check_duration(600, "10m");
         check_duration(3720, "1h2m");
         check_duration(7200, "2h");
+        check_duration(153 * 3600 + 43 * 60, "6d9h");
+        check_duration(30 * 3600, "30h");
     }
 }
