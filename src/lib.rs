@@ -7,6 +7,8 @@
 //! records and log streams) → `normalize` (timestamps → instants) → `timeline` (digest,
 //! extract, skew, gaps, merge, render) → `draft` (the offline front door).
 
+pub mod config;
+
 pub mod record;
 
 pub mod ingest;
@@ -17,4 +19,14 @@ pub mod normalize;
 
 pub mod timeline;
 
+pub mod incident;
+
 pub mod draft;
+
+pub mod store;
+
+pub mod api;
+
+pub mod telemetry;
+
+pub mod shutdown;

@@ -1,0 +1,1 @@
+//! The HTTP API (axum): webhooks in, incidents and timelines out.

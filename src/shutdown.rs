@@ -1,0 +1,1 @@
+//! The shutdown signal: SIGTERM or SIGINT.

@@ -1,0 +1,1 @@
+//! Tracing initialisation and the one `Metrics` struct.
