@@ -15,8 +15,9 @@ use jiff::tz::TimeZone;
 
 use crate::collect::files::{self, ArtifactKind, FileError, Queries};
 use crate::collect::logs::{read_lines, span_of};
+use crate::incident::{self, WindowRules};
 use crate::normalize::time::{Finder, TimeContext};
-use crate::record::{AlertStatus, Instant, PodRecord, Record, Source, SourceKind};
+use crate::record::{Instant, PodRecord, Record, Source, SourceKind};
 use crate::timeline::digest::DEFAULT_REQUEST_ID_FIELDS;
 use crate::timeline::skew::node_clock_offsets;
 use crate::timeline::{self, DigestConfig, Evidence, LogDigest, Timeline, Window};
@@ -136,7 +137,7 @@ pub fn draft(options: &DraftOptions) -> Result<Timeline> {
     }
     let logs: Vec<&Input> = inputs.iter().filter(|input| input.kind.is_log()).collect();
     let window = window(options, &records, &logs)?;
-    let title = title(options, &records, &window);
+    let title = options.title.clone().unwrap_or_else(|| incident::title(&records, &window));
     let pods: Vec<&PodRecord> = records.iter().filter_map(Record::as_pod).collect();
     let offsets = node_clock_offsets(&records, &window, &options.timeline);
     let context = StreamContext { options, window, pods: &pods, offsets: &offsets };
@@ -165,72 +166,11 @@ fn load_queries(inputs: &[Input], problems: &mut Vec<String>) -> Queries {
 
 /// `--window`, else the signals with lead-in and tail, else the span of the data.
 fn window(options: &DraftOptions, records: &[Record], logs: &[&Input]) -> Result<Window> {
-    if let Some((start, end)) = options.window {
-        if end <= start {
-            return Err(Error::Window(format!("{start} is not before {end}")));
-        }
-        let baseline_end = signal_span(records).map_or_else(
-            || plus(start, options.lead_in).min(end),
-            |(first, _)| onset(first, options).clamp(start, end),
-        );
-        return Ok(Window { start, end, baseline_end });
-    }
-    let data_span = data_span(records, logs, options);
-    if let Some((first_signal, last_signal)) = signal_span(records) {
-        let resolved = resolution(records);
-        let start = minus(first_signal, options.lead_in);
-        let end = match resolved {
-            Some(resolved) => plus(resolved.max(last_signal), options.tail),
-            // Unresolved: up to the newest data, at least the tail past the last signal.
-            None => plus(last_signal, options.tail).max(data_span.map_or(last_signal, |(_, last)| last)),
-        };
-        return Ok(Window { start, end, baseline_end: onset(first_signal, options) });
-    }
-    let (start, end) =
-        data_span.ok_or_else(|| Error::Window("no timestamps in the inputs and no --window".to_owned()))?;
-    let end = end.max(plus(start, SignedDuration::from_secs(1)));
-    Ok(Window { start, end, baseline_end: plus(start, options.lead_in).min(end) })
-}
-
-/// Where the baseline ends before the first signal: alerts fire after their `for:` and
-/// rate windows, so the last part of the lead-in (half of it, at most 5 min) belongs to the
-/// incident.
-fn onset(first_signal: Instant, options: &DraftOptions) -> Instant {
-    minus(first_signal, (options.lead_in / 2).min(SignedDuration::from_mins(5)))
-}
-
-fn plus(instant: Instant, duration: SignedDuration) -> Instant {
-    instant.checked_add(duration).unwrap_or(instant)
-}
-
-fn minus(instant: Instant, duration: SignedDuration) -> Instant {
-    instant.checked_sub(duration).unwrap_or(instant)
-}
-
-/// Earliest and latest alert start or page.
-fn signal_span(records: &[Record]) -> Option<(Instant, Instant)> {
-    let times = records.iter().filter_map(|record| match record {
-        Record::Alert(alert) => Some(alert.starts_at),
-        Record::Page(page) => Some(page.time),
-        _ => None,
-    });
-    times.fold(None, |span, time| {
-        Some(span.map_or((time, time), |(first, last): (Instant, Instant)| (first.min(time), last.max(time))))
-    })
-}
-
-/// The latest resolution, when every alert is resolved (or a page says so).
-fn resolution(records: &[Record]) -> Option<Instant> {
-    let mut latest: Option<Instant> = None;
-    for record in records {
-        let resolved = match record {
-            Record::Alert(alert) if alert.status == AlertStatus::Resolved => alert.ends_at,
-            Record::Page(page) if page.action == "resolved" => Some(page.time),
-            _ => None,
-        };
-        latest = latest.max(resolved);
-    }
-    latest
+    let rules = WindowRules { lead_in: options.lead_in, tail: options.tail };
+    // The data's span matters only without a window or a resolution: skip reading logs else.
+    let needs_data = options.window.is_none() && incident::resolution(records).is_none();
+    let data_span = if needs_data { data_span(records, logs, options) } else { None };
+    incident::window(records, &rules, options.window, data_span).map_err(Error::Window)
 }
 
 fn data_span(records: &[Record], logs: &[&Input], options: &DraftOptions) -> Option<(Instant, Instant)> {
@@ -266,26 +206,6 @@ fn log_span(path: &Path, finder: &mut Finder) -> io::Result<Option<(Instant, Ins
     file.take(SPAN_PROBE_BYTES).read_to_end(&mut tail)?;
     let (head, tail) = (String::from_utf8_lossy(&head), String::from_utf8_lossy(&tail));
     Ok(span_of(&head, &tail, |text| finder.find(text).map(|found| found.instant)))
-}
-
-/// The title: `--title`, else the first alert (`Name: summary`), else the page's incident.
-fn title(options: &DraftOptions, records: &[Record], window: &Window) -> String {
-    if let Some(title) = &options.title {
-        return title.clone();
-    }
-    let first_alert =
-        records.iter().filter_map(Record::as_alert).min_by_key(|alert| (alert.starts_at, alert.name.clone()));
-    if let Some(alert) = first_alert {
-        return match alert.annotations.get("summary").or_else(|| alert.annotations.get("description")) {
-            Some(summary) => format!("{}: {}", alert.name, summary.trim()),
-            None => alert.name.clone(),
-        };
-    }
-    let page_title = records.iter().find_map(|record| match record {
-        Record::Page(page) => page.incident_title.clone().filter(|title| !title.is_empty()),
-        _ => None,
-    });
-    page_title.unwrap_or_else(|| format!("Incident of {}", window.start.strftime("%F %H:%M UTC")))
 }
 
 /// What every stream of a draft shares.

@@ -1,2 +1,105 @@
 //! The incident: its window and title drawn from its signals. `draft` and the daemon share
 //! these rules, so an incident's window is the same whichever door its evidence came in by.
+
+use jiff::SignedDuration;
+
+use crate::record::{AlertStatus, Instant, Record};
+use crate::timeline::Window;
+
+/// How far a window reaches around the signals.
+#[derive(Clone, Copy, Debug)]
+pub struct WindowRules {
+    /// Before the first signal: the baseline.
+    pub lead_in: SignedDuration,
+    /// After the last resolution.
+    pub tail: SignedDuration,
+}
+
+/// The window of an incident: `explicit` when given; else the earliest signal minus the
+/// lead-in to the latest resolution plus the tail (unresolved: up to the end of
+/// `data_span`, the daemon's "now", at least the tail past the last signal); else the span
+/// of the data. The error says why there is none.
+pub fn window(
+    records: &[Record],
+    rules: &WindowRules,
+    explicit: Option<(Instant, Instant)>,
+    data_span: Option<(Instant, Instant)>,
+) -> Result<Window, String> {
+    if let Some((start, end)) = explicit {
+        if end <= start {
+            return Err(format!("{start} is not before {end}"));
+        }
+        let baseline_end = signal_span(records)
+            .map_or_else(|| plus(start, rules.lead_in).min(end), |(first, _)| onset(first, rules).clamp(start, end));
+        return Ok(Window { start, end, baseline_end });
+    }
+    if let Some((first_signal, last_signal)) = signal_span(records) {
+        let start = minus(first_signal, rules.lead_in);
+        let end = match resolution(records) {
+            Some(resolved) => plus(resolved.max(last_signal), rules.tail),
+            None => plus(last_signal, rules.tail).max(data_span.map_or(last_signal, |(_, last)| last)),
+        };
+        return Ok(Window { start, end, baseline_end: onset(first_signal, rules) });
+    }
+    let (start, end) = data_span.ok_or_else(|| "no timestamps in the inputs and no --window".to_owned())?;
+    let end = end.max(plus(start, SignedDuration::from_secs(1)));
+    Ok(Window { start, end, baseline_end: plus(start, rules.lead_in).min(end) })
+}
+
+/// Where the baseline ends before the first signal: alerts fire after their `for:` and
+/// rate windows, so the last part of the lead-in (half of it, at most 5 min) belongs to the
+/// incident.
+fn onset(first_signal: Instant, rules: &WindowRules) -> Instant {
+    minus(first_signal, (rules.lead_in / 2).min(SignedDuration::from_mins(5)))
+}
+
+fn plus(instant: Instant, duration: SignedDuration) -> Instant {
+    instant.checked_add(duration).unwrap_or(instant)
+}
+
+fn minus(instant: Instant, duration: SignedDuration) -> Instant {
+    instant.checked_sub(duration).unwrap_or(instant)
+}
+
+/// Earliest and latest alert start or page.
+pub fn signal_span(records: &[Record]) -> Option<(Instant, Instant)> {
+    let times = records.iter().filter_map(|record| match record {
+        Record::Alert(alert) => Some(alert.starts_at),
+        Record::Page(page) => Some(page.time),
+        _ => None,
+    });
+    times.fold(None, |span, time| {
+        Some(span.map_or((time, time), |(first, last): (Instant, Instant)| (first.min(time), last.max(time))))
+    })
+}
+
+/// The latest resolution: of a resolved alert, or a page saying so.
+pub fn resolution(records: &[Record]) -> Option<Instant> {
+    let mut latest: Option<Instant> = None;
+    for record in records {
+        let resolved = match record {
+            Record::Alert(alert) if alert.status == AlertStatus::Resolved => alert.ends_at,
+            Record::Page(page) if page.action == "resolved" => Some(page.time),
+            _ => None,
+        };
+        latest = latest.max(resolved);
+    }
+    latest
+}
+
+/// The title from the signals: the first alert (`Name: summary`), else the page's
+/// incident, else the window's start.
+pub fn title(records: &[Record], window: &Window) -> String {
+    let first_alert =
+        records.iter().filter_map(Record::as_alert).min_by_key(|alert| (alert.starts_at, alert.name.clone()));
+    if let Some(alert) = first_alert {
+        return match alert.annotations.get("summary").or_else(|| alert.annotations.get("description")) {
+            Some(summary) => format!("{}: {}", alert.name, summary.trim()),
+            None => alert.name.clone(),
+        };
+    }
+    let page_title = records.iter().filter_map(Record::as_page).find_map(|page| page.incident_title.clone());
+    page_title
+        .filter(|title| !title.is_empty())
+        .unwrap_or_else(|| format!("Incident of {}", window.start.strftime("%F %H:%M UTC")))
+}
