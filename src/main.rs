@@ -26,6 +26,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the daemon: Alertmanager and PagerDuty webhooks in, incidents and timelines out.
+    Serve(ServeArgs),
     /// Draft the timeline of an incident from files exported by hand.
     Draft(DraftArgs),
     /// Mine log templates and print `LineId,EventTemplate` CSV (the Loghub convention).
@@ -45,6 +47,19 @@ enum Command {
         /// A log file, one line per record.
         file: PathBuf,
     },
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// The settings file (TOML); environment POSTMORTEMD_<SECTION>__<KEY> overrides it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on (server.listen).
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// Store URL (store.url), e.g. sqlite://./data/postmortemd.db.
+    #[arg(long)]
+    store: Option<String>,
 }
 
 #[derive(Args)]
@@ -132,6 +147,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Draft(args) => run_draft(args),
+        Command::Serve(args) => run_serve(args),
         Command::Templates { files } => {
             let mut readers = Vec::with_capacity(files.len());
             for file in &files {
@@ -187,4 +203,23 @@ fn run_draft(args: DraftArgs) -> anyhow::Result<()> {
         None => std::io::stdout().lock().write_all(text.as_bytes())?,
     }
     Ok(())
+}
+
+fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut settings = postmortemd::config::Settings::default();
+    let _ = args.config;
+    if let Some(listen) = args.listen {
+        settings.server.listen = listen;
+    }
+    if let Some(store) = args.store {
+        settings.store.url = store;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let store = postmortemd::store::Store::open(&settings.store.url)
+            .await
+            .with_context(|| format!("cannot open the store {}", settings.store.url))?;
+        postmortemd::api::serve(postmortemd::api::AppState::new(settings, store)).await?;
+        anyhow::Ok(())
+    })
 }

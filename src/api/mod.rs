@@ -1,1 +1,140 @@
-//! The HTTP API (axum): webhooks in, incidents and timelines out.
+//! The HTTP API (axum): webhooks in, incidents and timelines out. `router` is the whole
+//! surface; `serve` binds it and shuts down gracefully.
+
+pub mod error;
+pub mod incidents;
+pub mod webhooks;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::config::Settings;
+use crate::store::Store;
+use crate::telemetry::Metrics;
+use crate::timeline::Timeline;
+
+/// A cached timeline: the incident's last webhook id when built, when, and the timeline.
+type CachedTimeline = (i64, std::time::Instant, Arc<Timeline>);
+
+/// What every handler shares; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    timelines: Arc<Mutex<HashMap<i64, CachedTimeline>>>,
+}
+
+impl AppState {
+    pub fn new(settings: Settings, store: Store) -> Self {
+        AppState {
+            settings: Arc::new(settings),
+            store,
+            metrics: Arc::new(Metrics::default()),
+            timelines: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+}
+
+/// Every route of the daemon.
+pub fn router(state: AppState) -> Router {
+    let read = Router::new()
+        .route("/", get(incidents::index))
+        .route("/api/v1/incidents", get(incidents::list))
+        .route("/api/v1/incidents/{id}", get(incidents::get))
+        .route("/api/v1/incidents/{id}/timeline", get(incidents::timeline))
+        .route_layer(middleware::from_fn_with_state(state.clone(), read_auth));
+    Router::new()
+        .route("/webhooks/alertmanager", post(webhooks::alertmanager))
+        .route("/webhooks/pagerduty", post(webhooks::pagerduty))
+        .merge(read)
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(state.settings.server.max_body_bytes))
+        .with_state(state)
+}
+
+/// The read API's bearer tokens, when configured.
+async fn read_auth(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let tokens = &state.settings.api.bearer_tokens;
+    if !tokens.is_empty() && !webhooks::bearer_matches(request.headers(), tokens) {
+        return error::ApiError::unauthorized("missing or wrong bearer token (Authorization: Bearer …)")
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// Alive and the store reachable and migrated.
+async fn ready(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => "ready\n".into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "Store not ready.");
+            (StatusCode::SERVICE_UNAVAILABLE, "store not ready\n").into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let open = state.store.count_open().await.unwrap_or(-1);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render(open)).into_response()
+}
+
+/// Binds `settings.server.listen` and serves until SIGTERM/SIGINT; in-flight requests get
+/// `shutdown_grace` to finish.
+pub async fn serve(state: AppState) -> std::io::Result<()> {
+    let listen = state.settings.server.listen;
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    warn_if_open(&state, listen);
+    tracing::info!(address = %listener.local_addr()?, "Listening.");
+    serve_on(listener, state, crate::shutdown::signal()).await
+}
+
+/// Serves on a bound listener until `shutdown` resolves, then drains within the grace.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let grace = state.settings.server.shutdown_grace.unsigned_abs();
+    let (stopping_sender, mut stopping) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("Shutting down: no new connections; finishing requests in flight.");
+        let _ = stopping_sender.send(true);
+    });
+    tokio::select! {
+        result = server.into_future() => result,
+        () = async {
+            let _ = stopping.wait_for(|stopping| *stopping).await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!("Shutdown grace over; requests still in flight are dropped.");
+            Ok(())
+        }
+    }
+}
+
+/// A loud warning when listening beyond loopback with no webhook authentication.
+fn warn_if_open(state: &AppState, listen: SocketAddr) {
+    let webhooks = &state.settings.webhooks;
+    if !listen.ip().is_loopback()
+        && webhooks.alertmanager_bearer_token.is_none()
+        && webhooks.pagerduty_signing_secrets.is_empty()
+    {
+        tracing::warn!(
+            %listen,
+            "LISTENING BEYOND LOOPBACK WITH NO WEBHOOK AUTHENTICATION: anyone who reaches this port can open incidents. \
+             Set webhooks.alertmanager.bearer_token and webhooks.pagerduty.signing_secrets."
+        );
+    }
+}

@@ -117,3 +117,4 @@ pub struct IncidentFilter {
 /// The store: a connection pool; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {}
+mod interim;

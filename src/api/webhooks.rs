@@ -1,0 +1,268 @@
+//! `POST /webhooks/alertmanager` and `POST /webhooks/pagerduty`: authenticate, parse with
+//! the same parsers `draft` uses, store durably, and only then answer 2xx.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::api::AppState;
+use crate::api::error::{ApiError, Result};
+use crate::config::Secret;
+use crate::ingest::{alertmanager, pagerduty};
+use crate::record::{AlertStatus, Instant};
+use crate::store::{AlertmanagerIntake, Intake, PagerDutyIntake};
+
+/// What a stored webhook answers.
+fn stored(intake: Intake) -> (StatusCode, Json<serde_json::Value>) {
+    let status = if intake.duplicate { "duplicate" } else { "stored" };
+    (StatusCode::OK, Json(serde_json::json!({ "status": status, "incident": intake.incident_id })))
+}
+
+pub async fn alertmanager(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<impl axum::response::IntoResponse> {
+    let received_at = Instant::now();
+    if let Some(token) = &state.settings.webhooks.alertmanager_bearer_token
+        && !bearer_matches(&headers, std::slice::from_ref(token))
+    {
+        state.metrics.webhook_received("alertmanager", "unauthorized");
+        return Err(ApiError::unauthorized("missing or wrong bearer token (Authorization: Bearer …)"));
+    }
+    let payload = match check_json(&headers, &body)
+        .and_then(|()| alertmanager::parse_webhook(&body).map_err(|error| ApiError::bad_request(error.to_string())))
+    {
+        Ok(payload) => payload,
+        Err(error) => {
+            state.metrics.webhook_received("alertmanager", "rejected");
+            return Err(error);
+        }
+    };
+    let intake = AlertmanagerIntake {
+        dedup_key: alertmanager_dedup_key(&payload),
+        received_at,
+        body: body.to_vec(),
+        group_key: payload.group_key.clone(),
+        status: payload.status,
+        starts_at: payload.alerts.iter().map(|alert| alert.starts_at).min().unwrap_or(received_at),
+        ends_at: payload.alerts.iter().filter_map(|alert| alert.ends_at).max(),
+        title: alertmanager_title(&payload),
+        severity: payload.common_labels.get("severity").cloned(),
+        truncated_alerts: payload.truncated_alerts,
+    };
+    let started = std::time::Instant::now();
+    let result = state.store.record_alertmanager(&intake, state.settings.window.quiet_period).await;
+    state.metrics.store_commit(started.elapsed().as_secs_f64());
+    match result {
+        Ok(intake) => {
+            state.metrics.webhook_received("alertmanager", if intake.duplicate { "duplicate" } else { "stored" });
+            tracing::info!(incident = ?intake.incident_id, duplicate = intake.duplicate, "Alertmanager notification stored.");
+            state.invalidate(intake.incident_id);
+            Ok(stored(intake))
+        }
+        Err(error) => {
+            state.metrics.webhook_received("alertmanager", "unavailable");
+            Err(ApiError::unavailable(&error))
+        }
+    }
+}
+
+pub async fn pagerduty(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<impl axum::response::IntoResponse> {
+    let received_at = Instant::now();
+    let secrets = &state.settings.webhooks.pagerduty_signing_secrets;
+    if !secrets.is_empty() {
+        let signatures = headers.get("x-pagerduty-signature").and_then(|value| value.to_str().ok()).unwrap_or("");
+        if !signature_matches(signatures, &body, secrets) {
+            state.metrics.signature_failure();
+            state.metrics.webhook_received("pagerduty", "unauthorized");
+            return Err(ApiError::unauthorized(
+                "X-PagerDuty-Signature is missing or matches no configured signing secret",
+            ));
+        }
+    }
+    let page = match check_json(&headers, &body)
+        .and_then(|()| pagerduty::parse_webhook_event(&body).map_err(|error| ApiError::bad_request(error.to_string())))
+    {
+        Ok(page) => page,
+        Err(error) => {
+            state.metrics.webhook_received("pagerduty", "rejected");
+            return Err(error);
+        }
+    };
+    let webhook_id = headers.get("x-webhook-id").and_then(|value| value.to_str().ok()).filter(|id| !id.is_empty());
+    let dedup_key = match webhook_id {
+        Some(id) => id.to_owned(),
+        None => event_id(&body).unwrap_or_else(|| hex::encode(Sha256::digest(&body))),
+    };
+    let intake = PagerDutyIntake {
+        dedup_key,
+        received_at,
+        body: body.to_vec(),
+        occurred_at: page.as_ref().map_or(received_at, |page| page.time),
+        action: page.as_ref().map(|page| page.action.clone()),
+        pd_incident_id: page.as_ref().and_then(|page| page.incident_id.clone()),
+        incident_key: page.as_ref().and_then(|page| page.incident_key.clone()),
+        title: page.as_ref().and_then(|page| page.incident_title.clone()),
+    };
+    let started = std::time::Instant::now();
+    let result = state.store.record_pagerduty(&intake).await;
+    state.metrics.store_commit(started.elapsed().as_secs_f64());
+    match result {
+        Ok(intake) => {
+            state.metrics.webhook_received("pagerduty", if intake.duplicate { "duplicate" } else { "stored" });
+            tracing::info!(incident = ?intake.incident_id, duplicate = intake.duplicate, "PagerDuty event stored.");
+            state.invalidate(intake.incident_id);
+            Ok(stored(intake))
+        }
+        Err(error) => {
+            state.metrics.webhook_received("pagerduty", "unavailable");
+            Err(ApiError::unavailable(&error))
+        }
+    }
+}
+
+/// A JSON body was sent as JSON and is not empty.
+fn check_json(headers: &HeaderMap, body: &[u8]) -> Result<()> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or("");
+    let media_type = content_type.split(';').next().unwrap_or("").trim();
+    if !media_type.eq_ignore_ascii_case("application/json") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("Content-Type must be application/json, not {content_type:?}"),
+        ));
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("empty body: expected a JSON payload"));
+    }
+    Ok(())
+}
+
+/// `Authorization: Bearer <token>` equals one of `tokens`, compared in constant time.
+pub fn bearer_matches(headers: &HeaderMap, tokens: &[Secret]) -> bool {
+    let Some(given) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+    else {
+        return false;
+    };
+    // Every token is compared, so the time taken does not say which one nearly matched.
+    tokens.iter().fold(false, |matched, token| matched | bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())))
+}
+
+/// PagerDuty's `v1=<hex>[,v1=<hex>…]`: HMAC-SHA256 of the raw body keyed with the secret
+/// string as given. Any signature matching any secret (rotation) is enough.
+pub fn signature_matches(header: &str, body: &[u8], secrets: &[Secret]) -> bool {
+    let given: Vec<Vec<u8>> = header
+        .split(',')
+        .filter_map(|part| part.trim().strip_prefix("v1="))
+        .filter_map(|hex_text| hex::decode(hex_text).ok())
+        .collect();
+    let mut matched = false;
+    for secret in secrets {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()) else { continue };
+        mac.update(body);
+        let expected = mac.finalize().into_bytes();
+        for signature in &given {
+            matched |= bool::from(signature.as_slice().ct_eq(expected.as_slice()));
+        }
+    }
+    matched
+}
+
+/// `event.id` of a v3 webhook, the dedupe key when `X-Webhook-Id` is missing.
+fn event_id(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let event = value.get("event").unwrap_or(&value);
+    Some(event.get("id")?.as_str()?.to_owned())
+}
+
+/// A notification's identity: group, status and each alert's (fingerprint, status,
+/// startsAt, endsAt), sorted, hashed. Re-sends and HA duplicates share it.
+pub fn alertmanager_dedup_key(payload: &alertmanager::WebhookPayload) -> String {
+    let mut alerts: Vec<String> = payload
+        .alerts
+        .iter()
+        .map(|alert| {
+            let fingerprint = alert.fingerprint.clone().unwrap_or_else(|| format!("{:?}", alert.labels));
+            let status = if alert.status == AlertStatus::Firing { "firing" } else { "resolved" };
+            let ends = alert.ends_at.map(|ends| ends.to_string()).unwrap_or_default();
+            format!("{fingerprint}\u{1f}{status}\u{1f}{}\u{1f}{ends}", alert.starts_at)
+        })
+        .collect();
+    alerts.sort();
+    let status = if payload.status == AlertStatus::Firing { "firing" } else { "resolved" };
+    let canonical = format!("{}\u{1e}{status}\u{1e}{}", payload.group_key, alerts.join("\u{1e}"));
+    hex::encode(Sha256::digest(canonical.as_bytes()))
+}
+
+fn alertmanager_title(payload: &alertmanager::WebhookPayload) -> String {
+    let name = payload
+        .common_labels
+        .get("alertname")
+        .or_else(|| payload.group_labels.get("alertname"))
+        .cloned()
+        .or_else(|| payload.alerts.first().map(|alert| alert.name.clone()))
+        .unwrap_or_default();
+    match payload.common_annotations.get("summary") {
+        Some(summary) if !name.is_empty() => format!("{name}: {}", summary.trim()),
+        _ => name,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sign(secret: &str, body: &[u8]) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(body);
+        format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+    }
+
+    #[track_caller]
+    fn check_signature(header: &str, body: &[u8], secrets: &[&str], expected: bool) {
+        let secrets: Vec<Secret> = secrets.iter().map(|secret| Secret::new(*secret)).collect();
+        assert_eq!(signature_matches(header, body, &secrets), expected, "{header}");
+    }
+
+    #[test]
+    fn pagerduty_signatures() {
+        let body = br#"{"event":{"id":"01","event_type":"incident.triggered"}}"#;
+        let good = sign("s3cret", body);
+        check_signature(&good, body, &["s3cret"], true);
+        check_signature(&good, b"{\"event\":{\"id\":\"02\"}}", &["s3cret"], false);
+        check_signature(&good, body, &["other", "s3cret"], true);
+        check_signature(&format!("v1=00ff,{good}"), body, &["s3cret"], true);
+        check_signature(&format!("{},v1=abcd", sign("old", body)), body, &["new", "old"], true);
+        check_signature("", body, &["s3cret"], false);
+        check_signature(&sign("wrong", body), body, &["s3cret"], false);
+        check_signature("v1=not-hex", body, &["s3cret"], false);
+    }
+
+    #[track_caller]
+    fn check_bearer(header: Option<&str>, expected: bool) {
+        let mut headers = HeaderMap::new();
+        if let Some(value) = header {
+            headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+        }
+        assert_eq!(bearer_matches(&headers, &[Secret::new("t0ken")]), expected, "{header:?}");
+    }
+
+    #[test]
+    fn bearer_tokens() {
+        check_bearer(Some("Bearer t0ken"), true);
+        check_bearer(Some("Bearer t0ke"), false);
+        check_bearer(Some("Basic t0ken"), false);
+        check_bearer(None, false);
+    }
+}
