@@ -59,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
+        .route("/api/v1/openapi.json", get(openapi))
         .layer(DefaultBodyLimit::max(state.settings.server.max_body_bytes))
         .with_state(state)
 }
@@ -71,6 +72,13 @@ async fn read_auth(State(state): State<AppState>, request: Request, next: Next) 
             .into_response();
     }
     next.run(request).await
+}
+
+/// The OpenAPI document of this API (kept true by `tests/api.rs`).
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
 /// Alive and the store reachable and migrated.
