@@ -60,6 +60,9 @@ struct ServeArgs {
     /// Store URL (store.url), e.g. sqlite://./data/postmortemd.db.
     #[arg(long)]
     store: Option<String>,
+    /// Log lines as plain text or JSON (filter from POSTMORTEMD_LOG, else RUST_LOG).
+    #[arg(long, value_enum, default_value = "plain")]
+    log_format: postmortemd::telemetry::LogFormat,
 }
 
 #[derive(Args)]
@@ -206,6 +209,7 @@ fn run_draft(args: DraftArgs) -> anyhow::Result<()> {
 }
 
 fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
+    postmortemd::telemetry::init_tracing(args.log_format);
     let mut settings = postmortemd::config::Settings::default();
     let _ = args.config;
     if let Some(listen) = args.listen {

@@ -1,6 +1,6 @@
 //! The queries the app uses, over SQLite (and later PostgreSQL): webhooks stored durably
-//! before they are acknowledged, deduplicated, and grouped into incidents.
-//! NB: interim signatures; the implementation lands with the store work.
+//! before they are acknowledged, deduplicated, and grouped into incidents. The types here
+//! are what the app sees; `sqlite.rs` holds the queries.
 
 use crate::record::{AlertStatus, Instant};
 
@@ -116,5 +116,7 @@ pub struct IncidentFilter {
 
 /// The store: a connection pool; cheap to clone.
 #[derive(Clone, Debug)]
-pub struct Store {}
-mod interim;
+pub struct Store {
+    pool: sqlx::SqlitePool,
+}
+mod sqlite;
