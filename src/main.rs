@@ -10,6 +10,7 @@ use jiff::SignedDuration;
 use jiff::tz::TimeZone;
 
 use postmortemd::collect::files::ArtifactKind;
+use postmortemd::config;
 use postmortemd::draft::{self, DraftOptions};
 use postmortemd::normalize::inspect::inspect_times;
 use postmortemd::normalize::time::{self, Finder, TimeContext};
@@ -44,6 +45,13 @@ enum Command {
         zone: TimeZone,
         /// A log file, one line per record.
         file: PathBuf,
+    },
+    /// Print the effective settings (defaults < FILE < POSTMORTEMD_* env) as TOML, secrets
+    /// masked; exit 2 naming the key of an invalid setting.
+    Config {
+        /// A TOML settings file (see config/postmortemd.example.toml).
+        #[arg(long = "config", value_name = "FILE")]
+        file: Option<PathBuf>,
     },
 }
 
@@ -155,6 +163,16 @@ fn main() -> anyhow::Result<()> {
                 written => written.context("writing the report to stdout"),
             }
         }
+        Command::Config { file } => match config::load(file.as_deref(), None, &config::Overrides::default()) {
+            Ok(settings) => {
+                std::io::stdout().lock().write_all(config::render(&settings).as_bytes())?;
+                Ok(())
+            }
+            Err(error) => {
+                eprintln!("postmortemd: {error}");
+                std::process::exit(2)
+            }
+        },
     }
 }
 
