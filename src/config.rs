@@ -1,10 +1,15 @@
 //! Settings: built-in defaults < `--config FILE` (TOML) < `POSTMORTEMD_<SECTION>__<KEY>`
-//! environment < flags. Secrets come from env or `*_file` keys and live in [`Secret`].
-//! NB: interim; the layering, validation and `postmortemd config` land with the config work.
+//! environment < flags ([`Overrides`]). Secrets come from env or `*_file` keys and live in
+//! [`Secret`]. This module owns loading, validating and printing the settings
+//! ([`load`], [`render`], [`example`]); what each setting does belongs to its user.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
+use config::{Config, Environment, File, FileFormat, Value, ValueKind};
 use jiff::SignedDuration;
 
 /// A secret string: never printed, never logged.
@@ -28,7 +33,7 @@ impl fmt::Debug for Secret {
 }
 
 /// The effective settings of `serve`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
     pub server: ServerSettings,
     pub store: StoreSettings,
@@ -37,20 +42,20 @@ pub struct Settings {
     pub window: WindowSettings,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerSettings {
     pub listen: SocketAddr,
     pub max_body_bytes: usize,
     pub shutdown_grace: SignedDuration,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoreSettings {
     /// `sqlite://./data/postmortemd.db` (PostgreSQL comes later).
     pub url: String,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WebhookSettings {
     /// Bearer token Alertmanager must send (`http_config.authorization`); none: open.
     pub alertmanager_bearer_token: Option<Secret>,
@@ -58,13 +63,13 @@ pub struct WebhookSettings {
     pub pagerduty_signing_secrets: Vec<Secret>,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ApiSettings {
     /// Bearer tokens for the read API; none: open.
     pub bearer_tokens: Vec<Secret>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WindowSettings {
     pub lead_in: SignedDuration,
     pub tail: SignedDuration,
@@ -89,5 +94,661 @@ impl Default for Settings {
                 quiet_period: SignedDuration::from_mins(30),
             },
         }
+    }
+}
+
+/// The `serve` flags: the last layer, above the environment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// `serve --listen`.
+    pub listen: Option<SocketAddr>,
+    /// `serve --store`.
+    pub store: Option<String>,
+}
+
+/// Why the settings could not be loaded; every variant names the key or the file.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A value that is not what its key expects.
+    #[error("{key}: {message}")]
+    Invalid { key: String, message: String },
+    /// A key no setting has: a typo must not silently do nothing.
+    #[error("{key}: unknown key (expected one of: {expected})")]
+    UnknownKey { key: String, expected: String },
+    /// A `*_file` key whose file cannot be read.
+    #[error("{key}: cannot read {path}: {source}")]
+    SecretFile { key: String, path: PathBuf, source: std::io::Error },
+    /// The settings file is missing or not TOML, or the layers do not merge.
+    #[error("cannot load the settings: {0}")]
+    Source(#[from] config::ConfigError),
+}
+
+/// The environment prefix: `POSTMORTEMD_SERVER__LISTEN` is `server.listen`.
+const ENV_PREFIX: &str = "POSTMORTEMD";
+
+/// Every key a settings file may hold, by section, with the comment `example()` prints.
+/// NB: the one list of keys; unknown-key checks, `render` and `example` all read it.
+const KEYS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "server",
+        &[
+            ("listen", "Address and port the HTTP server binds (serve --listen)."),
+            ("max_body_bytes", "Largest webhook body accepted: bytes, or a size like 512KiB or 4MiB."),
+            ("shutdown_grace", "On SIGTERM or SIGINT, how long requests and jobs may take to finish."),
+        ],
+    ),
+    ("store", &[("url", "Where incidents and evidence are kept (serve --store): sqlite://PATH.")]),
+    (
+        "webhooks.alertmanager",
+        &[
+            ("bearer_token", "Token Alertmanager must send as `Authorization: Bearer`; empty: open."),
+            ("bearer_token_file", "Or: a file holding the token (read at start, trimmed)."),
+        ],
+    ),
+    (
+        "webhooks.pagerduty",
+        &[
+            (
+                "signing_secrets",
+                "PagerDuty v3 signing secrets, several while rotating; empty: signatures unchecked.\n\
+                 Env POSTMORTEMD_WEBHOOKS__PAGERDUTY__SIGNING_SECRETS: comma-separated.",
+            ),
+            ("signing_secrets_file", "Or: a file of signing secrets, one per line."),
+        ],
+    ),
+    (
+        "api",
+        &[
+            ("bearer_tokens", "Tokens accepted by the read API; empty: the read API is open."),
+            ("bearer_tokens_file", "Or: a file of tokens, one per line."),
+        ],
+    ),
+    (
+        "window",
+        &[
+            ("lead_in", "Evidence collected before the first signal: the baseline."),
+            ("tail", "Evidence collected after the last resolution."),
+            ("quiet_period", "A resolved alert group quiet this long opens a new incident when it fires again."),
+        ],
+    ),
+];
+
+/// Load the settings: defaults < `file` < the environment (`env`: `None` is the process
+/// environment, `Some(map)` that map instead) < `overrides`.
+///
+/// Environment variables without a section (`POSTMORTEMD_LOG`) are process knobs, not
+/// settings, and are left alone.
+pub fn load(
+    file: Option<&Path>,
+    env: Option<HashMap<String, String>>,
+    overrides: &Overrides,
+) -> Result<Settings, Error> {
+    let env = env.unwrap_or_else(|| std::env::vars().collect());
+    let section_prefix = format!("{ENV_PREFIX}_");
+    let env: config::Map<String, String> = env
+        .into_iter()
+        .filter(|(name, _)| {
+            name.to_ascii_uppercase().strip_prefix(&section_prefix).is_some_and(|rest| rest.contains("__"))
+        })
+        .collect();
+
+    let mut builder = Config::builder();
+    if let Some(file) = file {
+        builder = builder.add_source(File::from(file).format(FileFormat::Toml).required(true));
+    }
+    builder = builder
+        .add_source(Environment::with_prefix(ENV_PREFIX).prefix_separator("_").separator("__").source(Some(env)));
+    if let Some(listen) = overrides.listen {
+        builder = builder.set_override("server.listen", listen.to_string())?;
+    }
+    if let Some(store) = &overrides.store {
+        builder = builder.set_override("store.url", store.as_str())?;
+    }
+    let layers = builder.build()?;
+    check_known_keys(&layers)?;
+    let defaults = Settings::default();
+    let layered = Layered(&layers);
+    Ok(Settings {
+        server: ServerSettings {
+            listen: layered.parsed("server.listen", defaults.server.listen, parse_listen)?,
+            max_body_bytes: layered.parsed("server.max_body_bytes", defaults.server.max_body_bytes, parse_size)?,
+            shutdown_grace: layered.parsed("server.shutdown_grace", defaults.server.shutdown_grace, parse_duration)?,
+        },
+        store: StoreSettings { url: layered.parsed("store.url", defaults.store.url, parse_store_url)? },
+        webhooks: WebhookSettings {
+            alertmanager_bearer_token: layered
+                .secrets("webhooks.alertmanager.bearer_token", Shape::One)?
+                .into_iter()
+                .next(),
+            pagerduty_signing_secrets: layered.secrets("webhooks.pagerduty.signing_secrets", Shape::List)?,
+        },
+        api: ApiSettings { bearer_tokens: layered.secrets("api.bearer_tokens", Shape::List)? },
+        window: WindowSettings {
+            lead_in: layered.parsed("window.lead_in", defaults.window.lead_in, parse_duration)?,
+            tail: layered.parsed("window.tail", defaults.window.tail, parse_duration)?,
+            quiet_period: layered.parsed("window.quiet_period", defaults.window.quiet_period, parse_duration)?,
+        },
+    })
+}
+
+/// Every key of the merged layers must be one of [`KEYS`].
+fn check_known_keys(layers: &Config) -> Result<(), Error> {
+    let table: config::Map<String, Value> = layers.clone().try_deserialize()?;
+    walk_tables("", table)
+}
+
+fn walk_tables(path: &str, table: config::Map<String, Value>) -> Result<(), Error> {
+    // Sorted so that, of several typos, the same one is reported every time.
+    let mut entries: Vec<(String, Value)> = table.into_iter().collect();
+    entries.sort_by(|left, right| left.0.cmp(&right.0));
+    for (name, value) in entries {
+        let key = if path.is_empty() { name.clone() } else { format!("{path}.{name}") };
+        if let Some((_, keys)) = KEYS.iter().find(|(section, _)| *section == key) {
+            let ValueKind::Table(inner) = value.kind else {
+                return Err(invalid(&key, "expected a table of settings".to_owned()));
+            };
+            let mut names: Vec<&String> = inner.keys().collect();
+            names.sort();
+            for inner_name in names {
+                if !keys.iter().any(|(known, _)| known == inner_name) {
+                    let expected = keys.iter().map(|(known, _)| *known).collect::<Vec<_>>().join(", ");
+                    return Err(Error::UnknownKey { key: format!("{key}.{inner_name}"), expected });
+                }
+            }
+        } else if KEYS.iter().any(|(section, _)| section.starts_with(&format!("{key}."))) {
+            let ValueKind::Table(inner) = value.kind else {
+                return Err(invalid(&key, "expected a table of settings".to_owned()));
+            };
+            walk_tables(&key, inner)?;
+        } else {
+            let prefix = if path.is_empty() { String::new() } else { format!("{path}.") };
+            let expected = KEYS
+                .iter()
+                .filter_map(|(section, _)| section.strip_prefix(&prefix))
+                .map(|rest| rest.split('.').next().unwrap_or(rest))
+                .fold(Vec::new(), |mut names, name| {
+                    if !names.contains(&name) {
+                        names.push(name);
+                    }
+                    names
+                })
+                .join(", ");
+            return Err(Error::UnknownKey { key, expected });
+        }
+    }
+    Ok(())
+}
+
+fn invalid(key: &str, message: String) -> Error {
+    Error::Invalid { key: key.to_owned(), message }
+}
+
+/// Whether a secret key holds one secret or a list of them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    One,
+    List,
+}
+
+/// The merged layers, read key by key into typed values.
+struct Layered<'a>(&'a Config);
+
+impl Layered<'_> {
+    fn value(&self, key: &str) -> Option<Value> {
+        match self.0.get::<Value>(key) {
+            Ok(value) if !matches!(value.kind, ValueKind::Nil) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// The text of a scalar key; numbers count as text (`max_body_bytes = 1048576`).
+    fn text(&self, key: &str) -> Result<Option<String>, Error> {
+        match self.value(key) {
+            None => Ok(None),
+            Some(value) => match value.kind {
+                ValueKind::Table(_) | ValueKind::Array(_) => {
+                    Err(invalid(key, "expected a single value, not a table or a list".to_owned()))
+                }
+                _ => value.into_string().map(Some).map_err(|error| invalid(key, error.to_string())),
+            },
+        }
+    }
+
+    fn parsed<T>(&self, key: &str, default: T, parse: fn(&str) -> Result<T, String>) -> Result<T, Error> {
+        match self.text(key)? {
+            None => Ok(default),
+            Some(text) => parse(&text).map_err(|message| invalid(key, message)),
+        }
+    }
+
+    /// The secrets of `key`, or of `key_file` (one per line); empty ones are none.
+    fn secrets(&self, key: &str, shape: Shape) -> Result<Vec<Secret>, Error> {
+        let file_key = format!("{key}_file");
+        let inline = match shape {
+            Shape::One => self.text(key)?.into_iter().collect::<Vec<_>>(),
+            Shape::List => self.list(key)?,
+        };
+        let inline: Vec<String> =
+            inline.into_iter().map(|secret| secret.trim().to_owned()).filter(|secret| !secret.is_empty()).collect();
+        let file = self.text(&file_key)?.filter(|path| !path.trim().is_empty());
+        let Some(file) = file else {
+            return Ok(inline.into_iter().map(Secret::new).collect());
+        };
+        if !inline.is_empty() {
+            return Err(invalid(key, format!("set either {key} or {file_key}, not both")));
+        }
+        let path = PathBuf::from(file.trim());
+        let contents = std::fs::read_to_string(&path).map_err(|source| Error::SecretFile {
+            key: file_key.clone(),
+            path: path.clone(),
+            source,
+        })?;
+        let secrets: Vec<Secret> =
+            contents.lines().map(str::trim).filter(|line| !line.is_empty()).map(Secret::new).collect();
+        if shape == Shape::One && secrets.len() > 1 {
+            return Err(invalid(
+                &file_key,
+                format!("{} holds {} lines, expected one secret", path.display(), secrets.len()),
+            ));
+        }
+        Ok(secrets)
+    }
+
+    /// A list of strings; a single string is comma-separated (how lists come from the
+    /// environment).
+    fn list(&self, key: &str) -> Result<Vec<String>, Error> {
+        let Some(value) = self.value(key) else { return Ok(Vec::new()) };
+        match value.kind {
+            ValueKind::Array(items) => items
+                .into_iter()
+                .map(|item| match item.kind {
+                    ValueKind::String(text) => Ok(text),
+                    other => Err(invalid(key, format!("expected a list of strings, found {other}"))),
+                })
+                .collect(),
+            ValueKind::Table(_) => Err(invalid(key, "expected a list of strings, not a table".to_owned())),
+            _ => {
+                let text = value.into_string().map_err(|error| invalid(key, error.to_string()))?;
+                Ok(text.split(',').map(str::to_owned).collect())
+            }
+        }
+    }
+}
+
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    text.trim().parse().map_err(|_| format!("{text:?} is not an address like 127.0.0.1:8080"))
+}
+
+fn parse_duration(text: &str) -> Result<SignedDuration, String> {
+    match text.trim().parse::<SignedDuration>() {
+        Ok(duration) if duration.is_negative() => Err(format!("{text:?} is negative, expected a duration like 20m")),
+        Ok(duration) => Ok(duration),
+        Err(_) => Err(format!("{text:?} is not a duration like 20m")),
+    }
+}
+
+/// Units of sizes, longest first so that `MiB` is not read as `B`.
+const SIZE_UNITS: &[(&str, u64)] = &[
+    ("KiB", 1 << 10),
+    ("MiB", 1 << 20),
+    ("GiB", 1 << 30),
+    ("kB", 1_000),
+    ("KB", 1_000),
+    ("MB", 1_000_000),
+    ("GB", 1_000_000_000),
+    ("B", 1),
+];
+
+fn parse_size(text: &str) -> Result<usize, String> {
+    let expected = || format!("{text:?} is not a size like 4MiB or a number of bytes");
+    let trimmed = text.trim();
+    let (number, multiplier) = SIZE_UNITS
+        .iter()
+        .find_map(|(unit, multiplier)| trimmed.strip_suffix(unit).map(|number| (number.trim_end(), *multiplier)))
+        .unwrap_or((trimmed, 1));
+    let number: u64 = number.parse().map_err(|_| expected())?;
+    let bytes = number.checked_mul(multiplier).and_then(|bytes| usize::try_from(bytes).ok()).ok_or_else(expected)?;
+    if bytes == 0 {
+        return Err(format!("{text:?} is zero, expected a size like 4MiB"));
+    }
+    Ok(bytes)
+}
+
+fn parse_store_url(text: &str) -> Result<String, String> {
+    let trimmed = text.trim();
+    match trimmed.strip_prefix("sqlite:") {
+        Some(path) if !path.trim_start_matches('/').is_empty() => Ok(trimmed.to_owned()),
+        _ => Err(format!("{text:?} is not a store url like sqlite://./data/postmortemd.db")),
+    }
+}
+
+/// The effective settings as TOML, every secret shown as `"***"`.
+pub fn render(settings: &Settings) -> String {
+    write_settings(settings, false)
+}
+
+/// The example settings file: the defaults, with a comment per key.
+/// `config/postmortemd.example.toml` is its output.
+pub fn example() -> String {
+    write_settings(&Settings::default(), true)
+}
+
+fn write_settings(settings: &Settings, comments: bool) -> String {
+    let masked = |secrets: &[Secret]| format!("[{}]", secrets.iter().map(|_| "\"***\"").collect::<Vec<_>>().join(", "));
+    let value = |key: &str| -> Option<String> {
+        Some(match key {
+            "server.listen" => quote(&settings.server.listen.to_string()),
+            "server.max_body_bytes" => quote(&format_size(settings.server.max_body_bytes)),
+            "server.shutdown_grace" => quote(&format!("{:#}", settings.server.shutdown_grace)),
+            "store.url" => quote(&settings.store.url),
+            "webhooks.alertmanager.bearer_token" => {
+                quote(if settings.webhooks.alertmanager_bearer_token.is_some() { "***" } else { "" })
+            }
+            "webhooks.pagerduty.signing_secrets" => masked(&settings.webhooks.pagerduty_signing_secrets),
+            "api.bearer_tokens" => masked(&settings.api.bearer_tokens),
+            "window.lead_in" => quote(&format!("{:#}", settings.window.lead_in)),
+            "window.tail" => quote(&format!("{:#}", settings.window.tail)),
+            "window.quiet_period" => quote(&format!("{:#}", settings.window.quiet_period)),
+            // `*_file` keys are read at load; their secrets show under the plain key.
+            _ => return None,
+        })
+    };
+    let mut text = String::new();
+    if comments {
+        text.push_str(
+            "# postmortemd settings: the built-in defaults, generated by `config::example()`.\n\
+             # Each key can be set by env POSTMORTEMD_<SECTION>__<KEY>, e.g. POSTMORTEMD_SERVER__LISTEN.\n",
+        );
+    }
+    for (section_idx, (section, keys)) in KEYS.iter().enumerate() {
+        if section_idx > 0 || comments {
+            text.push('\n');
+        }
+        let _ = writeln!(text, "[{section}]");
+        for (name, comment) in *keys {
+            let key = format!("{section}.{name}");
+            match value(&key) {
+                Some(value) => {
+                    if comments {
+                        for line in comment.lines() {
+                            let _ = writeln!(text, "# {}", line.trim());
+                        }
+                    }
+                    let _ = writeln!(text, "{name} = {value}");
+                }
+                None if comments => {
+                    for line in comment.lines() {
+                        let _ = writeln!(text, "# {}", line.trim());
+                    }
+                    let _ = writeln!(
+                        text,
+                        "# {name} = \"/var/run/secrets/postmortemd/{}\"",
+                        name.trim_end_matches("_file")
+                    );
+                }
+                None => {}
+            }
+        }
+    }
+    text
+}
+
+/// A TOML basic string.
+fn quote(text: &str) -> String {
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    for character in text.chars() {
+        match character {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            '\n' => quoted.push_str("\\n"),
+            '\t' => quoted.push_str("\\t"),
+            '\r' => quoted.push_str("\\r"),
+            control if control.is_control() => {
+                let _ = write!(quoted, "\\u{:04X}", control as u32);
+            }
+            other => quoted.push(other),
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
+/// The largest binary unit that divides the size exactly, so the text reads back the same.
+fn format_size(bytes: usize) -> String {
+    let bytes = bytes as u64;
+    for (unit, multiplier) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        if bytes >= multiplier && bytes.is_multiple_of(multiplier) {
+            return format!("{}{unit}", bytes / multiplier);
+        }
+    }
+    bytes.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config/postmortemd.example.toml");
+
+    fn env(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
+        Some(pairs.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect())
+    }
+
+    /// A settings file with these contents, in a folder of its own.
+    fn settings_file(name: &str, contents: &str) -> PathBuf {
+        let folder = std::env::temp_dir().join(format!("postmortemd-config-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&folder).unwrap();
+        let path = folder.join(format!("{name}.toml"));
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    #[track_caller]
+    fn check_error(toml: &str, pairs: &[(&str, &str)], expected: &str) {
+        let path = settings_file(&format!("invalid-{:x}", fxhash(toml, pairs)), toml);
+        match load(Some(&path), env(pairs), &Overrides::default()) {
+            Ok(settings) => panic!("{toml:?} {pairs:?} loaded as {settings:?}, expected {expected:?}"),
+            Err(error) => assert_eq!(error.to_string(), expected, "{toml:?} {pairs:?}"),
+        }
+    }
+
+    /// A file name per row, so that rows running in parallel do not share files.
+    fn fxhash(toml: &str, pairs: &[(&str, &str)]) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (toml, pairs).hash(&mut hasher);
+        hasher.finish()
+    }
+
+    /// A settings file, the environment, and the error they make.
+    type InvalidRow<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
+    #[test]
+    fn invalid_settings_name_the_key_and_what_was_expected() {
+        let rows: &[InvalidRow] = &[
+            ("[window]\nlead_in = \"20 parsecs\"", &[], "window.lead_in: \"20 parsecs\" is not a duration like 20m"),
+            ("[window]\ntail = \"-5m\"", &[], "window.tail: \"-5m\" is negative, expected a duration like 20m"),
+            (
+                "",
+                &[("POSTMORTEMD_WINDOW__QUIET_PERIOD", "soon")],
+                "window.quiet_period: \"soon\" is not a duration like 20m",
+            ),
+            (
+                "[server]\nlisten = \"localhost\"",
+                &[],
+                "server.listen: \"localhost\" is not an address like 127.0.0.1:8080",
+            ),
+            (
+                "[server]\nmax_body_bytes = \"4 megs\"",
+                &[],
+                "server.max_body_bytes: \"4 megs\" is not a size like 4MiB or a number of bytes",
+            ),
+            ("[server]\nmax_body_bytes = 0", &[], "server.max_body_bytes: \"0\" is zero, expected a size like 4MiB"),
+            ("[server]\nlisten = [\"a\"]", &[], "server.listen: expected a single value, not a table or a list"),
+            (
+                "[store]\nurl = \"mysql://db\"",
+                &[],
+                "store.url: \"mysql://db\" is not a store url like sqlite://./data/postmortemd.db",
+            ),
+            (
+                "[server]\nlisten_addr = \"127.0.0.1:1\"",
+                &[],
+                "server.listen_addr: unknown key (expected one of: listen, max_body_bytes, shutdown_grace)",
+            ),
+            (
+                "[windows]\ntail = \"1m\"",
+                &[],
+                "windows: unknown key (expected one of: server, store, webhooks, api, window)",
+            ),
+            (
+                "[webhooks.pagerduty]\nsigning_secret = \"x\"",
+                &[],
+                "webhooks.pagerduty.signing_secret: unknown key (expected one of: signing_secrets, signing_secrets_file)",
+            ),
+            ("", &[("POSTMORTEMD_STORE__URI", "sqlite://x.db")], "store.uri: unknown key (expected one of: url)"),
+            (
+                "[webhooks.slack]\nurl = \"x\"",
+                &[],
+                "webhooks.slack: unknown key (expected one of: alertmanager, pagerduty)",
+            ),
+            ("[api]\nbearer_tokens = [1]", &[], "api.bearer_tokens: expected a list of strings, found 1"),
+            (
+                "[api]\nbearer_tokens = [\"a\"]\nbearer_tokens_file = \"/x\"",
+                &[],
+                "api.bearer_tokens: set either api.bearer_tokens or api.bearer_tokens_file, not both",
+            ),
+            (
+                "[webhooks.alertmanager]\nbearer_token_file = \"/nonexistent/postmortemd/token\"",
+                &[],
+                "webhooks.alertmanager.bearer_token_file: cannot read /nonexistent/postmortemd/token: No such file or directory (os error 2)",
+            ),
+        ];
+        for (toml, pairs, expected) in rows {
+            check_error(toml, pairs, expected);
+        }
+    }
+
+    #[test]
+    fn a_missing_or_broken_file_is_an_error_naming_it() {
+        let missing = Path::new("/nonexistent/postmortemd.toml");
+        let error = load(Some(missing), env(&[]), &Overrides::default()).unwrap_err().to_string();
+        assert!(error.contains("/nonexistent/postmortemd.toml"), "{error}");
+        let broken = settings_file("broken", "[server\nlisten = ");
+        let error = load(Some(&broken), env(&[]), &Overrides::default()).unwrap_err().to_string();
+        assert!(error.starts_with("cannot load the settings: ") && error.contains("broken.toml"), "{error}");
+    }
+
+    #[test]
+    fn layers_apply_defaults_then_file_then_env_then_flags() {
+        let path = settings_file(
+            "layers",
+            "[server]\nlisten = \"0.0.0.0:9000\"\nmax_body_bytes = 1048576\n[store]\nurl = \"sqlite://file.db\"\n\
+             [window]\nlead_in = \"1h 30m\"\ntail = \"45s\"\n",
+        );
+        let pairs = [
+            ("POSTMORTEMD_STORE__URL", "sqlite://env.db"),
+            ("POSTMORTEMD_WINDOW__TAIL", "2m"),
+            ("POSTMORTEMD_LOG", "debug"),
+            ("OTHER_SERVER__LISTEN", "nonsense"),
+        ];
+        let flags = Overrides { listen: Some("[::1]:7000".parse().unwrap()), store: None };
+        let settings = load(Some(&path), env(&pairs), &flags).unwrap();
+        let defaults = Settings::default();
+        assert_eq!(settings.server.listen, "[::1]:7000".parse().unwrap(), "the flag beats the file");
+        assert_eq!(settings.server.max_body_bytes, 1 << 20, "the file beats the default");
+        assert_eq!(settings.server.shutdown_grace, defaults.server.shutdown_grace, "untouched: the default");
+        assert_eq!(settings.store.url, "sqlite://env.db", "env beats the file");
+        assert_eq!(settings.window.lead_in, SignedDuration::from_mins(90));
+        assert_eq!(settings.window.tail, SignedDuration::from_mins(2));
+
+        let flags = Overrides { listen: None, store: Some("sqlite://flag.db".to_owned()) };
+        let settings = load(Some(&path), env(&pairs), &flags).unwrap();
+        assert_eq!(settings.store.url, "sqlite://flag.db", "the flag beats env");
+        assert_eq!(settings.server.listen, "0.0.0.0:9000".parse().unwrap());
+    }
+
+    #[test]
+    fn secrets_come_from_values_env_and_files() {
+        let secrets = settings_file("secrets-list", "\n  first-secret  \n\nsecond-secret\n");
+        let token = settings_file("secrets-token", "token-from-file\n");
+        let file = settings_file(
+            "secrets",
+            &format!(
+                "[webhooks.alertmanager]\nbearer_token_file = {}\n[webhooks.pagerduty]\nsigning_secrets_file = {}\n\
+                 [api]\nbearer_tokens = [\"\", \"reader\"]\n",
+                quote(token.to_str().unwrap()),
+                quote(secrets.to_str().unwrap()),
+            ),
+        );
+        let settings = load(Some(&file), env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(settings.webhooks.alertmanager_bearer_token, Some(Secret::new("token-from-file")));
+        assert_eq!(
+            settings.webhooks.pagerduty_signing_secrets,
+            vec![Secret::new("first-secret"), Secret::new("second-secret")]
+        );
+        assert_eq!(settings.api.bearer_tokens, vec![Secret::new("reader")], "an empty token is none");
+
+        let pairs = [
+            ("POSTMORTEMD_WEBHOOKS__PAGERDUTY__SIGNING_SECRETS", "12345,abc, ,def"),
+            ("POSTMORTEMD_WEBHOOKS__ALERTMANAGER__BEARER_TOKEN", ""),
+            ("POSTMORTEMD_API__BEARER_TOKENS", "only"),
+        ];
+        let settings = load(None, env(&pairs), &Overrides::default()).unwrap();
+        assert_eq!(settings.webhooks.alertmanager_bearer_token, None, "an empty token is none");
+        assert_eq!(
+            settings.webhooks.pagerduty_signing_secrets,
+            vec![Secret::new("12345"), Secret::new("abc"), Secret::new("def")]
+        );
+        assert_eq!(settings.api.bearer_tokens, vec![Secret::new("only")]);
+        let rendered = render(&settings);
+        assert!(rendered.contains("signing_secrets = [\"***\", \"***\", \"***\"]\n"), "{rendered}");
+        for secret in ["12345", "abc", "def", "only"] {
+            assert!(!rendered.contains(secret), "{secret} shows in {rendered}");
+        }
+    }
+
+    #[test]
+    fn sizes_and_durations_read_back_as_rendered() {
+        let rows: &[(&str, usize)] =
+            &[("4MiB", 4 << 20), ("512 KiB", 512 << 10), ("1048576", 1 << 20), ("10kB", 10_000), ("1GiB", 1 << 30)];
+        for (text, bytes) in rows {
+            assert_eq!(parse_size(text), Ok(*bytes), "{text}");
+            assert_eq!(parse_size(&format_size(*bytes)), Ok(*bytes), "{text} rendered {}", format_size(*bytes));
+        }
+        assert_eq!(format_size(1000), "1000");
+        for text in ["20m", "10s", "1h 30m", "PT5M", "250ms"] {
+            let duration = parse_duration(text).unwrap();
+            assert_eq!(parse_duration(&format!("{duration:#}")), Ok(duration), "{text}");
+        }
+    }
+
+    #[test]
+    fn render_reads_back_as_the_same_settings() {
+        let mut settings = Settings::default();
+        settings.server.listen = "[::]:80".parse().unwrap();
+        settings.server.max_body_bytes = 123_457;
+        settings.window.lead_in = SignedDuration::from_secs(5400);
+        settings.store.url = "sqlite://./a \"quoted\" path.db".to_owned();
+        let path = settings_file("rendered", &render(&settings));
+        assert_eq!(load(Some(&path), env(&[]), &Overrides::default()).unwrap(), settings);
+    }
+
+    #[test]
+    fn the_example_file_is_example_and_loads_as_the_defaults() {
+        let generated = example();
+        let committed = std::fs::read_to_string(EXAMPLE_PATH).unwrap_or_default();
+        if generated != committed {
+            if std::env::var_os("UPDATE_EXPECT").is_some() {
+                std::fs::write(EXAMPLE_PATH, &generated).unwrap();
+            } else {
+                panic!(
+                    "config/postmortemd.example.toml differs from config::example(); \
+                     regenerate it with `UPDATE_EXPECT=1 cargo test --lib config` and review the diff"
+                );
+            }
+        }
+        let settings = load(Some(Path::new(EXAMPLE_PATH)), env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(settings, Settings::default());
     }
 }

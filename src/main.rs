@@ -10,6 +10,7 @@ use jiff::SignedDuration;
 use jiff::tz::TimeZone;
 
 use postmortemd::collect::files::ArtifactKind;
+use postmortemd::config;
 use postmortemd::draft::{self, DraftOptions};
 use postmortemd::normalize::inspect::inspect_times;
 use postmortemd::normalize::time::{self, Finder, TimeContext};
@@ -47,6 +48,13 @@ enum Command {
         /// A log file, one line per record.
         file: PathBuf,
     },
+    /// Print the effective settings (defaults < FILE < POSTMORTEMD_* env) as TOML, secrets
+    /// masked; exit 2 naming the key of an invalid setting.
+    Config {
+        /// A TOML settings file (see config/postmortemd.example.toml).
+        #[arg(long = "config", value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -61,7 +69,7 @@ struct ServeArgs {
     #[arg(long)]
     store: Option<String>,
     /// Log lines as plain text or JSON (filter from POSTMORTEMD_LOG, else RUST_LOG).
-    #[arg(long, value_enum, default_value = "plain")]
+    #[arg(long, default_value = "plain", value_parser = parse_log_format)]
     log_format: postmortemd::telemetry::LogFormat,
 }
 
@@ -146,6 +154,10 @@ fn parse_source_kind(text: &str) -> Result<(Option<String>, ArtifactKind), Strin
     Ok((pattern, kind.parse::<ArtifactKind>().map_err(|error| error.to_string())?))
 }
 
+fn parse_log_format(text: &str) -> Result<postmortemd::telemetry::LogFormat, String> {
+    text.parse().map_err(|_| format!("{text:?}: expected plain or json"))
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
@@ -174,6 +186,16 @@ fn main() -> anyhow::Result<()> {
                 written => written.context("writing the report to stdout"),
             }
         }
+        Command::Config { file } => match config::load(file.as_deref(), None, &config::Overrides::default()) {
+            Ok(settings) => {
+                std::io::stdout().lock().write_all(config::render(&settings).as_bytes())?;
+                Ok(())
+            }
+            Err(error) => {
+                eprintln!("postmortemd: {error}");
+                std::process::exit(2)
+            }
+        },
     }
 }
 
@@ -210,14 +232,8 @@ fn run_draft(args: DraftArgs) -> anyhow::Result<()> {
 
 fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     postmortemd::telemetry::init_tracing(args.log_format);
-    let mut settings = postmortemd::config::Settings::default();
-    let _ = args.config;
-    if let Some(listen) = args.listen {
-        settings.server.listen = listen;
-    }
-    if let Some(store) = args.store {
-        settings.store.url = store;
-    }
+    let overrides = config::Overrides { listen: args.listen, store: args.store };
+    let settings = config::load(args.config.as_deref(), None, &overrides)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let store = postmortemd::store::Store::open(&settings.store.url)

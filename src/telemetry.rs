@@ -1,125 +1,211 @@
-//! Tracing setup and the one `Metrics` struct: every metric the daemon exposes is declared
-//! here, labels from fixed sets only (no incident ids, pod names or queries), rendered in
-//! the Prometheus text format 0.0.4 by hand (a handful of counters needs no crate).
+//! Tracing initialisation and the one `Metrics` struct: every metric postmortemd exposes is
+//! declared here and rendered by hand in the Prometheus text format 0.0.4 (atomics, no
+//! metrics crate). Call sites call methods; what to count is theirs, how to expose it ours.
 
-use std::fmt::Write;
-use std::sync::Mutex;
+use std::fmt::Write as _;
+use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// How logs are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+use tracing_subscriber::EnvFilter;
+
+/// How log events are written to stderr.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
     Plain,
+    /// One JSON object per line, for log collectors.
     Json,
 }
 
-/// Logs to stderr, filtered by `POSTMORTEMD_LOG` (else `RUST_LOG`, else `info`).
+impl FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "plain" => Ok(LogFormat::Plain),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("log format {other:?} is neither plain nor json")),
+        }
+    }
+}
+
+/// The filter used when neither `POSTMORTEMD_LOG` nor `RUST_LOG` is set.
+const DEFAULT_FILTER: &str = "info";
+
+/// Install the global subscriber: events to stderr (stdout carries command output), filtered
+/// by `POSTMORTEMD_LOG`, else `RUST_LOG`, else `info`. An invalid filter falls back to `info`
+/// with a warning rather than failing start-up. A second call leaves the first subscriber.
 pub fn init_tracing(format: LogFormat) {
-    let filter = std::env::var("POSTMORTEMD_LOG")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "info".to_owned());
-    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let directives = filter_directives(std::env::var("POSTMORTEMD_LOG").ok(), std::env::var("RUST_LOG").ok());
+    let (filter, invalid) = match EnvFilter::try_new(&directives) {
+        Ok(filter) => (filter, None),
+        Err(error) => (EnvFilter::new(DEFAULT_FILTER), Some(error)),
+    };
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = match format {
+    let installed = match format {
         LogFormat::Plain => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+    if let (Ok(()), Some(error)) = (installed, invalid) {
+        tracing::warn!(%error, directives, "Invalid log filter; logging at info.");
+    }
 }
 
+/// The first non-blank of `POSTMORTEMD_LOG` and `RUST_LOG`, else the default.
+fn filter_directives(postmortemd_log: Option<String>, rust_log: Option<String>) -> String {
+    [postmortemd_log, rust_log]
+        .into_iter()
+        .flatten()
+        .find(|directives| !directives.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_FILTER.to_owned())
+}
+
+/// The webhook sources: a fixed set, so the label stays bounded.
 const SOURCES: [&str; 2] = ["alertmanager", "pagerduty"];
+
+/// What became of a webhook: a fixed set, so the label stays bounded.
 const OUTCOMES: [&str; 5] = ["stored", "duplicate", "rejected", "unauthorized", "unavailable"];
+
+/// Upper bounds (seconds) of the latency histograms.
 const BUCKETS: [f64; 8] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0];
 
-/// A cumulative histogram of seconds.
-#[derive(Debug, Default)]
-struct Histogram {
-    inner: Mutex<(Vec<u64>, f64, u64)>,
-}
-
-impl Histogram {
-    fn observe(&self, seconds: f64) {
-        let mut inner = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if inner.0.is_empty() {
-            inner.0 = vec![0; BUCKETS.len()];
-        }
-        for (bucket, bound) in BUCKETS.iter().enumerate() {
-            if seconds <= *bound {
-                inner.0[bucket] += 1;
-            }
-        }
-        inner.1 += seconds;
-        inner.2 += 1;
-    }
-
-    fn render(&self, out: &mut String, name: &str, help: &str) {
-        let inner = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-        for (bucket, bound) in BUCKETS.iter().enumerate() {
-            let count = inner.0.get(bucket).copied().unwrap_or(0);
-            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {count}");
-        }
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}\n{name}_sum {}\n{name}_count {}", inner.2, inner.1, inner.2);
-    }
-}
-
-/// The daemon's metrics.
+/// Every metric of the daemon. Shared by reference (`Arc<Metrics>`); all methods take `&self`.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    webhooks: [[AtomicU64; OUTCOMES.len()]; SOURCES.len()],
+    webhooks_received: [[AtomicU64; OUTCOMES.len()]; SOURCES.len()],
     signature_failures: AtomicU64,
     timeline_build: Histogram,
     store_commit: Histogram,
 }
 
 impl Metrics {
-    /// A webhook was answered: `source` alertmanager|pagerduty, `outcome` one of stored,
-    /// duplicate, rejected, unauthorized, unavailable.
+    pub fn new() -> Self {
+        Metrics::default()
+    }
+
+    /// One webhook from `source` (`alertmanager`, `pagerduty`) with its `outcome` (`stored`,
+    /// `duplicate`, `rejected`, `unauthorized`, `unavailable`).
+    ///
+    /// # Panics
+    ///
+    /// In debug builds, on a source or outcome outside those sets (a caller's bug); release
+    /// builds drop the count rather than take the daemon down.
     pub fn webhook_received(&self, source: &'static str, outcome: &'static str) {
-        let source = SOURCES.iter().position(|known| *known == source);
-        let outcome = OUTCOMES.iter().position(|known| *known == outcome);
-        if let (Some(source), Some(outcome)) = (source, outcome) {
-            self.webhooks[source][outcome].fetch_add(1, Ordering::Relaxed);
+        let source_idx = SOURCES.iter().position(|known| *known == source);
+        let outcome_idx = OUTCOMES.iter().position(|known| *known == outcome);
+        debug_assert!(source_idx.is_some(), "unknown webhook source {source:?}");
+        debug_assert!(outcome_idx.is_some(), "unknown webhook outcome {outcome:?}");
+        if let (Some(source_idx), Some(outcome_idx)) = (source_idx, outcome_idx) {
+            self.webhooks_received[source_idx][outcome_idx].fetch_add(1, Ordering::Relaxed);
         }
     }
 
+    /// A PagerDuty webhook whose signature matched none of the signing secrets.
     pub fn signature_failure(&self) {
         self.signature_failures.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// One timeline built in `seconds`.
     pub fn timeline_built(&self, seconds: f64) {
         self.timeline_build.observe(seconds);
     }
 
+    /// One store transaction committed in `seconds`.
     pub fn store_commit(&self, seconds: f64) {
         self.store_commit.observe(seconds);
     }
 
-    /// The exposition; `incidents_open` is read from the store at scrape time.
+    /// The Prometheus text exposition (format 0.0.4) of every metric; `incidents_open` is
+    /// read from the store by the caller at scrape time.
     pub fn render(&self, incidents_open: i64) -> String {
-        let mut out = String::new();
-        out.push_str("# HELP postmortemd_webhooks_received_total Webhooks answered, by source and outcome.\n");
-        out.push_str("# TYPE postmortemd_webhooks_received_total counter\n");
-        for (source_index, source) in SOURCES.iter().enumerate() {
-            for (outcome_index, outcome) in OUTCOMES.iter().enumerate() {
-                let count = self.webhooks[source_index][outcome_index].load(Ordering::Relaxed);
-                let _ = writeln!(out, "postmortemd_webhooks_received_total{{source=\"{source}\",outcome=\"{outcome}\"}} {count}");
+        let mut text = String::with_capacity(4096);
+        header(
+            &mut text,
+            "postmortemd_webhooks_received_total",
+            "counter",
+            "Webhooks received, by source and what became of them.",
+        );
+        for (source_idx, source) in SOURCES.iter().enumerate() {
+            for (outcome_idx, outcome) in OUTCOMES.iter().enumerate() {
+                let count = self.webhooks_received[source_idx][outcome_idx].load(Ordering::Relaxed);
+                let _ = writeln!(
+                    text,
+                    "postmortemd_webhooks_received_total{{source=\"{source}\",outcome=\"{outcome}\"}} {count}"
+                );
             }
         }
+        header(
+            &mut text,
+            "postmortemd_webhook_signature_failures_total",
+            "counter",
+            "PagerDuty webhooks whose signature matched no signing secret.",
+        );
         let _ = writeln!(
-            out,
-            "# HELP postmortemd_webhook_signature_failures_total PagerDuty webhooks whose signature matched no secret.\n\
-             # TYPE postmortemd_webhook_signature_failures_total counter\n\
-             postmortemd_webhook_signature_failures_total {}",
+            text,
+            "postmortemd_webhook_signature_failures_total {}",
             self.signature_failures.load(Ordering::Relaxed)
         );
-        let _ = writeln!(
-            out,
-            "# HELP postmortemd_incidents_open Incidents not resolved.\n# TYPE postmortemd_incidents_open gauge\n\
-             postmortemd_incidents_open {incidents_open}"
+        header(&mut text, "postmortemd_incidents_open", "gauge", "Incidents not yet resolved.");
+        let _ = writeln!(text, "postmortemd_incidents_open {incidents_open}");
+        self.timeline_build.render(&mut text, "postmortemd_timeline_build_seconds", "Time to build one timeline.");
+        self.store_commit.render(
+            &mut text,
+            "postmortemd_store_commit_seconds",
+            "Time to commit one store transaction.",
         );
-        self.timeline_build.render(&mut out, "postmortemd_timeline_build_seconds", "Time to draw an incident's timeline.");
-        self.store_commit.render(&mut out, "postmortemd_store_commit_seconds", "Time to store a webhook durably.");
-        out
+        text
+    }
+}
+
+fn header(text: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(text, "# HELP {name} {help}");
+    let _ = writeln!(text, "# TYPE {name} {kind}");
+}
+
+/// A histogram over [`BUCKETS`], each bucket counted cumulatively as Prometheus exposes it.
+///
+/// NB: no lock, yet a scrape never sees a bucket above a larger one or above the count:
+/// `observe` adds to the count first and then to the buckets from the largest bound down,
+/// while `render` reads the buckets from the smallest bound up and the count last.
+#[derive(Debug, Default)]
+struct Histogram {
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    /// The sum of observations, as `f64` bits.
+    sum_bits: AtomicU64,
+}
+
+impl Histogram {
+    /// Count one observation; a NaN, infinite or negative one (a clock stepping back) is
+    /// dropped, since it would poison the sum (and `inf` is not a Prometheus number).
+    fn observe(&self, seconds: f64) {
+        if !seconds.is_finite() || seconds < 0.0 {
+            return;
+        }
+        self.count.fetch_add(1, Ordering::SeqCst);
+        for (bound_idx, bound) in BUCKETS.iter().enumerate().rev() {
+            if seconds > *bound {
+                break;
+            }
+            self.buckets[bound_idx].fetch_add(1, Ordering::SeqCst);
+        }
+        let _ = self
+            .sum_bits
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |bits| Some((f64::from_bits(bits) + seconds).to_bits()));
+    }
+
+    fn render(&self, text: &mut String, name: &str, help: &str) {
+        header(text, name, "histogram", help);
+        for (bound_idx, bound) in BUCKETS.iter().enumerate() {
+            let count = self.buckets[bound_idx].load(Ordering::SeqCst);
+            let _ = writeln!(text, "{name}_bucket{{le=\"{bound}\"}} {count}");
+        }
+        let sum = f64::from_bits(self.sum_bits.load(Ordering::SeqCst));
+        let count = self.count.load(Ordering::SeqCst);
+        let _ = writeln!(text, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(text, "{name}_sum {sum}");
+        let _ = writeln!(text, "{name}_count {count}");
     }
 }
 
@@ -127,29 +213,121 @@ impl Metrics {
 mod tests {
     use super::*;
 
+    #[track_caller]
+    fn check_filter(postmortemd_log: Option<&str>, rust_log: Option<&str>, expected: &str) {
+        let directives = filter_directives(postmortemd_log.map(str::to_owned), rust_log.map(str::to_owned));
+        assert_eq!(directives, expected, "POSTMORTEMD_LOG={postmortemd_log:?} RUST_LOG={rust_log:?}");
+    }
+
     #[test]
-    fn exposition_counts_by_fixed_labels() {
-        let metrics = Metrics::default();
+    fn the_log_filter_prefers_postmortemd_log_then_rust_log_then_info() {
+        let rows: &[(Option<&str>, Option<&str>, &str)] = &[
+            (Some("debug"), Some("warn"), "debug"),
+            (None, Some("postmortemd=trace"), "postmortemd=trace"),
+            (Some("  "), Some("warn"), "warn"),
+            (None, None, "info"),
+        ];
+        for (postmortemd_log, rust_log, expected) in rows {
+            check_filter(*postmortemd_log, *rust_log, expected);
+        }
+    }
+
+    #[test]
+    fn log_formats_parse_by_name() {
+        assert_eq!("plain".parse::<LogFormat>(), Ok(LogFormat::Plain));
+        assert_eq!("json".parse::<LogFormat>(), Ok(LogFormat::Json));
+        assert_eq!("xml".parse::<LogFormat>(), Err("log format \"xml\" is neither plain nor json".to_owned()));
+    }
+
+    /// The lines of `text` that start with `prefix`.
+    fn lines_starting<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
+        text.lines().filter(|line| line.starts_with(prefix)).collect()
+    }
+
+    #[test]
+    fn webhook_counts_are_exposed_per_source_and_outcome_with_zeros() {
+        let metrics = Metrics::new();
         metrics.webhook_received("alertmanager", "stored");
         metrics.webhook_received("alertmanager", "stored");
         metrics.webhook_received("pagerduty", "unauthorized");
-        metrics.webhook_received("pagerduty", "not-an-outcome");
         metrics.signature_failure();
-        metrics.store_commit(0.003);
-        let text = metrics.render(2);
-        for line in [
-            r#"postmortemd_webhooks_received_total{source="alertmanager",outcome="stored"} 2"#,
-            r#"postmortemd_webhooks_received_total{source="pagerduty",outcome="unauthorized"} 1"#,
-            "postmortemd_webhook_signature_failures_total 1",
-            "postmortemd_incidents_open 2",
-            r#"postmortemd_store_commit_seconds_bucket{le="0.001"} 0"#,
-            r#"postmortemd_store_commit_seconds_bucket{le="0.005"} 1"#,
-            r#"postmortemd_store_commit_seconds_bucket{le="+Inf"} 1"#,
-            "postmortemd_store_commit_seconds_count 1",
-            "postmortemd_timeline_build_seconds_count 0",
-        ] {
-            assert!(text.lines().any(|candidate| candidate == line), "{line} missing in\n{text}");
+        let text = metrics.render(3);
+        let rows: &[(&str, &str)] = &[
+            ("alertmanager\",outcome=\"stored\"}", "2"),
+            ("alertmanager\",outcome=\"duplicate\"}", "0"),
+            ("pagerduty\",outcome=\"unauthorized\"}", "1"),
+            ("pagerduty\",outcome=\"unavailable\"}", "0"),
+        ];
+        for (labels, expected) in rows {
+            let line = format!("postmortemd_webhooks_received_total{{source=\"{labels} {expected}");
+            assert!(text.lines().any(|candidate| candidate == line), "{line} missing from\n{text}");
         }
-        assert!(text.lines().filter(|line| !line.starts_with('#')).all(|line| line.split(' ').count() == 2), "{text}");
+        assert_eq!(lines_starting(&text, "postmortemd_webhooks_received_total{").len(), 10);
+        assert!(text.contains("\npostmortemd_webhook_signature_failures_total 1\n"), "{text}");
+        assert!(text.contains("\npostmortemd_incidents_open 3\n"), "{text}");
+    }
+
+    #[test]
+    fn histograms_are_cumulative_with_sum_and_count() {
+        let metrics = Metrics::new();
+        for seconds in [0.0005, 0.003, 0.003, 0.2, 7.0, f64::NAN, f64::INFINITY, -1.0] {
+            metrics.timeline_built(seconds);
+        }
+        metrics.store_commit(0.01);
+        let text = metrics.render(0);
+        let expected = "\
+# HELP postmortemd_timeline_build_seconds Time to build one timeline.
+# TYPE postmortemd_timeline_build_seconds histogram
+postmortemd_timeline_build_seconds_bucket{le=\"0.001\"} 1
+postmortemd_timeline_build_seconds_bucket{le=\"0.005\"} 3
+postmortemd_timeline_build_seconds_bucket{le=\"0.01\"} 3
+postmortemd_timeline_build_seconds_bucket{le=\"0.05\"} 3
+postmortemd_timeline_build_seconds_bucket{le=\"0.1\"} 3
+postmortemd_timeline_build_seconds_bucket{le=\"0.5\"} 4
+postmortemd_timeline_build_seconds_bucket{le=\"1\"} 4
+postmortemd_timeline_build_seconds_bucket{le=\"5\"} 4
+postmortemd_timeline_build_seconds_bucket{le=\"+Inf\"} 5
+postmortemd_timeline_build_seconds_sum 7.2065
+postmortemd_timeline_build_seconds_count 5
+";
+        assert!(text.contains(expected), "{text}");
+        assert!(text.contains("postmortemd_store_commit_seconds_bucket{le=\"0.01\"} 1\n"), "a bound is inclusive");
+        assert!(text.contains("postmortemd_store_commit_seconds_bucket{le=\"0.005\"} 0\n"), "{text}");
+        assert!(text.ends_with("postmortemd_store_commit_seconds_count 1\n"), "{text}");
+    }
+
+    /// Format 0.0.4: every sample belongs to a family declared once by HELP then TYPE, the
+    /// families are contiguous, and every value is a number.
+    #[test]
+    fn the_exposition_is_well_formed() {
+        let metrics = Metrics::new();
+        metrics.webhook_received("pagerduty", "duplicate");
+        metrics.timeline_built(0.02);
+        let text = metrics.render(0);
+        let mut declared: Vec<String> = Vec::new();
+        let mut current: Option<(String, String)> = None;
+        let mut lines = text.lines().peekable();
+        while let Some(line) = lines.next() {
+            if let Some(help) = line.strip_prefix("# HELP ") {
+                let name = help.split(' ').next().unwrap().to_owned();
+                let kind_line = lines.next().unwrap();
+                let kind = kind_line.strip_prefix(&format!("# TYPE {name} ")).expect(kind_line).to_owned();
+                assert!(["counter", "gauge", "histogram"].contains(&kind.as_str()), "{kind_line}");
+                assert!(!declared.contains(&name), "{name} declared twice");
+                declared.push(name.clone());
+                current = Some((name, kind));
+                continue;
+            }
+            let (family, kind) = current.as_ref().expect("a sample before any HELP");
+            let (series, value) = line.rsplit_once(' ').expect(line);
+            let metric = series.split('{').next().unwrap();
+            let allowed = match kind.as_str() {
+                "histogram" => vec![format!("{family}_bucket"), format!("{family}_sum"), format!("{family}_count")],
+                _ => vec![family.clone()],
+            };
+            assert!(allowed.iter().any(|name| name == metric), "{line} outside its family {family}");
+            assert!(value.parse::<f64>().is_ok(), "{line}: value not a number");
+        }
+        assert_eq!(declared.len(), 5, "{declared:?}");
     }
 }

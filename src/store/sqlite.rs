@@ -69,7 +69,11 @@ impl Store {
     }
 
     /// Stores an Alertmanager notification (once) in the incident of its group episode.
-    pub async fn record_alertmanager(&self, intake: &AlertmanagerIntake, quiet_period: SignedDuration) -> Result<Intake> {
+    pub async fn record_alertmanager(
+        &self,
+        intake: &AlertmanagerIntake,
+        quiet_period: SignedDuration,
+    ) -> Result<Intake> {
         let mut transaction = self.begin().await?;
         if let Some(existing) = duplicate(&mut transaction, "alertmanager", &intake.dedup_key).await? {
             return Ok(existing);
@@ -109,21 +113,40 @@ impl Store {
             .map_err(query_error("new incident"))?
             .get(0),
         };
-        let webhook_id = insert_webhook(&mut transaction, "alertmanager", &intake.dedup_key, intake.received_at, Some(incident_id), &intake.body).await?;
-        let row = sqlx::query("SELECT title, severity, opened_at_ms, last_signal_at_ms, truncated_alerts FROM incidents WHERE id = ?")
-            .bind(incident_id)
-            .fetch_one(&mut *transaction)
-            .await
-            .map_err(query_error("incident for update"))?;
+        let webhook_id = insert_webhook(
+            &mut transaction,
+            "alertmanager",
+            &intake.dedup_key,
+            intake.received_at,
+            Some(incident_id),
+            &intake.body,
+        )
+        .await?;
+        let row = sqlx::query(
+            "SELECT title, severity, opened_at_ms, last_signal_at_ms, truncated_alerts FROM incidents WHERE id = ?",
+        )
+        .bind(incident_id)
+        .fetch_one(&mut *transaction)
+        .await
+        .map_err(query_error("incident for update"))?;
         let (title, severity): (String, Option<String>) = (row.get(0), row.get(1));
         let title = if title.is_empty() { intake.title.clone() } else { title };
-        let severity = if severity_rank(intake.severity.as_deref()) > severity_rank(severity.as_deref()) { intake.severity.clone() } else { severity };
+        let severity = if severity_rank(intake.severity.as_deref()) > severity_rank(severity.as_deref()) {
+            intake.severity.clone()
+        } else {
+            severity
+        };
         let opened_at = row.get::<i64, _>(2).min(millis(intake.starts_at));
-        let last_signal = [Some(row.get::<i64, _>(3)), Some(millis(intake.received_at)), Some(millis(intake.starts_at)), intake.ends_at.map(millis)]
-            .into_iter()
-            .flatten()
-            .max()
-            .unwrap_or_default();
+        let last_signal = [
+            Some(row.get::<i64, _>(3)),
+            Some(millis(intake.received_at)),
+            Some(millis(intake.starts_at)),
+            intake.ends_at.map(millis),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or_default();
         let truncated = row.get::<i64, _>(4).max(intake.truncated_alerts as i64);
         let (status, resolved_at) = match intake.status {
             AlertStatus::Firing => ("open", None),
@@ -156,7 +179,15 @@ impl Store {
             return Ok(existing);
         }
         let Some(action) = &intake.action else {
-            let webhook_id = insert_webhook(&mut transaction, "pagerduty", &intake.dedup_key, intake.received_at, None, &intake.body).await?;
+            let webhook_id = insert_webhook(
+                &mut transaction,
+                "pagerduty",
+                &intake.dedup_key,
+                intake.received_at,
+                None,
+                &intake.body,
+            )
+            .await?;
             transaction.commit().await.map_err(query_error("commit"))?;
             return Ok(Intake { webhook_id, incident_id: None, duplicate: false });
         };
@@ -201,7 +232,15 @@ impl Store {
                 .get(0)
             }
         };
-        let webhook_id = insert_webhook(&mut transaction, "pagerduty", &intake.dedup_key, intake.received_at, Some(incident_id), &intake.body).await?;
+        let webhook_id = insert_webhook(
+            &mut transaction,
+            "pagerduty",
+            &intake.dedup_key,
+            intake.received_at,
+            Some(incident_id),
+            &intake.body,
+        )
+        .await?;
         let status_change = match action.as_str() {
             "resolved" => Some(("resolved", Some(occurred))),
             "triggered" | "reopened" => Some(("open", None)),
@@ -262,19 +301,28 @@ impl Store {
 
     /// The webhooks of an incident, in arrival order.
     pub async fn incident_webhooks(&self, id: i64) -> Result<Vec<StoredWebhook>> {
-        let rows = sqlx::query("SELECT id, source, received_at_ms, body FROM webhooks WHERE incident_id = ? ORDER BY id")
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(query_error("webhooks of an incident"))?;
+        let rows =
+            sqlx::query("SELECT id, source, received_at_ms, body FROM webhooks WHERE incident_id = ? ORDER BY id")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("webhooks of an incident"))?;
         Ok(rows
             .iter()
-            .map(|row| StoredWebhook { id: row.get(0), source: row.get(1), received_at: instant(row.get(2)), body: row.get(3) })
+            .map(|row| StoredWebhook {
+                id: row.get(0),
+                source: row.get(1),
+                received_at: instant(row.get(2)),
+                body: row.get(3),
+            })
             .collect())
     }
 
     pub async fn count_webhooks(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) FROM webhooks").fetch_one(&self.pool).await.map_err(query_error("count webhooks"))?;
+        let row = sqlx::query("SELECT COUNT(*) FROM webhooks")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(query_error("count webhooks"))?;
         Ok(row.get(0))
     }
 
@@ -286,8 +334,10 @@ impl Store {
         Ok(row.get(0))
     }
 
+    /// A write transaction that takes SQLite's write lock at once: two deferred
+    /// transactions that both read and then write would deadlock until the busy timeout.
     async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
-        self.pool.begin().await.map_err(query_error("begin"))
+        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(query_error("begin"))
     }
 }
 
@@ -328,7 +378,11 @@ fn incident_row(row: &sqlx::sqlite::SqliteRow) -> IncidentRow {
 }
 
 /// The stored webhook of `(source, dedup_key)`, if there is one.
-async fn duplicate(transaction: &mut Transaction<'static, Sqlite>, source: &str, dedup_key: &str) -> Result<Option<Intake>> {
+async fn duplicate(
+    transaction: &mut Transaction<'static, Sqlite>,
+    source: &str,
+    dedup_key: &str,
+) -> Result<Option<Intake>> {
     let row = sqlx::query("SELECT id, incident_id FROM webhooks WHERE source = ? AND dedup_key = ?")
         .bind(source)
         .bind(dedup_key)

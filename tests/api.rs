@@ -1,0 +1,323 @@
+//! The daemon's handlers in process (`router(state).oneshot(request)`) over a real SQLite
+//! file: webhooks are stored once and answered only then, bad input is a 4xx that says
+//! what is wrong and stores nothing, and incidents and timelines read back.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use postmortemd::api::{AppState, router};
+use postmortemd::config::{Secret, Settings};
+use postmortemd::store::Store;
+use tower::ServiceExt;
+
+struct Daemon {
+    state: AppState,
+    _folder: TempFolder,
+}
+
+/// A folder removed when dropped.
+struct TempFolder(std::path::PathBuf);
+
+impl Drop for TempFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn daemon(configure: impl FnOnce(&mut Settings)) -> Daemon {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let folder = std::env::temp_dir().join(format!(
+        "postmortemd-api-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let mut settings = Settings::default();
+    settings.store.url = format!("sqlite://{}/postmortemd.db", folder.display());
+    configure(&mut settings);
+    let store = Store::open(&settings.store.url).await.expect("store opens");
+    Daemon { state: AppState::new(settings, store), _folder: TempFolder(folder) }
+}
+
+impl Daemon {
+    async fn send(&self, request: Request<Body>) -> (StatusCode, String) {
+        let response = router(self.state.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    async fn get(&self, uri: &str) -> (StatusCode, String) {
+        self.send(Request::get(uri).body(Body::empty()).unwrap()).await
+    }
+
+    async fn post(&self, uri: &str, headers: &[(&str, &str)], body: impl Into<Body>) -> (StatusCode, String) {
+        let mut request = Request::post(uri);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.send(request.body(body.into()).unwrap()).await
+    }
+
+    async fn webhook_count(&self) -> i64 {
+        self.state.store.count_webhooks().await.unwrap()
+    }
+}
+
+const JSON: (&str, &str) = ("content-type", "application/json");
+
+fn firing(group_key: &str, starts_at: &str) -> String {
+    serde_json::json!({
+        "version": "4", "receiver": "postmortemd", "status": "firing", "groupKey": group_key,
+        "truncatedAlerts": 0, "groupLabels": {"alertname": "HighErrorRate"},
+        "commonLabels": {"alertname": "HighErrorRate", "severity": "critical", "namespace": "shop"},
+        "commonAnnotations": {"summary": "API 5xx ratio above 5%"}, "externalURL": "http://am:9093",
+        "notification_reason": "new",
+        "alerts": [{
+            "status": "firing", "labels": {"alertname": "HighErrorRate", "severity": "critical", "namespace": "shop"},
+            "annotations": {"summary": "API 5xx ratio above 5%"}, "startsAt": starts_at,
+            "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prom:9090/graph?g0.expr=up\u{0026}g0.tab=1",
+            "fingerprint": "a1b2c3d4e5f60718"
+        }]
+    })
+    .to_string()
+}
+
+fn resolved(group_key: &str, starts_at: &str, ends_at: &str) -> String {
+    firing(group_key, starts_at)
+        .replace(r#""status":"firing""#, r#""status":"resolved""#)
+        .replace("0001-01-01T00:00:00Z", ends_at)
+}
+
+#[tokio::test]
+async fn an_alertmanager_group_becomes_an_incident_with_its_timeline() {
+    let daemon = daemon(|_| {}).await;
+    let body = firing(r#"{}:{alertname="HighErrorRate"}"#, "2025-02-09T10:06:15.347Z");
+    let (status, answer) = daemon.post("/webhooks/alertmanager", &[JSON], body.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(answer.contains(r#""status":"stored""#), "{answer}");
+    // Alertmanager re-sends the same snapshot every group_interval: stored once.
+    let (status, answer) = daemon.post("/webhooks/alertmanager", &[JSON], body).await;
+    assert_eq!((status, answer.contains(r#""status":"duplicate""#)), (StatusCode::OK, true), "{answer}");
+    let resolved_body =
+        resolved(r#"{}:{alertname="HighErrorRate"}"#, "2025-02-09T10:06:15.347Z", "2025-02-09T10:35:00Z");
+    assert_eq!(daemon.post("/webhooks/alertmanager", &[JSON], resolved_body).await.0, StatusCode::OK);
+    assert_eq!(daemon.webhook_count().await, 2);
+
+    let (status, list) = daemon.get("/api/v1/incidents").await;
+    assert_eq!(status, StatusCode::OK);
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["status"], "resolved");
+    assert_eq!(list[0]["title"], "HighErrorRate: API 5xx ratio above 5%");
+    let id = list[0]["id"].as_i64().unwrap();
+
+    let (status, json) = daemon.get(&format!("/api/v1/incidents/{id}/timeline")).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let timeline: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let events: Vec<(&str, &str)> = timeline["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| (entry["time"].as_str().unwrap(), entry["event"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        events,
+        vec![
+            ("2025-02-09T10:06:15.347Z", "HighErrorRate firing (critical): API 5xx ratio above 5%"),
+            ("2025-02-09T10:35:00.000Z", "HighErrorRate resolved"),
+        ]
+    );
+    let (status, markdown) = daemon.get(&format!("/api/v1/incidents/{id}/timeline?format=md")).await;
+    assert!(status == StatusCode::OK && markdown.contains("| 10:06:15 | HighErrorRate firing"), "{markdown}");
+    let (status, page) = daemon.get("/").await;
+    assert!(
+        status == StatusCode::OK && page.contains(&format!("/api/v1/incidents/{id}/timeline?format=html")),
+        "{page}"
+    );
+    assert_eq!(daemon.get("/api/v1/incidents/999").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(daemon.get(&format!("/api/v1/incidents/{id}/timeline?format=pdf")).await.0, StatusCode::BAD_REQUEST);
+}
+
+/// Headers, body, the status it must get, a text its answer must contain.
+type BadCase = (Vec<(&'static str, &'static str)>, Vec<u8>, StatusCode, &'static str);
+
+#[tokio::test]
+async fn bad_webhooks_are_4xx_that_say_what_is_wrong_and_store_nothing() {
+    let daemon = daemon(|settings| settings.server.max_body_bytes = 64 * 1024).await;
+    let good = firing("{}:{}", "2025-02-09T10:06:15Z");
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let huge = format!(r#"{{"version":"4","alerts":[{}]}}"#, vec!["{}"; 40_000].join(","));
+    let cases: Vec<BadCase> = vec![
+        (vec![JSON], good.as_bytes()[..good.len() / 2].to_vec(), StatusCode::BAD_REQUEST, "truncated"),
+        (
+            vec![JSON],
+            good.replace(r#""version":"4""#, r#""version":"3""#).into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "version",
+        ),
+        (
+            vec![JSON],
+            good.replace("2025-02-09T10:06:15Z", "yesterday").into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "alerts[0].startsAt",
+        ),
+        (
+            vec![JSON],
+            good.replace(r#""truncatedAlerts":0"#, r#""truncatedAlerts":"many""#).into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "truncatedAlerts",
+        ),
+        (vec![JSON], deep.into_bytes(), StatusCode::BAD_REQUEST, ""),
+        (vec![JSON], huge.into_bytes(), StatusCode::PAYLOAD_TOO_LARGE, ""),
+        (vec![JSON], b"\xff\xfe\x00 not utf-8".to_vec(), StatusCode::BAD_REQUEST, ""),
+        (
+            vec![("content-type", "text/plain")],
+            good.clone().into_bytes(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type",
+        ),
+        (vec![JSON], Vec::new(), StatusCode::BAD_REQUEST, "empty body"),
+    ];
+    for (headers, body, expected_status, expected_text) in cases {
+        let (status, answer) = daemon.post("/webhooks/alertmanager", &headers, body).await;
+        assert_eq!(status, expected_status, "{answer}");
+        assert!(answer.contains(expected_text), "{expected_status}: {answer}");
+    }
+    assert_eq!(daemon.webhook_count().await, 0);
+}
+
+#[tokio::test]
+async fn webhook_authentication() {
+    let daemon = daemon(|settings| {
+        settings.webhooks.alertmanager_bearer_token = Some(Secret::new("t0ken"));
+        settings.webhooks.pagerduty_signing_secrets = vec![Secret::new("old"), Secret::new("new")];
+    })
+    .await;
+    let body = firing("{}:{}", "2025-02-09T10:06:15Z");
+    assert_eq!(daemon.post("/webhooks/alertmanager", &[JSON], body.clone()).await.0, StatusCode::UNAUTHORIZED);
+    let wrong = [JSON, ("authorization", "Bearer nope")];
+    assert_eq!(daemon.post("/webhooks/alertmanager", &wrong, body.clone()).await.0, StatusCode::UNAUTHORIZED);
+    let right = [JSON, ("authorization", "Bearer t0ken")];
+    assert_eq!(daemon.post("/webhooks/alertmanager", &right, body).await.0, StatusCode::OK);
+
+    let event = r#"{"event":{"id":"01ABC","event_type":"incident.acknowledged","resource_type":"incident","occurred_at":"2025-02-09T10:12:00.000Z","agent":{"type":"user_reference","summary":"Alice Example"},"client":null,"data":{"id":"PINC1","type":"incident","title":"HighErrorRate","incident_key":"x"}}}"#;
+    let sign = |secret: &str, body: &str| {
+        use hmac::{KeyInit, Mac};
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(body.as_bytes());
+        format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+    };
+    let cases = [
+        (None, event.to_owned(), StatusCode::UNAUTHORIZED),
+        (Some(sign("wrong", event)), event.to_owned(), StatusCode::UNAUTHORIZED),
+        (Some(sign("new", event)), event.replace("Alice", "Mallory"), StatusCode::UNAUTHORIZED),
+        (Some(format!("{},{}", sign("gone", event), sign("old", event))), event.to_owned(), StatusCode::OK),
+        (Some(sign("new", event)), event.to_owned(), StatusCode::OK),
+    ];
+    for (signature, body, expected) in cases {
+        let mut headers = vec![JSON, ("x-webhook-id", "wh-1")];
+        if let Some(signature) = signature.as_deref() {
+            headers.push(("x-pagerduty-signature", signature));
+        }
+        let (status, answer) = daemon.post("/webhooks/pagerduty", &headers, body).await;
+        assert_eq!(status, expected, "{answer}");
+    }
+    // The retried delivery (same X-Webhook-Id) was stored once: one Alertmanager, one PagerDuty.
+    assert_eq!(daemon.webhook_count().await, 2);
+}
+
+#[tokio::test]
+async fn pagerduty_events_become_rows_with_their_actor_and_pings_are_not_shown() {
+    let daemon = daemon(|_| {}).await;
+    let event = |id: &str, event_type: &str, at: &str, data: serde_json::Value| {
+        serde_json::json!({"event": {"id": id, "event_type": event_type, "resource_type": "incident", "occurred_at": at,
+            "agent": {"type": "user_reference", "summary": "Alice Example"}, "client": null, "data": data}})
+        .to_string()
+    };
+    let incident = serde_json::json!({"id": "PINC1", "type": "incident", "title": "Checkout down", "incident_key": "k-1",
+        "status": "triggered", "html_url": "https://example.pagerduty.com/incidents/PINC1"});
+    let note = serde_json::json!({"id": "PNOTE", "type": "incident_note", "content": "rolling back inventory",
+        "incident": {"id": "PINC1", "type": "incident_reference"}});
+    let bodies = [
+        event("e1", "incident.triggered", "2025-02-09T10:06:50.000Z", incident.clone()),
+        event("e2", "incident.acknowledged", "2025-02-09T10:12:00.000Z", incident.clone()),
+        event("e3", "incident.annotated", "2025-02-09T10:18:00.000Z", note),
+        event("e4", "incident.resolved", "2025-02-09T10:36:00.000Z", incident),
+        serde_json::json!({"event": {"id": "p1", "event_type": "pagey.ping", "resource_type": "pagey",
+            "occurred_at": "2025-02-09T10:00:00.000Z", "agent": null, "client": null, "data": {"message": "Hello"}}})
+        .to_string(),
+    ];
+    for body in bodies {
+        let (status, answer) = daemon.post("/webhooks/pagerduty", &[JSON], body).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    let list: serde_json::Value = serde_json::from_str(&daemon.get("/api/v1/incidents").await.1).unwrap();
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["status"], "resolved");
+    let id = list[0]["id"].as_i64().unwrap();
+    let (_, markdown) = daemon.get(&format!("/api/v1/incidents/{id}/timeline?format=md")).await;
+    for row in ["| 10:12:00 |", "Alice Example", "Note: rolling back inventory", "| 10:36:00 |"] {
+        assert!(markdown.contains(row), "{row} missing in\n{markdown}");
+    }
+    assert!(!markdown.contains("Hello"), "{markdown}");
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let daemon = daemon(|_| {}).await;
+    assert_eq!(daemon.get("/healthz").await.0, StatusCode::OK);
+    assert_eq!(daemon.get("/readyz").await.0, StatusCode::OK);
+    daemon.post("/webhooks/alertmanager", &[JSON], firing("{}:{}", "2025-02-09T10:06:15Z")).await;
+    daemon.post("/webhooks/alertmanager", &[JSON], "{").await;
+    let (status, metrics) = daemon.get("/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        metrics.contains(r#"postmortemd_webhooks_received_total{source="alertmanager",outcome="stored"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"postmortemd_webhooks_received_total{source="alertmanager",outcome="rejected"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("postmortemd_incidents_open 1"), "{metrics}");
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route_as_it_answers() {
+    let daemon = daemon(|_| {}).await;
+    daemon.post("/webhooks/alertmanager", &[JSON], firing("{}:{}", "2025-02-09T10:06:15Z")).await;
+    let (status, document) = daemon.get("/api/v1/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let document: serde_json::Value = serde_json::from_str(&document).expect("the document is JSON");
+    assert_eq!(document["openapi"], "3.1.0");
+    let paths = document["paths"].as_object().unwrap();
+    let routes = [
+        ("post", "/webhooks/alertmanager"),
+        ("post", "/webhooks/pagerduty"),
+        ("get", "/api/v1/incidents"),
+        ("get", "/api/v1/incidents/{id}"),
+        ("get", "/api/v1/incidents/{id}/timeline"),
+        ("get", "/api/v1/openapi.json"),
+        ("get", "/"),
+        ("get", "/healthz"),
+        ("get", "/readyz"),
+        ("get", "/metrics"),
+    ];
+    let documented: usize = paths.values().map(|path| path.as_object().map_or(0, |methods| methods.len())).sum();
+    assert_eq!(documented, routes.len(), "every route documented, nothing documented that is not routed");
+    for (method, path) in routes {
+        let operation = &paths[path][method];
+        assert!(operation.is_object(), "{method} {path} is not documented");
+        // Each route answers with a status its operation documents.
+        let uri = path.replace("{id}", "1");
+        let request = match method {
+            "post" => Request::post(&uri).header("content-type", "application/json").body(Body::from("{}")).unwrap(),
+            _ => Request::get(&uri).body(Body::empty()).unwrap(),
+        };
+        let (status, body) = daemon.send(request).await;
+        assert!(
+            operation["responses"].get(status.as_str()).is_some(),
+            "{method} {path} answered {status}, which its operation does not document: {body}"
+        );
+    }
+}
