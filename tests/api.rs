@@ -321,3 +321,79 @@ async fn the_openapi_document_describes_every_route_as_it_answers() {
         );
     }
 }
+
+fn with_alert_times(body: &str, starts_at: &str) -> String {
+    body.replace("2025-02-09T10:06:15Z", starts_at)
+}
+
+#[tokio::test]
+async fn a_group_that_fires_again_after_a_quiet_period_is_a_new_incident() {
+    let daemon = daemon(|_| {}).await;
+    let group = r#"{}:{alertname="HighErrorRate"}"#;
+    let base = firing(group, "2025-02-09T10:06:15Z");
+    let steps = [
+        with_alert_times(&base, "2025-02-09T10:00:00Z"),
+        resolved(group, "2025-02-09T10:00:00Z", "2025-02-09T10:10:00Z"),
+        // Fires again 10 minutes after resolving: the same episode (quiet period 30 min).
+        with_alert_times(&base, "2025-02-09T10:20:00Z"),
+        resolved(group, "2025-02-09T10:20:00Z", "2025-02-09T10:25:00Z"),
+        // An hour later: a new incident.
+        with_alert_times(&base, "2025-02-09T11:30:00Z"),
+    ];
+    for body in steps {
+        assert_eq!(daemon.post("/webhooks/alertmanager", &[JSON], body).await.0, StatusCode::OK);
+    }
+    let list: serde_json::Value = serde_json::from_str(&daemon.get("/api/v1/incidents").await.1).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{list:#?}");
+    // Newest first: the new episode is open, the first one resolved with its four webhooks.
+    assert_eq!((list[0]["status"].as_str(), list[0]["counts"]["webhooks"].as_i64()), (Some("open"), Some(1)));
+    assert_eq!((list[1]["status"].as_str(), list[1]["counts"]["webhooks"].as_i64()), (Some("resolved"), Some(4)));
+    let (_, open) = daemon.get("/api/v1/incidents?status=open").await;
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&open).unwrap().as_array().map(Vec::len), Some(1));
+    assert_eq!(daemon.get("/api/v1/incidents?status=sideways").await.0, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_page_from_alertmanagers_pagerduty_integration_joins_the_alert_incident() {
+    use sha2::Digest;
+    let daemon = daemon(|_| {}).await;
+    let group = r#"{}/{severity="critical"}:{alertname="HighErrorRate"}"#;
+    let mut body = firing(group, "2025-02-09T10:06:15Z");
+    body = body.replace(r#""truncatedAlerts":0"#, r#""truncatedAlerts":3"#);
+    assert_eq!(daemon.post("/webhooks/alertmanager", &[JSON], body).await.0, StatusCode::OK);
+    // Alertmanager's PagerDuty integration sends sha256(groupKey) as the dedup_key, which
+    // PagerDuty shows as the incident's incident_key.
+    let incident_key = hex::encode(sha2::Sha256::digest(group.as_bytes()));
+    let page =
+        serde_json::json!({"event": {"id": "e1", "event_type": "incident.acknowledged", "resource_type": "incident",
+        "occurred_at": "2025-02-09T10:12:00.000Z", "agent": {"type": "user_reference", "summary": "Alice Example"},
+        "client": null, "data": {"id": "PINC9", "type": "incident", "title": "[FIRING:1] HighErrorRate",
+        "incident_key": incident_key}}})
+        .to_string();
+    assert_eq!(daemon.post("/webhooks/pagerduty", &[JSON], page).await.0, StatusCode::OK);
+    let list: serde_json::Value = serde_json::from_str(&daemon.get("/api/v1/incidents").await.1).unwrap();
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["sources"], serde_json::json!(["alertmanager", "pagerduty"]));
+    let id = list[0]["id"].as_i64().unwrap();
+    let (_, markdown) = daemon.get(&format!("/api/v1/incidents/{id}/timeline?format=md")).await;
+    assert!(markdown.contains("Alice Example") && markdown.contains("HighErrorRate firing"), "{markdown}");
+    // max_alerts dropped three alerts from the notification: a gap says so.
+    assert!(markdown.contains("3 alerts not delivered by Alertmanager"), "{markdown}");
+}
+
+#[tokio::test]
+async fn the_read_api_takes_its_own_bearer_tokens() {
+    let daemon = daemon(|settings| settings.api.bearer_tokens = vec![Secret::new("reader")]).await;
+    // Webhooks are not behind the read API's tokens.
+    assert_eq!(
+        daemon.post("/webhooks/alertmanager", &[JSON], firing("{}:{}", "2025-02-09T10:06:15Z")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(daemon.get("/api/v1/incidents").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(daemon.get("/").await.0, StatusCode::UNAUTHORIZED);
+    let request =
+        Request::get("/api/v1/incidents").header("authorization", "Bearer reader").body(Body::empty()).unwrap();
+    assert_eq!(daemon.send(request).await.0, StatusCode::OK);
+    assert_eq!(daemon.get("/healthz").await.0, StatusCode::OK);
+}
