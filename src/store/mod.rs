@@ -118,5 +118,7 @@ pub struct IncidentFilter {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: sqlx::SqlitePool,
+    /// The writer task's queue (see `sqlite::write_batches`).
+    writer: tokio::sync::mpsc::Sender<sqlite::Job>,
 }
 mod sqlite;

@@ -59,7 +59,9 @@ impl Store {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await.map_err(open_error)?;
         sqlx::migrate!("src/store/migrations").run(&pool).await.map_err(Error::Migrate)?;
-        Ok(Store { pool })
+        let (writer, jobs) = tokio::sync::mpsc::channel(MAX_BATCH * 4);
+        tokio::spawn(write_batches(pool.clone(), jobs));
+        Ok(Store { pool, writer })
     }
 
     /// The store answers and is migrated.
@@ -68,21 +70,43 @@ impl Store {
         Ok(())
     }
 
-    /// Stores an Alertmanager notification (once) in the incident of its group episode.
+    /// Stores an Alertmanager notification (once) in the incident of its group episode;
+    /// returns after the commit that holds it.
     pub async fn record_alertmanager(
         &self,
         intake: &AlertmanagerIntake,
         quiet_period: SignedDuration,
     ) -> Result<Intake> {
-        let mut transaction = self.begin().await?;
-        if let Some(existing) = duplicate(&mut transaction, "alertmanager", &intake.dedup_key).await? {
+        self.write(Pending::Alertmanager(intake.clone(), quiet_period)).await
+    }
+
+    /// Stores a PagerDuty event (once), linked to the incident of the alert group it came
+    /// from (`incident_key`), else of its PagerDuty incident, else a new one; returns after
+    /// the commit that holds it.
+    pub async fn record_pagerduty(&self, intake: &PagerDutyIntake) -> Result<Intake> {
+        self.write(Pending::PagerDuty(intake.clone())).await
+    }
+
+    async fn write(&self, pending: Pending) -> Result<Intake> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let closed = || Error::Query { query: "writer", source: sqlx::Error::PoolClosed };
+        self.writer.send(Job { pending, reply }).await.map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
+    }
+
+    async fn alertmanager_in(
+        transaction: &mut Transaction<'static, Sqlite>,
+        intake: &AlertmanagerIntake,
+        quiet_period: SignedDuration,
+    ) -> Result<Intake> {
+        if let Some(existing) = duplicate(transaction, "alertmanager", &intake.dedup_key).await? {
             return Ok(existing);
         }
         let latest = sqlx::query(
             "SELECT id, status, resolved_at_ms FROM incidents WHERE group_key = ? ORDER BY id DESC LIMIT 1",
         )
         .bind(&intake.group_key)
-        .fetch_optional(&mut *transaction)
+        .fetch_optional(&mut **transaction)
         .await
         .map_err(query_error("latest incident of a group"))?;
         let quiet_millis = quiet_period.as_millis() as i64;
@@ -108,13 +132,13 @@ impl Store {
             .bind(&intake.severity)
             .bind(millis(intake.starts_at))
             .bind(millis(intake.received_at))
-            .fetch_one(&mut *transaction)
+            .fetch_one(&mut **transaction)
             .await
             .map_err(query_error("new incident"))?
             .get(0),
         };
         let webhook_id = insert_webhook(
-            &mut transaction,
+            transaction,
             "alertmanager",
             &intake.dedup_key,
             intake.received_at,
@@ -126,7 +150,7 @@ impl Store {
             "SELECT title, severity, opened_at_ms, last_signal_at_ms, truncated_alerts FROM incidents WHERE id = ?",
         )
         .bind(incident_id)
-        .fetch_one(&mut *transaction)
+        .fetch_one(&mut **transaction)
         .await
         .map_err(query_error("incident for update"))?;
         let (title, severity): (String, Option<String>) = (row.get(0), row.get(1));
@@ -164,50 +188,42 @@ impl Store {
         .bind(status)
         .bind(resolved_at)
         .bind(incident_id)
-        .execute(&mut *transaction)
+        .execute(&mut **transaction)
         .await
         .map_err(query_error("update incident"))?;
-        transaction.commit().await.map_err(query_error("commit"))?;
         Ok(Intake { webhook_id, incident_id: Some(incident_id), duplicate: false })
     }
 
-    /// Stores a PagerDuty event (once), linked to the incident of the alert group it came
-    /// from (`incident_key`), else of its PagerDuty incident, else a new one.
-    pub async fn record_pagerduty(&self, intake: &PagerDutyIntake) -> Result<Intake> {
-        let mut transaction = self.begin().await?;
-        if let Some(existing) = duplicate(&mut transaction, "pagerduty", &intake.dedup_key).await? {
+    async fn pagerduty_in(transaction: &mut Transaction<'static, Sqlite>, intake: &PagerDutyIntake) -> Result<Intake> {
+        if let Some(existing) = duplicate(transaction, "pagerduty", &intake.dedup_key).await? {
             return Ok(existing);
         }
         let Some(action) = &intake.action else {
-            let webhook_id = insert_webhook(
-                &mut transaction,
-                "pagerduty",
-                &intake.dedup_key,
-                intake.received_at,
-                None,
-                &intake.body,
-            )
-            .await?;
-            transaction.commit().await.map_err(query_error("commit"))?;
+            let webhook_id =
+                insert_webhook(transaction, "pagerduty", &intake.dedup_key, intake.received_at, None, &intake.body)
+                    .await?;
             return Ok(Intake { webhook_id, incident_id: None, duplicate: false });
         };
+        // A PagerDuty incident already seen wins; only then its incident_key, the sha256 of
+        // an Alertmanager group key, which every episode of that group shares (so a late
+        // event of an old page must not join the group's newest episode).
         let mut incident_id: Option<i64> = None;
-        if let Some(key) = &intake.incident_key {
-            incident_id = sqlx::query("SELECT id FROM incidents WHERE pd_incident_key = ? ORDER BY id DESC LIMIT 1")
-                .bind(key)
-                .fetch_optional(&mut *transaction)
+        if let Some(pd_id) = &intake.pd_incident_id {
+            incident_id = sqlx::query("SELECT id FROM incidents WHERE pd_incident_id = ? ORDER BY id DESC LIMIT 1")
+                .bind(pd_id)
+                .fetch_optional(&mut **transaction)
                 .await
-                .map_err(query_error("incident by incident_key"))?
+                .map_err(query_error("incident by PagerDuty id"))?
                 .map(|row| row.get(0));
         }
         if incident_id.is_none()
-            && let Some(pd_id) = &intake.pd_incident_id
+            && let Some(key) = &intake.incident_key
         {
-            incident_id = sqlx::query("SELECT id FROM incidents WHERE pd_incident_id = ? ORDER BY id DESC LIMIT 1")
-                .bind(pd_id)
-                .fetch_optional(&mut *transaction)
+            incident_id = sqlx::query("SELECT id FROM incidents WHERE pd_incident_key = ? ORDER BY id DESC LIMIT 1")
+                .bind(key)
+                .fetch_optional(&mut **transaction)
                 .await
-                .map_err(query_error("incident by PagerDuty id"))?
+                .map_err(query_error("incident by incident_key"))?
                 .map(|row| row.get(0));
         }
         let occurred = millis(intake.occurred_at);
@@ -226,14 +242,14 @@ impl Store {
                 .bind(title)
                 .bind(occurred)
                 .bind(occurred)
-                .fetch_one(&mut *transaction)
+                .fetch_one(&mut **transaction)
                 .await
                 .map_err(query_error("new incident from a page"))?
                 .get(0)
             }
         };
         let webhook_id = insert_webhook(
-            &mut transaction,
+            transaction,
             "pagerduty",
             &intake.dedup_key,
             intake.received_at,
@@ -257,7 +273,7 @@ impl Store {
         .bind(occurred)
         .bind(occurred)
         .bind(incident_id)
-        .execute(&mut *transaction)
+        .execute(&mut **transaction)
         .await
         .map_err(query_error("update incident from a page"))?;
         if let Some((status, resolved_at)) = status_change {
@@ -265,11 +281,10 @@ impl Store {
                 .bind(status)
                 .bind(resolved_at)
                 .bind(incident_id)
-                .execute(&mut *transaction)
+                .execute(&mut **transaction)
                 .await
                 .map_err(query_error("incident status from a page"))?;
         }
-        transaction.commit().await.map_err(query_error("commit"))?;
         Ok(Intake { webhook_id, incident_id: Some(incident_id), duplicate: false })
     }
 
@@ -338,6 +353,70 @@ impl Store {
     /// transactions that both read and then write would deadlock until the busy timeout.
     async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
         self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(query_error("begin"))
+    }
+}
+
+/// The most webhooks one commit holds.
+const MAX_BATCH: usize = 256;
+
+/// A webhook waiting for the writer.
+pub(super) enum Pending {
+    Alertmanager(AlertmanagerIntake, SignedDuration),
+    PagerDuty(PagerDutyIntake),
+}
+
+pub(super) struct Job {
+    pending: Pending,
+    reply: tokio::sync::oneshot::Sender<Result<Intake>>,
+}
+
+/// Group commit: the one writer takes every webhook waiting (up to [`MAX_BATCH`]),
+/// stores them in order in one transaction and answers each only after that commit, so
+/// concurrent webhooks share one fsync and a 2xx still means the webhook is on disk.
+/// A batch that fails is rolled back whole and every webhook in it is answered with the
+/// error (their senders retry).
+async fn write_batches(pool: sqlx::SqlitePool, mut jobs: tokio::sync::mpsc::Receiver<Job>) {
+    let store = Store { pool, writer: tokio::sync::mpsc::channel(1).0 };
+    while let Some(first) = jobs.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let outcome = store.write_batch(&batch).await;
+        match outcome {
+            Ok(intakes) => {
+                for (job, intake) in batch.into_iter().zip(intakes) {
+                    let _ = job.reply.send(Ok(intake));
+                }
+            }
+            Err(error) => {
+                let message = error.to_string();
+                for job in batch {
+                    let source = sqlx::Error::Protocol(message.clone());
+                    let _ = job.reply.send(Err(Error::Query { query: "batch", source }));
+                }
+            }
+        }
+    }
+}
+
+impl Store {
+    async fn write_batch(&self, batch: &[Job]) -> Result<Vec<Intake>> {
+        let mut transaction = self.begin().await?;
+        let mut intakes = Vec::with_capacity(batch.len());
+        for job in batch {
+            intakes.push(match &job.pending {
+                Pending::Alertmanager(intake, quiet_period) => {
+                    Store::alertmanager_in(&mut transaction, intake, *quiet_period).await?
+                }
+                Pending::PagerDuty(intake) => Store::pagerduty_in(&mut transaction, intake).await?,
+            });
+        }
+        transaction.commit().await.map_err(query_error("commit"))?;
+        Ok(intakes)
     }
 }
 
