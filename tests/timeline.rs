@@ -252,3 +252,18 @@ fn absurd_times_do_not_break_the_draft() {
     assert!(timeline.entries.iter().any(|entry| entry.event.contains("in the window")), "{:#?}", timeline.entries);
     assert!(timeline.entries.iter().all(|entry| window.contains(entry.time) || entry.kind == Kind::Gap));
 }
+
+#[test]
+fn ntp_offsets_are_the_evidence_when_no_clock_series_was_exported() {
+    let window = window();
+    let records = vec![
+        series("node_timex_offset_seconds", &[("instance", "node-9:9100")], sampled(window, 15.0, |_| Some(4.5))),
+        series("node_timex_sync_status", &[("instance", "node-9:9100")], sampled(window, 15.0, |_| Some(0.0))),
+    ];
+    let timeline = build(records, Vec::new(), window);
+    assert_eq!(timeline.clock_skew.len(), 1, "{:#?}", timeline.clock_skew);
+    let skew = &timeline.clock_skew[0];
+    assert_eq!(skew.subject, "node node-9");
+    assert_eq!(skew.evidence, "node_timex_offset_seconds; NTP not synchronised (node_timex_sync_status 0)");
+    assert!(skew.flagged && (skew.offset_seconds - 4.5).abs() < 1e-9, "{skew:#?}");
+}

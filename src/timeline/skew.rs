@@ -164,35 +164,29 @@ fn node_clocks(records: &[Record], node_names: &[String], window: &Window, optio
         }
         note
     };
-    for (node, (values, evidence)) in &offsets {
-        if values.is_empty() {
-            continue;
-        }
+    let node_skew = |node: &str, values: &[f64], evidence: String| {
         let offset = median(values);
-        skews.push(Skew {
+        Skew {
             subject: format!("node {node}"),
             offset_seconds: round_millis(offset),
             spread_seconds: round_millis(mad(values, offset)),
-            evidence: format!("{evidence}{}", ntp_note(node)),
+            evidence,
             samples: values.len() as u64,
             flagged: offset.abs() >= options.skew_threshold_seconds,
             zone_error: false,
-        });
+        }
+    };
+    for (node, (values, evidence)) in offsets.iter().filter(|(_, (values, _))| !values.is_empty()) {
+        skews.push(node_skew(node, values, format!("{evidence}{}", ntp_note(node))));
     }
-    for (node, values) in &timex {
-        if offsets.contains_key(node) || values.is_empty() {
-            continue;
-        }
-        let offset = median(values);
-        skews.push(Skew {
-            subject: format!("node {node}"),
-            offset_seconds: round_millis(offset),
-            spread_seconds: round_millis(mad(values, offset)),
-            evidence: format!("{EVIDENCE_TIMEX}{}", ntp_note(node).replacen("; NTP offset", "; median", 0)),
-            samples: values.len() as u64,
-            flagged: offset.abs() >= options.skew_threshold_seconds,
-            zone_error: false,
-        });
+    // Without a clock series, NTP's own offset is the evidence (and its note says no more).
+    for (node, values) in timex.iter().filter(|(node, values)| !offsets.contains_key(*node) && !values.is_empty()) {
+        let unsynced = if unsynced.get(node).copied().unwrap_or(false) {
+            "; NTP not synchronised (node_timex_sync_status 0)"
+        } else {
+            ""
+        };
+        skews.push(node_skew(node, values, format!("{EVIDENCE_TIMEX}{unsynced}")));
     }
     skews
 }
