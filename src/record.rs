@@ -48,6 +48,7 @@ pub enum Record {
     Deployment(DeploymentRecord),
     Pod(PodRecord),
     Series(SeriesRecord),
+    Gap(GapRecord),
 }
 
 impl Record {
@@ -77,6 +78,10 @@ impl Record {
 
     pub fn as_series(&self) -> Option<&SeriesRecord> {
         if let Record::Series(series) = self { Some(series) } else { None }
+    }
+
+    pub fn as_gap(&self) -> Option<&GapRecord> {
+        if let Record::Gap(gap) = self { Some(gap) } else { None }
     }
 }
 
@@ -213,4 +218,18 @@ impl SeriesRecord {
             .collect();
         format!("{{{}}}", inner.join(", "))
     }
+}
+
+/// A stretch a collector or sender knows it could not see, and why: a 403 on `pods/log`,
+/// a pod deleted before its logs were read, a cap, alerts Alertmanager did not deliver.
+/// Unlike the gaps `timeline` infers from silences, this one is reported, not guessed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GapRecord {
+    /// The source that is missing, named like [`Source::name`]: `logs shop/api-1/app`.
+    pub source: String,
+    pub start: Instant,
+    pub end: Instant,
+    /// What happened, in words a person can act on: `403 Forbidden: the service account may not get pods/log in shop`.
+    pub reason: String,
+    pub node: Option<String>,
 }

@@ -1,7 +1,98 @@
-//! Where evidence comes from. Today: files exported by hand (`files`) and the log
-//! streams in them (`logs`). Every collector yields [`crate::record::Record`]s for the
-//! small artifacts and line streams for logs.
+//! Where evidence comes from: files exported by hand (`files`) and the log streams in
+//! them (`logs`), and, in the daemon, live collection passes over the cluster and
+//! Prometheus. Every collector yields the shapes `draft` reads, so the evidence bundle
+//! a daemon serves drafts offline to the same timeline.
+//!
+//! This module owns the nouns a live pass returns ([`Pass`], [`Scope`], [`LogCursor`]);
+//! scheduling passes and storing what they bring belong to the daemon.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::record::{AlertRecord, GapRecord, Instant};
 
 pub mod files;
 
 pub mod logs;
+
+/// What a live pass is about: the incident's signals and the span to collect.
+#[derive(Clone, Debug)]
+pub struct Scope {
+    pub incident_id: i64,
+    /// The incident's alerts, newest state of each (labels, annotations, `generatorURL`).
+    pub alerts: Vec<AlertRecord>,
+    /// PagerDuty service names of the incident's pages (for page-only incidents).
+    pub pagerduty_services: Vec<String>,
+    /// First signal minus the lead-in.
+    pub start: Instant,
+    /// Now while the incident is open; resolution plus the tail for the final pass.
+    pub end: Instant,
+    /// Nodes of the target pods, once a Kubernetes pass has found them (node clock series).
+    pub nodes: Vec<String>,
+}
+
+/// What one live collection pass brought back.
+#[derive(Debug, Default)]
+pub struct Pass {
+    /// New log lines, per container, in `kubectl logs --prefix --timestamps` form.
+    pub logs: Vec<LogChunk>,
+    /// Kubernetes objects as the API returned them; the store keeps the newest of each uid,
+    /// so an object deleted mid-incident keeps what was seen of it.
+    pub objects: Vec<KubeObject>,
+    /// Whole files, replaced on each pass: `prometheus/<name>.json` (query_range bodies as
+    /// Prometheus answered them) and `queries.json` (file name → PromQL).
+    pub files: Vec<EvidenceFile>,
+    /// What could not be collected, with a reason a person can act on.
+    pub gaps: Vec<GapRecord>,
+    /// Where each container's log resumes on the next pass, keyed by [`LogChunk::key`].
+    pub cursors: BTreeMap<String, LogCursor>,
+}
+
+/// New lines of one container's log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogChunk {
+    pub namespace: String,
+    pub pod: String,
+    pub container: String,
+    /// Whole lines, each `[pod/POD/CONTAINER] <kubelet RFC 3339 time> <text>\n`, in time order;
+    /// a previous (terminated) instance's lines come before the running one's.
+    pub lines: Vec<u8>,
+}
+
+impl LogChunk {
+    /// `namespace/pod/container`: the stream's key for cursors and storage.
+    pub fn key(&self) -> String {
+        format!("{}/{}/{}", self.namespace, self.pod, self.container)
+    }
+}
+
+/// Where a container's log resumes. The API's `sinceTime` has whole seconds, so the next
+/// pass asks from `last_nanos` floored to the second and skips what it already took.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogCursor {
+    /// Kubelet time of the last line taken, nanoseconds since the epoch.
+    pub last_nanos: i64,
+    /// How many lines stamped exactly `last_nanos` were taken.
+    pub at_last: u32,
+    /// The container's restart count when last read: a higher one means the instance read
+    /// so far has terminated, and its rest is read with `previous=true` first.
+    pub restart_count: u32,
+}
+
+/// One Kubernetes object as JSON, as the API returned it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KubeObject {
+    /// `Pod`, `Event` (core/v1), `events.k8s.io/Event`, `ReplicaSet`, `Deployment`, `StatefulSet`, …
+    pub kind: String,
+    pub uid: String,
+    pub json: serde_json::Value,
+}
+
+/// A file of the evidence bundle, stored whole.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvidenceFile {
+    /// Path inside the bundle: `prometheus/5xx-by-pod.json`, `queries.json`.
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
