@@ -267,3 +267,46 @@ fn ntp_offsets_are_the_evidence_when_no_clock_series_was_exported() {
     assert_eq!(skew.evidence, "node_timex_offset_seconds; NTP not synchronised (node_timex_sync_status 0)");
     assert!(skew.flagged && (skew.offset_seconds - 4.5).abs() < 1e-9, "{skew:#?}");
 }
+
+/// Gaps a collector reports are taken as they are: clipped to the window, one per source
+/// and reason however often they are reported, and shown as a flagged row.
+#[test]
+fn reported_gaps_are_clipped_and_merged() {
+    use postmortemd::record::{GapRecord, Record};
+    let window = timeline::Window {
+        start: at("2025-02-09T10:00:00Z"),
+        end: at("2025-02-09T11:00:00Z"),
+        baseline_end: at("2025-02-09T10:15:00Z"),
+    };
+    let gap = |start: &str, end: &str, reason: &str| {
+        Record::Gap(GapRecord {
+            source: "logs shop/api-1/app".to_owned(),
+            start: at(start),
+            end: at(end),
+            reason: reason.to_owned(),
+            node: None,
+        })
+    };
+    let forbidden = "the service account may not get pods/log in namespace shop (403)";
+    let records = vec![
+        gap("2025-02-09T09:40:00Z", "2025-02-09T10:10:00Z", forbidden),
+        gap("2025-02-09T10:30:00Z", "2025-02-09T11:30:00Z", forbidden),
+        gap("2025-02-09T10:20:00Z", "2025-02-09T10:25:00Z", "pod shop/api-1 was deleted before its logs were read"),
+    ];
+    let timeline = build(records, Vec::new(), window);
+    let gaps: Vec<_> = timeline.gaps.iter().map(|gap| (gap.start, gap.end, gap.reason.as_str())).collect();
+    assert_eq!(
+        gaps,
+        vec![
+            (at("2025-02-09T10:00:00Z"), at("2025-02-09T11:00:00Z"), forbidden),
+            (
+                at("2025-02-09T10:20:00Z"),
+                at("2025-02-09T10:25:00Z"),
+                "pod shop/api-1 was deleted before its logs were read"
+            ),
+        ]
+    );
+    let row = row(&timeline, Kind::Gap, "logs shop/api-1/app", "Data gap: the service account");
+    assert_eq!(row.time, at("2025-02-09T10:00:00Z"));
+    assert!(row.flags.contains(&Flag::Gap));
+}

@@ -18,7 +18,7 @@ use crate::ingest::{alertmanager, pagerduty};
 use crate::record::{Instant, Record};
 use crate::store::{IncidentFilter, IncidentRow};
 use crate::timeline::render::{self, Format, html};
-use crate::timeline::{self, Entry, Evidence, Flag, Gap, Kind, Timeline};
+use crate::timeline::{self, Evidence, Timeline};
 
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
@@ -164,7 +164,7 @@ fn records_of(webhooks: &[crate::store::StoredWebhook]) -> Vec<Record> {
     for webhook in webhooks {
         match webhook.source.as_str() {
             "alertmanager" => match alertmanager::parse_webhook(&webhook.body) {
-                Ok(payload) => records.extend(payload.alerts.into_iter().map(Record::Alert)),
+                Ok(payload) => records.extend(payload.into_records()),
                 Err(error) => {
                     tracing::warn!(%error, webhook = webhook.id, "Stored Alertmanager body no longer parses.")
                 }
@@ -189,23 +189,8 @@ pub fn build(row: &IncidentRow, records: Vec<Record>, rules: &WindowRules, now: 
         end: now.max(row.opened_at),
         baseline_end: row.opened_at,
     });
-    let title = if row.title.is_empty() { incident::title(&records, &window) } else { row.title.clone() };
-    let mut timeline =
-        timeline::build(Evidence { title, window, records, digests: Vec::new() }, &timeline::Options::default());
-    if row.truncated_alerts > 0 {
-        let reason = format!("{} alerts not delivered by Alertmanager (max_alerts)", row.truncated_alerts);
-        let mut entry = Entry::new(window.start, Kind::Gap, format!("Data gap: {reason}"), "alertmanager");
-        entry.flag(Flag::Gap);
-        timeline.entries.insert(0, entry);
-        timeline.gaps.push(Gap {
-            source: "alertmanager".to_owned(),
-            start: window.start,
-            end: window.end,
-            reason,
-            node: None,
-        });
-    }
-    timeline
+    let title = incident::title(&records, &window);
+    timeline::build(Evidence { title, window, records, digests: Vec::new() }, &timeline::Options::default())
 }
 
 impl AppState {

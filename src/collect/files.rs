@@ -794,12 +794,9 @@ pub fn read_artifact(
             return Err(FileError::IsLog { file: path.to_path_buf(), kind });
         }
         ArtifactKind::Queries => Vec::new(),
-        ArtifactKind::AlertmanagerWebhook => ingest::alertmanager::parse_webhook(bytes)
-            .map_err(parse_error)?
-            .alerts
-            .into_iter()
-            .map(Record::Alert)
-            .collect(),
+        ArtifactKind::AlertmanagerWebhook => {
+            ingest::alertmanager::parse_webhook(bytes).map_err(parse_error)?.into_records()
+        }
         ArtifactKind::AlertmanagerAlerts => {
             ingest::alertmanager::parse_api_alerts(bytes).map_err(parse_error)?.into_iter().map(Record::Alert).collect()
         }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::Result;
 use super::json::{Node, parse_document};
-use crate::record::{AlertRecord, AlertStatus, Instant};
+use crate::record::{AlertRecord, AlertStatus, GapRecord, Instant, Record};
 
 /// One webhook notification: a full snapshot of an alert group.
 #[derive(Clone, Debug, PartialEq)]
@@ -74,6 +74,25 @@ fn parse_webhook_alert(alert: Node<'_, '_>) -> Result<AlertRecord> {
         AlertStatus::Resolved => ends_at.filter(|instant| !is_go_zero_time(*instant)),
     };
     parse_alert_common(alert, status, ends_at)
+}
+
+impl WebhookPayload {
+    /// The alerts as records, and a reported gap when `max_alerts` dropped some of the
+    /// group's alerts from this notification (they are lost to the timeline).
+    pub fn into_records(self) -> Vec<Record> {
+        let span = self.alerts.iter().fold(None, |span: Option<(Instant, Instant)>, alert| {
+            let end = alert.ends_at.unwrap_or(alert.starts_at).max(alert.starts_at);
+            Some(span.map_or((alert.starts_at, end), |(first, last)| (first.min(alert.starts_at), last.max(end))))
+        });
+        let gap = span.filter(|_| self.truncated_alerts > 0).map(|(start, end)| GapRecord {
+            source: "alertmanager".to_owned(),
+            start,
+            end,
+            reason: format!("{} alerts not delivered by Alertmanager (max_alerts)", self.truncated_alerts),
+            node: None,
+        });
+        self.alerts.into_iter().map(Record::Alert).chain(gap.map(Record::Gap)).collect()
+    }
 }
 
 /// Parses a webhook notification body (Alertmanager's `webhook.Message`, version "4").

@@ -1,11 +1,13 @@
 //! Gaps: stretches of a source with no data where data was expected. A log stream is
 //! silent far beyond its own rhythm (with a floor), begins after the window start or ends
 //! before its end; a Prometheus series misses more than two steps. Reasons come from pod
-//! status and events when they explain the silence.
+//! status and events when they explain the silence. Gaps a collector or sender reported
+//! (`Record::Gap`: a 403, a deleted pod, alerts not delivered) are taken as they are,
+//! clipped to the window.
 
 use jiff::SignedDuration;
 
-use crate::record::{K8sEventRecord, PodRecord, Record, SeriesRecord};
+use crate::record::{GapRecord, K8sEventRecord, PodRecord, Record, SeriesRecord};
 use crate::timeline::digest::{LogDigest, instant, nanos};
 use crate::timeline::skew::{is_clock_query, median};
 use crate::timeline::{Gap, Options, Window, human_duration};
@@ -24,12 +26,36 @@ pub fn detect(records: &[Record], digests: &[LogDigest], window: &Window, option
     let mut gaps: Vec<Gap> =
         digests.iter().flat_map(|digest| log_gaps(digest, window, options, &pods, &events)).collect();
     for record in records {
-        if let Record::Series(series) = record {
-            gaps.extend(series_gaps(series, window, &pods));
+        match record {
+            Record::Series(series) => gaps.extend(series_gaps(series, window, &pods)),
+            Record::Gap(reported) => {
+                // Every notification of a group reports its dropped alerts again: one gap per reason.
+                let gap = reported_gap(reported, window);
+                match gaps.iter_mut().find(|known| known.source == gap.source && known.reason == gap.reason) {
+                    Some(known) => {
+                        known.start = known.start.min(gap.start);
+                        known.end = known.end.max(gap.end);
+                    }
+                    None => gaps.push(gap),
+                }
+            }
+            _ => {}
         }
     }
     gaps.sort_by(|left, right| left.source.cmp(&right.source).then(left.start.cmp(&right.start)));
     gaps
+}
+
+/// A reported gap, clipped to the window (an empty span at the nearest edge when it lies outside).
+fn reported_gap(reported: &GapRecord, window: &Window) -> Gap {
+    let start = reported.start.clamp(window.start, window.end);
+    Gap {
+        source: reported.source.clone(),
+        start,
+        end: reported.end.clamp(start, window.end),
+        reason: reported.reason.clone(),
+        node: reported.node.clone(),
+    }
 }
 
 /// The silence a stream must exceed to be a gap, nanoseconds.
