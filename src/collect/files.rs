@@ -39,10 +39,12 @@ pub enum ArtifactKind {
     Pods,
     /// `queries.json`: file name → the PromQL that produced it.
     Queries,
+    /// `gaps.json`: gaps the daemon's collectors reported (in its evidence bundle).
+    Gaps,
 }
 
 impl ArtifactKind {
-    pub const ALL: [ArtifactKind; 12] = [
+    pub const ALL: [ArtifactKind; 13] = [
         ArtifactKind::KubectlLogs,
         ArtifactKind::PlainLog,
         ArtifactKind::PromQueryRange,
@@ -55,6 +57,7 @@ impl ArtifactKind {
         ArtifactKind::Deployments,
         ArtifactKind::Pods,
         ArtifactKind::Queries,
+        ArtifactKind::Gaps,
     ];
 
     /// The name a user gives `--kind`.
@@ -72,6 +75,7 @@ impl ArtifactKind {
             ArtifactKind::Deployments => "deployments",
             ArtifactKind::Pods => "pods",
             ArtifactKind::Queries => "queries",
+            ArtifactKind::Gaps => "gaps",
         }
     }
 
@@ -258,6 +262,9 @@ fn classify_object(shape: &Shape, keys: &[String], path: &Path) -> Option<Artifa
         return Some(ArtifactKind::PromQueryRange);
     }
     if let Some(kind) = shape.string(&["kind"]) {
+        if kind == ingest::gaps::KIND {
+            return Some(ArtifactKind::Gaps);
+        }
         if kind == "List" {
             return Some(classify_list_items(shape, path));
         }
@@ -817,6 +824,9 @@ pub fn read_artifact(
             records.extend(objects.pods.into_iter().map(Record::Pod));
             records
         }
+        ArtifactKind::Gaps => {
+            ingest::gaps::parse_gaps(bytes).map_err(parse_error)?.into_iter().map(Record::Gap).collect()
+        }
         ArtifactKind::PromQueryRange => {
             let query = queries.query_for(path);
             ingest::prometheus::parse_query_range(bytes, &query)
@@ -871,6 +881,7 @@ mod tests {
             ("pods.json", Pods),
             ("error-ratio.json", PromQueryRange),
             ("queries.json", Queries),
+            ("gaps.json", Gaps),
             ("api-nginx.log", KubectlLogs),
             ("prefixed.log", KubectlLogs),
             ("app.jsonl", PlainLog),

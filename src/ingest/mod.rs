@@ -23,6 +23,7 @@ impl ParseError {
 pub type Result<T, E = ParseError> = std::result::Result<T, E>;
 
 pub mod alertmanager;
+pub mod gaps;
 pub(crate) mod json;
 pub mod kubernetes;
 pub mod pagerduty;
