@@ -27,6 +27,52 @@ const SPAN_PROBE_BYTES: u64 = 64 * 1024;
 /// How much of a file is read to recognise its kind.
 const DETECT_BYTES: usize = 16 * 1024;
 
+/// Where a draft's artifacts come from: files on disk ([`Files`]) or an incident's stored
+/// evidence (the daemon's bundle). Names are paths; a bundle's are relative.
+pub trait Artifacts: Sync {
+    /// Every artifact, in a stable order.
+    fn names(&self) -> io::Result<Vec<PathBuf>>;
+    /// An artifact's bytes from its start.
+    fn open(&self, name: &Path) -> io::Result<Box<dyn Read + Send + '_>>;
+    /// At most `n` bytes of an artifact's end (the default reads it through).
+    fn tail(&self, name: &Path, n: u64) -> io::Result<Vec<u8>> {
+        let mut reader = self.open(name)?;
+        let mut tail: Vec<u8> = Vec::new();
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            let read = reader.read(&mut buffer)?;
+            if read == 0 {
+                return Ok(tail);
+            }
+            tail.extend_from_slice(&buffer[..read]);
+            let excess = tail.len().saturating_sub(n as usize);
+            tail.drain(..excess);
+        }
+    }
+}
+
+/// Files and folders given on the command line.
+pub struct Files<'a>(pub &'a [PathBuf]);
+
+impl Artifacts for Files<'_> {
+    fn names(&self) -> io::Result<Vec<PathBuf>> {
+        files::expand(self.0)
+    }
+
+    fn open(&self, name: &Path) -> io::Result<Box<dyn Read + Send + '_>> {
+        Ok(Box::new(File::open(name)?))
+    }
+
+    fn tail(&self, name: &Path, n: u64) -> io::Result<Vec<u8>> {
+        let mut file = File::open(name)?;
+        let length = file.metadata()?.len();
+        file.seek(SeekFrom::Start(length.saturating_sub(n)))?;
+        let mut tail = Vec::new();
+        file.take(n).read_to_end(&mut tail)?;
+        Ok(tail)
+    }
+}
+
 impl DraftOptions {
     /// The kind `--kind` gives a file, if any.
     pub fn kind_of(&self, path: &Path) -> Option<ArtifactKind> {
@@ -109,24 +155,30 @@ struct Input {
 
 /// Draws the timeline of the given files.
 pub fn draft(options: &DraftOptions) -> Result<Timeline> {
-    let paths = files::expand(&options.paths)
-        .map_err(|source| Error::Read { path: options.paths.first().cloned().unwrap_or_default(), source })?;
+    draft_artifacts(&Files(&options.paths), options)
+}
+
+/// Draws the timeline of `artifacts` (`options.paths` is not read).
+pub fn draft_artifacts(artifacts: &dyn Artifacts, options: &DraftOptions) -> Result<Timeline> {
+    let first_path = || options.paths.first().cloned().unwrap_or_default();
+    let paths = artifacts.names().map_err(|source| Error::Read { path: first_path(), source })?;
     if paths.is_empty() {
         return Err(Error::NoInput);
     }
     let mut inputs = Vec::new();
     let mut problems = Vec::new();
     for path in paths {
-        let head = read_head(&path).map_err(|source| Error::Read { path: path.clone(), source })?;
+        let head = read_head(artifacts, &path).map_err(|source| Error::Read { path: path.clone(), source })?;
         match options.kind_of(&path).or_else(|| files::detect(&path, &head)) {
             Some(kind) => inputs.push(Input { path, kind }),
             None => problems.push(FileError::UnknownKind { file: path }.to_string()),
         }
     }
-    let queries = load_queries(&inputs, &mut problems);
+    let queries = load_queries(artifacts, &inputs, &mut problems);
     let mut records = Vec::new();
     for input in inputs.iter().filter(|input| !input.kind.is_log() && input.kind != ArtifactKind::Queries) {
-        let bytes = std::fs::read(&input.path).map_err(|source| Error::Read { path: input.path.clone(), source })?;
+        let bytes =
+            read_all(artifacts, &input.path).map_err(|source| Error::Read { path: input.path.clone(), source })?;
         match files::read_artifact(&input.path, input.kind, &bytes, &queries) {
             Ok(read) => records.extend(read),
             Err(error) => problems.push(error.to_string()),
@@ -136,25 +188,31 @@ pub fn draft(options: &DraftOptions) -> Result<Timeline> {
         return Err(Error::Inputs(problems));
     }
     let logs: Vec<&Input> = inputs.iter().filter(|input| input.kind.is_log()).collect();
-    let window = window(options, &records, &logs)?;
+    let window = window(artifacts, options, &records, &logs)?;
     let title = options.title.clone().unwrap_or_else(|| incident::title(&records, &window));
     let pods: Vec<&PodRecord> = records.iter().filter_map(Record::as_pod).collect();
     let offsets = node_clock_offsets(&records, &window, &options.timeline);
     let context = StreamContext { options, window, pods: &pods, offsets: &offsets };
-    let digests = digest_logs(&logs, &context)?;
+    let digests = digest_logs(artifacts, &logs, &context)?;
     Ok(timeline::build(Evidence { title, window, records, digests }, &options.timeline))
 }
 
-fn read_head(path: &Path) -> io::Result<Vec<u8>> {
+fn read_head(artifacts: &dyn Artifacts, path: &Path) -> io::Result<Vec<u8>> {
     let mut head = Vec::with_capacity(DETECT_BYTES);
-    File::open(path)?.take(DETECT_BYTES as u64).read_to_end(&mut head)?;
+    artifacts.open(path)?.take(DETECT_BYTES as u64).read_to_end(&mut head)?;
     Ok(head)
 }
 
-fn load_queries(inputs: &[Input], problems: &mut Vec<String>) -> Queries {
+fn read_all(artifacts: &dyn Artifacts, path: &Path) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    artifacts.open(path)?.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+fn load_queries(artifacts: &dyn Artifacts, inputs: &[Input], problems: &mut Vec<String>) -> Queries {
     let mut queries = Queries::default();
     for input in inputs.iter().filter(|input| input.kind == ArtifactKind::Queries) {
-        let added = std::fs::read(&input.path)
+        let added = read_all(artifacts, &input.path)
             .map_err(|error| format!("{}: {error}", input.path.display()))
             .and_then(|bytes| queries.add(&input.path, &bytes).map_err(|error| error.to_string()));
         if let Err(error) = added {
@@ -165,15 +223,20 @@ fn load_queries(inputs: &[Input], problems: &mut Vec<String>) -> Queries {
 }
 
 /// `--window`, else the signals with lead-in and tail, else the span of the data.
-fn window(options: &DraftOptions, records: &[Record], logs: &[&Input]) -> Result<Window> {
+fn window(artifacts: &dyn Artifacts, options: &DraftOptions, records: &[Record], logs: &[&Input]) -> Result<Window> {
     let rules = WindowRules { lead_in: options.lead_in, tail: options.tail };
     // The data's span matters only without a window or a resolution: skip reading logs else.
     let needs_data = options.window.is_none() && incident::resolution(records).is_none();
-    let data_span = if needs_data { data_span(records, logs, options) } else { None };
+    let data_span = if needs_data { data_span(artifacts, records, logs, options) } else { None };
     incident::window(records, &rules, options.window, data_span).map_err(Error::Window)
 }
 
-fn data_span(records: &[Record], logs: &[&Input], options: &DraftOptions) -> Option<(Instant, Instant)> {
+fn data_span(
+    artifacts: &dyn Artifacts,
+    records: &[Record],
+    logs: &[&Input],
+    options: &DraftOptions,
+) -> Option<(Instant, Instant)> {
     let mut span: Option<(Instant, Instant)> = None;
     let mut include =
         |time: Instant| span = Some(span.map_or((time, time), |(first, last)| (first.min(time), last.max(time))));
@@ -188,7 +251,7 @@ fn data_span(records: &[Record], logs: &[&Input], options: &DraftOptions) -> Opt
     }
     let mut finder = Finder::new(TimeContext { zone: options.zone.clone(), window: None });
     for input in logs {
-        if let Ok(Some((first, last))) = log_span(&input.path, &mut finder) {
+        if let Ok(Some((first, last))) = log_span(artifacts, &input.path, &mut finder) {
             include(first);
             include(last);
         }
@@ -196,14 +259,10 @@ fn data_span(records: &[Record], logs: &[&Input], options: &DraftOptions) -> Opt
     span
 }
 
-fn log_span(path: &Path, finder: &mut Finder) -> io::Result<Option<(Instant, Instant)>> {
-    let mut file = File::open(path)?;
-    let length = file.metadata()?.len();
+fn log_span(artifacts: &dyn Artifacts, path: &Path, finder: &mut Finder) -> io::Result<Option<(Instant, Instant)>> {
     let mut head = Vec::new();
-    (&mut file).take(SPAN_PROBE_BYTES).read_to_end(&mut head)?;
-    let mut tail = Vec::new();
-    file.seek(SeekFrom::Start(length.saturating_sub(SPAN_PROBE_BYTES)))?;
-    file.take(SPAN_PROBE_BYTES).read_to_end(&mut tail)?;
+    artifacts.open(path)?.take(SPAN_PROBE_BYTES).read_to_end(&mut head)?;
+    let tail = artifacts.tail(path, SPAN_PROBE_BYTES)?;
     let (head, tail) = (String::from_utf8_lossy(&head), String::from_utf8_lossy(&tail));
     Ok(span_of(&head, &tail, |text| finder.find(text).map(|found| found.instant)))
 }
@@ -274,7 +333,7 @@ impl StreamContext<'_> {
 
 /// Streams every log file through digests, files in parallel; digests come back in file
 /// order, then stream order within a file.
-fn digest_logs(logs: &[&Input], context: &StreamContext<'_>) -> Result<Vec<LogDigest>> {
+fn digest_logs(artifacts: &dyn Artifacts, logs: &[&Input], context: &StreamContext<'_>) -> Result<Vec<LogDigest>> {
     let workers = std::thread::available_parallelism().map_or(1, usize::from).min(logs.len()).max(1);
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, io::Result<Vec<LogDigest>>)>> = Mutex::new(Vec::new());
@@ -284,7 +343,8 @@ fn digest_logs(logs: &[&Input], context: &StreamContext<'_>) -> Result<Vec<LogDi
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     let Some(input) = logs.get(index) else { break };
-                    let digests = digest_file(&input.path, context);
+                    let digests =
+                        artifacts.open(&input.path).and_then(|reader| digest_file(reader, &input.path, context));
                     results.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push((index, digests));
                 }
             });
@@ -299,13 +359,12 @@ fn digest_logs(logs: &[&Input], context: &StreamContext<'_>) -> Result<Vec<LogDi
     Ok(digests)
 }
 
-fn digest_file(path: &Path, context: &StreamContext<'_>) -> io::Result<Vec<LogDigest>> {
-    let file = File::open(path)?;
+fn digest_file(reader: impl Read, path: &Path, context: &StreamContext<'_>) -> io::Result<Vec<LogDigest>> {
     let mut digests: Vec<LogDigest> = Vec::new();
     let mut by_prefix: HashMap<String, usize> = HashMap::new();
     let mut unprefixed: Option<usize> = None;
     let mut last: Option<(String, usize)> = None;
-    read_lines(file, |line| {
+    read_lines(reader, |line| {
         let index = match line.stream {
             Some(prefix) => match &last {
                 Some((last_prefix, index)) if last_prefix == prefix => *index,
