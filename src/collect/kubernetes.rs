@@ -14,6 +14,8 @@
 //! NB: the label `job` is not a Kubernetes Job: in Prometheus it is the scrape job, on every
 //! alert. kube-state-metrics names the Job `job_name`; a rule can map `job` if a site means it.
 //!
+//! The API serves every event through both groups; both are listed (a Role may grant only
+//! one), and an event already read as core/v1 is not kept again as events.k8s.io/v1.
 //! Events are listed once per namespace and group (pages of 500, at most
 //! [`MAX_EVENTS_PER_LIST`] per namespace and group, a gap beyond) and kept when they concern
 //! an involved object (its pods, their owners, the workloads, the services) or are warnings
@@ -1135,7 +1137,11 @@ impl KubeCollector {
                     let about_name = about.and_then(|about| text_at(about, "/name")).unwrap_or("");
                     let concerns = involved.contains(&(about_kind.to_owned(), about_name.to_owned()));
                     let warning = text_at(&event, "/type") == Some("Warning");
-                    if (concerns || warning) && event_in_window(&event, run.scope) {
+                    // NB: both groups serve the same stored events; one already read as core/v1 is not kept twice.
+                    let duplicate = kind != "Event"
+                        && text_at(&event, "/metadata/uid")
+                            .is_some_and(|uid| run.objects.contains_key(&("Event".to_owned(), uid.to_owned())));
+                    if (concerns || warning) && !duplicate && event_in_window(&event, run.scope) {
                         run.object(kind, with_kind(event, api_version, "Event"));
                     }
                 }
