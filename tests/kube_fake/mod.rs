@@ -526,7 +526,8 @@ impl Handle {
             .insert((namespace.to_owned(), pod.to_owned(), container.map(str::to_owned)), bytes);
     }
 
-    /// Answers the next `times` requests for `path` (no query) with `status` (500 or 429, as a Status).
+    /// Answers the next `times` requests for `path` (no query) with `status` as a Status: 429 (with
+    /// `Retry-After: 1`), 503, 504, or anything else as a 500-style InternalError with that code.
     pub fn fail_first(&self, path: &str, status: u16, times: u32) {
         self.lock().faults.fail_first.insert(path.to_owned(), (status, times));
     }
@@ -796,6 +797,22 @@ async fn serve(State(handle): State<Handle>, method: Method, uri: Uri, headers: 
                     .into_response();
             response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
             return response;
+        }
+        Some(503) => {
+            return status_error(
+                503,
+                "ServiceUnavailable",
+                "the server is currently unable to handle the request",
+                Some(json!({})),
+            );
+        }
+        Some(504) => {
+            return status_error(
+                504,
+                "Timeout",
+                "The list operation timed out, please try again",
+                Some(json!({"retryAfterSeconds": 1})),
+            );
         }
         Some(code) => {
             return status_error(
