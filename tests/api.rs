@@ -297,6 +297,7 @@ async fn the_openapi_document_describes_every_route_as_it_answers() {
         ("get", "/api/v1/incidents"),
         ("get", "/api/v1/incidents/{id}"),
         ("get", "/api/v1/incidents/{id}/timeline"),
+        ("get", "/api/v1/incidents/{id}/evidence.tar.gz"),
         ("get", "/api/v1/openapi.json"),
         ("get", "/"),
         ("get", "/healthz"),
@@ -396,4 +397,116 @@ async fn the_read_api_takes_its_own_bearer_tokens() {
         Request::get("/api/v1/incidents").header("authorization", "Bearer reader").body(Body::empty()).unwrap();
     assert_eq!(daemon.send(request).await.0, StatusCode::OK);
     assert_eq!(daemon.get("/healthz").await.0, StatusCode::OK);
+}
+
+/// Evidence a collection pass stored joins the timeline, and the evidence bundle drafts
+/// offline (the real `postmortemd draft` on the unpacked archive, unpacked by the real
+/// `tar`) to exactly the timeline the daemon serves.
+#[tokio::test]
+async fn the_evidence_bundle_drafts_offline_to_the_served_timeline() {
+    use postmortemd::collect::{EvidenceFile, KubeObject, LogChunk, LogCursor, Pass};
+    use postmortemd::record::GapRecord;
+    use postmortemd::store::{NextRun, StoredPass};
+
+    let daemon = daemon(|_| {}).await;
+    let group = r#"{}:{alertname="HighErrorRate"}"#;
+    daemon.post("/webhooks/alertmanager", &[JSON], firing(group, "2025-02-09T10:06:15.347Z")).await;
+    let resolved_body = resolved(group, "2025-02-09T10:06:15.347Z", "2025-02-09T10:35:00Z");
+    assert_eq!(daemon.post("/webhooks/alertmanager", &[JSON], resolved_body).await.0, StatusCode::OK);
+    let store = &daemon.state.store;
+    let now = jiff::Timestamp::now();
+    store.ensure_jobs(now, jiff::Timestamp::UNIX_EPOCH).await.unwrap();
+    let job = store.claim_job(now, now + jiff::SignedDuration::from_mins(5)).await.unwrap().expect("a due job");
+
+    // One container logging every 2 s, failing from 10:05:40 to 10:30.
+    let mut lines = Vec::new();
+    let mut time: jiff::Timestamp = "2025-02-09T09:50:00Z".parse().unwrap();
+    while time < "2025-02-09T10:45:00Z".parse().unwrap() {
+        let failing = time >= "2025-02-09T10:05:40Z".parse().unwrap() && time < "2025-02-09T10:30:00Z".parse().unwrap();
+        let text =
+            if failing { "ERROR payment upstream timed out after 3000 ms" } else { "INFO order placed in 12 ms" };
+        lines.extend_from_slice(
+            format!("[pod/api-1/app] {} {text}\n", time.strftime("%Y-%m-%dT%H:%M:%S.%9fZ")).as_bytes(),
+        );
+        time += jiff::SignedDuration::from_secs(2);
+    }
+    let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "api-1", "namespace": "shop", "uid": "u-1", "creationTimestamp": "2025-02-01T00:00:00Z"},
+        "spec": {"nodeName": "node-1", "containers": [{"name": "app"}]},
+        "status": {"containerStatuses": [{"name": "app", "restartCount": 0, "state": {"running": {"startedAt": "2025-02-01T00:00:10Z"}}}]}});
+    let range = r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"__name__":"up","pod":"api-1"},"values":[[1739095200,"1"],[1739095500,"1"],[1739095800,"1"]]}]}}"#;
+    let pass = Pass {
+        logs: vec![LogChunk { namespace: "shop".into(), pod: "api-1".into(), container: "app".into(), lines }],
+        objects: vec![KubeObject { kind: "Pod".into(), uid: "u-1".into(), json: pod }],
+        files: vec![
+            EvidenceFile { name: "prometheus/up.json".into(), bytes: range.as_bytes().to_vec() },
+            EvidenceFile { name: "prometheus/queries.json".into(), bytes: br#"{"up.json": "up"}"#.to_vec() },
+        ],
+        gaps: vec![GapRecord {
+            source: "logs shop/api-2/app".into(),
+            start: "2025-02-09T09:46:00Z".parse().unwrap(),
+            end: "2025-02-09T10:45:00Z".parse().unwrap(),
+            reason: "the service account may not get pods/log in namespace shop (403)".into(),
+            node: None,
+        }],
+        cursors: [("shop/api-1/app".to_owned(), LogCursor::default())].into(),
+    };
+    store.store_pass(job.incident_id, &StoredPass::from_pass(pass), now, NextRun::Finished).await.unwrap();
+
+    let (status, served) = daemon.get(&format!("/api/v1/incidents/{}/timeline?format=json", job.incident_id)).await;
+    assert_eq!(status, StatusCode::OK, "{served}");
+    let served: serde_json::Value = serde_json::from_str(&served).unwrap();
+    let events: Vec<&str> =
+        served["entries"].as_array().unwrap().iter().filter_map(|entry| entry["event"].as_str()).collect();
+    assert!(events.iter().any(|event| event.contains("payment upstream timed out")), "{events:#?}");
+    assert!(
+        events.iter().any(|event| event.starts_with("Data gap: the service account may not get pods/log")),
+        "{events:#?}"
+    );
+
+    let request =
+        Request::get(format!("/api/v1/incidents/{}/evidence.tar.gz", job.incident_id)).body(Body::empty()).unwrap();
+    let response = router(daemon.state.clone()).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/gzip");
+    let archive = response.into_body().collect().await.unwrap().to_bytes();
+    let folder = daemon._folder.0.join("unpacked");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("evidence.tar.gz"), &archive).unwrap();
+    let untar =
+        std::process::Command::new("tar").arg("-xzf").arg("evidence.tar.gz").current_dir(&folder).status().unwrap();
+    assert!(untar.success());
+    let bundle = folder.join(format!("incident-{}", job.incident_id));
+    let mut names: Vec<String> =
+        walk(&bundle).iter().map(|path| path.strip_prefix(&bundle).unwrap().display().to_string()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "alertmanager/webhook-000001.json",
+            "alertmanager/webhook-000002.json",
+            "gaps.json",
+            "incident-logs.txt",
+            "pods.json",
+            "prometheus/queries.json",
+            "prometheus/up.json"
+        ]
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_postmortemd"))
+        .args(["draft", "--format", "json"])
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let drafted: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(drafted, served);
+}
+
+fn walk(folder: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(folder).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
+    }
+    files
 }

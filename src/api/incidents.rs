@@ -13,12 +13,15 @@ use serde::Deserialize;
 
 use crate::api::AppState;
 use crate::api::error::{ApiError, Result};
-use crate::incident::{self, WindowRules};
-use crate::ingest::{alertmanager, pagerduty};
-use crate::record::{Instant, Record};
+use jiff::SignedDuration;
+
+use crate::collect::bundle::Bundle;
+use crate::config::WindowSettings;
+use crate::draft::{self, DraftOptions};
+use crate::record::Instant;
 use crate::store::{IncidentFilter, IncidentRow};
+use crate::timeline::Timeline;
 use crate::timeline::render::{self, Format, html};
-use crate::timeline::{self, Evidence, Timeline};
 
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
@@ -135,75 +138,78 @@ fn negotiate(format: Option<&str>, headers: &HeaderMap) -> Result<Format> {
 const OPEN_TIMELINE_SECONDS: f64 = 5.0;
 
 async fn cached_timeline(state: &AppState, row: &IncidentRow) -> Result<Arc<Timeline>> {
-    if let Some(timeline) = state.cached(row) {
+    let passes = state.store.passes(row.id).await.map_err(|error| ApiError::unavailable(&error))?;
+    if let Some(timeline) = state.cached(row, passes) {
         return Ok(timeline);
     }
-    let webhooks = state.store.incident_webhooks(row.id).await.map_err(|error| ApiError::unavailable(&error))?;
-    let rules = WindowRules { lead_in: state.settings.window.lead_in, tail: state.settings.window.tail };
-    let row_for_build = row.clone();
+    let bundle = bundle_of(state, row.id).await?;
+    let options = draft_options(&state.settings.window, row, Instant::now());
     let started = std::time::Instant::now();
-    let built = tokio::task::spawn_blocking(move || {
-        let records = records_of(&webhooks);
-        build(&row_for_build, records, &rules, Instant::now())
-    })
-    .await
-    .map_err(|error| {
-        tracing::error!(%error, "Timeline build panicked.");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the timeline could not be built")
-    })?;
+    let built = tokio::task::spawn_blocking(move || draft::draft_artifacts(&bundle, &options))
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "Timeline build panicked.");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the timeline could not be built")
+        })?
+        .map_err(|error| {
+            tracing::error!(%error, incident = row.id, "Timeline build failed.");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the timeline could not be built")
+        })?;
     state.metrics.timeline_built(started.elapsed().as_secs_f64());
     let timeline = Arc::new(built);
-    state.remember(row, timeline.clone());
+    state.remember(row, passes, timeline.clone());
     Ok(timeline)
 }
 
-/// The records of an incident's stored webhooks, through the parsers `draft` uses. A
-/// body that no longer parses (a parser got stricter) is skipped, not fatal.
-fn records_of(webhooks: &[crate::store::StoredWebhook]) -> Vec<Record> {
-    let mut records = Vec::new();
-    for webhook in webhooks {
-        match webhook.source.as_str() {
-            "alertmanager" => match alertmanager::parse_webhook(&webhook.body) {
-                Ok(payload) => records.extend(payload.into_records()),
-                Err(error) => {
-                    tracing::warn!(%error, webhook = webhook.id, "Stored Alertmanager body no longer parses.")
-                }
-            },
-            "pagerduty" => match pagerduty::parse_webhook_event(&webhook.body) {
-                Ok(page) => records.extend(page.map(Record::Page)),
-                Err(error) => tracing::warn!(%error, webhook = webhook.id, "Stored PagerDuty body no longer parses."),
-            },
-            _ => {}
-        }
-    }
-    records
+/// An incident's webhooks and collected evidence as the files of its bundle.
+async fn bundle_of(state: &AppState, incident_id: i64) -> Result<Bundle> {
+    let webhooks = state.store.incident_webhooks(incident_id).await.map_err(|error| ApiError::unavailable(&error))?;
+    let evidence = state.store.evidence(incident_id).await.map_err(|error| ApiError::unavailable(&error))?;
+    Ok(Bundle::assemble(&webhooks, evidence))
 }
 
-/// The incident's timeline: the drafting pipeline over its records, plus what only the
-/// daemon knows (alerts Alertmanager did not deliver).
-pub fn build(row: &IncidentRow, records: Vec<Record>, rules: &WindowRules, now: Instant) -> Timeline {
-    let open = row.status == "open";
-    let data_span = open.then_some((row.opened_at, now));
-    let window = incident::window(&records, rules, None, data_span).unwrap_or_else(|_| timeline::Window {
-        start: row.opened_at,
-        end: now.max(row.opened_at),
-        baseline_end: row.opened_at,
+/// How the daemon drafts an incident: as `draft` would its bundle, except that an open
+/// incident's window runs to `now`.
+pub fn draft_options(rules: &WindowSettings, row: &IncidentRow, now: Instant) -> DraftOptions {
+    let open_window = (row.status == "open").then(|| {
+        let start = row.opened_at.checked_sub(rules.lead_in).unwrap_or(row.opened_at);
+        (start, now.max(row.last_signal_at).max(start + SignedDuration::from_secs(1)))
     });
-    let title = incident::title(&records, &window);
-    timeline::build(Evidence { title, window, records, digests: Vec::new() }, &timeline::Options::default())
+    DraftOptions { window: open_window, lead_in: rules.lead_in, tail: rules.tail, ..DraftOptions::default() }
+}
+
+/// `GET /api/v1/incidents/{id}/evidence.tar.gz`: the incident's evidence as the files
+/// `postmortemd draft` reads.
+pub async fn evidence(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Response> {
+    find(&state, id).await?;
+    let bundle = bundle_of(&state, id).await?;
+    let prefix = format!("incident-{id}");
+    let body = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        bundle.write_tar_gz(&prefix, &mut out).map(|()| out)
+    })
+    .await
+    .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the bundle could not be written"))?
+    .map_err(|error| {
+        tracing::error!(%error, incident = id, "Evidence bundle failed.");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the bundle could not be written")
+    })?;
+    let disposition = format!("attachment; filename=\"incident-{id}-evidence.tar.gz\"");
+    Ok(([(header::CONTENT_TYPE, "application/gzip".to_owned()), (header::CONTENT_DISPOSITION, disposition)], body)
+        .into_response())
 }
 
 impl AppState {
-    fn cached(&self, row: &IncidentRow) -> Option<Arc<Timeline>> {
+    fn cached(&self, row: &IncidentRow, passes: i64) -> Option<Arc<Timeline>> {
         let cache = self.timelines.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (last_webhook_id, built_at, timeline) = cache.get(&row.id)?;
+        let (key, built_at, timeline) = cache.get(&row.id)?;
         let fresh = row.status != "open" || built_at.elapsed().as_secs_f64() < OPEN_TIMELINE_SECONDS;
-        (*last_webhook_id == row.last_webhook_id && fresh).then(|| timeline.clone())
+        (*key == (row.last_webhook_id, passes) && fresh).then(|| timeline.clone())
     }
 
-    fn remember(&self, row: &IncidentRow, timeline: Arc<Timeline>) {
+    fn remember(&self, row: &IncidentRow, passes: i64, timeline: Arc<Timeline>) {
         let mut cache = self.timelines.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        cache.insert(row.id, (row.last_webhook_id, std::time::Instant::now(), timeline));
+        cache.insert(row.id, ((row.last_webhook_id, passes), std::time::Instant::now(), timeline));
     }
 
     /// Forgets an incident's timeline: a webhook for it arrived.

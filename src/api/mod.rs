@@ -22,7 +22,8 @@ use crate::telemetry::Metrics;
 use crate::timeline::Timeline;
 
 /// A cached timeline: the incident's last webhook id when built, when, and the timeline.
-type CachedTimeline = (i64, std::time::Instant, Arc<Timeline>);
+/// `((last webhook id, collection passes), built at, timeline)`: a new webhook or pass rebuilds.
+type CachedTimeline = ((i64, i64), std::time::Instant, Arc<Timeline>);
 
 /// What every handler shares; cheap to clone.
 #[derive(Clone)]
@@ -51,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/{id}", get(incidents::get))
         .route("/api/v1/incidents/{id}/timeline", get(incidents::timeline))
+        .route("/api/v1/incidents/{id}/evidence.tar.gz", get(incidents::evidence))
         .route_layer(middleware::from_fn_with_state(state.clone(), read_auth));
     Router::new()
         .route("/webhooks/alertmanager", post(webhooks::alertmanager))

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::record::{AlertRecord, GapRecord, Instant};
 
+pub mod bundle;
 pub mod files;
 
 pub mod kubernetes;

@@ -121,4 +121,7 @@ pub struct Store {
     /// The writer task's queue (see `sqlite::write_batches`).
     writer: tokio::sync::mpsc::Sender<sqlite::Job>,
 }
+mod evidence;
 mod sqlite;
+
+pub use evidence::{ClaimedJob, NextRun, StoredEvidence, StoredPass};

@@ -15,15 +15,15 @@ use super::{
 };
 use crate::record::{AlertStatus, Instant};
 
-fn millis(instant: Instant) -> i64 {
+pub(super) fn millis(instant: Instant) -> i64 {
     instant.as_millisecond()
 }
 
-fn instant(millis: i64) -> Instant {
+pub(super) fn instant(millis: i64) -> Instant {
     Instant::from_millisecond(millis).unwrap_or(Instant::UNIX_EPOCH)
 }
 
-fn query_error(query: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
+pub(super) fn query_error(query: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
     move |source| Error::Query { query, source }
 }
 
@@ -351,7 +351,7 @@ impl Store {
 
     /// A write transaction that takes SQLite's write lock at once: two deferred
     /// transactions that both read and then write would deadlock until the busy timeout.
-    async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
+    pub(super) async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
         self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(query_error("begin"))
     }
 }

@@ -1,0 +1,245 @@
+//! The store's collection queries: one job per incident, claimed with a lease so a crashed
+//! daemon's job is picked up again, and the evidence its passes brought back (gzip bodies).
+//! Each pass is stored in one transaction together with the job's new cursors, so a crash
+//! never leaves lines stored without the cursor that skips them next time.
+
+use std::collections::BTreeMap;
+
+use sqlx::Row;
+
+use super::sqlite::{instant, millis, query_error};
+use super::{Result, Store};
+use crate::collect::LogCursor;
+use crate::record::{GapRecord, Instant};
+
+/// A collection job a daemon has claimed, with what it needs to scope the pass.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClaimedJob {
+    pub incident_id: i64,
+    pub passes: i64,
+    pub cursors: BTreeMap<String, LogCursor>,
+    /// `open` or `resolved`.
+    pub status: String,
+    pub opened_at: Instant,
+    pub resolved_at: Option<Instant>,
+}
+
+/// What a pass brought back, compressed, ready to store.
+#[derive(Debug, Default)]
+pub struct StoredPass {
+    /// `(stream key, uncompressed length, gzip body)`.
+    pub logs: Vec<(String, u64, Vec<u8>)>,
+    /// `(kind, uid, gzip JSON)`.
+    pub objects: Vec<(String, String, Vec<u8>)>,
+    /// `(bundle path, gzip body)`.
+    pub files: Vec<(String, Vec<u8>)>,
+    pub gaps: Vec<GapRecord>,
+    pub cursors: BTreeMap<String, LogCursor>,
+}
+
+/// An incident's evidence as stored (bodies still compressed).
+#[derive(Debug, Default)]
+pub struct StoredEvidence {
+    /// Gzip chunks of log lines, by stream then in the order they were collected.
+    pub logs: Vec<Vec<u8>>,
+    /// `(kind, gzip JSON)`, by kind then uid.
+    pub objects: Vec<(String, Vec<u8>)>,
+    /// `(bundle path, gzip body)`, by path.
+    pub files: Vec<(String, Vec<u8>)>,
+    pub gaps: Vec<GapRecord>,
+}
+
+/// When a job runs next, or that it is done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NextRun {
+    At(Instant),
+    Finished,
+}
+
+impl Store {
+    /// Gives every incident without a job one due `now`: new incidents, and those of
+    /// before collection existed whose last signal is after `horizon` (older evidence is gone).
+    pub async fn ensure_jobs(&self, now: Instant, horizon: Instant) -> Result<u64> {
+        let mut transaction = self.begin().await?;
+        let done = sqlx::query(
+            "INSERT INTO collection_jobs (incident_id, next_run_at_ms, cursors) \
+             SELECT i.id, ?, '{}' FROM incidents i \
+             WHERE NOT EXISTS (SELECT 1 FROM collection_jobs j WHERE j.incident_id = i.id) \
+             AND (i.status = 'open' OR i.last_signal_at_ms >= ?)",
+        )
+        .bind(millis(now))
+        .bind(millis(horizon))
+        .execute(&mut *transaction)
+        .await
+        .map_err(query_error("new collection jobs"))?;
+        transaction.commit().await.map_err(query_error("commit"))?;
+        Ok(done.rows_affected())
+    }
+
+    /// Claims the most overdue job no other daemon holds, until `lease_until`.
+    pub async fn claim_job(&self, now: Instant, lease_until: Instant) -> Result<Option<ClaimedJob>> {
+        let mut transaction = self.begin().await?;
+        let row = sqlx::query(
+            "SELECT j.incident_id, j.passes, j.cursors, i.status, i.opened_at_ms, i.resolved_at_ms \
+             FROM collection_jobs j JOIN incidents i ON i.id = j.incident_id \
+             WHERE j.finished_at_ms IS NULL AND j.next_run_at_ms <= ? \
+             AND (j.lease_until_ms IS NULL OR j.lease_until_ms < ?) \
+             ORDER BY j.next_run_at_ms, j.incident_id LIMIT 1",
+        )
+        .bind(millis(now))
+        .bind(millis(now))
+        .fetch_optional(&mut *transaction)
+        .await
+        .map_err(query_error("due collection job"))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let incident_id: i64 = row.get(0);
+        sqlx::query("UPDATE collection_jobs SET lease_until_ms = ? WHERE incident_id = ?")
+            .bind(millis(lease_until))
+            .bind(incident_id)
+            .execute(&mut *transaction)
+            .await
+            .map_err(query_error("lease collection job"))?;
+        transaction.commit().await.map_err(query_error("commit"))?;
+        let cursors: String = row.get(2);
+        Ok(Some(ClaimedJob {
+            incident_id,
+            passes: row.get(1),
+            // Cursors this daemon wrote; unreadable ones (an older format) start over.
+            cursors: serde_json::from_str(&cursors).unwrap_or_default(),
+            status: row.get(3),
+            opened_at: instant(row.get(4)),
+            resolved_at: row.get::<Option<i64>, _>(5).map(instant),
+        }))
+    }
+
+    /// Stores a pass's evidence and the job's cursors and next run, in one transaction,
+    /// and releases the lease.
+    pub async fn store_pass(&self, incident_id: i64, pass: &StoredPass, now: Instant, next: NextRun) -> Result<()> {
+        let mut transaction = self.begin().await?;
+        for (stream, n_bytes, body) in &pass.logs {
+            sqlx::query("INSERT INTO evidence_logs (incident_id, stream, n_bytes, body) VALUES (?, ?, ?, ?)")
+                .bind(incident_id)
+                .bind(stream)
+                .bind(*n_bytes as i64)
+                .bind(body)
+                .execute(&mut *transaction)
+                .await
+                .map_err(query_error("insert log chunk"))?;
+        }
+        for (kind, uid, body) in &pass.objects {
+            sqlx::query(
+                "INSERT INTO evidence_objects (incident_id, kind, uid, body) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (incident_id, kind, uid) DO UPDATE SET body = excluded.body",
+            )
+            .bind(incident_id)
+            .bind(kind)
+            .bind(uid)
+            .bind(body)
+            .execute(&mut *transaction)
+            .await
+            .map_err(query_error("upsert object"))?;
+        }
+        for (name, body) in &pass.files {
+            sqlx::query(
+                "INSERT INTO evidence_files (incident_id, name, body) VALUES (?, ?, ?) \
+                 ON CONFLICT (incident_id, name) DO UPDATE SET body = excluded.body",
+            )
+            .bind(incident_id)
+            .bind(name)
+            .bind(body)
+            .execute(&mut *transaction)
+            .await
+            .map_err(query_error("upsert file"))?;
+        }
+        for gap in &pass.gaps {
+            sqlx::query(
+                "INSERT INTO evidence_gaps (incident_id, source, reason, start_ms, end_ms, node) VALUES (?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (incident_id, source, reason) DO UPDATE SET \
+                 start_ms = CASE WHEN excluded.start_ms < evidence_gaps.start_ms THEN excluded.start_ms ELSE evidence_gaps.start_ms END, \
+                 end_ms = CASE WHEN excluded.end_ms > evidence_gaps.end_ms THEN excluded.end_ms ELSE evidence_gaps.end_ms END",
+            )
+            .bind(incident_id)
+            .bind(&gap.source)
+            .bind(&gap.reason)
+            .bind(millis(gap.start))
+            .bind(millis(gap.end))
+            .bind(&gap.node)
+            .execute(&mut *transaction)
+            .await
+            .map_err(query_error("upsert gap"))?;
+        }
+        let cursors = serde_json::to_string(&pass.cursors).unwrap_or_else(|_| "{}".to_owned());
+        let (next_run, finished) = match next {
+            NextRun::At(at) => (millis(at), None),
+            NextRun::Finished => (millis(now), Some(millis(now))),
+        };
+        sqlx::query(
+            "UPDATE collection_jobs SET cursors = ?, next_run_at_ms = ?, finished_at_ms = ?, last_run_at_ms = ?, \
+             passes = passes + 1, lease_until_ms = NULL WHERE incident_id = ?",
+        )
+        .bind(cursors)
+        .bind(next_run)
+        .bind(finished)
+        .bind(millis(now))
+        .bind(incident_id)
+        .execute(&mut *transaction)
+        .await
+        .map_err(query_error("update collection job"))?;
+        transaction.commit().await.map_err(query_error("commit"))?;
+        Ok(())
+    }
+
+    /// An incident's stored evidence.
+    pub async fn evidence(&self, incident_id: i64) -> Result<StoredEvidence> {
+        let logs = sqlx::query("SELECT body FROM evidence_logs WHERE incident_id = ? ORDER BY stream, id")
+            .bind(incident_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(query_error("log chunks"))?;
+        let objects = sqlx::query("SELECT kind, body FROM evidence_objects WHERE incident_id = ? ORDER BY kind, uid")
+            .bind(incident_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(query_error("objects"))?;
+        let files = sqlx::query("SELECT name, body FROM evidence_files WHERE incident_id = ? ORDER BY name")
+            .bind(incident_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(query_error("files"))?;
+        let gaps = sqlx::query(
+            "SELECT source, reason, start_ms, end_ms, node FROM evidence_gaps WHERE incident_id = ? \
+             ORDER BY source, start_ms, reason",
+        )
+        .bind(incident_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_error("gaps"))?;
+        Ok(StoredEvidence {
+            logs: logs.iter().map(|row| row.get(0)).collect(),
+            objects: objects.iter().map(|row| (row.get(0), row.get(1))).collect(),
+            files: files.iter().map(|row| (row.get(0), row.get(1))).collect(),
+            gaps: gaps
+                .iter()
+                .map(|row| GapRecord {
+                    source: row.get(0),
+                    reason: row.get(1),
+                    start: instant(row.get(2)),
+                    end: instant(row.get(3)),
+                    node: row.get(4),
+                })
+                .collect(),
+        })
+    }
+
+    /// How many passes an incident's evidence has had: part of its timeline's cache key.
+    pub async fn passes(&self, incident_id: i64) -> Result<i64> {
+        let row = sqlx::query("SELECT passes FROM collection_jobs WHERE incident_id = ?")
+            .bind(incident_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(query_error("passes"))?;
+        Ok(row.map_or(0, |row| row.get(0)))
+    }
+}
