@@ -2,6 +2,7 @@
 //! label kind, incremental logs without duplicates, restarts, caps, faults as gaps, events
 //! and rollouts, and the requests it makes (which the shipped RBAC rules must allow).
 
+#[path = "kube_fake/mod.rs"]
 mod kube_fake;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -43,7 +44,11 @@ fn scope(alerts: &[&[(&str, &str)]]) -> Scope {
 
 /// A collector built the way the daemon builds it: from a kubeconfig file.
 async fn collector(fake: &FakeKube, settings: KubernetesSettings) -> KubeCollector {
-    let dir = std::env::temp_dir().join(format!("postmortemd-collect-kube-{}-{}", std::process::id(), fake.url().rsplit(':').next().unwrap()));
+    let dir = std::env::temp_dir().join(format!(
+        "postmortemd-collect-kube-{}-{}",
+        std::process::id(),
+        fake.url().rsplit(':').next().unwrap()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let settings = KubernetesSettings { kubeconfig: Some(fake.kubeconfig(&dir)), ..settings };
     KubeCollector::new(&settings).await.expect("a collector for the fake")
@@ -117,15 +122,51 @@ fn shop() -> Cluster {
     let mut cluster = Cluster::new();
     cluster
         .add(deployment("shop", "api").selector(&[("app", "api")]).build())
-        .add(replicaset("shop", "api-1").selector(&[("app", "api"), ("pod-template-hash", "1")]).owner_deployment("api").revision(1).build())
-        .add(replicaset("shop", "api-2").selector(&[("app", "api"), ("pod-template-hash", "2")]).owner_deployment("api").revision(2).build())
-        .add(pod("shop", "api-2-a").labels(&[("app", "api"), ("pod-template-hash", "2")]).owner("ReplicaSet", "api-2").container(running("app")).build())
+        .add(
+            replicaset("shop", "api-1")
+                .selector(&[("app", "api"), ("pod-template-hash", "1")])
+                .owner_deployment("api")
+                .revision(1)
+                .build(),
+        )
+        .add(
+            replicaset("shop", "api-2")
+                .selector(&[("app", "api"), ("pod-template-hash", "2")])
+                .owner_deployment("api")
+                .revision(2)
+                .build(),
+        )
+        .add(
+            pod("shop", "api-2-a")
+                .labels(&[("app", "api"), ("pod-template-hash", "2")])
+                .owner("ReplicaSet", "api-2")
+                .container(running("app"))
+                .build(),
+        )
         .add(statefulset("shop", "db").selector(&[("app", "db")]).build())
-        .add(pod("shop", "db-0").labels(&[("app", "db")]).owner("StatefulSet", "db").container(running("postgres")).build())
+        .add(
+            pod("shop", "db-0")
+                .labels(&[("app", "db")])
+                .owner("StatefulSet", "db")
+                .container(running("postgres"))
+                .build(),
+        )
         .add(daemonset("shop", "agent").selector(&[("app", "agent")]).build())
-        .add(pod("shop", "agent-x").labels(&[("app", "agent")]).owner("DaemonSet", "agent").container(running("agent")).build())
+        .add(
+            pod("shop", "agent-x")
+                .labels(&[("app", "agent")])
+                .owner("DaemonSet", "agent")
+                .container(running("agent"))
+                .build(),
+        )
         .add(job("shop", "migrate").selector(&[("job-name", "migrate")]).build())
-        .add(pod("shop", "migrate-y").labels(&[("job-name", "migrate")]).owner("Job", "migrate").container(running("migrate")).build())
+        .add(
+            pod("shop", "migrate-y")
+                .labels(&[("job-name", "migrate")])
+                .owner("Job", "migrate")
+                .container(running("migrate"))
+                .build(),
+        )
         .add(service("shop", "web", &[("app", "web")]))
         .add(pod("shop", "web-1").labels(&[("app", "web")]).container(running("nginx")).build())
         .add(pod("shop", "cart-1").labels(&[("app.kubernetes.io/name", "cart")]).container(running("cart")).build())
@@ -133,11 +174,14 @@ fn shop() -> Cluster {
     cluster
 }
 
+/// An alert's labels and the pods they target.
+type TargetRow<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+
 #[tokio::test]
 async fn targets_by_each_label_kind() {
     let fake = FakeKube::start(shop()).await;
     let collector = collector(&fake, KubernetesSettings::default()).await;
-    let rows: &[(&[(&str, &str)], &[&str])] = &[
+    let rows: &[TargetRow] = &[
         (&[("namespace", "shop"), ("pod", "web-1")], &["web-1"]),
         (&[("namespace", "shop"), ("deployment", "api")], &["api-2-a"]),
         (&[("namespace", "shop"), ("replicaset", "api-2")], &["api-2-a"]),
@@ -178,7 +222,11 @@ async fn rollouts_and_owners_of_a_deployment() {
         assert!(kinds.contains(&(expected.0.to_owned(), expected.1.to_owned())), "{expected:?} in {kinds:?}");
     }
     for object in &pass.objects {
-        assert_eq!(object.json["kind"].as_str(), Some(object.kind.rsplit('/').next().unwrap()), "list items get their kind back");
+        assert_eq!(
+            object.json["kind"].as_str(),
+            Some(object.kind.rsplit('/').next().unwrap()),
+            "list items get their kind back"
+        );
         assert_eq!(object.json["metadata"]["uid"].as_str(), Some(object.uid.as_str()));
     }
     // The bundle's replicasets.json is read by draft: the rollouts come back with their revisions.
@@ -223,8 +271,13 @@ async fn logs_are_incremental_without_duplicates() {
          [pod/api-1/app] 2025-02-09T10:05:00.000000001Z second\n\
          [pod/api-1/app] 2025-02-09T10:05:00.000000001Z same instant\n"
     );
-    let log_request = fake.requests().into_iter().find(|request| request.subresource.as_deref() == Some("log")).unwrap();
-    assert_eq!(log_request.query.get("sinceTime").map(String::as_str), Some("2025-02-09T10:00:00Z"), "floored, not rounded up");
+    let log_request =
+        fake.requests().into_iter().find(|request| request.subresource.as_deref() == Some("log")).unwrap();
+    assert_eq!(
+        log_request.query.get("sinceTime").map(String::as_str),
+        Some("2025-02-09T10:00:00Z"),
+        "floored, not rounded up"
+    );
     assert_eq!(log_request.query.get("timestamps").map(String::as_str), Some("true"));
     assert_eq!(log_request.query.get("container").map(String::as_str), Some("app"));
     assert!(log_request.query.contains_key("limitBytes"));
@@ -247,7 +300,8 @@ async fn logs_are_incremental_without_duplicates() {
         "[pod/api-1/app] 2025-02-09T10:05:00.000000001Z third at the same instant\n\
          [pod/api-1/app] 2025-02-09T10:06:00.000000000Z fourth\n"
     );
-    let log_request = fake.requests().into_iter().find(|request| request.subresource.as_deref() == Some("log")).unwrap();
+    let log_request =
+        fake.requests().into_iter().find(|request| request.subresource.as_deref() == Some("log")).unwrap();
     assert_eq!(log_request.query.get("sinceTime").map(String::as_str), Some("2025-02-09T10:05:00Z"));
     let third = collector.pass(&target(), &second.cursors).await;
     assert_eq!(log_of(&third, "api-1", "app"), "", "nothing new, nothing repeated");
@@ -300,7 +354,10 @@ async fn a_restart_reads_the_previous_instance_first() {
     fake.restart_container("shop", "api-1", "app", at("2025-02-09T10:11:00Z"), 1, "Error");
     let third = collector.pass(&target(), &second.cursors).await;
     let reasons = gap_reasons(&third);
-    assert!(reasons.iter().any(|reason| reason.contains("restarted 2 times") && reason.contains("1 instances are lost")), "{reasons:?}");
+    assert!(
+        reasons.iter().any(|reason| reason.contains("restarted 2 times") && reason.contains("1 instances are lost")),
+        "{reasons:?}"
+    );
 }
 
 #[tokio::test]
@@ -318,7 +375,10 @@ async fn the_byte_cap_is_a_gap() {
     let text = log_of(&pass, "api-1", "app");
     let kubelet_bytes: usize = text.lines().map(|line| line.len() + 1 - "[pod/api-1/app] ".len()).sum();
     assert!(kubelet_bytes <= 1 << 10 && kubelet_bytes > 900, "{kubelet_bytes} bytes taken");
-    assert!(text.ends_with("\n") && text.lines().all(|line| line.ends_with("padded to some length")), "whole lines only");
+    assert!(
+        text.ends_with("\n") && text.lines().all(|line| line.ends_with("padded to some length")),
+        "whole lines only"
+    );
     let reasons = gap_reasons(&pass);
     assert_eq!(reasons.len(), 1, "{reasons:?}");
     assert!(reasons[0].starts_with("logs shop/api-1/app: log capped at 1 KiB"), "{reasons:?}");
@@ -371,8 +431,8 @@ async fn a_pod_deleted_between_passes_keeps_its_lines() {
 #[tokio::test]
 async fn a_truncated_stream_drops_the_partial_line_and_resumes() {
     let fake = FakeKube::start(one_pod()).await;
-    // Cut inside the second line: "2025-02-09T10:00:01.250000000Z first\n" is 37 bytes.
-    fake.truncate_log("shop", "api-1", Some("app"), 50);
+    // The body from 10:00:00 holds 49 + 37 bytes before the third line: cut inside it.
+    fake.truncate_log("shop", "api-1", Some("app"), 100);
     let collector = collector(&fake, KubernetesSettings::default()).await;
     let first = collector.pass(&target(), &BTreeMap::new()).await;
     assert_eq!(log_of(&first, "api-1", "app"), "[pod/api-1/app] 2025-02-09T10:00:01.250000000Z first\n");
@@ -411,12 +471,50 @@ async fn events_of_both_groups_and_namespace_warnings() {
     let mut cluster = one_pod();
     let seen = |minute: i64| at("2025-02-09T10:00:00Z") + SignedDuration::from_mins(minute);
     cluster
-        .add(core_event("shop", "api-1.backoff").involved("Pod", "api-1").reason("BackOff").warning().seen(seen(5), seen(6), 3).build())
-        .add(core_event("shop", "api-1.pulled").involved("Pod", "api-1").reason("Pulled").seen(seen(1), seen(1), 1).build())
-        .add(core_event("shop", "data.full").involved("PersistentVolumeClaim", "data").reason("VolumeFull").warning().seen(seen(7), seen(7), 1).build())
-        .add(core_event("shop", "other.normal").involved("Pod", "other").reason("Pulled").seen(seen(2), seen(2), 1).build())
-        .add(core_event("shop", "api-1.old").involved("Pod", "api-1").reason("Started").seen(seen(-90), seen(-90), 1).build())
-        .add(new_event("shop", "api-1.scheduled").regarding("Pod", "api-1").reason("Scheduled").event_time(seen(0) + SignedDuration::from_secs(1)).build());
+        .add(
+            core_event("shop", "api-1.backoff")
+                .involved("Pod", "api-1")
+                .reason("BackOff")
+                .warning()
+                .seen(seen(5), seen(6), 3)
+                .build(),
+        )
+        .add(
+            core_event("shop", "api-1.pulled")
+                .involved("Pod", "api-1")
+                .reason("Pulled")
+                .seen(seen(1), seen(1), 1)
+                .build(),
+        )
+        .add(
+            core_event("shop", "data.full")
+                .involved("PersistentVolumeClaim", "data")
+                .reason("VolumeFull")
+                .warning()
+                .seen(seen(7), seen(7), 1)
+                .build(),
+        )
+        .add(
+            core_event("shop", "other.normal")
+                .involved("Pod", "other")
+                .reason("Pulled")
+                .seen(seen(2), seen(2), 1)
+                .build(),
+        )
+        .add(
+            core_event("shop", "api-1.old")
+                .involved("Pod", "api-1")
+                .reason("Started")
+                .seen(seen(-90), seen(-90), 1)
+                .build(),
+        )
+        .add(
+            new_event("shop", "api-1.scheduled")
+                .regarding("Pod", "api-1")
+                .reason("Scheduled")
+                .event_time(seen(0) + SignedDuration::from_secs(1))
+                .build(),
+        );
     let fake = FakeKube::start(cluster).await;
     let collector = collector(&fake, KubernetesSettings::default()).await;
     let pass = collector.pass(&target(), &BTreeMap::new()).await;
@@ -432,7 +530,8 @@ async fn events_of_both_groups_and_namespace_warnings() {
         BTreeSet::from(["api-1.backoff", "api-1.pulled", "data.full", "api-1.scheduled"]),
         "the pod's events, the namespace's warnings, inside the window, each once: {events:?}"
     );
-    let groups: BTreeSet<(&str, &str)> = rbac(&fake)
+    let requested = rbac(&fake);
+    let groups: BTreeSet<(&str, &str)> = requested
         .iter()
         .filter(|(_, _, resource)| resource == "events")
         .map(|(verb, group, _)| (if verb == "list" { "list" } else { "other" }, group.as_str()))

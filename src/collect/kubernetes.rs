@@ -940,6 +940,8 @@ impl KubeCollector {
             match end {
                 StreamEnd::Clean | StreamEnd::PastWindow => {}
                 StreamEnd::Capped { at } => {
+                    // Spent: later passes do not ask again for a few bytes that no line fits in.
+                    cursor.bytes = self.max_bytes_per_container;
                     run.gap_on(source.clone(), at.map_or(resume, instant_of), self.capped_reason(), node);
                     break;
                 }
