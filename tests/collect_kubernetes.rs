@@ -566,3 +566,64 @@ async fn the_pod_cap_is_a_gap_naming_how_many() {
     assert!(reasons.iter().any(|reason| reason.contains("max_pods = 3 reached: 2 more pods")), "{reasons:?}");
     let _: Option<&LogCursor> = pass.cursors.values().next();
 }
+
+#[tokio::test]
+async fn waiting_unscheduled_and_offset_pods() {
+    let mut cluster = Cluster::new();
+    cluster
+        .add(
+            pod("shop", "api-1")
+                .labels(&[("app", "api")])
+                .container(running("app"))
+                .container(container("sidecar").waiting("ContainerCreating"))
+                .build(),
+        )
+        .add(
+            pod("shop", "api-2")
+                .labels(&[("app", "api")])
+                .unscheduled()
+                .container(container("app").waiting("Pending"))
+                .build(),
+        )
+        .log_offset("shop", "api-1", jiff::tz::Offset::constant(2))
+        .log("shop", "api-1", "app", [line("2025-02-09T10:03:00.5Z", "from a node writing +02:00")]);
+    let fake = FakeKube::start(cluster).await;
+    let collector = collector(&fake, KubernetesSettings::default()).await;
+    let mut page = scope(&[]);
+    page.pagerduty_services = vec!["Checkout API".to_owned()];
+    let settings = KubernetesSettings {
+        services: vec![postmortemd::config::ServiceRule {
+            pagerduty_service: "Checkout API".to_owned(),
+            namespace: "shop".to_owned(),
+            selector: "app=api".to_owned(),
+        }],
+        ..KubernetesSettings::default()
+    };
+    let page_collector = KubeCollector::from_config(kube::Config::new(fake.url().parse().unwrap()), &settings).unwrap();
+    let pass = page_collector.pass(&page, &BTreeMap::new()).await;
+    assert_eq!(
+        pods_of(&pass),
+        BTreeSet::from(["api-1".to_owned(), "api-2".to_owned()]),
+        "a page-only incident by its service"
+    );
+    assert_eq!(
+        log_of(&pass, "api-1", "app"),
+        "[pod/api-1/app] 2025-02-09T12:03:00.500000000+02:00 from a node writing +02:00\n",
+        "the kubelet time exactly as sent"
+    );
+    let reasons = gap_reasons(&pass);
+    assert!(
+        reasons.contains(
+            &"logs shop/api-1/sidecar: container sidecar of pod shop/api-1 is waiting to start: it has no log yet"
+                .to_owned()
+        ),
+        "{reasons:?}"
+    );
+    assert!(
+        !reasons.iter().any(|reason| reason.contains("api-2")),
+        "an unscheduled pod has an empty log, not a fault: {reasons:?}"
+    );
+    // Without the service rule the page targets nothing.
+    let nothing = collector.pass(&page, &BTreeMap::new()).await;
+    assert!(nothing.objects.is_empty() && nothing.gaps.is_empty());
+}

@@ -1584,6 +1584,20 @@ mod tests {
         assert_eq!(timeout.kind(), "timeout");
     }
 
+    #[tokio::test]
+    async fn constructors_name_what_is_missing() {
+        let settings = KubernetesSettings {
+            kubeconfig: Some("/nonexistent/postmortemd/kubeconfig".into()),
+            ..KubernetesSettings::default()
+        };
+        let error = KubeCollector::new(&settings).await.unwrap_err();
+        assert_eq!(error.to_string(), "cannot read kubeconfig /nonexistent/postmortemd/kubeconfig");
+        assert_eq!(error.kind(), "kubeconfig");
+        // TLS builds with the one crypto provider compiled in (no process default needed).
+        let config = kube::Config::new("https://127.0.0.1:6443".parse().unwrap());
+        assert!(KubeCollector::from_config(config, &KubernetesSettings::default()).is_ok());
+    }
+
     #[test]
     fn names_and_label_values() {
         for (value, name, label) in [
