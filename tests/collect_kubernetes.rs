@@ -235,6 +235,16 @@ async fn rollouts_and_owners_of_a_deployment() {
     let rollouts = postmortemd::ingest::kubernetes::parse_replicasets(&serde_json::to_vec(&list).unwrap()).unwrap();
     let revisions: BTreeSet<u64> = rollouts.iter().map(|rollout| rollout.revision).collect();
     assert_eq!(revisions, BTreeSet::from([1, 2]));
+    let of_kind = |kind: &str| {
+        let items: Vec<serde_json::Value> =
+            pass.objects.iter().filter(|object| object.kind == kind).map(|object| object.json.clone()).collect();
+        serde_json::to_vec(&serde_json::json!({"kind": "List", "apiVersion": "v1", "items": items})).unwrap()
+    };
+    let pods = postmortemd::ingest::kubernetes::parse_pods(&of_kind("Pod")).unwrap();
+    assert_eq!(pods.iter().map(|pod| pod.name.as_str()).collect::<Vec<_>>(), ["api-2-a"]);
+    assert_eq!(pods[0].node.as_deref(), Some("node-1"));
+    let deployments = postmortemd::ingest::kubernetes::parse_deployments(&of_kind("Deployment")).unwrap();
+    assert_eq!(deployments.len(), 1);
     assert_read_only(&fake);
 }
 
