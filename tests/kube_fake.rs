@@ -147,6 +147,10 @@ async fn logs_since_time_start_at_that_second_with_nine_digit_stamps() {
     // Without --timestamps the lines come bare; a node writing local time keeps its offset in the stamp.
     let bare = kubectl.ok(&["logs", "api-1", "-c", "nginx", "--since-time=2025-02-09T10:00:02Z"]).await;
     assert_eq!(String::from_utf8_lossy(&bare), "GET /api/orders 500\n");
+    // sinceSeconds counts back from the cluster's clock (fixed here, so the test does not race it).
+    fake.update(|cluster| cluster.now = Some(at("2025-02-09T10:00:03.250Z")));
+    let recent = kubectl.ok(&["logs", "api-1", "-c", "nginx", "--since=2s"]).await;
+    assert_eq!(String::from_utf8_lossy(&recent), "GET /api/orders 503\nGET /api/orders 500\n");
     let offset = kubectl.ok(&["logs", "api-2", "-c", "app", "--timestamps"]).await;
     assert_eq!(String::from_utf8_lossy(&offset), "2025-02-09T12:00:01.500000000+02:00 connection pool exhausted\n");
 }
