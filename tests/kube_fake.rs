@@ -147,6 +147,10 @@ async fn logs_since_time_start_at_that_second_with_nine_digit_stamps() {
     // Without --timestamps the lines come bare; a node writing local time keeps its offset in the stamp.
     let bare = kubectl.ok(&["logs", "api-1", "-c", "nginx", "--since-time=2025-02-09T10:00:02Z"]).await;
     assert_eq!(String::from_utf8_lossy(&bare), "GET /api/orders 500\n");
+    // sinceSeconds counts back from the cluster's clock (fixed here, so the test does not race it).
+    fake.update(|cluster| cluster.now = Some(at("2025-02-09T10:00:03.250Z")));
+    let recent = kubectl.ok(&["logs", "api-1", "-c", "nginx", "--since=2s"]).await;
+    assert_eq!(String::from_utf8_lossy(&recent), "GET /api/orders 503\nGET /api/orders 500\n");
     let offset = kubectl.ok(&["logs", "api-2", "-c", "app", "--timestamps"]).await;
     assert_eq!(String::from_utf8_lossy(&offset), "2025-02-09T12:00:01.500000000+02:00 connection pool exhausted\n");
 }
@@ -481,6 +485,23 @@ async fn http_status_bodies_streams_and_faults() {
     assert_eq!(received.len(), 5_000, "{error}");
     assert_eq!(&received[..12], b"request 0000");
 
+    // A stalled stream: the first bytes, then silence on an open connection.
+    fake.clear_faults();
+    fake.stall_log("prod", "web-1", Some("web"), 3_000);
+    let mut response =
+        client.get(format!("{base}/api/v1/namespaces/prod/pods/web-1/log?container=web")).send().await.unwrap();
+    let mut received = Vec::new();
+    while received.len() < 3_000 {
+        match response.chunk().await.unwrap() {
+            Some(chunk) => received.extend_from_slice(&chunk),
+            None => panic!("the stalled stream ended after {} bytes", received.len()),
+        }
+    }
+    assert_eq!(received.len(), 3_000);
+    let next = tokio::time::timeout(Duration::from_millis(300), response.chunk()).await;
+    assert!(next.is_err(), "a stalled stream neither ends nor sends more: {next:?}");
+    fake.clear_faults();
+
     // The first K answers fail, then the path works again.
     let path = "/api/v1/namespaces/prod/pods";
     fake.fail_first(path, 500, 2);
@@ -510,6 +531,12 @@ async fn http_status_bodies_streams_and_faults() {
     assert_eq!(client.get(format!("{base}{path}")).send().await.unwrap().status(), 200);
     assert!(started.elapsed() >= delay);
     fake.delay(None);
+    fake.delay_path("/api/v1/namespaces/prod/pods/api-1/log", Some(delay));
+    let started = std::time::Instant::now();
+    let response = client.get(format!("{base}/api/v1/namespaces/prod/pods/api-1/log")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(started.elapsed() >= delay);
+    fake.delay_path("/api/v1/namespaces/prod/pods/api-1/log", None);
 
     // Verbs as the authorizer maps them.
     fake.clear_requests();
