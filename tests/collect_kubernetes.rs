@@ -432,7 +432,7 @@ async fn a_pod_deleted_between_passes_keeps_its_lines() {
     assert!(second.logs.is_empty());
     let reasons = gap_reasons(&second);
     assert!(
-        reasons.iter().any(|reason| reason.starts_with("logs shop/api-1/app: pod shop/api-1 was deleted")),
+        reasons.len() == 1 && reasons[0].starts_with("logs shop/api-1/app: pod shop/api-1 was deleted: lines up to"),
         "{reasons:?}"
     );
     assert_eq!(second.cursors.get("shop/api-1/app"), first.cursors.get("shop/api-1/app"), "the cursor carries over");
@@ -636,4 +636,27 @@ async fn waiting_unscheduled_and_offset_pods() {
     // Without the service rule the page targets nothing.
     let nothing = collector.pass(&page, &BTreeMap::new()).await;
     assert!(nothing.objects.is_empty() && nothing.gaps.is_empty());
+}
+
+#[tokio::test]
+async fn stalled_streams_and_slow_answers_are_bounded() {
+    let fake = FakeKube::start(one_pod()).await;
+    // The body from 10:00:00 holds 49 + 37 bytes: stall inside the third line.
+    fake.stall_log("shop", "api-1", Some("app"), 100);
+    let bounds = (std::time::Duration::from_secs(2), std::time::Duration::from_millis(300));
+    let collector = collector(&fake, KubernetesSettings::default()).await.with_timeouts(bounds.0, bounds.1);
+    let first = collector.pass(&target(), &BTreeMap::new()).await;
+    assert_eq!(log_of(&first, "api-1", "app"), "[pod/api-1/app] 2025-02-09T10:00:01.250000000Z first\n");
+    let reasons = gap_reasons(&first);
+    assert!(reasons.len() == 1 && reasons[0].contains("was cut (no data for 300ms)"), "{reasons:?}");
+
+    fake.clear_faults();
+    fake.delay_path("/api/v1/namespaces/shop/pods/api-1", Some(std::time::Duration::from_secs(5)));
+    let second = collector.pass(&target(), &first.cursors).await;
+    assert_eq!(
+        gap_reasons(&second),
+        vec![
+            "kubernetes pod shop/api-1: no answer from the Kubernetes API within 2s to get pods shop/api-1".to_owned()
+        ]
+    );
 }

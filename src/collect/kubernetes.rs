@@ -131,7 +131,7 @@ impl Error {
         let Error::Api { call, attempts, .. } = self else {
             return match self {
                 Error::Timeout { call, after } => {
-                    format!("no answer from the Kubernetes API within {}s to {call}", after.as_secs())
+                    format!("no answer from the Kubernetes API within {after:?} to {call}")
                 }
                 other => other.to_string(),
             };
@@ -542,14 +542,19 @@ pub fn since_time(start: Instant, cursor: Option<&LogCursor>) -> Instant {
 }
 
 /// Reads a log body line by line into `taker`; never holds more than one line besides the output.
-pub async fn read_stream(mut reader: impl AsyncBufRead + Unpin, taker: &mut LineTaker, limit: u64) -> StreamEnd {
+pub async fn read_stream(
+    mut reader: impl AsyncBufRead + Unpin,
+    taker: &mut LineTaker,
+    limit: u64,
+    read_timeout: Duration,
+) -> StreamEnd {
     let mut line = Vec::with_capacity(4096);
     let mut n_bytes: u64 = 0;
     loop {
         line.clear();
-        let read = match tokio::time::timeout(READ_TIMEOUT, reader.read_until(b'\n', &mut line)).await {
+        let read = match tokio::time::timeout(read_timeout, reader.read_until(b'\n', &mut line)).await {
             Err(_) => {
-                return StreamEnd::Cut { error: format!("no data for {}s", READ_TIMEOUT.as_secs()) };
+                return StreamEnd::Cut { error: format!("no data for {read_timeout:?}") };
             }
             Ok(Err(error)) => return StreamEnd::Cut { error: error.to_string() },
             Ok(Ok(read)) => read,
@@ -587,6 +592,8 @@ pub struct KubeCollector {
     max_bytes_per_container: u64,
     target_rules: Vec<TargetRule>,
     service_rules: Vec<ServiceRule>,
+    call_timeout: Duration,
+    read_timeout: Duration,
 }
 
 impl std::fmt::Debug for KubeCollector {
@@ -630,14 +637,30 @@ impl KubeCollector {
             max_bytes_per_container: settings.max_bytes_per_container as u64,
             target_rules: settings.targets.clone(),
             service_rules: settings.services.clone(),
+            call_timeout: CALL_TIMEOUT,
+            read_timeout: READ_TIMEOUT,
         }
+    }
+
+    /// Other bounds than [`CALL_TIMEOUT`] for a request with its retries and [`READ_TIMEOUT`]
+    /// for a silent log stream (tests of stalled and slow APIs).
+    pub fn with_timeouts(mut self, call_timeout: Duration, read_timeout: Duration) -> Self {
+        self.call_timeout = call_timeout;
+        self.read_timeout = read_timeout;
+        self
     }
 
     /// One collection pass over the incident's targets. Never fails: what could not be read
     /// is a gap in the returned [`Pass`].
     #[instrument(skip_all, fields(incident = scope.incident_id))]
     pub async fn pass(&self, scope: &Scope, cursors: &BTreeMap<String, LogCursor>) -> Pass {
-        let mut run = Run { scope, pass: Pass::default(), objects: HashMap::new(), owners: BTreeSet::new() };
+        let mut run = Run {
+            scope,
+            pass: Pass::default(),
+            objects: HashMap::new(),
+            owners: BTreeSet::new(),
+            failed_pods: BTreeMap::new(),
+        };
         // Cursors of streams this pass does not reach (a pod deleted, a pod over the cap) carry over.
         run.pass.cursors = cursors.clone();
 
@@ -665,12 +688,21 @@ impl KubeCollector {
             if pods.contains_key(&(namespace.clone(), name.clone())) {
                 continue;
             }
-            let call = Call::new("get", "pods", Some(namespace), Some(name));
-            match self.get(&call, &format!("/api/v1/namespaces/{namespace}/pods"), name).await {
-                Ok(pod) => {
-                    pods.insert((namespace.clone(), name.clone()), pod);
+            let pod_key = (namespace.clone(), name.clone());
+            let answer = match run.failed_pods.get(&pod_key) {
+                // Asked already as a target: a 404 is reported below, other failures were.
+                Some(Some(404)) => Err(None),
+                Some(_) => continue,
+                None => {
+                    let call = Call::new("get", "pods", Some(namespace), Some(name));
+                    self.get(&call, &format!("/api/v1/namespaces/{namespace}/pods"), name).await.map_err(Some)
                 }
-                Err(error) if error.code() == Some(404) => {
+            };
+            match answer {
+                Ok(pod) => {
+                    pods.insert(pod_key, with_kind(pod, "v1", "Pod"));
+                }
+                Err(error) if error.as_ref().is_none_or(|error| error.code() == Some(404)) => {
                     for (key, cursor) in
                         cursors.iter().filter(|(key, _)| key.starts_with(&format!("{namespace}/{name}/")))
                     {
@@ -684,7 +716,10 @@ impl KubeCollector {
                         );
                     }
                 }
-                Err(error) => run.gap(format!("kubernetes pod {namespace}/{name}"), scope.start, error.gap_reason()),
+                Err(error) => {
+                    let reason = error.map_or_else(String::new, |error| error.gap_reason());
+                    run.gap(format!("kubernetes pod {namespace}/{name}"), scope.start, reason);
+                }
             }
         }
 
@@ -748,7 +783,15 @@ impl KubeCollector {
                     Ok(pod) => {
                         pods.insert((namespace.clone(), name.clone()), with_kind(pod, "v1", "Pod"));
                     }
-                    Err(error) => run.gap(source, run.scope.start, error.gap_reason()),
+                    Err(error) => {
+                        let followed =
+                            run.pass.cursors.keys().any(|key| key.starts_with(&format!("{namespace}/{name}/")));
+                        run.failed_pods.insert((namespace.clone(), name.clone()), error.code());
+                        // A followed pod that is gone is reported per container, with what was kept.
+                        if !(followed && error.code() == Some(404)) {
+                            run.gap(source, run.scope.start, error.gap_reason());
+                        }
+                    }
                 }
                 return;
             }
@@ -932,7 +975,7 @@ impl KubeCollector {
             };
             let mut taker =
                 LineTaker::new(pod, container, scope.start, scope.end, cursor, self.max_bytes_per_container);
-            let end = read_stream(Box::pin(reader), &mut taker, limit).await;
+            let end = read_stream(Box::pin(reader), &mut taker, limit, self.read_timeout).await;
             debug!(key, previous, n_lines = taker.n_taken, ?end, "Log stream read.");
             cursor = taker.cursor;
             lines.extend_from_slice(&taker.lines);
@@ -1228,11 +1271,11 @@ impl KubeCollector {
                 }
             }
         };
-        match tokio::time::timeout(CALL_TIMEOUT, attempts).await {
+        match tokio::time::timeout(self.call_timeout, attempts).await {
             Ok(result) => result,
             Err(_) => {
                 warn!(%call, "Kubernetes API request timed out.");
-                Err(Error::Timeout { call: Box::new(call.clone()), after: CALL_TIMEOUT })
+                Err(Error::Timeout { call: Box::new(call.clone()), after: self.call_timeout })
             }
         }
     }
@@ -1304,6 +1347,8 @@ struct Run<'a> {
     objects: HashMap<(String, String), KubeObject>,
     /// Involved objects (kind, namespace, name): the pods, their owners, the workloads, the services.
     owners: BTreeSet<(String, String, String)>,
+    /// Pods a target named that could not be read, with the status the API answered.
+    failed_pods: BTreeMap<(String, String), Option<u16>>,
 }
 
 impl Run<'_> {
@@ -1510,7 +1555,7 @@ mod tests {
 
     async fn read(body: &[u8], limit: u64) -> (StreamEnd, Vec<u8>) {
         let mut taker = taker(LogCursor::default(), 1 << 20);
-        let end = read_stream(body, &mut taker, limit).await;
+        let end = read_stream(body, &mut taker, limit, READ_TIMEOUT).await;
         (end, taker.lines)
     }
 
