@@ -660,3 +660,45 @@ async fn stalled_streams_and_slow_answers_are_bounded() {
         ]
     );
 }
+
+#[tokio::test]
+async fn chunks_stream_out_and_passes_can_be_spawned() {
+    let mut cluster = Cluster::new();
+    let n_lines = 20_000;
+    for pod_idx in 0..3 {
+        let name = format!("api-{pod_idx}");
+        cluster.add(pod("shop", &name).labels(&[("app", "api")]).container(running("app")).build());
+        let start = at("2025-02-09T10:01:00Z");
+        cluster.log(
+            "shop",
+            &name,
+            "app",
+            (0..n_lines).map(|line_idx| {
+                LogLine::new(start + SignedDuration::from_millis(line_idx * 50), format!("line {line_idx} of {name}"))
+            }),
+        );
+    }
+    let fake = FakeKube::start(cluster).await;
+    let settings = KubernetesSettings {
+        targets: vec![postmortemd::config::TargetRule { label: "app".to_owned(), selector: "app={value}".to_owned() }],
+        ..KubernetesSettings::default()
+    };
+    let collector = collector(&fake, settings).await;
+    let scope = scope(&[&[("namespace", "shop"), ("app", "api")]]);
+    // The daemon runs passes in tasks: the future is Send.
+    let spawned = tokio::spawn({
+        let collector = collector.clone();
+        let scope = scope.clone();
+        async move { collector.pass(&scope, &BTreeMap::new()).await }
+    });
+    let whole = spawned.await.unwrap();
+    let mut streamed = Vec::new();
+    let pass = collector.pass_with(&scope, &BTreeMap::new(), &mut |chunk| streamed.push(chunk)).await;
+    assert!(pass.logs.is_empty(), "chunks went to the callback");
+    assert_eq!(streamed, whole.logs);
+    assert_eq!(pass.cursors, whole.cursors);
+    for chunk in &streamed {
+        let n_chunk_lines = chunk.lines.iter().filter(|byte| **byte == b'\n').count();
+        assert_eq!(n_chunk_lines, n_lines as usize, "{}", chunk.key());
+    }
+}

@@ -652,9 +652,28 @@ impl KubeCollector {
 
     /// One collection pass over the incident's targets. Never fails: what could not be read
     /// is a gap in the returned [`Pass`].
-    #[instrument(skip_all, fields(incident = scope.incident_id))]
     pub async fn pass(&self, scope: &Scope, cursors: &BTreeMap<String, LogCursor>) -> Pass {
+        let mut logs = Vec::new();
+        let mut pass = self.pass_with(scope, cursors, &mut |chunk| logs.push(chunk)).await;
+        pass.logs = logs;
+        pass
+    }
+
+    /// [`Self::pass`], handing each container's chunk to `on_chunk` as soon as it is read
+    /// instead of holding every chunk until the pass ends (`Pass::logs` stays empty): a pass
+    /// over 20 pods of 24 MB each then holds one container's lines at a time, at most
+    /// `max_bytes_per_container`. A chunk's cursor is in the returned `Pass::cursors` only,
+    /// so store the chunks before the cursors.
+    #[instrument(skip_all, fields(incident = scope.incident_id))]
+    pub async fn pass_with(
+        &self,
+        scope: &Scope,
+        cursors: &BTreeMap<String, LogCursor>,
+        on_chunk: &mut (dyn FnMut(LogChunk) + Send),
+    ) -> Pass {
         let mut run = Run {
+            on_chunk,
+            n_chunks: 0,
             scope,
             pass: Pass::default(),
             objects: HashMap::new(),
@@ -736,7 +755,7 @@ impl KubeCollector {
         run.pass.objects.sort_by(|left, right| (&left.kind, &left.uid).cmp(&(&right.kind, &right.uid)));
         info!(
             n_pods = pods.len(),
-            n_chunks = run.pass.logs.len(),
+            n_chunks = run.n_chunks,
             n_objects = run.pass.objects.len(),
             n_gaps = run.pass.gaps.len(),
             "Kubernetes pass finished."
@@ -1016,7 +1035,8 @@ impl KubeCollector {
         cursor.restart_count = restart_count;
         run.pass.cursors.insert(key, cursor);
         if !lines.is_empty() {
-            run.pass.logs.push(LogChunk {
+            run.n_chunks += 1;
+            (run.on_chunk)(LogChunk {
                 namespace: namespace.to_owned(),
                 pod: pod.to_owned(),
                 container: container.to_owned(),
@@ -1342,6 +1362,8 @@ fn event_in_window(event: &Value, scope: &Scope) -> bool {
 /// The state of one pass while it runs.
 struct Run<'a> {
     scope: &'a Scope,
+    on_chunk: &'a mut (dyn FnMut(LogChunk) + Send),
+    n_chunks: usize,
     pass: Pass,
     /// Objects by (kind, uid): one copy each.
     objects: HashMap<(String, String), KubeObject>,
