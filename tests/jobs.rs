@@ -10,6 +10,7 @@ use postmortemd::collect::{LogChunk, LogCursor, Pass, Scope};
 use postmortemd::incident::jobs::{Collector, Jobs, PassFuture, Schedule};
 use postmortemd::record::AlertStatus;
 use postmortemd::store::{AlertmanagerIntake, Store};
+use postmortemd::telemetry::Metrics;
 
 /// Records each pass's scope and cursors; returns one log line per pass and a cursor.
 #[derive(Default)]
@@ -19,7 +20,7 @@ struct Recording {
 
 impl Collector for Recording {
     fn name(&self) -> &'static str {
-        "recording"
+        "kubernetes"
     }
 
     fn pass<'a>(&'a self, scope: &'a Scope, cursors: &'a BTreeMap<String, LogCursor>) -> PassFuture<'a> {
@@ -98,6 +99,7 @@ fn jobs(store: &Store, collector: Arc<Recording>, stored: Arc<Mutex<Vec<i64>>>) 
             lease: minutes(10),
             horizon: SignedDuration::from_hours(24),
         },
+        metrics: Arc::new(Metrics::new()),
         on_stored: Arc::new(move |incident| stored.lock().unwrap().push(incident)),
     }
 }
@@ -151,6 +153,12 @@ async fn passes_run_at_first_signal_while_open_and_once_after_the_tail() {
     assert_eq!(*stored.lock().unwrap(), vec![incident; 4]);
     let evidence = store.evidence(incident).await.unwrap();
     assert_eq!(evidence.logs.len(), 4, "one chunk per pass, none lost");
+    let exposition = jobs.metrics.render(0);
+    assert!(exposition.contains("postmortemd_collect_passes_total 4\n"), "{exposition}");
+    assert!(
+        exposition.contains("postmortemd_collect_duration_seconds_count{collector=\"kubernetes\"} 4\n"),
+        "{exposition}"
+    );
     let _ = std::fs::remove_dir_all(folder);
 }
 

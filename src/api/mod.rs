@@ -54,6 +54,7 @@ impl AppState {
             store: self.store.clone(),
             collectors,
             schedule: Schedule::from_settings(&self.settings),
+            metrics: self.metrics.clone(),
             on_stored: Arc::new(move |incident| state.invalidate(Some(incident))),
         }
     }

@@ -60,6 +60,7 @@ pub struct Jobs {
     pub store: Store,
     pub collectors: Vec<Arc<dyn Collector>>,
     pub schedule: Schedule,
+    pub metrics: Arc<crate::telemetry::Metrics>,
     /// Called with an incident id after a pass is stored (the timeline cache forgets it).
     pub on_stored: Arc<dyn Fn(i64) + Send + Sync>,
 }
@@ -97,7 +98,9 @@ impl Jobs {
         for collector in &self.collectors {
             let mut scope = scope.clone();
             scope.nodes = nodes_of(&pass);
+            let collector_started = std::time::Instant::now();
             let found = collector.pass(&scope, &job.cursors).await;
+            self.metrics.collected(collector.name(), collector_started.elapsed().as_secs_f64(), found.gaps.len());
             tracing::debug!(
                 collector = collector.name(),
                 n_logs = found.logs.len(),
@@ -115,6 +118,7 @@ impl Jobs {
         let next = self.next_run(&job, now);
         let stored = StoredPass::from_pass(pass);
         self.store.store_pass(job.incident_id, &stored, now, next).await?;
+        self.metrics.pass_stored();
         (self.on_stored)(job.incident_id);
         tracing::info!(
             seconds = started.elapsed().as_secs_f64(),
