@@ -77,6 +77,11 @@ pub struct Grant {
 /// Renders `overlay` with `kubectl kustomize` and returns the rules bound to its one
 /// ServiceAccount.
 pub fn bound_rules(overlay: &Path) -> anyhow::Result<Vec<Grant>> {
+    rules_of(&render(overlay)?).with_context(|| format!("the manifests of {}", overlay.display()))
+}
+
+/// The manifests of `overlay`, as `kubectl kustomize` renders them (multi-document YAML).
+pub fn render(overlay: &Path) -> anyhow::Result<String> {
     let output = Command::new("kubectl")
         .arg("kustomize")
         .arg(overlay)
@@ -88,13 +93,28 @@ pub fn bound_rules(overlay: &Path) -> anyhow::Result<Vec<Grant>> {
         overlay.display(),
         String::from_utf8_lossy(&output.stderr)
     );
-    let manifests = String::from_utf8(output.stdout).context("kubectl kustomize printed invalid UTF-8")?;
-    rules_of(&manifests).with_context(|| format!("the manifests of {}", overlay.display()))
+    String::from_utf8(output.stdout).context("kubectl kustomize printed invalid UTF-8")
+}
+
+/// Each document of a multi-document YAML stream, as JSON (kind dispatch comes next).
+pub fn documents(manifests: &str) -> anyhow::Result<Vec<serde_json::Value>> {
+    serde_saphyr::from_multiple(manifests).context("not YAML")
+}
+
+/// The one object of `kind` named `name`, as its k8s-openapi type.
+pub fn object<T: DeserializeOwned>(documents: &[serde_json::Value], kind: &str, name: &str) -> anyhow::Result<T> {
+    let mut found = documents.iter().filter(|document| {
+        document.get("kind").and_then(serde_json::Value::as_str) == Some(kind)
+            && document.pointer("/metadata/name").and_then(serde_json::Value::as_str) == Some(name)
+    });
+    let document = found.next().with_context(|| format!("no {kind} {name}"))?;
+    ensure!(found.next().is_none(), "more than one {kind} {name}");
+    typed(document.clone())
 }
 
 /// The rules bound to the one ServiceAccount of a multi-document YAML stream.
 pub fn rules_of(manifests: &str) -> anyhow::Result<Vec<Grant>> {
-    let documents: Vec<serde_json::Value> = serde_saphyr::from_multiple(manifests).context("not YAML")?;
+    let documents = documents(manifests)?;
     let mut accounts = Vec::new();
     let mut roles = Vec::new();
     let mut cluster_roles = Vec::new();
