@@ -146,9 +146,13 @@ async fn logs_since_time_start_at_that_second_with_nine_digit_stamps() {
 
     // Without --timestamps the lines come bare; a node writing local time keeps its offset in the stamp.
     let bare = kubectl.ok(&["logs", "api-1", "-c", "nginx", "--since-time=2025-02-09T10:00:02Z"]).await;
-    assert_eq!(bare, b"GET /api/orders 500\n");
+    assert_eq!(String::from_utf8_lossy(&bare), "GET /api/orders 500\n");
+    // sinceSeconds counts back from the cluster's clock (fixed here, so the test does not race it).
+    fake.update(|cluster| cluster.now = Some(at("2025-02-09T10:00:03.250Z")));
+    let recent = kubectl.ok(&["logs", "api-1", "-c", "nginx", "--since=2s"]).await;
+    assert_eq!(String::from_utf8_lossy(&recent), "GET /api/orders 503\nGET /api/orders 500\n");
     let offset = kubectl.ok(&["logs", "api-2", "-c", "app", "--timestamps"]).await;
-    assert_eq!(offset, b"2025-02-09T12:00:01.500000000+02:00 connection pool exhausted\n");
+    assert_eq!(String::from_utf8_lossy(&offset), "2025-02-09T12:00:01.500000000+02:00 connection pool exhausted\n");
 }
 
 #[tokio::test]
@@ -166,9 +170,9 @@ async fn logs_previous_read_the_last_terminated_instance() {
     assert!(fake.restart_container("prod", "api-1", "nginx", at("2025-02-09T10:00:03Z"), 137, "OOMKilled"));
     fake.append_log("prod", "api-1", "nginx", [line("2025-02-09T10:00:04Z", "started again")]);
     let previous = kubectl.ok(&["logs", "api-1", "-c", "nginx", "--previous", "--tail=2"]).await;
-    assert_eq!(previous, b"GET /api/orders 503\nGET /api/orders 500\n");
+    assert_eq!(String::from_utf8_lossy(&previous), "GET /api/orders 503\nGET /api/orders 500\n");
     let current = kubectl.ok(&["logs", "api-1", "-c", "nginx"]).await;
-    assert_eq!(current, b"started again\n");
+    assert_eq!(String::from_utf8_lossy(&current), "started again\n");
     let pod = kubectl.json(&["get", "pod", "api-1", "-o", "json"]).await;
     let status = &pod["status"]["containerStatuses"][0];
     assert_eq!(status["restartCount"], 1);
@@ -225,7 +229,7 @@ async fn limit_bytes_counts_the_timestamp_and_may_cut_a_line() {
     let whole = "2025-02-09T10:00:00.200000000Z GET /healthz 200\n2025-02-09T10:00:00.900000000Z GET /api/orders 200\n";
     assert_eq!(String::from_utf8(stdout).unwrap(), whole[..60]);
     let stdout = kubectl.ok(&["logs", "api-1", "-c", "nginx", "--timestamps", "--limit-bytes=10"]).await;
-    assert_eq!(stdout, b"2025-02-09", "a body can end mid-timestamp");
+    assert_eq!(String::from_utf8_lossy(&stdout), "2025-02-09", "a body can end mid-timestamp");
 }
 
 #[tokio::test]
@@ -541,4 +545,56 @@ async fn http_status_bodies_streams_and_faults() {
         })
         .collect();
     assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn workloads_services_and_jobs_select_their_pods() {
+    let started = at("2025-02-09T09:00:00Z");
+    let mut cluster = Cluster::new();
+    cluster.namespace = "shop".to_owned();
+    for (name, restarts) in [("shop-a", 0), ("shop-b", 3)] {
+        cluster.add(
+            pod("shop", name)
+                .labels(&[("app", "shop")])
+                .created(started)
+                .container(container("app").running(started).restarts(restarts))
+                .build(),
+        );
+        cluster.log("shop", name, "app", [line("2025-02-09T10:00:00Z", &format!("hello from {name}"))]);
+    }
+    cluster.add(deployment("shop", "shop").selector(&[("app", "shop")]).image("app", "shop:1").build());
+    cluster.add(statefulset("shop", "db").selector(&[("app", "db")]).image("postgres", "postgres:17").build());
+    cluster.add(daemonset("shop", "agent").selector(&[("app", "agent")]).image("agent", "agent:2").build());
+    cluster.add(service("shop", "shop", &[("app", "shop")]));
+    cluster.add(job("shop", "migrate").selector(&[("job-name", "migrate")]).image("migrate", "shop:1").build());
+    let fake = FakeKube::start(cluster).await;
+    let kubectl = Kubectl::new(&fake, "workloads");
+
+    let list = kubectl.json(&["get", "statefulsets,daemonsets,services,jobs", "-o", "json"]).await;
+    let kinds: Vec<(String, String)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| (item["kind"].as_str().unwrap().to_owned(), item["metadata"]["name"].as_str().unwrap().to_owned()))
+        .collect();
+    let expected = [("StatefulSet", "db"), ("DaemonSet", "agent"), ("Service", "shop"), ("Job", "migrate")];
+    assert_eq!(kinds, expected.map(|(kind, name)| (kind.to_owned(), name.to_owned())));
+    assert_eq!(list["items"][2]["spec"]["selector"]["app"], "shop", "a Service's selector is a plain map");
+    assert_eq!(list["items"][0]["spec"]["selector"]["matchLabels"]["app"], "db");
+
+    // kubectl resolves a Deployment to its pods by the selector and reads the one with most restarts.
+    let stdout = kubectl.ok(&["logs", "deployment/shop"]).await;
+    assert_eq!(String::from_utf8_lossy(&stdout), "hello from shop-b\n");
+    let requests = fake.requests();
+    let list = requests
+        .iter()
+        .find(|request| request.resource == "pods" && request.verb == "list")
+        .expect("kubectl listed the Deployment's pods");
+    assert_eq!(list.query.get("labelSelector").map(String::as_str), Some("app=shop"));
+    for resource in ["statefulsets", "daemonsets", "services", "jobs"] {
+        assert!(
+            requests.iter().any(|request| request.verb == "list" && request.resource == resource),
+            "{resource} listed: {requests:?}"
+        );
+    }
 }

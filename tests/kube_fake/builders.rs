@@ -244,6 +244,20 @@ impl PodBuilder {
                         self.init_containers.iter().map(|container| container.status_json(&uid)).collect(),
                     );
                 }
+                let ready = if self.containers.iter().all(|container| matches!(container.state, State::Running { .. }))
+                {
+                    "True"
+                } else {
+                    "False"
+                };
+                let since = time_secs(self.created);
+                status["conditions"] = json!([
+                    {"type": "PodReadyToStartContainers", "status": "True", "lastProbeTime": null, "lastTransitionTime": since},
+                    {"type": "Initialized", "status": "True", "lastProbeTime": null, "lastTransitionTime": since},
+                    {"type": "Ready", "status": ready, "lastProbeTime": null, "lastTransitionTime": since},
+                    {"type": "ContainersReady", "status": ready, "lastProbeTime": null, "lastTransitionTime": since},
+                    {"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": since},
+                ]);
             }
             None => {
                 status["conditions"] = json!([{

@@ -8,6 +8,25 @@
 //! a proxy's non-JSON 502). Writes are not served. Include it with
 //! `#[path = "kube_fake/mod.rs"] mod kube_fake;` (from an example: `"../tests/kube_fake/mod.rs"`);
 //! it uses only the package's dependencies and dev-dependencies.
+//!
+//! ```ignore
+//! let mut cluster = Cluster::new();
+//! cluster.namespace = "prod".to_owned(); // the kubeconfig's namespace
+//! cluster.add(pod("prod", "api-1").labels(&[("app", "api")]).container(container("nginx").running(t)).build());
+//! cluster.log("prod", "api-1", "nginx", [LogLine::new(t, b"GET / 200".to_vec())]);
+//! cluster.add(core_event("prod", "api-1.1").involved("Pod", "api-1").reason("BackOff").seen(t, t, 3).build());
+//! let fake = FakeKube::start(cluster).await;
+//! let kubeconfig = fake.kubeconfig(&dir); // or fake.url() for a hand-made client config
+//! fake.restart_container("prod", "api-1", "nginx", t2, 137, "OOMKilled"); // while it runs
+//! fake.forbid("", "pods", Some("log"));
+//! assert!(fake.requests().iter().any(|request| request.subresource.as_deref() == Some("log")));
+//! ```
+//!
+//! Checked against kube-rs 5.0 by hand as well: lists (with `limit`/`continue`), `log_stream`, the Status
+//! errors (`Error::Api`), its own retries of 503, and a non-JSON 502 (`reason: "Failed to parse error data"`).
+//! Not served: writes, `follow=true` streams that stay open (the body ends with the lines present), watch
+//! events (a watch answers 200 and ends at once), Table output, protobuf, aggregated discovery (kubectl
+//! falls back to the per-group documents, as against an older server).
 #![allow(dead_code)]
 
 pub mod builders;
@@ -526,7 +545,8 @@ impl Handle {
             .insert((namespace.to_owned(), pod.to_owned(), container.map(str::to_owned)), bytes);
     }
 
-    /// Answers the next `times` requests for `path` (no query) with `status` (500 or 429, as a Status).
+    /// Answers the next `times` requests for `path` (no query) with `status` as a Status: 429 (with
+    /// `Retry-After: 1`), 503, 504, or anything else as a 500-style InternalError with that code.
     pub fn fail_first(&self, path: &str, status: u16, times: u32) {
         self.lock().faults.fail_first.insert(path.to_owned(), (status, times));
     }
@@ -796,6 +816,22 @@ async fn serve(State(handle): State<Handle>, method: Method, uri: Uri, headers: 
                     .into_response();
             response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
             return response;
+        }
+        Some(503) => {
+            return status_error(
+                503,
+                "ServiceUnavailable",
+                "the server is currently unable to handle the request",
+                Some(json!({})),
+            );
+        }
+        Some(504) => {
+            return status_error(
+                504,
+                "Timeout",
+                "The list operation timed out, please try again",
+                Some(json!({"retryAfterSeconds": 1})),
+            );
         }
         Some(code) => {
             return status_error(

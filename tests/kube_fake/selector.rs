@@ -177,6 +177,7 @@ fn field_pointer(group: &str, resource: &str, label: &str) -> Option<&'static st
             "regarding.fieldPath" => Some("/regarding/fieldPath"),
             "reason" => Some("/reason"),
             "reportingController" => Some("/reportingController"),
+            "source" => Some("/deprecatedSource/component"),
             "type" => Some("/type"),
             _ => None,
         },
