@@ -4,6 +4,7 @@
 
 #[path = "kube_fake/mod.rs"]
 mod kube_fake;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -701,4 +702,55 @@ async fn chunks_stream_out_and_passes_can_be_spawned() {
         let n_chunk_lines = chunk.lines.iter().filter(|byte| **byte == b'\n').count();
         assert_eq!(n_chunk_lines, n_lines as usize, "{}", chunk.key());
     }
+}
+
+/// The drift test: every request a full pass makes (each label kind, logs, previous logs,
+/// events, rollouts) is allowed by both shipped overlays, rendered by the real kubectl.
+#[tokio::test]
+async fn the_shipped_rbac_allows_every_request_made() {
+    use support::rbac::{ApiRequest, allows, bound_rules, unneeded};
+    let mut cluster = shop();
+    cluster.add(core_event("shop", "api.warn").involved("Pod", "api-2-a").reason("BackOff").warning().build());
+    let fake = FakeKube::start(cluster).await;
+    let collector = collector(&fake, KubernetesSettings::default()).await;
+    let first = collector
+        .pass(
+            &scope(&[
+                &[("namespace", "shop"), ("pod", "web-1")],
+                &[("namespace", "shop"), ("deployment", "api")],
+                &[("namespace", "shop"), ("statefulset", "db")],
+                &[("namespace", "shop"), ("daemonset", "agent")],
+                &[("namespace", "shop"), ("job_name", "migrate")],
+                &[("namespace", "shop"), ("service", "web")],
+                &[("app.kubernetes.io/name", "cart")],
+            ]),
+            &BTreeMap::new(),
+        )
+        .await;
+    fake.restart_container("shop", "api-2-a", "app", at("2025-02-09T10:09:00Z"), 1, "Error");
+    collector.pass(&scope(&[&[("namespace", "shop"), ("deployment", "api")]]), &first.cursors).await;
+    let requests: BTreeSet<ApiRequest> = fake
+        .requests()
+        .iter()
+        .map(|request| ApiRequest {
+            verb: request.verb.clone(),
+            group: request.group.clone(),
+            resource: request.resource.clone(),
+            subresource: request.subresource.clone(),
+            namespace: request.namespace.clone(),
+        })
+        .collect();
+    let overlays = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/kustomize/overlays");
+    let cluster_rules = bound_rules(&overlays.join("cluster")).unwrap();
+    for request in &requests {
+        assert!(allows(&cluster_rules, request), "the cluster overlay refuses {request:?}");
+    }
+    // The namespaced overlay reads its own namespace: the same requests made there.
+    let namespaced_rules = bound_rules(&overlays.join("namespaced")).unwrap();
+    for request in requests.iter().filter(|request| request.namespace.is_some()) {
+        let home = ApiRequest { namespace: Some("postmortemd".to_owned()), ..request.clone() };
+        assert!(allows(&namespaced_rules, &home), "the namespaced overlay refuses {home:?}");
+    }
+    let requests: Vec<ApiRequest> = requests.into_iter().collect();
+    eprintln!("granted but not requested: {:?}", unneeded(&cluster_rules, &requests));
 }
