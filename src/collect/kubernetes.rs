@@ -1008,7 +1008,15 @@ impl KubeCollector {
                     run.gap_on(source.clone(), at.map_or(resume, instant_of), self.capped_reason(), node);
                     break;
                 }
-                StreamEnd::PartialLine { at_limit: true, .. } => {}
+                // limitBytes ended the body after lines were taken: the next pass goes on from them.
+                StreamEnd::PartialLine { at_limit: true, .. } if taker.n_taken > 0 => {}
+                // NB: nothing taken before limitBytes: the lines of the cursor's second that were
+                // already taken outweigh budget and slack, and every later pass would stall here.
+                StreamEnd::PartialLine { at_limit: true, .. } => {
+                    cursor.bytes = self.max_bytes_per_container;
+                    run.gap_on(source.clone(), resume, self.capped_reason(), node);
+                    break;
+                }
                 StreamEnd::PartialLine { bytes, at_limit: false } => run.gap_on(
                     source.clone(),
                     resume,
