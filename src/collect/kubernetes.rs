@@ -28,7 +28,7 @@ use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
-use futures::{AsyncBufRead, AsyncBufReadExt};
+use futures::{AsyncBufRead, AsyncBufReadExt, StreamExt};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, LogParams};
 use kube::core::Request;
@@ -54,6 +54,8 @@ pub const MAX_EVENTS_PER_LIST: usize = 5_000;
 /// Extra `limitBytes` beyond the budget: lines of the `sinceTime` second already taken count
 /// against the API's limit but not against the budget.
 const LIMIT_SLACK: u64 = 64 << 10;
+/// Container logs read at the same time in one pass.
+const CONTAINERS_AT_ONCE: usize = 4;
 
 /// Why the collector could not be built, or a request failed (then a gap's reason).
 #[derive(Debug, thiserror::Error)]
@@ -744,9 +746,37 @@ impl KubeCollector {
         }
 
         let pods = self.cap(pods, &followed, &mut run);
+        let mut containers = Vec::new();
         for ((namespace, name), pod) in &pods {
-            self.collect_pod(namespace, name, pod, &mut run).await;
+            containers.extend(self.pod_containers(namespace, name, pod, &mut run));
         }
+        // A few containers at a time: a pass over 20 busy pods is bound by log throughput,
+        // and at most CONTAINERS_AT_ONCE chunks (each under the byte budget) are held.
+        // `buffered` keeps the order, so chunks, gaps and cursors are deterministic.
+        for job in &mut containers {
+            job.old = run.pass.cursors.get(&format!("{}/{}/{}", job.namespace, job.pod, job.container)).copied();
+        }
+        let mut logs = futures::stream::iter(containers.into_iter().map(|job| async move {
+            let status = job.status.as_ref();
+            self.read_container(&job.namespace, &job.pod, &job.container, status, scope, job.old).await
+        }))
+        .buffered(CONTAINERS_AT_ONCE);
+        while let Some(log) = logs.next().await {
+            let source = format!("logs {}", log.key);
+            let node = pods
+                .iter()
+                .find(|((namespace, name), _)| log.key.starts_with(&format!("{namespace}/{name}/")))
+                .and_then(|(_, pod)| text_at(pod, "/spec/nodeName"));
+            for (start, reason) in log.gaps {
+                run.gap_on(source.clone(), start, reason, node);
+            }
+            run.pass.cursors.insert(log.key, log.cursor);
+            if let Some(chunk) = log.chunk {
+                run.n_chunks += 1;
+                (run.on_chunk)(chunk);
+            }
+        }
+        drop(logs);
         self.collect_owners(&mut run).await;
         let namespaces: BTreeSet<String> = run.owners.iter().map(|(_, namespace, _)| namespace.clone()).collect();
         for namespace in &namespaces {
@@ -882,8 +912,9 @@ impl KubeCollector {
         }
     }
 
-    /// The pod object and the logs of each of its containers.
-    async fn collect_pod(&self, namespace: &str, name: &str, pod: &Value, run: &mut Run<'_>) {
+    /// Records the pod object and its owners; returns its containers, whose logs are read next.
+    fn pod_containers(&self, namespace: &str, name: &str, pod: &Value, run: &mut Run<'_>) -> Vec<ContainerJob> {
+        let mut jobs = Vec::new();
         run.owners.insert(("Pod".to_owned(), namespace.to_owned(), name.to_owned()));
         for owner in pod.pointer("/metadata/ownerReferences").and_then(Value::as_array).into_iter().flatten() {
             if let (Some(kind), Some(owner_name)) = (text_at(owner, "/kind"), text_at(owner, "/name")) {
@@ -891,7 +922,6 @@ impl KubeCollector {
             }
         }
         run.object("Pod", pod.clone());
-        let node = text_at(pod, "/spec/nodeName").map(str::to_owned);
         for (containers, statuses) in [
             ("/spec/initContainers", "/status/initContainerStatuses"),
             ("/spec/containers", "/status/containerStatuses"),
@@ -902,25 +932,30 @@ impl KubeCollector {
                     .pointer(statuses)
                     .and_then(Value::as_array)
                     .and_then(|statuses| statuses.iter().find(|status| text_at(status, "/name") == Some(container)));
-                self.collect_container(namespace, name, container, status, node.as_deref(), run).await;
+                jobs.push(ContainerJob {
+                    namespace: namespace.to_owned(),
+                    pod: name.to_owned(),
+                    container: container.to_owned(),
+                    status: status.cloned(),
+                    old: None,
+                });
             }
         }
+        jobs
     }
 
     /// One container's new lines: the previous instance first when it restarted, then the current one.
-    async fn collect_container(
+    async fn read_container(
         &self,
         namespace: &str,
         pod: &str,
         container: &str,
         status: Option<&Value>,
-        node: Option<&str>,
-        run: &mut Run<'_>,
-    ) {
-        let scope = run.scope;
+        scope: &Scope,
+        old: Option<LogCursor>,
+    ) -> ContainerLog {
         let key = format!("{namespace}/{pod}/{container}");
-        let source = format!("logs {key}");
-        let old = run.pass.cursors.get(&key).copied();
+        let mut gaps: Vec<(Instant, String)> = Vec::new();
         let restart_count =
             status.and_then(|status| status.get("restartCount")).and_then(Value::as_u64).unwrap_or(0) as u32;
         let terminated = status.and_then(|status| status.pointer("/lastState/terminated"));
@@ -958,7 +993,7 @@ impl KubeCollector {
             _ => None,
         };
         if let Some((start, reason)) = lost {
-            run.gap_on(source.clone(), start, reason, node);
+            gaps.push((start, reason));
         }
 
         let mut cursor = old.unwrap_or_default();
@@ -968,7 +1003,7 @@ impl KubeCollector {
             let remaining = self.max_bytes_per_container.saturating_sub(cursor.bytes);
             if remaining == 0 {
                 let at = if cursor.last_nanos > 0 { instant_of(cursor.last_nanos) } else { scope.start };
-                run.gap_on(source.clone(), at, self.capped_reason(), node);
+                gaps.push((at, self.capped_reason()));
                 break;
             }
             let since = since_time(scope.start, Some(&cursor));
@@ -989,7 +1024,7 @@ impl KubeCollector {
             let reader = match stream {
                 Ok(reader) => reader,
                 Err(error) => {
-                    run.gap_on(source.clone(), since, error.gap_reason(), node);
+                    gaps.push((since, error.gap_reason()));
                     continue;
                 }
             };
@@ -1005,7 +1040,7 @@ impl KubeCollector {
                 StreamEnd::Capped { at } => {
                     // Spent: later passes do not ask again for a few bytes that no line fits in.
                     cursor.bytes = self.max_bytes_per_container;
-                    run.gap_on(source.clone(), at.map_or(resume, instant_of), self.capped_reason(), node);
+                    gaps.push((at.map_or(resume, instant_of), self.capped_reason()));
                     break;
                 }
                 // limitBytes ended the body after lines were taken: the next pass goes on from them.
@@ -1014,44 +1049,37 @@ impl KubeCollector {
                 // already taken outweigh budget and slack, and every later pass would stall here.
                 StreamEnd::PartialLine { at_limit: true, .. } => {
                     cursor.bytes = self.max_bytes_per_container;
-                    run.gap_on(source.clone(), resume, self.capped_reason(), node);
+                    gaps.push((resume, self.capped_reason()));
                     break;
                 }
-                StreamEnd::PartialLine { bytes, at_limit: false } => run.gap_on(
-                    source.clone(),
+                StreamEnd::PartialLine { bytes, at_limit: false } => gaps.push((
                     resume,
                     format!(
                         "the log stream of {}container {container} of pod {namespace}/{pod} ended inside a line: \
                          its last {bytes} bytes were dropped and are read again on the next pass",
                         if previous { "the previous instance of " } else { "" }
                     ),
-                    node,
-                ),
-                StreamEnd::Cut { error } => run.gap_on(
-                    source.clone(),
+                )),
+                StreamEnd::Cut { error } => gaps.push((
                     resume,
                     format!(
                         "the log stream of container {container} of pod {namespace}/{pod} was cut ({error}): \
                          lines after {resume} are read again on the next pass"
                     ),
-                    node,
-                ),
+                )),
             }
             if taker.n_without_time > 0 {
                 debug!(key, n_lines = taker.n_without_time, "Lines without a kubelet time were skipped.");
             }
         }
         cursor.restart_count = restart_count;
-        run.pass.cursors.insert(key, cursor);
-        if !lines.is_empty() {
-            run.n_chunks += 1;
-            (run.on_chunk)(LogChunk {
-                namespace: namespace.to_owned(),
-                pod: pod.to_owned(),
-                container: container.to_owned(),
-                lines,
-            });
-        }
+        let chunk = (!lines.is_empty()).then(|| LogChunk {
+            namespace: namespace.to_owned(),
+            pod: pod.to_owned(),
+            container: container.to_owned(),
+            lines,
+        });
+        ContainerLog { key, cursor, chunk, gaps }
     }
 
     fn capped_reason(&self) -> String {
@@ -1366,6 +1394,24 @@ fn event_in_window(event: &Value, scope: &Scope) -> bool {
         .or_else(|| time("/metadata/creationTimestamp"));
     let first = time("/firstTimestamp").or_else(|| time("/deprecatedFirstTimestamp")).or_else(|| time("/eventTime"));
     last.is_none_or(|last| last >= scope.start) && first.is_none_or(|first| first <= scope.end)
+}
+
+/// One container whose log a pass reads.
+struct ContainerJob {
+    namespace: String,
+    pod: String,
+    container: String,
+    status: Option<Value>,
+    /// The cursor it resumes from.
+    old: Option<LogCursor>,
+}
+
+/// What reading one container's log brought: its chunk, its cursor, its gaps (start, reason).
+struct ContainerLog {
+    key: String,
+    cursor: LogCursor,
+    chunk: Option<LogChunk>,
+    gaps: Vec<(Instant, String)>,
 }
 
 /// The state of one pass while it runs.
