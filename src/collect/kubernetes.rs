@@ -55,7 +55,7 @@ pub const MAX_EVENTS_PER_LIST: usize = 5_000;
 /// against the API's limit but not against the budget.
 const LIMIT_SLACK: u64 = 64 << 10;
 /// Container logs read at the same time in one pass.
-const CONTAINERS_AT_ONCE: usize = 4;
+pub const CONTAINERS_AT_ONCE: usize = 4;
 
 /// Why the collector could not be built, or a request failed (then a gap's reason).
 #[derive(Debug, thiserror::Error)]
@@ -664,9 +664,9 @@ impl KubeCollector {
 
     /// [`Self::pass`], handing each container's chunk to `on_chunk` as soon as it is read
     /// instead of holding every chunk until the pass ends (`Pass::logs` stays empty): a pass
-    /// over 20 pods of 24 MB each then holds one container's lines at a time, at most
-    /// `max_bytes_per_container`. A chunk's cursor is in the returned `Pass::cursors` only,
-    /// so store the chunks before the cursors.
+    /// over 20 pods of 24 MB each then holds at most [`CONTAINERS_AT_ONCE`] containers' lines,
+    /// each under `max_bytes_per_container`. A chunk's cursor is in the returned
+    /// `Pass::cursors` only, so store the chunks before (or with) the cursors.
     #[instrument(skip_all, fields(incident = scope.incident_id))]
     pub async fn pass_with(
         &self,
