@@ -754,3 +754,46 @@ async fn the_shipped_rbac_allows_every_request_made() {
     let requests: Vec<ApiRequest> = requests.into_iter().collect();
     eprintln!("granted but not requested: {:?}", unneeded(&cluster_rules, &requests));
 }
+
+#[tokio::test]
+async fn pods_created_during_the_incident_join_and_restarts_before_the_first_pass_are_told() {
+    let mut cluster = Cluster::new();
+    cluster.add(
+        pod("shop", "api-1")
+            .labels(&[("app", "api")])
+            .container(container("app").running(at("2025-02-09T10:12:00Z")).restarts(3).last_terminated(
+                137,
+                "OOMKilled",
+                at("2025-02-09T10:06:00Z"),
+                at("2025-02-09T10:12:00Z"),
+            ))
+            .build(),
+    );
+    cluster.previous_log("shop", "api-1", "app", [line("2025-02-09T10:11:59Z", "killed soon")]);
+    cluster.log("shop", "api-1", "app", [line("2025-02-09T10:12:01Z", "started again")]);
+    let fake = FakeKube::start(cluster).await;
+    let settings = KubernetesSettings {
+        targets: vec![postmortemd::config::TargetRule { label: "app".to_owned(), selector: "app={value}".to_owned() }],
+        ..KubernetesSettings::default()
+    };
+    let collector = collector(&fake, settings).await;
+    let scope = scope(&[&[("namespace", "shop"), ("app", "api")]]);
+    let first = collector.pass(&scope, &BTreeMap::new()).await;
+    assert_eq!(
+        log_of(&first, "api-1", "app"),
+        "[pod/api-1/app] 2025-02-09T10:11:59.000000000Z killed soon\n[pod/api-1/app] 2025-02-09T10:12:01.000000000Z started again\n"
+    );
+    let reasons = gap_reasons(&first);
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(
+        reasons[0].contains("has restarted 3 times") && reasons[0].contains("before 2025-02-09T10:06:00Z"),
+        "{reasons:?}"
+    );
+
+    fake.add(pod("shop", "api-2").labels(&[("app", "api")]).container(running("app")).build());
+    fake.append_log("shop", "api-2", "app", [line("2025-02-09T10:20:00Z", "new replica")]);
+    let second = collector.pass(&scope, &first.cursors).await;
+    assert_eq!(pods_of(&second), BTreeSet::from(["api-1".to_owned(), "api-2".to_owned()]));
+    assert_eq!(log_of(&second, "api-2", "app"), "[pod/api-2/app] 2025-02-09T10:20:00.000000000Z new replica\n");
+    assert_eq!(log_of(&second, "api-1", "app"), "", "nothing twice");
+}
