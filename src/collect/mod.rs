@@ -16,6 +16,7 @@ pub mod bundle;
 pub mod files;
 
 pub mod logs;
+pub mod prometheus;
 
 /// What a live pass is about: the incident's signals and the span to collect.
 #[derive(Clone, Debug)]
