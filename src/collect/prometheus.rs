@@ -136,9 +136,6 @@ impl PrometheusCollector {
         if reqwest::Url::parse(&url).map_or(true, |parsed| !matches!(parsed.scheme(), "http" | "https")) {
             return Err(Error::BadUrl { url });
         }
-        // NB: reqwest is built without its own crypto provider (aws-lc would need a C
-        // toolchain); ring is installed as the process default. Already installed is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         // The request timeout leaves Prometheus a moment beyond its own query timeout, so
         // that its `timeout` error (with its text) arrives rather than ours.
         let request_timeout = settings.timeout.unsigned_abs() + Duration::from_secs(2);
