@@ -923,6 +923,127 @@ mod tests {
         assert_eq!(seconds_text(-1_500), "-1.500");
     }
 
+    /// A loopback HTTP server answering each request with the next of `answers` (status,
+    /// body), or never when `None`; it hands back each request's text.
+    async fn scripted_server(
+        answers: Vec<Option<(u16, &'static str)>>,
+    ) -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (requests, received) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            for answer in answers {
+                let Ok((mut stream, _)) = listener.accept().await else { return };
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                // Headers, then the body its Content-Length announces.
+                while let Ok(read) = stream.read(&mut buffer).await {
+                    request.extend_from_slice(&buffer[..read]);
+                    let text = String::from_utf8_lossy(&request).to_string();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let length = head
+                            .lines()
+                            .find_map(|line| {
+                                line.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|n| n.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if body.len() >= length {
+                            break;
+                        }
+                    }
+                    if read == 0 {
+                        break;
+                    }
+                }
+                let _ = requests.send(String::from_utf8_lossy(&request).to_string());
+                match answer {
+                    Some((status, body)) => {
+                        let response = format!(
+                            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                        let _ = stream.write_all(response.as_bytes()).await;
+                    }
+                    // Silent: keep the connection open and say nothing.
+                    None => held.push(stream),
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        });
+        (url, received)
+    }
+
+    fn scope(start: &str, end: &str) -> Scope {
+        Scope {
+            incident_id: 7,
+            alerts: Vec::new(),
+            pagerduty_services: Vec::new(),
+            start: start.parse().unwrap(),
+            end: end.parse().unwrap(),
+            nodes: Vec::new(),
+        }
+    }
+
+    fn collector(url: &str, timeout_secs: i64, tries: u32) -> PrometheusCollector {
+        let settings = PrometheusSettings {
+            url: url.to_owned(),
+            timeout: SignedDuration::from_secs(timeout_secs),
+            queries: vec![rule("queue", &[], "queue_depth")],
+            ..PrometheusSettings::default()
+        };
+        PrometheusCollector::new(&settings).unwrap().with_retry(RetryPolicy {
+            tries,
+            first_backoff: Duration::from_millis(20),
+            max_sleep: Duration::from_secs(1),
+        })
+    }
+
+    const SUCCESS: &str = r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"pod":"a"},"values":[[1739095500,"5"]]}]},"warnings":["w"]}"#;
+
+    #[tokio::test]
+    async fn a_busy_prometheus_is_asked_again_with_a_form_post() {
+        let (url, mut requests) = scripted_server(vec![Some((503, "busy")), Some((200, SUCCESS))]).await;
+        let pass = collector(&url, 30, 3).pass(&scope("2025-02-09T10:05:00Z", "2025-02-09T10:10:00Z")).await;
+        assert!(pass.gaps.is_empty(), "{:?}", pass.gaps);
+        assert_eq!(pass.files[0].name, "prometheus/queue.json");
+        assert_eq!(pass.files[0].bytes, SUCCESS.as_bytes(), "the body as Prometheus wrote it, warnings included");
+        assert_eq!(pass.files[1].bytes, b"{\n  \"queue.json\": \"queue_depth\"\n}\n");
+        for _ in 0..2 {
+            let request = requests.recv().await.unwrap();
+            assert!(request.starts_with("POST /api/v1/query_range HTTP/1.1\r\n"), "{request}");
+            assert!(
+                request.to_ascii_lowercase().contains("content-type: application/x-www-form-urlencoded"),
+                "{request}"
+            );
+            assert!(
+                request
+                    .ends_with("query=queue_depth&start=1739095500.000&end=1739095800.000&step=15.000&timeout=30000ms"),
+                "{request}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_silent_prometheus_is_a_timeout_gap_and_a_rejection_is_not_retried() {
+        let (url, _requests) = scripted_server(vec![None]).await;
+        let pass = collector(&url, 1, 1).pass(&scope("2025-02-09T10:05:00Z", "2025-02-09T10:10:00Z")).await;
+        let reasons: Vec<&str> = pass.gaps.iter().map(|gap| gap.reason.as_str()).collect();
+        assert_eq!(reasons, [format!("prometheus at {url} did not answer queue within 1s")]);
+        assert!(pass.files.is_empty());
+
+        let rejection = r#"{"status":"error","errorType":"execution","error":"many-to-many matching not allowed"}"#;
+        let (url, mut requests) = scripted_server(vec![Some((422, rejection)), Some((200, SUCCESS))]).await;
+        let pass = collector(&url, 30, 3).pass(&scope("2025-02-09T10:05:00Z", "2025-02-09T10:10:00Z")).await;
+        let reasons: Vec<&str> = pass.gaps.iter().map(|gap| gap.reason.as_str()).collect();
+        assert_eq!(reasons, ["prometheus rejected queue: execution: many-to-many matching not allowed"]);
+        requests.recv().await.unwrap();
+        assert!(requests.try_recv().is_err(), "a 422 is not asked again");
+    }
+
     #[test]
     fn an_empty_or_odd_url_is_refused() {
         let mut settings = PrometheusSettings::default();
