@@ -25,6 +25,10 @@ use crate::collect::{EvidenceFile, Pass, Scope};
 use crate::config::{PrometheusQuery, PrometheusSettings};
 use crate::record::{AlertRecord, GapRecord, Instant};
 
+/// The largest answer kept for one range; a bigger one is a gap rather than a memory spike
+/// (11,000 points of a few hundred series is well under it).
+pub const MAX_BODY_BYTES: usize = 256 << 20;
+
 /// Prometheus answers `bad_data` when `(end - start) / step` (integer division) exceeds this.
 pub const MAX_POINTS: i64 = 11_000;
 
@@ -55,6 +59,10 @@ pub enum Error {
     Timeout { url: String, query: String, timeout: SignedDuration },
     #[error("prometheus rejected {query}: {error_type}: {error}")]
     Rejected { query: String, status: u16, error_type: String, error: String },
+    #[error(
+        "prometheus at {url} answered {query} with more than {limit} bytes; ask for fewer series or a coarser step"
+    )]
+    TooLarge { url: String, query: String, limit: usize },
     #[error("prometheus at {url} answered {query} with {status} and a body that is not Prometheus JSON: {excerpt:?}")]
     NotPrometheusJson { url: String, query: String, status: u16, excerpt: String },
 }
@@ -71,6 +79,7 @@ impl Error {
             Error::Unreachable { .. } => "unreachable",
             Error::Timeout { .. } => "timeout",
             Error::Rejected { .. } => "rejected",
+            Error::TooLarge { .. } => "too_large",
             Error::NotPrometheusJson { .. } => "not_prometheus_json",
         }
     }
@@ -82,7 +91,7 @@ impl Error {
             Error::Rejected { status, .. } | Error::NotPrometheusJson { status, .. } => {
                 *status == 429 || *status >= 500
             }
-            Error::NoUrl | Error::BadUrl { .. } | Error::Client { .. } => false,
+            Error::NoUrl | Error::BadUrl { .. } | Error::Client { .. } | Error::TooLarge { .. } => false,
         }
     }
 }
@@ -117,6 +126,7 @@ pub struct Range {
     pub end_ms: i64,
 }
 
+#[derive(Clone, Debug)]
 pub struct PrometheusCollector {
     client: reqwest::Client,
     url: String,
@@ -125,6 +135,7 @@ pub struct PrometheusCollector {
     node_clock: bool,
     queries: Vec<PrometheusQuery>,
     retry: RetryPolicy,
+    max_body_bytes: usize,
 }
 
 impl PrometheusCollector {
@@ -153,12 +164,19 @@ impl PrometheusCollector {
             node_clock: settings.node_clock,
             queries: settings.queries.clone(),
             retry: RetryPolicy::default(),
+            max_body_bytes: MAX_BODY_BYTES,
         })
     }
 
     /// The same collector with another retry policy (tests use a short one).
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// The same collector with another cap on one answer's size (default [`MAX_BODY_BYTES`]).
+    pub fn with_max_body_bytes(mut self, max_body_bytes: usize) -> Self {
+        self.max_body_bytes = max_body_bytes;
         self
     }
 
@@ -262,8 +280,19 @@ impl PrometheusCollector {
             .await
             .map_err(|error| self.transport_error(query, &error))?;
         let status = response.status().as_u16();
-        let bytes = response.bytes().await.map_err(|error| self.transport_error(query, &error))?;
-        check_answer(&self.url, &query.title, status, bytes.to_vec())
+        let mut response = response;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|error| self.transport_error(query, &error))? {
+            if bytes.len() + chunk.len() > self.max_body_bytes {
+                return Err(Error::TooLarge {
+                    url: self.url.clone(),
+                    query: query.title.clone(),
+                    limit: self.max_body_bytes,
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        check_answer(&self.url, &query.title, status, bytes)
     }
 
     fn transport_error(&self, query: &PlannedQuery, error: &reqwest::Error) -> Error {
@@ -1042,6 +1071,19 @@ mod tests {
         assert_eq!(reasons, ["prometheus rejected queue: execution: many-to-many matching not allowed"]);
         requests.recv().await.unwrap();
         assert!(requests.try_recv().is_err(), "a 422 is not asked again");
+
+        let (url, _requests) = scripted_server(vec![Some((200, SUCCESS))]).await;
+        let pass = collector(&url, 30, 3)
+            .with_max_body_bytes(64)
+            .pass(&scope("2025-02-09T10:05:00Z", "2025-02-09T10:10:00Z"))
+            .await;
+        let reasons: Vec<&str> = pass.gaps.iter().map(|gap| gap.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [format!(
+                "prometheus at {url} answered queue with more than 64 bytes; ask for fewer series or a coarser step"
+            )]
+        );
     }
 
     #[test]
