@@ -10,10 +10,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Stdio;
-use std::time::Duration;
 
 use jiff::SignedDuration;
-use postmortemd::collect::prometheus::{PrometheusCollector, RetryPolicy};
+use postmortemd::collect::prometheus::PrometheusCollector;
 use postmortemd::collect::{Pass, Scope};
 use postmortemd::config::{PrometheusQuery, PrometheusSettings};
 use postmortemd::draft::{DraftOptions, draft};
@@ -330,16 +329,20 @@ async fn the_collector_reads_a_real_prometheus_and_reports_what_it_cannot() {
     );
     assert!(pass.files.iter().any(|file| file.name == "prometheus/queue.json"));
 
-    // Prometheus stopped: an "unreachable" gap over the window, and the pass returns.
+    // Prometheus stopped: an "unreachable" gap over the window for each query, and the pass
+    // returns (the default retries for the first query, the rest not asked again).
     prometheus.kill().await.unwrap();
-    let stopped =
-        PrometheusCollector::new(&settings(&url, "15s", &[("queue", &[], "queue_depth")])).unwrap().with_retry(
-            RetryPolicy { tries: 2, first_backoff: Duration::from_millis(50), max_sleep: Duration::from_secs(1) },
-        );
+    let stopped = PrometheusCollector::new(&settings(
+        &url,
+        "15s",
+        &[("queue", &[], "queue_depth"), ("workers", &[], "worker_up")],
+    ))
+    .unwrap();
     let pass = stopped.pass(&no_alerts).await;
     assert!(pass.files.is_empty(), "{:?}", pass.files);
-    let reasons: Vec<&str> = pass.gaps.iter().map(|gap| gap.reason.as_str()).collect();
-    assert_eq!(reasons, [format!("prometheus at {url} unreachable: connection refused")]);
-    assert_eq!((pass.gaps[0].start, pass.gaps[0].end), (at(START), at(END)));
+    let gaps: Vec<(&str, &str)> = pass.gaps.iter().map(|gap| (gap.source.as_str(), gap.reason.as_str())).collect();
+    let reason = format!("prometheus at {url} unreachable: connection refused");
+    assert_eq!(gaps, [("prometheus: queue_depth", reason.as_str()), ("prometheus: worker_up", reason.as_str())]);
+    assert!(pass.gaps.iter().all(|gap| (gap.start, gap.end) == (at(START), at(END))), "{:?}", pass.gaps);
     let _ = std::fs::remove_dir_all(&folder);
 }

@@ -204,21 +204,31 @@ impl PrometheusCollector {
         let step_ms = self.step.as_millis().max(1) as i64;
         let ranges = split_ranges(scope.start.as_millisecond(), scope.end.as_millisecond(), step_ms);
         let mut names = BTreeMap::new();
+        // Once Prometheus is unreachable (after retries), the rest is not asked: each
+        // remaining range is the same gap at once, so a dead server cannot stall the pass.
+        let mut unreachable: Option<String> = None;
         for query in &planned {
             let mut bodies = Vec::with_capacity(ranges.len());
             for range in &ranges {
-                match self.query_range(query, *range).await {
-                    Ok(body) => bodies.push(body),
-                    Err(error) => {
+                let result = match &unreachable {
+                    Some(reason) => Err(reason.clone()),
+                    None => self.query_range(query, *range).await.map_err(|error| {
                         warn!(%error, kind = error.kind(), query = query.promql, "Range query failed; reported as a gap.");
-                        pass.gaps.push(GapRecord {
-                            source: format!("prometheus: {}", query.promql),
-                            start: instant(range.start_ms).unwrap_or(scope.start),
-                            end: instant(range.end_ms).unwrap_or(scope.end),
-                            reason: error.to_string(),
-                            node: None,
-                        });
-                    }
+                        if matches!(error, Error::Unreachable { .. }) {
+                            unreachable = Some(error.to_string());
+                        }
+                        error.to_string()
+                    }),
+                };
+                match result {
+                    Ok(body) => bodies.push(body),
+                    Err(reason) => pass.gaps.push(GapRecord {
+                        source: format!("prometheus: {}", query.promql),
+                        start: instant(range.start_ms).unwrap_or(scope.start),
+                        end: instant(range.end_ms).unwrap_or(scope.end),
+                        reason,
+                        node: None,
+                    }),
                 }
             }
             let Some(bytes) = merge_bodies(bodies) else { continue };
