@@ -313,6 +313,21 @@ impl PrometheusCollector {
     }
 }
 
+/// How the daemon's jobs run it (after the Kubernetes collector, whose pods name the nodes).
+impl crate::incident::jobs::Collector for PrometheusCollector {
+    fn name(&self) -> &'static str {
+        "prometheus"
+    }
+
+    fn pass<'a>(
+        &'a self,
+        scope: &'a Scope,
+        _cursors: &'a BTreeMap<String, crate::collect::LogCursor>,
+    ) -> crate::incident::jobs::PassFuture<'a> {
+        Box::pin(PrometheusCollector::pass(self, scope))
+    }
+}
+
 /// A body is kept when Prometheus said `success`; its JSON error is its own words.
 fn check_answer(url: &str, title: &str, status: u16, bytes: Vec<u8>) -> Result<Vec<u8>> {
     let not_json = || Error::NotPrometheusJson {
