@@ -3,7 +3,7 @@
 //! [`Secret`]. This module owns loading, validating and printing the settings
 //! ([`load`], [`render`], [`example`]); what each setting does belongs to its user.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -41,6 +41,7 @@ pub struct Settings {
     pub api: ApiSettings,
     pub window: WindowSettings,
     pub kubernetes: KubernetesSettings,
+    pub prometheus: PrometheusSettings,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -128,6 +129,44 @@ impl Default for KubernetesSettings {
     }
 }
 
+/// The `[prometheus]` section: where Prometheus is and what to ask it for an incident.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrometheusSettings {
+    /// `http://prometheus-k8s.monitoring:9090`; empty: no Prometheus collection.
+    pub url: String,
+    /// Resolution of range queries (long windows are split, never coarsened).
+    pub step: SignedDuration,
+    /// How long one request may take (sent to Prometheus as its query `timeout` too).
+    pub timeout: SignedDuration,
+    /// Whether node-exporter clock series are queried for the nodes of the target pods.
+    pub node_clock: bool,
+    /// `[[prometheus.queries]]`, in file order.
+    pub queries: Vec<PrometheusQuery>,
+}
+
+/// One `[[prometheus.queries]]`: `query`, templated with an alert's labels, for every alert
+/// whose labels equal all of `matchers` (none: every incident).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrometheusQuery {
+    pub name: String,
+    /// The `match` table: label → value, all required.
+    pub matchers: BTreeMap<String, String>,
+    /// PromQL with `{{label}}` placeholders.
+    pub query: String,
+}
+
+impl Default for PrometheusSettings {
+    fn default() -> Self {
+        PrometheusSettings {
+            url: String::new(),
+            step: SignedDuration::from_secs(15),
+            timeout: SignedDuration::from_secs(30),
+            node_clock: true,
+            queries: Vec::new(),
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -145,6 +184,7 @@ impl Default for Settings {
                 quiet_period: SignedDuration::from_mins(30),
             },
             kubernetes: KubernetesSettings::default(),
+            prometheus: PrometheusSettings::default(),
         }
     }
 }
@@ -239,12 +279,48 @@ const KEYS: &[(&str, &[(&str, &str)])] = &[
             ("services", "Incidents with pages only: the pods of a PagerDuty service, by namespace and selector."),
         ],
     ),
+    (
+        "prometheus",
+        &[
+            (
+                "url",
+                "Prometheus base URL, e.g. http://prometheus-k8s.monitoring:9090; empty: no Prometheus collection.",
+            ),
+            ("step", "Resolution of range queries; long windows are split into ranges of at most 11,000 points."),
+            ("timeout", "How long one query may take, also sent to Prometheus as its query timeout."),
+            ("node_clock", "Query node_time_seconds and node_timex_* of the target pods' nodes (clock skew)."),
+            (
+                "queries",
+                "Queries run for an incident whose alert labels equal all of `match` (omitted: every incident).\n\
+                 {{label}} in `query` is that label of the alert.",
+            ),
+        ],
+    ),
 ];
 
-/// Keys whose value is an array of tables, with the keys each table holds.
-const TABLE_KEYS: &[(&str, &[&str])] = &[
-    ("kubernetes.targets", &["label", "selector"]),
-    ("kubernetes.services", &["pagerduty_service", "namespace", "selector"]),
+/// Keys whose value is an array of tables (`[[prometheus.queries]]`), with an example row
+/// `example()` prints commented out while the default is none.
+const TABLE_KEYS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "kubernetes.targets",
+        &[("label", "\"app.kubernetes.io/name\""), ("selector", "\"app.kubernetes.io/name={value}\"")],
+    ),
+    (
+        "kubernetes.services",
+        &[
+            ("pagerduty_service", "\"Checkout API\""),
+            ("namespace", "\"shop\""),
+            ("selector", "\"app.kubernetes.io/name=checkout-api\""),
+        ],
+    ),
+    (
+        "prometheus.queries",
+        &[
+            ("name", "\"5xx by pod\""),
+            ("match", "{ alertname = \"HighErrorRate\" }"),
+            ("query", "'sum by (pod) (rate(http_requests_total{namespace=\"{{namespace}}\",code=~\"5..\"}[5m]))'"),
+        ],
+    ),
 ];
 
 /// Load the settings: defaults < `file` < the environment (`env`: `None` is the process
@@ -353,6 +429,13 @@ pub fn load(
                 })
                 .collect::<Result<_, Error>>()?,
         },
+        prometheus: PrometheusSettings {
+            url: layered.parsed("prometheus.url", defaults.prometheus.url, parse_prometheus_url)?,
+            step: layered.parsed("prometheus.step", defaults.prometheus.step, parse_step)?,
+            timeout: layered.parsed("prometheus.timeout", defaults.prometheus.timeout, parse_step)?,
+            node_clock: layered.parsed("prometheus.node_clock", defaults.prometheus.node_clock, parse_bool)?,
+            queries: prometheus_queries(&layered)?,
+        },
     })
 }
 
@@ -362,6 +445,75 @@ fn take_required(table: &mut HashMap<String, String>, key: &str, name: &str) -> 
         Some(value) if !value.trim().is_empty() => Ok(value.trim().to_owned()),
         _ => Err(invalid(&format!("{key}.{name}"), "missing; expected a non-empty string".to_owned())),
     }
+}
+
+/// `[[prometheus.queries]]`: each a table of `name`, `query` and an optional `match` table.
+fn prometheus_queries(layered: &Layered<'_>) -> Result<Vec<PrometheusQuery>, Error> {
+    const KEY: &str = "prometheus.queries";
+    let Some(value) = layered.value(KEY) else { return Ok(Vec::new()) };
+    let ValueKind::Array(items) = value.kind else {
+        return Err(invalid(KEY, format!("expected a list of tables ([[{KEY}]])")));
+    };
+    let mut queries = Vec::with_capacity(items.len());
+    let mut names: Vec<String> = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        let item_key = format!("{KEY}[{index}]");
+        let ValueKind::Table(mut entries) = item.kind else {
+            return Err(invalid(&item_key, format!("expected a table ([[{KEY}]])")));
+        };
+        let mut fields: Vec<&String> = entries.keys().collect();
+        fields.sort();
+        if let Some(unknown) = fields.into_iter().find(|field| !["name", "match", "query"].contains(&field.as_str())) {
+            return Err(Error::UnknownKey {
+                key: format!("{item_key}.{unknown}"),
+                expected: "name, match, query".to_owned(),
+            });
+        }
+        let mut string = |field: &str| -> Result<String, Error> {
+            let field_key = format!("{item_key}.{field}");
+            match entries.remove(field).map(|value| value.kind) {
+                Some(ValueKind::String(text)) if !text.trim().is_empty() => Ok(text.trim().to_owned()),
+                Some(ValueKind::String(_)) | None => {
+                    Err(invalid(&field_key, "missing; expected a non-empty string".to_owned()))
+                }
+                Some(other) => Err(invalid(&field_key, format!("expected a string, found {other}"))),
+            }
+        };
+        let name = string("name")?;
+        let query = string("query")?;
+        if names.contains(&name) {
+            return Err(invalid(&format!("{item_key}.name"), format!("{name:?} names an earlier query too")));
+        }
+        names.push(name.clone());
+        let matchers = match entries.remove("match").map(|value| value.kind) {
+            None => BTreeMap::new(),
+            Some(ValueKind::Table(table)) => {
+                let mut matchers = BTreeMap::new();
+                for (label, value) in table {
+                    match value.kind {
+                        ValueKind::String(text) => {
+                            matchers.insert(label, text);
+                        }
+                        other => {
+                            return Err(invalid(
+                                &format!("{item_key}.match.{label}"),
+                                format!("expected a label value as a string, found {other}"),
+                            ));
+                        }
+                    }
+                }
+                matchers
+            }
+            Some(other) => {
+                return Err(invalid(
+                    &format!("{item_key}.match"),
+                    format!("expected a table of label = \"value\", found {other}"),
+                ));
+            }
+        };
+        queries.push(PrometheusQuery { name, matchers, query });
+    }
+    Ok(queries)
 }
 
 /// Every key of the merged layers must be one of [`KEYS`].
@@ -491,7 +643,11 @@ impl Layered<'_> {
     /// [`TABLE_KEYS`]; `None` when the key is absent.
     fn tables(&self, key: &str) -> Result<Option<Vec<HashMap<String, String>>>, Error> {
         let Some(value) = self.value(key) else { return Ok(None) };
-        let known = TABLE_KEYS.iter().find(|(name, _)| *name == key).map(|(_, keys)| *keys).unwrap_or(&[]);
+        let known: Vec<&str> = TABLE_KEYS
+            .iter()
+            .find(|(name, _)| *name == key)
+            .map(|(_, fields)| fields.iter().map(|(field, _)| *field).collect())
+            .unwrap_or_default();
         let ValueKind::Array(items) = value.kind else {
             return Err(invalid(key, format!("expected a list of tables ([[{key}]])")));
         };
@@ -547,6 +703,35 @@ impl Layered<'_> {
 
 fn parse_listen(text: &str) -> Result<SocketAddr, String> {
     text.trim().parse().map_err(|_| format!("{text:?} is not an address like 127.0.0.1:8080"))
+}
+
+fn parse_prometheus_url(text: &str) -> Result<String, String> {
+    let trimmed = text.trim().trim_end_matches('/');
+    if trimmed.is_empty() || trimmed.starts_with("http://") || trimmed.starts_with("https://") {
+        Ok(trimmed.to_owned())
+    } else {
+        Err(format!("{text:?} is not a URL like http://prometheus:9090 (or empty: no Prometheus collection)"))
+    }
+}
+
+/// A positive duration of whole milliseconds (Prometheus's resolution).
+fn parse_step(text: &str) -> Result<SignedDuration, String> {
+    let duration = parse_duration(text)?;
+    if duration.as_millis() < 1 {
+        return Err(format!("{text:?} is shorter than a millisecond, expected a duration like 15s"));
+    }
+    if duration.subsec_nanos() % 1_000_000 != 0 {
+        return Err(format!("{text:?} has a fraction of a millisecond, expected a duration like 15s"));
+    }
+    Ok(duration)
+}
+
+fn parse_bool(text: &str) -> Result<bool, String> {
+    match text.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(format!("{text:?} is not true or false")),
+    }
 }
 
 fn parse_count(text: &str) -> Result<usize, String> {
@@ -641,31 +826,11 @@ fn write_settings(settings: &Settings, comments: bool) -> String {
             "kubernetes.max_pods" => settings.kubernetes.max_pods.to_string(),
             "kubernetes.max_bytes_per_container" => quote(&format_size(settings.kubernetes.max_bytes_per_container)),
             "kubernetes.recollect_every" => quote(&format!("{:#}", settings.kubernetes.recollect_every)),
+            "prometheus.url" => quote(&settings.prometheus.url),
+            "prometheus.step" => quote(&format!("{:#}", settings.prometheus.step)),
+            "prometheus.timeout" => quote(&format!("{:#}", settings.prometheus.timeout)),
+            "prometheus.node_clock" => settings.prometheus.node_clock.to_string(),
             // `*_file` keys are read at load; their secrets show under the plain key.
-            _ => return None,
-        })
-    };
-    // Arrays of tables come after the scalar keys of their section, as `[[section.key]]`.
-    let tables = |key: &str| -> Option<Vec<Vec<(&'static str, String)>>> {
-        Some(match key {
-            "kubernetes.targets" => settings
-                .kubernetes
-                .targets
-                .iter()
-                .map(|rule| vec![("label", quote(&rule.label)), ("selector", quote(&rule.selector))])
-                .collect(),
-            "kubernetes.services" => settings
-                .kubernetes
-                .services
-                .iter()
-                .map(|rule| {
-                    vec![
-                        ("pagerduty_service", quote(&rule.pagerduty_service)),
-                        ("namespace", quote(&rule.namespace)),
-                        ("selector", quote(&rule.selector)),
-                    ]
-                })
-                .collect(),
             _ => return None,
         })
     };
@@ -681,7 +846,7 @@ fn write_settings(settings: &Settings, comments: bool) -> String {
             text.push('\n');
         }
         let _ = writeln!(text, "[{section}]");
-        for (name, comment) in keys.iter().filter(|(name, _)| tables(&format!("{section}.{name}")).is_none()) {
+        for (name, comment) in keys.iter().filter(|(name, _)| !is_table_key(&format!("{section}.{name}"))) {
             let key = format!("{section}.{name}");
             match value(&key) {
                 Some(value) => {
@@ -705,32 +870,79 @@ fn write_settings(settings: &Settings, comments: bool) -> String {
                 None => {}
             }
         }
-        for (name, comment) in keys.iter() {
+        // Arrays of tables come after the section's plain keys, as `[[section.key]]`.
+        for (name, comment) in keys.iter().filter(|(name, _)| is_table_key(&format!("{section}.{name}"))) {
             let key = format!("{section}.{name}");
-            let Some(rows) = tables(&key) else { continue };
+            let rows = table_rows(settings, &key);
             if comments {
                 for line in comment.lines() {
                     let _ = writeln!(text, "# {}", line.trim());
                 }
-            }
-            if rows.is_empty() && comments {
-                // An example of the shape, commented out: the default is none.
-                if let Some((_, names)) = TABLE_KEYS.iter().find(|(table_key, _)| *table_key == key) {
+                if rows.is_empty()
+                    && let Some((_, example_row)) = TABLE_KEYS.iter().find(|(table_key, _)| *table_key == key)
+                {
                     let _ = writeln!(text, "# [[{key}]]");
-                    for table_name in *names {
-                        let _ = writeln!(text, "# {table_name} = \"…\"");
+                    for (field, example) in *example_row {
+                        let _ = writeln!(text, "# {field} = {example}");
                     }
                 }
             }
             for row in rows {
                 let _ = writeln!(text, "[[{key}]]");
-                for (table_name, table_value) in row {
-                    let _ = writeln!(text, "{table_name} = {table_value}");
+                for (field, value) in row {
+                    let _ = writeln!(text, "{field} = {value}");
                 }
             }
         }
     }
     text
+}
+
+fn is_table_key(key: &str) -> bool {
+    TABLE_KEYS.iter().any(|(table_key, _)| *table_key == key)
+}
+
+/// The rows of an array-of-tables key, each as (field, TOML value).
+fn table_rows(settings: &Settings, key: &str) -> Vec<Vec<(&'static str, String)>> {
+    match key {
+        "kubernetes.targets" => settings
+            .kubernetes
+            .targets
+            .iter()
+            .map(|rule| vec![("label", quote(&rule.label)), ("selector", quote(&rule.selector))])
+            .collect(),
+        "kubernetes.services" => settings
+            .kubernetes
+            .services
+            .iter()
+            .map(|rule| {
+                vec![
+                    ("pagerduty_service", quote(&rule.pagerduty_service)),
+                    ("namespace", quote(&rule.namespace)),
+                    ("selector", quote(&rule.selector)),
+                ]
+            })
+            .collect(),
+        "prometheus.queries" => settings
+            .prometheus
+            .queries
+            .iter()
+            .map(|query| {
+                let mut row = vec![("name", quote(&query.name))];
+                if !query.matchers.is_empty() {
+                    let pairs: Vec<String> = query
+                        .matchers
+                        .iter()
+                        .map(|(label, value)| format!("{} = {}", quote(label), quote(value)))
+                        .collect();
+                    row.push(("match", format!("{{ {} }}", pairs.join(", "))));
+                }
+                row.push(("query", quote(&query.query)));
+                row
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// A TOML basic string.
@@ -839,7 +1051,7 @@ mod tests {
             (
                 "[windows]\ntail = \"1m\"",
                 &[],
-                "windows: unknown key (expected one of: server, store, webhooks, api, window, kubernetes)",
+                "windows: unknown key (expected one of: server, store, webhooks, api, window, kubernetes, prometheus)",
             ),
             (
                 "[webhooks.pagerduty]\nsigning_secret = \"x\"",
@@ -883,6 +1095,57 @@ mod tests {
                 "[kubernetes]\ntargets = \"app\"",
                 &[],
                 "kubernetes.targets: expected a list of tables ([[kubernetes.targets]])",
+            ),
+            (
+                "[api]\nbearer_tokens = [\"a\"]\nbearer_tokens_file = \"/x\"",
+                &[],
+                "api.bearer_tokens: set either api.bearer_tokens or api.bearer_tokens_file, not both",
+            ),
+            (
+                "[webhooks.alertmanager]\nbearer_token_file = \"/nonexistent/postmortemd/token\"",
+                &[],
+                "webhooks.alertmanager.bearer_token_file: cannot read /nonexistent/postmortemd/token: No such file or directory (os error 2)",
+            ),
+            (
+                "[prometheus]\nurl = \"prometheus:9090\"",
+                &[],
+                "prometheus.url: \"prometheus:9090\" is not a URL like http://prometheus:9090 (or empty: no Prometheus collection)",
+            ),
+            (
+                "",
+                &[("POSTMORTEMD_PROMETHEUS__STEP", "0s")],
+                "prometheus.step: \"0s\" is shorter than a millisecond, expected a duration like 15s",
+            ),
+            ("[prometheus]\nnode_clock = \"yes\"", &[], "prometheus.node_clock: \"yes\" is not true or false"),
+            (
+                "[[prometheus.queries]]\nname = \"x\"",
+                &[],
+                "prometheus.queries[0].query: missing; expected a non-empty string",
+            ),
+            (
+                "[[prometheus.queries]]\nname = \"x\"\nquery = \"up\"\nmatch = \"alertname=X\"",
+                &[],
+                "prometheus.queries[0].match: expected a table of label = \"value\", found alertname=X",
+            ),
+            (
+                "[[prometheus.queries]]\nname = \"x\"\nquery = \"up\"\nmatch = { severity = 2 }",
+                &[],
+                "prometheus.queries[0].match.severity: expected a label value as a string, found 2",
+            ),
+            (
+                "[[prometheus.queries]]\nname = \"x\"\nquery = \"up\"\n[[prometheus.queries]]\nname = \"x\"\nquery = \"down\"",
+                &[],
+                "prometheus.queries[1].name: \"x\" names an earlier query too",
+            ),
+            (
+                "[[prometheus.queries]]\nname = \"x\"\nexpr = \"up\"",
+                &[],
+                "prometheus.queries[0].expr: unknown key (expected one of: name, match, query)",
+            ),
+            (
+                "[prometheus]\nqueries = \"up\"",
+                &[],
+                "prometheus.queries: expected a list of tables ([[prometheus.queries]])",
             ),
             (
                 "[api]\nbearer_tokens = [\"a\"]\nbearer_tokens_file = \"/x\"",
@@ -977,6 +1240,30 @@ mod tests {
         for secret in ["12345", "abc", "def", "only"] {
             assert!(!rendered.contains(secret), "{secret} shows in {rendered}");
         }
+    }
+
+    #[test]
+    fn prometheus_queries_load_in_order_and_render_back() {
+        let path = settings_file(
+            "prometheus",
+            "[prometheus]\nurl = \"http://prometheus:9090/\"\nstep = \"500ms\"\nnode_clock = false\n\
+             [[prometheus.queries]]\nname = \"5xx by pod\"\nmatch = { alertname = \"HighErrorRate\", \"app.kubernetes.io/name\" = \"api\" }\n\
+             query = 'sum by (pod) (rate(http_requests_total{namespace=\"{{namespace}}\",code=~\"5..\"}[5m]))'\n\
+             [[prometheus.queries]]\nname = \"up\"\nquery = \"up\"\n",
+        );
+        let settings = load(Some(&path), env(&[]), &Overrides::default()).unwrap();
+        let prometheus = &settings.prometheus;
+        assert_eq!(prometheus.url, "http://prometheus:9090", "a trailing slash is dropped");
+        assert_eq!((prometheus.step, prometheus.node_clock), (SignedDuration::from_millis(500), false));
+        let names: Vec<&str> = prometheus.queries.iter().map(|query| query.name.as_str()).collect();
+        assert_eq!(names, ["5xx by pod", "up"]);
+        let matchers: Vec<(&str, &str)> =
+            prometheus.queries[0].matchers.iter().map(|(label, value)| (label.as_str(), value.as_str())).collect();
+        assert_eq!(matchers, [("alertname", "HighErrorRate"), ("app.kubernetes.io/name", "api")]);
+        assert!(prometheus.queries[0].query.contains(r#"namespace="{{namespace}}""#));
+        assert!(prometheus.queries[1].matchers.is_empty(), "no match: every incident");
+        let rendered = settings_file("prometheus-rendered", &render(&settings));
+        assert_eq!(load(Some(&rendered), env(&[]), &Overrides::default()).unwrap(), settings);
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod files;
 pub mod kubernetes;
 
 pub mod logs;
+pub mod prometheus;
 
 /// What a live pass is about: the incident's signals and the span to collect.
 #[derive(Clone, Debug)]
