@@ -693,6 +693,10 @@ async fn chunks_stream_out_and_passes_can_be_spawned() {
         async move { collector.pass(&scope, &BTreeMap::new()).await }
     });
     let whole = spawned.await.unwrap();
+    // And through the daemon's job trait, the same pass.
+    let as_job: &dyn postmortemd::incident::jobs::Collector = &collector;
+    assert_eq!(as_job.name(), "kubernetes");
+    assert_eq!(as_job.pass(&scope, &BTreeMap::new()).await.logs, whole.logs);
     let mut streamed = Vec::new();
     let pass = collector.pass_with(&scope, &BTreeMap::new(), &mut |chunk| streamed.push(chunk)).await;
     assert!(pass.logs.is_empty(), "chunks went to the callback");

@@ -1338,6 +1338,21 @@ impl KubeCollector {
     }
 }
 
+/// The daemon's collection jobs run this collector beside the Prometheus one.
+impl crate::incident::jobs::Collector for KubeCollector {
+    fn name(&self) -> &'static str {
+        "kubernetes"
+    }
+
+    fn pass<'a>(
+        &'a self,
+        scope: &'a Scope,
+        cursors: &'a BTreeMap<String, LogCursor>,
+    ) -> crate::incident::jobs::PassFuture<'a> {
+        Box::pin(KubeCollector::pass(self, scope, cursors))
+    }
+}
+
 fn is_transient(error: &kube::Error) -> bool {
     match error {
         kube::Error::Api(status) => matches!(status.code, 429 | 500 | 502 | 503 | 504),
