@@ -35,7 +35,8 @@ impl Collector for Recording {
                 container: "app".into(),
                 lines: line.into_bytes(),
             };
-            let cursor = LogCursor { last_nanos: scope.end.as_nanosecond() as i64, at_last: 1, restart_count: n };
+            let cursor =
+                LogCursor { last_nanos: scope.end.as_nanosecond() as i64, at_last: 1, restart_count: n, bytes: 0 };
             Pass { logs: vec![chunk], cursors: [("shop/api-1/app".to_owned(), cursor)].into(), ..Pass::default() }
         })
     }

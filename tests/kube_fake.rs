@@ -485,6 +485,23 @@ async fn http_status_bodies_streams_and_faults() {
     assert_eq!(received.len(), 5_000, "{error}");
     assert_eq!(&received[..12], b"request 0000");
 
+    // A stalled stream: the first bytes, then silence on an open connection.
+    fake.clear_faults();
+    fake.stall_log("prod", "web-1", Some("web"), 3_000);
+    let mut response =
+        client.get(format!("{base}/api/v1/namespaces/prod/pods/web-1/log?container=web")).send().await.unwrap();
+    let mut received = Vec::new();
+    while received.len() < 3_000 {
+        match response.chunk().await.unwrap() {
+            Some(chunk) => received.extend_from_slice(&chunk),
+            None => panic!("the stalled stream ended after {} bytes", received.len()),
+        }
+    }
+    assert_eq!(received.len(), 3_000);
+    let next = tokio::time::timeout(Duration::from_millis(300), response.chunk()).await;
+    assert!(next.is_err(), "a stalled stream neither ends nor sends more: {next:?}");
+    fake.clear_faults();
+
     // The first K answers fail, then the path works again.
     let path = "/api/v1/namespaces/prod/pods";
     fake.fail_first(path, 500, 2);
@@ -514,6 +531,12 @@ async fn http_status_bodies_streams_and_faults() {
     assert_eq!(client.get(format!("{base}{path}")).send().await.unwrap().status(), 200);
     assert!(started.elapsed() >= delay);
     fake.delay(None);
+    fake.delay_path("/api/v1/namespaces/prod/pods/api-1/log", Some(delay));
+    let started = std::time::Instant::now();
+    let response = client.get(format!("{base}/api/v1/namespaces/prod/pods/api-1/log")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(started.elapsed() >= delay);
+    fake.delay_path("/api/v1/namespaces/prod/pods/api-1/log", None);
 
     // Verbs as the authorizer maps them.
     fake.clear_requests();

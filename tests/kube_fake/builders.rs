@@ -135,6 +135,7 @@ pub struct PodBuilder {
     namespace: String,
     name: String,
     labels: Vec<(String, String)>,
+    annotations: Vec<(String, String)>,
     node: Option<String>,
     created: Timestamp,
     owner: Option<(String, String)>,
@@ -148,6 +149,7 @@ pub fn pod(namespace: &str, name: &str) -> PodBuilder {
         namespace: namespace.to_owned(),
         name: name.to_owned(),
         labels: Vec::new(),
+        annotations: Vec::new(),
         node: Some("node-1".to_owned()),
         created: epoch(),
         owner: None,
@@ -160,6 +162,11 @@ pub fn pod(namespace: &str, name: &str) -> PodBuilder {
 impl PodBuilder {
     pub fn labels(mut self, labels: &[(&str, &str)]) -> Self {
         self.labels.extend(labels.iter().map(|(key, value)| (key.to_string(), value.to_string())));
+        self
+    }
+    /// e.g. `kubectl.kubernetes.io/default-container`.
+    pub fn annotation(mut self, key: &str, value: &str) -> Self {
+        self.annotations.push((key.to_owned(), value.to_owned()));
         self
     }
     pub fn node(mut self, node: &str) -> Self {
@@ -202,6 +209,11 @@ impl PodBuilder {
         if !self.labels.is_empty() {
             metadata["labels"] = Value::Object(
                 self.labels.iter().map(|(key, value)| (key.clone(), Value::String(value.clone()))).collect(),
+            );
+        }
+        if !self.annotations.is_empty() {
+            metadata["annotations"] = Value::Object(
+                self.annotations.iter().map(|(key, value)| (key.clone(), Value::String(value.clone()))).collect(),
             );
         }
         if let Some((kind, name)) = &self.owner {

@@ -427,13 +427,24 @@ fn event_to_core(new: &Value) -> Value {
     event
 }
 
+/// What goes wrong with a log stream after some bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LogFault {
+    /// The connection drops without the chunked body's end.
+    Drop(usize),
+    /// The stream stays open and silent, as a hung kubelet's does.
+    Stall(usize),
+}
+
 /// Faults injected while the fake runs.
 #[derive(Clone, Debug, Default)]
 struct Faults {
     forbidden: BTreeSet<(String, String, Option<String>)>,
     delay: Option<Duration>,
-    /// (namespace, pod, container or any) → bytes sent before the connection is dropped.
-    truncate_logs: BTreeMap<(String, String, Option<String>), usize>,
+    /// path → extra delay for that path only.
+    path_delays: BTreeMap<String, Duration>,
+    /// (namespace, pod, container or any) → what goes wrong with its log stream.
+    log_faults: BTreeMap<(String, String, Option<String>), LogFault>,
     /// path → (status, answers left).
     fail_first: BTreeMap<String, (u16, u32)>,
     bad_gateway: BTreeSet<String>,
@@ -536,13 +547,31 @@ impl Handle {
         self.lock().faults.delay = delay;
     }
 
+    /// Delays the responses for one `path` (no query) by `delay`, on top of any global delay.
+    pub fn delay_path(&self, path: &str, delay: Option<Duration>) {
+        let mut inner = self.lock();
+        match delay {
+            Some(delay) => inner.faults.path_delays.insert(path.to_owned(), delay),
+            None => inner.faults.path_delays.remove(path),
+        };
+    }
+
     /// Drops the connection after `bytes` of this pod's log body (of one container, or any), without the
     /// chunked body's proper end; a body shorter than that is sent whole, then dropped the same way.
     pub fn truncate_log(&self, namespace: &str, pod: &str, container: Option<&str>, bytes: usize) {
         self.lock()
             .faults
-            .truncate_logs
-            .insert((namespace.to_owned(), pod.to_owned(), container.map(str::to_owned)), bytes);
+            .log_faults
+            .insert((namespace.to_owned(), pod.to_owned(), container.map(str::to_owned)), LogFault::Drop(bytes));
+    }
+
+    /// Sends `bytes` of this pod's log body, then keeps the stream open and silent (for 10 minutes, or
+    /// until the client gives up): what a client's read timeout is for.
+    pub fn stall_log(&self, namespace: &str, pod: &str, container: Option<&str>, bytes: usize) {
+        self.lock()
+            .faults
+            .log_faults
+            .insert((namespace.to_owned(), pod.to_owned(), container.map(str::to_owned)), LogFault::Stall(bytes));
     }
 
     /// Answers the next `times` requests for `path` (no query) with `status` as a Status: 429 (with
@@ -794,9 +823,11 @@ async fn serve(State(handle): State<Handle>, method: Method, uri: Uri, headers: 
         if injected.is_none() && inner.faults.bad_gateway.contains(&path) {
             injected = Some(502);
         }
-        (inner.faults.delay, injected)
+        let delay =
+            inner.faults.delay.unwrap_or_default() + inner.faults.path_delays.get(&path).copied().unwrap_or_default();
+        (delay, injected)
     };
-    if let Some(delay) = delay {
+    if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
     match injected {
@@ -1026,18 +1057,18 @@ fn resource(handle: &Handle, request: &Request) -> Response {
         }
         (Some(name), Some(subresource)) if kind.resource == "pods" && subresource == "log" => {
             let namespace = request.namespace.clone().unwrap_or_default();
-            let truncate = inner
+            let fault = inner
                 .faults
-                .truncate_logs
+                .log_faults
                 .iter()
                 .find(|((log_namespace, pod, container), _)| {
                     *log_namespace == namespace
                         && pod == name
                         && container.as_ref().is_none_or(|container| request.query.get("container") == Some(container))
                 })
-                .map(|(_, bytes)| *bytes);
+                .map(|(_, fault)| *fault);
             match pod_log(cluster, &namespace, name, &request.query) {
-                Ok(body) => stream(body, truncate),
+                Ok(body) => stream(body, fault),
                 Err(response) => *response,
             }
         }
@@ -1211,18 +1242,26 @@ fn log_options(cluster: &Cluster, name: &str, query: &BTreeMap<String, String>) 
 
 const CHUNK_BYTES: usize = 8 * 1024;
 
-/// Streams a log body in chunks (chunked transfer, `text/plain`); with `truncate`, sends that many bytes
-/// and then fails the body, so the server drops the connection without the chunked terminator.
-fn stream(body: Vec<u8>, truncate: Option<usize>) -> Response {
+/// Streams a log body in chunks (chunked transfer, `text/plain`). A `Drop` fault sends that many bytes and
+/// then fails the body, so the server drops the connection without the chunked terminator; a `Stall`
+/// sends them and then nothing more while the connection stays open.
+fn stream(body: Vec<u8>, fault: Option<LogFault>) -> Response {
     let (mut sender, channel) = http_body_util::channel::Channel::<Bytes, std::io::Error>::new(2);
     tokio::spawn(async move {
-        let end = truncate.map_or(body.len(), |bytes| bytes.min(body.len()));
+        let end = match fault {
+            Some(LogFault::Drop(bytes) | LogFault::Stall(bytes)) => bytes.min(body.len()),
+            None => body.len(),
+        };
         for chunk in body[..end].chunks(CHUNK_BYTES) {
             if sender.send_data(Bytes::copy_from_slice(chunk)).await.is_err() {
                 return;
             }
         }
-        if truncate.is_some() {
+        if let Some(LogFault::Stall(_)) = fault {
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            return;
+        }
+        if let Some(LogFault::Drop(_)) = fault {
             // Let the server take the last chunk before the error ends the connection.
             for _ in 0..5_000 {
                 if sender.capacity() == sender.max_capacity() {
