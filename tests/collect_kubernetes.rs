@@ -244,6 +244,7 @@ async fn rollouts_and_owners_of_a_deployment() {
     let pods = postmortemd::ingest::kubernetes::parse_pods(&of_kind("Pod")).unwrap();
     assert_eq!(pods.iter().map(|pod| pod.name.as_str()).collect::<Vec<_>>(), ["api-2-a"]);
     assert_eq!(pods[0].node.as_deref(), Some("node-1"));
+    assert_eq!(postmortemd::collect::kubernetes::nodes_of(&pass), ["node-1"]);
     let deployments = postmortemd::ingest::kubernetes::parse_deployments(&of_kind("Deployment")).unwrap();
     assert_eq!(deployments.len(), 1);
     assert_read_only(&fake);
@@ -668,7 +669,13 @@ async fn chunks_stream_out_and_passes_can_be_spawned() {
     let n_lines = 20_000;
     for pod_idx in 0..3 {
         let name = format!("api-{pod_idx}");
-        cluster.add(pod("shop", &name).labels(&[("app", "api")]).container(running("app")).build());
+        cluster.add(
+            pod("shop", &name)
+                .labels(&[("app", "api")])
+                .node(&format!("node-{}", pod_idx % 2))
+                .container(running("app"))
+                .build(),
+        );
         let start = at("2025-02-09T10:01:00Z");
         cluster.log(
             "shop",
@@ -700,6 +707,7 @@ async fn chunks_stream_out_and_passes_can_be_spawned() {
     let mut streamed = Vec::new();
     let pass = collector.pass_with(&scope, &BTreeMap::new(), &mut |chunk| streamed.push(chunk)).await;
     assert!(pass.logs.is_empty(), "chunks went to the callback");
+    assert_eq!(postmortemd::collect::kubernetes::nodes_of(&pass), ["node-0", "node-1"]);
     assert_eq!(streamed, whole.logs);
     assert_eq!(pass.cursors, whole.cursors);
     for chunk in &streamed {

@@ -1338,6 +1338,18 @@ impl KubeCollector {
     }
 }
 
+/// The nodes of the pods a pass found (`spec.nodeName`), sorted and once each: what
+/// [`Scope::nodes`] holds for the Prometheus collector's node clock series.
+pub fn nodes_of(pass: &Pass) -> Vec<String> {
+    let nodes: BTreeSet<&str> = pass
+        .objects
+        .iter()
+        .filter(|object| object.kind == "Pod")
+        .filter_map(|object| text_at(&object.json, "/spec/nodeName"))
+        .collect();
+    nodes.into_iter().map(str::to_owned).collect()
+}
+
 /// The daemon's collection jobs run this collector beside the Prometheus one.
 impl crate::incident::jobs::Collector for KubeCollector {
     fn name(&self) -> &'static str {
