@@ -240,6 +240,14 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot open the store {}", settings.store.url))?;
         let mut collectors: Vec<std::sync::Arc<dyn postmortemd::incident::jobs::Collector>> = Vec::new();
+        // Kubernetes first: its pods name the nodes whose clocks Prometheus is asked for.
+        match postmortemd::collect::kubernetes::KubeCollector::new(&settings.kubernetes).await {
+            Ok(kubernetes) => collectors.push(std::sync::Arc::new(kubernetes)),
+            Err(error) => tracing::warn!(
+                error = %anyhow::Error::new(error),
+                "No Kubernetes collection: set kubernetes.kubeconfig, or run in a cluster with a service account."
+            ),
+        }
         if !settings.prometheus.url.is_empty() {
             let prometheus = postmortemd::collect::prometheus::PrometheusCollector::new(&settings.prometheus)
                 .context("prometheus.url")?;

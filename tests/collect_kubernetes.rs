@@ -703,7 +703,10 @@ async fn chunks_stream_out_and_passes_can_be_spawned() {
     // And through the daemon's job trait, the same pass.
     let as_job: &dyn postmortemd::incident::jobs::Collector = &collector;
     assert_eq!(as_job.name(), "kubernetes");
-    assert_eq!(as_job.pass(&scope, &BTreeMap::new()).await.logs, whole.logs);
+    let mut through_job = Vec::new();
+    let job_pass = as_job.pass(&scope, &BTreeMap::new(), &mut |chunk| through_job.push(chunk)).await;
+    assert!(job_pass.logs.is_empty(), "the job streams chunks out");
+    assert_eq!(through_job, whole.logs);
     let mut streamed = Vec::new();
     let pass = collector.pass_with(&scope, &BTreeMap::new(), &mut |chunk| streamed.push(chunk)).await;
     assert!(pass.logs.is_empty(), "chunks went to the callback");

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use jiff::{SignedDuration, Timestamp};
 use postmortemd::collect::{LogChunk, LogCursor, Pass, Scope};
-use postmortemd::incident::jobs::{Collector, Jobs, PassFuture, Schedule};
+use postmortemd::incident::jobs::{ChunkSink, Collector, Jobs, PassFuture, Schedule};
 use postmortemd::record::AlertStatus;
 use postmortemd::store::{AlertmanagerIntake, Store};
 use postmortemd::telemetry::Metrics;
@@ -23,7 +23,12 @@ impl Collector for Recording {
         "kubernetes"
     }
 
-    fn pass<'a>(&'a self, scope: &'a Scope, cursors: &'a BTreeMap<String, LogCursor>) -> PassFuture<'a> {
+    fn pass<'a>(
+        &'a self,
+        scope: &'a Scope,
+        cursors: &'a BTreeMap<String, LogCursor>,
+        _on_chunk: ChunkSink<'a>,
+    ) -> PassFuture<'a> {
         Box::pin(async move {
             let mut calls = self.calls.lock().unwrap();
             calls.push((scope.clone(), cursors.clone()));
@@ -191,7 +196,12 @@ impl Collector for Snapshots {
         "prometheus"
     }
 
-    fn pass<'a>(&'a self, scope: &'a Scope, _cursors: &'a BTreeMap<String, LogCursor>) -> PassFuture<'a> {
+    fn pass<'a>(
+        &'a self,
+        scope: &'a Scope,
+        _cursors: &'a BTreeMap<String, LogCursor>,
+        on_chunk: ChunkSink<'a>,
+    ) -> PassFuture<'a> {
         Box::pin(async move {
             let n = {
                 let mut n_passes = self.n_passes.lock().unwrap();
@@ -199,6 +209,14 @@ impl Collector for Snapshots {
                 *n_passes
             };
             let file = |name: &str| postmortemd::collect::EvidenceFile { name: name.to_owned(), bytes: b"{}".to_vec() };
+            // Chunks handed out during the pass are stored with it like returned ones.
+            on_chunk(LogChunk {
+                namespace: "shop".into(),
+                pod: "api-1".into(),
+                container: "app".into(),
+                lines: format!("[pod/api-1/app] {} pass {n}\n", scope.end.strftime("%Y-%m-%dT%H:%M:%S.%9fZ"))
+                    .into_bytes(),
+            });
             match n {
                 2 => Pass {
                     gaps: vec![postmortemd::record::GapRecord {
@@ -230,10 +248,12 @@ async fn a_snapshot_replaces_the_previous_one_only_when_it_brought_data() {
         .incident_id
         .unwrap();
     let mut jobs = jobs(&store, Arc::new(Recording::default()), Arc::new(Mutex::new(Vec::new())));
-    jobs.collectors = vec![Arc::new(Snapshots::default())];
+    let snapshots = Arc::new(Snapshots::default());
+    jobs.collectors = vec![snapshots.clone()];
     let names = async |store: &Store| {
         let evidence = store.evidence(incident).await.unwrap();
         let files: Vec<String> = evidence.files.into_iter().map(|(name, _)| name).collect();
+        assert_eq!(evidence.logs.len() as u32, *snapshots.n_passes.lock().unwrap(), "one streamed chunk per pass");
         (files, evidence.gaps.len())
     };
     jobs.run_due(fired + minutes(1)).await.unwrap();

@@ -1360,8 +1360,9 @@ impl crate::incident::jobs::Collector for KubeCollector {
         &'a self,
         scope: &'a Scope,
         cursors: &'a BTreeMap<String, LogCursor>,
+        on_chunk: crate::incident::jobs::ChunkSink<'a>,
     ) -> crate::incident::jobs::PassFuture<'a> {
-        Box::pin(KubeCollector::pass(self, scope, cursors))
+        Box::pin(KubeCollector::pass_with(self, scope, cursors, on_chunk))
     }
 }
 

@@ -323,6 +323,7 @@ impl crate::incident::jobs::Collector for PrometheusCollector {
         &'a self,
         scope: &'a Scope,
         _cursors: &'a BTreeMap<String, crate::collect::LogCursor>,
+        _on_chunk: crate::incident::jobs::ChunkSink<'a>,
     ) -> crate::incident::jobs::PassFuture<'a> {
         Box::pin(PrometheusCollector::pass(self, scope))
     }

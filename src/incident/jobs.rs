@@ -14,7 +14,9 @@ use std::sync::Arc;
 
 use jiff::SignedDuration;
 
-use crate::collect::{LogCursor, Pass, Scope};
+use crate::collect::bundle::compress;
+use crate::collect::kubernetes::nodes_of;
+use crate::collect::{LogChunk, LogCursor, Pass, Scope};
 use crate::ingest::alertmanager;
 use crate::record::{AlertRecord, Instant};
 use crate::store::{ClaimedJob, NextRun, Store, StoredPass};
@@ -22,11 +24,20 @@ use crate::store::{ClaimedJob, NextRun, Store, StoredPass};
 /// A future a collector returns.
 pub type PassFuture<'a> = Pin<Box<dyn Future<Output = Pass> + Send + 'a>>;
 
+/// Where a collector hands log chunks as soon as it has read them (so a pass never holds
+/// every container's lines at once); chunks may also come back in [`Pass::logs`].
+pub type ChunkSink<'a> = &'a mut (dyn FnMut(LogChunk) + Send);
+
 /// A source a pass collects from. A pass never fails: what it could not see is a gap.
 pub trait Collector: Send + Sync {
-    /// `kubernetes`, `prometheus`: for logs.
+    /// `kubernetes`, `prometheus`: for logs and metric labels.
     fn name(&self) -> &'static str;
-    fn pass<'a>(&'a self, scope: &'a Scope, cursors: &'a BTreeMap<String, LogCursor>) -> PassFuture<'a>;
+    fn pass<'a>(
+        &'a self,
+        scope: &'a Scope,
+        cursors: &'a BTreeMap<String, LogCursor>,
+        on_chunk: ChunkSink<'a>,
+    ) -> PassFuture<'a>;
 }
 
 /// When passes run.
@@ -47,7 +58,7 @@ impl Schedule {
         Schedule {
             lead_in: settings.window.lead_in,
             tail: settings.window.tail,
-            recollect_every: SignedDuration::from_mins(5),
+            recollect_every: settings.kubernetes.recollect_every,
             lease: SignedDuration::from_mins(10),
             horizon: SignedDuration::from_hours(24),
         }
@@ -96,11 +107,17 @@ impl Jobs {
         let started = std::time::Instant::now();
         let mut pass = Pass { cursors: job.cursors.clone(), ..Pass::default() };
         let mut replaces = Vec::new();
+        let mut log_chunks = Vec::new();
         for collector in &self.collectors {
             let mut scope = scope.clone();
             scope.nodes = nodes_of(&pass);
             let collector_started = std::time::Instant::now();
-            let found = collector.pass(&scope, &job.cursors).await;
+            let mut on_chunk = |chunk: LogChunk| {
+                if !chunk.lines.is_empty() {
+                    log_chunks.push((chunk.key(), chunk.lines.len() as u64, compress(&chunk.lines)));
+                }
+            };
+            let found = collector.pass(&scope, &job.cursors, &mut on_chunk).await;
             self.metrics.collected(collector.name(), collector_started.elapsed().as_secs_f64(), found.gaps.len());
             tracing::debug!(
                 collector = collector.name(),
@@ -124,7 +141,9 @@ impl Jobs {
             pass.cursors.extend(found.cursors);
         }
         let next = self.next_run(&job, now);
-        let stored = StoredPass { replaces, ..StoredPass::from_pass(pass) };
+        let mut stored = StoredPass { replaces, ..StoredPass::from_pass(pass) };
+        log_chunks.append(&mut stored.logs);
+        stored.logs = log_chunks;
         self.store.store_pass(job.incident_id, &stored, now, next).await?;
         self.metrics.pass_stored();
         (self.on_stored)(job.incident_id);
@@ -180,17 +199,4 @@ fn span(job: &ClaimedJob, schedule: &Schedule, now: Instant) -> (Instant, Instan
         None => now,
     };
     (start, end.max(start))
-}
-
-/// The nodes of the pods a pass found (`spec.nodeName`), sorted.
-fn nodes_of(pass: &Pass) -> Vec<String> {
-    let mut nodes: Vec<String> = pass
-        .objects
-        .iter()
-        .filter(|object| object.kind == "Pod")
-        .filter_map(|object| object.json.pointer("/spec/nodeName")?.as_str().map(str::to_owned))
-        .collect();
-    nodes.sort();
-    nodes.dedup();
-    nodes
 }
