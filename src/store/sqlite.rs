@@ -59,10 +59,23 @@ impl Store {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await.map_err(open_error)?;
+        let pool =
+            SqlitePoolOptions::new().max_connections(8).connect_with(options.clone()).await.map_err(open_error)?;
         sqlx::migrate!("src/store/migrations").run(&pool).await.map_err(Error::Migrate)?;
+        // The writer's own connection: SQLite drops a connection's page cache whenever another
+        // connection wrote, so a writer moving between pooled connections re-read the indexes
+        // it had just updated (pread in every profile). Statement journals of multi-row
+        // inserts stay in memory (temp_store), and a 16 MiB cache holds the hot index pages.
+        let writer_pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options.pragma("cache_size", "-16384").pragma("temp_store", "MEMORY"))
+            .await
+            .map_err(open_error)?;
         let (writer, jobs) = tokio::sync::mpsc::channel(MAX_BATCH * 4);
-        tokio::spawn(write_batches(pool.clone(), jobs));
+        tokio::spawn(write_batches(writer_pool, jobs));
         Ok(Store { pool, writer })
     }
 
@@ -782,4 +795,112 @@ async fn insert_webhook(
     .await
     .map_err(query_error("insert webhook"))?;
     Ok(row.get(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notification(dedup_key: &str, group_key: &str, status: AlertStatus, starts_at: &str) -> AlertmanagerIntake {
+        let starts_at: Instant = starts_at.parse().unwrap();
+        let ends_at = (status == AlertStatus::Resolved).then(|| starts_at + SignedDuration::from_mins(5));
+        AlertmanagerIntake {
+            dedup_key: dedup_key.to_owned(),
+            received_at: starts_at,
+            body: format!("{{\"dedup\":\"{dedup_key}\"}}").into_bytes(),
+            group_key: group_key.to_owned(),
+            status,
+            starts_at,
+            ends_at,
+            title: format!("{group_key} title"),
+            severity: Some("warning".to_owned()),
+            truncated_alerts: 0,
+            labels: BTreeMap::from([("alertname".to_owned(), group_key.to_owned())]),
+        }
+    }
+
+    async fn store(name: &str) -> Store {
+        let folder = std::env::temp_dir().join(format!("postmortemd-store-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&folder);
+        Store::open(&format!("sqlite://{}/postmortemd.db", folder.display())).await.unwrap()
+    }
+
+    /// Incident ids renamed by first appearance (0, 1, …), so two stores compare.
+    fn shape(intakes: &[Intake]) -> Vec<(Option<usize>, bool)> {
+        let mut seen: Vec<i64> = Vec::new();
+        intakes
+            .iter()
+            .map(|intake| {
+                let incident = intake.incident_id.map(|id| match seen.iter().position(|known| *known == id) {
+                    Some(position) => position,
+                    None => {
+                        seen.push(id);
+                        seen.len() - 1
+                    }
+                });
+                (incident, intake.duplicate)
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn one_batch_decides_as_one_notification_at_a_time_would() {
+        let quiet = SignedDuration::from_mins(30);
+        let sequence = [
+            notification("a1", "G", AlertStatus::Firing, "2025-02-09T10:00:00Z"),
+            notification("b1", "H", AlertStatus::Firing, "2025-02-09T10:01:00Z"),
+            // An HA pair's duplicate within the same batch.
+            notification("a1", "G", AlertStatus::Firing, "2025-02-09T10:00:00Z"),
+            notification("a2", "G", AlertStatus::Resolved, "2025-02-09T10:00:00Z"),
+            // G fires again an hour after resolving: a second incident of G in one batch.
+            notification("a3", "G", AlertStatus::Firing, "2025-02-09T11:05:00Z"),
+            notification("b2", "H", AlertStatus::Resolved, "2025-02-09T10:01:00Z"),
+            notification("a4", "G", AlertStatus::Resolved, "2025-02-09T11:05:00Z"),
+        ];
+        let one_at_a_time = store("sequential").await;
+        let mut expected = Vec::new();
+        for intake in &sequence {
+            expected.push(one_at_a_time.record_alertmanager(intake.clone(), quiet).await.unwrap());
+        }
+        let batched = store("batched").await;
+        let jobs: Vec<Job> = sequence
+            .iter()
+            .map(|intake| Job {
+                pending: Pending::Alertmanager(intake.clone(), quiet),
+                reply: tokio::sync::oneshot::channel().0,
+            })
+            .collect();
+        let intakes = batched.write_batch(&jobs).await.unwrap();
+        assert_eq!(shape(&intakes), shape(&expected));
+        assert_eq!(
+            shape(&intakes),
+            [
+                (Some(0), false),
+                (Some(1), false),
+                (Some(0), true),
+                (Some(0), false),
+                (Some(2), false),
+                (Some(1), false),
+                (Some(2), false)
+            ]
+        );
+        assert_eq!(intakes[2].webhook_id, intakes[0].webhook_id, "a duplicate answers with the stored webhook");
+        assert_eq!(batched.count_webhooks().await.unwrap(), 6);
+        let incidents = batched.incidents(&IncidentFilter::default()).await.unwrap();
+        let statuses: Vec<(&str, &str, i64)> = incidents
+            .iter()
+            .map(|incident| {
+                (incident.group_key.as_deref().unwrap_or(""), incident.status.as_str(), incident.n_webhooks)
+            })
+            .collect();
+        assert_eq!(statuses, [("G", "resolved", 2), ("H", "resolved", 2), ("G", "resolved", 2)]);
+        // Sent again in a later batch, every notification is a duplicate of the same webhook.
+        let again = batched.write_batch(&jobs).await.unwrap();
+        for (first, second) in intakes.iter().zip(&again) {
+            assert_eq!(
+                (second.webhook_id, second.incident_id, second.duplicate),
+                (first.webhook_id, first.incident_id, true)
+            );
+        }
+    }
 }
