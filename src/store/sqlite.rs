@@ -419,18 +419,16 @@ async fn alertmanager_run(
             .collect();
         if !fresh.is_empty() {
             let hashes: Vec<String> = fresh.iter().map(|intake| pd_incident_key(&intake.group_key)).collect();
+            // By the hash of the group key, which every incident of a group carries as
+            // `pd_incident_key` (and a page-only one its page's `incident_key`): one index
+            // serves both, and `group_key` needs none that every webhook would write.
             let mut query = sqlx::QueryBuilder::<Sqlite>::new(INCIDENT_STATE_COLUMNS);
-            query.push(" WHERE group_key IN (");
-            let mut keys = query.separated(", ");
-            for intake in &fresh {
-                keys.push_bind(intake.group_key.as_str());
-            }
-            query.push(") OR (group_key IS NULL AND status = 'open' AND pd_incident_key IN (");
+            query.push(" WHERE pd_incident_key IN (");
             let mut keys = query.separated(", ");
             for hash in &hashes {
                 keys.push_bind(hash.as_str());
             }
-            query.push(")) ORDER BY id");
+            query.push(") AND (group_key IS NOT NULL OR status = 'open') ORDER BY id");
             let rows = query.build().fetch_all(&mut **transaction).await.map_err(query_error("incidents of groups"))?;
             for row in &rows {
                 let incident = IncidentState::from_row(row);
