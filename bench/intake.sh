@@ -4,6 +4,8 @@
 # same payload and stores nothing (examples/intake_ceiling.rs). Prints a Markdown table.
 #
 # Usage: bench/intake.sh [CONNECTIONS] [SECONDS]     (default 64 connections, 10 s)
+#   BASELINE=path/to/other/postmortemd bench/intake.sh …   adds a row for that binary, in
+#   the same run, on its own data directory (before/after back to back on a busy machine).
 # Needs: wrk (apt-get install -y wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,10 +58,18 @@ target/release/examples/intake_ceiling "127.0.0.1:$ceiling_port" & pids+=($!)
 daemon_port=$(port_free)
 target/release/postmortemd serve --listen "127.0.0.1:$daemon_port" --store "sqlite://$tmp/data/postmortemd.db" 2>"$tmp/daemon.log" & pids+=($!)
 wait_up "$ceiling_port"; wait_up "$daemon_port"
+if [[ -n "${BASELINE:-}" ]]; then
+    baseline_port=$(port_free)
+    "$BASELINE" serve --listen "127.0.0.1:$baseline_port" --store "sqlite://$tmp/baseline/postmortemd.db" 2>"$tmp/baseline.log" & pids+=($!)
+    wait_up "$baseline_port"
+fi
 
 echo "| Server | Connections | Webhooks/s | p99 latency | Non-2xx |"
 echo "|--------|------------:|-----------:|------------:|--------:|"
 run "ceiling: parse only, no storage" "http://127.0.0.1:$ceiling_port"
+if [[ -n "${BASELINE:-}" ]]; then
+    run "baseline: $BASELINE" "http://127.0.0.1:$baseline_port"
+fi
 run "postmortemd serve (SQLite, WAL, synchronous=FULL)" "http://127.0.0.1:$daemon_port"
 echo
-echo "stored: $(curl -s "http://127.0.0.1:$daemon_port/metrics" | awk '/outcome="stored"/ && /alertmanager/ {print $2}') webhooks"
+echo "stored: $(curl -s "http://127.0.0.1:$daemon_port/metrics" | awk '/outcome="stored"/ && /alertmanager/ {print $2}') webhooks; load: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -57,12 +57,38 @@ pub struct StoreSettings {
     pub url: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WebhookSettings {
     /// Bearer token Alertmanager must send (`http_config.authorization`); none: open.
     pub alertmanager_bearer_token: Option<Secret>,
     /// PagerDuty v3 signing secrets (several during rotation); none: signatures unchecked.
     pub pagerduty_signing_secrets: Vec<Secret>,
+    /// Fallback links of pages that neither their incident id nor `incident_key` link.
+    pub pagerduty_links: Vec<PagerDutyLink>,
+    /// A page links by a fallback rule only to an incident whose span, widened by this,
+    /// holds the page's time.
+    pub pagerduty_link_within: SignedDuration,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            alertmanager_bearer_token: None,
+            pagerduty_signing_secrets: Vec::new(),
+            pagerduty_links: Vec::new(),
+            pagerduty_link_within: SignedDuration::from_mins(30),
+        }
+    }
+}
+
+/// `[[webhooks.pagerduty.links]]`: a page of `service` that nothing else links joins the
+/// newest Alertmanager incident (open, or resolved within `link_within`) whose alert labels
+/// hold every pair of `labels` (the `match` key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PagerDutyLink {
+    /// The PagerDuty service's name (`data.service.summary`) or id (`data.service.id`).
+    pub service: String,
+    pub labels: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -246,6 +272,16 @@ const KEYS: &[(&str, &[(&str, &str)])] = &[
                  Env POSTMORTEMD_WEBHOOKS__PAGERDUTY__SIGNING_SECRETS: comma-separated.",
             ),
             ("signing_secrets_file", "Or: a file of signing secrets, one per line."),
+            ("link_within", "How far a page's time may lie outside an incident's span for a fallback link."),
+            (
+                "links",
+                "Fallback links for pages that no incident_key or PagerDuty incident id links to an incident:\n\
+                 a page of `service` (its name or id) joins the newest Alertmanager incident whose alert labels\n\
+                 hold every pair of `match`, open or resolved within link_within of the page; else its own.\n\
+                 [[webhooks.pagerduty.links]]\n\
+                 service = \"Checkout API\"\n\
+                 match = { namespace = \"shop\", service = \"checkout\" }",
+            ),
         ],
     ),
     (
@@ -371,6 +407,12 @@ pub fn load(
                 .into_iter()
                 .next(),
             pagerduty_signing_secrets: layered.secrets("webhooks.pagerduty.signing_secrets", Shape::List)?,
+            pagerduty_links: layered.links("webhooks.pagerduty.links")?,
+            pagerduty_link_within: layered.parsed(
+                "webhooks.pagerduty.link_within",
+                defaults.webhooks.pagerduty_link_within,
+                parse_duration,
+            )?,
         },
         api: ApiSettings { bearer_tokens: layered.secrets("api.bearer_tokens", Shape::List)? },
         window: WindowSettings {
@@ -680,6 +722,67 @@ impl Layered<'_> {
         Ok(Some(tables))
     }
 
+    /// `[[webhooks.pagerduty.links]]`: tables of `service` (text) and `match` (a table of
+    /// label values), each key checked and named in errors (`links[1].match.namespace`).
+    fn links(&self, key: &str) -> Result<Vec<PagerDutyLink>, Error> {
+        let Some(value) = self.value(key) else { return Ok(Vec::new()) };
+        let expected = "expected a list of tables like [[webhooks.pagerduty.links]] with service and match";
+        let ValueKind::Array(items) = value.kind else {
+            return Err(invalid(key, expected.to_owned()));
+        };
+        let mut links = Vec::with_capacity(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            let item_key = format!("{key}[{index}]");
+            let ValueKind::Table(mut table) = item.kind else {
+                return Err(invalid(&item_key, expected.to_owned()));
+            };
+            let mut names: Vec<&String> = table.keys().collect();
+            names.sort();
+            if let Some(unknown) = names.into_iter().find(|name| !["service", "match"].contains(&name.as_str())) {
+                return Err(Error::UnknownKey {
+                    key: format!("{item_key}.{unknown}"),
+                    expected: "service, match".to_owned(),
+                });
+            }
+            let service = match table.remove("service").map(|value| value.kind) {
+                Some(ValueKind::String(service)) if !service.trim().is_empty() => service.trim().to_owned(),
+                _ => {
+                    return Err(invalid(
+                        &format!("{item_key}.service"),
+                        "expected the name or id of a PagerDuty service".to_owned(),
+                    ));
+                }
+            };
+            let match_key = format!("{item_key}.match");
+            let Some(ValueKind::Table(pairs)) = table.remove("match").map(|value| value.kind) else {
+                return Err(invalid(
+                    &match_key,
+                    "expected a table of alert labels like { namespace = \"shop\" }".to_owned(),
+                ));
+            };
+            let mut labels = BTreeMap::new();
+            for (name, value) in pairs {
+                match value.kind {
+                    ValueKind::String(text) => labels.insert(name, text),
+                    other => {
+                        return Err(invalid(
+                            &format!("{match_key}.{name}"),
+                            format!("expected a label value (text), found {other}"),
+                        ));
+                    }
+                };
+            }
+            if labels.is_empty() {
+                return Err(invalid(
+                    &match_key,
+                    "expected at least one alert label: an empty match would link every page of the service".to_owned(),
+                ));
+            }
+            links.push(PagerDutyLink { service, labels });
+        }
+        Ok(links)
+    }
+
     /// A list of strings; a single string is comma-separated (how lists come from the
     /// environment).
     fn list(&self, key: &str) -> Result<Vec<String>, Error> {
@@ -816,6 +919,10 @@ fn write_settings(settings: &Settings, comments: bool) -> String {
                 quote(if settings.webhooks.alertmanager_bearer_token.is_some() { "***" } else { "" })
             }
             "webhooks.pagerduty.signing_secrets" => masked(&settings.webhooks.pagerduty_signing_secrets),
+            // No `links = []`: a file that keeps it cannot add `[[webhooks.pagerduty.links]]`.
+            "webhooks.pagerduty.links" if settings.webhooks.pagerduty_links.is_empty() => return None,
+            "webhooks.pagerduty.links" => links(&settings.webhooks.pagerduty_links),
+            "webhooks.pagerduty.link_within" => quote(&format!("{:#}", settings.webhooks.pagerduty_link_within)),
             "api.bearer_tokens" => masked(&settings.api.bearer_tokens),
             "window.lead_in" => quote(&format!("{:#}", settings.window.lead_in)),
             "window.tail" => quote(&format!("{:#}", settings.window.tail)),
@@ -860,6 +967,9 @@ fn write_settings(settings: &Settings, comments: bool) -> String {
                 None if comments => {
                     for line in comment.lines() {
                         let _ = writeln!(text, "# {}", line.trim());
+                    }
+                    if !name.ends_with("_file") {
+                        continue;
                     }
                     let _ = writeln!(
                         text,
@@ -943,6 +1053,20 @@ fn table_rows(settings: &Settings, key: &str) -> Vec<Vec<(&'static str, String)>
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// Fallback links as an inline TOML array, which reads back as the same settings as the
+/// `[[webhooks.pagerduty.links]]` tables.
+fn links(links: &[PagerDutyLink]) -> String {
+    let tables: Vec<String> = links
+        .iter()
+        .map(|link| {
+            let pairs: Vec<String> =
+                link.labels.iter().map(|(name, value)| format!("{} = {}", quote(name), quote(value))).collect();
+            format!("{{ service = {}, match = {{ {} }} }}", quote(&link.service), pairs.join(", "))
+        })
+        .collect();
+    format!("[{}]", tables.join(", "))
 }
 
 /// A TOML basic string.
@@ -1056,7 +1180,7 @@ mod tests {
             (
                 "[webhooks.pagerduty]\nsigning_secret = \"x\"",
                 &[],
-                "webhooks.pagerduty.signing_secret: unknown key (expected one of: signing_secrets, signing_secrets_file)",
+                "webhooks.pagerduty.signing_secret: unknown key (expected one of: signing_secrets, signing_secrets_file, link_within, links)",
             ),
             ("", &[("POSTMORTEMD_STORE__URI", "sqlite://x.db")], "store.uri: unknown key (expected one of: url)"),
             (
@@ -1151,6 +1275,42 @@ mod tests {
                 "[api]\nbearer_tokens = [\"a\"]\nbearer_tokens_file = \"/x\"",
                 &[],
                 "api.bearer_tokens: set either api.bearer_tokens or api.bearer_tokens_file, not both",
+            ),
+            (
+                "[webhooks.pagerduty]\nlink_within = \"half an hour\"",
+                &[],
+                "webhooks.pagerduty.link_within: \"half an hour\" is not a duration like 20m",
+            ),
+            (
+                "[[webhooks.pagerduty.links]]\nservice = \"Checkout API\"\nmatches = { a = \"b\" }",
+                &[],
+                "webhooks.pagerduty.links[0].matches: unknown key (expected one of: service, match)",
+            ),
+            (
+                "[[webhooks.pagerduty.links]]\nmatch = { a = \"b\" }",
+                &[],
+                "webhooks.pagerduty.links[0].service: expected the name or id of a PagerDuty service",
+            ),
+            (
+                "[[webhooks.pagerduty.links]]\nservice = \"a\"\nmatch = { a = \"b\" }\n\
+                 [[webhooks.pagerduty.links]]\nservice = \"b\"\nmatch = { port = 8080 }",
+                &[],
+                "webhooks.pagerduty.links[1].match.port: expected a label value (text), found 8080",
+            ),
+            (
+                "[[webhooks.pagerduty.links]]\nservice = \"a\"\nmatch = {}",
+                &[],
+                "webhooks.pagerduty.links[0].match: expected at least one alert label: an empty match would link every page of the service",
+            ),
+            (
+                "[[webhooks.pagerduty.links]]\nservice = \"a\"",
+                &[],
+                "webhooks.pagerduty.links[0].match: expected a table of alert labels like { namespace = \"shop\" }",
+            ),
+            (
+                "",
+                &[("POSTMORTEMD_WEBHOOKS__PAGERDUTY__LINKS", "Checkout API")],
+                "webhooks.pagerduty.links: expected a list of tables like [[webhooks.pagerduty.links]] with service and match",
             ),
             (
                 "[webhooks.alertmanager]\nbearer_token_file = \"/nonexistent/postmortemd/token\"",
@@ -1299,6 +1459,34 @@ mod tests {
             let duration = parse_duration(text).unwrap();
             assert_eq!(parse_duration(&format!("{duration:#}")), Ok(duration), "{text}");
         }
+    }
+
+    #[test]
+    fn pagerduty_links_read_from_tables_and_render_back() {
+        let path = settings_file(
+            "links",
+            "[webhooks.pagerduty]\nlink_within = \"45m\"\n\
+             [[webhooks.pagerduty.links]]\nservice = \" Checkout API \"\n\
+             match = { namespace = \"shop\", \"app.kubernetes.io/name\" = \"checkout\" }\n\
+             [[webhooks.pagerduty.links]]\nservice = \"PSVC42\"\nmatch = { team = \"payments\" }\n",
+        );
+        let settings = load(Some(&path), env(&[]), &Overrides::default()).unwrap();
+        let labels = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect()
+        };
+        assert_eq!(
+            settings.webhooks.pagerduty_links,
+            vec![
+                PagerDutyLink {
+                    service: "Checkout API".to_owned(),
+                    labels: labels(&[("app.kubernetes.io/name", "checkout"), ("namespace", "shop")]),
+                },
+                PagerDutyLink { service: "PSVC42".to_owned(), labels: labels(&[("team", "payments")]) },
+            ]
+        );
+        assert_eq!(settings.webhooks.pagerduty_link_within, SignedDuration::from_mins(45));
+        let rendered = settings_file("links-rendered", &render(&settings));
+        assert_eq!(load(Some(&rendered), env(&[]), &Overrides::default()).unwrap(), settings);
     }
 
     #[test]

@@ -399,6 +399,252 @@ async fn the_read_api_takes_its_own_bearer_tokens() {
     assert_eq!(daemon.get("/healthz").await.0, StatusCode::OK);
 }
 
+/// A v3 incident event of PagerDuty incident `incident_id` on `service`, with an optional incident_key.
+fn page(event_id: &str, incident_id: &str, service: &str, at: &str, incident_key: Option<&str>) -> String {
+    let mut data = serde_json::json!({"id": incident_id, "type": "incident", "title": "Checkout is slow",
+        "status": "triggered", "service": {"id": "PSVC42", "type": "service_reference", "summary": service}});
+    if let Some(key) = incident_key {
+        data["incident_key"] = serde_json::Value::from(key);
+    }
+    serde_json::json!({"event": {"id": event_id, "event_type": "incident.triggered", "resource_type": "incident",
+        "occurred_at": at, "agent": {"type": "user_reference", "summary": "Bob Example"}, "client": null, "data": data}})
+    .to_string()
+}
+
+/// An Alertmanager notification of `group` with these common labels, firing from `starts_at`.
+fn firing_with_labels(group: &str, starts_at: &str, labels: serde_json::Value) -> String {
+    let mut body: serde_json::Value = serde_json::from_str(&firing(group, starts_at)).unwrap();
+    body["commonLabels"] = labels.clone();
+    body["alerts"][0]["labels"] = labels;
+    body.to_string()
+}
+
+/// The incidents the API lists, newest first: (id, title, sources).
+async fn incidents(daemon: &Daemon) -> Vec<(i64, String, serde_json::Value)> {
+    let (status, list) = daemon.get("/api/v1/incidents").await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|incident| {
+            (
+                incident["id"].as_i64().unwrap(),
+                incident["title"].as_str().unwrap().to_owned(),
+                incident["sources"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// The incident a webhook was stored in, from the webhook's answer.
+async fn post_incident(daemon: &Daemon, uri: &str, body: String) -> i64 {
+    let (status, answer) = daemon.post(uri, &[JSON], body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    answer["incident"].as_i64().unwrap_or_else(|| panic!("no incident in {answer}"))
+}
+
+fn with_checkout_link(settings: &mut Settings) {
+    let labels = [("namespace", "shop"), ("service", "checkout")];
+    settings.webhooks.pagerduty_links = vec![postmortemd::config::PagerDutyLink {
+        service: "Checkout API".to_owned(),
+        labels: labels.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect(),
+    }];
+}
+
+#[tokio::test]
+async fn a_page_of_a_linked_service_joins_the_alert_incident_it_overlaps() {
+    let daemon = daemon(with_checkout_link).await;
+    let labels = serde_json::json!({"alertname": "CheckoutLatency", "namespace": "shop", "service": "checkout",
+        "severity": "critical"});
+    let alert = post_incident(
+        &daemon,
+        "/webhooks/alertmanager",
+        firing_with_labels(r#"{}:{alertname="CheckoutLatency"}"#, "2025-02-09T10:00:00Z", labels),
+    )
+    .await;
+    // A page that came another way (its own incident_key, which links nothing) at 10:05.
+    let linked = page("p1", "PABC", "Checkout API", "2025-02-09T10:05:00.000Z", Some("grafana-7f3a"));
+    assert_eq!(post_incident(&daemon, "/webhooks/pagerduty", linked).await, alert);
+    // Its later events follow the PagerDuty incident, even without a service.
+    let note =
+        serde_json::json!({"event": {"id": "p2", "event_type": "incident.annotated", "resource_type": "incident",
+        "occurred_at": "2025-02-09T10:09:00.000Z", "agent": {"type": "user_reference", "summary": "Bob Example"},
+        "client": null, "data": {"id": "PNOTE", "type": "incident_note", "content": "failing over",
+        "incident": {"id": "PABC", "type": "incident_reference"}}}})
+        .to_string();
+    assert_eq!(post_incident(&daemon, "/webhooks/pagerduty", note).await, alert);
+    let listed = incidents(&daemon).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].2, serde_json::json!(["alertmanager", "pagerduty"]));
+    let (_, markdown) = daemon.get(&format!("/api/v1/incidents/{alert}/timeline?format=md")).await;
+    assert!(markdown.contains("Bob Example") && markdown.contains("failing over"), "{markdown}");
+}
+
+#[tokio::test]
+async fn a_page_links_by_rule_only_to_matching_labels_overlapping_times_and_its_own_service() {
+    let daemon = daemon(|settings| {
+        with_checkout_link(settings);
+        settings.webhooks.pagerduty_links[0].service = "PSVC42".to_owned();
+        settings.webhooks.pagerduty_link_within = jiff::SignedDuration::from_mins(15);
+    })
+    .await;
+    let group = r#"{}:{alertname="CheckoutLatency"}"#;
+    let labels = serde_json::json!({"alertname": "CheckoutLatency", "namespace": "shop", "service": "checkout"});
+    let alert = post_incident(
+        &daemon,
+        "/webhooks/alertmanager",
+        firing_with_labels(group, "2025-02-09T10:00:00Z", labels.clone()),
+    )
+    .await;
+    let mut resolved_body: serde_json::Value =
+        serde_json::from_str(&resolved(group, "2025-02-09T10:00:00Z", "2025-02-09T10:30:00Z")).unwrap();
+    resolved_body["commonLabels"] = labels;
+    assert_eq!(post_incident(&daemon, "/webhooks/alertmanager", resolved_body.to_string()).await, alert);
+    // Another group, firing at the same time, whose labels differ (namespace "billing").
+    let other = post_incident(
+        &daemon,
+        "/webhooks/alertmanager",
+        firing_with_labels(
+            r#"{}:{alertname="BillingLatency"}"#,
+            "2025-02-09T10:01:00Z",
+            serde_json::json!({"alertname": "BillingLatency", "namespace": "billing", "service": "checkout"}),
+        ),
+    )
+    .await;
+    assert_ne!(other, alert);
+
+    // Resolved at 10:30, link_within 15m: a page at 10:50 is out of time and so is one
+    // before 09:45: each opens its own.
+    let late = page("q2", "PIN2", "Renamed service", "2025-02-09T10:50:00.000Z", None);
+    let late_incident = post_incident(&daemon, "/webhooks/pagerduty", late).await;
+    let early = page("q3", "PIN3", "Renamed service", "2025-02-09T09:40:00.000Z", None);
+    let early_incident = post_incident(&daemon, "/webhooks/pagerduty", early).await;
+    // A page of a service no rule names never links by rule.
+    let unruled =
+        serde_json::from_str::<serde_json::Value>(&page("q4", "PIN4", "Search", "2025-02-09T10:05:00.000Z", None))
+            .map(|mut value| {
+                value["event"]["data"]["service"]["id"] = serde_json::Value::from("PSEARCH");
+                value.to_string()
+            })
+            .unwrap();
+    let unruled_incident = post_incident(&daemon, "/webhooks/pagerduty", unruled).await;
+    let opened = [late_incident, early_incident, unruled_incident];
+    for incident in opened {
+        assert!(![alert, other].contains(&incident), "{incident} joined an alert incident");
+    }
+    // A page at 10:40 joins it (its service matched by id; the triggered page reopens it).
+    let within = page("q1", "PIN1", "Renamed service", "2025-02-09T10:40:00.000Z", None);
+    assert_eq!(post_incident(&daemon, "/webhooks/pagerduty", within).await, alert);
+    assert_eq!(incidents(&daemon).await.len(), 5);
+}
+
+#[tokio::test]
+async fn a_page_links_by_rule_to_no_incident_when_the_labels_differ() {
+    let daemon = daemon(with_checkout_link).await;
+    let alert = post_incident(
+        &daemon,
+        "/webhooks/alertmanager",
+        firing_with_labels(
+            r#"{}:{alertname="CheckoutLatency"}"#,
+            "2025-02-09T10:00:00Z",
+            // namespace matches, service is missing: not every label of the rule.
+            serde_json::json!({"alertname": "CheckoutLatency", "namespace": "shop"}),
+        ),
+    )
+    .await;
+    let incident = post_incident(
+        &daemon,
+        "/webhooks/pagerduty",
+        page("r1", "PR1", "Checkout API", "2025-02-09T10:05:00.000Z", None),
+    )
+    .await;
+    assert_ne!(incident, alert);
+    let listed = incidents(&daemon).await;
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!(listed[0].1, "Checkout is slow");
+}
+
+#[tokio::test]
+async fn an_incident_key_wins_over_a_fallback_rule() {
+    use sha2::Digest;
+    let daemon = daemon(with_checkout_link).await;
+    let labels = serde_json::json!({"alertname": "CheckoutLatency", "namespace": "shop", "service": "checkout"});
+    let matching = post_incident(
+        &daemon,
+        "/webhooks/alertmanager",
+        firing_with_labels("{}:{a=\"1\"}", "2025-02-09T10:00:00Z", labels),
+    )
+    .await;
+    let keyed_group = r#"{}:{alertname="DiskFull"}"#;
+    let keyed = post_incident(
+        &daemon,
+        "/webhooks/alertmanager",
+        firing_with_labels(keyed_group, "2025-02-09T09:00:00Z", serde_json::json!({"alertname": "DiskFull"})),
+    )
+    .await;
+    // The newer, rule-matching incident does not take the page whose incident_key names the other group.
+    let incident_key = hex::encode(sha2::Sha256::digest(keyed_group.as_bytes()));
+    let body = page("s1", "PS1", "Checkout API", "2025-02-09T10:05:00.000Z", Some(&incident_key));
+    assert_eq!(post_incident(&daemon, "/webhooks/pagerduty", body).await, keyed);
+    assert_ne!(keyed, matching);
+}
+
+#[tokio::test]
+async fn an_alertmanager_notification_takes_over_the_incident_its_page_opened_first() {
+    use sha2::Digest;
+    let daemon = daemon(|_| {}).await;
+    let group = r#"{}/{severity="critical"}:{alertname="HighErrorRate"}"#;
+    let incident_key = hex::encode(sha2::Sha256::digest(group.as_bytes()));
+    // The page of Alertmanager's PagerDuty integration arrives first: an incident of its own.
+    let first = page("t1", "PT1", "Checkout API", "2025-02-09T10:06:20.000Z", Some(&incident_key));
+    let opened = post_incident(&daemon, "/webhooks/pagerduty", first).await;
+    assert_eq!(incidents(&daemon).await[0].1, "Checkout is slow");
+    // Then the notification of the same group: it takes that incident over.
+    let notified = post_incident(&daemon, "/webhooks/alertmanager", firing(group, "2025-02-09T10:06:15Z")).await;
+    assert_eq!(notified, opened);
+    let (_, one) = daemon.get(&format!("/api/v1/incidents/{opened}")).await;
+    let one: serde_json::Value = serde_json::from_str(&one).unwrap();
+    assert_eq!(one["title"], "HighErrorRate: API 5xx ratio above 5%", "{one}");
+    assert_eq!(one["severity"], "critical", "{one}");
+    assert_eq!(one["sources"], serde_json::json!(["alertmanager", "pagerduty"]), "{one}");
+    // Later events of both sides stay there: the page's acknowledgement, the group's resolution.
+    let acknowledged = page("t2", "PT1", "Checkout API", "2025-02-09T10:12:00.000Z", Some(&incident_key))
+        .replace("incident.triggered", "incident.acknowledged");
+    assert_eq!(post_incident(&daemon, "/webhooks/pagerduty", acknowledged).await, opened);
+    let resolution = resolved(group, "2025-02-09T10:06:15Z", "2025-02-09T10:35:00Z");
+    assert_eq!(post_incident(&daemon, "/webhooks/alertmanager", resolution).await, opened);
+    assert_eq!(incidents(&daemon).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_page_after_its_notification_joins_it_and_an_old_page_only_incident_is_not_taken_over() {
+    use sha2::Digest;
+    let daemon = daemon(|_| {}).await;
+    let group = r#"{}:{alertname="QueueBacklog"}"#;
+    let incident_key = hex::encode(sha2::Sha256::digest(group.as_bytes()));
+    // The usual order: the notification, then its page.
+    let notified = post_incident(&daemon, "/webhooks/alertmanager", firing(group, "2025-02-09T10:00:00Z")).await;
+    let paged = page("u1", "PU1", "Queue", "2025-02-09T10:00:05.000Z", Some(&incident_key));
+    assert_eq!(post_incident(&daemon, "/webhooks/pagerduty", paged).await, notified);
+
+    // Another group: a page-only incident from last week, resolved; then the group fires now.
+    let old_group = r#"{}:{alertname="CertExpiry"}"#;
+    let old_key = hex::encode(sha2::Sha256::digest(old_group.as_bytes()));
+    let old_page = page("u2", "PU2", "Edge", "2025-02-02T10:00:00.000Z", Some(&old_key));
+    let old = post_incident(&daemon, "/webhooks/pagerduty", old_page).await;
+    let old_resolved = page("u3", "PU2", "Edge", "2025-02-02T10:30:00.000Z", Some(&old_key))
+        .replace("incident.triggered", "incident.resolved");
+    assert_eq!(post_incident(&daemon, "/webhooks/pagerduty", old_resolved).await, old);
+    let episode = post_incident(&daemon, "/webhooks/alertmanager", firing(old_group, "2025-02-09T11:00:00Z")).await;
+    assert_ne!(episode, old, "a new episode must not take over an old resolved page-only incident");
+    let (_, old_one) = daemon.get(&format!("/api/v1/incidents/{old}")).await;
+    let old_one: serde_json::Value = serde_json::from_str(&old_one).unwrap();
+    assert_eq!((old_one["status"].as_str(), old_one["title"].as_str()), (Some("resolved"), Some("Checkout is slow")));
+    assert_eq!(incidents(&daemon).await.len(), 3);
+}
+
 /// Evidence a collection pass stored joins the timeline, and the evidence bundle drafts
 /// offline (the real `postmortemd draft` on the unpacked archive, unpacked by the real
 /// `tar`) to exactly the timeline the daemon serves.

@@ -91,6 +91,8 @@ fn notification(
         title: "HighErrorRate".into(),
         severity: None,
         truncated_alerts: 0,
+        labels: [("alertname".to_owned(), "HighErrorRate".to_owned()), ("namespace".to_owned(), "shop".to_owned())]
+            .into(),
     }
 }
 
@@ -115,7 +117,7 @@ async fn passes_run_at_first_signal_while_open_and_once_after_the_tail() {
     let (store, folder) = store().await;
     let fired = at("2026-11-27T10:00:00Z");
     let intake = notification(AlertStatus::Firing, fired, None, fired + SignedDuration::from_secs(30));
-    let incident = store.record_alertmanager(&intake, minutes(30)).await.unwrap().incident_id.unwrap();
+    let incident = store.record_alertmanager(intake, minutes(30)).await.unwrap().incident_id.unwrap();
     let collector = Arc::new(Recording::default());
     let stored = Arc::new(Mutex::new(Vec::new()));
     let jobs = jobs(&store, collector.clone(), stored.clone());
@@ -129,7 +131,7 @@ async fn passes_run_at_first_signal_while_open_and_once_after_the_tail() {
     // Resolved at 10:20: the next pass covers up to now, the final one up to 10:30.
     let resolved_at = at("2026-11-27T10:20:00Z");
     store
-        .record_alertmanager(&notification(AlertStatus::Resolved, fired, Some(resolved_at), resolved_at), minutes(30))
+        .record_alertmanager(notification(AlertStatus::Resolved, fired, Some(resolved_at), resolved_at), minutes(30))
         .await
         .unwrap();
     assert_eq!(jobs.run_due(first + minutes(10)).await.unwrap(), 1);
@@ -172,7 +174,7 @@ async fn passes_run_at_first_signal_while_open_and_once_after_the_tail() {
 async fn a_job_a_crashed_daemon_held_is_taken_up_after_its_lease() {
     let (store, folder) = store().await;
     let fired = at("2026-11-27T10:00:00Z");
-    store.record_alertmanager(&notification(AlertStatus::Firing, fired, None, fired), minutes(30)).await.unwrap();
+    store.record_alertmanager(notification(AlertStatus::Firing, fired, None, fired), minutes(30)).await.unwrap();
     let now = fired + SignedDuration::from_secs(5);
     store.ensure_jobs(now, now - SignedDuration::from_hours(24)).await.unwrap();
     // A daemon claims the job and dies without storing its pass.
@@ -242,7 +244,7 @@ async fn a_snapshot_replaces_the_previous_one_only_when_it_brought_data() {
     let (store, folder) = store().await;
     let fired = at("2026-11-27T10:00:00Z");
     let incident = store
-        .record_alertmanager(&notification(AlertStatus::Firing, fired, None, fired), minutes(30))
+        .record_alertmanager(notification(AlertStatus::Firing, fired, None, fired), minutes(30))
         .await
         .unwrap()
         .incident_id

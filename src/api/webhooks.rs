@@ -11,10 +11,10 @@ use subtle::ConstantTimeEq;
 
 use crate::api::AppState;
 use crate::api::error::{ApiError, Result};
-use crate::config::Secret;
+use crate::config::{Secret, WebhookSettings};
 use crate::ingest::{alertmanager, pagerduty};
 use crate::record::{AlertStatus, Instant};
-use crate::store::{AlertmanagerIntake, Intake, PagerDutyIntake};
+use crate::store::{AlertmanagerIntake, Intake, PageLink, PagerDutyIntake};
 
 /// What a stored webhook answers.
 fn stored(intake: Intake) -> (StatusCode, Json<serde_json::Value>) {
@@ -43,25 +43,28 @@ pub async fn alertmanager(
             return Err(error);
         }
     };
+    let dedup_key = alertmanager_dedup_key(&payload);
+    let title = alertmanager_title(&payload);
     let intake = AlertmanagerIntake {
-        dedup_key: alertmanager_dedup_key(&payload),
+        dedup_key,
         received_at,
         body: body.to_vec(),
-        group_key: payload.group_key.clone(),
         status: payload.status,
         starts_at: payload.alerts.iter().map(|alert| alert.starts_at).min().unwrap_or(received_at),
         ends_at: payload.alerts.iter().filter_map(|alert| alert.ends_at).max(),
-        title: alertmanager_title(&payload),
+        title,
         severity: payload.common_labels.get("severity").cloned(),
+        group_key: payload.group_key,
         truncated_alerts: payload.truncated_alerts,
+        labels: payload.common_labels,
     };
     let started = std::time::Instant::now();
-    let result = state.store.record_alertmanager(&intake, state.settings.window.quiet_period).await;
+    let result = state.store.record_alertmanager(intake, state.settings.window.quiet_period).await;
     state.metrics.store_commit(started.elapsed().as_secs_f64());
     match result {
         Ok(intake) => {
             state.metrics.webhook_received("alertmanager", if intake.duplicate { "duplicate" } else { "stored" });
-            tracing::info!(incident = ?intake.incident_id, duplicate = intake.duplicate, "Alertmanager notification stored.");
+            tracing::debug!(incident = ?intake.incident_id, duplicate = intake.duplicate, "Alertmanager notification stored.");
             state.invalidate(intake.incident_id);
             Ok(stored(intake))
         }
@@ -103,6 +106,7 @@ pub async fn pagerduty(
         Some(id) => id.to_owned(),
         None => event_id(&body).unwrap_or_else(|| hex::encode(Sha256::digest(&body))),
     };
+    let link = page.as_ref().and_then(|_| page_link(&state.settings.webhooks, &body));
     let intake = PagerDutyIntake {
         dedup_key,
         received_at,
@@ -112,14 +116,15 @@ pub async fn pagerduty(
         pd_incident_id: page.as_ref().and_then(|page| page.incident_id.clone()),
         incident_key: page.as_ref().and_then(|page| page.incident_key.clone()),
         title: page.as_ref().and_then(|page| page.incident_title.clone()),
+        link,
     };
     let started = std::time::Instant::now();
-    let result = state.store.record_pagerduty(&intake).await;
+    let result = state.store.record_pagerduty(intake).await;
     state.metrics.store_commit(started.elapsed().as_secs_f64());
     match result {
         Ok(intake) => {
             state.metrics.webhook_received("pagerduty", if intake.duplicate { "duplicate" } else { "stored" });
-            tracing::info!(incident = ?intake.incident_id, duplicate = intake.duplicate, "PagerDuty event stored.");
+            tracing::debug!(incident = ?intake.incident_id, duplicate = intake.duplicate, "PagerDuty event stored.");
             state.invalidate(intake.incident_id);
             Ok(stored(intake))
         }
@@ -177,6 +182,33 @@ pub fn signature_matches(header: &str, body: &[u8], secrets: &[Secret]) -> bool 
         }
     }
     matched
+}
+
+/// The fallback link of a page: the label sets of the `[[webhooks.pagerduty.links]]` rules
+/// naming its service (`data.service`, by summary or id). `None` when no rule does.
+fn page_link(settings: &WebhookSettings, body: &[u8]) -> Option<PageLink> {
+    if settings.pagerduty_links.is_empty() {
+        return None;
+    }
+    let (id, summary) = page_service(body)?;
+    let label_sets: Vec<_> = settings
+        .pagerduty_links
+        .iter()
+        .filter(|rule| {
+            Some(rule.service.as_str()) == summary.as_deref() || Some(rule.service.as_str()) == id.as_deref()
+        })
+        .map(|rule| rule.labels.clone())
+        .collect();
+    (!label_sets.is_empty()).then_some(PageLink { label_sets, within: settings.pagerduty_link_within })
+}
+
+/// `data.service` of a v3 incident event: its id and summary (display name).
+fn page_service(body: &[u8]) -> Option<(Option<String>, Option<String>)> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let event = value.get("event").unwrap_or(&value);
+    let service = event.get("data")?.get("service")?;
+    let text = |name: &str| service.get(name).and_then(|value| value.as_str()).map(|text| text.trim().to_owned());
+    Some((text("id"), text("summary")))
 }
 
 /// `event.id` of a v3 webhook, the dedupe key when `X-Webhook-Id` is missing.

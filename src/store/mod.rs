@@ -2,6 +2,10 @@
 //! before they are acknowledged, deduplicated, and grouped into incidents. The types here
 //! are what the app sees; `sqlite.rs` holds the queries.
 
+use std::collections::BTreeMap;
+
+use jiff::SignedDuration;
+
 use crate::record::{AlertStatus, Instant};
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +55,8 @@ pub struct AlertmanagerIntake {
     pub title: String,
     pub severity: Option<String>,
     pub truncated_alerts: u64,
+    /// The group's `commonLabels`: what PagerDuty fallback links match against.
+    pub labels: BTreeMap<String, String>,
 }
 
 /// One PagerDuty v3 webhook, parsed, to be stored.
@@ -67,6 +73,25 @@ pub struct PagerDutyIntake {
     /// `incident_key`: Alertmanager's PagerDuty integration sends sha256(groupKey) hex.
     pub incident_key: Option<String>,
     pub title: Option<String>,
+    /// The fallback for a page that neither its PagerDuty incident id nor its
+    /// `incident_key` links to an incident; `None`: no rule names the page's service.
+    pub link: Option<PageLink>,
+}
+
+/// A fallback link of a page to an Alertmanager incident (`[[webhooks.pagerduty.links]]`
+/// rules of the page's service): the incident must carry every label of one of the sets,
+/// and the page's time must fall within the incident's span widened by `within`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageLink {
+    pub label_sets: Vec<BTreeMap<String, String>>,
+    pub within: SignedDuration,
+}
+
+impl PageLink {
+    /// The labels of an incident (a JSON object of strings) satisfy one of the sets.
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.label_sets.iter().any(|set| set.iter().all(|(name, value)| labels.get(name) == Some(value)))
+    }
 }
 
 /// What storing a webhook did.

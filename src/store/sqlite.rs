@@ -1,7 +1,9 @@
 //! The store's queries on SQLite: WAL journal with `synchronous=FULL`, so a committed
-//! transaction survives a crash; one transaction per webhook. The SQL sticks to what
-//! PostgreSQL runs too (BIGINT millisecond times, `ON CONFLICT DO NOTHING`, `RETURNING`).
+//! transaction survives a crash; one writer task commits every waiting webhook in one
+//! transaction (group commit). The SQL sticks to what PostgreSQL runs too (BIGINT
+//! millisecond times, multi-row `INSERT … RETURNING`, no JSON or date functions).
 
+use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -57,10 +59,23 @@ impl Store {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await.map_err(open_error)?;
+        let pool =
+            SqlitePoolOptions::new().max_connections(8).connect_with(options.clone()).await.map_err(open_error)?;
         sqlx::migrate!("src/store/migrations").run(&pool).await.map_err(Error::Migrate)?;
+        // The writer's own connection: SQLite drops a connection's page cache whenever another
+        // connection wrote, so a writer moving between pooled connections re-read the indexes
+        // it had just updated (pread in every profile). Statement journals of multi-row
+        // inserts stay in memory (temp_store), and a 16 MiB cache holds the hot index pages.
+        let writer_pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options.pragma("cache_size", "-16384").pragma("temp_store", "MEMORY"))
+            .await
+            .map_err(open_error)?;
         let (writer, jobs) = tokio::sync::mpsc::channel(MAX_BATCH * 4);
-        tokio::spawn(write_batches(pool.clone(), jobs));
+        tokio::spawn(write_batches(writer_pool, jobs));
         Ok(Store { pool, writer })
     }
 
@@ -74,17 +89,17 @@ impl Store {
     /// returns after the commit that holds it.
     pub async fn record_alertmanager(
         &self,
-        intake: &AlertmanagerIntake,
+        intake: AlertmanagerIntake,
         quiet_period: SignedDuration,
     ) -> Result<Intake> {
-        self.write(Pending::Alertmanager(intake.clone(), quiet_period)).await
+        self.write(Pending::Alertmanager(intake, quiet_period)).await
     }
 
-    /// Stores a PagerDuty event (once), linked to the incident of the alert group it came
-    /// from (`incident_key`), else of its PagerDuty incident, else a new one; returns after
-    /// the commit that holds it.
-    pub async fn record_pagerduty(&self, intake: &PagerDutyIntake) -> Result<Intake> {
-        self.write(Pending::PagerDuty(intake.clone())).await
+    /// Stores a PagerDuty event (once), linked to the incident of its PagerDuty incident,
+    /// else of the alert group it came from (`incident_key`), else by a fallback rule
+    /// (`intake.link`), else to a new one; returns after the commit that holds it.
+    pub async fn record_pagerduty(&self, intake: PagerDutyIntake) -> Result<Intake> {
+        self.write(Pending::PagerDuty(intake)).await
     }
 
     async fn write(&self, pending: Pending) -> Result<Intake> {
@@ -92,200 +107,6 @@ impl Store {
         let closed = || Error::Query { query: "writer", source: sqlx::Error::PoolClosed };
         self.writer.send(Job { pending, reply }).await.map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
-    }
-
-    async fn alertmanager_in(
-        transaction: &mut Transaction<'static, Sqlite>,
-        intake: &AlertmanagerIntake,
-        quiet_period: SignedDuration,
-    ) -> Result<Intake> {
-        if let Some(existing) = duplicate(transaction, "alertmanager", &intake.dedup_key).await? {
-            return Ok(existing);
-        }
-        let latest = sqlx::query(
-            "SELECT id, status, resolved_at_ms FROM incidents WHERE group_key = ? ORDER BY id DESC LIMIT 1",
-        )
-        .bind(&intake.group_key)
-        .fetch_optional(&mut **transaction)
-        .await
-        .map_err(query_error("latest incident of a group"))?;
-        let quiet_millis = quiet_period.as_millis() as i64;
-        let reuse = latest.and_then(|row| {
-            let id: i64 = row.get(0);
-            let status: String = row.get(1);
-            let resolved_at: Option<i64> = row.get(2);
-            // A resolved group that fires again after a quiet period is a new episode.
-            let new_episode = status == "resolved"
-                && intake.status == AlertStatus::Firing
-                && resolved_at.is_some_and(|resolved| millis(intake.starts_at) - resolved >= quiet_millis);
-            (!new_episode).then_some(id)
-        });
-        let incident_id = match reuse {
-            Some(id) => id,
-            None => sqlx::query(
-                "INSERT INTO incidents (group_key, pd_incident_key, title, status, severity, opened_at_ms, last_signal_at_ms, truncated_alerts) \
-                 VALUES (?, ?, ?, 'open', ?, ?, ?, 0) RETURNING id",
-            )
-            .bind(&intake.group_key)
-            .bind(hex::encode(Sha256::digest(intake.group_key.as_bytes())))
-            .bind(&intake.title)
-            .bind(&intake.severity)
-            .bind(millis(intake.starts_at))
-            .bind(millis(intake.received_at))
-            .fetch_one(&mut **transaction)
-            .await
-            .map_err(query_error("new incident"))?
-            .get(0),
-        };
-        let webhook_id = insert_webhook(
-            transaction,
-            "alertmanager",
-            &intake.dedup_key,
-            intake.received_at,
-            Some(incident_id),
-            &intake.body,
-        )
-        .await?;
-        let row = sqlx::query(
-            "SELECT title, severity, opened_at_ms, last_signal_at_ms, truncated_alerts FROM incidents WHERE id = ?",
-        )
-        .bind(incident_id)
-        .fetch_one(&mut **transaction)
-        .await
-        .map_err(query_error("incident for update"))?;
-        let (title, severity): (String, Option<String>) = (row.get(0), row.get(1));
-        let title = if title.is_empty() { intake.title.clone() } else { title };
-        let severity = if severity_rank(intake.severity.as_deref()) > severity_rank(severity.as_deref()) {
-            intake.severity.clone()
-        } else {
-            severity
-        };
-        let opened_at = row.get::<i64, _>(2).min(millis(intake.starts_at));
-        let last_signal = [
-            Some(row.get::<i64, _>(3)),
-            Some(millis(intake.received_at)),
-            Some(millis(intake.starts_at)),
-            intake.ends_at.map(millis),
-        ]
-        .into_iter()
-        .flatten()
-        .max()
-        .unwrap_or_default();
-        let truncated = row.get::<i64, _>(4).max(intake.truncated_alerts as i64);
-        let (status, resolved_at) = match intake.status {
-            AlertStatus::Firing => ("open", None),
-            AlertStatus::Resolved => ("resolved", Some(millis(intake.ends_at.unwrap_or(intake.received_at)))),
-        };
-        sqlx::query(
-            "UPDATE incidents SET title = ?, severity = ?, opened_at_ms = ?, last_signal_at_ms = ?, truncated_alerts = ?, \
-             status = ?, resolved_at_ms = ? WHERE id = ?",
-        )
-        .bind(title)
-        .bind(severity)
-        .bind(opened_at)
-        .bind(last_signal)
-        .bind(truncated)
-        .bind(status)
-        .bind(resolved_at)
-        .bind(incident_id)
-        .execute(&mut **transaction)
-        .await
-        .map_err(query_error("update incident"))?;
-        Ok(Intake { webhook_id, incident_id: Some(incident_id), duplicate: false })
-    }
-
-    async fn pagerduty_in(transaction: &mut Transaction<'static, Sqlite>, intake: &PagerDutyIntake) -> Result<Intake> {
-        if let Some(existing) = duplicate(transaction, "pagerduty", &intake.dedup_key).await? {
-            return Ok(existing);
-        }
-        let Some(action) = &intake.action else {
-            let webhook_id =
-                insert_webhook(transaction, "pagerduty", &intake.dedup_key, intake.received_at, None, &intake.body)
-                    .await?;
-            return Ok(Intake { webhook_id, incident_id: None, duplicate: false });
-        };
-        // A PagerDuty incident already seen wins; only then its incident_key, the sha256 of
-        // an Alertmanager group key, which every episode of that group shares (so a late
-        // event of an old page must not join the group's newest episode).
-        let mut incident_id: Option<i64> = None;
-        if let Some(pd_id) = &intake.pd_incident_id {
-            incident_id = sqlx::query("SELECT id FROM incidents WHERE pd_incident_id = ? ORDER BY id DESC LIMIT 1")
-                .bind(pd_id)
-                .fetch_optional(&mut **transaction)
-                .await
-                .map_err(query_error("incident by PagerDuty id"))?
-                .map(|row| row.get(0));
-        }
-        if incident_id.is_none()
-            && let Some(key) = &intake.incident_key
-        {
-            incident_id = sqlx::query("SELECT id FROM incidents WHERE pd_incident_key = ? ORDER BY id DESC LIMIT 1")
-                .bind(key)
-                .fetch_optional(&mut **transaction)
-                .await
-                .map_err(query_error("incident by incident_key"))?
-                .map(|row| row.get(0));
-        }
-        let occurred = millis(intake.occurred_at);
-        let incident_id: i64 = match incident_id {
-            Some(id) => id,
-            None => {
-                let title = intake.title.clone().filter(|title| !title.is_empty()).unwrap_or_else(|| {
-                    format!("PagerDuty incident {}", intake.pd_incident_id.as_deref().unwrap_or("?"))
-                });
-                sqlx::query(
-                    "INSERT INTO incidents (pd_incident_key, pd_incident_id, title, status, opened_at_ms, last_signal_at_ms, truncated_alerts) \
-                     VALUES (?, ?, ?, 'open', ?, ?, 0) RETURNING id",
-                )
-                .bind(&intake.incident_key)
-                .bind(&intake.pd_incident_id)
-                .bind(title)
-                .bind(occurred)
-                .bind(occurred)
-                .fetch_one(&mut **transaction)
-                .await
-                .map_err(query_error("new incident from a page"))?
-                .get(0)
-            }
-        };
-        let webhook_id = insert_webhook(
-            transaction,
-            "pagerduty",
-            &intake.dedup_key,
-            intake.received_at,
-            Some(incident_id),
-            &intake.body,
-        )
-        .await?;
-        let status_change = match action.as_str() {
-            "resolved" => Some(("resolved", Some(occurred))),
-            "triggered" | "reopened" => Some(("open", None)),
-            _ => None,
-        };
-        sqlx::query(
-            "UPDATE incidents SET pd_incident_id = COALESCE(pd_incident_id, ?), \
-             last_signal_at_ms = CASE WHEN last_signal_at_ms > ? THEN last_signal_at_ms ELSE ? END, \
-             opened_at_ms = CASE WHEN opened_at_ms < ? THEN opened_at_ms ELSE ? END WHERE id = ?",
-        )
-        .bind(&intake.pd_incident_id)
-        .bind(occurred)
-        .bind(occurred)
-        .bind(occurred)
-        .bind(occurred)
-        .bind(incident_id)
-        .execute(&mut **transaction)
-        .await
-        .map_err(query_error("update incident from a page"))?;
-        if let Some((status, resolved_at)) = status_change {
-            sqlx::query("UPDATE incidents SET status = ?, resolved_at_ms = ? WHERE id = ?")
-                .bind(status)
-                .bind(resolved_at)
-                .bind(incident_id)
-                .execute(&mut **transaction)
-                .await
-                .map_err(query_error("incident status from a page"))?;
-        }
-        Ok(Intake { webhook_id, incident_id: Some(incident_id), duplicate: false })
     }
 
     /// Incidents, newest first.
@@ -377,24 +198,18 @@ pub(super) struct Job {
 /// error (their senders retry).
 async fn write_batches(pool: sqlx::SqlitePool, mut jobs: tokio::sync::mpsc::Receiver<Job>) {
     let store = Store { pool, writer: tokio::sync::mpsc::channel(1).0 };
-    while let Some(first) = jobs.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let outcome = store.write_batch(&batch).await;
         match outcome {
             Ok(intakes) => {
-                for (job, intake) in batch.into_iter().zip(intakes) {
+                for (job, intake) in batch.drain(..).zip(intakes) {
                     let _ = job.reply.send(Ok(intake));
                 }
             }
             Err(error) => {
                 let message = error.to_string();
-                for job in batch {
+                for job in batch.drain(..) {
                     let source = sqlx::Error::Protocol(message.clone());
                     let _ = job.reply.send(Err(Error::Query { query: "batch", source }));
                 }
@@ -404,20 +219,506 @@ async fn write_batches(pool: sqlx::SqlitePool, mut jobs: tokio::sync::mpsc::Rece
 }
 
 impl Store {
+    /// One transaction for the batch: runs of Alertmanager notifications are stored a run
+    /// at a time with a handful of statements (see [`alertmanager_run`]); a PagerDuty event,
+    /// rare next to them, takes its own few queries in its place in the order.
     async fn write_batch(&self, batch: &[Job]) -> Result<Vec<Intake>> {
+        let started = std::time::Instant::now();
         let mut transaction = self.begin().await?;
         let mut intakes = Vec::with_capacity(batch.len());
-        for job in batch {
-            intakes.push(match &job.pending {
-                Pending::Alertmanager(intake, quiet_period) => {
-                    Store::alertmanager_in(&mut transaction, intake, *quiet_period).await?
+        let mut next = 0;
+        while next < batch.len() {
+            match &batch[next].pending {
+                Pending::PagerDuty(intake) => {
+                    intakes.push(pagerduty_in(&mut transaction, intake).await?);
+                    next += 1;
                 }
-                Pending::PagerDuty(intake) => Store::pagerduty_in(&mut transaction, intake).await?,
-            });
+                Pending::Alertmanager(..) => {
+                    let run: Vec<(&AlertmanagerIntake, SignedDuration)> = batch[next..]
+                        .iter()
+                        .map_while(|job| match &job.pending {
+                            Pending::Alertmanager(intake, quiet_period) => Some((intake, *quiet_period)),
+                            Pending::PagerDuty(_) => None,
+                        })
+                        .collect();
+                    let stored = alertmanager_run(&mut transaction, &run).await?;
+                    next += stored.len();
+                    intakes.extend(stored);
+                }
+            }
         }
+        let stored_at = std::time::Instant::now();
         transaction.commit().await.map_err(query_error("commit"))?;
+        tracing::debug!(
+            webhooks = batch.len(),
+            queries_ms = (stored_at - started).as_secs_f64() * 1e3,
+            commit_ms = stored_at.elapsed().as_secs_f64() * 1e3,
+            "Batch committed."
+        );
         Ok(intakes)
     }
+}
+
+/// An incident as the writer holds it while it stores a run of notifications.
+#[derive(Clone, Debug)]
+struct IncidentState {
+    /// `None` until the run's new incidents are inserted.
+    id: Option<i64>,
+    group_key: Option<String>,
+    pd_incident_key: Option<String>,
+    title: String,
+    status: String,
+    severity: Option<String>,
+    opened_at: i64,
+    last_signal: i64,
+    resolved_at: Option<i64>,
+    truncated: i64,
+    labels: Option<String>,
+    changed: bool,
+}
+
+impl IncidentState {
+    fn from_row(row: &sqlx::sqlite::SqliteRow) -> IncidentState {
+        IncidentState {
+            id: Some(row.get(0)),
+            group_key: row.get(1),
+            pd_incident_key: row.get(2),
+            title: row.get(3),
+            status: row.get(4),
+            severity: row.get(5),
+            opened_at: row.get(6),
+            last_signal: row.get(7),
+            resolved_at: row.get(8),
+            truncated: row.get(9),
+            labels: row.get(10),
+            changed: false,
+        }
+    }
+
+    /// A notification of `intake` belongs to this incident unless the incident resolved
+    /// and stayed quiet for `quiet_period` before the group fired again (a new episode).
+    fn takes(&self, intake: &AlertmanagerIntake, quiet_period: SignedDuration) -> bool {
+        let new_episode = self.status == "resolved"
+            && intake.status == AlertStatus::Firing
+            && self
+                .resolved_at
+                .is_some_and(|resolved| millis(intake.starts_at) - resolved >= quiet_period.as_millis() as i64);
+        !new_episode
+    }
+
+    fn opened_by(intake: &AlertmanagerIntake) -> IncidentState {
+        IncidentState {
+            id: None,
+            group_key: Some(intake.group_key.clone()),
+            pd_incident_key: Some(pd_incident_key(&intake.group_key)),
+            title: intake.title.clone(),
+            status: "open".to_owned(),
+            severity: intake.severity.clone(),
+            opened_at: millis(intake.starts_at),
+            last_signal: millis(intake.received_at),
+            resolved_at: None,
+            truncated: 0,
+            labels: None,
+            changed: true,
+        }
+    }
+
+    /// What a notification changes: title (when empty), the highest severity, the span,
+    /// the truncation count, the status, and the labels (the group's latest).
+    fn apply(&mut self, intake: &AlertmanagerIntake) {
+        if self.title.is_empty() {
+            self.title = intake.title.clone();
+        }
+        if severity_rank(intake.severity.as_deref()) > severity_rank(self.severity.as_deref()) {
+            self.severity = intake.severity.clone();
+        }
+        self.opened_at = self.opened_at.min(millis(intake.starts_at));
+        self.last_signal = [
+            Some(self.last_signal),
+            Some(millis(intake.received_at)),
+            Some(millis(intake.starts_at)),
+            intake.ends_at.map(millis),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or_default();
+        self.truncated = self.truncated.max(intake.truncated_alerts as i64);
+        (self.status, self.resolved_at) = match intake.status {
+            AlertStatus::Firing => ("open".to_owned(), None),
+            AlertStatus::Resolved => {
+                ("resolved".to_owned(), Some(millis(intake.ends_at.unwrap_or(intake.received_at))))
+            }
+        };
+        self.labels = serde_json::to_string(&intake.labels).ok();
+        self.changed = true;
+    }
+}
+
+/// `pd_incident_key` of a group: what Alertmanager's PagerDuty integration sends as
+/// `dedup_key`, the SHA-256 hex of the group key.
+fn pd_incident_key(group_key: &str) -> String {
+    hex::encode(Sha256::digest(group_key.as_bytes()))
+}
+
+/// The columns [`IncidentState::from_row`] reads.
+const INCIDENT_STATE_COLUMNS: &str = "SELECT id, group_key, pd_incident_key, title, status, severity, opened_at_ms, \
+     last_signal_at_ms, resolved_at_ms, truncated_alerts, labels FROM incidents";
+
+/// What became of one notification of a run.
+enum Outcome {
+    Stored {
+        incident: usize,
+    },
+    /// Stored before this batch.
+    Duplicate(Intake),
+    /// The same notification earlier in this run (HA Alertmanagers send both at once).
+    DuplicateOf(usize),
+}
+
+/// Stores a run of Alertmanager notifications (a prefix of `run`; returns one intake per
+/// notification it stored) with a fixed number of statements whatever the run's length: one
+/// lookup of the run's dedup keys, one of the incidents of its groups (and of page-only
+/// incidents waiting for them), then the new incidents, the webhooks and the changed
+/// incidents, each one multi-row statement. The decisions in between are made in memory,
+/// in order, exactly as one notification at a time would make them.
+///
+/// A run stops before a notification that would open a second new incident for a group
+/// already opened in it (a group resolved and fired again within one batch), so that the
+/// run's new incidents are told apart by their group key.
+async fn alertmanager_run(
+    transaction: &mut Transaction<'static, Sqlite>,
+    run: &[(&AlertmanagerIntake, SignedDuration)],
+) -> Result<Vec<Intake>> {
+    let mut stored_before = HashMap::new();
+    {
+        let mut query = sqlx::QueryBuilder::<Sqlite>::new(
+            "SELECT dedup_key, id, incident_id FROM webhooks WHERE source = 'alertmanager' AND dedup_key IN (",
+        );
+        let mut keys = query.separated(", ");
+        for (intake, _) in run {
+            keys.push_bind(intake.dedup_key.as_str());
+        }
+        query.push(")");
+        for row in query.build().fetch_all(&mut **transaction).await.map_err(query_error("duplicate webhooks"))? {
+            let intake = Intake { webhook_id: row.get(1), incident_id: row.get(2), duplicate: true };
+            stored_before.insert(row.get::<String, _>(0), intake);
+        }
+    }
+
+    // The incidents of the run's groups, and page-only incidents (opened by a page of
+    // Alertmanager's PagerDuty integration before the notification came) carrying their key.
+    let mut incidents: Vec<IncidentState> = Vec::new();
+    let mut latest_of_group: HashMap<String, usize> = HashMap::new();
+    let mut page_only: HashMap<String, usize> = HashMap::new();
+    {
+        let fresh: Vec<&AlertmanagerIntake> = run
+            .iter()
+            .map(|(intake, _)| *intake)
+            .filter(|intake| !stored_before.contains_key(&intake.dedup_key))
+            .collect();
+        if !fresh.is_empty() {
+            let hashes: Vec<String> = fresh.iter().map(|intake| pd_incident_key(&intake.group_key)).collect();
+            // By the hash of the group key, which every incident of a group carries as
+            // `pd_incident_key` (and a page-only one its page's `incident_key`): one index
+            // serves both, and `group_key` needs none that every webhook would write.
+            let mut query = sqlx::QueryBuilder::<Sqlite>::new(INCIDENT_STATE_COLUMNS);
+            query.push(" WHERE pd_incident_key IN (");
+            let mut keys = query.separated(", ");
+            for hash in &hashes {
+                keys.push_bind(hash.as_str());
+            }
+            query.push(") AND (group_key IS NOT NULL OR status = 'open') ORDER BY id");
+            let rows = query.build().fetch_all(&mut **transaction).await.map_err(query_error("incidents of groups"))?;
+            for row in &rows {
+                let incident = IncidentState::from_row(row);
+                let slot = incidents.len();
+                match (&incident.group_key, &incident.pd_incident_key) {
+                    (Some(group_key), _) => latest_of_group.insert(group_key.clone(), slot),
+                    (None, Some(key)) => page_only.insert(key.clone(), slot),
+                    (None, None) => None,
+                };
+                incidents.push(incident);
+            }
+        }
+    }
+
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(run.len());
+    let mut first_in_run: HashMap<&str, usize> = HashMap::new();
+    for (intake, quiet_period) in run {
+        if let Some(existing) = stored_before.get(&intake.dedup_key) {
+            outcomes.push(Outcome::Duplicate(*existing));
+            continue;
+        }
+        if let Some(first) = first_in_run.get(intake.dedup_key.as_str()) {
+            outcomes.push(Outcome::DuplicateOf(*first));
+            continue;
+        }
+        let current = latest_of_group
+            .get(&intake.group_key)
+            .copied()
+            .filter(|slot| incidents[*slot].takes(intake, *quiet_period));
+        let slot = match current {
+            Some(slot) => slot,
+            None => {
+                if latest_of_group.get(&intake.group_key).is_some_and(|slot| incidents[*slot].id.is_none()) {
+                    break;
+                }
+                let key = pd_incident_key(&intake.group_key);
+                match page_only.get(&key).copied().filter(|slot| incidents[*slot].takes(intake, *quiet_period)) {
+                    // The page came first: the notification takes its incident over.
+                    Some(slot) => {
+                        page_only.remove(&key);
+                        let incident = &mut incidents[slot];
+                        incident.group_key = Some(intake.group_key.clone());
+                        incident.title = intake.title.clone();
+                        incident.severity = intake.severity.clone();
+                        slot
+                    }
+                    None => {
+                        incidents.push(IncidentState::opened_by(intake));
+                        incidents.len() - 1
+                    }
+                }
+            }
+        };
+        incidents[slot].apply(intake);
+        latest_of_group.insert(intake.group_key.clone(), slot);
+        first_in_run.insert(intake.dedup_key.as_str(), outcomes.len());
+        outcomes.push(Outcome::Stored { incident: slot });
+    }
+    let run = &run[..outcomes.len()];
+
+    // The new incidents: one statement, told apart by their group key.
+    let new: Vec<usize> = (0..incidents.len()).filter(|slot| incidents[*slot].id.is_none()).collect();
+    if !new.is_empty() {
+        let mut query = sqlx::QueryBuilder::<Sqlite>::new(
+            "INSERT INTO incidents (group_key, pd_incident_key, title, status, severity, opened_at_ms, \
+             last_signal_at_ms, resolved_at_ms, truncated_alerts, labels) ",
+        );
+        query.push_values(&new, |mut values, slot| {
+            let incident = &incidents[*slot];
+            values
+                .push_bind(incident.group_key.as_deref())
+                .push_bind(incident.pd_incident_key.as_deref())
+                .push_bind(incident.title.as_str())
+                .push_bind(incident.status.as_str())
+                .push_bind(incident.severity.as_deref())
+                .push_bind(incident.opened_at)
+                .push_bind(incident.last_signal)
+                .push_bind(incident.resolved_at)
+                .push_bind(incident.truncated)
+                .push_bind(incident.labels.as_deref());
+        });
+        query.push(" RETURNING id, group_key");
+        let rows = query.build().fetch_all(&mut **transaction).await.map_err(query_error("new incidents"))?;
+        let ids: HashMap<String, i64> = rows.iter().map(|row| (row.get(1), row.get(0))).collect();
+        for slot in new {
+            let incident = &mut incidents[slot];
+            incident.id = incident.group_key.as_ref().and_then(|group_key| ids.get(group_key)).copied();
+            incident.changed = false;
+            if incident.id.is_none() {
+                return Err(Error::Query { query: "new incidents", source: sqlx::Error::RowNotFound });
+            }
+        }
+    }
+
+    // The webhooks: one statement, told apart by their dedup key (unique per source).
+    let mut webhook_ids: HashMap<String, i64> = HashMap::new();
+    let stored: Vec<usize> =
+        (0..outcomes.len()).filter(|index| matches!(outcomes[*index], Outcome::Stored { .. })).collect();
+    if !stored.is_empty() {
+        let mut query = sqlx::QueryBuilder::<Sqlite>::new(
+            "INSERT INTO webhooks (source, dedup_key, received_at_ms, incident_id, body) ",
+        );
+        query.push_values(&stored, |mut values, index| {
+            let (intake, _) = run[*index];
+            let Outcome::Stored { incident } = outcomes[*index] else { return };
+            values
+                .push_bind("alertmanager")
+                .push_bind(intake.dedup_key.as_str())
+                .push_bind(millis(intake.received_at))
+                .push_bind(incidents[incident].id)
+                .push_bind(intake.body.as_slice());
+        });
+        query.push(" RETURNING id, dedup_key");
+        let rows = query.build().fetch_all(&mut **transaction).await.map_err(query_error("insert webhooks"))?;
+        webhook_ids = rows.iter().map(|row| (row.get(1), row.get(0))).collect();
+    }
+
+    // The incidents that were there before the run and changed.
+    for incident in incidents.iter().filter(|incident| incident.changed) {
+        sqlx::query(
+            "UPDATE incidents SET group_key = ?, title = ?, severity = ?, opened_at_ms = ?, last_signal_at_ms = ?, \
+             truncated_alerts = ?, status = ?, resolved_at_ms = ?, labels = ? WHERE id = ?",
+        )
+        .bind(&incident.group_key)
+        .bind(&incident.title)
+        .bind(&incident.severity)
+        .bind(incident.opened_at)
+        .bind(incident.last_signal)
+        .bind(incident.truncated)
+        .bind(&incident.status)
+        .bind(incident.resolved_at)
+        .bind(&incident.labels)
+        .bind(incident.id)
+        .execute(&mut **transaction)
+        .await
+        .map_err(query_error("update incident"))?;
+    }
+
+    let mut intakes: Vec<Intake> = Vec::with_capacity(outcomes.len());
+    for (index, outcome) in outcomes.iter().enumerate() {
+        let intake = match outcome {
+            Outcome::Duplicate(existing) => *existing,
+            Outcome::DuplicateOf(first) => Intake { duplicate: true, ..intakes[*first] },
+            Outcome::Stored { incident } => {
+                let webhook_id = webhook_ids
+                    .get(&run[index].0.dedup_key)
+                    .copied()
+                    .ok_or(Error::Query { query: "insert webhooks", source: sqlx::Error::RowNotFound })?;
+                Intake { webhook_id, incident_id: incidents[*incident].id, duplicate: false }
+            }
+        };
+        intakes.push(intake);
+    }
+    Ok(intakes)
+}
+
+/// Stores one PagerDuty event (once) and links it: to the incident of an earlier event of
+/// its PagerDuty incident; else to the newest incident with its `incident_key` (the
+/// sha256 of an Alertmanager group key, which every episode of that group shares, so a
+/// late event of an old page must not join the group's newest episode); else by a
+/// fallback rule of its service to the newest Alertmanager incident it overlaps; else to
+/// an incident of its own.
+async fn pagerduty_in(transaction: &mut Transaction<'static, Sqlite>, intake: &PagerDutyIntake) -> Result<Intake> {
+    if let Some(existing) = duplicate(transaction, "pagerduty", &intake.dedup_key).await? {
+        return Ok(existing);
+    }
+    let Some(action) = &intake.action else {
+        let webhook_id = insert_webhook(transaction, "pagerduty", intake, None).await?;
+        return Ok(Intake { webhook_id, incident_id: None, duplicate: false });
+    };
+    let mut incident_id: Option<i64> = None;
+    if let Some(pd_id) = &intake.pd_incident_id {
+        incident_id = sqlx::query(
+            "SELECT incident_id FROM webhooks WHERE pd_incident_id = ? AND incident_id IS NOT NULL \
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(pd_id)
+        .fetch_optional(&mut **transaction)
+        .await
+        .map_err(query_error("incident of an earlier page"))?
+        .map(|row| row.get(0));
+        if incident_id.is_none() {
+            // Pages stored before webhooks knew their PagerDuty incident.
+            incident_id = sqlx::query("SELECT id FROM incidents WHERE pd_incident_id = ? ORDER BY id DESC LIMIT 1")
+                .bind(pd_id)
+                .fetch_optional(&mut **transaction)
+                .await
+                .map_err(query_error("incident by PagerDuty id"))?
+                .map(|row| row.get(0));
+        }
+    }
+    if incident_id.is_none()
+        && let Some(key) = &intake.incident_key
+    {
+        incident_id = sqlx::query("SELECT id FROM incidents WHERE pd_incident_key = ? ORDER BY id DESC LIMIT 1")
+            .bind(key)
+            .fetch_optional(&mut **transaction)
+            .await
+            .map_err(query_error("incident by incident_key"))?
+            .map(|row| row.get(0));
+    }
+    let occurred = millis(intake.occurred_at);
+    if incident_id.is_none()
+        && let Some(link) = &intake.link
+    {
+        incident_id = linked_incident(transaction, link, occurred).await?;
+    }
+    let incident_id: i64 = match incident_id {
+        Some(id) => id,
+        None => {
+            let title =
+                intake.title.clone().filter(|title| !title.is_empty()).unwrap_or_else(|| {
+                    format!("PagerDuty incident {}", intake.pd_incident_id.as_deref().unwrap_or("?"))
+                });
+            sqlx::query(
+                "INSERT INTO incidents (pd_incident_key, pd_incident_id, title, status, opened_at_ms, last_signal_at_ms, truncated_alerts) \
+                 VALUES (?, ?, ?, 'open', ?, ?, 0) RETURNING id",
+            )
+            .bind(&intake.incident_key)
+            .bind(&intake.pd_incident_id)
+            .bind(title)
+            .bind(occurred)
+            .bind(occurred)
+            .fetch_one(&mut **transaction)
+            .await
+            .map_err(query_error("new incident from a page"))?
+            .get(0)
+        }
+    };
+    let webhook_id = insert_webhook(transaction, "pagerduty", intake, Some(incident_id)).await?;
+    let status_change = match action.as_str() {
+        "resolved" => Some(("resolved", Some(occurred))),
+        "triggered" | "reopened" => Some(("open", None)),
+        _ => None,
+    };
+    sqlx::query(
+        "UPDATE incidents SET pd_incident_id = COALESCE(pd_incident_id, ?), \
+         last_signal_at_ms = CASE WHEN last_signal_at_ms > ? THEN last_signal_at_ms ELSE ? END, \
+         opened_at_ms = CASE WHEN opened_at_ms < ? THEN opened_at_ms ELSE ? END WHERE id = ?",
+    )
+    .bind(&intake.pd_incident_id)
+    .bind(occurred)
+    .bind(occurred)
+    .bind(occurred)
+    .bind(occurred)
+    .bind(incident_id)
+    .execute(&mut **transaction)
+    .await
+    .map_err(query_error("update incident from a page"))?;
+    if let Some((status, resolved_at)) = status_change {
+        sqlx::query("UPDATE incidents SET status = ?, resolved_at_ms = ? WHERE id = ?")
+            .bind(status)
+            .bind(resolved_at)
+            .bind(incident_id)
+            .execute(&mut **transaction)
+            .await
+            .map_err(query_error("incident status from a page"))?;
+    }
+    Ok(Intake { webhook_id, incident_id: Some(incident_id), duplicate: false })
+}
+
+/// How many candidate incidents a fallback link looks at, newest first.
+const LINK_CANDIDATES: i64 = 200;
+
+/// The newest Alertmanager incident whose labels satisfy `link` and whose span, widened
+/// by `link.within`, holds the page's time `occurred`: open ones, or resolved ones no
+/// longer ago than that. Labels are matched here rather than in SQL, so the query needs
+/// no JSON functions and runs on PostgreSQL too.
+async fn linked_incident(
+    transaction: &mut Transaction<'static, Sqlite>,
+    link: &super::PageLink,
+    occurred: i64,
+) -> Result<Option<i64>> {
+    let within = link.within.as_millis() as i64;
+    let rows = sqlx::query(
+        "SELECT id, labels FROM incidents WHERE group_key IS NOT NULL AND labels IS NOT NULL \
+         AND opened_at_ms <= ? AND (status = 'open' OR resolved_at_ms >= ?) \
+         ORDER BY opened_at_ms DESC, id DESC LIMIT ?",
+    )
+    .bind(occurred.saturating_add(within))
+    .bind(occurred.saturating_sub(within))
+    .bind(LINK_CANDIDATES)
+    .fetch_all(&mut **transaction)
+    .await
+    .map_err(query_error("incidents a page may link to"))?;
+    Ok(rows.iter().find_map(|row| {
+        let labels: String = row.get(1);
+        let labels: BTreeMap<String, String> = serde_json::from_str(&labels).ok()?;
+        link.matches(&labels).then(|| row.get(0))
+    }))
 }
 
 /// The columns of an [`IncidentRow`], with its webhooks' count, newest id and sources.
@@ -471,24 +772,133 @@ async fn duplicate(
     Ok(row.map(|row| Intake { webhook_id: row.get(0), incident_id: row.get(1), duplicate: true }))
 }
 
+/// A PagerDuty event's webhook row, with its PagerDuty incident so later events find it.
 async fn insert_webhook(
     transaction: &mut Transaction<'static, Sqlite>,
     source: &str,
-    dedup_key: &str,
-    received_at: Instant,
+    intake: &PagerDutyIntake,
     incident_id: Option<i64>,
-    body: &[u8],
 ) -> Result<i64> {
     let row = sqlx::query(
-        "INSERT INTO webhooks (source, dedup_key, received_at_ms, incident_id, body) VALUES (?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO webhooks (source, dedup_key, received_at_ms, incident_id, body, pd_incident_id) \
+         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(source)
-    .bind(dedup_key)
-    .bind(millis(received_at))
+    .bind(&intake.dedup_key)
+    .bind(millis(intake.received_at))
     .bind(incident_id)
-    .bind(body)
+    .bind(&intake.body)
+    .bind(&intake.pd_incident_id)
     .fetch_one(&mut **transaction)
     .await
     .map_err(query_error("insert webhook"))?;
     Ok(row.get(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notification(dedup_key: &str, group_key: &str, status: AlertStatus, starts_at: &str) -> AlertmanagerIntake {
+        let starts_at: Instant = starts_at.parse().unwrap();
+        let ends_at = (status == AlertStatus::Resolved).then(|| starts_at + SignedDuration::from_mins(5));
+        AlertmanagerIntake {
+            dedup_key: dedup_key.to_owned(),
+            received_at: starts_at,
+            body: format!("{{\"dedup\":\"{dedup_key}\"}}").into_bytes(),
+            group_key: group_key.to_owned(),
+            status,
+            starts_at,
+            ends_at,
+            title: format!("{group_key} title"),
+            severity: Some("warning".to_owned()),
+            truncated_alerts: 0,
+            labels: BTreeMap::from([("alertname".to_owned(), group_key.to_owned())]),
+        }
+    }
+
+    async fn store(name: &str) -> Store {
+        let folder = std::env::temp_dir().join(format!("postmortemd-store-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&folder);
+        Store::open(&format!("sqlite://{}/postmortemd.db", folder.display())).await.unwrap()
+    }
+
+    /// Incident ids renamed by first appearance (0, 1, …), so two stores compare.
+    fn shape(intakes: &[Intake]) -> Vec<(Option<usize>, bool)> {
+        let mut seen: Vec<i64> = Vec::new();
+        intakes
+            .iter()
+            .map(|intake| {
+                let incident = intake.incident_id.map(|id| match seen.iter().position(|known| *known == id) {
+                    Some(position) => position,
+                    None => {
+                        seen.push(id);
+                        seen.len() - 1
+                    }
+                });
+                (incident, intake.duplicate)
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn one_batch_decides_as_one_notification_at_a_time_would() {
+        let quiet = SignedDuration::from_mins(30);
+        let sequence = [
+            notification("a1", "G", AlertStatus::Firing, "2025-02-09T10:00:00Z"),
+            notification("b1", "H", AlertStatus::Firing, "2025-02-09T10:01:00Z"),
+            // An HA pair's duplicate within the same batch.
+            notification("a1", "G", AlertStatus::Firing, "2025-02-09T10:00:00Z"),
+            notification("a2", "G", AlertStatus::Resolved, "2025-02-09T10:00:00Z"),
+            // G fires again an hour after resolving: a second incident of G in one batch.
+            notification("a3", "G", AlertStatus::Firing, "2025-02-09T11:05:00Z"),
+            notification("b2", "H", AlertStatus::Resolved, "2025-02-09T10:01:00Z"),
+            notification("a4", "G", AlertStatus::Resolved, "2025-02-09T11:05:00Z"),
+        ];
+        let one_at_a_time = store("sequential").await;
+        let mut expected = Vec::new();
+        for intake in &sequence {
+            expected.push(one_at_a_time.record_alertmanager(intake.clone(), quiet).await.unwrap());
+        }
+        let batched = store("batched").await;
+        let jobs: Vec<Job> = sequence
+            .iter()
+            .map(|intake| Job {
+                pending: Pending::Alertmanager(intake.clone(), quiet),
+                reply: tokio::sync::oneshot::channel().0,
+            })
+            .collect();
+        let intakes = batched.write_batch(&jobs).await.unwrap();
+        assert_eq!(shape(&intakes), shape(&expected));
+        assert_eq!(
+            shape(&intakes),
+            [
+                (Some(0), false),
+                (Some(1), false),
+                (Some(0), true),
+                (Some(0), false),
+                (Some(2), false),
+                (Some(1), false),
+                (Some(2), false)
+            ]
+        );
+        assert_eq!(intakes[2].webhook_id, intakes[0].webhook_id, "a duplicate answers with the stored webhook");
+        assert_eq!(batched.count_webhooks().await.unwrap(), 6);
+        let incidents = batched.incidents(&IncidentFilter::default()).await.unwrap();
+        let statuses: Vec<(&str, &str, i64)> = incidents
+            .iter()
+            .map(|incident| {
+                (incident.group_key.as_deref().unwrap_or(""), incident.status.as_str(), incident.n_webhooks)
+            })
+            .collect();
+        assert_eq!(statuses, [("G", "resolved", 2), ("H", "resolved", 2), ("G", "resolved", 2)]);
+        // Sent again in a later batch, every notification is a duplicate of the same webhook.
+        let again = batched.write_batch(&jobs).await.unwrap();
+        for (first, second) in intakes.iter().zip(&again) {
+            assert_eq!(
+                (second.webhook_id, second.incident_id, second.duplicate),
+                (first.webhook_id, first.incident_id, true)
+            );
+        }
+    }
 }
