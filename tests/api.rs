@@ -699,6 +699,13 @@ async fn the_evidence_bundle_drafts_offline_to_the_served_timeline() {
     };
     store.store_pass(job.incident_id, &StoredPass::from_pass(pass), now, NextRun::Finished).await.unwrap();
 
+    let (_, incident) = daemon.get(&format!("/api/v1/incidents/{}", job.incident_id)).await;
+    let incident: serde_json::Value = serde_json::from_str(&incident).unwrap();
+    assert_eq!(incident["collection"]["passes"], 1, "{incident}");
+    assert_eq!(incident["collection"]["gaps"], 1, "{incident}");
+    let stored_at = jiff::Timestamp::from_millisecond(now.as_millisecond()).unwrap().to_string();
+    assert_eq!(incident["collection"]["finished_at"].as_str(), Some(stored_at.as_str()), "{incident}");
+    assert!(incident["collection"]["next_run_at"].is_null(), "{incident}");
     let (status, served) = daemon.get(&format!("/api/v1/incidents/{}/timeline?format=json", job.incident_id)).await;
     assert_eq!(status, StatusCode::OK, "{served}");
     let served: serde_json::Value = serde_json::from_str(&served).unwrap();

@@ -55,7 +55,19 @@ fn filter(query: ListQuery) -> Result<IncidentFilter> {
 
 pub async fn get(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<serde_json::Value>> {
     let row = find(&state, id).await?;
-    Ok(Json(summary(&state, &row)))
+    let mut incident = summary(&state, &row);
+    let collection = state.store.collection(id).await.map_err(|error| ApiError::unavailable(&error))?;
+    incident["collection"] = match collection {
+        Some(collection) => serde_json::json!({
+            "passes": collection.passes,
+            "last_run_at": collection.last_run_at.map(|time| time.to_string()),
+            "next_run_at": collection.finished_at.is_none().then(|| collection.next_run_at.to_string()),
+            "finished_at": collection.finished_at.map(|time| time.to_string()),
+            "gaps": collection.n_gaps,
+        }),
+        None => serde_json::Value::Null,
+    };
+    Ok(Json(incident))
 }
 
 async fn find(state: &AppState, id: i64) -> Result<IncidentRow> {

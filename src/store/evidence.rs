@@ -53,6 +53,18 @@ pub struct StoredEvidence {
     pub gaps: Vec<GapRecord>,
 }
 
+/// Where an incident's collection stands (`GET /api/v1/incidents/{id}`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Collection {
+    pub passes: i64,
+    pub last_run_at: Option<Instant>,
+    pub next_run_at: Instant,
+    /// Set once the final pass (after resolution plus the tail) is stored.
+    pub finished_at: Option<Instant>,
+    /// Gaps the collectors reported so far.
+    pub n_gaps: i64,
+}
+
 /// When a job runs next, or that it is done.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NextRun {
@@ -249,6 +261,24 @@ impl Store {
                 })
                 .collect(),
         })
+    }
+
+    /// Where an incident's collection stands, if it has a job.
+    pub async fn collection(&self, incident_id: i64) -> Result<Option<Collection>> {
+        let row = sqlx::query(
+            "SELECT passes, last_run_at_ms, next_run_at_ms, finished_at_ms,              (SELECT COUNT(*) FROM evidence_gaps g WHERE g.incident_id = j.incident_id)              FROM collection_jobs j WHERE incident_id = ?",
+        )
+        .bind(incident_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(query_error("collection"))?;
+        Ok(row.map(|row| Collection {
+            passes: row.get(0),
+            last_run_at: row.get::<Option<i64>, _>(1).map(instant),
+            next_run_at: instant(row.get(2)),
+            finished_at: row.get::<Option<i64>, _>(3).map(instant),
+            n_gaps: row.get(4),
+        }))
     }
 
     /// How many passes an incident's evidence has had: part of its timeline's cache key.

@@ -149,4 +149,4 @@ pub struct Store {
 mod evidence;
 mod sqlite;
 
-pub use evidence::{ClaimedJob, NextRun, StoredEvidence, StoredPass};
+pub use evidence::{ClaimedJob, Collection, NextRun, StoredEvidence, StoredPass};
