@@ -2,42 +2,16 @@
 //! port) delivers firing and resolved notifications to a real daemon over loopback HTTP;
 //! the incident and its timeline appear over the API with the right rows.
 
-use std::process::Stdio;
-use std::time::Duration;
-
 use postmortemd::api::{AppState, serve_on};
 use postmortemd::config::{Secret, Settings};
 use postmortemd::store::Store;
 
-const BINARY: &str = "/usr/bin/prometheus-alertmanager";
+mod support;
 
-/// How long to wait for a condition (POSTMORTEMD_TEST_PATIENCE seconds, default 60).
-fn patience() -> Duration {
-    let seconds = std::env::var("POSTMORTEMD_TEST_PATIENCE").ok().and_then(|text| text.parse().ok()).unwrap_or(60);
-    Duration::from_secs(seconds)
-}
-
-async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + patience();
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use support::services::{eventually, start_alertmanager};
 
 #[tokio::test]
 async fn alertmanager_delivers_firing_and_resolved_notifications() {
-    assert!(
-        std::path::Path::new(BINARY).exists(),
-        "{BINARY} missing: apt-get install prometheus-alertmanager (.ci/run does)"
-    );
     let folder = std::env::temp_dir().join(format!("postmortemd-am-{}", std::process::id()));
     std::fs::create_dir_all(&folder).unwrap();
 
@@ -54,35 +28,10 @@ async fn alertmanager_delivers_firing_and_resolved_notifications() {
     }));
 
     // Alertmanager, grouping by alertname, quick intervals, its webhook at the daemon.
-    let port = free_port();
-    std::fs::write(folder.join("token"), "am-t0ken").unwrap();
-    std::fs::write(
-        folder.join("alertmanager.yml"),
-        format!(
-            "route:\n  receiver: postmortemd\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 2s\n  repeat_interval: 1h\n\
-             receivers:\n- name: postmortemd\n  webhook_configs:\n  - url: {daemon}/webhooks/alertmanager\n    send_resolved: true\n\
-             \x20   http_config:\n      authorization:\n        credentials_file: {}\n",
-            folder.join("token").display()
-        ),
-    )
-    .unwrap();
-    let mut alertmanager = tokio::process::Command::new(BINARY)
-        .arg(format!("--config.file={}", folder.join("alertmanager.yml").display()))
-        .arg(format!("--storage.path={}", folder.join("am-data").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--cluster.listen-address=")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("alertmanager starts");
+    let (mut alertmanager, alertmanager_url) =
+        start_alertmanager(&folder, &format!("{daemon}/webhooks/alertmanager"), Some("am-t0ken")).await;
     let client = reqwest::Client::new();
-    let api = format!("http://127.0.0.1:{port}/api/v2/alerts");
-    eventually("alertmanager ready", async || {
-        let response = client.get(format!("http://127.0.0.1:{port}/-/ready")).send().await.ok()?;
-        response.status().is_success().then_some(())
-    })
-    .await;
+    let api = format!("{alertmanager_url}/api/v2/alerts");
 
     // An alert that started ten minutes ago.
     let now = jiff::Timestamp::now();

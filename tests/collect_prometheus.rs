@@ -8,8 +8,6 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
-use std::process::Stdio;
 
 use jiff::SignedDuration;
 use postmortemd::collect::prometheus::PrometheusCollector;
@@ -19,10 +17,7 @@ use postmortemd::draft::{DraftOptions, draft};
 use postmortemd::ingest::prometheus::parse_query_range;
 use postmortemd::record::{AlertRecord, AlertStatus};
 use support::at;
-use support::services::{eventually, free_port, scratch_folder};
-
-const PROMETHEUS: &str = "/usr/bin/prometheus";
-const PROMTOOL: &str = "/usr/bin/promtool";
+use support::services::{scratch_folder, start_prometheus};
 
 /// The backfilled history: 09:00–12:00 on 2025-02-09, a sample every 15 s.
 const START: &str = "2025-02-09T09:00:00Z";
@@ -99,48 +94,6 @@ fn history() -> String {
     text
 }
 
-/// Backfills the history into `folder/data` and starts Prometheus on it.
-async fn start_prometheus(folder: &Path) -> (tokio::process::Child, String) {
-    for binary in [PROMETHEUS, PROMTOOL] {
-        assert!(Path::new(binary).exists(), "{binary} missing: apt-get install prometheus (.ci/run does)");
-    }
-    let data = folder.join("data");
-    std::fs::write(folder.join("history.om"), history()).unwrap();
-    let backfill = tokio::process::Command::new(PROMTOOL)
-        .args(["tsdb", "create-blocks-from", "openmetrics"])
-        .arg(folder.join("history.om"))
-        .arg(&data)
-        .output()
-        .await
-        .expect("promtool runs");
-    assert!(
-        backfill.status.success(),
-        "promtool failed: {}{}",
-        String::from_utf8_lossy(&backfill.stdout),
-        String::from_utf8_lossy(&backfill.stderr)
-    );
-    std::fs::write(folder.join("prometheus.yml"), "global:\n  scrape_interval: 15s\n").unwrap();
-    let port = free_port();
-    let child = tokio::process::Command::new(PROMETHEUS)
-        .arg(format!("--config.file={}", folder.join("prometheus.yml").display()))
-        .arg(format!("--storage.tsdb.path={}", data.display()))
-        .arg("--storage.tsdb.retention.time=100y")
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(std::fs::File::create(folder.join("prometheus.log")).unwrap()))
-        .kill_on_drop(true)
-        .spawn()
-        .expect("prometheus starts");
-    let url = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    eventually("prometheus to be ready", async || {
-        let response = client.get(format!("{url}/-/ready")).send().await.ok()?;
-        response.status().is_success().then_some(())
-    })
-    .await;
-    (child, url)
-}
-
 fn settings(url: &str, step: &str, queries: &[Rule]) -> PrometheusSettings {
     PrometheusSettings {
         url: url.to_owned(),
@@ -209,7 +162,7 @@ fn samples(bytes: &[u8]) -> Vec<(f64, f64)> {
 #[tokio::test]
 async fn the_collector_reads_a_real_prometheus_and_reports_what_it_cannot() {
     let folder = scratch_folder("collect-prometheus");
-    let (mut prometheus, url) = start_prometheus(&folder).await;
+    let (mut prometheus, url) = start_prometheus(&folder, &history()).await;
 
     // A pass as the daemon runs it: the alert's expression, matched and templated queries,
     // the node clocks of the target pods' nodes.

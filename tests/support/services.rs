@@ -1,5 +1,7 @@
 //! Helpers for tests that start real services (Prometheus, Alertmanager) on loopback.
 
+use std::path::Path;
+use std::process::Stdio;
 use std::time::Duration;
 
 /// How long to wait for a condition (POSTMORTEMD_TEST_PATIENCE seconds, default 60).
@@ -31,4 +33,102 @@ pub fn scratch_folder(name: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&folder);
     std::fs::create_dir_all(&folder).unwrap();
     folder
+}
+
+const PROMETHEUS: &str = "/usr/bin/prometheus";
+const PROMTOOL: &str = "/usr/bin/promtool";
+const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
+
+/// Backfills `openmetrics` (a past window) into `folder/data` with promtool and starts
+/// Debian's Prometheus on it, keeping 100 years; returns the process and its URL once ready.
+pub async fn start_prometheus(folder: &Path, openmetrics: &str) -> (tokio::process::Child, String) {
+    for binary in [PROMETHEUS, PROMTOOL] {
+        assert!(Path::new(binary).exists(), "{binary} missing: apt-get install prometheus (.ci/run does)");
+    }
+    let data = folder.join("data");
+    std::fs::write(folder.join("history.om"), openmetrics).unwrap();
+    let backfill = tokio::process::Command::new(PROMTOOL)
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(folder.join("history.om"))
+        .arg(&data)
+        .output()
+        .await
+        .expect("promtool runs");
+    assert!(
+        backfill.status.success(),
+        "promtool failed: {}{}",
+        String::from_utf8_lossy(&backfill.stdout),
+        String::from_utf8_lossy(&backfill.stderr)
+    );
+    std::fs::write(folder.join("prometheus.yml"), "global:\n  scrape_interval: 15s\n").unwrap();
+    let port = free_port();
+    let child = tokio::process::Command::new(PROMETHEUS)
+        .arg(format!("--config.file={}", folder.join("prometheus.yml").display()))
+        .arg(format!("--storage.tsdb.path={}", data.display()))
+        .arg("--storage.tsdb.retention.time=100y")
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(folder.join("prometheus.log")).unwrap()))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("prometheus starts");
+    let url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    eventually("prometheus to be ready", async || {
+        let response = client.get(format!("{url}/-/ready")).send().await.ok()?;
+        response.status().is_success().then_some(())
+    })
+    .await;
+    (child, url)
+}
+
+/// Starts Debian's Alertmanager with one route (grouped by alertname, quick intervals)
+/// whose webhook receiver is `webhook_url` (sending `token` as its bearer token, if any);
+/// returns the process and its URL once ready.
+pub async fn start_alertmanager(
+    folder: &Path,
+    webhook_url: &str,
+    token: Option<&str>,
+) -> (tokio::process::Child, String) {
+    assert!(
+        Path::new(ALERTMANAGER).exists(),
+        "{ALERTMANAGER} missing: apt-get install prometheus-alertmanager (.ci/run does)"
+    );
+    let authorization = match token {
+        Some(token) => {
+            std::fs::write(folder.join("token"), token).unwrap();
+            format!(
+                "    http_config:\n      authorization:\n        credentials_file: {}\n",
+                folder.join("token").display()
+            )
+        }
+        None => String::new(),
+    };
+    std::fs::write(
+        folder.join("alertmanager.yml"),
+        format!(
+            "route:\n  receiver: postmortemd\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 2s\n  repeat_interval: 1h\n\
+             receivers:\n- name: postmortemd\n  webhook_configs:\n  - url: {webhook_url}\n    send_resolved: true\n{authorization}"
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let child = tokio::process::Command::new(ALERTMANAGER)
+        .arg(format!("--config.file={}", folder.join("alertmanager.yml").display()))
+        .arg(format!("--storage.path={}", folder.join("am-data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(folder.join("alertmanager.log")).unwrap()))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("alertmanager starts");
+    let url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    eventually("alertmanager to be ready", async || {
+        let response = client.get(format!("{url}/-/ready")).send().await.ok()?;
+        response.status().is_success().then_some(())
+    })
+    .await;
+    (child, url)
 }
