@@ -274,3 +274,93 @@ async fn a_snapshot_replaces_the_previous_one_only_when_it_brought_data() {
     );
     let _ = std::fs::remove_dir_all(folder);
 }
+
+/// Hands one chunk per try to the pass as it reads; the first try then never ends (its
+/// daemon dies mid-pass), later ones end at once.
+#[derive(Default)]
+struct Crashing {
+    n_tries: Mutex<u32>,
+}
+
+impl Collector for Crashing {
+    fn name(&self) -> &'static str {
+        "kubernetes"
+    }
+
+    fn pass<'a>(
+        &'a self,
+        _scope: &'a Scope,
+        cursors: &'a BTreeMap<String, LogCursor>,
+        on_chunk: ChunkSink<'a>,
+    ) -> PassFuture<'a> {
+        Box::pin(async move {
+            let n = {
+                let mut n_tries = self.n_tries.lock().unwrap();
+                *n_tries += 1;
+                *n_tries
+            };
+            assert!(cursors.is_empty(), "try {n}: no pass was stored, so there are no cursors");
+            on_chunk(LogChunk {
+                namespace: "shop".into(),
+                pod: "api-1".into(),
+                container: "app".into(),
+                lines: format!("[pod/api-1/app] 2026-11-27T10:00:00.000000000Z try {n}\n").into_bytes(),
+            });
+            if n == 1 {
+                std::future::pending::<()>().await;
+            }
+            let cursor = LogCursor { last_nanos: 1, at_last: 1, restart_count: 0, bytes: 0 };
+            Pass { cursors: [("shop/api-1/app".to_owned(), cursor)].into(), ..Pass::default() }
+        })
+    }
+}
+
+#[tokio::test]
+async fn chunks_of_a_pass_that_never_stored_its_cursors_stay_invisible_and_its_retry_stores_them_once() {
+    let (store, folder) = store().await;
+    let fired = at("2026-11-27T10:00:00Z");
+    let incident = store
+        .record_alertmanager(notification(AlertStatus::Firing, fired, None, fired), minutes(30))
+        .await
+        .unwrap()
+        .incident_id
+        .unwrap();
+    let crashing = Arc::new(Crashing::default());
+    let mut first = jobs(&store, Arc::new(Recording::default()), Arc::new(Mutex::new(Vec::new())));
+    first.collectors = vec![crashing.clone()];
+    let running = tokio::spawn(async move { first.run_due(fired + minutes(1)).await });
+    // The first try's chunk reaches the store before the try ends (it never does).
+    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}/postmortemd.db", folder.display())).await.unwrap();
+    let n_rows =
+        async || -> i64 { sqlx::query_scalar("SELECT COUNT(*) FROM evidence_logs").fetch_one(&raw).await.unwrap() };
+    let mut waited = 0;
+    while n_rows().await == 0 {
+        assert!(waited < 600, "the first try's chunk was never stored");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    // The daemon dies: no store_pass, the lease still held.
+    running.abort();
+    assert!(running.await.unwrap_err().is_cancelled());
+    assert_eq!(n_rows().await, 1);
+    assert!(store.evidence(incident).await.unwrap().logs.is_empty(), "lines without their cursors are not visible");
+    assert_eq!(store.passes(incident).await.unwrap(), 0);
+
+    // Another daemon takes the job up once the lease ran out, and runs the same pass again.
+    let mut second = jobs(&store, Arc::new(Recording::default()), Arc::new(Mutex::new(Vec::new())));
+    second.collectors = vec![crashing.clone()];
+    assert_eq!(second.run_due(fired + minutes(12)).await.unwrap(), 1);
+    assert_eq!(*crashing.n_tries.lock().unwrap(), 2);
+    assert_eq!(store.passes(incident).await.unwrap(), 1);
+    let evidence = store.evidence(incident).await.unwrap();
+    assert_eq!(evidence.logs.len(), 1, "the retried pass's chunk, once");
+    assert_eq!(n_rows().await, 1, "the first try's leftover chunk is gone");
+    let (chunk_id, n_bytes) = evidence.logs[0];
+    let body = store.log_chunk(chunk_id).await.unwrap().expect("the visible chunk is stored");
+    let mut lines = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(body.as_slice()), &mut lines).unwrap();
+    assert_eq!(lines, "[pod/api-1/app] 2026-11-27T10:00:00.000000000Z try 2\n");
+    assert_eq!(n_bytes, lines.len() as u64);
+    raw.close().await;
+    let _ = std::fs::remove_dir_all(folder);
+}

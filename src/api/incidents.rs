@@ -177,7 +177,16 @@ async fn cached_timeline(state: &AppState, row: &IncidentRow) -> Result<Arc<Time
 async fn bundle_of(state: &AppState, incident_id: i64) -> Result<Bundle> {
     let webhooks = state.store.incident_webhooks(incident_id).await.map_err(|error| ApiError::unavailable(&error))?;
     let evidence = state.store.evidence(incident_id).await.map_err(|error| ApiError::unavailable(&error))?;
-    Ok(Bundle::assemble(&webhooks, evidence))
+    // The bundle is read on a blocking thread (`spawn_blocking`), which may wait on the
+    // runtime for each log chunk: only one is in memory at a time.
+    let store = state.store.clone();
+    let runtime = tokio::runtime::Handle::current();
+    let fetch_chunk = Box::new(move |chunk_id: i64| match runtime.block_on(store.log_chunk(chunk_id)) {
+        Ok(Some(body)) => Ok(body),
+        Ok(None) => Err(std::io::Error::new(std::io::ErrorKind::NotFound, format!("log chunk {chunk_id} is gone"))),
+        Err(error) => Err(std::io::Error::other(error)),
+    });
+    Ok(Bundle::assemble(&webhooks, evidence, fetch_chunk))
 }
 
 /// How the daemon drafts an incident: as `draft` would its bundle, except that an open

@@ -26,11 +26,26 @@ use crate::store::{StoredEvidence, StoredPass, StoredWebhook};
 /// The one log file of a bundle.
 pub const LOGS_FILE: &str = "incident-logs.txt";
 
-/// An incident's evidence as files: small ones whole, the logs as gzip chunks read in turn.
-#[derive(Debug, Default)]
+/// Fetches one stored gzip log chunk by its id (the daemon's asks the store).
+pub type FetchChunk = Box<dyn Fn(i64) -> io::Result<Vec<u8>> + Send + Sync>;
+
+/// An incident's evidence as files: small ones whole, the logs as gzip chunks fetched and
+/// read in turn, so at most one chunk is in memory however many were collected.
 pub struct Bundle {
     files: BTreeMap<String, Vec<u8>>,
-    log_chunks: Vec<Vec<u8>>,
+    /// `(chunk id, uncompressed length)`, in file order.
+    log_chunks: Vec<(i64, u64)>,
+    fetch_chunk: FetchChunk,
+}
+
+impl std::fmt::Debug for Bundle {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Bundle")
+            .field("files", &self.files.keys().collect::<Vec<_>>())
+            .field("log_chunks", &self.log_chunks)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Gzip of `bytes` (fast level: evidence is written once per pass and read rarely).
@@ -80,9 +95,10 @@ fn list_file(kind: &str) -> &'static str {
 }
 
 impl Bundle {
-    /// The bundle of an incident's webhooks (in arrival order) and stored evidence.
+    /// The bundle of an incident's webhooks (in arrival order) and stored evidence, whose
+    /// log chunks `fetch_chunk` reads one at a time when `incident-logs.txt` is read.
     /// A body that no longer decompresses is left out with a warning, not fatal.
-    pub fn assemble(webhooks: &[StoredWebhook], evidence: StoredEvidence) -> Bundle {
+    pub fn assemble(webhooks: &[StoredWebhook], evidence: StoredEvidence, fetch_chunk: FetchChunk) -> Bundle {
         let mut files = BTreeMap::new();
         let mut pages: Vec<&[u8]> = Vec::new();
         for webhook in webhooks {
@@ -130,18 +146,40 @@ impl Bundle {
         if !evidence.gaps.is_empty() {
             files.insert("gaps.json".to_owned(), ingest::gaps::to_json(&evidence.gaps));
         }
-        Bundle { files, log_chunks: evidence.logs }
+        Bundle { files, log_chunks: evidence.logs, fetch_chunk }
+    }
+
+    /// The length of `incident-logs.txt`, known from the stored chunks without reading them.
+    fn logs_len(&self) -> u64 {
+        self.log_chunks.iter().map(|(_, n_bytes)| n_bytes).sum()
     }
 
     /// Writes the bundle as a gzip'd tar of plain files under `prefix/`.
     pub fn write_tar_gz(&self, prefix: &str, out: impl Write) -> io::Result<()> {
         let mut archive = tar::Builder::new(GzEncoder::new(out, Compression::default()));
         for name in self.names()? {
+            let mut header = tar::Header::new_gnu();
+            header.set_mode(0o644);
+            if name == Path::new(LOGS_FILE) {
+                // Streamed: the header's size is the stored lengths' sum, so the logs are
+                // never whole in memory; a chunk that reads otherwise fails the archive.
+                let size = self.logs_len();
+                header.set_size(size);
+                header.set_cksum();
+                let mut logs = self.open(&name)?;
+                let exact = Exact { inner: (&mut logs).take(size), remaining: size };
+                archive.append_data(&mut header, Path::new(prefix).join(&name), exact)?;
+                if logs.read(&mut [0; 1])? > 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "stored log chunks are longer than recorded",
+                    ));
+                }
+                continue;
+            }
             let mut bytes = Vec::new();
             self.open(&name)?.read_to_end(&mut bytes)?;
-            let mut header = tar::Header::new_gnu();
             header.set_size(bytes.len() as u64);
-            header.set_mode(0o644);
             header.set_cksum();
             archive.append_data(&mut header, Path::new(prefix).join(&name), bytes.as_slice())?;
         }
@@ -162,7 +200,7 @@ impl Artifacts for Bundle {
 
     fn open(&self, name: &Path) -> io::Result<Box<dyn Read + Send + '_>> {
         if name == Path::new(LOGS_FILE) && !self.log_chunks.is_empty() {
-            return Ok(Box::new(Chunks { rest: &self.log_chunks, current: None }));
+            return Ok(Box::new(Chunks { rest: &self.log_chunks, fetch_chunk: &self.fetch_chunk, current: None }));
         }
         let name = name.to_string_lossy();
         match self.files.get(name.as_ref()) {
@@ -172,10 +210,11 @@ impl Artifacts for Bundle {
     }
 }
 
-/// Gzip chunks read one after another as one stream, one chunk decompressing at a time.
+/// Gzip chunks fetched and read one after another as one stream, one chunk in memory at a time.
 struct Chunks<'a> {
-    rest: &'a [Vec<u8>],
-    current: Option<MultiGzDecoder<&'a [u8]>>,
+    rest: &'a [(i64, u64)],
+    fetch_chunk: &'a FetchChunk,
+    current: Option<MultiGzDecoder<io::Cursor<Vec<u8>>>>,
 }
 
 impl Read for Chunks<'_> {
@@ -187,11 +226,82 @@ impl Read for Chunks<'_> {
                     return Ok(read);
                 }
             }
-            let Some((next, rest)) = self.rest.split_first() else {
+            let Some(((chunk_id, _), rest)) = self.rest.split_first() else {
                 return Ok(0);
             };
             self.rest = rest;
-            self.current = Some(MultiGzDecoder::new(next.as_slice()));
+            // The finished chunk goes before the next one is fetched.
+            self.current = None;
+            self.current = Some(MultiGzDecoder::new(io::Cursor::new((self.fetch_chunk)(*chunk_id)?)));
+        }
+    }
+}
+
+/// A reader that must yield exactly `remaining` more bytes (a tar entry's announced size).
+struct Exact<R> {
+    inner: R,
+    remaining: u64,
+}
+
+impl<R: Read> Read for Exact<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buffer)?;
+        if read == 0 && self.remaining > 0 && !buffer.is_empty() {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "stored log chunks are shorter than recorded"));
+        }
+        self.remaining -= read as u64;
+        Ok(read)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bundle of log chunks kept in a map, `recorded` the lengths the store would hold.
+    fn bundle(chunks: &[&str], recorded: &[u64]) -> Bundle {
+        let bodies: BTreeMap<i64, Vec<u8>> =
+            chunks.iter().enumerate().map(|(index, lines)| (index as i64 * 7, compress(lines.as_bytes()))).collect();
+        let evidence = StoredEvidence {
+            logs: (0..chunks.len()).map(|index| (index as i64 * 7, recorded[index])).collect(),
+            ..StoredEvidence::default()
+        };
+        let fetch_chunk: FetchChunk = Box::new(move |chunk_id| {
+            bodies.get(&chunk_id).cloned().ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such chunk"))
+        });
+        Bundle::assemble(&[], evidence, fetch_chunk)
+    }
+
+    fn tar_entries(archive: &[u8]) -> Vec<(String, Vec<u8>)> {
+        let mut archive = tar::Archive::new(MultiGzDecoder::new(archive));
+        let mut entries = Vec::new();
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).unwrap();
+            entries.push((entry.path().unwrap().display().to_string(), bytes));
+        }
+        entries
+    }
+
+    #[test]
+    fn the_logs_file_reads_every_fetched_chunk_in_order_and_streams_into_the_tar() {
+        let chunks = ["[pod/a/app] one\n", "[pod/a/app] two\n[pod/a/app] three\n", "[pod/b/app] four\n"];
+        let bundle = bundle(&chunks, &chunks.map(|lines| lines.len() as u64));
+        let mut logs = String::new();
+        bundle.open(Path::new(LOGS_FILE)).unwrap().read_to_string(&mut logs).unwrap();
+        assert_eq!(logs, chunks.concat());
+        let mut archive = Vec::new();
+        bundle.write_tar_gz("incident-1", &mut archive).unwrap();
+        assert_eq!(tar_entries(&archive), [("incident-1/incident-logs.txt".to_owned(), chunks.concat().into_bytes())]);
+    }
+
+    #[test]
+    fn a_chunk_that_reads_otherwise_than_recorded_fails_the_tar() {
+        let chunks = ["[pod/a/app] one\n", "[pod/a/app] two\n"];
+        for recorded in [[16, 15], [16, 17]] {
+            let error = bundle(&chunks, &recorded).write_tar_gz("incident-1", io::sink()).unwrap_err();
+            assert!(matches!(error.kind(), io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof), "{error}");
         }
     }
 }

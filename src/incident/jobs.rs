@@ -107,17 +107,38 @@ impl Jobs {
         let started = std::time::Instant::now();
         let mut pass = Pass { cursors: job.cursors.clone(), ..Pass::default() };
         let mut replaces = Vec::new();
-        let mut log_chunks = Vec::new();
+        // Chunks are stored as they come, tagged with this pass's number; `store_pass` makes
+        // them visible with the cursors. A retry of a pass that crashed drops its leftovers.
+        let pass_number = job.passes + 1;
+        let n_leftover = self.store.clear_log_chunks(job.incident_id, pass_number).await?;
+        if n_leftover > 0 {
+            tracing::info!(n_leftover, "Log chunks of an unfinished earlier try of this pass deleted.");
+        }
         for collector in &self.collectors {
             let mut scope = scope.clone();
             scope.nodes = nodes_of(&pass);
             let collector_started = std::time::Instant::now();
-            let mut on_chunk = |chunk: LogChunk| {
-                if !chunk.lines.is_empty() {
-                    log_chunks.push((chunk.key(), chunk.lines.len() as u64, compress(&chunk.lines)));
-                }
+            let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+            let cursors = &job.cursors;
+            let collecting = async move {
+                let mut on_chunk = move |chunk: LogChunk| {
+                    if !chunk.lines.is_empty() {
+                        // NB: the receiver is gone only when storing failed; the pass then fails too.
+                        let _ = sender.send((chunk.key(), chunk.lines.len() as u64, compress(&chunk.lines)));
+                    }
+                };
+                collector.pass(&scope, cursors, &mut on_chunk).await
             };
-            let found = collector.pass(&scope, &job.cursors, &mut on_chunk).await;
+            // Stores each chunk while the collector reads on, so a pass holds a few chunks at
+            // most, not all of them.
+            let storing = async {
+                while let Some((stream, n_bytes, body)) = receiver.recv().await {
+                    self.store.store_log_chunk(job.incident_id, pass_number, &stream, n_bytes, &body).await?;
+                }
+                crate::store::Result::Ok(())
+            };
+            let (found, stored) = tokio::join!(collecting, storing);
+            stored?;
             self.metrics.collected(collector.name(), collector_started.elapsed().as_secs_f64(), found.gaps.len());
             tracing::debug!(
                 collector = collector.name(),
@@ -141,9 +162,7 @@ impl Jobs {
             pass.cursors.extend(found.cursors);
         }
         let next = self.next_run(&job, now);
-        let mut stored = StoredPass { replaces, ..StoredPass::from_pass(pass) };
-        log_chunks.append(&mut stored.logs);
-        stored.logs = log_chunks;
+        let stored = StoredPass { replaces, ..StoredPass::from_pass(pass) };
         self.store.store_pass(job.incident_id, &stored, now, next).await?;
         self.metrics.pass_stored();
         (self.on_stored)(job.incident_id);

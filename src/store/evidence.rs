@@ -1,7 +1,9 @@
 //! The store's collection queries: one job per incident, claimed with a lease so a crashed
 //! daemon's job is picked up again, and the evidence its passes brought back (gzip bodies).
-//! Each pass is stored in one transaction together with the job's new cursors, so a crash
-//! never leaves lines stored without the cursor that skips them next time.
+//! Log chunks are stored one at a time as a pass reads them, tagged with the pass's number;
+//! the pass's last transaction stores the job's new cursors and counts the pass, and only
+//! then do readers see its chunks. So a crash never leaves lines visible without the cursor
+//! that skips them next time, and the pass's retry deletes the chunks it left first.
 
 use std::collections::BTreeMap;
 
@@ -41,11 +43,13 @@ pub struct StoredPass {
     pub replaces: Vec<(String, String)>,
 }
 
-/// An incident's evidence as stored (bodies still compressed).
+/// An incident's evidence as stored (bodies still compressed; log chunks only by id, to be
+/// fetched one at a time with [`Store::log_chunk`]).
 #[derive(Debug, Default)]
 pub struct StoredEvidence {
-    /// Gzip chunks of log lines, by stream then in the order they were collected.
-    pub logs: Vec<Vec<u8>>,
+    /// `(chunk id, uncompressed length)` of the log chunks of stored passes, by stream then
+    /// in the order they were collected.
+    pub logs: Vec<(i64, u64)>,
     /// `(kind, gzip JSON)`, by kind then uid.
     pub objects: Vec<(String, Vec<u8>)>,
     /// `(bundle path, gzip body)`, by path.
@@ -130,8 +134,47 @@ impl Store {
         }))
     }
 
+    /// Deletes the log chunks a pass numbered `pass` left behind: a pass that is run again
+    /// (its daemon crashed before [`Store::store_pass`]) starts from nothing.
+    pub async fn clear_log_chunks(&self, incident_id: i64, pass: i64) -> Result<u64> {
+        let mut transaction = self.begin().await?;
+        let done = sqlx::query("DELETE FROM evidence_logs WHERE incident_id = ? AND pass = ?")
+            .bind(incident_id)
+            .bind(pass)
+            .execute(&mut *transaction)
+            .await
+            .map_err(query_error("delete leftover log chunks"))?;
+        transaction.commit().await.map_err(query_error("commit"))?;
+        Ok(done.rows_affected())
+    }
+
+    /// Stores one gzip chunk of log lines of pass number `pass` (`ClaimedJob::passes + 1`),
+    /// in a transaction of its own. Readers see it once [`Store::store_pass`] counted the pass.
+    pub async fn store_log_chunk(
+        &self,
+        incident_id: i64,
+        pass: i64,
+        stream: &str,
+        n_bytes: u64,
+        body: &[u8],
+    ) -> Result<()> {
+        let mut transaction = self.begin().await?;
+        sqlx::query("INSERT INTO evidence_logs (incident_id, pass, stream, n_bytes, body) VALUES (?, ?, ?, ?, ?)")
+            .bind(incident_id)
+            .bind(pass)
+            .bind(stream)
+            .bind(n_bytes as i64)
+            .bind(body)
+            .execute(&mut *transaction)
+            .await
+            .map_err(query_error("insert log chunk"))?;
+        transaction.commit().await.map_err(query_error("commit"))?;
+        Ok(())
+    }
+
     /// Stores a pass's evidence and the job's cursors and next run, in one transaction,
-    /// and releases the lease.
+    /// and releases the lease. Counting the pass makes the chunks it stored before (with
+    /// [`Store::store_log_chunk`]) visible in the same commit.
     pub async fn store_pass(&self, incident_id: i64, pass: &StoredPass, now: Instant, next: NextRun) -> Result<()> {
         let mut transaction = self.begin().await?;
         for (folder, gap_source) in &pass.replaces {
@@ -149,14 +192,18 @@ impl Store {
                 .map_err(query_error("replace gaps"))?;
         }
         for (stream, n_bytes, body) in &pass.logs {
-            sqlx::query("INSERT INTO evidence_logs (incident_id, stream, n_bytes, body) VALUES (?, ?, ?, ?)")
-                .bind(incident_id)
-                .bind(stream)
-                .bind(*n_bytes as i64)
-                .bind(body)
-                .execute(&mut *transaction)
-                .await
-                .map_err(query_error("insert log chunk"))?;
+            sqlx::query(
+                "INSERT INTO evidence_logs (incident_id, pass, stream, n_bytes, body) \
+                 SELECT ?, passes + 1, ?, ?, ? FROM collection_jobs WHERE incident_id = ?",
+            )
+            .bind(incident_id)
+            .bind(stream)
+            .bind(*n_bytes as i64)
+            .bind(body)
+            .bind(incident_id)
+            .execute(&mut *transaction)
+            .await
+            .map_err(query_error("insert log chunk"))?;
         }
         for (kind, uid, body) in &pass.objects {
             sqlx::query(
@@ -221,13 +268,16 @@ impl Store {
         Ok(())
     }
 
-    /// An incident's stored evidence.
+    /// An incident's stored evidence, log chunks by id (of passes stored whole only).
     pub async fn evidence(&self, incident_id: i64) -> Result<StoredEvidence> {
-        let logs = sqlx::query("SELECT body FROM evidence_logs WHERE incident_id = ? ORDER BY stream, id")
-            .bind(incident_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(query_error("log chunks"))?;
+        let logs = sqlx::query(
+            "SELECT l.id, l.n_bytes FROM evidence_logs l JOIN collection_jobs j ON j.incident_id = l.incident_id \
+             WHERE l.incident_id = ? AND l.pass <= j.passes ORDER BY l.stream, l.id",
+        )
+        .bind(incident_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_error("log chunks"))?;
         let objects = sqlx::query("SELECT kind, body FROM evidence_objects WHERE incident_id = ? ORDER BY kind, uid")
             .bind(incident_id)
             .fetch_all(&self.pool)
@@ -247,7 +297,7 @@ impl Store {
         .await
         .map_err(query_error("gaps"))?;
         Ok(StoredEvidence {
-            logs: logs.iter().map(|row| row.get(0)).collect(),
+            logs: logs.iter().map(|row| (row.get(0), row.get::<i64, _>(1).max(0) as u64)).collect(),
             objects: objects.iter().map(|row| (row.get(0), row.get(1))).collect(),
             files: files.iter().map(|row| (row.get(0), row.get(1))).collect(),
             gaps: gaps
@@ -261,6 +311,16 @@ impl Store {
                 })
                 .collect(),
         })
+    }
+
+    /// One gzip log chunk by its id (from [`StoredEvidence::logs`]), if it is still stored.
+    pub async fn log_chunk(&self, chunk_id: i64) -> Result<Option<Vec<u8>>> {
+        let row = sqlx::query("SELECT body FROM evidence_logs WHERE id = ?")
+            .bind(chunk_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(query_error("log chunk"))?;
+        Ok(row.map(|row| row.get(0)))
     }
 
     /// Where an incident's collection stands, if it has a job.

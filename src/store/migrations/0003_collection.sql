@@ -15,14 +15,20 @@ CREATE TABLE collection_jobs (
 CREATE INDEX collection_jobs_due ON collection_jobs (next_run_at_ms);
 
 -- Log lines in `kubectl logs --prefix --timestamps` form, appended per pass and stream.
+-- Each chunk is stored as soon as it is read, in a transaction of its own, tagged with the
+-- pass it belongs to; readers see only chunks of passes the job counts as stored (`pass <=
+-- collection_jobs.passes`), so a pass that crashed before its cursors were stored shows
+-- nothing, and its retry (the same pass number) deletes what it left first.
 CREATE TABLE evidence_logs (
     id INTEGER PRIMARY KEY,
     incident_id BIGINT NOT NULL REFERENCES incidents (id),
+    pass BIGINT NOT NULL,
     stream TEXT NOT NULL,
     n_bytes BIGINT NOT NULL,
     body BLOB NOT NULL
 );
 CREATE INDEX evidence_logs_incident ON evidence_logs (incident_id, stream, id);
+CREATE INDEX evidence_logs_pass ON evidence_logs (incident_id, pass);
 
 -- Kubernetes objects, the newest seen of each uid (so a deleted pod keeps its last state).
 CREATE TABLE evidence_objects (
