@@ -1033,7 +1033,13 @@ impl KubeCollector {
             let end = read_stream(Box::pin(reader), &mut taker, limit, self.read_timeout).await;
             debug!(key, previous, n_lines = taker.n_taken, ?end, "Log stream read.");
             cursor = taker.cursor;
-            lines.extend_from_slice(&taker.lines);
+            // NB: moved, not copied, when it is the only instance read: a copy would hold a
+            // busy container's lines twice at the pass's peak.
+            if lines.is_empty() {
+                lines = std::mem::take(&mut taker.lines);
+            } else {
+                lines.extend_from_slice(&taker.lines);
+            }
             let resume = if cursor.last_nanos > 0 { instant_of(cursor.last_nanos) } else { since };
             match end {
                 StreamEnd::Clean | StreamEnd::PastWindow => {}
