@@ -338,8 +338,21 @@ async fn alert_to_timeline_with_the_planted_rows_skew_and_gaps() {
     near(corrected, t("03:10"), 5);
     assert_eq!((recorded - corrected).as_secs(), NODE2_AHEAD_SECS);
 
-    // The collector only read.
+    // The collector only read, and the shipped RBAC (rendered by kubectl) allows every
+    // request it made; tests/collect_kubernetes.rs checks that nothing more is granted.
     assert!(requests.iter().all(|request| matches!(request.verb.as_str(), "get" | "list")), "{requests:#?}");
+    let overlays = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/kustomize/overlays");
+    let cluster_rules = support::rbac::bound_rules(&overlays.join("cluster")).unwrap();
+    for request in &requests {
+        let request = support::rbac::ApiRequest {
+            verb: request.verb.clone(),
+            group: request.group.clone(),
+            resource: request.resource.clone(),
+            subresource: request.subresource.clone(),
+            namespace: request.namespace.clone(),
+        };
+        assert!(support::rbac::allows(&cluster_rules, &request), "the shipped ClusterRole refuses {request:?}");
+    }
 }
 
 #[tokio::test]
