@@ -18,21 +18,7 @@ fn overlay(name: &str) -> Vec<Grant> {
     bound_rules(&path).unwrap_or_else(|error| panic!("{name}: {error:#}"))
 }
 
-/// (group, resource) of everything the collector reads (issue 4): pod logs, events of both
-/// groups, rollouts and the workloads and services whose selectors name the target pods.
-const READ: &[(&str, &str)] = &[
-    ("", "pods"),
-    // Listed for the write-verb checks; a log is only ever `get` (see `collector_requests`).
-    ("", "pods/log"),
-    ("", "events"),
-    ("", "services"),
-    ("events.k8s.io", "events"),
-    ("apps", "replicasets"),
-    ("apps", "deployments"),
-    ("apps", "statefulsets"),
-    ("apps", "daemonsets"),
-    ("batch", "jobs"),
-];
+use support::rbac::COLLECTOR_READS as READ;
 
 /// get and list of every resource the collector reads, in `namespace`; logs are only read
 /// (`GET …/pods/NAME/log` is the verb get on pods/log).
