@@ -1,7 +1,8 @@
 //! The fake Kubernetes API server (`tests/kube_fake/`), checked against the real `kubectl`: if kubectl
 //! reads it as a cluster, the collector's tests against it mean something.
 //!
-//! kubectl is required (`/usr/bin/kubectl`, v1.32 here); without it these tests fail, naming it.
+//! kubectl is required (`/usr/bin/kubectl`, v1.32 here; `KUBECTL=/path/to/kubectl` picks another); without
+//! it these tests fail, naming it.
 
 #[path = "kube_fake/mod.rs"]
 mod kube_fake;
@@ -37,7 +38,9 @@ impl Kubectl {
     }
 
     async fn run(&self, args: &[&str]) -> Output {
-        let output = tokio::process::Command::new("kubectl")
+        // KUBECTL names another binary (another version) to check the fake against.
+        let program = std::env::var_os("KUBECTL").unwrap_or_else(|| "kubectl".into());
+        let output = tokio::process::Command::new(&program)
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .arg("--cache-dir")
@@ -49,7 +52,7 @@ impl Kubectl {
         match output {
             Ok(output) => output,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                panic!("kubectl is not installed: these tests check the fake API server against the real kubectl")
+                panic!("{program:?} is not installed: these tests check the fake API server against the real kubectl")
             }
             Err(error) => panic!("kubectl {args:?}: {error}"),
         }
