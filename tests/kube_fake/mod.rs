@@ -234,8 +234,9 @@ impl Cluster {
         self
     }
 
-    /// Removes an object; `false` when there was none.
+    /// Removes an object; `false` when there was none. An event is one object whichever group names it.
     pub fn delete(&mut self, group: &str, resource: &str, namespace: &str, name: &str) -> bool {
+        let group = if resource == "events" { "" } else { group };
         let before = self.objects.len();
         self.objects.retain(|stored| {
             !(stored.group == group
@@ -467,7 +468,8 @@ impl Handle {
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Changes the cluster in any way `Cluster` allows.
+    /// Changes the cluster in any way `Cluster` allows. The fake is locked meanwhile: call no other
+    /// method of the handle inside `change`.
     pub fn update<T>(&self, change: impl FnOnce(&mut Cluster) -> T) -> T {
         change(&mut self.lock().cluster)
     }
