@@ -158,6 +158,36 @@ async fn logs_since_time_start_at_that_second_with_nine_digit_stamps() {
     assert_eq!(String::from_utf8_lossy(&offset), "2025-02-09T12:00:01.500000000+02:00 connection pool exhausted\n");
 }
 
+/// `kubectl logs -l … --prefix --timestamps` is the form `postmortemd draft` reads (`incident-logs.txt`).
+#[tokio::test]
+async fn logs_by_selector_with_prefixes() {
+    let fake = FakeKube::start(cluster()).await;
+    let kubectl = Kubectl::new(&fake, "prefix");
+
+    let stdout = kubectl.ok(&["logs", "-l", "app=api", "--prefix", "--timestamps", "--all-containers"]).await;
+    // kubectl reads the pods concurrently: the order between streams is its own.
+    let mut lines: Vec<String> = String::from_utf8(stdout).unwrap().lines().map(str::to_owned).collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "[pod/api-1/nginx] 2025-02-09T10:00:00.200000000Z GET /healthz 200",
+            "[pod/api-1/nginx] 2025-02-09T10:00:00.900000000Z GET /api/orders 200",
+            "[pod/api-1/nginx] 2025-02-09T10:00:01.300000000Z GET /api/orders 503",
+            "[pod/api-1/nginx] 2025-02-09T10:00:02.700000001Z GET /api/orders 500",
+            "[pod/api-2/app] 2025-02-09T12:00:01.500000000+02:00 connection pool exhausted",
+        ]
+    );
+    let logs: Vec<(String, String)> = fake
+        .requests()
+        .into_iter()
+        .filter(|request| request.subresource.as_deref() == Some("log"))
+        .map(|request| (request.name.unwrap_or_default(), request.query.get("container").cloned().unwrap_or_default()))
+        .collect();
+    assert_eq!(logs.len(), 3, "one log request per container: {logs:?}");
+    assert!(logs.contains(&("api-2".to_owned(), "sidecar".to_owned())), "{logs:?}");
+}
+
 #[tokio::test]
 async fn logs_previous_read_the_last_terminated_instance() {
     let fake = FakeKube::start(cluster()).await;
@@ -463,6 +493,25 @@ async fn http_status_bodies_streams_and_faults() {
     assert_eq!(response.status(), 404);
     let status: Value = response.json().await.unwrap();
     assert_eq!(status["message"], "the server could not find the requested resource");
+
+    // Lists: kind and apiVersion on the list only, pages through limit/continue.
+    let page: Value =
+        client.get(format!("{base}/api/v1/namespaces/prod/pods?limit=2")).send().await.unwrap().json().await.unwrap();
+    assert_eq!((page["kind"].as_str(), page["apiVersion"].as_str()), (Some("PodList"), Some("v1")));
+    assert!(page["items"][0].get("kind").is_none() && page["items"][0].get("apiVersion").is_none());
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    assert_eq!(page["metadata"]["remainingItemCount"], 1);
+    let token = page["metadata"]["continue"].as_str().unwrap();
+    let rest: Value = client
+        .get(format!("{base}/api/v1/namespaces/prod/pods?limit=2&continue={token}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rest["items"][0]["metadata"]["name"], "web-1");
+    assert!(rest["metadata"].get("continue").is_none());
 
     // A long log comes chunked, as text/plain, with invalid UTF-8 passed through untouched.
     let response =
