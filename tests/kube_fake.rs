@@ -458,12 +458,11 @@ async fn http_status_bodies_streams_and_faults() {
         "prod",
         "web-1",
         "web",
-        (0..2_000).map(|index| {
-            LogLine::new(
-                at("2025-02-09T10:00:00Z") + SignedDuration::from_millis(index),
-                format!("request {index:05}").into_bytes(),
-            )
-        }),
+        lines_every(
+            at("2025-02-09T10:00:00Z"),
+            SignedDuration::from_millis(1),
+            (0..2_000).map(|index| format!("request {index:05}")),
+        ),
     );
     cluster.log("prod", "web-1", "web", [LogLine::new(at("2025-02-09T10:00:03Z"), b"bad \xff\xfe bytes".to_vec())]);
     let fake = FakeKube::start(cluster).await;

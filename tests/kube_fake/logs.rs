@@ -24,6 +24,23 @@ impl LogLine {
     }
 }
 
+/// Lines `step` apart from `start`, one per text: `lines_every(t, SignedDuration::from_millis(10), texts)`.
+pub fn lines_every<T: Into<Vec<u8>>>(
+    start: Timestamp,
+    step: jiff::SignedDuration,
+    texts: impl IntoIterator<Item = T>,
+) -> Vec<LogLine> {
+    let mut time = start;
+    texts
+        .into_iter()
+        .map(|text| {
+            let line = LogLine::new(time, text);
+            time = time.checked_add(step).unwrap_or(time);
+            line
+        })
+        .collect()
+}
+
 /// The current instance's lines and the last terminated instance's (`previous=true`), shared with the
 /// streams reading them (an append while a stream runs copies on write).
 #[derive(Clone, Debug, Default)]
@@ -198,6 +215,17 @@ mod tests {
         assert_eq!(render(&lines, &options, None), b"l2\nl3\nl4\n");
         let options = LogOptions { timestamps: true, limit_bytes: Some(35), ..LogOptions::default() };
         assert_eq!(render(&lines, &options, None), b"2025-02-09T10:00:00.000000000Z l0\n2");
+    }
+
+    #[test]
+    fn lines_every_spaces_lines_by_step() {
+        let lines = lines_every(at("2025-02-09T10:00:00Z"), jiff::SignedDuration::from_millis(250), ["a", "b", "c"]);
+        let times: Vec<String> = lines.iter().map(|line| kubelet_time(line.time, None)).collect();
+        assert_eq!(
+            times,
+            ["2025-02-09T10:00:00.000000000Z", "2025-02-09T10:00:00.250000000Z", "2025-02-09T10:00:00.500000000Z"]
+        );
+        assert_eq!(lines[2].bytes, b"c");
     }
 
     #[test]

@@ -48,7 +48,7 @@ use jiff::tz::Offset;
 use serde_json::{Value, json};
 
 pub use builders::*;
-pub use logs::{LogLine, LogOptions};
+pub use logs::{LogLine, LogOptions, lines_every};
 pub use selector::{FieldSelector, LabelSelector};
 
 use logs::{ContainerLogs, Render};
