@@ -239,7 +239,8 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         let store = postmortemd::store::Store::open(&settings.store.url)
             .await
             .with_context(|| format!("cannot open the store {}", settings.store.url))?;
-        postmortemd::api::serve(postmortemd::api::AppState::new(settings, store)).await?;
+        let collectors = Vec::new();
+        postmortemd::api::serve(postmortemd::api::AppState::new(settings, store), collectors).await?;
         anyhow::Ok(())
     })
 }

@@ -67,6 +67,9 @@ const SOURCES: [&str; 2] = ["alertmanager", "pagerduty"];
 /// What became of a webhook: a fixed set, so the label stays bounded.
 const OUTCOMES: [&str; 5] = ["stored", "duplicate", "rejected", "unauthorized", "unavailable"];
 
+/// The collectors: a fixed set, so the label stays bounded.
+const COLLECTORS: [&str; 2] = ["kubernetes", "prometheus"];
+
 /// Upper bounds (seconds) of the latency histograms.
 const BUCKETS: [f64; 8] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0];
 
@@ -77,6 +80,9 @@ pub struct Metrics {
     signature_failures: AtomicU64,
     timeline_build: Histogram,
     store_commit: Histogram,
+    collect_duration: [Histogram; COLLECTORS.len()],
+    collect_gaps: [AtomicU64; COLLECTORS.len()],
+    collect_passes: AtomicU64,
 }
 
 impl Metrics {
@@ -114,6 +120,22 @@ impl Metrics {
     /// One store transaction committed in `seconds`.
     pub fn store_commit(&self, seconds: f64) {
         self.store_commit.observe(seconds);
+    }
+
+    /// One collector's part of a pass: how long it took and how many gaps it reported.
+    /// A collector outside [`COLLECTORS`] is not counted (debug builds assert).
+    pub fn collected(&self, collector: &str, seconds: f64, n_gaps: usize) {
+        let collector_idx = COLLECTORS.iter().position(|known| *known == collector);
+        debug_assert!(collector_idx.is_some(), "unknown collector {collector:?}");
+        if let Some(collector_idx) = collector_idx {
+            self.collect_duration[collector_idx].observe(seconds);
+            self.collect_gaps[collector_idx].fetch_add(n_gaps as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// One collection pass stored.
+    pub fn pass_stored(&self) {
+        self.collect_passes.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition (format 0.0.4) of every metric; `incidents_open` is
@@ -154,6 +176,31 @@ impl Metrics {
             "postmortemd_store_commit_seconds",
             "Time to commit one store transaction.",
         );
+        header(&mut text, "postmortemd_collect_passes_total", "counter", "Collection passes stored.");
+        let _ = writeln!(text, "postmortemd_collect_passes_total {}", self.collect_passes.load(Ordering::Relaxed));
+        header(
+            &mut text,
+            "postmortemd_collect_gaps_total",
+            "counter",
+            "Gaps collectors reported (sources they could not read), by collector.",
+        );
+        for (collector_idx, collector) in COLLECTORS.iter().enumerate() {
+            let count = self.collect_gaps[collector_idx].load(Ordering::Relaxed);
+            let _ = writeln!(text, "postmortemd_collect_gaps_total{{collector=\"{collector}\"}} {count}");
+        }
+        header(
+            &mut text,
+            "postmortemd_collect_duration_seconds",
+            "histogram",
+            "Time one collector took for one pass of one incident.",
+        );
+        for (collector_idx, collector) in COLLECTORS.iter().enumerate() {
+            self.collect_duration[collector_idx].render_series(
+                &mut text,
+                "postmortemd_collect_duration_seconds",
+                &format!("collector=\"{collector}\","),
+            );
+        }
         text
     }
 }
@@ -197,15 +244,22 @@ impl Histogram {
 
     fn render(&self, text: &mut String, name: &str, help: &str) {
         header(text, name, "histogram", help);
+        self.render_series(text, name, "");
+    }
+
+    /// The histogram's lines with `labels` (`collector="kubernetes",`, or empty) before `le`.
+    fn render_series(&self, text: &mut String, name: &str, labels: &str) {
         for (bound_idx, bound) in BUCKETS.iter().enumerate() {
             let count = self.buckets[bound_idx].load(Ordering::SeqCst);
-            let _ = writeln!(text, "{name}_bucket{{le=\"{bound}\"}} {count}");
+            let _ = writeln!(text, "{name}_bucket{{{labels}le=\"{bound}\"}} {count}");
         }
         let sum = f64::from_bits(self.sum_bits.load(Ordering::SeqCst));
         let count = self.count.load(Ordering::SeqCst);
-        let _ = writeln!(text, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(text, "{name}_sum {sum}");
-        let _ = writeln!(text, "{name}_count {count}");
+        let _ = writeln!(text, "{name}_bucket{{{labels}le=\"+Inf\"}} {count}");
+        let bare = labels.trim_end_matches(',');
+        let braces = if bare.is_empty() { String::new() } else { format!("{{{bare}}}") };
+        let _ = writeln!(text, "{name}_sum{braces} {sum}");
+        let _ = writeln!(text, "{name}_count{braces} {count}");
     }
 }
 
@@ -293,7 +347,13 @@ postmortemd_timeline_build_seconds_count 5
         assert!(text.contains(expected), "{text}");
         assert!(text.contains("postmortemd_store_commit_seconds_bucket{le=\"0.01\"} 1\n"), "a bound is inclusive");
         assert!(text.contains("postmortemd_store_commit_seconds_bucket{le=\"0.005\"} 0\n"), "{text}");
-        assert!(text.ends_with("postmortemd_store_commit_seconds_count 1\n"), "{text}");
+        assert!(text.contains("postmortemd_store_commit_seconds_count 1\n"), "{text}");
+        metrics.collected("prometheus", 0.2, 3);
+        let text = metrics.render(0);
+        assert!(text.contains("postmortemd_collect_duration_seconds_bucket{collector=\"prometheus\",le=\"0.5\"} 1\n"));
+        assert!(text.contains("postmortemd_collect_duration_seconds_bucket{collector=\"kubernetes\",le=\"+Inf\"} 0\n"));
+        assert!(text.contains("postmortemd_collect_duration_seconds_sum{collector=\"prometheus\"} 0.2\n"), "{text}");
+        assert!(text.contains("postmortemd_collect_gaps_total{collector=\"prometheus\"} 3\n"), "{text}");
     }
 
     /// Format 0.0.4: every sample belongs to a family declared once by HELP then TYPE, the
@@ -303,6 +363,7 @@ postmortemd_timeline_build_seconds_count 5
         let metrics = Metrics::new();
         metrics.webhook_received("pagerduty", "duplicate");
         metrics.timeline_built(0.02);
+        metrics.collected("kubernetes", 1.5, 2);
         let text = metrics.render(0);
         let mut declared: Vec<String> = Vec::new();
         let mut current: Option<(String, String)> = None;
@@ -328,6 +389,6 @@ postmortemd_timeline_build_seconds_count 5
             assert!(allowed.iter().any(|name| name == metric), "{line} outside its family {family}");
             assert!(value.parse::<f64>().is_ok(), "{line}: value not a number");
         }
-        assert_eq!(declared.len(), 5, "{declared:?}");
+        assert_eq!(declared.len(), 8, "{declared:?}");
     }
 }

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::config::Settings;
+use crate::incident::jobs::{Collector, Jobs, Schedule};
 use crate::store::Store;
 use crate::telemetry::Metrics;
 use crate::timeline::Timeline;
@@ -41,6 +42,20 @@ impl AppState {
             store,
             metrics: Arc::new(Metrics::default()),
             timelines: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+}
+
+impl AppState {
+    /// The collection scheduler of this daemon: a stored pass forgets the incident's timeline.
+    pub fn jobs(&self, collectors: Vec<Arc<dyn Collector>>) -> Jobs {
+        let state = self.clone();
+        Jobs {
+            store: self.store.clone(),
+            collectors,
+            schedule: Schedule::from_settings(&self.settings),
+            metrics: self.metrics.clone(),
+            on_stored: Arc::new(move |incident| state.invalidate(Some(incident))),
         }
     }
 }
@@ -101,12 +116,24 @@ async fn metrics(State(state): State<AppState>) -> Response {
 
 /// Binds `settings.server.listen` and serves until SIGTERM/SIGINT; in-flight requests get
 /// `shutdown_grace` to finish.
-pub async fn serve(state: AppState) -> std::io::Result<()> {
+/// Collection jobs run beside the server (when there are collectors) and stop with it.
+pub async fn serve(state: AppState, collectors: Vec<Arc<dyn Collector>>) -> std::io::Result<()> {
     let listen = state.settings.server.listen;
     let listener = tokio::net::TcpListener::bind(listen).await?;
     warn_if_open(&state, listen);
     tracing::info!(address = %listener.local_addr()?, "Listening.");
-    serve_on(listener, state, crate::shutdown::signal()).await
+    let (stop_jobs, stop) = tokio::sync::watch::channel(false);
+    let jobs = (!collectors.is_empty()).then(|| {
+        let names: Vec<&str> = collectors.iter().map(|collector| collector.name()).collect();
+        tracing::info!(collectors = ?names, "Collecting evidence for incidents.");
+        tokio::spawn(state.jobs(collectors).run(std::time::Duration::from_secs(1), stop))
+    });
+    let served = serve_on(listener, state, crate::shutdown::signal()).await;
+    let _ = stop_jobs.send(true);
+    if let Some(jobs) = jobs {
+        let _ = jobs.await;
+    }
+    served
 }
 
 /// Serves on a bound listener until `shutdown` resolves, then drains within the grace.

@@ -47,8 +47,12 @@ use jiff::Timestamp;
 use jiff::tz::Offset;
 use serde_json::{Value, json};
 
+// Re-exports for the includers; an includer that uses none of some must still build warning-free.
+#[allow(unused_imports)]
 pub use builders::*;
+#[allow(unused_imports)]
 pub use logs::{LogLine, LogOptions, lines_every};
+#[allow(unused_imports)]
 pub use selector::{FieldSelector, LabelSelector};
 
 use logs::{ContainerLogs, Render};

@@ -1,6 +1,8 @@
 //! Builders shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod rbac;
+
 use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};

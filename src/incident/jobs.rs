@@ -1,0 +1,188 @@
+//! Collection jobs: every incident gets a job in the store; a daemon claims the due ones
+//! (with a lease, so a crashed daemon's job is taken up again), runs each collector's pass
+//! over the incident's scope and stores what came back with the cursors that resume it.
+//! Passes run at the first signal (reaching back over the lead-in), every
+//! `recollect_every` while the incident is open (logs die with their pods), and a final
+//! time once resolution plus the tail has passed.
+//!
+//! What each collector does is `collect`'s; how evidence is stored is the store's.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use jiff::SignedDuration;
+
+use crate::collect::{LogCursor, Pass, Scope};
+use crate::ingest::alertmanager;
+use crate::record::{AlertRecord, Instant};
+use crate::store::{ClaimedJob, NextRun, Store, StoredPass};
+
+/// A future a collector returns.
+pub type PassFuture<'a> = Pin<Box<dyn Future<Output = Pass> + Send + 'a>>;
+
+/// A source a pass collects from. A pass never fails: what it could not see is a gap.
+pub trait Collector: Send + Sync {
+    /// `kubernetes`, `prometheus`: for logs.
+    fn name(&self) -> &'static str;
+    fn pass<'a>(&'a self, scope: &'a Scope, cursors: &'a BTreeMap<String, LogCursor>) -> PassFuture<'a>;
+}
+
+/// When passes run.
+#[derive(Clone, Copy, Debug)]
+pub struct Schedule {
+    pub lead_in: SignedDuration,
+    pub tail: SignedDuration,
+    pub recollect_every: SignedDuration,
+    /// How long a claimed job is held before another daemon may take it.
+    pub lease: SignedDuration,
+    /// Incidents quiet for longer than this when collection starts get no job: their
+    /// evidence is gone.
+    pub horizon: SignedDuration,
+}
+
+impl Schedule {
+    pub fn from_settings(settings: &crate::config::Settings) -> Schedule {
+        Schedule {
+            lead_in: settings.window.lead_in,
+            tail: settings.window.tail,
+            recollect_every: SignedDuration::from_mins(5),
+            lease: SignedDuration::from_mins(10),
+            horizon: SignedDuration::from_hours(24),
+        }
+    }
+}
+
+/// The scheduler: collectors in the order they run (Kubernetes first: Prometheus asks for
+/// the nodes of the pods it found).
+pub struct Jobs {
+    pub store: Store,
+    pub collectors: Vec<Arc<dyn Collector>>,
+    pub schedule: Schedule,
+    pub metrics: Arc<crate::telemetry::Metrics>,
+    /// Called with an incident id after a pass is stored (the timeline cache forgets it).
+    pub on_stored: Arc<dyn Fn(i64) + Send + Sync>,
+}
+
+impl Jobs {
+    /// Runs due jobs until `stop` is set, looking for new ones every `tick`.
+    pub async fn run(self, tick: std::time::Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            if let Err(error) = self.run_due(Instant::now()).await {
+                tracing::warn!(%error, "Collection jobs could not be read; retrying.");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(tick) => {}
+                _ = stop.wait_for(|stop| *stop) => return,
+            }
+        }
+    }
+
+    /// Creates missing jobs and runs every job due at `now`; returns how many passes ran.
+    pub async fn run_due(&self, now: Instant) -> crate::store::Result<usize> {
+        self.store.ensure_jobs(now, now.checked_sub(self.schedule.horizon).unwrap_or(now)).await?;
+        let mut n_passes = 0;
+        while let Some(job) = self.store.claim_job(now, now.checked_add(self.schedule.lease).unwrap_or(now)).await? {
+            self.run_job(job, now).await?;
+            n_passes += 1;
+        }
+        Ok(n_passes)
+    }
+
+    #[tracing::instrument(skip_all, fields(incident = job.incident_id, pass = job.passes + 1))]
+    async fn run_job(&self, job: ClaimedJob, now: Instant) -> crate::store::Result<()> {
+        let scope = self.scope(&job, now).await?;
+        let started = std::time::Instant::now();
+        let mut pass = Pass { cursors: job.cursors.clone(), ..Pass::default() };
+        for collector in &self.collectors {
+            let mut scope = scope.clone();
+            scope.nodes = nodes_of(&pass);
+            let collector_started = std::time::Instant::now();
+            let found = collector.pass(&scope, &job.cursors).await;
+            self.metrics.collected(collector.name(), collector_started.elapsed().as_secs_f64(), found.gaps.len());
+            tracing::debug!(
+                collector = collector.name(),
+                n_logs = found.logs.len(),
+                n_objects = found.objects.len(),
+                n_files = found.files.len(),
+                n_gaps = found.gaps.len(),
+                "Collector pass done."
+            );
+            pass.logs.extend(found.logs);
+            pass.objects.extend(found.objects);
+            pass.files.extend(found.files);
+            pass.gaps.extend(found.gaps);
+            pass.cursors.extend(found.cursors);
+        }
+        let next = self.next_run(&job, now);
+        let stored = StoredPass::from_pass(pass);
+        self.store.store_pass(job.incident_id, &stored, now, next).await?;
+        self.metrics.pass_stored();
+        (self.on_stored)(job.incident_id);
+        tracing::info!(
+            seconds = started.elapsed().as_secs_f64(),
+            n_gaps = stored.gaps.len(),
+            final_pass = next == NextRun::Finished,
+            "Collection pass stored."
+        );
+        Ok(())
+    }
+
+    /// The incident's alerts (newest state of each) and the span to collect.
+    async fn scope(&self, job: &ClaimedJob, now: Instant) -> crate::store::Result<Scope> {
+        let webhooks = self.store.incident_webhooks(job.incident_id).await?;
+        let mut alerts: BTreeMap<(String, Instant), AlertRecord> = BTreeMap::new();
+        for webhook in webhooks.iter().filter(|webhook| webhook.source == "alertmanager") {
+            let Ok(payload) = alertmanager::parse_webhook(&webhook.body) else { continue };
+            for alert in payload.alerts {
+                let key = (alert.fingerprint.clone().unwrap_or_else(|| alert.name.clone()), alert.starts_at);
+                alerts.insert(key, alert);
+            }
+        }
+        let (start, end) = span(job, &self.schedule, now);
+        Ok(Scope {
+            incident_id: job.incident_id,
+            alerts: alerts.into_values().collect(),
+            pagerduty_services: Vec::new(),
+            start,
+            end,
+            nodes: Vec::new(),
+        })
+    }
+
+    fn next_run(&self, job: &ClaimedJob, now: Instant) -> NextRun {
+        let again = now.checked_add(self.schedule.recollect_every).unwrap_or(now);
+        match job.resolved_at.filter(|_| job.status == "resolved") {
+            None => NextRun::At(again),
+            Some(resolved) => {
+                let last = resolved.checked_add(self.schedule.tail).unwrap_or(resolved);
+                if now >= last { NextRun::Finished } else { NextRun::At(again.min(last)) }
+            }
+        }
+    }
+}
+
+/// What a pass collects: from the first signal minus the lead-in to now, or to resolution
+/// plus the tail once that has passed.
+fn span(job: &ClaimedJob, schedule: &Schedule, now: Instant) -> (Instant, Instant) {
+    let start = job.opened_at.checked_sub(schedule.lead_in).unwrap_or(job.opened_at);
+    let end = match job.resolved_at.filter(|_| job.status == "resolved") {
+        Some(resolved) => now.min(resolved.checked_add(schedule.tail).unwrap_or(resolved)),
+        None => now,
+    };
+    (start, end.max(start))
+}
+
+/// The nodes of the pods a pass found (`spec.nodeName`), sorted.
+fn nodes_of(pass: &Pass) -> Vec<String> {
+    let mut nodes: Vec<String> = pass
+        .objects
+        .iter()
+        .filter(|object| object.kind == "Pod")
+        .filter_map(|object| object.json.pointer("/spec/nodeName")?.as_str().map(str::to_owned))
+        .collect();
+    nodes.sort();
+    nodes.dedup();
+    nodes
+}

@@ -1,0 +1,179 @@
+//! Collection jobs over a real SQLite store: when passes run, what span they cover, that
+//! cursors come back to the next pass, and that a crashed daemon's job is taken up again.
+//! The collector here records its calls; the real collectors have their own tests.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use jiff::{SignedDuration, Timestamp};
+use postmortemd::collect::{LogChunk, LogCursor, Pass, Scope};
+use postmortemd::incident::jobs::{Collector, Jobs, PassFuture, Schedule};
+use postmortemd::record::AlertStatus;
+use postmortemd::store::{AlertmanagerIntake, Store};
+use postmortemd::telemetry::Metrics;
+
+/// Records each pass's scope and cursors; returns one log line per pass and a cursor.
+#[derive(Default)]
+struct Recording {
+    calls: Mutex<Vec<(Scope, BTreeMap<String, LogCursor>)>>,
+}
+
+impl Collector for Recording {
+    fn name(&self) -> &'static str {
+        "kubernetes"
+    }
+
+    fn pass<'a>(&'a self, scope: &'a Scope, cursors: &'a BTreeMap<String, LogCursor>) -> PassFuture<'a> {
+        Box::pin(async move {
+            let mut calls = self.calls.lock().unwrap();
+            calls.push((scope.clone(), cursors.clone()));
+            let n = calls.len() as u32;
+            let line = format!("[pod/api-1/app] {} pass {n}\n", scope.end.strftime("%Y-%m-%dT%H:%M:%S.%9fZ"));
+            let chunk = LogChunk {
+                namespace: "shop".into(),
+                pod: "api-1".into(),
+                container: "app".into(),
+                lines: line.into_bytes(),
+            };
+            let cursor = LogCursor { last_nanos: scope.end.as_nanosecond() as i64, at_last: 1, restart_count: n };
+            Pass { logs: vec![chunk], cursors: [("shop/api-1/app".to_owned(), cursor)].into(), ..Pass::default() }
+        })
+    }
+}
+
+fn at(text: &str) -> Timestamp {
+    text.parse().unwrap()
+}
+
+fn minutes(n: i64) -> SignedDuration {
+    SignedDuration::from_mins(n)
+}
+
+async fn store() -> (Store, std::path::PathBuf) {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let folder = std::env::temp_dir().join(format!(
+        "postmortemd-jobs-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let store = Store::open(&format!("sqlite://{}/postmortemd.db", folder.display())).await.unwrap();
+    (store, folder)
+}
+
+fn notification(
+    status: AlertStatus,
+    starts_at: Timestamp,
+    ends_at: Option<Timestamp>,
+    received_at: Timestamp,
+) -> AlertmanagerIntake {
+    let body = serde_json::json!({
+        "version": "4", "status": if status == AlertStatus::Firing { "firing" } else { "resolved" },
+        "groupKey": "{}:{alertname=\"HighErrorRate\"}", "truncatedAlerts": 0,
+        "alerts": [{"status": "firing", "labels": {"alertname": "HighErrorRate", "namespace": "shop", "pod": "api-1"},
+            "annotations": {}, "startsAt": starts_at.to_string(),
+            "endsAt": ends_at.map_or("0001-01-01T00:00:00Z".to_owned(), |end| end.to_string()),
+            "fingerprint": "f1"}]
+    });
+    AlertmanagerIntake {
+        dedup_key: format!("{status:?}{received_at}"),
+        received_at,
+        body: body.to_string().into_bytes(),
+        group_key: "{}:{alertname=\"HighErrorRate\"}".into(),
+        status,
+        starts_at,
+        ends_at,
+        title: "HighErrorRate".into(),
+        severity: None,
+        truncated_alerts: 0,
+    }
+}
+
+fn jobs(store: &Store, collector: Arc<Recording>, stored: Arc<Mutex<Vec<i64>>>) -> Jobs {
+    Jobs {
+        store: store.clone(),
+        collectors: vec![collector],
+        schedule: Schedule {
+            lead_in: minutes(20),
+            tail: minutes(10),
+            recollect_every: minutes(5),
+            lease: minutes(10),
+            horizon: SignedDuration::from_hours(24),
+        },
+        metrics: Arc::new(Metrics::new()),
+        on_stored: Arc::new(move |incident| stored.lock().unwrap().push(incident)),
+    }
+}
+
+#[tokio::test]
+async fn passes_run_at_first_signal_while_open_and_once_after_the_tail() {
+    let (store, folder) = store().await;
+    let fired = at("2026-11-27T10:00:00Z");
+    let intake = notification(AlertStatus::Firing, fired, None, fired + SignedDuration::from_secs(30));
+    let incident = store.record_alertmanager(&intake, minutes(30)).await.unwrap().incident_id.unwrap();
+    let collector = Arc::new(Recording::default());
+    let stored = Arc::new(Mutex::new(Vec::new()));
+    let jobs = jobs(&store, collector.clone(), stored.clone());
+
+    // First signal: one pass reaching back over the lead-in.
+    let first = fired + SignedDuration::from_secs(31);
+    assert_eq!(jobs.run_due(first).await.unwrap(), 1);
+    // Nothing is due again before recollect_every.
+    assert_eq!(jobs.run_due(first + minutes(4)).await.unwrap(), 0);
+    assert_eq!(jobs.run_due(first + minutes(5)).await.unwrap(), 1);
+    // Resolved at 10:20: the next pass covers up to now, the final one up to 10:30.
+    let resolved_at = at("2026-11-27T10:20:00Z");
+    store
+        .record_alertmanager(&notification(AlertStatus::Resolved, fired, Some(resolved_at), resolved_at), minutes(30))
+        .await
+        .unwrap();
+    assert_eq!(jobs.run_due(first + minutes(10)).await.unwrap(), 1);
+    let final_at = at("2026-11-27T10:31:00Z");
+    assert_eq!(jobs.run_due(final_at).await.unwrap(), 1);
+    assert_eq!(jobs.run_due(final_at + minutes(60)).await.unwrap(), 0, "no pass after the final one");
+
+    let calls = collector.calls.lock().unwrap().clone();
+    let spans: Vec<(Timestamp, Timestamp)> = calls.iter().map(|(scope, _)| (scope.start, scope.end)).collect();
+    let start = at("2026-11-27T09:40:00Z");
+    assert_eq!(
+        spans,
+        vec![
+            (start, first),
+            (start, first + minutes(5)),
+            (start, first + minutes(10)),
+            (start, at("2026-11-27T10:30:00Z")),
+        ]
+    );
+    assert_eq!(calls[0].0.alerts.len(), 1);
+    assert_eq!(calls[0].0.alerts[0].labels["pod"], "api-1");
+    assert!(calls[0].1.is_empty(), "the first pass has no cursors");
+    // Each pass gets the cursors the one before it stored.
+    for (index, (_, cursors)) in calls.iter().enumerate().skip(1) {
+        assert_eq!(cursors["shop/api-1/app"].restart_count, index as u32);
+    }
+    assert_eq!(*stored.lock().unwrap(), vec![incident; 4]);
+    let evidence = store.evidence(incident).await.unwrap();
+    assert_eq!(evidence.logs.len(), 4, "one chunk per pass, none lost");
+    let exposition = jobs.metrics.render(0);
+    assert!(exposition.contains("postmortemd_collect_passes_total 4\n"), "{exposition}");
+    assert!(
+        exposition.contains("postmortemd_collect_duration_seconds_count{collector=\"kubernetes\"} 4\n"),
+        "{exposition}"
+    );
+    let _ = std::fs::remove_dir_all(folder);
+}
+
+#[tokio::test]
+async fn a_job_a_crashed_daemon_held_is_taken_up_after_its_lease() {
+    let (store, folder) = store().await;
+    let fired = at("2026-11-27T10:00:00Z");
+    store.record_alertmanager(&notification(AlertStatus::Firing, fired, None, fired), minutes(30)).await.unwrap();
+    let now = fired + SignedDuration::from_secs(5);
+    store.ensure_jobs(now, now - SignedDuration::from_hours(24)).await.unwrap();
+    // A daemon claims the job and dies without storing its pass.
+    assert!(store.claim_job(now, now + minutes(10)).await.unwrap().is_some());
+    let collector = Arc::new(Recording::default());
+    let jobs = jobs(&store, collector.clone(), Arc::new(Mutex::new(Vec::new())));
+    assert_eq!(jobs.run_due(now + minutes(1)).await.unwrap(), 0, "held by the other daemon");
+    assert_eq!(jobs.run_due(now + minutes(11)).await.unwrap(), 1, "its lease ran out");
+    let _ = std::fs::remove_dir_all(folder);
+}
