@@ -3,7 +3,7 @@
 //! [`Secret`]. This module owns loading, validating and printing the settings
 //! ([`load`], [`render`], [`example`]); what each setting does belongs to its user.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -40,6 +40,8 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub api: ApiSettings,
     pub window: WindowSettings,
+    pub kubernetes: KubernetesSettings,
+    pub prometheus: PrometheusSettings,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,6 +79,94 @@ pub struct WindowSettings {
     pub quiet_period: SignedDuration,
 }
 
+/// The `[kubernetes]` section: where the cluster is, what to collect and how much.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KubernetesSettings {
+    /// A kubeconfig file; `None` (an empty key): the in-cluster service account.
+    pub kubeconfig: Option<PathBuf>,
+    /// Most pods collected per incident; the rest is reported as a gap.
+    pub max_pods: usize,
+    /// Most log bytes collected per container over the whole incident (`limitBytes`).
+    pub max_bytes_per_container: usize,
+    /// How often an open incident is collected again.
+    pub recollect_every: SignedDuration,
+    /// Alert label → pod selector rules, tried in order after the built-in labels.
+    pub targets: Vec<TargetRule>,
+    /// PagerDuty service → pods, for incidents that only have pages.
+    pub services: Vec<ServiceRule>,
+}
+
+/// `[[kubernetes.targets]]`: an alert carrying `label` targets the pods `selector` selects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetRule {
+    pub label: String,
+    /// A label selector; `{value}` is the label's value, `{{name}}` any alert label.
+    pub selector: String,
+}
+
+/// `[[kubernetes.services]]`: pages of `pagerduty_service` target the pods `selector`
+/// selects in `namespace`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceRule {
+    pub pagerduty_service: String,
+    pub namespace: String,
+    pub selector: String,
+}
+
+impl Default for KubernetesSettings {
+    fn default() -> Self {
+        KubernetesSettings {
+            kubeconfig: None,
+            max_pods: 50,
+            max_bytes_per_container: 32 << 20,
+            recollect_every: SignedDuration::from_mins(5),
+            targets: vec![TargetRule {
+                label: "app.kubernetes.io/name".to_owned(),
+                selector: "app.kubernetes.io/name={value}".to_owned(),
+            }],
+            services: Vec::new(),
+        }
+    }
+}
+
+/// The `[prometheus]` section: where Prometheus is and what to ask it for an incident.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrometheusSettings {
+    /// `http://prometheus-k8s.monitoring:9090`; empty: no Prometheus collection.
+    pub url: String,
+    /// Resolution of range queries (long windows are split, never coarsened).
+    pub step: SignedDuration,
+    /// How long one request may take (sent to Prometheus as its query `timeout` too).
+    pub timeout: SignedDuration,
+    /// Whether node-exporter clock series are queried for the nodes of the target pods.
+    pub node_clock: bool,
+    /// `[[prometheus.queries]]`, in file order.
+    pub queries: Vec<PrometheusQuery>,
+}
+
+/// One `[[prometheus.queries]]`: `query`, templated with an alert's labels, for every alert
+/// whose labels equal all of `matchers` (none: every incident).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrometheusQuery {
+    pub name: String,
+    /// The `match` table: label → value, all required.
+    pub matchers: BTreeMap<String, String>,
+    /// PromQL with `{{label}}` placeholders.
+    pub query: String,
+}
+
+impl Default for PrometheusSettings {
+    fn default() -> Self {
+        PrometheusSettings {
+            url: String::new(),
+            step: SignedDuration::from_secs(15),
+            timeout: SignedDuration::from_secs(30),
+            node_clock: true,
+            queries: Vec::new(),
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -93,6 +183,8 @@ impl Default for Settings {
                 tail: SignedDuration::from_mins(10),
                 quiet_period: SignedDuration::from_mins(30),
             },
+            kubernetes: KubernetesSettings::default(),
+            prometheus: PrometheusSettings::default(),
         }
     }
 }
@@ -171,6 +263,64 @@ const KEYS: &[(&str, &[(&str, &str)])] = &[
             ("quiet_period", "A resolved alert group quiet this long opens a new incident when it fires again."),
         ],
     ),
+    (
+        "kubernetes",
+        &[
+            ("kubeconfig", "A kubeconfig file; empty: the in-cluster service account."),
+            ("max_pods", "Most pods collected per incident; the pods left out are reported as a gap."),
+            ("max_bytes_per_container", "Most log bytes collected per container and incident: a size like 32MiB."),
+            ("recollect_every", "How often an open incident's evidence is collected again."),
+            (
+                "targets",
+                "Alert label -> pod selector, tried in order after the built-in labels (pod, deployment,\n\
+                 statefulset, daemonset, replicaset, job_name, service, each with namespace).\n\
+                 {value} is the label's value, {{name}} any label of the alert.",
+            ),
+            ("services", "Incidents with pages only: the pods of a PagerDuty service, by namespace and selector."),
+        ],
+    ),
+    (
+        "prometheus",
+        &[
+            (
+                "url",
+                "Prometheus base URL, e.g. http://prometheus-k8s.monitoring:9090; empty: no Prometheus collection.",
+            ),
+            ("step", "Resolution of range queries; long windows are split into ranges of at most 11,000 points."),
+            ("timeout", "How long one query may take, also sent to Prometheus as its query timeout."),
+            ("node_clock", "Query node_time_seconds and node_timex_* of the target pods' nodes (clock skew)."),
+            (
+                "queries",
+                "Queries run for an incident whose alert labels equal all of `match` (omitted: every incident).\n\
+                 {{label}} in `query` is that label of the alert.",
+            ),
+        ],
+    ),
+];
+
+/// Keys whose value is an array of tables (`[[prometheus.queries]]`), with an example row
+/// `example()` prints commented out while the default is none.
+const TABLE_KEYS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "kubernetes.targets",
+        &[("label", "\"app.kubernetes.io/name\""), ("selector", "\"app.kubernetes.io/name={value}\"")],
+    ),
+    (
+        "kubernetes.services",
+        &[
+            ("pagerduty_service", "\"Checkout API\""),
+            ("namespace", "\"shop\""),
+            ("selector", "\"app.kubernetes.io/name=checkout-api\""),
+        ],
+    ),
+    (
+        "prometheus.queries",
+        &[
+            ("name", "\"5xx by pod\""),
+            ("match", "{ alertname = \"HighErrorRate\" }"),
+            ("query", "'sum by (pod) (rate(http_requests_total{namespace=\"{{namespace}}\",code=~\"5..\"}[5m]))'"),
+        ],
+    ),
 ];
 
 /// Load the settings: defaults < `file` < the environment (`env`: `None` is the process
@@ -228,7 +378,142 @@ pub fn load(
             tail: layered.parsed("window.tail", defaults.window.tail, parse_duration)?,
             quiet_period: layered.parsed("window.quiet_period", defaults.window.quiet_period, parse_duration)?,
         },
+        kubernetes: KubernetesSettings {
+            kubeconfig: layered
+                .text("kubernetes.kubeconfig")?
+                .map(|path| path.trim().to_owned())
+                .filter(|path| !path.is_empty())
+                .map(PathBuf::from),
+            max_pods: layered.parsed("kubernetes.max_pods", defaults.kubernetes.max_pods, parse_count)?,
+            max_bytes_per_container: layered.parsed(
+                "kubernetes.max_bytes_per_container",
+                defaults.kubernetes.max_bytes_per_container,
+                parse_size,
+            )?,
+            recollect_every: layered.parsed(
+                "kubernetes.recollect_every",
+                defaults.kubernetes.recollect_every,
+                parse_positive_duration,
+            )?,
+            targets: match layered.tables("kubernetes.targets")? {
+                None => defaults.kubernetes.targets,
+                Some(tables) => tables
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, mut table)| {
+                        let key = format!("kubernetes.targets[{index}]");
+                        let label = take_required(&mut table, &key, "label")?;
+                        let selector = take_required(&mut table, &key, "selector")?;
+                        if !selector.contains("{value}") && !selector.contains("{{") {
+                            return Err(invalid(
+                                &format!("{key}.selector"),
+                                format!("{selector:?} uses neither {{value}} nor a {{{{label}}}}: it would select the same pods for every alert"),
+                            ));
+                        }
+                        Ok(TargetRule { label, selector })
+                    })
+                    .collect::<Result<_, Error>>()?,
+            },
+            services: layered
+                .tables("kubernetes.services")?
+                .unwrap_or_default()
+                .into_iter()
+                .enumerate()
+                .map(|(index, mut table)| {
+                    let key = format!("kubernetes.services[{index}]");
+                    Ok(ServiceRule {
+                        pagerduty_service: take_required(&mut table, &key, "pagerduty_service")?,
+                        namespace: take_required(&mut table, &key, "namespace")?,
+                        selector: take_required(&mut table, &key, "selector")?,
+                    })
+                })
+                .collect::<Result<_, Error>>()?,
+        },
+        prometheus: PrometheusSettings {
+            url: layered.parsed("prometheus.url", defaults.prometheus.url, parse_prometheus_url)?,
+            step: layered.parsed("prometheus.step", defaults.prometheus.step, parse_step)?,
+            timeout: layered.parsed("prometheus.timeout", defaults.prometheus.timeout, parse_step)?,
+            node_clock: layered.parsed("prometheus.node_clock", defaults.prometheus.node_clock, parse_bool)?,
+            queries: prometheus_queries(&layered)?,
+        },
     })
+}
+
+/// A non-empty string of a table read by [`Layered::tables`].
+fn take_required(table: &mut HashMap<String, String>, key: &str, name: &str) -> Result<String, Error> {
+    match table.remove(name) {
+        Some(value) if !value.trim().is_empty() => Ok(value.trim().to_owned()),
+        _ => Err(invalid(&format!("{key}.{name}"), "missing; expected a non-empty string".to_owned())),
+    }
+}
+
+/// `[[prometheus.queries]]`: each a table of `name`, `query` and an optional `match` table.
+fn prometheus_queries(layered: &Layered<'_>) -> Result<Vec<PrometheusQuery>, Error> {
+    const KEY: &str = "prometheus.queries";
+    let Some(value) = layered.value(KEY) else { return Ok(Vec::new()) };
+    let ValueKind::Array(items) = value.kind else {
+        return Err(invalid(KEY, format!("expected a list of tables ([[{KEY}]])")));
+    };
+    let mut queries = Vec::with_capacity(items.len());
+    let mut names: Vec<String> = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        let item_key = format!("{KEY}[{index}]");
+        let ValueKind::Table(mut entries) = item.kind else {
+            return Err(invalid(&item_key, format!("expected a table ([[{KEY}]])")));
+        };
+        let mut fields: Vec<&String> = entries.keys().collect();
+        fields.sort();
+        if let Some(unknown) = fields.into_iter().find(|field| !["name", "match", "query"].contains(&field.as_str())) {
+            return Err(Error::UnknownKey {
+                key: format!("{item_key}.{unknown}"),
+                expected: "name, match, query".to_owned(),
+            });
+        }
+        let mut string = |field: &str| -> Result<String, Error> {
+            let field_key = format!("{item_key}.{field}");
+            match entries.remove(field).map(|value| value.kind) {
+                Some(ValueKind::String(text)) if !text.trim().is_empty() => Ok(text.trim().to_owned()),
+                Some(ValueKind::String(_)) | None => {
+                    Err(invalid(&field_key, "missing; expected a non-empty string".to_owned()))
+                }
+                Some(other) => Err(invalid(&field_key, format!("expected a string, found {other}"))),
+            }
+        };
+        let name = string("name")?;
+        let query = string("query")?;
+        if names.contains(&name) {
+            return Err(invalid(&format!("{item_key}.name"), format!("{name:?} names an earlier query too")));
+        }
+        names.push(name.clone());
+        let matchers = match entries.remove("match").map(|value| value.kind) {
+            None => BTreeMap::new(),
+            Some(ValueKind::Table(table)) => {
+                let mut matchers = BTreeMap::new();
+                for (label, value) in table {
+                    match value.kind {
+                        ValueKind::String(text) => {
+                            matchers.insert(label, text);
+                        }
+                        other => {
+                            return Err(invalid(
+                                &format!("{item_key}.match.{label}"),
+                                format!("expected a label value as a string, found {other}"),
+                            ));
+                        }
+                    }
+                }
+                matchers
+            }
+            Some(other) => {
+                return Err(invalid(
+                    &format!("{item_key}.match"),
+                    format!("expected a table of label = \"value\", found {other}"),
+                ));
+            }
+        };
+        queries.push(PrometheusQuery { name, matchers, query });
+    }
+    Ok(queries)
 }
 
 /// Every key of the merged layers must be one of [`KEYS`].
@@ -354,6 +639,47 @@ impl Layered<'_> {
         Ok(secrets)
     }
 
+    /// An array of tables of strings (`[[kubernetes.targets]]`), each checked against
+    /// [`TABLE_KEYS`]; `None` when the key is absent.
+    fn tables(&self, key: &str) -> Result<Option<Vec<HashMap<String, String>>>, Error> {
+        let Some(value) = self.value(key) else { return Ok(None) };
+        let known: Vec<&str> = TABLE_KEYS
+            .iter()
+            .find(|(name, _)| *name == key)
+            .map(|(_, fields)| fields.iter().map(|(field, _)| *field).collect())
+            .unwrap_or_default();
+        let ValueKind::Array(items) = value.kind else {
+            return Err(invalid(key, format!("expected a list of tables ([[{key}]])")));
+        };
+        let mut tables = Vec::with_capacity(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            let item_key = format!("{key}[{index}]");
+            let ValueKind::Table(entries) = item.kind else {
+                return Err(invalid(&item_key, format!("expected a table ([[{key}]])")));
+            };
+            let mut names: Vec<String> = entries.keys().cloned().collect();
+            names.sort();
+            if let Some(unknown) = names.iter().find(|name| !known.contains(&name.as_str())) {
+                return Err(Error::UnknownKey { key: format!("{item_key}.{unknown}"), expected: known.join(", ") });
+            }
+            let mut table = HashMap::new();
+            for (name, value) in entries {
+                let text = match value.kind {
+                    ValueKind::String(text) => text,
+                    other => {
+                        return Err(invalid(
+                            &format!("{item_key}.{name}"),
+                            format!("expected a string, found {other}"),
+                        ));
+                    }
+                };
+                table.insert(name, text);
+            }
+            tables.push(table);
+        }
+        Ok(Some(tables))
+    }
+
     /// A list of strings; a single string is comma-separated (how lists come from the
     /// environment).
     fn list(&self, key: &str) -> Result<Vec<String>, Error> {
@@ -377,6 +703,51 @@ impl Layered<'_> {
 
 fn parse_listen(text: &str) -> Result<SocketAddr, String> {
     text.trim().parse().map_err(|_| format!("{text:?} is not an address like 127.0.0.1:8080"))
+}
+
+fn parse_prometheus_url(text: &str) -> Result<String, String> {
+    let trimmed = text.trim().trim_end_matches('/');
+    if trimmed.is_empty() || trimmed.starts_with("http://") || trimmed.starts_with("https://") {
+        Ok(trimmed.to_owned())
+    } else {
+        Err(format!("{text:?} is not a URL like http://prometheus:9090 (or empty: no Prometheus collection)"))
+    }
+}
+
+/// A positive duration of whole milliseconds (Prometheus's resolution).
+fn parse_step(text: &str) -> Result<SignedDuration, String> {
+    let duration = parse_duration(text)?;
+    if duration.as_millis() < 1 {
+        return Err(format!("{text:?} is shorter than a millisecond, expected a duration like 15s"));
+    }
+    if duration.subsec_nanos() % 1_000_000 != 0 {
+        return Err(format!("{text:?} has a fraction of a millisecond, expected a duration like 15s"));
+    }
+    Ok(duration)
+}
+
+fn parse_bool(text: &str) -> Result<bool, String> {
+    match text.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(format!("{text:?} is not true or false")),
+    }
+}
+
+fn parse_count(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err(format!("{text:?} is zero, expected a positive number")),
+        Ok(count) => Ok(count),
+        Err(_) => Err(format!("{text:?} is not a positive number")),
+    }
+}
+
+fn parse_positive_duration(text: &str) -> Result<SignedDuration, String> {
+    let duration = parse_duration(text)?;
+    if duration.is_zero() {
+        return Err(format!("{text:?} is zero, expected a duration like 5m"));
+    }
+    Ok(duration)
 }
 
 fn parse_duration(text: &str) -> Result<SignedDuration, String> {
@@ -449,6 +820,16 @@ fn write_settings(settings: &Settings, comments: bool) -> String {
             "window.lead_in" => quote(&format!("{:#}", settings.window.lead_in)),
             "window.tail" => quote(&format!("{:#}", settings.window.tail)),
             "window.quiet_period" => quote(&format!("{:#}", settings.window.quiet_period)),
+            "kubernetes.kubeconfig" => quote(
+                &settings.kubernetes.kubeconfig.as_ref().map(|path| path.display().to_string()).unwrap_or_default(),
+            ),
+            "kubernetes.max_pods" => settings.kubernetes.max_pods.to_string(),
+            "kubernetes.max_bytes_per_container" => quote(&format_size(settings.kubernetes.max_bytes_per_container)),
+            "kubernetes.recollect_every" => quote(&format!("{:#}", settings.kubernetes.recollect_every)),
+            "prometheus.url" => quote(&settings.prometheus.url),
+            "prometheus.step" => quote(&format!("{:#}", settings.prometheus.step)),
+            "prometheus.timeout" => quote(&format!("{:#}", settings.prometheus.timeout)),
+            "prometheus.node_clock" => settings.prometheus.node_clock.to_string(),
             // `*_file` keys are read at load; their secrets show under the plain key.
             _ => return None,
         })
@@ -465,7 +846,7 @@ fn write_settings(settings: &Settings, comments: bool) -> String {
             text.push('\n');
         }
         let _ = writeln!(text, "[{section}]");
-        for (name, comment) in *keys {
+        for (name, comment) in keys.iter().filter(|(name, _)| !is_table_key(&format!("{section}.{name}"))) {
             let key = format!("{section}.{name}");
             match value(&key) {
                 Some(value) => {
@@ -489,8 +870,79 @@ fn write_settings(settings: &Settings, comments: bool) -> String {
                 None => {}
             }
         }
+        // Arrays of tables come after the section's plain keys, as `[[section.key]]`.
+        for (name, comment) in keys.iter().filter(|(name, _)| is_table_key(&format!("{section}.{name}"))) {
+            let key = format!("{section}.{name}");
+            let rows = table_rows(settings, &key);
+            if comments {
+                for line in comment.lines() {
+                    let _ = writeln!(text, "# {}", line.trim());
+                }
+                if rows.is_empty()
+                    && let Some((_, example_row)) = TABLE_KEYS.iter().find(|(table_key, _)| *table_key == key)
+                {
+                    let _ = writeln!(text, "# [[{key}]]");
+                    for (field, example) in *example_row {
+                        let _ = writeln!(text, "# {field} = {example}");
+                    }
+                }
+            }
+            for row in rows {
+                let _ = writeln!(text, "[[{key}]]");
+                for (field, value) in row {
+                    let _ = writeln!(text, "{field} = {value}");
+                }
+            }
+        }
     }
     text
+}
+
+fn is_table_key(key: &str) -> bool {
+    TABLE_KEYS.iter().any(|(table_key, _)| *table_key == key)
+}
+
+/// The rows of an array-of-tables key, each as (field, TOML value).
+fn table_rows(settings: &Settings, key: &str) -> Vec<Vec<(&'static str, String)>> {
+    match key {
+        "kubernetes.targets" => settings
+            .kubernetes
+            .targets
+            .iter()
+            .map(|rule| vec![("label", quote(&rule.label)), ("selector", quote(&rule.selector))])
+            .collect(),
+        "kubernetes.services" => settings
+            .kubernetes
+            .services
+            .iter()
+            .map(|rule| {
+                vec![
+                    ("pagerduty_service", quote(&rule.pagerduty_service)),
+                    ("namespace", quote(&rule.namespace)),
+                    ("selector", quote(&rule.selector)),
+                ]
+            })
+            .collect(),
+        "prometheus.queries" => settings
+            .prometheus
+            .queries
+            .iter()
+            .map(|query| {
+                let mut row = vec![("name", quote(&query.name))];
+                if !query.matchers.is_empty() {
+                    let pairs: Vec<String> = query
+                        .matchers
+                        .iter()
+                        .map(|(label, value)| format!("{} = {}", quote(label), quote(value)))
+                        .collect();
+                    row.push(("match", format!("{{ {} }}", pairs.join(", "))));
+                }
+                row.push(("query", quote(&query.query)));
+                row
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// A TOML basic string.
@@ -599,7 +1051,7 @@ mod tests {
             (
                 "[windows]\ntail = \"1m\"",
                 &[],
-                "windows: unknown key (expected one of: server, store, webhooks, api, window)",
+                "windows: unknown key (expected one of: server, store, webhooks, api, window, kubernetes, prometheus)",
             ),
             (
                 "[webhooks.pagerduty]\nsigning_secret = \"x\"",
@@ -613,6 +1065,88 @@ mod tests {
                 "webhooks.slack: unknown key (expected one of: alertmanager, pagerduty)",
             ),
             ("[api]\nbearer_tokens = [1]", &[], "api.bearer_tokens: expected a list of strings, found 1"),
+            ("[kubernetes]\nmax_pods = 0", &[], "kubernetes.max_pods: \"0\" is zero, expected a positive number"),
+            (
+                "",
+                &[("POSTMORTEMD_KUBERNETES__MAX_BYTES_PER_CONTAINER", "lots")],
+                "kubernetes.max_bytes_per_container: \"lots\" is not a size like 4MiB or a number of bytes",
+            ),
+            (
+                "[kubernetes]\nrecollect_every = \"0s\"",
+                &[],
+                "kubernetes.recollect_every: \"0s\" is zero, expected a duration like 5m",
+            ),
+            (
+                "[[kubernetes.targets]]\nlabel = \"app\"",
+                &[],
+                "kubernetes.targets[0].selector: missing; expected a non-empty string",
+            ),
+            (
+                "[[kubernetes.targets]]\nlabel = \"app\"\nselector = \"app=api\"",
+                &[],
+                "kubernetes.targets[0].selector: \"app=api\" uses neither {value} nor a {{label}}: it would select the same pods for every alert",
+            ),
+            (
+                "[[kubernetes.services]]\npagerduty_service = \"Checkout\"\nnamespace = \"shop\"\nselector = \"app=checkout\"\nlabel = \"x\"",
+                &[],
+                "kubernetes.services[0].label: unknown key (expected one of: pagerduty_service, namespace, selector)",
+            ),
+            (
+                "[kubernetes]\ntargets = \"app\"",
+                &[],
+                "kubernetes.targets: expected a list of tables ([[kubernetes.targets]])",
+            ),
+            (
+                "[api]\nbearer_tokens = [\"a\"]\nbearer_tokens_file = \"/x\"",
+                &[],
+                "api.bearer_tokens: set either api.bearer_tokens or api.bearer_tokens_file, not both",
+            ),
+            (
+                "[webhooks.alertmanager]\nbearer_token_file = \"/nonexistent/postmortemd/token\"",
+                &[],
+                "webhooks.alertmanager.bearer_token_file: cannot read /nonexistent/postmortemd/token: No such file or directory (os error 2)",
+            ),
+            (
+                "[prometheus]\nurl = \"prometheus:9090\"",
+                &[],
+                "prometheus.url: \"prometheus:9090\" is not a URL like http://prometheus:9090 (or empty: no Prometheus collection)",
+            ),
+            (
+                "",
+                &[("POSTMORTEMD_PROMETHEUS__STEP", "0s")],
+                "prometheus.step: \"0s\" is shorter than a millisecond, expected a duration like 15s",
+            ),
+            ("[prometheus]\nnode_clock = \"yes\"", &[], "prometheus.node_clock: \"yes\" is not true or false"),
+            (
+                "[[prometheus.queries]]\nname = \"x\"",
+                &[],
+                "prometheus.queries[0].query: missing; expected a non-empty string",
+            ),
+            (
+                "[[prometheus.queries]]\nname = \"x\"\nquery = \"up\"\nmatch = \"alertname=X\"",
+                &[],
+                "prometheus.queries[0].match: expected a table of label = \"value\", found alertname=X",
+            ),
+            (
+                "[[prometheus.queries]]\nname = \"x\"\nquery = \"up\"\nmatch = { severity = 2 }",
+                &[],
+                "prometheus.queries[0].match.severity: expected a label value as a string, found 2",
+            ),
+            (
+                "[[prometheus.queries]]\nname = \"x\"\nquery = \"up\"\n[[prometheus.queries]]\nname = \"x\"\nquery = \"down\"",
+                &[],
+                "prometheus.queries[1].name: \"x\" names an earlier query too",
+            ),
+            (
+                "[[prometheus.queries]]\nname = \"x\"\nexpr = \"up\"",
+                &[],
+                "prometheus.queries[0].expr: unknown key (expected one of: name, match, query)",
+            ),
+            (
+                "[prometheus]\nqueries = \"up\"",
+                &[],
+                "prometheus.queries: expected a list of tables ([[prometheus.queries]])",
+            ),
             (
                 "[api]\nbearer_tokens = [\"a\"]\nbearer_tokens_file = \"/x\"",
                 &[],
@@ -706,6 +1240,50 @@ mod tests {
         for secret in ["12345", "abc", "def", "only"] {
             assert!(!rendered.contains(secret), "{secret} shows in {rendered}");
         }
+    }
+
+    #[test]
+    fn prometheus_queries_load_in_order_and_render_back() {
+        let path = settings_file(
+            "prometheus",
+            "[prometheus]\nurl = \"http://prometheus:9090/\"\nstep = \"500ms\"\nnode_clock = false\n\
+             [[prometheus.queries]]\nname = \"5xx by pod\"\nmatch = { alertname = \"HighErrorRate\", \"app.kubernetes.io/name\" = \"api\" }\n\
+             query = 'sum by (pod) (rate(http_requests_total{namespace=\"{{namespace}}\",code=~\"5..\"}[5m]))'\n\
+             [[prometheus.queries]]\nname = \"up\"\nquery = \"up\"\n",
+        );
+        let settings = load(Some(&path), env(&[]), &Overrides::default()).unwrap();
+        let prometheus = &settings.prometheus;
+        assert_eq!(prometheus.url, "http://prometheus:9090", "a trailing slash is dropped");
+        assert_eq!((prometheus.step, prometheus.node_clock), (SignedDuration::from_millis(500), false));
+        let names: Vec<&str> = prometheus.queries.iter().map(|query| query.name.as_str()).collect();
+        assert_eq!(names, ["5xx by pod", "up"]);
+        let matchers: Vec<(&str, &str)> =
+            prometheus.queries[0].matchers.iter().map(|(label, value)| (label.as_str(), value.as_str())).collect();
+        assert_eq!(matchers, [("alertname", "HighErrorRate"), ("app.kubernetes.io/name", "api")]);
+        assert!(prometheus.queries[0].query.contains(r#"namespace="{{namespace}}""#));
+        assert!(prometheus.queries[1].matchers.is_empty(), "no match: every incident");
+        let rendered = settings_file("prometheus-rendered", &render(&settings));
+        assert_eq!(load(Some(&rendered), env(&[]), &Overrides::default()).unwrap(), settings);
+    }
+
+    #[test]
+    fn kubernetes_rules_load_in_order_and_render_back() {
+        let path = settings_file(
+            "kubernetes",
+            "[kubernetes]\nkubeconfig = \"/etc/kube/config\"\nmax_pods = 7\nmax_bytes_per_container = \"1MiB\"\n\
+             [[kubernetes.targets]]\nlabel = \"app\"\nselector = \"app={value}\"\n\
+             [[kubernetes.targets]]\nlabel = \"team\"\nselector = \"team={value},tier={{tier}}\"\n\
+             [[kubernetes.services]]\npagerduty_service = \"Checkout API\"\nnamespace = \"shop\"\nselector = \"app=checkout\"\n",
+        );
+        let settings = load(Some(&path), env(&[]), &Overrides::default()).unwrap();
+        let kubernetes = &settings.kubernetes;
+        assert_eq!(kubernetes.kubeconfig, Some(PathBuf::from("/etc/kube/config")));
+        assert_eq!((kubernetes.max_pods, kubernetes.max_bytes_per_container), (7, 1 << 20));
+        let labels: Vec<&str> = kubernetes.targets.iter().map(|rule| rule.label.as_str()).collect();
+        assert_eq!(labels, ["app", "team"], "the file's rules replace the default, in order");
+        assert_eq!(kubernetes.services[0].pagerduty_service, "Checkout API");
+        let rendered = settings_file("kubernetes-rendered", &render(&settings));
+        assert_eq!(load(Some(&rendered), env(&[]), &Overrides::default()).unwrap(), settings);
     }
 
     #[test]

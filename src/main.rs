@@ -239,7 +239,12 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         let store = postmortemd::store::Store::open(&settings.store.url)
             .await
             .with_context(|| format!("cannot open the store {}", settings.store.url))?;
-        let collectors = Vec::new();
+        let mut collectors: Vec<std::sync::Arc<dyn postmortemd::incident::jobs::Collector>> = Vec::new();
+        if !settings.prometheus.url.is_empty() {
+            let prometheus = postmortemd::collect::prometheus::PrometheusCollector::new(&settings.prometheus)
+                .context("prometheus.url")?;
+            collectors.push(std::sync::Arc::new(prometheus));
+        }
         postmortemd::api::serve(postmortemd::api::AppState::new(settings, store), collectors).await?;
         anyhow::Ok(())
     })

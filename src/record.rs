@@ -49,6 +49,7 @@ pub enum Record {
     Pod(PodRecord),
     Series(SeriesRecord),
     Gap(GapRecord),
+    Note(NoteRecord),
 }
 
 impl Record {
@@ -232,4 +233,13 @@ pub struct GapRecord {
     /// What happened, in words a person can act on: `403 Forbidden: the service account may not get pods/log in shop`.
     pub reason: String,
     pub node: Option<String>,
+}
+
+/// Something a source said about its own answer that a reader should see: Prometheus's
+/// `warnings` and `infos` ("PromQL info: metric might not be a counter").
+#[derive(Clone, Debug, PartialEq)]
+pub struct NoteRecord {
+    /// `prometheus: rate(http_requests_total[5m])`.
+    pub source: String,
+    pub text: String,
 }

@@ -35,7 +35,8 @@ impl Collector for Recording {
                 container: "app".into(),
                 lines: line.into_bytes(),
             };
-            let cursor = LogCursor { last_nanos: scope.end.as_nanosecond() as i64, at_last: 1, restart_count: n };
+            let cursor =
+                LogCursor { last_nanos: scope.end.as_nanosecond() as i64, at_last: 1, restart_count: n, bytes: 0 };
             Pass { logs: vec![chunk], cursors: [("shop/api-1/app".to_owned(), cursor)].into(), ..Pass::default() }
         })
     }
@@ -175,5 +176,79 @@ async fn a_job_a_crashed_daemon_held_is_taken_up_after_its_lease() {
     let jobs = jobs(&store, collector.clone(), Arc::new(Mutex::new(Vec::new())));
     assert_eq!(jobs.run_due(now + minutes(1)).await.unwrap(), 0, "held by the other daemon");
     assert_eq!(jobs.run_due(now + minutes(11)).await.unwrap(), 1, "its lease ran out");
+    let _ = std::fs::remove_dir_all(folder);
+}
+
+/// Answers like the Prometheus collector: the whole window each pass, as files under
+/// `prometheus/`; the second pass finds Prometheus down and reports a gap instead.
+#[derive(Default)]
+struct Snapshots {
+    n_passes: Mutex<u32>,
+}
+
+impl Collector for Snapshots {
+    fn name(&self) -> &'static str {
+        "prometheus"
+    }
+
+    fn pass<'a>(&'a self, scope: &'a Scope, _cursors: &'a BTreeMap<String, LogCursor>) -> PassFuture<'a> {
+        Box::pin(async move {
+            let n = {
+                let mut n_passes = self.n_passes.lock().unwrap();
+                *n_passes += 1;
+                *n_passes
+            };
+            let file = |name: &str| postmortemd::collect::EvidenceFile { name: name.to_owned(), bytes: b"{}".to_vec() };
+            match n {
+                2 => Pass {
+                    gaps: vec![postmortemd::record::GapRecord {
+                        source: "prometheus: up".into(),
+                        start: scope.start,
+                        end: scope.end,
+                        reason: "prometheus at http://p:9090 unreachable: connection refused".into(),
+                        node: None,
+                    }],
+                    ..Pass::default()
+                },
+                1 => Pass { files: vec![file("prometheus/up.json"), file("prometheus/old.json")], ..Pass::default() },
+                _ => {
+                    Pass { files: vec![file("prometheus/up.json"), file("prometheus/queries.json")], ..Pass::default() }
+                }
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_snapshot_replaces_the_previous_one_only_when_it_brought_data() {
+    let (store, folder) = store().await;
+    let fired = at("2026-11-27T10:00:00Z");
+    let incident = store
+        .record_alertmanager(&notification(AlertStatus::Firing, fired, None, fired), minutes(30))
+        .await
+        .unwrap()
+        .incident_id
+        .unwrap();
+    let mut jobs = jobs(&store, Arc::new(Recording::default()), Arc::new(Mutex::new(Vec::new())));
+    jobs.collectors = vec![Arc::new(Snapshots::default())];
+    let names = async |store: &Store| {
+        let evidence = store.evidence(incident).await.unwrap();
+        let files: Vec<String> = evidence.files.into_iter().map(|(name, _)| name).collect();
+        (files, evidence.gaps.len())
+    };
+    jobs.run_due(fired + minutes(1)).await.unwrap();
+    assert_eq!(names(&store).await, (vec!["prometheus/old.json".to_owned(), "prometheus/up.json".to_owned()], 0));
+    jobs.run_due(fired + minutes(6)).await.unwrap();
+    assert_eq!(
+        names(&store).await,
+        (vec!["prometheus/old.json".to_owned(), "prometheus/up.json".to_owned()], 1),
+        "a failed pass keeps the last answers and adds its gap"
+    );
+    jobs.run_due(fired + minutes(11)).await.unwrap();
+    assert_eq!(
+        names(&store).await,
+        (vec!["prometheus/queries.json".to_owned(), "prometheus/up.json".to_owned()], 0),
+        "a pass that answered replaces files and gaps"
+    );
     let _ = std::fs::remove_dir_all(folder);
 }

@@ -310,3 +310,38 @@ fn reported_gaps_are_clipped_and_merged() {
     assert_eq!(row.time, at("2025-02-09T10:00:00Z"));
     assert!(row.flags.contains(&Flag::Gap));
 }
+
+/// What Prometheus warned about its answers is shown once, at the window's start.
+#[test]
+fn source_warnings_are_notes_shown_once() {
+    use postmortemd::collect::files::{ArtifactKind, Queries, read_artifact};
+    let window = timeline::Window {
+        start: at("2025-02-09T10:00:00Z"),
+        end: at("2025-02-09T11:00:00Z"),
+        baseline_end: at("2025-02-09T10:15:00Z"),
+    };
+    let body = br#"{"status":"success","warnings":["PromQL warning: encountered a mix of histograms and floats"],
+        "infos":["PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"queue_depth\""],
+        "data":{"resultType":"matrix","result":[]}}"#;
+    let path = std::path::Path::new("prometheus/queue.json");
+    let mut records = read_artifact(path, ArtifactKind::PromQueryRange, body, &Queries::default()).unwrap();
+    records.extend(read_artifact(path, ArtifactKind::PromQueryRange, body, &Queries::default()).unwrap());
+    let timeline = build(records, Vec::new(), window);
+    let notes: Vec<(&str, &str)> = timeline
+        .entries
+        .iter()
+        .filter(|entry| entry.kind == Kind::Note)
+        .map(|entry| (entry.source.as_str(), entry.event.as_str()))
+        .collect();
+    assert_eq!(
+        notes,
+        vec![
+            (
+                "prometheus: queue",
+                "Prometheus: PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"queue_depth\""
+            ),
+            ("prometheus: queue", "Prometheus: PromQL warning: encountered a mix of histograms and floats"),
+        ]
+    );
+    assert!(timeline.entries.iter().filter(|entry| entry.kind == Kind::Note).all(|entry| entry.time == window.start));
+}

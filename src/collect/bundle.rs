@@ -65,6 +65,7 @@ impl StoredPass {
             files: pass.files.iter().map(|file| (file.name.clone(), compress(&file.bytes))).collect(),
             gaps: pass.gaps,
             cursors: pass.cursors,
+            replaces: Vec::new(),
         }
     }
 }

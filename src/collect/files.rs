@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use crate::ingest::{self, ParseError};
-use crate::record::Record;
+use crate::record::{NoteRecord, Record};
 
 /// How many leading bytes [`detect`] wants to see; more is fine, less may not decide.
 pub const HEAD_BYTES: usize = 16 * 1024;
@@ -829,12 +829,24 @@ pub fn read_artifact(
         }
         ArtifactKind::PromQueryRange => {
             let query = queries.query_for(path);
-            ingest::prometheus::parse_query_range(bytes, &query)
-                .map_err(parse_error)?
-                .series
-                .into_iter()
-                .map(Record::Series)
-                .collect()
+            let answer = ingest::prometheus::parse_query_range(bytes, &query).map_err(parse_error)?;
+            let notes = answer
+                .warnings
+                .iter()
+                .map(|text| ("warning", text))
+                .chain(answer.infos.iter().map(|text| ("info", text)));
+            let notes: Vec<Record> = notes
+                .map(|(kind, text)| {
+                    // Prometheus 3 says "PromQL warning: …" itself; older ones do not.
+                    let text = if text.starts_with("PromQL") {
+                        format!("Prometheus: {text}")
+                    } else {
+                        format!("Prometheus {kind}: {text}")
+                    };
+                    Record::Note(NoteRecord { source: format!("prometheus: {query}"), text })
+                })
+                .collect();
+            answer.series.into_iter().map(Record::Series).chain(notes).collect()
         }
     };
     Ok(records)

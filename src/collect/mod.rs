@@ -15,7 +15,10 @@ use crate::record::{AlertRecord, GapRecord, Instant};
 pub mod bundle;
 pub mod files;
 
+pub mod kubernetes;
+
 pub mod logs;
+pub mod prometheus;
 
 /// What a live pass is about: the incident's signals and the span to collect.
 #[derive(Clone, Debug)]
@@ -79,6 +82,9 @@ pub struct LogCursor {
     /// The container's restart count when last read: a higher one means the instance read
     /// so far has terminated, and its rest is read with `previous=true` first.
     pub restart_count: u32,
+    /// Log bytes taken from this container so far, against `max_bytes_per_container`.
+    #[serde(default)]
+    pub bytes: u64,
 }
 
 /// One Kubernetes object as JSON, as the API returned it.

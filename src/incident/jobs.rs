@@ -95,6 +95,7 @@ impl Jobs {
         let scope = self.scope(&job, now).await?;
         let started = std::time::Instant::now();
         let mut pass = Pass { cursors: job.cursors.clone(), ..Pass::default() };
+        let mut replaces = Vec::new();
         for collector in &self.collectors {
             let mut scope = scope.clone();
             scope.nodes = nodes_of(&pass);
@@ -109,6 +110,13 @@ impl Jobs {
                 n_gaps = found.gaps.len(),
                 "Collector pass done."
             );
+            // A collector that re-reads the whole window (its files under one folder) and
+            // brought files replaces what it stored before; one that failed keeps the old.
+            if let Some(folder) = found.files.first().and_then(|file| file.name.split_inclusive('/').next())
+                && folder.ends_with('/')
+            {
+                replaces.push((folder.to_owned(), format!("{}:", collector.name())));
+            }
             pass.logs.extend(found.logs);
             pass.objects.extend(found.objects);
             pass.files.extend(found.files);
@@ -116,7 +124,7 @@ impl Jobs {
             pass.cursors.extend(found.cursors);
         }
         let next = self.next_run(&job, now);
-        let stored = StoredPass::from_pass(pass);
+        let stored = StoredPass { replaces, ..StoredPass::from_pass(pass) };
         self.store.store_pass(job.incident_id, &stored, now, next).await?;
         self.metrics.pass_stored();
         (self.on_stored)(job.incident_id);

@@ -35,6 +35,10 @@ pub struct StoredPass {
     pub files: Vec<(String, Vec<u8>)>,
     pub gaps: Vec<GapRecord>,
     pub cursors: BTreeMap<String, LogCursor>,
+    /// Snapshots this pass replaced whole: `(file folder, gap source prefix)`, e.g.
+    /// `("prometheus/", "prometheus:")`. Earlier files under the folder and gaps of those
+    /// sources go first: each pass queries the whole window again.
+    pub replaces: Vec<(String, String)>,
 }
 
 /// An incident's evidence as stored (bodies still compressed).
@@ -118,6 +122,20 @@ impl Store {
     /// and releases the lease.
     pub async fn store_pass(&self, incident_id: i64, pass: &StoredPass, now: Instant, next: NextRun) -> Result<()> {
         let mut transaction = self.begin().await?;
+        for (folder, gap_source) in &pass.replaces {
+            sqlx::query("DELETE FROM evidence_files WHERE incident_id = ? AND name LIKE ?")
+                .bind(incident_id)
+                .bind(format!("{}%", like_literal(folder)))
+                .execute(&mut *transaction)
+                .await
+                .map_err(query_error("replace files"))?;
+            sqlx::query("DELETE FROM evidence_gaps WHERE incident_id = ? AND source LIKE ?")
+                .bind(incident_id)
+                .bind(format!("{}%", like_literal(gap_source)))
+                .execute(&mut *transaction)
+                .await
+                .map_err(query_error("replace gaps"))?;
+        }
         for (stream, n_bytes, body) in &pass.logs {
             sqlx::query("INSERT INTO evidence_logs (incident_id, stream, n_bytes, body) VALUES (?, ?, ?, ?)")
                 .bind(incident_id)
@@ -242,4 +260,10 @@ impl Store {
             .map_err(query_error("passes"))?;
         Ok(row.map_or(0, |row| row.get(0)))
     }
+}
+
+/// `text` matched literally by LIKE (no `%` or `_` wildcards in our prefixes; refuse them).
+fn like_literal(text: &str) -> &str {
+    debug_assert!(!text.contains(['%', '_']), "LIKE prefix {text:?} holds a wildcard");
+    text
 }

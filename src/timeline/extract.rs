@@ -82,6 +82,15 @@ pub fn entries(records: &[Record], digests: &[LogDigest], window: &Window, optio
                 }
             }
             Record::Series(series) if !is_clock_query(&series.query) => entries.extend(metric_entries(series, window)),
+            Record::Note(note) => {
+                // The same warning comes with every split range and every pass: once.
+                let known = entries
+                    .iter()
+                    .any(|entry| entry.kind == Kind::Note && entry.source == note.source && entry.event == note.text);
+                if !known {
+                    entries.push(Entry::new(window.start, Kind::Note, note.text.clone(), note.source.clone()));
+                }
+            }
             _ => {}
         }
     }

@@ -119,3 +119,5 @@ pub fn alert(name: &str, starts_at: Timestamp, ends_at: Option<Timestamp>) -> Re
         generator_url: None,
     })
 }
+
+pub mod services;

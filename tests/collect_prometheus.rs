@@ -1,0 +1,348 @@
+//! The Prometheus collector against a real Prometheus (Debian's `prometheus`, started here
+//! on a free loopback port) whose history for a past window was backfilled with
+//! `promtool tsdb create-blocks-from openmetrics`: planted series come back through the
+//! `draft` readers, a long window is split and merged without lost or repeated points, the
+//! node ahead by 90 s is found, and a bad query or a stopped Prometheus is a gap.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Stdio;
+
+use jiff::SignedDuration;
+use postmortemd::collect::prometheus::PrometheusCollector;
+use postmortemd::collect::{Pass, Scope};
+use postmortemd::config::{PrometheusQuery, PrometheusSettings};
+use postmortemd::draft::{DraftOptions, draft};
+use postmortemd::ingest::prometheus::parse_query_range;
+use postmortemd::record::{AlertRecord, AlertStatus};
+use support::at;
+use support::services::{eventually, free_port, scratch_folder};
+
+const PROMETHEUS: &str = "/usr/bin/prometheus";
+const PROMTOOL: &str = "/usr/bin/promtool";
+
+/// The backfilled history: 09:00–12:00 on 2025-02-09, a sample every 15 s.
+const START: &str = "2025-02-09T09:00:00Z";
+const END: &str = "2025-02-09T12:00:00Z";
+const SCRAPE_SECS: i64 = 15;
+/// `queue_depth` steps from 5 to 50 here.
+const STEP_CHANGE: &str = "2025-02-09T10:30:00Z";
+/// `worker_up` has no samples in [HOLE_START, HOLE_END).
+const HOLE_START: &str = "2025-02-09T10:00:00Z";
+const HOLE_END: &str = "2025-02-09T10:10:00Z";
+
+/// One planted series: its labels and its value at a Unix second (`None`: no sample).
+type Planted<'a> = (&'a str, &'a dyn Fn(i64) -> Option<f64>);
+
+/// A configured query: name, `match` labels, PromQL.
+type Rule<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
+fn seconds(text: &str) -> i64 {
+    at(text).as_second()
+}
+
+/// OpenMetrics text of the planted history, one family after another, samples in time order.
+fn history() -> String {
+    let times: Vec<i64> = (seconds(START)..=seconds(END)).step_by(SCRAPE_SECS as usize).collect();
+    let mut text = String::new();
+    let mut family = |name: &str, kind: &str, series: &[Planted]| {
+        let _ = writeln!(text, "# TYPE {name} {kind}");
+        for (labels, value) in series {
+            let sample_name = if kind == "counter" { format!("{name}_total") } else { name.to_owned() };
+            for time in &times {
+                if let Some(value) = value(*time) {
+                    let _ = writeln!(text, "{sample_name}{{{labels}}} {value} {time}");
+                }
+            }
+        }
+    };
+    let start = seconds(START);
+    let (step_change, hole_start, hole_end) = (seconds(STEP_CHANGE), seconds(HOLE_START), seconds(HOLE_END));
+    family(
+        "http_requests",
+        "counter",
+        &[(r#"pod="api-1",code="200""#, &|time| Some(((time - start) / SCRAPE_SECS * 10) as f64))],
+    );
+    family("queue_depth", "gauge", &[(r#"pod="api-1""#, &|time| Some(if time < step_change { 5.0 } else { 50.0 }))]);
+    family("worker_up", "gauge", &[(r#"pod="api-2""#, &|time| (time < hole_start || time >= hole_end).then_some(1.0))]);
+    family(
+        "node_time_seconds",
+        "gauge",
+        &[
+            (r#"instance="node-1:9100",job="node-exporter""#, &|time| Some(time as f64 + 0.004)),
+            (r#"instance="node-2:9100",job="node-exporter""#, &|time| Some(time as f64 + 90.0)),
+            (r#"instance="node-3:9100",job="node-exporter""#, &|time| Some(time as f64 - 30.0)),
+        ],
+    );
+    family(
+        "node_timex_offset_seconds",
+        "gauge",
+        &[
+            (r#"instance="node-1:9100",job="node-exporter""#, &|_| Some(0.001)),
+            (r#"instance="node-2:9100",job="node-exporter""#, &|_| Some(0.0005)),
+            (r#"instance="node-3:9100",job="node-exporter""#, &|_| Some(0.0)),
+        ],
+    );
+    family(
+        "node_timex_sync_status",
+        "gauge",
+        &[
+            (r#"instance="node-1:9100",job="node-exporter""#, &|_| Some(1.0)),
+            (r#"instance="node-2:9100",job="node-exporter""#, &|_| Some(0.0)),
+            (r#"instance="node-3:9100",job="node-exporter""#, &|_| Some(1.0)),
+        ],
+    );
+    text.push_str("# EOF\n");
+    text
+}
+
+/// Backfills the history into `folder/data` and starts Prometheus on it.
+async fn start_prometheus(folder: &Path) -> (tokio::process::Child, String) {
+    for binary in [PROMETHEUS, PROMTOOL] {
+        assert!(Path::new(binary).exists(), "{binary} missing: apt-get install prometheus (.ci/run does)");
+    }
+    let data = folder.join("data");
+    std::fs::write(folder.join("history.om"), history()).unwrap();
+    let backfill = tokio::process::Command::new(PROMTOOL)
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(folder.join("history.om"))
+        .arg(&data)
+        .output()
+        .await
+        .expect("promtool runs");
+    assert!(
+        backfill.status.success(),
+        "promtool failed: {}{}",
+        String::from_utf8_lossy(&backfill.stdout),
+        String::from_utf8_lossy(&backfill.stderr)
+    );
+    std::fs::write(folder.join("prometheus.yml"), "global:\n  scrape_interval: 15s\n").unwrap();
+    let port = free_port();
+    let child = tokio::process::Command::new(PROMETHEUS)
+        .arg(format!("--config.file={}", folder.join("prometheus.yml").display()))
+        .arg(format!("--storage.tsdb.path={}", data.display()))
+        .arg("--storage.tsdb.retention.time=100y")
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(folder.join("prometheus.log")).unwrap()))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("prometheus starts");
+    let url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    eventually("prometheus to be ready", async || {
+        let response = client.get(format!("{url}/-/ready")).send().await.ok()?;
+        response.status().is_success().then_some(())
+    })
+    .await;
+    (child, url)
+}
+
+fn settings(url: &str, step: &str, queries: &[Rule]) -> PrometheusSettings {
+    PrometheusSettings {
+        url: url.to_owned(),
+        step: step.parse().unwrap(),
+        timeout: SignedDuration::from_secs(30),
+        node_clock: true,
+        queries: queries
+            .iter()
+            .map(|(name, matchers, query)| PrometheusQuery {
+                name: (*name).to_owned(),
+                matchers: matchers.iter().map(|(label, value)| ((*label).to_owned(), (*value).to_owned())).collect(),
+                query: (*query).to_owned(),
+            })
+            .collect(),
+    }
+}
+
+fn alert() -> AlertRecord {
+    let expression = "rate(http_requests_total{pod=\"api-1\"}[5m]) > 0.5";
+    let encoded: String = expression
+        .bytes()
+        .map(|byte| match byte {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' => (byte as char).to_string(),
+            b' ' => "+".to_owned(),
+            other => format!("%{other:02X}"),
+        })
+        .collect();
+    AlertRecord {
+        name: "HighErrorRate".to_owned(),
+        status: AlertStatus::Firing,
+        labels: [("alertname", "HighErrorRate"), ("pod", "api-1"), ("namespace", "shop")]
+            .into_iter()
+            .map(|(label, value)| (label.to_owned(), value.to_owned()))
+            .collect(),
+        annotations: BTreeMap::new(),
+        starts_at: at("2025-02-09T10:35:00Z"),
+        ends_at: None,
+        fingerprint: None,
+        generator_url: Some(format!("http://prometheus:9090/graph?g0.expr={encoded}&g0.tab=1")),
+    }
+}
+
+fn scope(nodes: &[&str]) -> Scope {
+    Scope {
+        incident_id: 1,
+        alerts: vec![alert()],
+        pagerduty_services: Vec::new(),
+        start: at(START),
+        end: at(END),
+        nodes: nodes.iter().map(|node| (*node).to_owned()).collect(),
+    }
+}
+
+fn file<'a>(pass: &'a Pass, name: &str) -> &'a [u8] {
+    let names: Vec<&str> = pass.files.iter().map(|file| file.name.as_str()).collect();
+    &pass.files.iter().find(|file| file.name == name).unwrap_or_else(|| panic!("{name} not in {names:?}")).bytes
+}
+
+/// `(seconds, value)` of every sample of the one series of `bytes`.
+fn samples(bytes: &[u8]) -> Vec<(f64, f64)> {
+    let parsed = parse_query_range(bytes, "q").unwrap();
+    assert_eq!(parsed.series.len(), 1, "{:?}", parsed.series);
+    parsed.series[0].samples.iter().map(|(time, value)| (time.as_millisecond() as f64 / 1000.0, *value)).collect()
+}
+
+#[tokio::test]
+async fn the_collector_reads_a_real_prometheus_and_reports_what_it_cannot() {
+    let folder = scratch_folder("collect-prometheus");
+    let (mut prometheus, url) = start_prometheus(&folder).await;
+
+    // A pass as the daemon runs it: the alert's expression, matched and templated queries,
+    // the node clocks of the target pods' nodes.
+    let collector = PrometheusCollector::new(&settings(
+        &url,
+        "15s",
+        &[
+            ("queue depth", &[("alertname", "HighErrorRate")], r#"queue_depth{pod="{{pod}}"}"#),
+            ("requests", &[], "sum by (pod) (rate(http_requests_total[5m]))"),
+            ("worker up", &[], "worker_up"),
+            ("not this incident", &[("alertname", "DiskFull")], "up"),
+        ],
+    ))
+    .unwrap();
+    let pass = collector.pass(&scope(&["node-2", "node-1"])).await;
+    assert!(pass.gaps.is_empty(), "{:?}", pass.gaps);
+    let names: Vec<&str> = pass.files.iter().map(|file| file.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "prometheus/alert-higherrorrate.json",
+            "prometheus/queue-depth.json",
+            "prometheus/requests.json",
+            "prometheus/worker-up.json",
+            "prometheus/node-clock-offset.json",
+            "prometheus/node-timex-offset.json",
+            "prometheus/node-timex-sync-status.json",
+            "prometheus/queries.json",
+        ]
+    );
+    let queries: BTreeMap<String, String> = serde_json::from_slice(file(&pass, "prometheus/queries.json")).unwrap();
+    assert_eq!(queries["alert-higherrorrate.json"], r#"rate(http_requests_total{pod="api-1"}[5m]) > 0.5"#);
+    assert_eq!(queries["queue-depth.json"], r#"queue_depth{pod="api-1"}"#);
+    assert_eq!(queries.len(), 7);
+
+    // The planted step change, every 15 s over the whole window.
+    let queue = samples(file(&pass, "prometheus/queue-depth.json"));
+    assert_eq!(queue.len(), 721);
+    let step_change = seconds(STEP_CHANGE) as f64;
+    for (time, value) in &queue {
+        assert_eq!(*value, if *time < step_change { 5.0 } else { 50.0 }, "at {time}");
+    }
+    // The counter's rate: 10 per 15 s, once its 5 min range holds a full history.
+    let rate = samples(file(&pass, "prometheus/requests.json"));
+    let full = rate.iter().filter(|(time, _)| *time >= (seconds(START) + 300) as f64);
+    assert!(full.clone().all(|(_, value)| (value - 10.0 / 15.0).abs() < 1e-9), "{rate:?}");
+    assert_eq!(full.count(), 701);
+    // The planted hole: no points once the last sample is older than the 5 min lookback.
+    let worker = samples(file(&pass, "prometheus/worker-up.json"));
+    let in_hole = |time: f64| time >= (seconds(HOLE_START) + 300) as f64 && time < seconds(HOLE_END) as f64;
+    assert!(worker.iter().all(|(time, _)| !in_hole(*time)), "points inside the hole");
+    assert_eq!(worker.len(), 721 - 20, "the 20 points of 10:05–10:09:45 are missing");
+    // Node clocks: only the scope's nodes.
+    let clock = parse_query_range(file(&pass, "prometheus/node-clock-offset.json"), "q").unwrap();
+    let mut instances: Vec<&str> = clock.series.iter().map(|series| series.labels["instance"].as_str()).collect();
+    instances.sort();
+    assert_eq!(instances, ["node-1:9100", "node-2:9100"]);
+
+    // The files as `draft` reads them: the +90 s node, the hole as a gap.
+    let evidence = folder.join("evidence");
+    for file in &pass.files {
+        let path = evidence.join(&file.name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, &file.bytes).unwrap();
+    }
+    let timeline = draft(&DraftOptions {
+        paths: vec![evidence.clone()],
+        window: Some((at(START), at(END))),
+        title: Some("backfilled".to_owned()),
+        ..DraftOptions::default()
+    })
+    .unwrap();
+    let skews: Vec<(&str, f64, bool)> =
+        timeline.clock_skew.iter().map(|skew| (skew.subject.as_str(), skew.offset_seconds, skew.flagged)).collect();
+    assert!(skews.contains(&("node node-2", 90.0, true)), "{skews:?}");
+    assert!(skews.iter().all(|(subject, _, flagged)| *subject == "node node-2" || !flagged), "{skews:?}");
+    let hole = timeline.gaps.iter().find(|gap| gap.source.contains("worker_up")).expect("the hole is a gap");
+    assert!(
+        hole.start >= at(HOLE_START) && hole.end <= at(HOLE_END).checked_add(SignedDuration::from_secs(15)).unwrap(),
+        "{hole:?}"
+    );
+
+    // A long window at a tiny step: more than 11,000 points, so split, then merged whole.
+    let fine = PrometheusCollector::new(&PrometheusSettings {
+        node_clock: false,
+        ..settings(&url, "500ms", &[("queue", &[], "queue_depth")])
+    })
+    .unwrap();
+    let mut no_alerts = scope(&[]);
+    no_alerts.alerts.clear();
+    let pass = fine.pass(&no_alerts).await;
+    assert!(pass.gaps.is_empty(), "{:?}", pass.gaps);
+    let points = samples(file(&pass, "prometheus/queue.json"));
+    let expected_points = (seconds(END) - seconds(START)) * 2 + 1;
+    assert!(expected_points > 11_001, "the window must need splitting");
+    assert_eq!(points.len() as i64, expected_points, "no point lost or repeated");
+    for (index, (time, value)) in points.iter().enumerate() {
+        assert_eq!(*time, seconds(START) as f64 + index as f64 * 0.5);
+        assert_eq!(*value, if *time < step_change { 5.0 } else { 50.0 }, "at {time}");
+    }
+
+    // A query Prometheus rejects: a gap in its words; the other query still comes.
+    let broken = PrometheusCollector::new(&settings(
+        &url,
+        "15s",
+        &[("broken", &[], "sum(rate(http_requests_total[5m])"), ("queue", &[], "queue_depth")],
+    ))
+    .unwrap();
+    let pass = broken.pass(&no_alerts).await;
+    assert_eq!(pass.gaps.len(), 1, "{:?}", pass.gaps);
+    let gap = &pass.gaps[0];
+    assert!(gap.reason.starts_with("prometheus rejected broken: bad_data: "), "{}", gap.reason);
+    assert!(gap.reason.contains("parse error"), "{}", gap.reason);
+    assert_eq!(
+        (gap.source.as_str(), gap.start, gap.end),
+        ("prometheus: sum(rate(http_requests_total[5m])", at(START), at(END))
+    );
+    assert!(pass.files.iter().any(|file| file.name == "prometheus/queue.json"));
+
+    // Prometheus stopped: an "unreachable" gap over the window for each query, and the pass
+    // returns (the default retries for the first query, the rest not asked again).
+    prometheus.kill().await.unwrap();
+    let stopped = PrometheusCollector::new(&settings(
+        &url,
+        "15s",
+        &[("queue", &[], "queue_depth"), ("workers", &[], "worker_up")],
+    ))
+    .unwrap();
+    let pass = stopped.pass(&no_alerts).await;
+    assert!(pass.files.is_empty(), "{:?}", pass.files);
+    let gaps: Vec<(&str, &str)> = pass.gaps.iter().map(|gap| (gap.source.as_str(), gap.reason.as_str())).collect();
+    let reason = format!("prometheus at {url} unreachable: connection refused");
+    assert_eq!(gaps, [("prometheus: queue_depth", reason.as_str()), ("prometheus: worker_up", reason.as_str())]);
+    assert!(pass.gaps.iter().all(|gap| (gap.start, gap.end) == (at(START), at(END))), "{:?}", pass.gaps);
+    let _ = std::fs::remove_dir_all(&folder);
+}
