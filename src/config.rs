@@ -277,10 +277,7 @@ const KEYS: &[(&str, &[(&str, &str)])] = &[
                 "links",
                 "Fallback links for pages that no incident_key or PagerDuty incident id links to an incident:\n\
                  a page of `service` (its name or id) joins the newest Alertmanager incident whose alert labels\n\
-                 hold every pair of `match`, open or resolved within link_within of the page; else its own.\n\
-                 [[webhooks.pagerduty.links]]\n\
-                 service = \"Checkout API\"\n\
-                 match = { namespace = \"shop\", service = \"checkout\" }",
+                 hold every pair of `match`, open or resolved within link_within of the page; else its own.",
             ),
         ],
     ),
@@ -337,6 +334,10 @@ const KEYS: &[(&str, &[(&str, &str)])] = &[
 /// Keys whose value is an array of tables (`[[prometheus.queries]]`), with an example row
 /// `example()` prints commented out while the default is none.
 const TABLE_KEYS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "webhooks.pagerduty.links",
+        &[("service", "\"Checkout API\""), ("match", "{ namespace = \"shop\", service = \"checkout\" }")],
+    ),
     (
         "kubernetes.targets",
         &[("label", "\"app.kubernetes.io/name\""), ("selector", "\"app.kubernetes.io/name={value}\"")],
@@ -407,7 +408,7 @@ pub fn load(
                 .into_iter()
                 .next(),
             pagerduty_signing_secrets: layered.secrets("webhooks.pagerduty.signing_secrets", Shape::List)?,
-            pagerduty_links: layered.links("webhooks.pagerduty.links")?,
+            pagerduty_links: pagerduty_links(&layered)?,
             pagerduty_link_within: layered.parsed(
                 "webhooks.pagerduty.link_within",
                 defaults.webhooks.pagerduty_link_within,
@@ -437,18 +438,16 @@ pub fn load(
                 defaults.kubernetes.recollect_every,
                 parse_positive_duration,
             )?,
-            targets: match layered.tables("kubernetes.targets")? {
+            targets: match layered.rows("kubernetes.targets")? {
                 None => defaults.kubernetes.targets,
-                Some(tables) => tables
+                Some(rows) => rows
                     .into_iter()
-                    .enumerate()
-                    .map(|(index, mut table)| {
-                        let key = format!("kubernetes.targets[{index}]");
-                        let label = take_required(&mut table, &key, "label")?;
-                        let selector = take_required(&mut table, &key, "selector")?;
+                    .map(|mut row| {
+                        let label = row.required("label")?;
+                        let selector = row.required("selector")?;
                         if !selector.contains("{value}") && !selector.contains("{{") {
                             return Err(invalid(
-                                &format!("{key}.selector"),
+                                &format!("{}.selector", row.key),
                                 format!("{selector:?} uses neither {{value}} nor a {{{{label}}}}: it would select the same pods for every alert"),
                             ));
                         }
@@ -457,16 +456,14 @@ pub fn load(
                     .collect::<Result<_, Error>>()?,
             },
             services: layered
-                .tables("kubernetes.services")?
+                .rows("kubernetes.services")?
                 .unwrap_or_default()
                 .into_iter()
-                .enumerate()
-                .map(|(index, mut table)| {
-                    let key = format!("kubernetes.services[{index}]");
+                .map(|mut row| {
                     Ok(ServiceRule {
-                        pagerduty_service: take_required(&mut table, &key, "pagerduty_service")?,
-                        namespace: take_required(&mut table, &key, "namespace")?,
-                        selector: take_required(&mut table, &key, "selector")?,
+                        pagerduty_service: row.required("pagerduty_service")?,
+                        namespace: row.required("namespace")?,
+                        selector: row.required("selector")?,
                     })
                 })
                 .collect::<Result<_, Error>>()?,
@@ -481,81 +478,84 @@ pub fn load(
     })
 }
 
-/// A non-empty string of a table read by [`Layered::tables`].
-fn take_required(table: &mut HashMap<String, String>, key: &str, name: &str) -> Result<String, Error> {
-    match table.remove(name) {
-        Some(value) if !value.trim().is_empty() => Ok(value.trim().to_owned()),
-        _ => Err(invalid(&format!("{key}.{name}"), "missing; expected a non-empty string".to_owned())),
+/// One table of an array of tables, its fields taken one by one and named in errors
+/// (`prometheus.queries[1].match.namespace`).
+struct Row {
+    /// `prometheus.queries[1]`.
+    key: String,
+    entries: HashMap<String, Value>,
+}
+
+impl Row {
+    /// A non-empty string field, trimmed.
+    fn required(&mut self, field: &str) -> Result<String, Error> {
+        let field_key = format!("{}.{field}", self.key);
+        match self.entries.remove(field).map(|value| value.kind) {
+            Some(ValueKind::String(text)) if !text.trim().is_empty() => Ok(text.trim().to_owned()),
+            Some(ValueKind::String(_)) | None => {
+                Err(invalid(&field_key, "missing; expected a non-empty string".to_owned()))
+            }
+            Some(other) => Err(invalid(&field_key, format!("expected a string, found {other}"))),
+        }
+    }
+
+    /// A table of alert label values (`match = { namespace = "shop" }`); `None` when absent.
+    fn labels(&mut self, field: &str) -> Result<Option<BTreeMap<String, String>>, Error> {
+        let field_key = format!("{}.{field}", self.key);
+        let table = match self.entries.remove(field).map(|value| value.kind) {
+            None => return Ok(None),
+            Some(ValueKind::Table(table)) => table,
+            Some(other) => {
+                return Err(invalid(&field_key, format!("expected a table of label = \"value\", found {other}")));
+            }
+        };
+        let mut labels = BTreeMap::new();
+        for (label, value) in table {
+            match value.kind {
+                ValueKind::String(text) => labels.insert(label, text),
+                other => {
+                    return Err(invalid(
+                        &format!("{field_key}.{label}"),
+                        format!("expected a label value as a string, found {other}"),
+                    ));
+                }
+            };
+        }
+        Ok(Some(labels))
     }
 }
 
 /// `[[prometheus.queries]]`: each a table of `name`, `query` and an optional `match` table.
 fn prometheus_queries(layered: &Layered<'_>) -> Result<Vec<PrometheusQuery>, Error> {
-    const KEY: &str = "prometheus.queries";
-    let Some(value) = layered.value(KEY) else { return Ok(Vec::new()) };
-    let ValueKind::Array(items) = value.kind else {
-        return Err(invalid(KEY, format!("expected a list of tables ([[{KEY}]])")));
-    };
-    let mut queries = Vec::with_capacity(items.len());
-    let mut names: Vec<String> = Vec::new();
-    for (index, item) in items.into_iter().enumerate() {
-        let item_key = format!("{KEY}[{index}]");
-        let ValueKind::Table(mut entries) = item.kind else {
-            return Err(invalid(&item_key, format!("expected a table ([[{KEY}]])")));
-        };
-        let mut fields: Vec<&String> = entries.keys().collect();
-        fields.sort();
-        if let Some(unknown) = fields.into_iter().find(|field| !["name", "match", "query"].contains(&field.as_str())) {
-            return Err(Error::UnknownKey {
-                key: format!("{item_key}.{unknown}"),
-                expected: "name, match, query".to_owned(),
-            });
+    let mut queries: Vec<PrometheusQuery> = Vec::new();
+    for mut row in layered.rows("prometheus.queries")?.unwrap_or_default() {
+        let name = row.required("name")?;
+        let query = row.required("query")?;
+        if queries.iter().any(|earlier| earlier.name == name) {
+            return Err(invalid(&format!("{}.name", row.key), format!("{name:?} names an earlier query too")));
         }
-        let mut string = |field: &str| -> Result<String, Error> {
-            let field_key = format!("{item_key}.{field}");
-            match entries.remove(field).map(|value| value.kind) {
-                Some(ValueKind::String(text)) if !text.trim().is_empty() => Ok(text.trim().to_owned()),
-                Some(ValueKind::String(_)) | None => {
-                    Err(invalid(&field_key, "missing; expected a non-empty string".to_owned()))
-                }
-                Some(other) => Err(invalid(&field_key, format!("expected a string, found {other}"))),
-            }
-        };
-        let name = string("name")?;
-        let query = string("query")?;
-        if names.contains(&name) {
-            return Err(invalid(&format!("{item_key}.name"), format!("{name:?} names an earlier query too")));
-        }
-        names.push(name.clone());
-        let matchers = match entries.remove("match").map(|value| value.kind) {
-            None => BTreeMap::new(),
-            Some(ValueKind::Table(table)) => {
-                let mut matchers = BTreeMap::new();
-                for (label, value) in table {
-                    match value.kind {
-                        ValueKind::String(text) => {
-                            matchers.insert(label, text);
-                        }
-                        other => {
-                            return Err(invalid(
-                                &format!("{item_key}.match.{label}"),
-                                format!("expected a label value as a string, found {other}"),
-                            ));
-                        }
-                    }
-                }
-                matchers
-            }
-            Some(other) => {
-                return Err(invalid(
-                    &format!("{item_key}.match"),
-                    format!("expected a table of label = \"value\", found {other}"),
-                ));
-            }
-        };
+        let matchers = row.labels("match")?.unwrap_or_default();
         queries.push(PrometheusQuery { name, matchers, query });
     }
     Ok(queries)
+}
+
+/// `[[webhooks.pagerduty.links]]`: a PagerDuty `service` and the alert labels (`match`, at
+/// least one) an incident must hold for the service's unlinked pages to join it.
+fn pagerduty_links(layered: &Layered<'_>) -> Result<Vec<PagerDutyLink>, Error> {
+    let mut links = Vec::new();
+    for mut row in layered.rows("webhooks.pagerduty.links")?.unwrap_or_default() {
+        let service = row.required("service")?;
+        let labels = row.labels("match")?.unwrap_or_default();
+        if labels.is_empty() {
+            return Err(invalid(
+                &format!("{}.match", row.key),
+                "expected at least one alert label: an empty match would link every page of the service".to_owned(),
+            ));
+        }
+        links.push(PagerDutyLink { service, labels });
+    }
+    Ok(links)
 }
 
 /// Every key of the merged layers must be one of [`KEYS`].
@@ -681,9 +681,9 @@ impl Layered<'_> {
         Ok(secrets)
     }
 
-    /// An array of tables of strings (`[[kubernetes.targets]]`), each checked against
+    /// The tables of an array of tables (`[[prometheus.queries]]`), each checked against
     /// [`TABLE_KEYS`]; `None` when the key is absent.
-    fn tables(&self, key: &str) -> Result<Option<Vec<HashMap<String, String>>>, Error> {
+    fn rows(&self, key: &str) -> Result<Option<Vec<Row>>, Error> {
         let Some(value) = self.value(key) else { return Ok(None) };
         let known: Vec<&str> = TABLE_KEYS
             .iter()
@@ -693,94 +693,20 @@ impl Layered<'_> {
         let ValueKind::Array(items) = value.kind else {
             return Err(invalid(key, format!("expected a list of tables ([[{key}]])")));
         };
-        let mut tables = Vec::with_capacity(items.len());
+        let mut rows = Vec::with_capacity(items.len());
         for (index, item) in items.into_iter().enumerate() {
             let item_key = format!("{key}[{index}]");
             let ValueKind::Table(entries) = item.kind else {
                 return Err(invalid(&item_key, format!("expected a table ([[{key}]])")));
             };
-            let mut names: Vec<String> = entries.keys().cloned().collect();
+            let mut names: Vec<&String> = entries.keys().collect();
             names.sort();
-            if let Some(unknown) = names.iter().find(|name| !known.contains(&name.as_str())) {
+            if let Some(unknown) = names.into_iter().find(|name| !known.contains(&name.as_str())) {
                 return Err(Error::UnknownKey { key: format!("{item_key}.{unknown}"), expected: known.join(", ") });
             }
-            let mut table = HashMap::new();
-            for (name, value) in entries {
-                let text = match value.kind {
-                    ValueKind::String(text) => text,
-                    other => {
-                        return Err(invalid(
-                            &format!("{item_key}.{name}"),
-                            format!("expected a string, found {other}"),
-                        ));
-                    }
-                };
-                table.insert(name, text);
-            }
-            tables.push(table);
+            rows.push(Row { key: item_key, entries });
         }
-        Ok(Some(tables))
-    }
-
-    /// `[[webhooks.pagerduty.links]]`: tables of `service` (text) and `match` (a table of
-    /// label values), each key checked and named in errors (`links[1].match.namespace`).
-    fn links(&self, key: &str) -> Result<Vec<PagerDutyLink>, Error> {
-        let Some(value) = self.value(key) else { return Ok(Vec::new()) };
-        let expected = "expected a list of tables like [[webhooks.pagerduty.links]] with service and match";
-        let ValueKind::Array(items) = value.kind else {
-            return Err(invalid(key, expected.to_owned()));
-        };
-        let mut links = Vec::with_capacity(items.len());
-        for (index, item) in items.into_iter().enumerate() {
-            let item_key = format!("{key}[{index}]");
-            let ValueKind::Table(mut table) = item.kind else {
-                return Err(invalid(&item_key, expected.to_owned()));
-            };
-            let mut names: Vec<&String> = table.keys().collect();
-            names.sort();
-            if let Some(unknown) = names.into_iter().find(|name| !["service", "match"].contains(&name.as_str())) {
-                return Err(Error::UnknownKey {
-                    key: format!("{item_key}.{unknown}"),
-                    expected: "service, match".to_owned(),
-                });
-            }
-            let service = match table.remove("service").map(|value| value.kind) {
-                Some(ValueKind::String(service)) if !service.trim().is_empty() => service.trim().to_owned(),
-                _ => {
-                    return Err(invalid(
-                        &format!("{item_key}.service"),
-                        "expected the name or id of a PagerDuty service".to_owned(),
-                    ));
-                }
-            };
-            let match_key = format!("{item_key}.match");
-            let Some(ValueKind::Table(pairs)) = table.remove("match").map(|value| value.kind) else {
-                return Err(invalid(
-                    &match_key,
-                    "expected a table of alert labels like { namespace = \"shop\" }".to_owned(),
-                ));
-            };
-            let mut labels = BTreeMap::new();
-            for (name, value) in pairs {
-                match value.kind {
-                    ValueKind::String(text) => labels.insert(name, text),
-                    other => {
-                        return Err(invalid(
-                            &format!("{match_key}.{name}"),
-                            format!("expected a label value (text), found {other}"),
-                        ));
-                    }
-                };
-            }
-            if labels.is_empty() {
-                return Err(invalid(
-                    &match_key,
-                    "expected at least one alert label: an empty match would link every page of the service".to_owned(),
-                ));
-            }
-            links.push(PagerDutyLink { service, labels });
-        }
-        Ok(links)
+        Ok(Some(rows))
     }
 
     /// A list of strings; a single string is comma-separated (how lists come from the
@@ -919,9 +845,6 @@ fn write_settings(settings: &Settings, comments: bool) -> String {
                 quote(if settings.webhooks.alertmanager_bearer_token.is_some() { "***" } else { "" })
             }
             "webhooks.pagerduty.signing_secrets" => masked(&settings.webhooks.pagerduty_signing_secrets),
-            // No `links = []`: a file that keeps it cannot add `[[webhooks.pagerduty.links]]`.
-            "webhooks.pagerduty.links" if settings.webhooks.pagerduty_links.is_empty() => return None,
-            "webhooks.pagerduty.links" => links(&settings.webhooks.pagerduty_links),
             "webhooks.pagerduty.link_within" => quote(&format!("{:#}", settings.webhooks.pagerduty_link_within)),
             "api.bearer_tokens" => masked(&settings.api.bearer_tokens),
             "window.lead_in" => quote(&format!("{:#}", settings.window.lead_in)),
@@ -1014,7 +937,18 @@ fn is_table_key(key: &str) -> bool {
 
 /// The rows of an array-of-tables key, each as (field, TOML value).
 fn table_rows(settings: &Settings, key: &str) -> Vec<Vec<(&'static str, String)>> {
+    let labels = |labels: &BTreeMap<String, String>| {
+        let pairs: Vec<String> =
+            labels.iter().map(|(label, value)| format!("{} = {}", quote(label), quote(value))).collect();
+        format!("{{ {} }}", pairs.join(", "))
+    };
     match key {
+        "webhooks.pagerduty.links" => settings
+            .webhooks
+            .pagerduty_links
+            .iter()
+            .map(|link| vec![("service", quote(&link.service)), ("match", labels(&link.labels))])
+            .collect(),
         "kubernetes.targets" => settings
             .kubernetes
             .targets
@@ -1040,12 +974,7 @@ fn table_rows(settings: &Settings, key: &str) -> Vec<Vec<(&'static str, String)>
             .map(|query| {
                 let mut row = vec![("name", quote(&query.name))];
                 if !query.matchers.is_empty() {
-                    let pairs: Vec<String> = query
-                        .matchers
-                        .iter()
-                        .map(|(label, value)| format!("{} = {}", quote(label), quote(value)))
-                        .collect();
-                    row.push(("match", format!("{{ {} }}", pairs.join(", "))));
+                    row.push(("match", labels(&query.matchers)));
                 }
                 row.push(("query", quote(&query.query)));
                 row
@@ -1053,20 +982,6 @@ fn table_rows(settings: &Settings, key: &str) -> Vec<Vec<(&'static str, String)>
             .collect(),
         _ => Vec::new(),
     }
-}
-
-/// Fallback links as an inline TOML array, which reads back as the same settings as the
-/// `[[webhooks.pagerduty.links]]` tables.
-fn links(links: &[PagerDutyLink]) -> String {
-    let tables: Vec<String> = links
-        .iter()
-        .map(|link| {
-            let pairs: Vec<String> =
-                link.labels.iter().map(|(name, value)| format!("{} = {}", quote(name), quote(value))).collect();
-            format!("{{ service = {}, match = {{ {} }} }}", quote(&link.service), pairs.join(", "))
-        })
-        .collect();
-    format!("[{}]", tables.join(", "))
 }
 
 /// A TOML basic string.
@@ -1289,13 +1204,13 @@ mod tests {
             (
                 "[[webhooks.pagerduty.links]]\nmatch = { a = \"b\" }",
                 &[],
-                "webhooks.pagerduty.links[0].service: expected the name or id of a PagerDuty service",
+                "webhooks.pagerduty.links[0].service: missing; expected a non-empty string",
             ),
             (
                 "[[webhooks.pagerduty.links]]\nservice = \"a\"\nmatch = { a = \"b\" }\n\
                  [[webhooks.pagerduty.links]]\nservice = \"b\"\nmatch = { port = 8080 }",
                 &[],
-                "webhooks.pagerduty.links[1].match.port: expected a label value (text), found 8080",
+                "webhooks.pagerduty.links[1].match.port: expected a label value as a string, found 8080",
             ),
             (
                 "[[webhooks.pagerduty.links]]\nservice = \"a\"\nmatch = {}",
@@ -1305,12 +1220,12 @@ mod tests {
             (
                 "[[webhooks.pagerduty.links]]\nservice = \"a\"",
                 &[],
-                "webhooks.pagerduty.links[0].match: expected a table of alert labels like { namespace = \"shop\" }",
+                "webhooks.pagerduty.links[0].match: expected at least one alert label: an empty match would link every page of the service",
             ),
             (
                 "",
                 &[("POSTMORTEMD_WEBHOOKS__PAGERDUTY__LINKS", "Checkout API")],
-                "webhooks.pagerduty.links: expected a list of tables like [[webhooks.pagerduty.links]] with service and match",
+                "webhooks.pagerduty.links: expected a list of tables ([[webhooks.pagerduty.links]])",
             ),
             (
                 "[webhooks.alertmanager]\nbearer_token_file = \"/nonexistent/postmortemd/token\"",

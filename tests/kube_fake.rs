@@ -1,7 +1,8 @@
 //! The fake Kubernetes API server (`tests/kube_fake/`), checked against the real `kubectl`: if kubectl
 //! reads it as a cluster, the collector's tests against it mean something.
 //!
-//! kubectl is required (`/usr/bin/kubectl`, v1.32 here); without it these tests fail, naming it.
+//! kubectl is required (`/usr/bin/kubectl`, v1.32 here; `KUBECTL=/path/to/kubectl` picks another); without
+//! it these tests fail, naming it.
 
 #[path = "kube_fake/mod.rs"]
 mod kube_fake;
@@ -37,7 +38,9 @@ impl Kubectl {
     }
 
     async fn run(&self, args: &[&str]) -> Output {
-        let output = tokio::process::Command::new("kubectl")
+        // KUBECTL names another binary (another version) to check the fake against.
+        let program = std::env::var_os("KUBECTL").unwrap_or_else(|| "kubectl".into());
+        let output = tokio::process::Command::new(&program)
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .arg("--cache-dir")
@@ -49,7 +52,7 @@ impl Kubectl {
         match output {
             Ok(output) => output,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                panic!("kubectl is not installed: these tests check the fake API server against the real kubectl")
+                panic!("{program:?} is not installed: these tests check the fake API server against the real kubectl")
             }
             Err(error) => panic!("kubectl {args:?}: {error}"),
         }
@@ -153,6 +156,36 @@ async fn logs_since_time_start_at_that_second_with_nine_digit_stamps() {
     assert_eq!(String::from_utf8_lossy(&recent), "GET /api/orders 503\nGET /api/orders 500\n");
     let offset = kubectl.ok(&["logs", "api-2", "-c", "app", "--timestamps"]).await;
     assert_eq!(String::from_utf8_lossy(&offset), "2025-02-09T12:00:01.500000000+02:00 connection pool exhausted\n");
+}
+
+/// `kubectl logs -l … --prefix --timestamps` is the form `postmortemd draft` reads (`incident-logs.txt`).
+#[tokio::test]
+async fn logs_by_selector_with_prefixes() {
+    let fake = FakeKube::start(cluster()).await;
+    let kubectl = Kubectl::new(&fake, "prefix");
+
+    let stdout = kubectl.ok(&["logs", "-l", "app=api", "--prefix", "--timestamps", "--all-containers"]).await;
+    // kubectl reads the pods concurrently: the order between streams is its own.
+    let mut lines: Vec<String> = String::from_utf8(stdout).unwrap().lines().map(str::to_owned).collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "[pod/api-1/nginx] 2025-02-09T10:00:00.200000000Z GET /healthz 200",
+            "[pod/api-1/nginx] 2025-02-09T10:00:00.900000000Z GET /api/orders 200",
+            "[pod/api-1/nginx] 2025-02-09T10:00:01.300000000Z GET /api/orders 503",
+            "[pod/api-1/nginx] 2025-02-09T10:00:02.700000001Z GET /api/orders 500",
+            "[pod/api-2/app] 2025-02-09T12:00:01.500000000+02:00 connection pool exhausted",
+        ]
+    );
+    let logs: Vec<(String, String)> = fake
+        .requests()
+        .into_iter()
+        .filter(|request| request.subresource.as_deref() == Some("log"))
+        .map(|request| (request.name.unwrap_or_default(), request.query.get("container").cloned().unwrap_or_default()))
+        .collect();
+    assert_eq!(logs.len(), 3, "one log request per container: {logs:?}");
+    assert!(logs.contains(&("api-2".to_owned(), "sidecar".to_owned())), "{logs:?}");
 }
 
 #[tokio::test]
@@ -425,12 +458,11 @@ async fn http_status_bodies_streams_and_faults() {
         "prod",
         "web-1",
         "web",
-        (0..2_000).map(|index| {
-            LogLine::new(
-                at("2025-02-09T10:00:00Z") + SignedDuration::from_millis(index),
-                format!("request {index:05}").into_bytes(),
-            )
-        }),
+        lines_every(
+            at("2025-02-09T10:00:00Z"),
+            SignedDuration::from_millis(1),
+            (0..2_000).map(|index| format!("request {index:05}")),
+        ),
     );
     cluster.log("prod", "web-1", "web", [LogLine::new(at("2025-02-09T10:00:03Z"), b"bad \xff\xfe bytes".to_vec())]);
     let fake = FakeKube::start(cluster).await;
@@ -460,6 +492,25 @@ async fn http_status_bodies_streams_and_faults() {
     assert_eq!(response.status(), 404);
     let status: Value = response.json().await.unwrap();
     assert_eq!(status["message"], "the server could not find the requested resource");
+
+    // Lists: kind and apiVersion on the list only, pages through limit/continue.
+    let page: Value =
+        client.get(format!("{base}/api/v1/namespaces/prod/pods?limit=2")).send().await.unwrap().json().await.unwrap();
+    assert_eq!((page["kind"].as_str(), page["apiVersion"].as_str()), (Some("PodList"), Some("v1")));
+    assert!(page["items"][0].get("kind").is_none() && page["items"][0].get("apiVersion").is_none());
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    assert_eq!(page["metadata"]["remainingItemCount"], 1);
+    let token = page["metadata"]["continue"].as_str().unwrap();
+    let rest: Value = client
+        .get(format!("{base}/api/v1/namespaces/prod/pods?limit=2&continue={token}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rest["items"][0]["metadata"]["name"], "web-1");
+    assert!(rest["metadata"].get("continue").is_none());
 
     // A long log comes chunked, as text/plain, with invalid UTF-8 passed through untouched.
     let response =

@@ -28,6 +28,7 @@ pub fn detect(records: &[Record], digests: &[LogDigest], window: &Window, option
     for record in records {
         match record {
             Record::Series(series) => gaps.extend(series_gaps(series, window, &pods)),
+            Record::Gap(reported) if superseded(reported, digests, window, options) => {}
             Record::Gap(reported) => {
                 // Every notification of a group reports its dropped alerts again: one gap per reason.
                 let gap = reported_gap(reported, window);
@@ -44,6 +45,17 @@ pub fn detect(records: &[Record], digests: &[LogDigest], window: &Window, option
     }
     gaps.sort_by(|left, right| left.source.cmp(&right.source).then(left.start.cmp(&right.start)));
     gaps
+}
+
+/// Whether a stream's own lines contradict a reported gap: a log stream cut mid-pass is
+/// read again from its cursor on the next pass, so lines well after the gap's start mean
+/// the data came after all (a hole that remains shows as a silence of the stream).
+fn superseded(reported: &GapRecord, digests: &[LogDigest], window: &Window, options: &Options) -> bool {
+    digests.iter().filter(|digest| digest.source.name == reported.source).any(|digest| {
+        let threshold = silence_threshold_nanos(digest, window, options);
+        let last = digest.last_nanos.map(|last| last - digest.config.offset_hint_nanos);
+        last.is_some_and(|last| last > nanos(reported.start).saturating_add(threshold))
+    })
 }
 
 /// A reported gap, clipped to the window (an empty span at the nearest edge when it lies outside).
@@ -216,6 +228,9 @@ fn series_gaps(series: &SeriesRecord, window: &Window, pods: &[&PodRecord]) -> V
                     reason.push_str(" (container restarted)");
                 }
             }
+            // NB: a range query repeats a series' last sample for the lookback delta (5 min by
+            // default), so the scrapes may have stopped that much before the hole shows.
+            reason.push_str("; scrapes may have stopped up to 5m before (Prometheus's lookback delta)");
             gaps.push(Gap { source: source.clone(), start: instant(before), end: instant(after), reason, node: None });
         }
     }

@@ -47,11 +47,15 @@ use jiff::Timestamp;
 use jiff::tz::Offset;
 use serde_json::{Value, json};
 
+// Re-exports for the includers; an includer that uses none of some must still build warning-free.
+#[allow(unused_imports)]
 pub use builders::*;
-pub use logs::{LogLine, LogOptions};
+#[allow(unused_imports)]
+pub use logs::{LogLine, LogOptions, lines_every};
+#[allow(unused_imports)]
 pub use selector::{FieldSelector, LabelSelector};
 
-use logs::ContainerLogs;
+use logs::{ContainerLogs, Render};
 
 /// One request as the apiserver's authorizer would see it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -234,8 +238,9 @@ impl Cluster {
         self
     }
 
-    /// Removes an object; `false` when there was none.
+    /// Removes an object; `false` when there was none. An event is one object whichever group names it.
     pub fn delete(&mut self, group: &str, resource: &str, namespace: &str, name: &str) -> bool {
+        let group = if resource == "events" { "" } else { group };
         let before = self.objects.len();
         self.objects.retain(|stored| {
             !(stored.group == group
@@ -261,11 +266,8 @@ impl Cluster {
         container: &str,
         lines: impl IntoIterator<Item = LogLine>,
     ) -> &mut Self {
-        self.logs
-            .entry((namespace.to_owned(), pod.to_owned(), container.to_owned()))
-            .or_default()
-            .current
-            .extend(lines);
+        let logs = self.logs.entry((namespace.to_owned(), pod.to_owned(), container.to_owned())).or_default();
+        Arc::make_mut(&mut logs.current).extend(lines);
         self
     }
 
@@ -278,7 +280,7 @@ impl Cluster {
         lines: impl IntoIterator<Item = LogLine>,
     ) -> &mut Self {
         self.logs.entry((namespace.to_owned(), pod.to_owned(), container.to_owned())).or_default().previous =
-            lines.into_iter().collect();
+            Arc::new(lines.into_iter().collect());
         self
     }
 
@@ -470,7 +472,8 @@ impl Handle {
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Changes the cluster in any way `Cluster` allows.
+    /// Changes the cluster in any way `Cluster` allows. The fake is locked meanwhile: call no other
+    /// method of the handle inside `change`.
     pub fn update<T>(&self, change: impl FnOnce(&mut Cluster) -> T) -> T {
         change(&mut self.lock().cluster)
     }
@@ -1091,7 +1094,7 @@ fn pod_log(
     namespace: &str,
     name: &str,
     query: &BTreeMap<String, String>,
-) -> Result<Vec<u8>, Refusal> {
+) -> Result<Render, Refusal> {
     let Some(pod) = cluster.find("", "pods", namespace, name).map(|stored| &stored.value) else {
         return Err(Box::new(not_found("", "pods", name)));
     };
@@ -1122,7 +1125,7 @@ fn pod_log(
     };
     if pod["spec"]["nodeName"].as_str().unwrap_or_default().is_empty() {
         // Not scheduled: the apiserver has no kubelet to ask and answers with an empty body.
-        return Ok(Vec::new());
+        return Ok(Render::new(Arc::default(), options, None));
     }
     let status = ["containerStatuses", "initContainerStatuses"]
         .iter()
@@ -1151,14 +1154,13 @@ fn pod_log(
         )));
     }
     let logs = cluster.logs.get(&(namespace.to_owned(), name.to_owned(), container));
-    let empty = Vec::new();
     let lines = match logs {
-        Some(logs) if options.previous => &logs.previous,
-        Some(logs) => &logs.current,
-        None => &empty,
+        Some(logs) if options.previous => logs.previous.clone(),
+        Some(logs) => logs.current.clone(),
+        None => Arc::default(),
     };
     let offset = cluster.log_offsets.get(&(namespace.to_owned(), name.to_owned())).copied();
-    Ok(logs::render(lines, &options, offset))
+    Ok(Render::new(lines, options, offset))
 }
 
 /// Parses and validates the `PodLogOptions` query the way the apiserver does.
@@ -1245,15 +1247,20 @@ const CHUNK_BYTES: usize = 8 * 1024;
 /// Streams a log body in chunks (chunked transfer, `text/plain`). A `Drop` fault sends that many bytes and
 /// then fails the body, so the server drops the connection without the chunked terminator; a `Stall`
 /// sends them and then nothing more while the connection stays open.
-fn stream(body: Vec<u8>, fault: Option<LogFault>) -> Response {
+fn stream(mut render: Render, fault: Option<LogFault>) -> Response {
     let (mut sender, channel) = http_body_util::channel::Channel::<Bytes, std::io::Error>::new(2);
     tokio::spawn(async move {
-        let end = match fault {
-            Some(LogFault::Drop(bytes) | LogFault::Stall(bytes)) => bytes.min(body.len()),
-            None => body.len(),
+        let mut left = match fault {
+            Some(LogFault::Drop(bytes) | LogFault::Stall(bytes)) => bytes,
+            None => usize::MAX,
         };
-        for chunk in body[..end].chunks(CHUNK_BYTES) {
-            if sender.send_data(Bytes::copy_from_slice(chunk)).await.is_err() {
+        while left > 0 {
+            let Some(mut chunk) = render.next_chunk(CHUNK_BYTES.min(left)) else {
+                break;
+            };
+            chunk.truncate(left);
+            left -= chunk.len();
+            if sender.send_data(Bytes::from(chunk)).await.is_err() {
                 return;
             }
         }

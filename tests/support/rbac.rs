@@ -13,6 +13,22 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, Subject};
 use serde::de::DeserializeOwned;
 
+/// (group, resource) of everything the collector reads (issue 4): pod logs, events of both
+/// groups, rollouts and the workloads and services whose selectors name the target pods.
+pub const COLLECTOR_READS: &[(&str, &str)] = &[
+    ("", "pods"),
+    // A log is only ever `get`.
+    ("", "pods/log"),
+    ("", "events"),
+    ("", "services"),
+    ("events.k8s.io", "events"),
+    ("apps", "replicasets"),
+    ("apps", "deployments"),
+    ("apps", "statefulsets"),
+    ("apps", "daemonsets"),
+    ("batch", "jobs"),
+];
+
 /// Verbs that change something; the collector must never be granted one.
 pub const WRITE_VERBS: &[&str] =
     &["create", "update", "patch", "delete", "deletecollection", "escalate", "bind", "impersonate", "approve", "sign"];

@@ -72,14 +72,7 @@ pub async fn start_prometheus(folder: &Path, openmetrics: &str) -> (tokio::proce
         .kill_on_drop(true)
         .spawn()
         .expect("prometheus starts");
-    let url = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    eventually("prometheus to be ready", async || {
-        let response = client.get(format!("{url}/-/ready")).send().await.ok()?;
-        response.status().is_success().then_some(())
-    })
-    .await;
-    (child, url)
+    (child, ready("prometheus", port).await)
 }
 
 /// Starts Debian's Alertmanager with one route (grouped by alertname, quick intervals)
@@ -123,12 +116,17 @@ pub async fn start_alertmanager(
         .kill_on_drop(true)
         .spawn()
         .expect("alertmanager starts");
+    (child, ready("alertmanager", port).await)
+}
+
+/// The URL of a Prometheus-family server on `port` once its `/-/ready` answers 2xx.
+async fn ready(what: &str, port: u16) -> String {
     let url = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    eventually("alertmanager to be ready", async || {
+    eventually(&format!("{what} to be ready"), async || {
         let response = client.get(format!("{url}/-/ready")).send().await.ok()?;
         response.status().is_success().then_some(())
     })
     .await;
-    (child, url)
+    url
 }
