@@ -364,3 +364,34 @@ async fn chunks_of_a_pass_that_never_stored_its_cursors_stay_invisible_and_its_r
     raw.close().await;
     let _ = std::fs::remove_dir_all(folder);
 }
+
+/// A page-only incident's pass names the PagerDuty service (name and id), which
+/// `[[kubernetes.services]]` rules turn into pods.
+#[tokio::test]
+async fn a_page_only_incident_scopes_its_pagerduty_service() {
+    let (store, folder) = store().await;
+    let occurred = at("2026-11-27T10:00:00Z");
+    let body = serde_json::json!({"event": {"id": "01EV", "event_type": "incident.triggered", "resource_type": "incident",
+        "occurred_at": occurred.to_string(), "agent": null, "client": null,
+        "data": {"id": "Q1", "type": "incident", "title": "Checkout is slow",
+            "service": {"id": "PSVC42", "type": "service_reference", "summary": "Checkout API"}}}});
+    let intake = postmortemd::store::PagerDutyIntake {
+        dedup_key: "01EV".into(),
+        received_at: occurred,
+        body: body.to_string().into_bytes(),
+        occurred_at: occurred,
+        action: Some("triggered".into()),
+        pd_incident_id: Some("Q1".into()),
+        incident_key: None,
+        title: Some("Checkout is slow".into()),
+        link: None,
+    };
+    store.record_pagerduty(intake).await.unwrap();
+    let collector = Arc::new(Recording::default());
+    let jobs = jobs(&store, collector.clone(), Arc::new(Mutex::new(Vec::new())));
+    assert_eq!(jobs.run_due(occurred + minutes(1)).await.unwrap(), 1);
+    let calls = collector.calls.lock().unwrap().clone();
+    assert!(calls[0].0.alerts.is_empty());
+    assert_eq!(calls[0].0.pagerduty_services, ["Checkout API", "PSVC42"]);
+    let _ = std::fs::remove_dir_all(folder);
+}

@@ -190,7 +190,7 @@ fn page_link(settings: &WebhookSettings, body: &[u8]) -> Option<PageLink> {
     if settings.pagerduty_links.is_empty() {
         return None;
     }
-    let (id, summary) = page_service(body)?;
+    let (id, summary) = pagerduty::service_of(body)?;
     let label_sets: Vec<_> = settings
         .pagerduty_links
         .iter()
@@ -200,15 +200,6 @@ fn page_link(settings: &WebhookSettings, body: &[u8]) -> Option<PageLink> {
         .map(|rule| rule.labels.clone())
         .collect();
     (!label_sets.is_empty()).then_some(PageLink { label_sets, within: settings.pagerduty_link_within })
-}
-
-/// `data.service` of a v3 incident event: its id and summary (display name).
-fn page_service(body: &[u8]) -> Option<(Option<String>, Option<String>)> {
-    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let event = value.get("event").unwrap_or(&value);
-    let service = event.get("data")?.get("service")?;
-    let text = |name: &str| service.get(name).and_then(|value| value.as_str()).map(|text| text.trim().to_owned());
-    Some((text("id"), text("summary")))
 }
 
 /// `event.id` of a v3 webhook, the dedupe key when `X-Webhook-Id` is missing.

@@ -17,7 +17,7 @@ use jiff::SignedDuration;
 use crate::collect::bundle::compress;
 use crate::collect::kubernetes::nodes_of;
 use crate::collect::{LogChunk, LogCursor, Pass, Scope};
-use crate::ingest::alertmanager;
+use crate::ingest::{alertmanager, pagerduty};
 use crate::record::{AlertRecord, Instant};
 use crate::store::{ClaimedJob, NextRun, Store, StoredPass};
 
@@ -179,6 +179,15 @@ impl Jobs {
     async fn scope(&self, job: &ClaimedJob, now: Instant) -> crate::store::Result<Scope> {
         let webhooks = self.store.incident_webhooks(job.incident_id).await?;
         let mut alerts: BTreeMap<(String, Instant), AlertRecord> = BTreeMap::new();
+        // Page-only incidents find their pods by `[[kubernetes.services]]`: by name or id.
+        let mut pagerduty_services: Vec<String> = webhooks
+            .iter()
+            .filter(|webhook| webhook.source == "pagerduty")
+            .filter_map(|webhook| pagerduty::service_of(&webhook.body))
+            .flat_map(|(id, summary)| summary.into_iter().chain(id))
+            .collect();
+        pagerduty_services.sort();
+        pagerduty_services.dedup();
         for webhook in webhooks.iter().filter(|webhook| webhook.source == "alertmanager") {
             let Ok(payload) = alertmanager::parse_webhook(&webhook.body) else { continue };
             for alert in payload.alerts {
@@ -190,7 +199,7 @@ impl Jobs {
         Ok(Scope {
             incident_id: job.incident_id,
             alerts: alerts.into_values().collect(),
-            pagerduty_services: Vec::new(),
+            pagerduty_services,
             start,
             end,
             nodes: Vec::new(),

@@ -63,6 +63,16 @@ fn summaries(node: Node<'_, '_>) -> Result<String> {
     Ok(names.join(", "))
 }
 
+/// `data.service` of a v3 incident event (wrapped or bare): its id and summary (display
+/// name). `None` when the body names no service.
+pub fn service_of(bytes: &[u8]) -> Option<(Option<String>, Option<String>)> {
+    let value: Value = serde_json::from_slice(bytes).ok()?;
+    let event = value.get("event").unwrap_or(&value);
+    let service = event.get("data")?.get("service")?;
+    let text = |name: &str| service.get(name).and_then(|value| value.as_str()).map(|text| text.trim().to_owned());
+    Some((text("id"), text("summary")))
+}
+
 /// Reads one v3 event, wrapped (`{"event": {…}}`) or bare. `None` when the event is not
 /// about an incident.
 pub fn parse_webhook_event(bytes: &[u8]) -> Result<Option<PageRecord>> {

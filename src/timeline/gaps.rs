@@ -230,7 +230,7 @@ fn series_gaps(series: &SeriesRecord, window: &Window, pods: &[&PodRecord]) -> V
             }
             // NB: a range query repeats a series' last sample for the lookback delta (5 min by
             // default), so the scrapes may have stopped that much before the hole shows.
-            reason.push_str("; scrapes may have stopped up to 5m before (Prometheus's lookback delta)");
+            reason.push_str("; Prometheus's 5m lookback may hide more before it");
             gaps.push(Gap { source: source.clone(), start: instant(before), end: instant(after), reason, node: None });
         }
     }
