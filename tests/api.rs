@@ -680,10 +680,19 @@ async fn the_evidence_bundle_drafts_offline_to_the_served_timeline() {
         "metadata": {"name": "api-1", "namespace": "shop", "uid": "u-1", "creationTimestamp": "2025-02-01T00:00:00Z"},
         "spec": {"nodeName": "node-1", "containers": [{"name": "app"}]},
         "status": {"containerStatuses": [{"name": "app", "restartCount": 0, "state": {"running": {"startedAt": "2025-02-01T00:00:10Z"}}}]}});
+    // Rolled out at 10:02 (revision 2 of Deployment shop/api).
+    let replicaset = serde_json::json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": "api-6f7c9d8b4", "namespace": "shop", "uid": "u-2", "creationTimestamp": "2025-02-09T10:02:00Z",
+            "annotations": {"deployment.kubernetes.io/revision": "2"},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "api", "uid": "u-3", "controller": true}]},
+        "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "registry.example/api:2.0.0"}]}}}});
     let range = r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"__name__":"up","pod":"api-1"},"values":[[1739095200,"1"],[1739095500,"1"],[1739095800,"1"]]}]}}"#;
     let pass = Pass {
         logs: vec![LogChunk { namespace: "shop".into(), pod: "api-1".into(), container: "app".into(), lines }],
-        objects: vec![KubeObject { kind: "Pod".into(), uid: "u-1".into(), json: pod }],
+        objects: vec![
+            KubeObject { kind: "Pod".into(), uid: "u-1".into(), json: pod },
+            KubeObject { kind: "ReplicaSet".into(), uid: "u-2".into(), json: replicaset },
+        ],
         files: vec![
             EvidenceFile { name: "prometheus/up.json".into(), bytes: range.as_bytes().to_vec() },
             EvidenceFile { name: "prometheus/queries.json".into(), bytes: br#"{"up.json": "up"}"#.to_vec() },
@@ -712,6 +721,7 @@ async fn the_evidence_bundle_drafts_offline_to_the_served_timeline() {
     let events: Vec<&str> =
         served["entries"].as_array().unwrap().iter().filter_map(|entry| entry["event"].as_str()).collect();
     assert!(events.iter().any(|event| event.contains("payment upstream timed out")), "{events:#?}");
+    assert!(events.iter().any(|event| event.starts_with("Rollout of shop/api to revision 2")), "{events:#?}");
     assert!(
         events.iter().any(|event| event.starts_with("Data gap: the service account may not get pods/log")),
         "{events:#?}"
@@ -742,7 +752,8 @@ async fn the_evidence_bundle_drafts_offline_to_the_served_timeline() {
             "incident-logs.txt",
             "pods.json",
             "prometheus/queries.json",
-            "prometheus/up.json"
+            "prometheus/up.json",
+            "replicasets.json"
         ]
     );
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_postmortemd"))
