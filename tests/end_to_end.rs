@@ -403,4 +403,6 @@ async fn a_pod_deleted_mid_incident_keeps_its_lines_and_a_cut_stream_loses_nothi
         .unwrap();
     near(deleted["start"].as_str().unwrap().parse().unwrap(), t("25:00"), 5);
     near(deleted["end"].as_str().unwrap().parse().unwrap(), t("45:00"), 0);
+    // It replaces the stream's own guess for that span ("pod deleted or export ended early").
+    assert_eq!(reasons.len(), 3, "restart, deletion, missing samples: {reasons:#?}");
 }

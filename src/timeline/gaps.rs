@@ -23,26 +23,37 @@ const MIN_DELTAS: u64 = 20;
 pub fn detect(records: &[Record], digests: &[LogDigest], window: &Window, options: &Options) -> Vec<Gap> {
     let pods: Vec<&PodRecord> = records.iter().filter_map(Record::as_pod).collect();
     let events: Vec<&K8sEventRecord> = records.iter().filter_map(Record::as_k8s_event).collect();
-    let mut gaps: Vec<Gap> =
+    let mut inferred: Vec<Gap> =
         digests.iter().flat_map(|digest| log_gaps(digest, window, options, &pods, &events)).collect();
+    let mut reported: Vec<Gap> = Vec::new();
     for record in records {
         match record {
-            Record::Series(series) => gaps.extend(series_gaps(series, window, &pods)),
-            Record::Gap(reported) if superseded(reported, digests, window, options) => {}
-            Record::Gap(reported) => {
+            Record::Series(series) => inferred.extend(series_gaps(series, window, &pods)),
+            Record::Gap(gap) if superseded(gap, digests, window, options) => {}
+            Record::Gap(gap) => {
                 // Every notification of a group reports its dropped alerts again: one gap per reason.
-                let gap = reported_gap(reported, window);
-                match gaps.iter_mut().find(|known| known.source == gap.source && known.reason == gap.reason) {
+                let gap = reported_gap(gap, window);
+                match reported.iter_mut().find(|known| known.source == gap.source && known.reason == gap.reason) {
                     Some(known) => {
                         known.start = known.start.min(gap.start);
                         known.end = known.end.max(gap.end);
                     }
-                    None => gaps.push(gap),
+                    None => reported.push(gap),
                 }
             }
             _ => {}
         }
     }
+    // A reported gap says why; an inferred one of the same source within its span only
+    // guesses ("pod deleted or export ended early"): keep the one that knows.
+    let slack = options.gap_floor;
+    inferred.retain(|gap| {
+        !reported
+            .iter()
+            .any(|known| known.source == gap.source && gap.start >= known.start - slack && gap.end <= known.end + slack)
+    });
+    let mut gaps = inferred;
+    gaps.extend(reported);
     gaps.sort_by(|left, right| left.source.cmp(&right.source).then(left.start.cmp(&right.start)));
     gaps
 }
