@@ -1,7 +1,7 @@
-//! Reading: `GET /api/v1/incidents[/{id}[/timeline]]` and `GET /`. Timelines come from the
-//! drafting pipeline over the incident's stored signals, cached per incident until a new
-//! webhook arrives (and, while the incident is open, for at most a few seconds, since its
-//! window ends "now").
+//! Reading: `GET /api/v1/incidents[/{id}[/timeline|/evidence.tar.gz]]` and `GET /`.
+//! Timelines are `draft` over the incident's evidence bundle (its webhooks and collected
+//! evidence), cached per incident until a new webhook or collection pass arrives (and, while
+//! the incident is open, for at most a few seconds, since its window ends "now").
 
 use std::sync::Arc;
 

@@ -1,6 +1,7 @@
 //! The queries the app uses, over SQLite (and later PostgreSQL): webhooks stored durably
-//! before they are acknowledged, deduplicated, and grouped into incidents. The types here
-//! are what the app sees; `sqlite.rs` holds the queries.
+//! before they are acknowledged, deduplicated, and grouped into incidents; collection jobs
+//! and the evidence they bring. The types here are what the app sees; `sqlite.rs` and
+//! `evidence.rs` hold the queries.
 
 use std::collections::BTreeMap;
 
