@@ -4,8 +4,7 @@
 //! to [`timeline::build`]. The daemon's evidence bundle is read the same way.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,8 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use jiff::SignedDuration;
 use jiff::tz::TimeZone;
 
-use crate::collect::files::{self, ArtifactKind, FileError, Queries};
-use crate::collect::logs::{read_lines, span_of};
+use crate::artifacts::files::{self, ArtifactKind, FileError, Queries};
+use crate::artifacts::logs::{read_lines, span_of};
+use crate::artifacts::{Artifacts, Files};
 use crate::incident::{self, WindowRules};
 use crate::normalize::time::{Finder, TimeContext};
 use crate::record::{Instant, PodRecord, Record, Source, SourceKind};
@@ -26,52 +26,6 @@ use crate::timeline::{self, DigestConfig, Evidence, LogDigest, Timeline, Window}
 const SPAN_PROBE_BYTES: u64 = 64 * 1024;
 /// How much of a file is read to recognise its kind.
 const DETECT_BYTES: usize = 16 * 1024;
-
-/// Where a draft's artifacts come from: files on disk ([`Files`]) or an incident's stored
-/// evidence (the daemon's bundle). Names are paths; a bundle's are relative.
-pub trait Artifacts: Sync {
-    /// Every artifact, in a stable order.
-    fn names(&self) -> io::Result<Vec<PathBuf>>;
-    /// An artifact's bytes from its start.
-    fn open(&self, name: &Path) -> io::Result<Box<dyn Read + Send + '_>>;
-    /// At most `n` bytes of an artifact's end (the default reads it through).
-    fn tail(&self, name: &Path, n: u64) -> io::Result<Vec<u8>> {
-        let mut reader = self.open(name)?;
-        let mut tail: Vec<u8> = Vec::new();
-        let mut buffer = vec![0u8; 64 * 1024];
-        loop {
-            let read = reader.read(&mut buffer)?;
-            if read == 0 {
-                return Ok(tail);
-            }
-            tail.extend_from_slice(&buffer[..read]);
-            let excess = tail.len().saturating_sub(n as usize);
-            tail.drain(..excess);
-        }
-    }
-}
-
-/// Files and folders given on the command line.
-pub struct Files<'a>(pub &'a [PathBuf]);
-
-impl Artifacts for Files<'_> {
-    fn names(&self) -> io::Result<Vec<PathBuf>> {
-        files::expand(self.0)
-    }
-
-    fn open(&self, name: &Path) -> io::Result<Box<dyn Read + Send + '_>> {
-        Ok(Box::new(File::open(name)?))
-    }
-
-    fn tail(&self, name: &Path, n: u64) -> io::Result<Vec<u8>> {
-        let mut file = File::open(name)?;
-        let length = file.metadata()?.len();
-        file.seek(SeekFrom::Start(length.saturating_sub(n)))?;
-        let mut tail = Vec::new();
-        file.take(n).read_to_end(&mut tail)?;
-        Ok(tail)
-    }
-}
 
 impl DraftOptions {
     /// The kind `--kind` gives a file, if any.

@@ -3,9 +3,11 @@
 //! one UTC clock, with clock skew and data gaps marked.
 //!
 //! Modules in reading order, after the pipeline (see ARCHITECTURE.md):
-//! `record` (the shared nouns) → `ingest` (artifact bytes → records) → `collect` (files →
-//! records and log streams) → `normalize` (timestamps → instants) → `timeline` (digest,
-//! extract, skew, gaps, merge, render) → `draft` (the offline front door).
+//! `record` (the shared nouns) → `ingest` (artifact bytes → records) → `normalize`
+//! (timestamps → instants) → `timeline` (digest, extract, skew, gaps, merge, render) →
+//! `artifacts` (offline inputs: files, log streams, the evidence bundle) → `draft` (the
+//! offline front door); the daemon: `incident` (its rules) → `store` → `collect` (live
+//! passes) → `jobs` (scheduling them) → `api`.
 
 pub mod config;
 
@@ -13,17 +15,21 @@ pub mod record;
 
 pub mod ingest;
 
-pub mod collect;
-
 pub mod normalize;
 
 pub mod timeline;
 
-pub mod incident;
+pub mod artifacts;
 
 pub mod draft;
 
+pub mod incident;
+
 pub mod store;
+
+pub mod collect;
+
+pub mod jobs;
 
 pub mod api;
 

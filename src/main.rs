@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use jiff::SignedDuration;
 use jiff::tz::TimeZone;
 
-use postmortemd::collect::files::ArtifactKind;
+use postmortemd::artifacts::files::ArtifactKind;
 use postmortemd::config;
 use postmortemd::draft::{self, DraftOptions};
 use postmortemd::normalize::inspect::inspect_times;
@@ -239,7 +239,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         let store = postmortemd::store::Store::open(&settings.store.url)
             .await
             .with_context(|| format!("cannot open the store {}", settings.store.url))?;
-        let mut collectors: Vec<std::sync::Arc<dyn postmortemd::incident::jobs::Collector>> = Vec::new();
+        let mut collectors: Vec<std::sync::Arc<dyn postmortemd::collect::Collector>> = Vec::new();
         // Kubernetes first: its pods name the nodes whose clocks Prometheus is asked for.
         match postmortemd::collect::kubernetes::KubeCollector::new(&settings.kubernetes).await {
             Ok(kubernetes) => collectors.push(std::sync::Arc::new(kubernetes)),

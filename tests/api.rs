@@ -652,7 +652,7 @@ async fn a_page_after_its_notification_joins_it_and_an_old_page_only_incident_is
 async fn the_evidence_bundle_drafts_offline_to_the_served_timeline() {
     use postmortemd::collect::{EvidenceFile, KubeObject, LogChunk, LogCursor, Pass};
     use postmortemd::record::GapRecord;
-    use postmortemd::store::{NextRun, StoredPass};
+    use postmortemd::store::NextRun;
 
     let daemon = daemon(|_| {}).await;
     let group = r#"{}:{alertname="HighErrorRate"}"#;
@@ -706,7 +706,7 @@ async fn the_evidence_bundle_drafts_offline_to_the_served_timeline() {
         }],
         cursors: [("shop/api-1/app".to_owned(), LogCursor::default())].into(),
     };
-    store.store_pass(job.incident_id, &StoredPass::from_pass(pass), now, NextRun::Finished).await.unwrap();
+    store.store_pass(job.incident_id, &postmortemd::jobs::stored_pass(pass), now, NextRun::Finished).await.unwrap();
 
     let (_, incident) = daemon.get(&format!("/api/v1/incidents/{}", job.incident_id)).await;
     let incident: serde_json::Value = serde_json::from_str(&incident).unwrap();

@@ -690,7 +690,7 @@ async fn chunks_stream_out_and_passes_can_be_spawned() {
     });
     let whole = spawned.await.unwrap();
     // And through the daemon's job trait, the same pass.
-    let as_job: &dyn postmortemd::incident::jobs::Collector = &collector;
+    let as_job: &dyn postmortemd::collect::Collector = &collector;
     assert_eq!(as_job.name(), "kubernetes");
     let mut through_job = Vec::new();
     let job_pass = as_job.pass(&scope, &BTreeMap::new(), &mut |chunk| through_job.push(chunk)).await;

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use jiff::{SignedDuration, Timestamp};
+use postmortemd::collect::{ChunkSink, Collector, PassFuture};
 use postmortemd::collect::{LogChunk, LogCursor, Pass, Scope};
-use postmortemd::incident::jobs::{ChunkSink, Collector, Jobs, PassFuture, Schedule};
+use postmortemd::jobs::{Jobs, Schedule};
 use postmortemd::record::AlertStatus;
 use postmortemd::store::{AlertmanagerIntake, Store};
 use postmortemd::telemetry::Metrics;

@@ -314,7 +314,7 @@ fn reported_gaps_are_clipped_and_merged() {
 /// What Prometheus warned about its answers is shown once, at the window's start.
 #[test]
 fn source_warnings_are_notes_shown_once() {
-    use postmortemd::collect::files::{ArtifactKind, Queries, read_artifact};
+    use postmortemd::artifacts::files::{ArtifactKind, Queries, read_artifact};
     let window = timeline::Window {
         start: at("2025-02-09T10:00:00Z"),
         end: at("2025-02-09T11:00:00Z"),

@@ -1,11 +1,11 @@
-//! Fuzz target: `collect::files::detect` (the JSON prefix scanner and the log checks) and
+//! Fuzz target: `artifacts::files::detect` (the JSON prefix scanner and the log checks) and
 //! `detect_and_read` must never panic, whatever the bytes.
 #![no_main]
 
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use postmortemd::collect::files::{Queries, detect, detect_and_read};
+use postmortemd::artifacts::files::{Queries, detect, detect_and_read};
 
 fuzz_target!(|bytes: &[u8]| {
     let _ = detect(Path::new("artifact.json"), bytes);

@@ -1,9 +1,9 @@
-//! Fuzz target: a log file's lines through `collect::logs` and a `LogDigest` (structured
+//! Fuzz target: a log file's lines through `artifacts::logs` and a `LogDigest` (structured
 //! line reading, access lines, shapes, request ids), then the whole timeline, never panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use postmortemd::collect::logs::read_lines;
+use postmortemd::artifacts::logs::read_lines;
 use postmortemd::normalize::time::{TimeContext, parse_rfc3339};
 use postmortemd::record::{Source, SourceKind};
 use postmortemd::timeline::digest::DEFAULT_REQUEST_ID_FIELDS;

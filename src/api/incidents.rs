@@ -15,7 +15,7 @@ use crate::api::AppState;
 use crate::api::error::{ApiError, Result};
 use jiff::SignedDuration;
 
-use crate::collect::bundle::Bundle;
+use crate::artifacts::bundle::Bundle;
 use crate::config::WindowSettings;
 use crate::draft::{self, DraftOptions};
 use crate::record::Instant;

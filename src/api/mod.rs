@@ -16,8 +16,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+use crate::collect::Collector;
 use crate::config::Settings;
-use crate::incident::jobs::{Collector, Jobs, Schedule};
+use crate::jobs::{Jobs, Schedule};
 use crate::store::Store;
 use crate::telemetry::Metrics;
 use crate::timeline::Timeline;

@@ -1357,7 +1357,7 @@ pub fn nodes_of(pass: &Pass) -> Vec<String> {
 }
 
 /// The daemon's collection jobs run this collector beside the Prometheus one.
-impl crate::incident::jobs::Collector for KubeCollector {
+impl crate::collect::Collector for KubeCollector {
     fn name(&self) -> &'static str {
         "kubernetes"
     }
@@ -1366,8 +1366,8 @@ impl crate::incident::jobs::Collector for KubeCollector {
         &'a self,
         scope: &'a Scope,
         cursors: &'a BTreeMap<String, LogCursor>,
-        on_chunk: crate::incident::jobs::ChunkSink<'a>,
-    ) -> crate::incident::jobs::PassFuture<'a> {
+        on_chunk: crate::collect::ChunkSink<'a>,
+    ) -> crate::collect::PassFuture<'a> {
         Box::pin(KubeCollector::pass_with(self, scope, cursors, on_chunk))
     }
 }

@@ -1,24 +1,41 @@
-//! Where evidence comes from: files exported by hand (`files`) and the log streams in
-//! them (`logs`), and, in the daemon, live collection passes over the cluster and
-//! Prometheus. Every collector yields the shapes `draft` reads, so the evidence bundle
-//! a daemon serves drafts offline to the same timeline.
+//! Live collection: passes over the cluster (`kubernetes`) and Prometheus (`prometheus`)
+//! while an incident's evidence still exists. Every collector yields the shapes `draft`
+//! reads, so the evidence bundle a daemon serves drafts offline to the same timeline.
 //!
-//! This module owns the nouns a live pass returns ([`Pass`], [`Scope`], [`LogCursor`]);
-//! scheduling passes and storing what they bring belong to the daemon.
+//! This module owns the contract every collector meets ([`Collector`], [`ChunkSink`],
+//! [`PassFuture`]) and the nouns a pass takes and returns ([`Scope`], [`Pass`],
+//! [`LogCursor`]); scheduling passes (`jobs`) and storing what they bring (`store`) are
+//! the daemon's. Offline files are `artifacts`'.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
 
 use crate::record::{AlertRecord, GapRecord, Instant};
 
-pub mod bundle;
-pub mod files;
-
 pub mod kubernetes;
-
-pub mod logs;
 pub mod prometheus;
+
+/// A future a collector returns.
+pub type PassFuture<'a> = Pin<Box<dyn Future<Output = Pass> + Send + 'a>>;
+
+/// Where a collector hands log chunks as soon as it has read them (so a pass never holds
+/// every container's lines at once); chunks may also come back in [`Pass::logs`].
+pub type ChunkSink<'a> = &'a mut (dyn FnMut(LogChunk) + Send);
+
+/// A source a pass collects from. A pass never fails: what it could not see is a gap.
+pub trait Collector: Send + Sync {
+    /// `kubernetes`, `prometheus`: for logs and metric labels.
+    fn name(&self) -> &'static str;
+    fn pass<'a>(
+        &'a self,
+        scope: &'a Scope,
+        cursors: &'a BTreeMap<String, LogCursor>,
+        on_chunk: ChunkSink<'a>,
+    ) -> PassFuture<'a>;
+}
 
 /// What a live pass is about: the incident's signals and the span to collect.
 #[derive(Clone, Debug)]

@@ -314,7 +314,7 @@ impl PrometheusCollector {
 }
 
 /// How the daemon's jobs run it (after the Kubernetes collector, whose pods name the nodes).
-impl crate::incident::jobs::Collector for PrometheusCollector {
+impl crate::collect::Collector for PrometheusCollector {
     fn name(&self) -> &'static str {
         "prometheus"
     }
@@ -323,8 +323,8 @@ impl crate::incident::jobs::Collector for PrometheusCollector {
         &'a self,
         scope: &'a Scope,
         _cursors: &'a BTreeMap<String, crate::collect::LogCursor>,
-        _on_chunk: crate::incident::jobs::ChunkSink<'a>,
-    ) -> crate::incident::jobs::PassFuture<'a> {
+        _on_chunk: crate::collect::ChunkSink<'a>,
+    ) -> crate::collect::PassFuture<'a> {
         Box::pin(PrometheusCollector::pass(self, scope))
     }
 }

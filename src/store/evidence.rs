@@ -5,13 +5,10 @@
 //! then do readers see its chunks. So a crash never leaves lines visible without the cursor
 //! that skips them next time, and the pass's retry deletes the chunks it left first.
 
-use std::collections::BTreeMap;
-
 use sqlx::Row;
 
 use super::sqlite::{instant, millis, query_error};
 use super::{Result, Store};
-use crate::collect::LogCursor;
 use crate::record::{GapRecord, Instant};
 
 /// A collection job a daemon has claimed, with what it needs to scope the pass.
@@ -19,7 +16,8 @@ use crate::record::{GapRecord, Instant};
 pub struct ClaimedJob {
     pub incident_id: i64,
     pub passes: i64,
-    pub cursors: BTreeMap<String, LogCursor>,
+    /// Where the collectors resume: their own JSON, opaque to the store (`{}` at first).
+    pub cursors: String,
     /// `open` or `resolved`.
     pub status: String,
     pub opened_at: Instant,
@@ -36,7 +34,8 @@ pub struct StoredPass {
     /// `(bundle path, gzip body)`.
     pub files: Vec<(String, Vec<u8>)>,
     pub gaps: Vec<GapRecord>,
-    pub cursors: BTreeMap<String, LogCursor>,
+    /// The collectors' resume state after this pass, JSON (see [`ClaimedJob::cursors`]).
+    pub cursors: String,
     /// Snapshots this pass replaced whole: `(file folder, gap source prefix)`, e.g.
     /// `("prometheus/", "prometheus:")`. Earlier files under the folder and gaps of those
     /// sources go first: each pass queries the whole window again.
@@ -122,12 +121,10 @@ impl Store {
             .await
             .map_err(query_error("lease collection job"))?;
         transaction.commit().await.map_err(query_error("commit"))?;
-        let cursors: String = row.get(2);
         Ok(Some(ClaimedJob {
             incident_id,
             passes: row.get(1),
-            // Cursors this daemon wrote; unreadable ones (an older format) start over.
-            cursors: serde_json::from_str(&cursors).unwrap_or_default(),
+            cursors: row.get(2),
             status: row.get(3),
             opened_at: instant(row.get(4)),
             resolved_at: row.get::<Option<i64>, _>(5).map(instant),
@@ -247,7 +244,6 @@ impl Store {
             .await
             .map_err(query_error("upsert gap"))?;
         }
-        let cursors = serde_json::to_string(&pass.cursors).unwrap_or_else(|_| "{}".to_owned());
         let (next_run, finished) = match next {
             NextRun::At(at) => (millis(at), None),
             NextRun::Finished => (millis(now), Some(millis(now))),
@@ -256,7 +252,7 @@ impl Store {
             "UPDATE collection_jobs SET cursors = ?, next_run_at_ms = ?, finished_at_ms = ?, last_run_at_ms = ?, \
              passes = passes + 1, lease_until_ms = NULL WHERE incident_id = ?",
         )
-        .bind(cursors)
+        .bind(&pass.cursors)
         .bind(next_run)
         .bind(finished)
         .bind(millis(now))

@@ -150,4 +150,23 @@ pub struct Store {
 mod evidence;
 mod sqlite;
 
+/// Gzip of `bytes` (fast level: evidence is written once per pass and read rarely). Stored
+/// evidence bodies are gzip; compressing happens before the store, as a pass reads.
+pub fn compress(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder =
+        flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 4 + 64), flate2::Compression::fast());
+    // NB: writing into a Vec cannot fail.
+    let _ = encoder.write_all(bytes);
+    encoder.finish().unwrap_or_default()
+}
+
+/// The bytes of a gzip body [`compress`] made.
+pub fn decompress(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::with_capacity(bytes.len() * 4);
+    flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out)?;
+    Ok(out)
+}
+
 pub use evidence::{ClaimedJob, Collection, NextRun, StoredEvidence, StoredPass};

@@ -8,37 +8,15 @@
 //! What each collector does is `collect`'s; how evidence is stored is the store's.
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use jiff::SignedDuration;
 
-use crate::collect::bundle::compress;
 use crate::collect::kubernetes::nodes_of;
-use crate::collect::{LogChunk, LogCursor, Pass, Scope};
+use crate::collect::{Collector, LogChunk, LogCursor, Pass, Scope};
 use crate::ingest::{alertmanager, pagerduty};
 use crate::record::{AlertRecord, Instant};
-use crate::store::{ClaimedJob, NextRun, Store, StoredPass};
-
-/// A future a collector returns.
-pub type PassFuture<'a> = Pin<Box<dyn Future<Output = Pass> + Send + 'a>>;
-
-/// Where a collector hands log chunks as soon as it has read them (so a pass never holds
-/// every container's lines at once); chunks may also come back in [`Pass::logs`].
-pub type ChunkSink<'a> = &'a mut (dyn FnMut(LogChunk) + Send);
-
-/// A source a pass collects from. A pass never fails: what it could not see is a gap.
-pub trait Collector: Send + Sync {
-    /// `kubernetes`, `prometheus`: for logs and metric labels.
-    fn name(&self) -> &'static str;
-    fn pass<'a>(
-        &'a self,
-        scope: &'a Scope,
-        cursors: &'a BTreeMap<String, LogCursor>,
-        on_chunk: ChunkSink<'a>,
-    ) -> PassFuture<'a>;
-}
+use crate::store::{ClaimedJob, NextRun, Store, StoredPass, compress};
 
 /// When passes run.
 #[derive(Clone, Copy, Debug)]
@@ -105,7 +83,9 @@ impl Jobs {
     async fn run_job(&self, job: ClaimedJob, now: Instant) -> crate::store::Result<()> {
         let scope = self.scope(&job, now).await?;
         let started = std::time::Instant::now();
-        let mut pass = Pass { cursors: job.cursors.clone(), ..Pass::default() };
+        // Cursors this daemon wrote; unreadable ones (an older format) start over.
+        let cursors: BTreeMap<String, LogCursor> = serde_json::from_str(&job.cursors).unwrap_or_default();
+        let mut pass = Pass { cursors: cursors.clone(), ..Pass::default() };
         let mut replaces = Vec::new();
         // Chunks are stored as they come, tagged with this pass's number; `store_pass` makes
         // them visible with the cursors. A retry of a pass that crashed drops its leftovers.
@@ -119,7 +99,7 @@ impl Jobs {
             scope.nodes = nodes_of(&pass);
             let collector_started = std::time::Instant::now();
             let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
-            let cursors = &job.cursors;
+            let cursors = &cursors;
             let collecting = async move {
                 let mut on_chunk = move |chunk: LogChunk| {
                     if !chunk.lines.is_empty() {
@@ -162,7 +142,7 @@ impl Jobs {
             pass.cursors.extend(found.cursors);
         }
         let next = self.next_run(&job, now);
-        let stored = StoredPass { replaces, ..StoredPass::from_pass(pass) };
+        let stored = StoredPass { replaces, ..stored_pass(pass) };
         self.store.store_pass(job.incident_id, &stored, now, next).await?;
         self.metrics.pass_stored();
         (self.on_stored)(job.incident_id);
@@ -215,6 +195,27 @@ impl Jobs {
                 if now >= last { NextRun::Finished } else { NextRun::At(again.min(last)) }
             }
         }
+    }
+}
+
+/// A pass compressed for the store, its cursors as the store keeps them (JSON).
+pub fn stored_pass(pass: Pass) -> StoredPass {
+    StoredPass {
+        logs: pass
+            .logs
+            .iter()
+            .filter(|chunk| !chunk.lines.is_empty())
+            .map(|chunk| (chunk.key(), chunk.lines.len() as u64, compress(&chunk.lines)))
+            .collect(),
+        objects: pass
+            .objects
+            .iter()
+            .map(|object| (object.kind.clone(), object.uid.clone(), compress(object.json.to_string().as_bytes())))
+            .collect(),
+        files: pass.files.iter().map(|file| (file.name.clone(), compress(&file.bytes))).collect(),
+        gaps: pass.gaps,
+        cursors: serde_json::to_string(&pass.cursors).unwrap_or_else(|_| "{}".to_owned()),
+        replaces: Vec::new(),
     }
 }
 

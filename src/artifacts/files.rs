@@ -1,6 +1,6 @@
 //! Files exported by hand: which kind of artifact a file is (by its content, the name only
 //! breaking ties), which files a folder holds, and the records of every non-log artifact
-//! through the `ingest` parsers. Log files are only recognised here; `collect::logs`
+//! through the `ingest` parsers. Log files are only recognised here; `artifacts::logs`
 //! streams them.
 
 use std::collections::BTreeMap;

@@ -1,6 +1,6 @@
 //! The evidence bundle: an incident's stored webhooks and collected evidence as files in
 //! exactly the shapes `postmortemd draft` reads. The daemon drafts its timeline from a
-//! [`Bundle`] through [`crate::draft::Artifacts`], and `GET …/evidence.tar.gz` writes the
+//! [`Bundle`] through [`crate::artifacts::Artifacts`], and `GET …/evidence.tar.gz` writes the
 //! same files, so a draft of the unpacked bundle is the daemon's timeline.
 //!
 //! Files: `alertmanager/webhook-N.json` (each notification as received),
@@ -18,10 +18,9 @@ use flate2::Compression;
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 
-use crate::collect::Pass;
-use crate::draft::Artifacts;
+use crate::artifacts::Artifacts;
 use crate::ingest;
-use crate::store::{StoredEvidence, StoredPass, StoredWebhook};
+use crate::store::{StoredEvidence, StoredWebhook, decompress};
 
 /// The one log file of a bundle.
 pub const LOGS_FILE: &str = "incident-logs.txt";
@@ -45,43 +44,6 @@ impl std::fmt::Debug for Bundle {
             .field("files", &self.files.keys().collect::<Vec<_>>())
             .field("log_chunks", &self.log_chunks)
             .finish_non_exhaustive()
-    }
-}
-
-/// Gzip of `bytes` (fast level: evidence is written once per pass and read rarely).
-pub fn compress(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::with_capacity(bytes.len() / 4 + 64), Compression::fast());
-    // NB: writing into a Vec cannot fail.
-    let _ = encoder.write_all(bytes);
-    encoder.finish().unwrap_or_default()
-}
-
-fn decompress(bytes: &[u8]) -> io::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(bytes.len() * 4);
-    MultiGzDecoder::new(bytes).read_to_end(&mut out)?;
-    Ok(out)
-}
-
-impl StoredPass {
-    /// A pass compressed for the store.
-    pub fn from_pass(pass: Pass) -> StoredPass {
-        StoredPass {
-            logs: pass
-                .logs
-                .iter()
-                .filter(|chunk| !chunk.lines.is_empty())
-                .map(|chunk| (chunk.key(), chunk.lines.len() as u64, compress(&chunk.lines)))
-                .collect(),
-            objects: pass
-                .objects
-                .iter()
-                .map(|object| (object.kind.clone(), object.uid.clone(), compress(object.json.to_string().as_bytes())))
-                .collect(),
-            files: pass.files.iter().map(|file| (file.name.clone(), compress(&file.bytes))).collect(),
-            gaps: pass.gaps,
-            cursors: pass.cursors,
-            replaces: Vec::new(),
-        }
     }
 }
 
@@ -255,6 +217,7 @@ impl<R: Read> Read for Exact<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::compress;
 
     /// A bundle of log chunks kept in a map, `recorded` the lengths the store would hold.
     fn bundle(chunks: &[&str], recorded: &[u64]) -> Bundle {
