@@ -14,9 +14,10 @@ use jiff::SignedDuration;
 
 use crate::collect::kubernetes::nodes_of;
 use crate::collect::{Collector, LogChunk, LogCursor, Pass, Scope};
+use crate::incident::WindowRules;
 use crate::ingest::{alertmanager, pagerduty};
 use crate::record::{AlertRecord, Instant};
-use crate::store::{ClaimedJob, NextRun, Store, StoredPass, compress};
+use crate::store::{ClaimedJob, IncidentStatus, NextRun, Store, StoredPass, WebhookSource, compress};
 
 /// When passes run.
 #[derive(Clone, Copy, Debug)]
@@ -162,13 +163,13 @@ impl Jobs {
         // Page-only incidents find their pods by `[[kubernetes.services]]`: by name or id.
         let mut pagerduty_services: Vec<String> = webhooks
             .iter()
-            .filter(|webhook| webhook.source == "pagerduty")
+            .filter(|webhook| webhook.source == WebhookSource::PagerDuty)
             .filter_map(|webhook| pagerduty::service_of(&webhook.body))
             .flat_map(|(id, summary)| summary.into_iter().chain(id))
             .collect();
         pagerduty_services.sort();
         pagerduty_services.dedup();
-        for webhook in webhooks.iter().filter(|webhook| webhook.source == "alertmanager") {
+        for webhook in webhooks.iter().filter(|webhook| webhook.source == WebhookSource::Alertmanager) {
             let Ok(payload) = alertmanager::parse_webhook(&webhook.body) else { continue };
             for alert in payload.alerts {
                 let key = (alert.fingerprint.clone().unwrap_or_else(|| alert.name.clone()), alert.starts_at);
@@ -188,10 +189,11 @@ impl Jobs {
 
     fn next_run(&self, job: &ClaimedJob, now: Instant) -> NextRun {
         let again = now.checked_add(self.schedule.recollect_every).unwrap_or(now);
-        match job.resolved_at.filter(|_| job.status == "resolved") {
+        match resolution(job) {
             None => NextRun::At(again),
             Some(resolved) => {
-                let last = resolved.checked_add(self.schedule.tail).unwrap_or(resolved);
+                let rules = WindowRules { lead_in: self.schedule.lead_in, tail: self.schedule.tail };
+                let last = rules.end(resolved, resolved);
                 if now >= last { NextRun::Finished } else { NextRun::At(again.min(last)) }
             }
         }
@@ -219,13 +221,14 @@ pub fn stored_pass(pass: Pass) -> StoredPass {
     }
 }
 
-/// What a pass collects: from the first signal minus the lead-in to now, or to resolution
-/// plus the tail once that has passed.
+/// When a claimed job's incident resolved, if it is resolved.
+fn resolution(job: &ClaimedJob) -> Option<Instant> {
+    job.resolved_at.filter(|_| job.status == IncidentStatus::Resolved)
+}
+
+/// What a pass collects: the incident's window ([`WindowRules::span`]) up to now.
 fn span(job: &ClaimedJob, schedule: &Schedule, now: Instant) -> (Instant, Instant) {
-    let start = job.opened_at.checked_sub(schedule.lead_in).unwrap_or(job.opened_at);
-    let end = match job.resolved_at.filter(|_| job.status == "resolved") {
-        Some(resolved) => now.min(resolved.checked_add(schedule.tail).unwrap_or(resolved)),
-        None => now,
-    };
-    (start, end.max(start))
+    let rules = WindowRules { lead_in: schedule.lead_in, tail: schedule.tail };
+    let (start, end) = rules.span(job.opened_at, resolution(job));
+    (start, end.map_or(now, |end| end.min(now)).max(start))
 }

@@ -110,9 +110,8 @@ pub struct AlertRecord {
 #[derive(Clone, Debug, PartialEq)]
 pub struct PageRecord {
     pub time: Instant,
-    /// Normalized action: `triggered`, `acknowledged`, `annotated`, `escalated`,
-    /// `reassigned`, `notified`, `resolved`, … (v3 `event_type` without `incident.`).
-    pub action: String,
+    /// What happened to the PagerDuty incident.
+    pub action: PageAction,
     /// Who did it (`agent.summary`), when a person or integration is named.
     pub actor: Option<String>,
     /// The note's text for annotations, the summary otherwise.
@@ -120,6 +119,46 @@ pub struct PageRecord {
     pub incident_id: Option<String>,
     pub incident_title: Option<String>,
     pub incident_key: Option<String>,
+}
+
+/// What a PagerDuty log entry or v3 event did, in one vocabulary for both formats: the v3
+/// `event_type` without `incident.` (nested types flattened with `_`), or the log entry
+/// type's past tense. Actions the incident's status follows have their own variant.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum PageAction {
+    Triggered,
+    Acknowledged,
+    Annotated,
+    Resolved,
+    Reopened,
+    /// Any other action, by its word: `escalated`, `reassigned`, `notified`, …
+    Other(String),
+}
+
+impl PageAction {
+    /// The action a word of the vocabulary names.
+    pub fn from_word(word: &str) -> PageAction {
+        match word {
+            "triggered" => PageAction::Triggered,
+            "acknowledged" => PageAction::Acknowledged,
+            "annotated" => PageAction::Annotated,
+            "resolved" => PageAction::Resolved,
+            "reopened" => PageAction::Reopened,
+            other => PageAction::Other(other.to_owned()),
+        }
+    }
+
+    /// The action's word: `triggered`, `priority_updated`, …
+    pub fn as_str(&self) -> &str {
+        match self {
+            PageAction::Triggered => "triggered",
+            PageAction::Acknowledged => "acknowledged",
+            PageAction::Annotated => "annotated",
+            PageAction::Resolved => "resolved",
+            PageAction::Reopened => "reopened",
+            PageAction::Other(word) => word,
+        }
+    }
 }
 
 /// One Kubernetes event (core/v1 or events.k8s.io/v1), already reduced to its last-seen time.

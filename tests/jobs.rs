@@ -381,7 +381,7 @@ async fn a_page_only_incident_scopes_its_pagerduty_service() {
         received_at: occurred,
         body: body.to_string().into_bytes(),
         occurred_at: occurred,
-        action: Some("triggered".into()),
+        action: Some(postmortemd::record::PageAction::Triggered),
         pd_incident_id: Some("Q1".into()),
         incident_key: None,
         title: Some("Checkout is slow".into()),

@@ -18,8 +18,9 @@ use jiff::SignedDuration;
 use crate::artifacts::bundle::Bundle;
 use crate::config::WindowSettings;
 use crate::draft::{self, DraftOptions};
+use crate::incident::WindowRules;
 use crate::record::Instant;
-use crate::store::{IncidentFilter, IncidentRow};
+use crate::store::{IncidentFilter, IncidentRow, IncidentStatus};
 use crate::timeline::Timeline;
 use crate::timeline::render::{self, Format, html};
 
@@ -38,10 +39,10 @@ pub async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>)
 fn filter(query: ListQuery) -> Result<IncidentFilter> {
     let status = match query.status.as_deref() {
         None | Some("") => None,
-        Some(status @ ("open" | "resolved")) => Some(status.to_owned()),
-        Some(other) => {
-            return Err(ApiError::bad_request(format!("status: expected open or resolved, found {other:?}")));
-        }
+        Some(word) => Some(
+            IncidentStatus::from_word(word)
+                .ok_or_else(|| ApiError::bad_request(format!("status: expected open or resolved, found {word:?}")))?,
+        ),
     };
     let since = match query.since.as_deref() {
         None | Some("") => None,
@@ -81,9 +82,7 @@ async fn find(state: &AppState, id: i64) -> Result<IncidentRow> {
 
 /// The list entry of an incident.
 fn summary(state: &AppState, row: &IncidentRow) -> serde_json::Value {
-    let rules = &state.settings.window;
-    let start = row.opened_at.checked_sub(rules.lead_in).unwrap_or(row.opened_at);
-    let end = row.resolved_at.and_then(|resolved| resolved.checked_add(rules.tail).ok());
+    let (start, end) = window_rules(&state.settings.window).span(row.opened_at, resolution(row));
     serde_json::json!({
         "id": row.id,
         "title": row.title,
@@ -191,12 +190,20 @@ async fn bundle_of(state: &AppState, incident_id: i64) -> Result<Bundle> {
 
 /// How the daemon drafts an incident: as `draft` would its bundle, except that an open
 /// incident's window runs to `now`.
-pub fn draft_options(rules: &WindowSettings, row: &IncidentRow, now: Instant) -> DraftOptions {
-    let open_window = (row.status == "open").then(|| {
-        let start = row.opened_at.checked_sub(rules.lead_in).unwrap_or(row.opened_at);
-        (start, now.max(row.last_signal_at).max(start + SignedDuration::from_secs(1)))
-    });
-    DraftOptions { window: open_window, lead_in: rules.lead_in, tail: rules.tail, ..DraftOptions::default() }
+pub fn draft_options(settings: &WindowSettings, row: &IncidentRow, now: Instant) -> DraftOptions {
+    let (start, end) = window_rules(settings).span(row.opened_at, resolution(row));
+    let open_window =
+        end.is_none().then(|| (start, now.max(row.last_signal_at).max(start + SignedDuration::from_secs(1))));
+    DraftOptions { window: open_window, lead_in: settings.lead_in, tail: settings.tail, ..DraftOptions::default() }
+}
+
+fn window_rules(settings: &WindowSettings) -> WindowRules {
+    WindowRules { lead_in: settings.lead_in, tail: settings.tail }
+}
+
+/// When an incident resolved, if it is resolved.
+fn resolution(row: &IncidentRow) -> Option<Instant> {
+    row.resolved_at.filter(|_| row.status == IncidentStatus::Resolved)
 }
 
 /// `GET /api/v1/incidents/{id}/evidence.tar.gz`: the incident's evidence as the files
@@ -224,7 +231,7 @@ impl AppState {
     fn cached(&self, row: &IncidentRow, passes: i64) -> Option<Arc<Timeline>> {
         let cache = self.timelines.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let (key, built_at, timeline) = cache.get(&row.id)?;
-        let fresh = row.status != "open" || built_at.elapsed().as_secs_f64() < OPEN_TIMELINE_SECONDS;
+        let fresh = row.status != IncidentStatus::Open || built_at.elapsed().as_secs_f64() < OPEN_TIMELINE_SECONDS;
         (*key == (row.last_webhook_id, passes) && fresh).then(|| timeline.clone())
     }
 
@@ -263,10 +270,10 @@ td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}.open{color:#b00
                 row.opened_at.strftime("%F %H:%M:%S"),
                 html::escape(if row.title.is_empty() { "(untitled)" } else { &row.title }),
                 html::escape(row.severity.as_deref().unwrap_or("-")),
-                html::escape(&row.sources.join(", ")),
+                html::escape(&row.sources.iter().map(|source| source.as_str()).collect::<Vec<_>>().join(", ")),
                 row.n_webhooks,
                 id = row.id,
-                status = html::escape(&row.status),
+                status = row.status,
             ));
         }
         page.push_str("</table>\n");

@@ -12,9 +12,13 @@ use subtle::ConstantTimeEq;
 use crate::api::AppState;
 use crate::api::error::{ApiError, Result};
 use crate::config::{Secret, WebhookSettings};
+use crate::incident::{
+    self,
+    grouping::{AlertmanagerIntake, PageLink, PagerDutyIntake},
+};
 use crate::ingest::{alertmanager, pagerduty};
 use crate::record::{AlertStatus, Instant};
-use crate::store::{AlertmanagerIntake, Intake, PageLink, PagerDutyIntake};
+use crate::store::Intake;
 
 /// What a stored webhook answers.
 fn stored(intake: Intake) -> (StatusCode, Json<serde_json::Value>) {
@@ -44,7 +48,7 @@ pub async fn alertmanager(
         }
     };
     let dedup_key = alertmanager_dedup_key(&payload);
-    let title = alertmanager_title(&payload);
+    let title = incident::alert_title(&payload.alerts).unwrap_or_default();
     let intake = AlertmanagerIntake {
         dedup_key,
         received_at,
@@ -226,20 +230,6 @@ pub fn alertmanager_dedup_key(payload: &alertmanager::WebhookPayload) -> String 
     let status = if payload.status == AlertStatus::Firing { "firing" } else { "resolved" };
     let canonical = format!("{}\u{1e}{status}\u{1e}{}", payload.group_key, alerts.join("\u{1e}"));
     hex::encode(Sha256::digest(canonical.as_bytes()))
-}
-
-fn alertmanager_title(payload: &alertmanager::WebhookPayload) -> String {
-    let name = payload
-        .common_labels
-        .get("alertname")
-        .or_else(|| payload.group_labels.get("alertname"))
-        .cloned()
-        .or_else(|| payload.alerts.first().map(|alert| alert.name.clone()))
-        .unwrap_or_default();
-    match payload.common_annotations.get("summary") {
-        Some(summary) if !name.is_empty() => format!("{name}: {}", summary.trim()),
-        _ => name,
-    }
 }
 
 #[cfg(test)]

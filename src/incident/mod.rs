@@ -1,9 +1,11 @@
 //! The incident: its window and title drawn from its signals. `draft` and the daemon share
 //! these rules, so an incident's window is the same whichever door its evidence came in by.
 
+pub mod grouping;
+
 use jiff::SignedDuration;
 
-use crate::record::{AlertStatus, Instant, Record};
+use crate::record::{AlertRecord, AlertStatus, Instant, PageAction, Record};
 use crate::timeline::Window;
 
 /// How far a window reaches around the signals.
@@ -13,6 +15,28 @@ pub struct WindowRules {
     pub lead_in: SignedDuration,
     /// After the last resolution.
     pub tail: SignedDuration,
+}
+
+impl WindowRules {
+    /// Where an incident's window starts: its first signal minus the lead-in.
+    pub fn start(&self, first_signal: Instant) -> Instant {
+        minus(first_signal, self.lead_in)
+    }
+
+    /// Where a resolved incident's window ends: its resolution (or a later signal, such as a
+    /// note after it) plus the tail.
+    pub fn end(&self, resolved: Instant, last_signal: Instant) -> Instant {
+        plus(resolved.max(last_signal), self.tail)
+    }
+
+    /// The window of a stored incident, by the same rule as [`window`]: from its first signal
+    /// minus the lead-in; to [`WindowRules::end`] once resolved (`resolved` is `Some`), or
+    /// `None` while it is open (its window runs to "now", which the caller knows). The store
+    /// keeps no signal time later than the resolution in event time (its `last_signal_at`
+    /// counts arrivals), so the resolution is the last signal here.
+    pub fn span(&self, opened_at: Instant, resolved: Option<Instant>) -> (Instant, Option<Instant>) {
+        (self.start(opened_at), resolved.map(|resolved| self.end(resolved, resolved)))
+    }
 }
 
 /// The window of an incident: `explicit` when given; else the earliest signal minus the
@@ -34,9 +58,9 @@ pub fn window(
         return Ok(Window { start, end, baseline_end });
     }
     if let Some((first_signal, last_signal)) = signal_span(records) {
-        let start = minus(first_signal, rules.lead_in);
+        let start = rules.start(first_signal);
         let end = match resolution(records) {
-            Some(resolved) => plus(resolved.max(last_signal), rules.tail),
+            Some(resolved) => rules.end(resolved, last_signal),
             None => plus(last_signal, rules.tail).max(data_span.map_or(last_signal, |(_, last)| last)),
         };
         return Ok(Window { start, end, baseline_end: onset(first_signal, rules) });
@@ -79,7 +103,7 @@ pub fn resolution(records: &[Record]) -> Option<Instant> {
     for record in records {
         let resolved = match record {
             Record::Alert(alert) if alert.status == AlertStatus::Resolved => alert.ends_at,
-            Record::Page(page) if page.action == "resolved" => Some(page.time),
+            Record::Page(page) if page.action == PageAction::Resolved => Some(page.time),
             _ => None,
         };
         latest = latest.max(resolved);
@@ -87,16 +111,23 @@ pub fn resolution(records: &[Record]) -> Option<Instant> {
     latest
 }
 
+/// The title alerts give an incident: the first alert's (earliest start, then name)
+/// `Name: summary` (or its description), else its name. The daemon stores this title when
+/// a notification opens an incident, and the timeline's heading is the same.
+pub fn alert_title<'a>(alerts: impl IntoIterator<Item = &'a AlertRecord>) -> Option<String> {
+    let first =
+        alerts.into_iter().min_by(|left, right| (left.starts_at, &left.name).cmp(&(right.starts_at, &right.name)))?;
+    Some(match first.annotations.get("summary").or_else(|| first.annotations.get("description")) {
+        Some(summary) => format!("{}: {}", first.name, summary.trim()),
+        None => first.name.clone(),
+    })
+}
+
 /// The title from the signals: the first alert (`Name: summary`), else the page's
 /// incident, else the window's start.
 pub fn title(records: &[Record], window: &Window) -> String {
-    let first_alert =
-        records.iter().filter_map(Record::as_alert).min_by_key(|alert| (alert.starts_at, alert.name.clone()));
-    if let Some(alert) = first_alert {
-        return match alert.annotations.get("summary").or_else(|| alert.annotations.get("description")) {
-            Some(summary) => format!("{}: {}", alert.name, summary.trim()),
-            None => alert.name.clone(),
-        };
+    if let Some(title) = alert_title(records.iter().filter_map(Record::as_alert)) {
+        return title;
     }
     let page_title = records.iter().filter_map(Record::as_page).find_map(|page| page.incident_title.clone());
     page_title

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::json::{Node, parse_document, syntax_error};
 use super::{ParseError, Result};
-use crate::record::PageRecord;
+use crate::record::{PageAction, PageRecord};
 
 /// The action of a v3 `event_type`, `None` for events that are not about an incident
 /// (`pagey.ping`, `service.updated`).
@@ -143,7 +143,7 @@ fn read_bare_event(event: Node<'_, '_>) -> Result<Option<PageRecord>> {
     };
     Ok(Some(PageRecord {
         time,
-        action,
+        action: PageAction::from_word(&action),
         actor,
         text,
         incident_id: incident_id.map(str::to_string),
@@ -270,7 +270,7 @@ fn read_log_entry(entry: Node<'_, '_>) -> Result<PageRecord> {
     };
     Ok(PageRecord {
         time,
-        action,
+        action: PageAction::from_word(&action),
         actor,
         text,
         incident_id: incident_id.map(str::to_string),
@@ -293,7 +293,7 @@ mod tests {
 
     fn brief(record: &PageRecord) -> Brief {
         (
-            record.action.clone(),
+            record.action.as_str().to_owned(),
             record.actor.clone(),
             record.text.clone(),
             record.incident_id.clone(),
@@ -582,7 +582,7 @@ mod tests {
         let entry = log_entry("escalate_log_entry", "");
         for body in [format!("[{entry}]"), format!(r#"{{"log_entry":{entry}}}"#)] {
             let records = parse_log_entries(body.as_bytes()).unwrap();
-            assert_eq!(records[0].action, "escalated");
+            assert_eq!(records[0].action.as_str(), "escalated");
         }
         let rows = [
             (

@@ -1,13 +1,20 @@
-//! The queries the app uses, over SQLite (and later PostgreSQL): webhooks stored durably
-//! before they are acknowledged, deduplicated, and grouped into incidents; collection jobs
-//! and the evidence they bring. The types here are what the app sees; `sqlite.rs` and
-//! `evidence.rs` hold the queries.
-
-use std::collections::BTreeMap;
+//! The store: webhooks stored durably before they are acknowledged, deduplicated, and
+//! grouped into incidents; collection jobs and the evidence they bring. [`Store`] is the
+//! interface the app uses, whatever the backend: SQLite (`sqlite/`, the embedded default)
+//! now, PostgreSQL next. The types here and in `evidence.rs` are what the app sees; SQL,
+//! migrations and anything else backend-specific live only inside a backend's folder.
+//! Incident rules (grouping, linking, severity) are `incident::grouping`'s; a backend loads
+//! what they need and persists what they decide.
 
 use jiff::SignedDuration;
 
-use crate::record::{AlertStatus, Instant};
+pub use crate::incident::grouping::{AlertmanagerIntake, IncidentStatus, PageLink, PagerDutyIntake, WebhookSource};
+use crate::record::Instant;
+
+mod evidence;
+mod sqlite;
+
+pub use evidence::{ClaimedJob, Collection, NextRun, StoredEvidence, StoredPass};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -17,6 +24,8 @@ pub enum Error {
         #[source]
         source: sqlx::Error,
     },
+    #[error("store URL {url}: {scheme}:// is not a store backend (sqlite:// is)")]
+    Scheme { url: String, scheme: String },
     #[error("cannot run the store's migrations")]
     Migrate(#[source] sqlx::migrate::MigrateError),
     #[error("store query {query} failed")]
@@ -31,7 +40,7 @@ impl Error {
     /// A fixed label for metrics.
     pub fn kind(&self) -> &'static str {
         match self {
-            Error::Open { .. } => "open",
+            Error::Open { .. } | Error::Scheme { .. } => "open",
             Error::Migrate(_) => "migrate",
             Error::Query { .. } => "query",
         }
@@ -39,61 +48,6 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// One Alertmanager notification, parsed, to be stored.
-#[derive(Clone, Debug)]
-pub struct AlertmanagerIntake {
-    /// groupKey + status + sorted (fingerprint, status, startsAt, endsAt), hashed.
-    pub dedup_key: String,
-    pub received_at: Instant,
-    pub body: Vec<u8>,
-    pub group_key: String,
-    pub status: AlertStatus,
-    /// The earliest `startsAt` of its alerts.
-    pub starts_at: Instant,
-    /// The latest `endsAt` when the group is resolved.
-    pub ends_at: Option<Instant>,
-    pub title: String,
-    pub severity: Option<String>,
-    pub truncated_alerts: u64,
-    /// The group's `commonLabels`: what PagerDuty fallback links match against.
-    pub labels: BTreeMap<String, String>,
-}
-
-/// One PagerDuty v3 webhook, parsed, to be stored.
-#[derive(Clone, Debug)]
-pub struct PagerDutyIntake {
-    /// `X-Webhook-Id`, else `event.id`.
-    pub dedup_key: String,
-    pub received_at: Instant,
-    pub body: Vec<u8>,
-    pub occurred_at: Instant,
-    /// `triggered`, `acknowledged`, `resolved`, … (None for non-incident events like pagey.ping).
-    pub action: Option<String>,
-    pub pd_incident_id: Option<String>,
-    /// `incident_key`: Alertmanager's PagerDuty integration sends sha256(groupKey) hex.
-    pub incident_key: Option<String>,
-    pub title: Option<String>,
-    /// The fallback for a page that neither its PagerDuty incident id nor its
-    /// `incident_key` links to an incident; `None`: no rule names the page's service.
-    pub link: Option<PageLink>,
-}
-
-/// A fallback link of a page to an Alertmanager incident (`[[webhooks.pagerduty.links]]`
-/// rules of the page's service): the incident must carry every label of one of the sets,
-/// and the page's time must fall within the incident's span widened by `within`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PageLink {
-    pub label_sets: Vec<BTreeMap<String, String>>,
-    pub within: SignedDuration,
-}
-
-impl PageLink {
-    /// The labels of an incident (a JSON object of strings) satisfy one of the sets.
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        self.label_sets.iter().any(|set| set.iter().all(|(name, value)| labels.get(name) == Some(value)))
-    }
-}
 
 /// What storing a webhook did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,8 +63,7 @@ pub struct Intake {
 pub struct IncidentRow {
     pub id: i64,
     pub title: String,
-    /// `open` or `resolved`.
-    pub status: String,
+    pub status: IncidentStatus,
     pub severity: Option<String>,
     pub opened_at: Instant,
     pub last_signal_at: Instant,
@@ -118,8 +71,7 @@ pub struct IncidentRow {
     pub group_key: Option<String>,
     pub truncated_alerts: u64,
     pub n_webhooks: i64,
-    /// `alertmanager`, `pagerduty`.
-    pub sources: Vec<String>,
+    pub sources: Vec<WebhookSource>,
     /// Grows with every webhook: the cache key of the incident's timeline.
     pub last_webhook_id: i64,
 }
@@ -128,7 +80,7 @@ pub struct IncidentRow {
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredWebhook {
     pub id: i64,
-    pub source: String,
+    pub source: WebhookSource,
     pub received_at: Instant,
     pub body: Vec<u8>,
 }
@@ -136,19 +88,139 @@ pub struct StoredWebhook {
 /// Filters of `GET /api/v1/incidents`.
 #[derive(Clone, Debug, Default)]
 pub struct IncidentFilter {
-    pub status: Option<String>,
+    pub status: Option<IncidentStatus>,
     pub since: Option<Instant>,
 }
 
-/// The store: a connection pool; cheap to clone.
+/// The store: one backend, chosen by the URL's scheme; cheap to clone. Every method is the
+/// backend's; the decisions it persists (grouping, linking, status) are `incident`'s.
 #[derive(Clone, Debug)]
-pub struct Store {
-    pool: sqlx::SqlitePool,
-    /// The writer task's queue (see `sqlite::write_batches`).
-    writer: tokio::sync::mpsc::Sender<sqlite::Job>,
+pub struct Store(Backend);
+
+#[derive(Clone, Debug)]
+enum Backend {
+    Sqlite(sqlite::SqliteStore),
 }
-mod evidence;
-mod sqlite;
+
+/// Calls the same method on whichever backend the store has.
+macro_rules! dispatch {
+    ($store:expr, $backend:ident => $call:expr) => {
+        match &$store.0 {
+            Backend::Sqlite($backend) => $call,
+        }
+    };
+}
+
+impl Store {
+    /// Opens (creating it when missing) and migrates the store at `url`:
+    /// `sqlite://./data/postmortemd.db` (or a bare path, taken as SQLite).
+    pub async fn open(url: &str) -> Result<Store> {
+        match url.split_once("://").map(|(scheme, _)| scheme) {
+            Some("sqlite") | None => Ok(Store(Backend::Sqlite(sqlite::SqliteStore::open(url).await?))),
+            Some(scheme) => Err(Error::Scheme { url: url.to_owned(), scheme: scheme.to_owned() }),
+        }
+    }
+
+    /// The store answers and is migrated.
+    pub async fn ping(&self) -> Result<()> {
+        dispatch!(self, backend => backend.ping().await)
+    }
+
+    /// Stores an Alertmanager notification (once) in the incident of its group episode
+    /// (`incident::grouping` decides which); returns after the commit that holds it.
+    pub async fn record_alertmanager(
+        &self,
+        intake: AlertmanagerIntake,
+        quiet_period: SignedDuration,
+    ) -> Result<Intake> {
+        dispatch!(self, backend => backend.record_alertmanager(intake, quiet_period).await)
+    }
+
+    /// Stores a PagerDuty event (once), linked as `incident::grouping::page_link_steps`
+    /// says; returns after the commit that holds it.
+    pub async fn record_pagerduty(&self, intake: PagerDutyIntake) -> Result<Intake> {
+        dispatch!(self, backend => backend.record_pagerduty(intake).await)
+    }
+
+    /// Incidents, newest first.
+    pub async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<IncidentRow>> {
+        dispatch!(self, backend => backend.incidents(filter).await)
+    }
+
+    pub async fn incident(&self, id: i64) -> Result<Option<IncidentRow>> {
+        dispatch!(self, backend => backend.incident(id).await)
+    }
+
+    /// The webhooks of an incident, in arrival order.
+    pub async fn incident_webhooks(&self, id: i64) -> Result<Vec<StoredWebhook>> {
+        dispatch!(self, backend => backend.incident_webhooks(id).await)
+    }
+
+    pub async fn count_webhooks(&self) -> Result<i64> {
+        dispatch!(self, backend => backend.count_webhooks().await)
+    }
+
+    pub async fn count_open(&self) -> Result<i64> {
+        dispatch!(self, backend => backend.count_open().await)
+    }
+
+    /// Gives every incident without a job one due `now`: new incidents, and those of
+    /// before collection existed whose last signal is after `horizon` (older evidence is gone).
+    pub async fn ensure_jobs(&self, now: Instant, horizon: Instant) -> Result<u64> {
+        dispatch!(self, backend => backend.ensure_jobs(now, horizon).await)
+    }
+
+    /// Claims the most overdue job no other daemon holds, until `lease_until`.
+    pub async fn claim_job(&self, now: Instant, lease_until: Instant) -> Result<Option<ClaimedJob>> {
+        dispatch!(self, backend => backend.claim_job(now, lease_until).await)
+    }
+
+    /// Deletes the log chunks a pass numbered `pass` left behind: a pass that is run again
+    /// (its daemon crashed before [`Store::store_pass`]) starts from nothing.
+    pub async fn clear_log_chunks(&self, incident_id: i64, pass: i64) -> Result<u64> {
+        dispatch!(self, backend => backend.clear_log_chunks(incident_id, pass).await)
+    }
+
+    /// Stores one gzip chunk of log lines of pass number `pass` (`ClaimedJob::passes + 1`),
+    /// in a transaction of its own. Readers see it once [`Store::store_pass`] counted the pass.
+    pub async fn store_log_chunk(
+        &self,
+        incident_id: i64,
+        pass: i64,
+        stream: &str,
+        n_bytes: u64,
+        body: &[u8],
+    ) -> Result<()> {
+        dispatch!(self, backend => backend.store_log_chunk(incident_id, pass, stream, n_bytes, body).await)
+    }
+
+    /// Stores a pass's evidence and the job's cursors and next run, in one transaction,
+    /// and releases the lease. Counting the pass makes the chunks it stored before (with
+    /// [`Store::store_log_chunk`]) visible in the same commit.
+    pub async fn store_pass(&self, incident_id: i64, pass: &StoredPass, now: Instant, next: NextRun) -> Result<()> {
+        dispatch!(self, backend => backend.store_pass(incident_id, pass, now, next).await)
+    }
+
+    /// An incident's stored evidence, log chunks by id (of passes stored whole only).
+    pub async fn evidence(&self, incident_id: i64) -> Result<StoredEvidence> {
+        dispatch!(self, backend => backend.evidence(incident_id).await)
+    }
+
+    /// One gzip log chunk by its id (from [`StoredEvidence::logs`]), if it is still stored.
+    pub async fn log_chunk(&self, chunk_id: i64) -> Result<Option<Vec<u8>>> {
+        dispatch!(self, backend => backend.log_chunk(chunk_id).await)
+    }
+
+    /// Where an incident's collection stands, if it has a job.
+    pub async fn collection(&self, incident_id: i64) -> Result<Option<Collection>> {
+        dispatch!(self, backend => backend.collection(incident_id).await)
+    }
+
+    /// How many passes an incident's evidence has had: part of its timeline's cache key.
+    pub async fn passes(&self, incident_id: i64) -> Result<i64> {
+        dispatch!(self, backend => backend.passes(incident_id).await)
+    }
+}
 
 /// Gzip of `bytes` (fast level: evidence is written once per pass and read rarely). Stored
 /// evidence bodies are gzip; compressing happens before the store, as a pass reads.
@@ -168,5 +240,3 @@ pub fn decompress(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
     flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out)?;
     Ok(out)
 }
-
-pub use evidence::{ClaimedJob, Collection, NextRun, StoredEvidence, StoredPass};

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::record::{
-    AlertRecord, AlertStatus, DeploymentRecord, Instant, PageRecord, Record, RolloutRecord, SeriesRecord,
+    AlertRecord, AlertStatus, DeploymentRecord, Instant, PageAction, PageRecord, Record, RolloutRecord, SeriesRecord,
 };
 use crate::timeline::digest::{LogDigest, Severity, TemplateStats, instant, nanos};
 use crate::timeline::gaps;
@@ -159,7 +159,8 @@ fn page_entries(records: &[Record], window: &Window) -> Vec<Entry> {
     let mut entries = Vec::new();
     for record in records {
         let Record::Page(page) = record else { continue };
-        if !window.contains(page.time) || !seen.insert((page.time.as_second(), page.action.clone(), page.actor.clone()))
+        if !window.contains(page.time)
+            || !seen.insert((page.time.as_second(), page.action.as_str().to_owned(), page.actor.clone()))
         {
             continue;
         }
@@ -172,11 +173,11 @@ fn page_entries(records: &[Record], window: &Window) -> Vec<Entry> {
 }
 
 fn page_text(page: &PageRecord) -> String {
-    let action = page.action.replace('_', " ");
+    let action = page.action.as_str().replace('_', " ");
     let text = page.text.trim();
-    match page.action.as_str() {
-        "annotated" if !text.is_empty() => format!("Note: {text}"),
-        "triggered" => {
+    match page.action {
+        PageAction::Annotated if !text.is_empty() => format!("Note: {text}"),
+        PageAction::Triggered => {
             let title = page.incident_title.as_deref().filter(|title| !title.is_empty()).unwrap_or(text);
             if title.is_empty() { "Page triggered".to_owned() } else { format!("Page triggered: {title}") }
         }

@@ -3,19 +3,22 @@
 //! transaction (group commit). The SQL sticks to what PostgreSQL runs too (BIGINT
 //! millisecond times, multi-row `INSERT … RETURNING`, no JSON or date functions).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
 use jiff::SignedDuration;
-use sha2::{Digest, Sha256};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    AlertmanagerIntake, Error, IncidentFilter, IncidentRow, Intake, PagerDutyIntake, Result, Store, StoredWebhook,
+    AlertmanagerIntake, Error, IncidentFilter, IncidentRow, IncidentStatus, Intake, PagerDutyIntake, Result,
+    StoredWebhook, WebhookSource,
 };
-use crate::record::{AlertStatus, Instant};
+use crate::incident::grouping::{IncidentState, PageLink, PageLinkStep, group_key_hash, page_link_steps};
+use crate::record::Instant;
+
+mod evidence;
 
 pub(super) fn millis(instant: Instant) -> i64 {
     instant.as_millisecond()
@@ -29,22 +32,23 @@ pub(super) fn query_error(query: &'static str) -> impl FnOnce(sqlx::Error) -> Er
     move |source| Error::Query { query, source }
 }
 
-/// Severity order for an incident: the highest its alerts had.
-fn severity_rank(severity: Option<&str>) -> u8 {
-    match severity.map(str::to_ascii_lowercase).as_deref() {
-        Some("critical" | "page" | "p1") => 5,
-        Some("error" | "high" | "p2") => 4,
-        Some("warning" | "warn" | "medium" | "p3") => 3,
-        Some("info" | "low" | "p4" | "p5") => 2,
-        Some(_) => 1,
-        None => 0,
-    }
+/// A status as the `incidents.status` column holds it; an unknown word reads as open.
+fn status(word: &str) -> IncidentStatus {
+    IncidentStatus::from_word(word).unwrap_or(IncidentStatus::Open)
 }
 
-impl Store {
+/// The SQLite store: a read pool, and the writer task's queue.
+#[derive(Clone, Debug)]
+pub(super) struct SqliteStore {
+    pool: sqlx::SqlitePool,
+    /// The writer task's queue (see [`write_batches`]).
+    writer: tokio::sync::mpsc::Sender<Job>,
+}
+
+impl SqliteStore {
     /// Opens (creating the folder and file when missing) and migrates the store at `url`
     /// (`sqlite://./data/postmortemd.db`).
-    pub async fn open(url: &str) -> Result<Store> {
+    pub(super) async fn open(url: &str) -> Result<SqliteStore> {
         let open_error = |source| Error::Open { url: url.to_owned(), source };
         let path = url.strip_prefix("sqlite://").unwrap_or(url);
         if let Some(folder) = std::path::Path::new(path.split('?').next().unwrap_or(path)).parent()
@@ -61,7 +65,7 @@ impl Store {
             .busy_timeout(Duration::from_secs(10));
         let pool =
             SqlitePoolOptions::new().max_connections(8).connect_with(options.clone()).await.map_err(open_error)?;
-        sqlx::migrate!("src/store/migrations").run(&pool).await.map_err(Error::Migrate)?;
+        sqlx::migrate!("src/store/sqlite/migrations").run(&pool).await.map_err(Error::Migrate)?;
         // The writer's own connection: SQLite drops a connection's page cache whenever another
         // connection wrote, so a writer moving between pooled connections re-read the indexes
         // it had just updated (pread in every profile). Statement journals of multi-row
@@ -76,18 +80,18 @@ impl Store {
             .map_err(open_error)?;
         let (writer, jobs) = tokio::sync::mpsc::channel(MAX_BATCH * 4);
         tokio::spawn(write_batches(writer_pool, jobs));
-        Ok(Store { pool, writer })
+        Ok(SqliteStore { pool, writer })
     }
 
     /// The store answers and is migrated.
-    pub async fn ping(&self) -> Result<()> {
+    pub(super) async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT COUNT(*) FROM incidents").fetch_one(&self.pool).await.map_err(query_error("ping"))?;
         Ok(())
     }
 
     /// Stores an Alertmanager notification (once) in the incident of its group episode;
     /// returns after the commit that holds it.
-    pub async fn record_alertmanager(
+    pub(super) async fn record_alertmanager(
         &self,
         intake: AlertmanagerIntake,
         quiet_period: SignedDuration,
@@ -98,7 +102,7 @@ impl Store {
     /// Stores a PagerDuty event (once), linked to the incident of its PagerDuty incident,
     /// else of the alert group it came from (`incident_key`), else by a fallback rule
     /// (`intake.link`), else to a new one; returns after the commit that holds it.
-    pub async fn record_pagerduty(&self, intake: PagerDutyIntake) -> Result<Intake> {
+    pub(super) async fn record_pagerduty(&self, intake: PagerDutyIntake) -> Result<Intake> {
         self.write(Pending::PagerDuty(intake)).await
     }
 
@@ -110,14 +114,14 @@ impl Store {
     }
 
     /// Incidents, newest first.
-    pub async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<IncidentRow>> {
+    pub(super) async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<IncidentRow>> {
         let rows = sqlx::query(concat!(
             incident_select!(),
             " WHERE (? IS NULL OR i.status = ?) AND (? IS NULL OR i.last_signal_at_ms >= ?) \
              GROUP BY i.id ORDER BY i.opened_at_ms DESC, i.id DESC"
         ))
-        .bind(&filter.status)
-        .bind(&filter.status)
+        .bind(filter.status.map(IncidentStatus::as_str))
+        .bind(filter.status.map(IncidentStatus::as_str))
         .bind(filter.since.map(millis))
         .bind(filter.since.map(millis))
         .fetch_all(&self.pool)
@@ -126,7 +130,7 @@ impl Store {
         Ok(rows.iter().map(incident_row).collect())
     }
 
-    pub async fn incident(&self, id: i64) -> Result<Option<IncidentRow>> {
+    pub(super) async fn incident(&self, id: i64) -> Result<Option<IncidentRow>> {
         let row = sqlx::query(concat!(incident_select!(), " WHERE i.id = ? GROUP BY i.id"))
             .bind(id)
             .fetch_optional(&self.pool)
@@ -136,7 +140,7 @@ impl Store {
     }
 
     /// The webhooks of an incident, in arrival order.
-    pub async fn incident_webhooks(&self, id: i64) -> Result<Vec<StoredWebhook>> {
+    pub(super) async fn incident_webhooks(&self, id: i64) -> Result<Vec<StoredWebhook>> {
         let rows =
             sqlx::query("SELECT id, source, received_at_ms, body FROM webhooks WHERE incident_id = ? ORDER BY id")
                 .bind(id)
@@ -147,14 +151,14 @@ impl Store {
             .iter()
             .map(|row| StoredWebhook {
                 id: row.get(0),
-                source: row.get(1),
+                source: WebhookSource::from_word(row.get(1)).unwrap_or(WebhookSource::Alertmanager),
                 received_at: instant(row.get(2)),
                 body: row.get(3),
             })
             .collect())
     }
 
-    pub async fn count_webhooks(&self) -> Result<i64> {
+    pub(super) async fn count_webhooks(&self) -> Result<i64> {
         let row = sqlx::query("SELECT COUNT(*) FROM webhooks")
             .fetch_one(&self.pool)
             .await
@@ -162,8 +166,9 @@ impl Store {
         Ok(row.get(0))
     }
 
-    pub async fn count_open(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) FROM incidents WHERE status = 'open'")
+    pub(super) async fn count_open(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) FROM incidents WHERE status = ?")
+            .bind(IncidentStatus::Open.as_str())
             .fetch_one(&self.pool)
             .await
             .map_err(query_error("count open incidents"))?;
@@ -197,7 +202,7 @@ pub(super) struct Job {
 /// A batch that fails is rolled back whole and every webhook in it is answered with the
 /// error (their senders retry).
 async fn write_batches(pool: sqlx::SqlitePool, mut jobs: tokio::sync::mpsc::Receiver<Job>) {
-    let store = Store { pool, writer: tokio::sync::mpsc::channel(1).0 };
+    let store = SqliteStore { pool, writer: tokio::sync::mpsc::channel(1).0 };
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let outcome = store.write_batch(&batch).await;
@@ -218,7 +223,7 @@ async fn write_batches(pool: sqlx::SqlitePool, mut jobs: tokio::sync::mpsc::Rece
     }
 }
 
-impl Store {
+impl SqliteStore {
     /// One transaction for the batch: runs of Alertmanager notifications are stored a run
     /// at a time with a handful of statements (see [`alertmanager_run`]); a PagerDuty event,
     /// rare next to them, takes its own few queries in its place in the order.
@@ -259,111 +264,48 @@ impl Store {
     }
 }
 
-/// An incident as the writer holds it while it stores a run of notifications.
+/// An incident as the writer holds it while it stores a run of notifications: its row id
+/// (`None` until the run's new incidents are inserted), the state `incident::grouping`
+/// decides on, and whether that changed.
 #[derive(Clone, Debug)]
-struct IncidentState {
-    /// `None` until the run's new incidents are inserted.
+struct Slot {
     id: Option<i64>,
-    group_key: Option<String>,
-    pd_incident_key: Option<String>,
-    title: String,
-    status: String,
-    severity: Option<String>,
-    opened_at: i64,
-    last_signal: i64,
-    resolved_at: Option<i64>,
-    truncated: i64,
-    labels: Option<String>,
+    state: IncidentState,
     changed: bool,
 }
 
-impl IncidentState {
-    fn from_row(row: &sqlx::sqlite::SqliteRow) -> IncidentState {
-        IncidentState {
-            id: Some(row.get(0)),
-            group_key: row.get(1),
-            pd_incident_key: row.get(2),
-            title: row.get(3),
-            status: row.get(4),
-            severity: row.get(5),
-            opened_at: row.get(6),
-            last_signal: row.get(7),
-            resolved_at: row.get(8),
-            truncated: row.get(9),
-            labels: row.get(10),
-            changed: false,
-        }
-    }
-
-    /// A notification of `intake` belongs to this incident unless the incident resolved
-    /// and stayed quiet for `quiet_period` before the group fired again (a new episode).
-    fn takes(&self, intake: &AlertmanagerIntake, quiet_period: SignedDuration) -> bool {
-        let new_episode = self.status == "resolved"
-            && intake.status == AlertStatus::Firing
-            && self
-                .resolved_at
-                .is_some_and(|resolved| millis(intake.starts_at) - resolved >= quiet_period.as_millis() as i64);
-        !new_episode
-    }
-
-    fn opened_by(intake: &AlertmanagerIntake) -> IncidentState {
-        IncidentState {
-            id: None,
-            group_key: Some(intake.group_key.clone()),
-            pd_incident_key: Some(pd_incident_key(&intake.group_key)),
-            title: intake.title.clone(),
-            status: "open".to_owned(),
-            severity: intake.severity.clone(),
-            opened_at: millis(intake.starts_at),
-            last_signal: millis(intake.received_at),
-            resolved_at: None,
-            truncated: 0,
-            labels: None,
-            changed: true,
-        }
-    }
-
-    /// What a notification changes: title (when empty), the highest severity, the span,
-    /// the truncation count, the status, and the labels (the group's latest).
-    fn apply(&mut self, intake: &AlertmanagerIntake) {
-        if self.title.is_empty() {
-            self.title = intake.title.clone();
-        }
-        if severity_rank(intake.severity.as_deref()) > severity_rank(self.severity.as_deref()) {
-            self.severity = intake.severity.clone();
-        }
-        self.opened_at = self.opened_at.min(millis(intake.starts_at));
-        self.last_signal = [
-            Some(self.last_signal),
-            Some(millis(intake.received_at)),
-            Some(millis(intake.starts_at)),
-            intake.ends_at.map(millis),
-        ]
-        .into_iter()
-        .flatten()
-        .max()
-        .unwrap_or_default();
-        self.truncated = self.truncated.max(intake.truncated_alerts as i64);
-        (self.status, self.resolved_at) = match intake.status {
-            AlertStatus::Firing => ("open".to_owned(), None),
-            AlertStatus::Resolved => {
-                ("resolved".to_owned(), Some(millis(intake.ends_at.unwrap_or(intake.received_at))))
-            }
-        };
-        self.labels = serde_json::to_string(&intake.labels).ok();
-        self.changed = true;
-    }
+/// The columns [`incident_state`] reads.
+macro_rules! incident_state_select {
+    () => {
+        "SELECT id, group_key, pd_incident_key, pd_incident_id, title, status, severity, opened_at_ms, \
+         last_signal_at_ms, resolved_at_ms, truncated_alerts, labels FROM incidents"
+    };
 }
 
-/// `pd_incident_key` of a group: what Alertmanager's PagerDuty integration sends as
-/// `dedup_key`, the SHA-256 hex of the group key.
-fn pd_incident_key(group_key: &str) -> String {
-    hex::encode(Sha256::digest(group_key.as_bytes()))
+/// An incident row's id and state. Labels are JSON text; unreadable ones read as none.
+fn incident_state(row: &SqliteRow) -> (i64, IncidentState) {
+    let labels: Option<String> = row.get(11);
+    let state = IncidentState {
+        group_key: row.get(1),
+        pd_incident_key: row.get(2),
+        pd_incident_id: row.get(3),
+        title: row.get(4),
+        status: status(row.get(5)),
+        severity: row.get(6),
+        opened_at: instant(row.get(7)),
+        last_signal: instant(row.get(8)),
+        resolved_at: row.get::<Option<i64>, _>(9).map(instant),
+        truncated_alerts: row.get::<i64, _>(10).max(0) as u64,
+        labels: labels.and_then(|labels| serde_json::from_str(&labels).ok()).unwrap_or_default(),
+    };
+    (row.get(0), state)
 }
 
-/// The columns [`IncidentState::from_row`] reads.
-const INCIDENT_STATE_COLUMNS: &str = "SELECT id, group_key, pd_incident_key, title, status, severity, opened_at_ms, \
-     last_signal_at_ms, resolved_at_ms, truncated_alerts, labels FROM incidents";
+/// The `labels` column of an incident: its group's labels as JSON text (`NULL` for a
+/// page-only incident, which fallback links never join).
+fn labels_column(state: &IncidentState) -> Option<String> {
+    state.group_key.as_ref().and_then(|_| serde_json::to_string(&state.labels).ok())
+}
 
 /// What became of one notification of a run.
 enum Outcome {
@@ -392,9 +334,9 @@ async fn alertmanager_run(
 ) -> Result<Vec<Intake>> {
     let mut stored_before = HashMap::new();
     {
-        let mut query = sqlx::QueryBuilder::<Sqlite>::new(
-            "SELECT dedup_key, id, incident_id FROM webhooks WHERE source = 'alertmanager' AND dedup_key IN (",
-        );
+        let mut query =
+            sqlx::QueryBuilder::<Sqlite>::new("SELECT dedup_key, id, incident_id FROM webhooks WHERE source = ");
+        query.push_bind(WebhookSource::Alertmanager.as_str()).push(" AND dedup_key IN (");
         let mut keys = query.separated(", ");
         for (intake, _) in run {
             keys.push_bind(intake.dedup_key.as_str());
@@ -408,7 +350,7 @@ async fn alertmanager_run(
 
     // The incidents of the run's groups, and page-only incidents (opened by a page of
     // Alertmanager's PagerDuty integration before the notification came) carrying their key.
-    let mut incidents: Vec<IncidentState> = Vec::new();
+    let mut incidents: Vec<Slot> = Vec::new();
     let mut latest_of_group: HashMap<String, usize> = HashMap::new();
     let mut page_only: HashMap<String, usize> = HashMap::new();
     {
@@ -418,27 +360,28 @@ async fn alertmanager_run(
             .filter(|intake| !stored_before.contains_key(&intake.dedup_key))
             .collect();
         if !fresh.is_empty() {
-            let hashes: Vec<String> = fresh.iter().map(|intake| pd_incident_key(&intake.group_key)).collect();
+            let hashes: Vec<String> = fresh.iter().map(|intake| group_key_hash(&intake.group_key)).collect();
             // By the hash of the group key, which every incident of a group carries as
             // `pd_incident_key` (and a page-only one its page's `incident_key`): one index
             // serves both, and `group_key` needs none that every webhook would write.
-            let mut query = sqlx::QueryBuilder::<Sqlite>::new(INCIDENT_STATE_COLUMNS);
+            let mut query = sqlx::QueryBuilder::<Sqlite>::new(incident_state_select!());
             query.push(" WHERE pd_incident_key IN (");
             let mut keys = query.separated(", ");
             for hash in &hashes {
                 keys.push_bind(hash.as_str());
             }
-            query.push(") AND (group_key IS NOT NULL OR status = 'open') ORDER BY id");
+            query.push(") AND (group_key IS NOT NULL OR status = ").push_bind(IncidentStatus::Open.as_str());
+            query.push(") ORDER BY id");
             let rows = query.build().fetch_all(&mut **transaction).await.map_err(query_error("incidents of groups"))?;
             for row in &rows {
-                let incident = IncidentState::from_row(row);
+                let (id, state) = incident_state(row);
                 let slot = incidents.len();
-                match (&incident.group_key, &incident.pd_incident_key) {
+                match (&state.group_key, &state.pd_incident_key) {
                     (Some(group_key), _) => latest_of_group.insert(group_key.clone(), slot),
                     (None, Some(key)) => page_only.insert(key.clone(), slot),
                     (None, None) => None,
                 };
-                incidents.push(incident);
+                incidents.push(Slot { id: Some(id), state, changed: false });
             }
         }
     }
@@ -457,32 +400,34 @@ async fn alertmanager_run(
         let current = latest_of_group
             .get(&intake.group_key)
             .copied()
-            .filter(|slot| incidents[*slot].takes(intake, *quiet_period));
+            .filter(|slot| incidents[*slot].state.takes(intake, *quiet_period));
         let slot = match current {
             Some(slot) => slot,
             None => {
                 if latest_of_group.get(&intake.group_key).is_some_and(|slot| incidents[*slot].id.is_none()) {
                     break;
                 }
-                let key = pd_incident_key(&intake.group_key);
-                match page_only.get(&key).copied().filter(|slot| incidents[*slot].takes(intake, *quiet_period)) {
+                let key = group_key_hash(&intake.group_key);
+                let taken_over = page_only.get(&key).copied().filter(|slot| {
+                    let page_only = &incidents[*slot].state;
+                    page_only.is_page_only_of(intake) && page_only.takes(intake, *quiet_period)
+                });
+                match taken_over {
                     // The page came first: the notification takes its incident over.
                     Some(slot) => {
                         page_only.remove(&key);
-                        let incident = &mut incidents[slot];
-                        incident.group_key = Some(intake.group_key.clone());
-                        incident.title = intake.title.clone();
-                        incident.severity = intake.severity.clone();
+                        incidents[slot].state.take_over(intake);
                         slot
                     }
                     None => {
-                        incidents.push(IncidentState::opened_by(intake));
+                        incidents.push(Slot { id: None, state: IncidentState::opened_by(intake), changed: true });
                         incidents.len() - 1
                     }
                 }
             }
         };
-        incidents[slot].apply(intake);
+        incidents[slot].state.apply(intake);
+        incidents[slot].changed = true;
         latest_of_group.insert(intake.group_key.clone(), slot);
         first_in_run.insert(intake.dedup_key.as_str(), outcomes.len());
         outcomes.push(Outcome::Stored { incident: slot });
@@ -497,25 +442,25 @@ async fn alertmanager_run(
              last_signal_at_ms, resolved_at_ms, truncated_alerts, labels) ",
         );
         query.push_values(&new, |mut values, slot| {
-            let incident = &incidents[*slot];
+            let incident = &incidents[*slot].state;
             values
-                .push_bind(incident.group_key.as_deref())
-                .push_bind(incident.pd_incident_key.as_deref())
-                .push_bind(incident.title.as_str())
+                .push_bind(incident.group_key.clone())
+                .push_bind(incident.pd_incident_key.clone())
+                .push_bind(incident.title.clone())
                 .push_bind(incident.status.as_str())
-                .push_bind(incident.severity.as_deref())
-                .push_bind(incident.opened_at)
-                .push_bind(incident.last_signal)
-                .push_bind(incident.resolved_at)
-                .push_bind(incident.truncated)
-                .push_bind(incident.labels.as_deref());
+                .push_bind(incident.severity.clone())
+                .push_bind(millis(incident.opened_at))
+                .push_bind(millis(incident.last_signal))
+                .push_bind(incident.resolved_at.map(millis))
+                .push_bind(incident.truncated_alerts as i64)
+                .push_bind(labels_column(incident));
         });
         query.push(" RETURNING id, group_key");
         let rows = query.build().fetch_all(&mut **transaction).await.map_err(query_error("new incidents"))?;
         let ids: HashMap<String, i64> = rows.iter().map(|row| (row.get(1), row.get(0))).collect();
         for slot in new {
             let incident = &mut incidents[slot];
-            incident.id = incident.group_key.as_ref().and_then(|group_key| ids.get(group_key)).copied();
+            incident.id = incident.state.group_key.as_ref().and_then(|group_key| ids.get(group_key)).copied();
             incident.changed = false;
             if incident.id.is_none() {
                 return Err(Error::Query { query: "new incidents", source: sqlx::Error::RowNotFound });
@@ -535,7 +480,7 @@ async fn alertmanager_run(
             let (intake, _) = run[*index];
             let Outcome::Stored { incident } = outcomes[*index] else { return };
             values
-                .push_bind("alertmanager")
+                .push_bind(WebhookSource::Alertmanager.as_str())
                 .push_bind(intake.dedup_key.as_str())
                 .push_bind(millis(intake.received_at))
                 .push_bind(incidents[incident].id)
@@ -548,23 +493,9 @@ async fn alertmanager_run(
 
     // The incidents that were there before the run and changed.
     for incident in incidents.iter().filter(|incident| incident.changed) {
-        sqlx::query(
-            "UPDATE incidents SET group_key = ?, title = ?, severity = ?, opened_at_ms = ?, last_signal_at_ms = ?, \
-             truncated_alerts = ?, status = ?, resolved_at_ms = ?, labels = ? WHERE id = ?",
-        )
-        .bind(&incident.group_key)
-        .bind(&incident.title)
-        .bind(&incident.severity)
-        .bind(incident.opened_at)
-        .bind(incident.last_signal)
-        .bind(incident.truncated)
-        .bind(&incident.status)
-        .bind(incident.resolved_at)
-        .bind(&incident.labels)
-        .bind(incident.id)
-        .execute(&mut **transaction)
-        .await
-        .map_err(query_error("update incident"))?;
+        if let Some(id) = incident.id {
+            update_incident(transaction, id, &incident.state).await?;
+        }
     }
 
     let mut intakes: Vec<Intake> = Vec::with_capacity(outcomes.len());
@@ -585,140 +516,145 @@ async fn alertmanager_run(
     Ok(intakes)
 }
 
-/// Stores one PagerDuty event (once) and links it: to the incident of an earlier event of
-/// its PagerDuty incident; else to the newest incident with its `incident_key` (the
-/// sha256 of an Alertmanager group key, which every episode of that group shares, so a
-/// late event of an old page must not join the group's newest episode); else by a
-/// fallback rule of its service to the newest Alertmanager incident it overlaps; else to
-/// an incident of its own.
+/// Every column of an incident but its id, from its state.
+async fn update_incident(transaction: &mut Transaction<'static, Sqlite>, id: i64, state: &IncidentState) -> Result<()> {
+    sqlx::query(
+        "UPDATE incidents SET group_key = ?, pd_incident_key = ?, pd_incident_id = ?, title = ?, status = ?, \
+         severity = ?, opened_at_ms = ?, last_signal_at_ms = ?, resolved_at_ms = ?, truncated_alerts = ?, labels = ? \
+         WHERE id = ?",
+    )
+    .bind(&state.group_key)
+    .bind(&state.pd_incident_key)
+    .bind(&state.pd_incident_id)
+    .bind(&state.title)
+    .bind(state.status.as_str())
+    .bind(&state.severity)
+    .bind(millis(state.opened_at))
+    .bind(millis(state.last_signal))
+    .bind(state.resolved_at.map(millis))
+    .bind(state.truncated_alerts as i64)
+    .bind(labels_column(state))
+    .bind(id)
+    .execute(&mut **transaction)
+    .await
+    .map_err(query_error("update incident"))?;
+    Ok(())
+}
+
+/// Stores one PagerDuty event (once), in the incident the first of its
+/// [`page_link_steps`] finds, else in an incident of its own, and applies it there.
 async fn pagerduty_in(transaction: &mut Transaction<'static, Sqlite>, intake: &PagerDutyIntake) -> Result<Intake> {
-    if let Some(existing) = duplicate(transaction, "pagerduty", &intake.dedup_key).await? {
+    if let Some(existing) = duplicate(transaction, WebhookSource::PagerDuty, &intake.dedup_key).await? {
         return Ok(existing);
     }
-    let Some(action) = &intake.action else {
-        let webhook_id = insert_webhook(transaction, "pagerduty", intake, None).await?;
+    if intake.action.is_none() {
+        let webhook_id = insert_webhook(transaction, intake, None).await?;
         return Ok(Intake { webhook_id, incident_id: None, duplicate: false });
-    };
+    }
     let mut incident_id: Option<i64> = None;
-    if let Some(pd_id) = &intake.pd_incident_id {
-        incident_id = sqlx::query(
-            "SELECT incident_id FROM webhooks WHERE pd_incident_id = ? AND incident_id IS NOT NULL \
-             ORDER BY id DESC LIMIT 1",
-        )
-        .bind(pd_id)
-        .fetch_optional(&mut **transaction)
-        .await
-        .map_err(query_error("incident of an earlier page"))?
-        .map(|row| row.get(0));
-        if incident_id.is_none() {
-            // Pages stored before webhooks knew their PagerDuty incident.
-            incident_id = sqlx::query("SELECT id FROM incidents WHERE pd_incident_id = ? ORDER BY id DESC LIMIT 1")
-                .bind(pd_id)
-                .fetch_optional(&mut **transaction)
-                .await
-                .map_err(query_error("incident by PagerDuty id"))?
-                .map(|row| row.get(0));
+    for step in page_link_steps(intake) {
+        incident_id = match step {
+            PageLinkStep::PagerDutyIncident(pd_id) => incident_of_pagerduty_incident(transaction, pd_id).await?,
+            PageLinkStep::IncidentKey(key) => {
+                sqlx::query("SELECT id FROM incidents WHERE pd_incident_key = ? ORDER BY id DESC LIMIT 1")
+                    .bind(key)
+                    .fetch_optional(&mut **transaction)
+                    .await
+                    .map_err(query_error("incident by incident_key"))?
+                    .map(|row| row.get(0))
+            }
+            PageLinkStep::Rule(link) => linked_incident(transaction, link, intake.occurred_at).await?,
+        };
+        if incident_id.is_some() {
+            break;
         }
     }
-    if incident_id.is_none()
-        && let Some(key) = &intake.incident_key
-    {
-        incident_id = sqlx::query("SELECT id FROM incidents WHERE pd_incident_key = ? ORDER BY id DESC LIMIT 1")
-            .bind(key)
-            .fetch_optional(&mut **transaction)
-            .await
-            .map_err(query_error("incident by incident_key"))?
-            .map(|row| row.get(0));
-    }
-    let occurred = millis(intake.occurred_at);
-    if incident_id.is_none()
-        && let Some(link) = &intake.link
-    {
-        incident_id = linked_incident(transaction, link, occurred).await?;
-    }
-    let incident_id: i64 = match incident_id {
-        Some(id) => id,
+    let incident_id = match incident_id {
+        Some(id) => {
+            let row = sqlx::query(concat!(incident_state_select!(), " WHERE id = ?"))
+                .bind(id)
+                .fetch_one(&mut **transaction)
+                .await
+                .map_err(query_error("incident of a page"))?;
+            let (id, mut state) = incident_state(&row);
+            state.apply_page(intake);
+            update_incident(transaction, id, &state).await?;
+            id
+        }
         None => {
-            let title =
-                intake.title.clone().filter(|title| !title.is_empty()).unwrap_or_else(|| {
-                    format!("PagerDuty incident {}", intake.pd_incident_id.as_deref().unwrap_or("?"))
-                });
+            let mut state = IncidentState::opened_by_page(intake);
+            state.apply_page(intake);
             sqlx::query(
-                "INSERT INTO incidents (pd_incident_key, pd_incident_id, title, status, opened_at_ms, last_signal_at_ms, truncated_alerts) \
-                 VALUES (?, ?, ?, 'open', ?, ?, 0) RETURNING id",
+                "INSERT INTO incidents (pd_incident_key, pd_incident_id, title, status, opened_at_ms, \
+                 last_signal_at_ms, resolved_at_ms, truncated_alerts) VALUES (?, ?, ?, ?, ?, ?, ?, 0) RETURNING id",
             )
-            .bind(&intake.incident_key)
-            .bind(&intake.pd_incident_id)
-            .bind(title)
-            .bind(occurred)
-            .bind(occurred)
+            .bind(&state.pd_incident_key)
+            .bind(&state.pd_incident_id)
+            .bind(&state.title)
+            .bind(state.status.as_str())
+            .bind(millis(state.opened_at))
+            .bind(millis(state.last_signal))
+            .bind(state.resolved_at.map(millis))
             .fetch_one(&mut **transaction)
             .await
             .map_err(query_error("new incident from a page"))?
             .get(0)
         }
     };
-    let webhook_id = insert_webhook(transaction, "pagerduty", intake, Some(incident_id)).await?;
-    let status_change = match action.as_str() {
-        "resolved" => Some(("resolved", Some(occurred))),
-        "triggered" | "reopened" => Some(("open", None)),
-        _ => None,
-    };
-    sqlx::query(
-        "UPDATE incidents SET pd_incident_id = COALESCE(pd_incident_id, ?), \
-         last_signal_at_ms = CASE WHEN last_signal_at_ms > ? THEN last_signal_at_ms ELSE ? END, \
-         opened_at_ms = CASE WHEN opened_at_ms < ? THEN opened_at_ms ELSE ? END WHERE id = ?",
-    )
-    .bind(&intake.pd_incident_id)
-    .bind(occurred)
-    .bind(occurred)
-    .bind(occurred)
-    .bind(occurred)
-    .bind(incident_id)
-    .execute(&mut **transaction)
-    .await
-    .map_err(query_error("update incident from a page"))?;
-    if let Some((status, resolved_at)) = status_change {
-        sqlx::query("UPDATE incidents SET status = ?, resolved_at_ms = ? WHERE id = ?")
-            .bind(status)
-            .bind(resolved_at)
-            .bind(incident_id)
-            .execute(&mut **transaction)
-            .await
-            .map_err(query_error("incident status from a page"))?;
-    }
+    let webhook_id = insert_webhook(transaction, intake, Some(incident_id)).await?;
     Ok(Intake { webhook_id, incident_id: Some(incident_id), duplicate: false })
+}
+
+/// The incident of an earlier event of PagerDuty incident `pd_id`: by its stored webhooks,
+/// else (pages stored before webhooks knew their PagerDuty incident) by the incident's own.
+async fn incident_of_pagerduty_incident(
+    transaction: &mut Transaction<'static, Sqlite>,
+    pd_id: &str,
+) -> Result<Option<i64>> {
+    let by_webhook = sqlx::query(
+        "SELECT incident_id FROM webhooks WHERE pd_incident_id = ? AND incident_id IS NOT NULL \
+         ORDER BY id DESC LIMIT 1",
+    )
+    .bind(pd_id)
+    .fetch_optional(&mut **transaction)
+    .await
+    .map_err(query_error("incident of an earlier page"))?
+    .map(|row| row.get(0));
+    if by_webhook.is_some() {
+        return Ok(by_webhook);
+    }
+    Ok(sqlx::query("SELECT id FROM incidents WHERE pd_incident_id = ? ORDER BY id DESC LIMIT 1")
+        .bind(pd_id)
+        .fetch_optional(&mut **transaction)
+        .await
+        .map_err(query_error("incident by PagerDuty id"))?
+        .map(|row| row.get(0)))
 }
 
 /// How many candidate incidents a fallback link looks at, newest first.
 const LINK_CANDIDATES: i64 = 200;
 
-/// The newest Alertmanager incident whose labels satisfy `link` and whose span, widened
-/// by `link.within`, holds the page's time `occurred`: open ones, or resolved ones no
-/// longer ago than that. Labels are matched here rather than in SQL, so the query needs
-/// no JSON functions and runs on PostgreSQL too.
+/// The newest Alertmanager incident that `link` accepts for a page at `occurred`
+/// ([`PageLink::accepts`]); the query only narrows the candidates by time.
 async fn linked_incident(
     transaction: &mut Transaction<'static, Sqlite>,
-    link: &super::PageLink,
-    occurred: i64,
+    link: &PageLink,
+    occurred: Instant,
 ) -> Result<Option<i64>> {
     let within = link.within.as_millis() as i64;
-    let rows = sqlx::query(
-        "SELECT id, labels FROM incidents WHERE group_key IS NOT NULL AND labels IS NOT NULL \
-         AND opened_at_ms <= ? AND (status = 'open' OR resolved_at_ms >= ?) \
-         ORDER BY opened_at_ms DESC, id DESC LIMIT ?",
-    )
-    .bind(occurred.saturating_add(within))
-    .bind(occurred.saturating_sub(within))
+    let rows = sqlx::query(concat!(
+        incident_state_select!(),
+        " WHERE group_key IS NOT NULL AND labels IS NOT NULL AND opened_at_ms <= ? \
+         AND (status = ? OR resolved_at_ms >= ?) ORDER BY opened_at_ms DESC, id DESC LIMIT ?"
+    ))
+    .bind(millis(occurred).saturating_add(within))
+    .bind(IncidentStatus::Open.as_str())
+    .bind(millis(occurred).saturating_sub(within))
     .bind(LINK_CANDIDATES)
     .fetch_all(&mut **transaction)
     .await
     .map_err(query_error("incidents a page may link to"))?;
-    Ok(rows.iter().find_map(|row| {
-        let labels: String = row.get(1);
-        let labels: BTreeMap<String, String> = serde_json::from_str(&labels).ok()?;
-        link.matches(&labels).then(|| row.get(0))
-    }))
+    Ok(rows.iter().map(incident_state).find(|(_, state)| link.accepts(state, occurred)).map(|(id, _)| id))
 }
 
 /// The columns of an [`IncidentRow`], with its webhooks' count, newest id and sources.
@@ -733,18 +669,18 @@ macro_rules! incident_select {
 }
 use incident_select;
 
-fn incident_row(row: &sqlx::sqlite::SqliteRow) -> IncidentRow {
+fn incident_row(row: &SqliteRow) -> IncidentRow {
     let mut sources = Vec::new();
     if row.get::<Option<i64>, _>(11).unwrap_or(0) == 1 {
-        sources.push("alertmanager".to_owned());
+        sources.push(WebhookSource::Alertmanager);
     }
     if row.get::<Option<i64>, _>(12).unwrap_or(0) == 1 {
-        sources.push("pagerduty".to_owned());
+        sources.push(WebhookSource::PagerDuty);
     }
     IncidentRow {
         id: row.get(0),
         title: row.get(1),
-        status: row.get(2),
+        status: status(row.get(2)),
         severity: row.get(3),
         opened_at: instant(row.get(4)),
         last_signal_at: instant(row.get(5)),
@@ -760,11 +696,11 @@ fn incident_row(row: &sqlx::sqlite::SqliteRow) -> IncidentRow {
 /// The stored webhook of `(source, dedup_key)`, if there is one.
 async fn duplicate(
     transaction: &mut Transaction<'static, Sqlite>,
-    source: &str,
+    source: WebhookSource,
     dedup_key: &str,
 ) -> Result<Option<Intake>> {
     let row = sqlx::query("SELECT id, incident_id FROM webhooks WHERE source = ? AND dedup_key = ?")
-        .bind(source)
+        .bind(source.as_str())
         .bind(dedup_key)
         .fetch_optional(&mut **transaction)
         .await
@@ -775,7 +711,6 @@ async fn duplicate(
 /// A PagerDuty event's webhook row, with its PagerDuty incident so later events find it.
 async fn insert_webhook(
     transaction: &mut Transaction<'static, Sqlite>,
-    source: &str,
     intake: &PagerDutyIntake,
     incident_id: Option<i64>,
 ) -> Result<i64> {
@@ -783,7 +718,7 @@ async fn insert_webhook(
         "INSERT INTO webhooks (source, dedup_key, received_at_ms, incident_id, body, pd_incident_id) \
          VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
     )
-    .bind(source)
+    .bind(WebhookSource::PagerDuty.as_str())
     .bind(&intake.dedup_key)
     .bind(millis(intake.received_at))
     .bind(incident_id)
@@ -797,7 +732,10 @@ async fn insert_webhook(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+    use crate::record::AlertStatus;
 
     fn notification(dedup_key: &str, group_key: &str, status: AlertStatus, starts_at: &str) -> AlertmanagerIntake {
         let starts_at: Instant = starts_at.parse().unwrap();
@@ -817,10 +755,10 @@ mod tests {
         }
     }
 
-    async fn store(name: &str) -> Store {
+    async fn store(name: &str) -> SqliteStore {
         let folder = std::env::temp_dir().join(format!("postmortemd-store-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&folder);
-        Store::open(&format!("sqlite://{}/postmortemd.db", folder.display())).await.unwrap()
+        SqliteStore::open(&format!("sqlite://{}/postmortemd.db", folder.display())).await.unwrap()
     }
 
     /// Incident ids renamed by first appearance (0, 1, …), so two stores compare.

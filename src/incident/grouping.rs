@@ -1,0 +1,490 @@
+//! How notifications and pages become incidents, as pure decisions over an incident's
+//! state: which incident a notification belongs to (its group's current episode, a page-only
+//! incident it takes over, or a new one), what it changes (title, severity, span, status,
+//! labels), and where a page links. The store loads the states these functions need, runs
+//! them inside its write transaction and persists what they decided; it decides nothing.
+
+use std::collections::BTreeMap;
+
+use jiff::SignedDuration;
+use sha2::{Digest, Sha256};
+
+use crate::record::{AlertStatus, Instant, PageAction};
+
+/// Whether an incident is still going on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IncidentStatus {
+    Open,
+    Resolved,
+}
+
+impl IncidentStatus {
+    /// The word the store and the API use: `open`, `resolved`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentStatus::Open => "open",
+            IncidentStatus::Resolved => "resolved",
+        }
+    }
+
+    /// The status a word names, if any.
+    pub fn from_word(word: &str) -> Option<IncidentStatus> {
+        match word {
+            "open" => Some(IncidentStatus::Open),
+            "resolved" => Some(IncidentStatus::Resolved),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for IncidentStatus {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for IncidentStatus {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Where a stored webhook came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum WebhookSource {
+    Alertmanager,
+    PagerDuty,
+}
+
+impl WebhookSource {
+    /// The word the store, the API and metric labels use: `alertmanager`, `pagerduty`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookSource::Alertmanager => "alertmanager",
+            WebhookSource::PagerDuty => "pagerduty",
+        }
+    }
+
+    /// The source a word names, if any.
+    pub fn from_word(word: &str) -> Option<WebhookSource> {
+        match word {
+            "alertmanager" => Some(WebhookSource::Alertmanager),
+            "pagerduty" => Some(WebhookSource::PagerDuty),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for WebhookSource {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for WebhookSource {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// One Alertmanager notification, parsed, to be stored.
+#[derive(Clone, Debug)]
+pub struct AlertmanagerIntake {
+    /// groupKey + status + sorted (fingerprint, status, startsAt, endsAt), hashed.
+    pub dedup_key: String,
+    pub received_at: Instant,
+    pub body: Vec<u8>,
+    pub group_key: String,
+    pub status: AlertStatus,
+    /// The earliest `startsAt` of its alerts.
+    pub starts_at: Instant,
+    /// The latest `endsAt` when the group is resolved.
+    pub ends_at: Option<Instant>,
+    pub title: String,
+    pub severity: Option<String>,
+    pub truncated_alerts: u64,
+    /// The group's `commonLabels`: what PagerDuty fallback links match against.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// One PagerDuty v3 webhook, parsed, to be stored.
+#[derive(Clone, Debug)]
+pub struct PagerDutyIntake {
+    /// `X-Webhook-Id`, else `event.id`.
+    pub dedup_key: String,
+    pub received_at: Instant,
+    pub body: Vec<u8>,
+    pub occurred_at: Instant,
+    /// None for events that are not about an incident (`pagey.ping`).
+    pub action: Option<PageAction>,
+    pub pd_incident_id: Option<String>,
+    /// `incident_key`: Alertmanager's PagerDuty integration sends sha256(groupKey) hex.
+    pub incident_key: Option<String>,
+    pub title: Option<String>,
+    /// The fallback for a page that neither its PagerDuty incident id nor its
+    /// `incident_key` links to an incident; `None`: no rule names the page's service.
+    pub link: Option<PageLink>,
+}
+
+/// A fallback link of a page to an Alertmanager incident (`[[webhooks.pagerduty.links]]`
+/// rules of the page's service): the incident must carry every label of one of the sets,
+/// and the page's time must fall within the incident's span widened by `within`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageLink {
+    pub label_sets: Vec<BTreeMap<String, String>>,
+    pub within: SignedDuration,
+}
+
+impl PageLink {
+    /// The labels of an incident satisfy one of the sets.
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.label_sets.iter().any(|set| set.iter().all(|(name, value)| labels.get(name) == Some(value)))
+    }
+
+    /// An Alertmanager incident a page at `occurred` may join: it carries one of the label
+    /// sets, opened no later than `within` after the page, and is open or resolved no earlier
+    /// than `within` before it.
+    pub fn accepts(&self, incident: &IncidentState, occurred: Instant) -> bool {
+        incident.group_key.is_some()
+            && incident.opened_at <= plus(occurred, self.within)
+            && (incident.status == IncidentStatus::Open
+                || incident.resolved_at.is_some_and(|resolved| resolved >= minus(occurred, self.within)))
+            && self.matches(&incident.labels)
+    }
+}
+
+/// Where to look for a page's incident, in order: the incident of an earlier event of its
+/// PagerDuty incident; the newest incident carrying its `incident_key` (the sha256 of an
+/// Alertmanager group key, which every episode of that group shares, so a late event of an
+/// old page must not join the group's newest episode: the PagerDuty incident id comes
+/// first); a fallback rule of its service; else an incident of its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PageLinkStep<'a> {
+    PagerDutyIncident(&'a str),
+    IncidentKey(&'a str),
+    Rule(&'a PageLink),
+}
+
+/// The steps of [`PageLinkStep`] that apply to a page, in the order they are tried.
+pub fn page_link_steps(page: &PagerDutyIntake) -> Vec<PageLinkStep<'_>> {
+    let mut steps = Vec::new();
+    if let Some(id) = &page.pd_incident_id {
+        steps.push(PageLinkStep::PagerDutyIncident(id));
+    }
+    if let Some(key) = &page.incident_key {
+        steps.push(PageLinkStep::IncidentKey(key));
+    }
+    if let Some(link) = &page.link {
+        steps.push(PageLinkStep::Rule(link));
+    }
+    steps
+}
+
+/// Severity order: the highest an incident's alerts had wins.
+pub fn severity_rank(severity: Option<&str>) -> u8 {
+    match severity.map(str::to_ascii_lowercase).as_deref() {
+        Some("critical" | "page" | "p1") => 5,
+        Some("error" | "high" | "p2") => 4,
+        Some("warning" | "warn" | "medium" | "p3") => 3,
+        Some("info" | "low" | "p4" | "p5") => 2,
+        Some(_) => 1,
+        None => 0,
+    }
+}
+
+/// The key of a group as Alertmanager's PagerDuty integration sends it (`dedup_key`, which
+/// PagerDuty calls `incident_key`): the SHA-256 hex of the group key.
+pub fn group_key_hash(group_key: &str) -> String {
+    hex::encode(Sha256::digest(group_key.as_bytes()))
+}
+
+/// An incident as grouping sees it; the store maps its rows to and from this.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IncidentState {
+    /// The Alertmanager group; `None` for a page-only incident.
+    pub group_key: Option<String>,
+    /// [`group_key_hash`] of the group, or a page-only incident's `incident_key`.
+    pub pd_incident_key: Option<String>,
+    pub pd_incident_id: Option<String>,
+    pub title: String,
+    pub status: IncidentStatus,
+    pub severity: Option<String>,
+    pub opened_at: Instant,
+    pub last_signal: Instant,
+    pub resolved_at: Option<Instant>,
+    pub truncated_alerts: u64,
+    /// The group's latest `commonLabels` (empty for page-only incidents).
+    pub labels: BTreeMap<String, String>,
+}
+
+impl IncidentState {
+    /// A notification of `intake` belongs to this incident unless the incident resolved
+    /// and stayed quiet for `quiet_period` before the group fired again (a new episode).
+    pub fn takes(&self, intake: &AlertmanagerIntake, quiet_period: SignedDuration) -> bool {
+        let new_episode = self.status == IncidentStatus::Resolved
+            && intake.status == AlertStatus::Firing
+            && self.resolved_at.is_some_and(|resolved| {
+                intake.starts_at.as_millisecond() - resolved.as_millisecond() >= quiet_period.as_millis() as i64
+            });
+        !new_episode
+    }
+
+    /// The incident a notification opens when its group has none that [`Self::takes`] it.
+    pub fn opened_by(intake: &AlertmanagerIntake) -> IncidentState {
+        IncidentState {
+            group_key: Some(intake.group_key.clone()),
+            pd_incident_key: Some(group_key_hash(&intake.group_key)),
+            pd_incident_id: None,
+            title: intake.title.clone(),
+            status: IncidentStatus::Open,
+            severity: intake.severity.clone(),
+            opened_at: intake.starts_at,
+            last_signal: intake.received_at,
+            resolved_at: None,
+            truncated_alerts: 0,
+            labels: BTreeMap::new(),
+        }
+    }
+
+    /// A page-only incident (opened by a page of Alertmanager's PagerDuty integration before
+    /// the notification came) that a notification of its group takes over.
+    pub fn is_page_only_of(&self, intake: &AlertmanagerIntake) -> bool {
+        self.group_key.is_none()
+            && self.status == IncidentStatus::Open
+            && self.pd_incident_key.as_deref() == Some(group_key_hash(&intake.group_key).as_str())
+    }
+
+    /// The notification takes this page-only incident over: its group, title and severity.
+    pub fn take_over(&mut self, intake: &AlertmanagerIntake) {
+        self.group_key = Some(intake.group_key.clone());
+        self.title = intake.title.clone();
+        self.severity = intake.severity.clone();
+    }
+
+    /// What a notification changes: title (when empty), the highest severity, the span,
+    /// the truncation count, the status, and the labels (the group's latest).
+    pub fn apply(&mut self, intake: &AlertmanagerIntake) {
+        if self.title.is_empty() {
+            self.title = intake.title.clone();
+        }
+        if severity_rank(intake.severity.as_deref()) > severity_rank(self.severity.as_deref()) {
+            self.severity = intake.severity.clone();
+        }
+        self.opened_at = self.opened_at.min(intake.starts_at);
+        self.last_signal = [Some(self.last_signal), Some(intake.received_at), Some(intake.starts_at), intake.ends_at]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(self.last_signal);
+        self.truncated_alerts = self.truncated_alerts.max(intake.truncated_alerts);
+        (self.status, self.resolved_at) = match intake.status {
+            AlertStatus::Firing => (IncidentStatus::Open, None),
+            AlertStatus::Resolved => (IncidentStatus::Resolved, Some(intake.ends_at.unwrap_or(intake.received_at))),
+        };
+        self.labels = intake.labels.clone();
+    }
+
+    /// The incident a page opens when nothing links it: titled by its PagerDuty incident.
+    pub fn opened_by_page(page: &PagerDutyIntake) -> IncidentState {
+        let title = page
+            .title
+            .clone()
+            .filter(|title| !title.is_empty())
+            .unwrap_or_else(|| format!("PagerDuty incident {}", page.pd_incident_id.as_deref().unwrap_or("?")));
+        IncidentState {
+            group_key: None,
+            pd_incident_key: page.incident_key.clone(),
+            pd_incident_id: page.pd_incident_id.clone(),
+            title,
+            status: IncidentStatus::Open,
+            severity: None,
+            opened_at: page.occurred_at,
+            last_signal: page.occurred_at,
+            resolved_at: None,
+            truncated_alerts: 0,
+            labels: BTreeMap::new(),
+        }
+    }
+
+    /// What a page changes: its PagerDuty incident (the first one stays), the span, and the
+    /// status when the page resolves, triggers or reopens.
+    pub fn apply_page(&mut self, page: &PagerDutyIntake) {
+        if self.pd_incident_id.is_none() {
+            self.pd_incident_id = page.pd_incident_id.clone();
+        }
+        self.last_signal = self.last_signal.max(page.occurred_at);
+        self.opened_at = self.opened_at.min(page.occurred_at);
+        match page.action {
+            Some(PageAction::Resolved) => {
+                self.status = IncidentStatus::Resolved;
+                self.resolved_at = Some(page.occurred_at);
+            }
+            Some(PageAction::Triggered | PageAction::Reopened) => {
+                self.status = IncidentStatus::Open;
+                self.resolved_at = None;
+            }
+            _ => {}
+        }
+    }
+}
+
+fn plus(instant: Instant, duration: SignedDuration) -> Instant {
+    instant.checked_add(duration).unwrap_or(instant)
+}
+
+fn minus(instant: Instant, duration: SignedDuration) -> Instant {
+    instant.checked_sub(duration).unwrap_or(instant)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> Instant {
+        text.parse().unwrap()
+    }
+
+    fn notification(group_key: &str, status: AlertStatus, starts_at: &str, severity: &str) -> AlertmanagerIntake {
+        let starts_at = at(starts_at);
+        let ends_at = (status == AlertStatus::Resolved).then(|| starts_at + SignedDuration::from_mins(5));
+        AlertmanagerIntake {
+            dedup_key: format!("{group_key}-{starts_at}-{status:?}"),
+            received_at: starts_at + SignedDuration::from_secs(30),
+            body: Vec::new(),
+            group_key: group_key.to_owned(),
+            status,
+            starts_at,
+            ends_at,
+            title: format!("{group_key} title"),
+            severity: Some(severity.to_owned()),
+            truncated_alerts: 0,
+            labels: BTreeMap::from([("alertname".to_owned(), group_key.to_owned())]),
+        }
+    }
+
+    fn page(action: PageAction, occurred_at: &str) -> PagerDutyIntake {
+        PagerDutyIntake {
+            dedup_key: "p".to_owned(),
+            received_at: at(occurred_at),
+            body: Vec::new(),
+            occurred_at: at(occurred_at),
+            action: Some(action),
+            pd_incident_id: Some("PD1".to_owned()),
+            incident_key: None,
+            title: None,
+            link: None,
+        }
+    }
+
+    #[test]
+    fn a_group_fires_again_after_its_quiet_period_as_a_new_episode() {
+        let quiet = SignedDuration::from_mins(30);
+        let mut incident =
+            IncidentState::opened_by(&notification("G", AlertStatus::Firing, "2025-02-09T10:00:00Z", "warning"));
+        incident.apply(&notification("G", AlertStatus::Resolved, "2025-02-09T10:00:00Z", "warning"));
+        assert_eq!(
+            (incident.status, incident.resolved_at),
+            (IncidentStatus::Resolved, Some(at("2025-02-09T10:05:00Z")))
+        );
+        // Within the quiet period: the same incident; after it: a new episode.
+        assert!(incident.takes(&notification("G", AlertStatus::Firing, "2025-02-09T10:34:59Z", "warning"), quiet));
+        assert!(!incident.takes(&notification("G", AlertStatus::Firing, "2025-02-09T10:35:00Z", "warning"), quiet));
+        // A resolved notification never opens an episode.
+        assert!(incident.takes(&notification("G", AlertStatus::Resolved, "2025-02-09T12:00:00Z", "warning"), quiet));
+    }
+
+    #[test]
+    fn a_notification_raises_severity_and_widens_the_span() {
+        let mut incident =
+            IncidentState::opened_by(&notification("G", AlertStatus::Firing, "2025-02-09T10:00:00Z", "critical"));
+        incident.apply(&notification("G", AlertStatus::Firing, "2025-02-09T09:50:00Z", "warning"));
+        assert_eq!(incident.severity.as_deref(), Some("critical"), "a lower severity does not lower it");
+        assert_eq!(incident.opened_at, at("2025-02-09T09:50:00Z"));
+        assert_eq!(incident.last_signal, at("2025-02-09T10:00:30Z"), "received time of the first");
+        let mut info =
+            IncidentState::opened_by(&notification("H", AlertStatus::Firing, "2025-02-09T10:00:00Z", "info"));
+        info.apply(&notification("H", AlertStatus::Firing, "2025-02-09T10:00:00Z", "P1"));
+        assert_eq!(info.severity.as_deref(), Some("P1"));
+    }
+
+    #[track_caller]
+    fn check_rank(severity: Option<&str>, rank: u8) {
+        assert_eq!(severity_rank(severity), rank, "{severity:?}");
+    }
+
+    #[test]
+    fn severity_ranks() {
+        check_rank(Some("Critical"), 5);
+        check_rank(Some("p2"), 4);
+        check_rank(Some("warn"), 3);
+        check_rank(Some("low"), 2);
+        check_rank(Some("sev-whatever"), 1);
+        check_rank(None, 0);
+    }
+
+    #[test]
+    fn a_page_only_incident_is_taken_over_by_its_group() {
+        let firing = notification("G", AlertStatus::Firing, "2025-02-09T10:00:00Z", "critical");
+        let page = PagerDutyIntake {
+            incident_key: Some(group_key_hash("G")),
+            ..page(PageAction::Triggered, "2025-02-09T10:00:10Z")
+        };
+        let mut incident = IncidentState::opened_by_page(&page);
+        assert_eq!(incident.title, "PagerDuty incident PD1");
+        assert!(incident.is_page_only_of(&firing));
+        assert!(!incident.is_page_only_of(&notification("H", AlertStatus::Firing, "2025-02-09T10:00:00Z", "info")));
+        incident.take_over(&firing);
+        assert_eq!((incident.group_key.as_deref(), incident.title.as_str()), (Some("G"), "G title"));
+        assert!(!incident.is_page_only_of(&firing), "no longer page-only");
+    }
+
+    #[test]
+    fn pages_change_status_by_their_action() {
+        let mut incident = IncidentState::opened_by_page(&page(PageAction::Triggered, "2025-02-09T10:00:00Z"));
+        incident.apply_page(&page(PageAction::Acknowledged, "2025-02-09T10:05:00Z"));
+        assert_eq!(incident.status, IncidentStatus::Open);
+        incident.apply_page(&page(PageAction::Resolved, "2025-02-09T10:30:00Z"));
+        assert_eq!(
+            (incident.status, incident.resolved_at),
+            (IncidentStatus::Resolved, Some(at("2025-02-09T10:30:00Z")))
+        );
+        incident.apply_page(&page(PageAction::Reopened, "2025-02-09T10:40:00Z"));
+        assert_eq!((incident.status, incident.resolved_at), (IncidentStatus::Open, None));
+        assert_eq!(incident.last_signal, at("2025-02-09T10:40:00Z"));
+    }
+
+    #[test]
+    fn a_fallback_link_needs_labels_and_time() {
+        let link = PageLink {
+            label_sets: vec![BTreeMap::from([("alertname".to_owned(), "G".to_owned())])],
+            within: SignedDuration::from_mins(30),
+        };
+        let mut incident =
+            IncidentState::opened_by(&notification("G", AlertStatus::Firing, "2025-02-09T10:00:00Z", "critical"));
+        incident.apply(&notification("G", AlertStatus::Firing, "2025-02-09T10:00:00Z", "critical"));
+        assert!(link.accepts(&incident, at("2025-02-09T11:00:00Z")), "open: any later page");
+        assert!(link.accepts(&incident, at("2025-02-09T09:30:00Z")), "opened within 30 min after the page");
+        assert!(!link.accepts(&incident, at("2025-02-09T09:29:59Z")));
+        incident.apply(&notification("G", AlertStatus::Resolved, "2025-02-09T10:00:00Z", "critical"));
+        assert!(link.accepts(&incident, at("2025-02-09T10:35:00Z")), "resolved 10:05, within 30 min");
+        assert!(!link.accepts(&incident, at("2025-02-09T10:35:01Z")));
+        incident.labels.insert("alertname".to_owned(), "H".to_owned());
+        assert!(!link.accepts(&incident, at("2025-02-09T10:10:00Z")), "labels differ");
+    }
+
+    #[test]
+    fn page_links_are_tried_by_id_then_key_then_rule() {
+        let link = PageLink { label_sets: Vec::new(), within: SignedDuration::ZERO };
+        let full = PagerDutyIntake {
+            incident_key: Some("K".to_owned()),
+            link: Some(link.clone()),
+            ..page(PageAction::Triggered, "2025-02-09T10:00:00Z")
+        };
+        assert_eq!(
+            page_link_steps(&full),
+            [PageLinkStep::PagerDutyIncident("PD1"), PageLinkStep::IncidentKey("K"), PageLinkStep::Rule(&link)]
+        );
+        let bare = PagerDutyIntake { pd_incident_id: None, ..page(PageAction::Triggered, "2025-02-09T10:00:00Z") };
+        assert!(page_link_steps(&bare).is_empty());
+    }
+}
