@@ -96,7 +96,7 @@ pub enum Error {
     #[error("{} input file(s) could not be read:\n{}", .0.len(), .0.join("\n"))]
     Inputs(Vec<String>),
     #[error("invalid window: {0}")]
-    Window(String),
+    Window(#[from] incident::WindowError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -182,7 +182,7 @@ fn window(artifacts: &dyn Artifacts, options: &DraftOptions, records: &[Record],
     // The data's span matters only without a window or a resolution: skip reading logs else.
     let needs_data = options.window.is_none() && incident::resolution(records).is_none();
     let data_span = if needs_data { data_span(artifacts, records, logs, options) } else { None };
-    incident::window(records, &rules, options.window, data_span).map_err(Error::Window)
+    Ok(incident::window(records, &rules, options.window, data_span)?)
 }
 
 fn data_span(

@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tracing_subscriber::EnvFilter;
 
+use crate::incident::grouping::WebhookSource;
+
 /// How log events are written to stderr.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum LogFormat {
@@ -62,10 +64,21 @@ fn filter_directives(postmortemd_log: Option<String>, rust_log: Option<String>) 
 }
 
 /// The webhook sources: a fixed set, so the label stays bounded.
-const SOURCES: [&str; 2] = ["alertmanager", "pagerduty"];
+const SOURCES: [WebhookSource; 2] = [WebhookSource::Alertmanager, WebhookSource::PagerDuty];
 
 /// What became of a webhook: a fixed set, so the label stays bounded.
 const OUTCOMES: [&str; 5] = ["stored", "duplicate", "rejected", "unauthorized", "unavailable"];
+
+/// What became of a webhook, for `postmortemd_webhooks_received_total{outcome}`; the
+/// discriminant is the index of its label in `OUTCOMES`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WebhookOutcome {
+    Stored = 0,
+    Duplicate = 1,
+    Rejected = 2,
+    Unauthorized = 3,
+    Unavailable = 4,
+}
 
 /// The collectors: a fixed set, so the label stays bounded.
 const COLLECTORS: [&str; 2] = ["kubernetes", "prometheus"];
@@ -90,21 +103,10 @@ impl Metrics {
         Metrics::default()
     }
 
-    /// One webhook from `source` (`alertmanager`, `pagerduty`) with its `outcome` (`stored`,
-    /// `duplicate`, `rejected`, `unauthorized`, `unavailable`).
-    ///
-    /// # Panics
-    ///
-    /// In debug builds, on a source or outcome outside those sets (a caller's bug); release
-    /// builds drop the count rather than take the daemon down.
-    pub fn webhook_received(&self, source: &'static str, outcome: &'static str) {
-        let source_idx = SOURCES.iter().position(|known| *known == source);
-        let outcome_idx = OUTCOMES.iter().position(|known| *known == outcome);
-        debug_assert!(source_idx.is_some(), "unknown webhook source {source:?}");
-        debug_assert!(outcome_idx.is_some(), "unknown webhook outcome {outcome:?}");
-        if let (Some(source_idx), Some(outcome_idx)) = (source_idx, outcome_idx) {
-            self.webhooks_received[source_idx][outcome_idx].fetch_add(1, Ordering::Relaxed);
-        }
+    /// One webhook from `source` with its `outcome`.
+    pub fn webhook_received(&self, source: WebhookSource, outcome: WebhookOutcome) {
+        let source_idx = SOURCES.iter().position(|known| *known == source).unwrap_or_default();
+        self.webhooks_received[source_idx][outcome as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// A PagerDuty webhook whose signature matched none of the signing secrets.
@@ -301,9 +303,9 @@ mod tests {
     #[test]
     fn webhook_counts_are_exposed_per_source_and_outcome_with_zeros() {
         let metrics = Metrics::new();
-        metrics.webhook_received("alertmanager", "stored");
-        metrics.webhook_received("alertmanager", "stored");
-        metrics.webhook_received("pagerduty", "unauthorized");
+        metrics.webhook_received(WebhookSource::Alertmanager, WebhookOutcome::Stored);
+        metrics.webhook_received(WebhookSource::Alertmanager, WebhookOutcome::Stored);
+        metrics.webhook_received(WebhookSource::PagerDuty, WebhookOutcome::Unauthorized);
         metrics.signature_failure();
         let text = metrics.render(3);
         let rows: &[(&str, &str)] = &[
@@ -361,7 +363,7 @@ postmortemd_timeline_build_seconds_count 5
     #[test]
     fn the_exposition_is_well_formed() {
         let metrics = Metrics::new();
-        metrics.webhook_received("pagerduty", "duplicate");
+        metrics.webhook_received(WebhookSource::PagerDuty, WebhookOutcome::Duplicate);
         metrics.timeline_built(0.02);
         metrics.collected("kubernetes", 1.5, 2);
         let text = metrics.render(0);

@@ -18,7 +18,8 @@ use crate::incident::{
 };
 use crate::ingest::{alertmanager, pagerduty};
 use crate::record::{AlertStatus, Instant};
-use crate::store::Intake;
+use crate::store::{Intake, WebhookSource};
+use crate::telemetry::WebhookOutcome;
 
 /// What a stored webhook answers.
 fn stored(intake: Intake) -> (StatusCode, Json<serde_json::Value>) {
@@ -35,7 +36,7 @@ pub async fn alertmanager(
     if let Some(token) = &state.settings.webhooks.alertmanager_bearer_token
         && !bearer_matches(&headers, std::slice::from_ref(token))
     {
-        state.metrics.webhook_received("alertmanager", "unauthorized");
+        state.metrics.webhook_received(WebhookSource::Alertmanager, WebhookOutcome::Unauthorized);
         return Err(ApiError::unauthorized("missing or wrong bearer token (Authorization: Bearer …)"));
     }
     let payload = match check_json(&headers, &body)
@@ -43,7 +44,7 @@ pub async fn alertmanager(
     {
         Ok(payload) => payload,
         Err(error) => {
-            state.metrics.webhook_received("alertmanager", "rejected");
+            state.metrics.webhook_received(WebhookSource::Alertmanager, WebhookOutcome::Rejected);
             return Err(error);
         }
     };
@@ -67,13 +68,16 @@ pub async fn alertmanager(
     state.metrics.store_commit(started.elapsed().as_secs_f64());
     match result {
         Ok(intake) => {
-            state.metrics.webhook_received("alertmanager", if intake.duplicate { "duplicate" } else { "stored" });
+            state.metrics.webhook_received(
+                WebhookSource::Alertmanager,
+                if intake.duplicate { WebhookOutcome::Duplicate } else { WebhookOutcome::Stored },
+            );
             tracing::debug!(incident = ?intake.incident_id, duplicate = intake.duplicate, "Alertmanager notification stored.");
             state.invalidate(intake.incident_id);
             Ok(stored(intake))
         }
         Err(error) => {
-            state.metrics.webhook_received("alertmanager", "unavailable");
+            state.metrics.webhook_received(WebhookSource::Alertmanager, WebhookOutcome::Unavailable);
             Err(ApiError::unavailable(&error))
         }
     }
@@ -90,7 +94,7 @@ pub async fn pagerduty(
         let signatures = headers.get("x-pagerduty-signature").and_then(|value| value.to_str().ok()).unwrap_or("");
         if !signature_matches(signatures, &body, secrets) {
             state.metrics.signature_failure();
-            state.metrics.webhook_received("pagerduty", "unauthorized");
+            state.metrics.webhook_received(WebhookSource::PagerDuty, WebhookOutcome::Unauthorized);
             return Err(ApiError::unauthorized(
                 "X-PagerDuty-Signature is missing or matches no configured signing secret",
             ));
@@ -101,7 +105,7 @@ pub async fn pagerduty(
     {
         Ok(page) => page,
         Err(error) => {
-            state.metrics.webhook_received("pagerduty", "rejected");
+            state.metrics.webhook_received(WebhookSource::PagerDuty, WebhookOutcome::Rejected);
             return Err(error);
         }
     };
@@ -127,13 +131,16 @@ pub async fn pagerduty(
     state.metrics.store_commit(started.elapsed().as_secs_f64());
     match result {
         Ok(intake) => {
-            state.metrics.webhook_received("pagerduty", if intake.duplicate { "duplicate" } else { "stored" });
+            state.metrics.webhook_received(
+                WebhookSource::PagerDuty,
+                if intake.duplicate { WebhookOutcome::Duplicate } else { WebhookOutcome::Stored },
+            );
             tracing::debug!(incident = ?intake.incident_id, duplicate = intake.duplicate, "PagerDuty event stored.");
             state.invalidate(intake.incident_id);
             Ok(stored(intake))
         }
         Err(error) => {
-            state.metrics.webhook_received("pagerduty", "unavailable");
+            state.metrics.webhook_received(WebhookSource::PagerDuty, WebhookOutcome::Unavailable);
             Err(ApiError::unavailable(&error))
         }
     }

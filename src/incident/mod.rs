@@ -39,6 +39,15 @@ impl WindowRules {
     }
 }
 
+/// Why an incident has no window.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WindowError {
+    #[error("{start} is not before {end}")]
+    Backwards { start: Instant, end: Instant },
+    #[error("no timestamps in the inputs and no --window")]
+    NoTimes,
+}
+
 /// The window of an incident: `explicit` when given; else the earliest signal minus the
 /// lead-in to the latest resolution plus the tail (unresolved: up to the end of
 /// `data_span`, the daemon's "now", at least the tail past the last signal); else the span
@@ -48,10 +57,10 @@ pub fn window(
     rules: &WindowRules,
     explicit: Option<(Instant, Instant)>,
     data_span: Option<(Instant, Instant)>,
-) -> Result<Window, String> {
+) -> Result<Window, WindowError> {
     if let Some((start, end)) = explicit {
         if end <= start {
-            return Err(format!("{start} is not before {end}"));
+            return Err(WindowError::Backwards { start, end });
         }
         let baseline_end = signal_span(records)
             .map_or_else(|| plus(start, rules.lead_in).min(end), |(first, _)| onset(first, rules).clamp(start, end));
@@ -65,7 +74,7 @@ pub fn window(
         };
         return Ok(Window { start, end, baseline_end: onset(first_signal, rules) });
     }
-    let (start, end) = data_span.ok_or_else(|| "no timestamps in the inputs and no --window".to_owned())?;
+    let (start, end) = data_span.ok_or(WindowError::NoTimes)?;
     let end = end.max(plus(start, SignedDuration::from_secs(1)));
     Ok(Window { start, end, baseline_end: plus(start, rules.lead_in).min(end) })
 }
