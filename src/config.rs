@@ -1,8 +1,8 @@
 //! Settings: built-in defaults < `--config FILE` (TOML) < `POSTMORTEMD_<SECTION>__<KEY>`
 //! environment < flags ([`Overrides`]). Secrets come from env or `*_file` keys and live in
 //! [`Secret`]. This module owns loading, validating and printing the settings
-//! ([`load`], [`render`], [`example`]), all driven by one declaration per key (`KEYS`);
-//! what each setting does belongs to its user.
+//! ([`load`], [`render`], [`example`], [`document`]), all driven by one declaration per key
+//! (`KEYS`); what each setting does belongs to its user.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -290,8 +290,8 @@ macro_rules! at {
 
 /// Every key a settings file may hold, by section, in the order files are written.
 /// NB: the one declaration of each key: loading and validation, the unknown-key check,
-/// `render` (`postmortemd config`) and `example` all read it. A new key is an entry here,
-/// its field in [`Settings`] and its default.
+/// `render` (`postmortemd config`), `example` and the tables of docs/configuration.md all
+/// read it. A new key is an entry here, its field in [`Settings`] and its default.
 static KEYS: &[Section] = &[
     Section {
         name: "server",
@@ -572,7 +572,7 @@ struct Section {
 }
 
 /// One key: its name in its section, how it reads and shows itself, and the help text
-/// `example()` writes above it.
+/// `example()` writes above it and docs/configuration.md shows as its meaning.
 struct Key {
     name: &'static str,
     slot: &'static (dyn Slot + Sync),
@@ -1156,6 +1156,66 @@ fn write_settings(settings: &Settings, comments: bool) -> String {
     text
 }
 
+/// `markdown` (docs/configuration.md) with the table of each section's keys, between
+/// `<!-- keys SECTION -->` and `<!-- /keys -->`, generated anew: key, default as
+/// `example()` writes it, and help. The prose around the tables is left as it is.
+pub fn document(markdown: &str) -> String {
+    const BEGIN: &str = "<!-- keys ";
+    const END: &str = "<!-- /keys -->";
+    let mut text = String::with_capacity(markdown.len());
+    let mut rest = markdown;
+    while let Some(begin) = rest.find(BEGIN) {
+        let Some(marker_len) = rest[begin..].find("-->").map(|close| close + "-->".len()) else { break };
+        let name = rest[begin + BEGIN.len()..begin + marker_len - "-->".len()].trim();
+        let (Some(section), Some(end)) = (KEYS.iter().find(|section| section.name == name), rest[begin..].find(END))
+        else {
+            text.push_str(&rest[..begin + marker_len]);
+            rest = &rest[begin + marker_len..];
+            continue;
+        };
+        text.push_str(&rest[..begin + marker_len]);
+        text.push_str("\n\n");
+        text.push_str(&key_table(section));
+        text.push('\n');
+        rest = &rest[begin + end..];
+    }
+    text.push_str(rest);
+    text
+}
+
+/// A section's keys as a Markdown table.
+fn key_table(section: &Section) -> String {
+    let defaults = Settings::default();
+    let cell = |text: &str| text.lines().map(str::trim).collect::<Vec<_>>().join(" ").replace('|', "\\|");
+    let mut table = String::from("| Key | Default | Meaning |\n|-----|---------|---------|\n");
+    for key in section.keys {
+        let (name, default, meaning) = match key.slot.show(&defaults) {
+            Shown::Value(value) => (format!("`{}`", key.name), format!("`{value}`"), cell(key.help)),
+            Shown::Tables { rows, example } => {
+                let rows: Vec<String> = rows
+                    .iter()
+                    .map(|row| {
+                        let fields: Vec<String> =
+                            row.iter().map(|(field, value)| format!("{field} = {value}")).collect();
+                        format!("`{{ {} }}`", fields.join(", "))
+                    })
+                    .collect();
+                let fields: Vec<String> = example.iter().map(|(field, _)| format!("`{field}`")).collect();
+                (
+                    format!("`[[{}.{}]]`", section.name, key.name),
+                    if rows.is_empty() { "none".to_owned() } else { cell(&rows.join(", ")) },
+                    format!("{} Fields: {}.", cell(key.help), fields.join(", ")),
+                )
+            }
+        };
+        let _ = writeln!(table, "| {name} | {default} | {meaning} |");
+        if let Some(file_help) = key.slot.file_help() {
+            let _ = writeln!(table, "| `{}_file` | — | {} |", key.name, cell(file_help));
+        }
+    }
+    table
+}
+
 /// A table of label values as TOML (`{ "namespace" = "shop" }`).
 fn show_labels(labels: &BTreeMap<String, String>) -> String {
     let pairs: Vec<String> =
@@ -1200,6 +1260,7 @@ mod tests {
     use super::*;
 
     const EXAMPLE_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config/postmortemd.example.toml");
+    const DOCS_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/configuration.md");
 
     fn env(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
         Some(pairs.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect())
@@ -1616,5 +1677,19 @@ mod tests {
         check_generated(EXAMPLE_PATH, &example());
         let settings = load(Some(Path::new(EXAMPLE_PATH)), env(&[]), &Overrides::default()).unwrap();
         assert_eq!(settings, Settings::default());
+    }
+
+    #[test]
+    fn the_key_tables_of_the_docs_are_generated_from_the_keys() {
+        let committed = std::fs::read_to_string(DOCS_PATH).unwrap();
+        let sections: Vec<&str> = KEYS.iter().map(|section| section.name).collect();
+        let marked: Vec<&str> = committed
+            .split("<!-- keys ")
+            .skip(1)
+            .filter_map(|rest| rest.split_once("-->"))
+            .map(|(name, _)| name.trim())
+            .collect();
+        assert_eq!(marked, sections, "docs/configuration.md: one `<!-- keys SECTION -->` table per section, in order");
+        check_generated(DOCS_PATH, &document(&committed));
     }
 }
