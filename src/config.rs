@@ -1,7 +1,8 @@
 //! Settings: built-in defaults < `--config FILE` (TOML) < `POSTMORTEMD_<SECTION>__<KEY>`
 //! environment < flags ([`Overrides`]). Secrets come from env or `*_file` keys and live in
 //! [`Secret`]. This module owns loading, validating and printing the settings
-//! ([`load`], [`render`], [`example`]); what each setting does belongs to its user.
+//! ([`load`], [`render`], [`example`], [`document`]), all driven by one declaration per key
+//! (`KEYS`); what each setting does belongs to its user.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -227,7 +228,12 @@ pub struct Overrides {
 /// Why the settings could not be loaded; every variant names the key or the file.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A value that is not what its key expects.
+    /// A value that does not read as what its key expects.
+    // NB: no `#[source]`: the message already says what is wrong, and an error chain
+    // (`serve`'s) would say it twice.
+    #[error("{key}: {error}")]
+    Value { key: String, error: ValueError },
+    /// A value, or a row of an array of tables, that is not what its key expects.
     #[error("{key}: {message}")]
     Invalid { key: String, message: String },
     /// A key no setting has: a typo must not silently do nothing.
@@ -241,124 +247,505 @@ pub enum Error {
     Source(#[from] config::ConfigError),
 }
 
+/// A value that does not read as its kind (`"20 parsecs" is not a duration like 20m`);
+/// [`Error::Value`] names the key.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} {problem}")]
+pub struct ValueError {
+    /// The value as written.
+    pub text: String,
+    pub problem: Problem,
+}
+
+/// What is wrong with a value, each with what was expected (`"a duration like 20m"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    #[error("is not {0}")]
+    NotA(&'static str),
+    #[error("is zero, expected {0}")]
+    Zero(&'static str),
+    #[error("is negative, expected {0}")]
+    Negative(&'static str),
+    #[error("is shorter than a millisecond, expected {0}")]
+    BelowMillisecond(&'static str),
+    #[error("has a fraction of a millisecond, expected {0}")]
+    FractionOfMillisecond(&'static str),
+}
+
+impl Problem {
+    fn of(self, text: &str) -> ValueError {
+        ValueError { text: text.to_owned(), problem: self }
+    }
+}
+
 /// The environment prefix: `POSTMORTEMD_SERVER__LISTEN` is `server.listen`.
 const ENV_PREFIX: &str = "POSTMORTEMD";
 
-/// Every key a settings file may hold, by section, with the comment `example()` prints.
-/// NB: the one list of keys; unknown-key checks, `render` and `example` all read it.
-const KEYS: &[(&str, &[(&str, &str)])] = &[
-    (
-        "server",
-        &[
-            ("listen", "Address and port the HTTP server binds (serve --listen)."),
-            ("max_body_bytes", "Largest webhook body accepted: bytes, or a size like 512KiB or 4MiB."),
-            ("shutdown_grace", "On SIGTERM or SIGINT, how long requests and jobs may take to finish."),
+/// Where a key's value lives in [`Settings`]: `at!(window.lead_in)`.
+macro_rules! at {
+    ($($field:ident).+) => {
+        At { get: |settings| &settings.$($field).+, get_mut: |settings| &mut settings.$($field).+ }
+    };
+}
+
+/// Every key a settings file may hold, by section, in the order files are written.
+/// NB: the one declaration of each key: loading and validation, the unknown-key check,
+/// `render` (`postmortemd config`), `example` and the tables of docs/configuration.md all
+/// read it. A new key is an entry here, its field in [`Settings`] and its default.
+static KEYS: &[Section] = &[
+    Section {
+        name: "server",
+        keys: &[
+            Key {
+                name: "listen",
+                slot: &Scalar { at: at!(server.listen), format: ADDRESS },
+                help: "Address and port the HTTP server binds (`serve --listen`); in a pod `0.0.0.0:8080`.",
+            },
+            Key {
+                name: "max_body_bytes",
+                slot: &Scalar { at: at!(server.max_body_bytes), format: SIZE },
+                help: "Largest webhook body accepted: bytes, or a size like `512KiB` or `4MiB`;\n\
+                       a larger one is answered 413.",
+            },
+            Key {
+                name: "shutdown_grace",
+                slot: &Scalar { at: at!(server.shutdown_grace), format: DURATION },
+                help: "On SIGTERM or SIGINT, how long requests and jobs may take to finish;\n\
+                       keep it below the pod's `terminationGracePeriodSeconds`.",
+            },
         ],
-    ),
-    ("store", &[("url", "Where incidents and evidence are kept (serve --store): sqlite://PATH.")]),
-    (
-        "webhooks.alertmanager",
-        &[
-            ("bearer_token", "Token Alertmanager must send as `Authorization: Bearer`; empty: open."),
-            ("bearer_token_file", "Or: a file holding the token (read at start, trimmed)."),
+    },
+    Section {
+        name: "store",
+        keys: &[Key {
+            name: "url",
+            slot: &Scalar { at: at!(store.url), format: STORE_URL },
+            help: "Where incidents, webhooks and evidence are kept (`serve --store`): `sqlite://PATH`;\n\
+                   the folder and the file are created when missing.",
+        }],
+    },
+    Section {
+        name: "webhooks.alertmanager",
+        keys: &[Key {
+            name: "bearer_token",
+            slot: &Secrets {
+                at: at!(webhooks.alertmanager_bearer_token),
+                file_help: "Or: a file holding the token (read at start, trimmed); set one of the two, not both.",
+            },
+            help: "Token Alertmanager must send as `Authorization: Bearer` (its `http_config.authorization`);\n\
+                   empty: not checked.",
+        }],
+    },
+    Section {
+        name: "webhooks.pagerduty",
+        keys: &[
+            Key {
+                name: "signing_secrets",
+                slot: &Secrets {
+                    at: at!(webhooks.pagerduty_signing_secrets),
+                    file_help: "Or: a file of signing secrets, one per line.",
+                },
+                help: "PagerDuty v3 signing secrets, several while rotating; empty: signatures unchecked.\n\
+                       Env POSTMORTEMD_WEBHOOKS__PAGERDUTY__SIGNING_SECRETS: comma-separated.",
+            },
+            Key {
+                name: "link_within",
+                slot: &Scalar { at: at!(webhooks.pagerduty_link_within), format: DURATION },
+                help: "How far a page's time may lie outside an incident's span for a fallback link.",
+            },
+            Key {
+                name: "links",
+                slot: &Tables {
+                    at: at!(webhooks.pagerduty_links),
+                    example: &[
+                        ("service", "\"Checkout API\""),
+                        ("match", "{ namespace = \"shop\", service = \"checkout\" }"),
+                    ],
+                    read: read_link,
+                    write: |link| vec![("service", quote(&link.service)), ("match", show_labels(&link.labels))],
+                },
+                help: "Fallback links for pages that no incident_key or PagerDuty incident id links to an incident:\n\
+                       a page of `service` (its name or id) joins the newest Alertmanager incident whose alert labels\n\
+                       hold every pair of `match`, open or resolved within link_within of the page; else its own.",
+            },
         ],
-    ),
-    (
-        "webhooks.pagerduty",
-        &[
-            (
-                "signing_secrets",
-                "PagerDuty v3 signing secrets, several while rotating; empty: signatures unchecked.\n\
-                 Env POSTMORTEMD_WEBHOOKS__PAGERDUTY__SIGNING_SECRETS: comma-separated.",
-            ),
-            ("signing_secrets_file", "Or: a file of signing secrets, one per line."),
-            ("link_within", "How far a page's time may lie outside an incident's span for a fallback link."),
-            (
-                "links",
-                "Fallback links for pages that no incident_key or PagerDuty incident id links to an incident:\n\
-                 a page of `service` (its name or id) joins the newest Alertmanager incident whose alert labels\n\
-                 hold every pair of `match`, open or resolved within link_within of the page; else its own.",
-            ),
+    },
+    Section {
+        name: "api",
+        keys: &[Key {
+            name: "bearer_tokens",
+            slot: &Secrets { at: at!(api.bearer_tokens), file_help: "Or: a file of tokens, one per line." },
+            help: "Tokens accepted by the read API (`/api/v1/…` and `/`); empty: the read API is open.",
+        }],
+    },
+    Section {
+        name: "window",
+        keys: &[
+            Key {
+                name: "lead_in",
+                slot: &Scalar { at: at!(window.lead_in), format: DURATION },
+                help: "Evidence collected before the first signal; all of it but the last few minutes is the\n\
+                       baseline that new errors and metric departures are measured against.",
+            },
+            Key {
+                name: "tail",
+                slot: &Scalar { at: at!(window.tail), format: DURATION },
+                help: "Evidence collected after the last resolution.",
+            },
+            Key {
+                name: "quiet_period",
+                slot: &Scalar { at: at!(window.quiet_period), format: DURATION },
+                help: "A resolved alert group quiet this long opens a new incident when it fires again;\n\
+                       sooner, it reopens the same one.",
+            },
         ],
-    ),
-    (
-        "api",
-        &[
-            ("bearer_tokens", "Tokens accepted by the read API; empty: the read API is open."),
-            ("bearer_tokens_file", "Or: a file of tokens, one per line."),
+    },
+    Section {
+        name: "kubernetes",
+        keys: &[
+            Key {
+                name: "kubeconfig",
+                slot: &Scalar { at: at!(kubernetes.kubeconfig), format: PATH },
+                help: "A kubeconfig file, to run outside the cluster; empty: the in-cluster service account.",
+            },
+            Key {
+                name: "max_pods",
+                slot: &Scalar { at: at!(kubernetes.max_pods), format: COUNT },
+                help: "Most pods collected per incident; the pods left out are reported as a gap.",
+            },
+            Key {
+                name: "max_bytes_per_container",
+                slot: &Scalar { at: at!(kubernetes.max_bytes_per_container), format: SIZE },
+                help: "Most log bytes collected per container and incident (the API's `limitBytes`):\n\
+                       a size like `32MiB`; what was cut is reported as a gap.",
+            },
+            Key {
+                name: "recollect_every",
+                slot: &Scalar { at: at!(kubernetes.recollect_every), format: POSITIVE_DURATION },
+                help: "How often an open incident's evidence is collected again\n\
+                       (logs disappear when pods die; events expire after an hour).",
+            },
+            Key {
+                name: "targets",
+                slot: &Tables {
+                    at: at!(kubernetes.targets),
+                    example: &[
+                        ("label", "\"app.kubernetes.io/name\""),
+                        ("selector", "\"app.kubernetes.io/name={value}\""),
+                    ],
+                    read: read_target,
+                    write: |rule| vec![("label", quote(&rule.label)), ("selector", quote(&rule.selector))],
+                },
+                help: "Alert label -> pod selector, tried in order after the built-in labels (pod, deployment,\n\
+                       statefulset, daemonset, replicaset, job_name, service, each with namespace).\n\
+                       `{value}` is the label's value, `{{name}}` any label of the alert.",
+            },
+            Key {
+                name: "services",
+                slot: &Tables {
+                    at: at!(kubernetes.services),
+                    example: &[
+                        ("pagerduty_service", "\"Checkout API\""),
+                        ("namespace", "\"shop\""),
+                        ("selector", "\"app.kubernetes.io/name=checkout-api\""),
+                    ],
+                    read: |row, _| {
+                        Ok(ServiceRule {
+                            pagerduty_service: row.required("pagerduty_service")?,
+                            namespace: row.required("namespace")?,
+                            selector: row.required("selector")?,
+                        })
+                    },
+                    write: |rule| {
+                        vec![
+                            ("pagerduty_service", quote(&rule.pagerduty_service)),
+                            ("namespace", quote(&rule.namespace)),
+                            ("selector", quote(&rule.selector)),
+                        ]
+                    },
+                },
+                help: "Incidents with pages only: the pods of a PagerDuty service, by namespace and selector.",
+            },
         ],
-    ),
-    (
-        "window",
-        &[
-            ("lead_in", "Evidence collected before the first signal: the baseline."),
-            ("tail", "Evidence collected after the last resolution."),
-            ("quiet_period", "A resolved alert group quiet this long opens a new incident when it fires again."),
+    },
+    Section {
+        name: "prometheus",
+        keys: &[
+            Key {
+                name: "url",
+                slot: &Scalar { at: at!(prometheus.url), format: PROMETHEUS_URL },
+                help: "Prometheus base URL, e.g. `http://prometheus-k8s.monitoring:9090`; empty: no Prometheus collection.",
+            },
+            Key {
+                name: "step",
+                slot: &Scalar { at: at!(prometheus.step), format: STEP },
+                help: "Resolution of range queries; long windows are split into ranges of at most 11,000 points\n\
+                       (Prometheus' limit per series), never coarsened.",
+            },
+            Key {
+                name: "timeout",
+                slot: &Scalar { at: at!(prometheus.timeout), format: STEP },
+                help: "How long one query may take, also sent to Prometheus as its query timeout\n\
+                       (a slow query comes back as Prometheus' own `timeout` error: a gap).",
+            },
+            Key {
+                name: "node_clock",
+                slot: &Scalar { at: at!(prometheus.node_clock), format: BOOL },
+                help: "Collect the node clock series of the target pods' nodes to measure clock skew:\n\
+                       node_time_seconds - timestamp(node_time_seconds), node_timex_offset_seconds and\n\
+                       node_timex_sync_status (needs node-exporter).",
+            },
+            Key {
+                name: "queries",
+                slot: &Tables {
+                    at: at!(prometheus.queries),
+                    example: &[
+                        ("name", "\"5xx by pod\""),
+                        ("match", "{ alertname = \"HighErrorRate\" }"),
+                        (
+                            "query",
+                            "'sum by (pod) (rate(http_requests_total{namespace=\"{{namespace}}\",code=~\"5..\"}[5m]))'",
+                        ),
+                    ],
+                    read: read_query,
+                    write: |query| {
+                        let mut row = vec![("name", quote(&query.name))];
+                        if !query.matchers.is_empty() {
+                            row.push(("match", show_labels(&query.matchers)));
+                        }
+                        row.push(("query", quote(&query.query)));
+                        row
+                    },
+                },
+                help: "Queries run for an incident whose alert labels equal all of `match` (omitted: every incident).\n\
+                       `{{label}}` in `query` is that label of the alert.",
+            },
         ],
-    ),
-    (
-        "kubernetes",
-        &[
-            ("kubeconfig", "A kubeconfig file; empty: the in-cluster service account."),
-            ("max_pods", "Most pods collected per incident; the pods left out are reported as a gap."),
-            ("max_bytes_per_container", "Most log bytes collected per container and incident: a size like 32MiB."),
-            ("recollect_every", "How often an open incident's evidence is collected again."),
-            (
-                "targets",
-                "Alert label -> pod selector, tried in order after the built-in labels (pod, deployment,\n\
-                 statefulset, daemonset, replicaset, job_name, service, each with namespace).\n\
-                 {value} is the label's value, {{name}} any label of the alert.",
-            ),
-            ("services", "Incidents with pages only: the pods of a PagerDuty service, by namespace and selector."),
-        ],
-    ),
-    (
-        "prometheus",
-        &[
-            (
-                "url",
-                "Prometheus base URL, e.g. http://prometheus-k8s.monitoring:9090; empty: no Prometheus collection.",
-            ),
-            ("step", "Resolution of range queries; long windows are split into ranges of at most 11,000 points."),
-            ("timeout", "How long one query may take, also sent to Prometheus as its query timeout."),
-            ("node_clock", "Query node_time_seconds and node_timex_* of the target pods' nodes (clock skew)."),
-            (
-                "queries",
-                "Queries run for an incident whose alert labels equal all of `match` (omitted: every incident).\n\
-                 {{label}} in `query` is that label of the alert.",
-            ),
-        ],
-    ),
+    },
 ];
 
-/// Keys whose value is an array of tables (`[[prometheus.queries]]`), with an example row
-/// `example()` prints commented out while the default is none.
-const TABLE_KEYS: &[(&str, &[(&str, &str)])] = &[
-    (
-        "webhooks.pagerduty.links",
-        &[("service", "\"Checkout API\""), ("match", "{ namespace = \"shop\", service = \"checkout\" }")],
-    ),
-    (
-        "kubernetes.targets",
-        &[("label", "\"app.kubernetes.io/name\""), ("selector", "\"app.kubernetes.io/name={value}\"")],
-    ),
-    (
-        "kubernetes.services",
-        &[
-            ("pagerduty_service", "\"Checkout API\""),
-            ("namespace", "\"shop\""),
-            ("selector", "\"app.kubernetes.io/name=checkout-api\""),
-        ],
-    ),
-    (
-        "prometheus.queries",
-        &[
-            ("name", "\"5xx by pod\""),
-            ("match", "{ alertname = \"HighErrorRate\" }"),
-            ("query", "'sum by (pod) (rate(http_requests_total{namespace=\"{{namespace}}\",code=~\"5..\"}[5m]))'"),
-        ],
-    ),
-];
+/// `[[kubernetes.targets]]`: a selector must depend on the alert, or every alert would
+/// select the same pods.
+fn read_target(row: &mut Row, _earlier: &[TargetRule]) -> Result<TargetRule, Error> {
+    let label = row.required("label")?;
+    let selector = row.required("selector")?;
+    if !selector.contains("{value}") && !selector.contains("{{") {
+        return Err(invalid(
+            &format!("{}.selector", row.key),
+            format!(
+                "{selector:?} uses neither {{value}} nor a {{{{label}}}}: it would select the same pods for every alert"
+            ),
+        ));
+    }
+    Ok(TargetRule { label, selector })
+}
+
+/// `[[webhooks.pagerduty.links]]`: a PagerDuty `service` and the alert labels (`match`, at
+/// least one) an incident must hold for the service's unlinked pages to join it.
+fn read_link(row: &mut Row, _earlier: &[PagerDutyLink]) -> Result<PagerDutyLink, Error> {
+    let service = row.required("service")?;
+    let labels = row.labels("match")?.unwrap_or_default();
+    if labels.is_empty() {
+        return Err(invalid(
+            &format!("{}.match", row.key),
+            "expected at least one alert label: an empty match would link every page of the service".to_owned(),
+        ));
+    }
+    Ok(PagerDutyLink { service, labels })
+}
+
+/// `[[prometheus.queries]]`: `name`, `query` and an optional `match` table; names are unique.
+fn read_query(row: &mut Row, earlier: &[PrometheusQuery]) -> Result<PrometheusQuery, Error> {
+    let name = row.required("name")?;
+    let query = row.required("query")?;
+    if earlier.iter().any(|query| query.name == name) {
+        return Err(invalid(&format!("{}.name", row.key), format!("{name:?} names an earlier query too")));
+    }
+    let matchers = row.labels("match")?.unwrap_or_default();
+    Ok(PrometheusQuery { name, matchers, query })
+}
+
+/// A section of the settings file (`[webhooks.pagerduty]`) and its keys.
+struct Section {
+    name: &'static str,
+    keys: &'static [Key],
+}
+
+/// One key: its name in its section, how it reads and shows itself, and the help text
+/// `example()` writes above it and docs/configuration.md shows as its meaning.
+struct Key {
+    name: &'static str,
+    slot: &'static (dyn Slot + Sync),
+    help: &'static str,
+}
+
+/// What a key does with [`Settings`].
+trait Slot {
+    /// Read `key` from the layers into `settings`; absent, the default stays.
+    fn load(&self, layered: &Layered<'_>, key: &str, settings: &mut Settings) -> Result<(), Error>;
+    /// The key as a settings file holds it, secrets masked.
+    fn show(&self, settings: &Settings) -> Shown;
+    /// For a secret: the help of its `<name>_file` companion key.
+    fn file_help(&self) -> Option<&'static str> {
+        None
+    }
+}
+
+/// A key as a settings file holds it.
+enum Shown {
+    /// `name = value`, the value as TOML.
+    Value(String),
+    /// `[[section.name]]` tables, each row as (field, TOML value), and an example row for
+    /// while there is none.
+    Tables { rows: Vec<Vec<(&'static str, String)>>, example: &'static [(&'static str, &'static str)] },
+}
+
+/// A field of [`Settings`], to read and to write.
+struct At<T> {
+    get: fn(&Settings) -> &T,
+    get_mut: fn(&mut Settings) -> &mut T,
+}
+
+/// How a value of one kind reads from its text and shows as TOML, exactly enough that
+/// what `render` prints loads back as the same settings.
+struct Format<T> {
+    parse: fn(&str) -> Result<T, ValueError>,
+    show: fn(&T) -> String,
+}
+
+const ADDRESS: Format<SocketAddr> = Format { parse: parse_listen, show: |address| quote(&address.to_string()) };
+const STORE_URL: Format<String> = Format { parse: parse_store_url, show: |url| quote(url) };
+const PROMETHEUS_URL: Format<String> = Format { parse: parse_prometheus_url, show: |url| quote(url) };
+const PATH: Format<Option<PathBuf>> = Format {
+    parse: |text| Ok(Some(PathBuf::from(text.trim())).filter(|path| !path.as_os_str().is_empty())),
+    show: |path| quote(&path.as_ref().map(|path| path.display().to_string()).unwrap_or_default()),
+};
+const SIZE: Format<usize> = Format { parse: parse_size, show: |bytes| quote(&format_size(*bytes)) };
+const COUNT: Format<usize> = Format { parse: parse_count, show: usize::to_string };
+const BOOL: Format<bool> = Format { parse: parse_bool, show: bool::to_string };
+// Durations show as their unit string (`"1h 30m"`), as they are written.
+const DURATION: Format<SignedDuration> =
+    Format { parse: parse_duration, show: |duration| quote(&format!("{duration:#}")) };
+const POSITIVE_DURATION: Format<SignedDuration> = Format { parse: parse_positive_duration, ..DURATION };
+const STEP: Format<SignedDuration> = Format { parse: parse_step, ..DURATION };
+
+/// A key of one value.
+struct Scalar<T> {
+    at: At<T>,
+    format: Format<T>,
+}
+
+impl<T> Slot for Scalar<T> {
+    fn load(&self, layered: &Layered<'_>, key: &str, settings: &mut Settings) -> Result<(), Error> {
+        if let Some(text) = layered.text(key)? {
+            let value = (self.format.parse)(&text).map_err(|error| Error::Value { key: key.to_owned(), error })?;
+            *(self.at.get_mut)(settings) = value;
+        }
+        Ok(())
+    }
+
+    fn show(&self, settings: &Settings) -> Shown {
+        Shown::Value((self.format.show)((self.at.get)(settings)))
+    }
+}
+
+/// A key of secrets, given inline (env included) or by the file its `<name>_file` companion
+/// names; empty ones are none.
+struct Secrets<T> {
+    at: At<T>,
+    file_help: &'static str,
+}
+
+/// What a secret key holds: one secret (`Option<Secret>`) or several (`Vec<Secret>`).
+trait SecretField {
+    const SHAPE: Shape;
+    fn from_secrets(secrets: Vec<Secret>) -> Self;
+    /// The TOML value, each secret as `"***"`.
+    fn masked(&self) -> String;
+}
+
+impl SecretField for Option<Secret> {
+    const SHAPE: Shape = Shape::One;
+
+    fn from_secrets(secrets: Vec<Secret>) -> Self {
+        secrets.into_iter().next()
+    }
+
+    fn masked(&self) -> String {
+        quote(if self.is_some() { "***" } else { "" })
+    }
+}
+
+impl SecretField for Vec<Secret> {
+    const SHAPE: Shape = Shape::List;
+
+    fn from_secrets(secrets: Vec<Secret>) -> Self {
+        secrets
+    }
+
+    fn masked(&self) -> String {
+        format!("[{}]", self.iter().map(|_| "\"***\"").collect::<Vec<_>>().join(", "))
+    }
+}
+
+impl<T: SecretField> Slot for Secrets<T> {
+    fn load(&self, layered: &Layered<'_>, key: &str, settings: &mut Settings) -> Result<(), Error> {
+        *(self.at.get_mut)(settings) = T::from_secrets(layered.secrets(key, T::SHAPE)?);
+        Ok(())
+    }
+
+    fn show(&self, settings: &Settings) -> Shown {
+        Shown::Value((self.at.get)(settings).masked())
+    }
+
+    fn file_help(&self) -> Option<&'static str> {
+        Some(self.file_help)
+    }
+}
+
+/// A key whose value is an array of tables (`[[prometheus.queries]]`); present in any layer,
+/// its rows replace the default ones.
+struct Tables<T> {
+    at: At<Vec<T>>,
+    /// Every field a row may hold, in order, each with an example value.
+    example: &'static [(&'static str, &'static str)],
+    /// One row, given the rows before it.
+    read: fn(&mut Row, &[T]) -> Result<T, Error>,
+    /// One row as (field, TOML value).
+    write: fn(&T) -> Vec<(&'static str, String)>,
+}
+
+impl<T> Slot for Tables<T> {
+    fn load(&self, layered: &Layered<'_>, key: &str, settings: &mut Settings) -> Result<(), Error> {
+        let fields: Vec<&str> = self.example.iter().map(|(field, _)| *field).collect();
+        let Some(rows) = layered.rows(key, &fields)? else { return Ok(()) };
+        let mut items = Vec::with_capacity(rows.len());
+        for mut row in rows {
+            let item = (self.read)(&mut row, &items)?;
+            items.push(item);
+        }
+        *(self.at.get_mut)(settings) = items;
+        Ok(())
+    }
+
+    fn show(&self, settings: &Settings) -> Shown {
+        Shown::Tables { rows: (self.at.get)(settings).iter().map(self.write).collect(), example: self.example }
+    }
+}
+
+impl Section {
+    /// The names a section's table may hold: each key's, and a secret's `<name>_file` after it.
+    fn names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for key in self.keys {
+            names.push(key.name.to_owned());
+            if key.slot.file_help().is_some() {
+                names.push(format!("{}_file", key.name));
+            }
+        }
+        names
+    }
+}
 
 /// Load the settings: defaults < `file` < the environment (`env`: `None` is the process
 /// environment, `Some(map)` that map instead) < `overrides`.
@@ -393,89 +780,14 @@ pub fn load(
     }
     let layers = builder.build()?;
     check_known_keys(&layers)?;
-    let defaults = Settings::default();
     let layered = Layered(&layers);
-    Ok(Settings {
-        server: ServerSettings {
-            listen: layered.parsed("server.listen", defaults.server.listen, parse_listen)?,
-            max_body_bytes: layered.parsed("server.max_body_bytes", defaults.server.max_body_bytes, parse_size)?,
-            shutdown_grace: layered.parsed("server.shutdown_grace", defaults.server.shutdown_grace, parse_duration)?,
-        },
-        store: StoreSettings { url: layered.parsed("store.url", defaults.store.url, parse_store_url)? },
-        webhooks: WebhookSettings {
-            alertmanager_bearer_token: layered
-                .secrets("webhooks.alertmanager.bearer_token", Shape::One)?
-                .into_iter()
-                .next(),
-            pagerduty_signing_secrets: layered.secrets("webhooks.pagerduty.signing_secrets", Shape::List)?,
-            pagerduty_links: pagerduty_links(&layered)?,
-            pagerduty_link_within: layered.parsed(
-                "webhooks.pagerduty.link_within",
-                defaults.webhooks.pagerduty_link_within,
-                parse_duration,
-            )?,
-        },
-        api: ApiSettings { bearer_tokens: layered.secrets("api.bearer_tokens", Shape::List)? },
-        window: WindowSettings {
-            lead_in: layered.parsed("window.lead_in", defaults.window.lead_in, parse_duration)?,
-            tail: layered.parsed("window.tail", defaults.window.tail, parse_duration)?,
-            quiet_period: layered.parsed("window.quiet_period", defaults.window.quiet_period, parse_duration)?,
-        },
-        kubernetes: KubernetesSettings {
-            kubeconfig: layered
-                .text("kubernetes.kubeconfig")?
-                .map(|path| path.trim().to_owned())
-                .filter(|path| !path.is_empty())
-                .map(PathBuf::from),
-            max_pods: layered.parsed("kubernetes.max_pods", defaults.kubernetes.max_pods, parse_count)?,
-            max_bytes_per_container: layered.parsed(
-                "kubernetes.max_bytes_per_container",
-                defaults.kubernetes.max_bytes_per_container,
-                parse_size,
-            )?,
-            recollect_every: layered.parsed(
-                "kubernetes.recollect_every",
-                defaults.kubernetes.recollect_every,
-                parse_positive_duration,
-            )?,
-            targets: match layered.rows("kubernetes.targets")? {
-                None => defaults.kubernetes.targets,
-                Some(rows) => rows
-                    .into_iter()
-                    .map(|mut row| {
-                        let label = row.required("label")?;
-                        let selector = row.required("selector")?;
-                        if !selector.contains("{value}") && !selector.contains("{{") {
-                            return Err(invalid(
-                                &format!("{}.selector", row.key),
-                                format!("{selector:?} uses neither {{value}} nor a {{{{label}}}}: it would select the same pods for every alert"),
-                            ));
-                        }
-                        Ok(TargetRule { label, selector })
-                    })
-                    .collect::<Result<_, Error>>()?,
-            },
-            services: layered
-                .rows("kubernetes.services")?
-                .unwrap_or_default()
-                .into_iter()
-                .map(|mut row| {
-                    Ok(ServiceRule {
-                        pagerduty_service: row.required("pagerduty_service")?,
-                        namespace: row.required("namespace")?,
-                        selector: row.required("selector")?,
-                    })
-                })
-                .collect::<Result<_, Error>>()?,
-        },
-        prometheus: PrometheusSettings {
-            url: layered.parsed("prometheus.url", defaults.prometheus.url, parse_prometheus_url)?,
-            step: layered.parsed("prometheus.step", defaults.prometheus.step, parse_step)?,
-            timeout: layered.parsed("prometheus.timeout", defaults.prometheus.timeout, parse_step)?,
-            node_clock: layered.parsed("prometheus.node_clock", defaults.prometheus.node_clock, parse_bool)?,
-            queries: prometheus_queries(&layered)?,
-        },
-    })
+    let mut settings = Settings::default();
+    for section in KEYS {
+        for key in section.keys {
+            key.slot.load(&layered, &format!("{}.{}", section.name, key.name), &mut settings)?;
+        }
+    }
+    Ok(settings)
 }
 
 /// One table of an array of tables, its fields taken one by one and named in errors
@@ -525,39 +837,6 @@ impl Row {
     }
 }
 
-/// `[[prometheus.queries]]`: each a table of `name`, `query` and an optional `match` table.
-fn prometheus_queries(layered: &Layered<'_>) -> Result<Vec<PrometheusQuery>, Error> {
-    let mut queries: Vec<PrometheusQuery> = Vec::new();
-    for mut row in layered.rows("prometheus.queries")?.unwrap_or_default() {
-        let name = row.required("name")?;
-        let query = row.required("query")?;
-        if queries.iter().any(|earlier| earlier.name == name) {
-            return Err(invalid(&format!("{}.name", row.key), format!("{name:?} names an earlier query too")));
-        }
-        let matchers = row.labels("match")?.unwrap_or_default();
-        queries.push(PrometheusQuery { name, matchers, query });
-    }
-    Ok(queries)
-}
-
-/// `[[webhooks.pagerduty.links]]`: a PagerDuty `service` and the alert labels (`match`, at
-/// least one) an incident must hold for the service's unlinked pages to join it.
-fn pagerduty_links(layered: &Layered<'_>) -> Result<Vec<PagerDutyLink>, Error> {
-    let mut links = Vec::new();
-    for mut row in layered.rows("webhooks.pagerduty.links")?.unwrap_or_default() {
-        let service = row.required("service")?;
-        let labels = row.labels("match")?.unwrap_or_default();
-        if labels.is_empty() {
-            return Err(invalid(
-                &format!("{}.match", row.key),
-                "expected at least one alert label: an empty match would link every page of the service".to_owned(),
-            ));
-        }
-        links.push(PagerDutyLink { service, labels });
-    }
-    Ok(links)
-}
-
 /// Every key of the merged layers must be one of [`KEYS`].
 fn check_known_keys(layers: &Config) -> Result<(), Error> {
     let table: config::Map<String, Value> = layers.clone().try_deserialize()?;
@@ -570,19 +849,17 @@ fn walk_tables(path: &str, table: config::Map<String, Value>) -> Result<(), Erro
     entries.sort_by(|left, right| left.0.cmp(&right.0));
     for (name, value) in entries {
         let key = if path.is_empty() { name.clone() } else { format!("{path}.{name}") };
-        if let Some((_, keys)) = KEYS.iter().find(|(section, _)| *section == key) {
+        if let Some(section) = KEYS.iter().find(|section| section.name == key) {
             let ValueKind::Table(inner) = value.kind else {
                 return Err(invalid(&key, "expected a table of settings".to_owned()));
             };
+            let known = section.names();
             let mut names: Vec<&String> = inner.keys().collect();
             names.sort();
-            for inner_name in names {
-                if !keys.iter().any(|(known, _)| known == inner_name) {
-                    let expected = keys.iter().map(|(known, _)| *known).collect::<Vec<_>>().join(", ");
-                    return Err(Error::UnknownKey { key: format!("{key}.{inner_name}"), expected });
-                }
+            if let Some(unknown) = names.into_iter().find(|name| !known.contains(name)) {
+                return Err(Error::UnknownKey { key: format!("{key}.{unknown}"), expected: known.join(", ") });
             }
-        } else if KEYS.iter().any(|(section, _)| section.starts_with(&format!("{key}."))) {
+        } else if KEYS.iter().any(|section| section.name.starts_with(&format!("{key}."))) {
             let ValueKind::Table(inner) = value.kind else {
                 return Err(invalid(&key, "expected a table of settings".to_owned()));
             };
@@ -591,7 +868,7 @@ fn walk_tables(path: &str, table: config::Map<String, Value>) -> Result<(), Erro
             let prefix = if path.is_empty() { String::new() } else { format!("{path}.") };
             let expected = KEYS
                 .iter()
-                .filter_map(|(section, _)| section.strip_prefix(&prefix))
+                .filter_map(|section| section.name.strip_prefix(&prefix))
                 .map(|rest| rest.split('.').next().unwrap_or(rest))
                 .fold(Vec::new(), |mut names, name| {
                     if !names.contains(&name) {
@@ -641,13 +918,6 @@ impl Layered<'_> {
         }
     }
 
-    fn parsed<T>(&self, key: &str, default: T, parse: fn(&str) -> Result<T, String>) -> Result<T, Error> {
-        match self.text(key)? {
-            None => Ok(default),
-            Some(text) => parse(&text).map_err(|message| invalid(key, message)),
-        }
-    }
-
     /// The secrets of `key`, or of `key_file` (one per line); empty ones are none.
     fn secrets(&self, key: &str, shape: Shape) -> Result<Vec<Secret>, Error> {
         let file_key = format!("{key}_file");
@@ -681,15 +951,10 @@ impl Layered<'_> {
         Ok(secrets)
     }
 
-    /// The tables of an array of tables (`[[prometheus.queries]]`), each checked against
-    /// [`TABLE_KEYS`]; `None` when the key is absent.
-    fn rows(&self, key: &str) -> Result<Option<Vec<Row>>, Error> {
+    /// The tables of an array of tables (`[[prometheus.queries]]`), each holding only
+    /// `fields`; `None` when the key is absent.
+    fn rows(&self, key: &str, fields: &[&str]) -> Result<Option<Vec<Row>>, Error> {
         let Some(value) = self.value(key) else { return Ok(None) };
-        let known: Vec<&str> = TABLE_KEYS
-            .iter()
-            .find(|(name, _)| *name == key)
-            .map(|(_, fields)| fields.iter().map(|(field, _)| *field).collect())
-            .unwrap_or_default();
         let ValueKind::Array(items) = value.kind else {
             return Err(invalid(key, format!("expected a list of tables ([[{key}]])")));
         };
@@ -701,8 +966,8 @@ impl Layered<'_> {
             };
             let mut names: Vec<&String> = entries.keys().collect();
             names.sort();
-            if let Some(unknown) = names.into_iter().find(|name| !known.contains(&name.as_str())) {
-                return Err(Error::UnknownKey { key: format!("{item_key}.{unknown}"), expected: known.join(", ") });
+            if let Some(unknown) = names.into_iter().find(|name| !fields.contains(&name.as_str())) {
+                return Err(Error::UnknownKey { key: format!("{item_key}.{unknown}"), expected: fields.join(", ") });
             }
             rows.push(Row { key: item_key, entries });
         }
@@ -730,60 +995,60 @@ impl Layered<'_> {
     }
 }
 
-fn parse_listen(text: &str) -> Result<SocketAddr, String> {
-    text.trim().parse().map_err(|_| format!("{text:?} is not an address like 127.0.0.1:8080"))
+fn parse_listen(text: &str) -> Result<SocketAddr, ValueError> {
+    text.trim().parse().map_err(|_| Problem::NotA("an address like 127.0.0.1:8080").of(text))
 }
 
-fn parse_prometheus_url(text: &str) -> Result<String, String> {
+fn parse_prometheus_url(text: &str) -> Result<String, ValueError> {
     let trimmed = text.trim().trim_end_matches('/');
     if trimmed.is_empty() || trimmed.starts_with("http://") || trimmed.starts_with("https://") {
         Ok(trimmed.to_owned())
     } else {
-        Err(format!("{text:?} is not a URL like http://prometheus:9090 (or empty: no Prometheus collection)"))
+        Err(Problem::NotA("a URL like http://prometheus:9090 (or empty: no Prometheus collection)").of(text))
     }
 }
 
 /// A positive duration of whole milliseconds (Prometheus's resolution).
-fn parse_step(text: &str) -> Result<SignedDuration, String> {
+fn parse_step(text: &str) -> Result<SignedDuration, ValueError> {
     let duration = parse_duration(text)?;
     if duration.as_millis() < 1 {
-        return Err(format!("{text:?} is shorter than a millisecond, expected a duration like 15s"));
+        return Err(Problem::BelowMillisecond("a duration like 15s").of(text));
     }
     if duration.subsec_nanos() % 1_000_000 != 0 {
-        return Err(format!("{text:?} has a fraction of a millisecond, expected a duration like 15s"));
+        return Err(Problem::FractionOfMillisecond("a duration like 15s").of(text));
     }
     Ok(duration)
 }
 
-fn parse_bool(text: &str) -> Result<bool, String> {
+fn parse_bool(text: &str) -> Result<bool, ValueError> {
     match text.trim() {
         "true" => Ok(true),
         "false" => Ok(false),
-        _ => Err(format!("{text:?} is not true or false")),
+        _ => Err(Problem::NotA("true or false").of(text)),
     }
 }
 
-fn parse_count(text: &str) -> Result<usize, String> {
+fn parse_count(text: &str) -> Result<usize, ValueError> {
     match text.trim().parse::<usize>() {
-        Ok(0) => Err(format!("{text:?} is zero, expected a positive number")),
+        Ok(0) => Err(Problem::Zero("a positive number").of(text)),
         Ok(count) => Ok(count),
-        Err(_) => Err(format!("{text:?} is not a positive number")),
+        Err(_) => Err(Problem::NotA("a positive number").of(text)),
     }
 }
 
-fn parse_positive_duration(text: &str) -> Result<SignedDuration, String> {
+fn parse_positive_duration(text: &str) -> Result<SignedDuration, ValueError> {
     let duration = parse_duration(text)?;
     if duration.is_zero() {
-        return Err(format!("{text:?} is zero, expected a duration like 5m"));
+        return Err(Problem::Zero("a duration like 5m").of(text));
     }
     Ok(duration)
 }
 
-fn parse_duration(text: &str) -> Result<SignedDuration, String> {
+fn parse_duration(text: &str) -> Result<SignedDuration, ValueError> {
     match text.trim().parse::<SignedDuration>() {
-        Ok(duration) if duration.is_negative() => Err(format!("{text:?} is negative, expected a duration like 20m")),
+        Ok(duration) if duration.is_negative() => Err(Problem::Negative("a duration like 20m").of(text)),
         Ok(duration) => Ok(duration),
-        Err(_) => Err(format!("{text:?} is not a duration like 20m")),
+        Err(_) => Err(Problem::NotA("a duration like 20m").of(text)),
     }
 }
 
@@ -799,8 +1064,8 @@ const SIZE_UNITS: &[(&str, u64)] = &[
     ("B", 1),
 ];
 
-fn parse_size(text: &str) -> Result<usize, String> {
-    let expected = || format!("{text:?} is not a size like 4MiB or a number of bytes");
+fn parse_size(text: &str) -> Result<usize, ValueError> {
+    let expected = || Problem::NotA("a size like 4MiB or a number of bytes").of(text);
     let trimmed = text.trim();
     let (number, multiplier) = SIZE_UNITS
         .iter()
@@ -809,16 +1074,16 @@ fn parse_size(text: &str) -> Result<usize, String> {
     let number: u64 = number.parse().map_err(|_| expected())?;
     let bytes = number.checked_mul(multiplier).and_then(|bytes| usize::try_from(bytes).ok()).ok_or_else(expected)?;
     if bytes == 0 {
-        return Err(format!("{text:?} is zero, expected a size like 4MiB"));
+        return Err(Problem::Zero("a size like 4MiB").of(text));
     }
     Ok(bytes)
 }
 
-fn parse_store_url(text: &str) -> Result<String, String> {
+fn parse_store_url(text: &str) -> Result<String, ValueError> {
     let trimmed = text.trim();
     match trimmed.strip_prefix("sqlite:") {
         Some(path) if !path.trim_start_matches('/').is_empty() => Ok(trimmed.to_owned()),
-        _ => Err(format!("{text:?} is not a store url like sqlite://./data/postmortemd.db")),
+        _ => Err(Problem::NotA("a store url like sqlite://./data/postmortemd.db").of(text)),
     }
 }
 
@@ -834,94 +1099,54 @@ pub fn example() -> String {
 }
 
 fn write_settings(settings: &Settings, comments: bool) -> String {
-    let masked = |secrets: &[Secret]| format!("[{}]", secrets.iter().map(|_| "\"***\"").collect::<Vec<_>>().join(", "));
-    let value = |key: &str| -> Option<String> {
-        Some(match key {
-            "server.listen" => quote(&settings.server.listen.to_string()),
-            "server.max_body_bytes" => quote(&format_size(settings.server.max_body_bytes)),
-            "server.shutdown_grace" => quote(&format!("{:#}", settings.server.shutdown_grace)),
-            "store.url" => quote(&settings.store.url),
-            "webhooks.alertmanager.bearer_token" => {
-                quote(if settings.webhooks.alertmanager_bearer_token.is_some() { "***" } else { "" })
-            }
-            "webhooks.pagerduty.signing_secrets" => masked(&settings.webhooks.pagerduty_signing_secrets),
-            "webhooks.pagerduty.link_within" => quote(&format!("{:#}", settings.webhooks.pagerduty_link_within)),
-            "api.bearer_tokens" => masked(&settings.api.bearer_tokens),
-            "window.lead_in" => quote(&format!("{:#}", settings.window.lead_in)),
-            "window.tail" => quote(&format!("{:#}", settings.window.tail)),
-            "window.quiet_period" => quote(&format!("{:#}", settings.window.quiet_period)),
-            "kubernetes.kubeconfig" => quote(
-                &settings.kubernetes.kubeconfig.as_ref().map(|path| path.display().to_string()).unwrap_or_default(),
-            ),
-            "kubernetes.max_pods" => settings.kubernetes.max_pods.to_string(),
-            "kubernetes.max_bytes_per_container" => quote(&format_size(settings.kubernetes.max_bytes_per_container)),
-            "kubernetes.recollect_every" => quote(&format!("{:#}", settings.kubernetes.recollect_every)),
-            "prometheus.url" => quote(&settings.prometheus.url),
-            "prometheus.step" => quote(&format!("{:#}", settings.prometheus.step)),
-            "prometheus.timeout" => quote(&format!("{:#}", settings.prometheus.timeout)),
-            "prometheus.node_clock" => settings.prometheus.node_clock.to_string(),
-            // `*_file` keys are read at load; their secrets show under the plain key.
-            _ => return None,
-        })
-    };
     let mut text = String::new();
+    let comment = |text: &mut String, help: &str| {
+        if comments {
+            for line in help.lines() {
+                let _ = writeln!(text, "# {}", line.trim());
+            }
+        }
+    };
     if comments {
         text.push_str(
             "# postmortemd settings: the built-in defaults, generated by `config::example()`.\n\
              # Each key can be set by env POSTMORTEMD_<SECTION>__<KEY>, e.g. POSTMORTEMD_SERVER__LISTEN.\n",
         );
     }
-    for (section_idx, (section, keys)) in KEYS.iter().enumerate() {
+    for (section_idx, section) in KEYS.iter().enumerate() {
         if section_idx > 0 || comments {
             text.push('\n');
         }
-        let _ = writeln!(text, "[{section}]");
-        for (name, comment) in keys.iter().filter(|(name, _)| !is_table_key(&format!("{section}.{name}"))) {
-            let key = format!("{section}.{name}");
-            match value(&key) {
-                Some(value) => {
-                    if comments {
-                        for line in comment.lines() {
-                            let _ = writeln!(text, "# {}", line.trim());
-                        }
-                    }
-                    let _ = writeln!(text, "{name} = {value}");
+        let _ = writeln!(text, "[{}]", section.name);
+        // Arrays of tables come after the section's plain keys, as `[[section.key]]`.
+        let mut tables = Vec::new();
+        for key in section.keys {
+            match key.slot.show(settings) {
+                Shown::Value(value) => {
+                    comment(&mut text, key.help);
+                    let _ = writeln!(text, "{} = {value}", key.name);
                 }
-                None if comments => {
-                    for line in comment.lines() {
-                        let _ = writeln!(text, "# {}", line.trim());
-                    }
-                    if !name.ends_with("_file") {
-                        continue;
-                    }
-                    let _ = writeln!(
-                        text,
-                        "# {name} = \"/var/run/secrets/postmortemd/{}\"",
-                        name.trim_end_matches("_file")
-                    );
-                }
-                None => {}
+                Shown::Tables { rows, example } => tables.push((key, rows, example)),
+            }
+            // `*_file` keys are read at load; their secrets show under the plain key.
+            if let Some(file_help) = key.slot.file_help()
+                && comments
+            {
+                comment(&mut text, file_help);
+                let _ = writeln!(text, "# {}_file = \"/var/run/secrets/postmortemd/{}\"", key.name, key.name);
             }
         }
-        // Arrays of tables come after the section's plain keys, as `[[section.key]]`.
-        for (name, comment) in keys.iter().filter(|(name, _)| is_table_key(&format!("{section}.{name}"))) {
-            let key = format!("{section}.{name}");
-            let rows = table_rows(settings, &key);
-            if comments {
-                for line in comment.lines() {
-                    let _ = writeln!(text, "# {}", line.trim());
-                }
-                if rows.is_empty()
-                    && let Some((_, example_row)) = TABLE_KEYS.iter().find(|(table_key, _)| *table_key == key)
-                {
-                    let _ = writeln!(text, "# [[{key}]]");
-                    for (field, example) in *example_row {
-                        let _ = writeln!(text, "# {field} = {example}");
-                    }
+        for (key, rows, example) in tables {
+            let table_key = format!("{}.{}", section.name, key.name);
+            comment(&mut text, key.help);
+            if rows.is_empty() && comments {
+                let _ = writeln!(text, "# [[{table_key}]]");
+                for (field, value) in example {
+                    let _ = writeln!(text, "# {field} = {value}");
                 }
             }
             for row in rows {
-                let _ = writeln!(text, "[[{key}]]");
+                let _ = writeln!(text, "[[{table_key}]]");
                 for (field, value) in row {
                     let _ = writeln!(text, "{field} = {value}");
                 }
@@ -931,57 +1156,71 @@ fn write_settings(settings: &Settings, comments: bool) -> String {
     text
 }
 
-fn is_table_key(key: &str) -> bool {
-    TABLE_KEYS.iter().any(|(table_key, _)| *table_key == key)
+/// `markdown` (docs/configuration.md) with the table of each section's keys, between
+/// `<!-- keys SECTION -->` and `<!-- /keys -->`, generated anew: key, default as
+/// `example()` writes it, and help. The prose around the tables is left as it is.
+pub fn document(markdown: &str) -> String {
+    const BEGIN: &str = "<!-- keys ";
+    const END: &str = "<!-- /keys -->";
+    let mut text = String::with_capacity(markdown.len());
+    let mut rest = markdown;
+    while let Some(begin) = rest.find(BEGIN) {
+        let Some(marker_len) = rest[begin..].find("-->").map(|close| close + "-->".len()) else { break };
+        let name = rest[begin + BEGIN.len()..begin + marker_len - "-->".len()].trim();
+        let (Some(section), Some(end)) = (KEYS.iter().find(|section| section.name == name), rest[begin..].find(END))
+        else {
+            text.push_str(&rest[..begin + marker_len]);
+            rest = &rest[begin + marker_len..];
+            continue;
+        };
+        text.push_str(&rest[..begin + marker_len]);
+        text.push_str("\n\n");
+        text.push_str(&key_table(section));
+        text.push('\n');
+        rest = &rest[begin + end..];
+    }
+    text.push_str(rest);
+    text
 }
 
-/// The rows of an array-of-tables key, each as (field, TOML value).
-fn table_rows(settings: &Settings, key: &str) -> Vec<Vec<(&'static str, String)>> {
-    let labels = |labels: &BTreeMap<String, String>| {
-        let pairs: Vec<String> =
-            labels.iter().map(|(label, value)| format!("{} = {}", quote(label), quote(value))).collect();
-        format!("{{ {} }}", pairs.join(", "))
-    };
-    match key {
-        "webhooks.pagerduty.links" => settings
-            .webhooks
-            .pagerduty_links
-            .iter()
-            .map(|link| vec![("service", quote(&link.service)), ("match", labels(&link.labels))])
-            .collect(),
-        "kubernetes.targets" => settings
-            .kubernetes
-            .targets
-            .iter()
-            .map(|rule| vec![("label", quote(&rule.label)), ("selector", quote(&rule.selector))])
-            .collect(),
-        "kubernetes.services" => settings
-            .kubernetes
-            .services
-            .iter()
-            .map(|rule| {
-                vec![
-                    ("pagerduty_service", quote(&rule.pagerduty_service)),
-                    ("namespace", quote(&rule.namespace)),
-                    ("selector", quote(&rule.selector)),
-                ]
-            })
-            .collect(),
-        "prometheus.queries" => settings
-            .prometheus
-            .queries
-            .iter()
-            .map(|query| {
-                let mut row = vec![("name", quote(&query.name))];
-                if !query.matchers.is_empty() {
-                    row.push(("match", labels(&query.matchers)));
-                }
-                row.push(("query", quote(&query.query)));
-                row
-            })
-            .collect(),
-        _ => Vec::new(),
+/// A section's keys as a Markdown table.
+fn key_table(section: &Section) -> String {
+    let defaults = Settings::default();
+    let cell = |text: &str| text.lines().map(str::trim).collect::<Vec<_>>().join(" ").replace('|', "\\|");
+    let mut table = String::from("| Key | Default | Meaning |\n|-----|---------|---------|\n");
+    for key in section.keys {
+        let (name, default, meaning) = match key.slot.show(&defaults) {
+            Shown::Value(value) => (format!("`{}`", key.name), format!("`{value}`"), cell(key.help)),
+            Shown::Tables { rows, example } => {
+                let rows: Vec<String> = rows
+                    .iter()
+                    .map(|row| {
+                        let fields: Vec<String> =
+                            row.iter().map(|(field, value)| format!("{field} = {value}")).collect();
+                        format!("`{{ {} }}`", fields.join(", "))
+                    })
+                    .collect();
+                let fields: Vec<String> = example.iter().map(|(field, _)| format!("`{field}`")).collect();
+                (
+                    format!("`[[{}.{}]]`", section.name, key.name),
+                    if rows.is_empty() { "none".to_owned() } else { cell(&rows.join(", ")) },
+                    format!("{} Fields: {}.", cell(key.help), fields.join(", ")),
+                )
+            }
+        };
+        let _ = writeln!(table, "| {name} | {default} | {meaning} |");
+        if let Some(file_help) = key.slot.file_help() {
+            let _ = writeln!(table, "| `{}_file` | — | {} |", key.name, cell(file_help));
+        }
     }
+    table
+}
+
+/// A table of label values as TOML (`{ "namespace" = "shop" }`).
+fn show_labels(labels: &BTreeMap<String, String>) -> String {
+    let pairs: Vec<String> =
+        labels.iter().map(|(label, value)| format!("{} = {}", quote(label), quote(value))).collect();
+    format!("{{ {} }}", pairs.join(", "))
 }
 
 /// A TOML basic string.
@@ -1021,6 +1260,7 @@ mod tests {
     use super::*;
 
     const EXAMPLE_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config/postmortemd.example.toml");
+    const DOCS_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/configuration.md");
 
     fn env(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
         Some(pairs.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect())
@@ -1415,21 +1655,41 @@ mod tests {
         assert_eq!(load(Some(&path), env(&[]), &Overrides::default()).unwrap(), settings);
     }
 
+    /// `generated` must be what `path` holds; `UPDATE_EXPECT=1` writes it there for review.
+    #[track_caller]
+    fn check_generated(path: &str, generated: &str) {
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        if generated == committed {
+            return;
+        }
+        if std::env::var_os("UPDATE_EXPECT").is_some() {
+            std::fs::write(path, generated).unwrap();
+        } else {
+            panic!(
+                "{path} differs from what src/config.rs generates; \
+                 regenerate it with `UPDATE_EXPECT=1 cargo test --lib config` and review the diff"
+            );
+        }
+    }
+
     #[test]
     fn the_example_file_is_example_and_loads_as_the_defaults() {
-        let generated = example();
-        let committed = std::fs::read_to_string(EXAMPLE_PATH).unwrap_or_default();
-        if generated != committed {
-            if std::env::var_os("UPDATE_EXPECT").is_some() {
-                std::fs::write(EXAMPLE_PATH, &generated).unwrap();
-            } else {
-                panic!(
-                    "config/postmortemd.example.toml differs from config::example(); \
-                     regenerate it with `UPDATE_EXPECT=1 cargo test --lib config` and review the diff"
-                );
-            }
-        }
+        check_generated(EXAMPLE_PATH, &example());
         let settings = load(Some(Path::new(EXAMPLE_PATH)), env(&[]), &Overrides::default()).unwrap();
         assert_eq!(settings, Settings::default());
+    }
+
+    #[test]
+    fn the_key_tables_of_the_docs_are_generated_from_the_keys() {
+        let committed = std::fs::read_to_string(DOCS_PATH).unwrap();
+        let sections: Vec<&str> = KEYS.iter().map(|section| section.name).collect();
+        let marked: Vec<&str> = committed
+            .split("<!-- keys ")
+            .skip(1)
+            .filter_map(|rest| rest.split_once("-->"))
+            .map(|(name, _)| name.trim())
+            .collect();
+        assert_eq!(marked, sections, "docs/configuration.md: one `<!-- keys SECTION -->` table per section, in order");
+        check_generated(DOCS_PATH, &document(&committed));
     }
 }

@@ -98,7 +98,7 @@ fn rbac(fake: &FakeKube) -> BTreeSet<(String, String, String)> {
         .collect()
 }
 
-/// Read-only verbs on the resources DESIGN.md grants, and nothing else.
+/// Read-only verbs on the resources the install's Role grants, and nothing else.
 #[track_caller]
 fn assert_read_only(fake: &FakeKube) {
     let allowed = support::rbac::COLLECTOR_READS;

@@ -179,7 +179,7 @@ pub struct Gap {
     pub node: Option<String>,
 }
 
-/// The draft timeline, in DESIGN.md's JSON schema.
+/// The draft timeline; docs/timeline-json.md describes it as JSON.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Timeline {
     pub version: u32,

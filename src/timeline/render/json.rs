@@ -1,4 +1,4 @@
-//! The timeline as DESIGN.md's JSON, pretty-printed with a final newline.
+//! The timeline as JSON (docs/timeline-json.md), pretty-printed with a final newline.
 
 use crate::timeline::Timeline;
 

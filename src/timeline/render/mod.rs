@@ -1,4 +1,4 @@
-//! Renderings of a [`Timeline`](crate::timeline::Timeline): JSON (DESIGN.md's schema),
+//! Renderings of a [`Timeline`](crate::timeline::Timeline): JSON (docs/timeline-json.md),
 //! Markdown (the post-mortem's table) and HTML (the daemon's page). All deterministic.
 
 pub mod html;
