@@ -21,10 +21,27 @@ use crate::record::{AlertStatus, Instant};
 use crate::store::{Intake, WebhookSource};
 use crate::telemetry::WebhookOutcome;
 
-/// What a stored webhook answers.
-fn stored(intake: Intake) -> (StatusCode, Json<serde_json::Value>) {
-    let status = if intake.duplicate { "duplicate" } else { "stored" };
-    (StatusCode::OK, Json(serde_json::json!({ "status": status, "incident": intake.incident_id })))
+/// What a webhook answers once the store is done with it: 200 with what became of it (and
+/// its incident's timeline forgotten), or 503 when the store failed; the metric either way.
+fn answer(
+    state: &AppState,
+    source: WebhookSource,
+    result: crate::store::Result<Intake>,
+) -> Result<(StatusCode, Json<serde_json::Value>)> {
+    match result {
+        Ok(intake) => {
+            let outcome = if intake.duplicate { WebhookOutcome::Duplicate } else { WebhookOutcome::Stored };
+            state.metrics.webhook_received(source, outcome);
+            tracing::debug!(%source, incident = ?intake.incident_id, duplicate = intake.duplicate, "Webhook stored.");
+            state.invalidate(intake.incident_id);
+            let status = if intake.duplicate { "duplicate" } else { "stored" };
+            Ok((StatusCode::OK, Json(serde_json::json!({ "status": status, "incident": intake.incident_id }))))
+        }
+        Err(error) => {
+            state.metrics.webhook_received(source, WebhookOutcome::Unavailable);
+            Err(ApiError::unavailable(&error))
+        }
+    }
 }
 
 pub async fn alertmanager(
@@ -66,21 +83,7 @@ pub async fn alertmanager(
     let started = std::time::Instant::now();
     let result = state.store.record_alertmanager(intake, state.settings.window.quiet_period).await;
     state.metrics.store_commit(started.elapsed().as_secs_f64());
-    match result {
-        Ok(intake) => {
-            state.metrics.webhook_received(
-                WebhookSource::Alertmanager,
-                if intake.duplicate { WebhookOutcome::Duplicate } else { WebhookOutcome::Stored },
-            );
-            tracing::debug!(incident = ?intake.incident_id, duplicate = intake.duplicate, "Alertmanager notification stored.");
-            state.invalidate(intake.incident_id);
-            Ok(stored(intake))
-        }
-        Err(error) => {
-            state.metrics.webhook_received(WebhookSource::Alertmanager, WebhookOutcome::Unavailable);
-            Err(ApiError::unavailable(&error))
-        }
-    }
+    answer(&state, WebhookSource::Alertmanager, result)
 }
 
 pub async fn pagerduty(
@@ -129,21 +132,7 @@ pub async fn pagerduty(
     let started = std::time::Instant::now();
     let result = state.store.record_pagerduty(intake).await;
     state.metrics.store_commit(started.elapsed().as_secs_f64());
-    match result {
-        Ok(intake) => {
-            state.metrics.webhook_received(
-                WebhookSource::PagerDuty,
-                if intake.duplicate { WebhookOutcome::Duplicate } else { WebhookOutcome::Stored },
-            );
-            tracing::debug!(incident = ?intake.incident_id, duplicate = intake.duplicate, "PagerDuty event stored.");
-            state.invalidate(intake.incident_id);
-            Ok(stored(intake))
-        }
-        Err(error) => {
-            state.metrics.webhook_received(WebhookSource::PagerDuty, WebhookOutcome::Unavailable);
-            Err(ApiError::unavailable(&error))
-        }
-    }
+    answer(&state, WebhookSource::PagerDuty, result)
 }
 
 /// A JSON body was sent as JSON and is not empty.

@@ -45,6 +45,15 @@ fn log_entry_action(entry_type: &str) -> String {
     action.to_string()
 }
 
+/// Who did it: the `summary` of the `agent` reference of an event or log entry, if any.
+fn actor(node: Node<'_, '_>) -> Result<Option<String>> {
+    let agent = node.get("agent");
+    if !agent.is_absent() {
+        agent.object("an agent reference or null")?;
+    }
+    Ok(agent.get("summary").non_empty_str()?.map(str::to_string))
+}
+
 /// `summary` of each item of a reference array, joined: `Alice, Bob`.
 fn summaries(node: Node<'_, '_>) -> Result<String> {
     let items = node.array_or_empty("an array of references")?;
@@ -101,11 +110,7 @@ fn read_bare_event(event: Node<'_, '_>) -> Result<Option<PageRecord>> {
         return Ok(None);
     }
     let time = event.get("occurred_at").time()?;
-    let agent = event.get("agent");
-    if !agent.is_absent() {
-        agent.object("an agent reference or null")?;
-    }
-    let actor = agent.get("summary").non_empty_str()?.map(str::to_string);
+    let actor = actor(event)?;
     let data = event.get("data");
     data.object("an event data object")?;
 
@@ -225,11 +230,7 @@ fn read_log_entry(entry: Node<'_, '_>) -> Result<PageRecord> {
     entry.object("a log entry object")?;
     let action = log_entry_action(entry.get("type").str()?);
     let time = entry.get("created_at").time()?;
-    let agent = entry.get("agent");
-    if !agent.is_absent() {
-        agent.object("an agent reference or null")?;
-    }
-    let actor = agent.get("summary").non_empty_str()?.map(str::to_string);
+    let actor = actor(entry)?;
     let incident = entry.get("incident");
     if !incident.is_absent() {
         incident.object("an incident reference or null")?;
