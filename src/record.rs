@@ -11,6 +11,22 @@ use std::fmt;
 /// A UTC timestamp with nanosecond precision.
 pub type Instant = jiff::Timestamp;
 
+/// The span [`nanos`] keeps instants in: ±2^62 ns, about 146 years either side of 1970
+/// (1824–2116), so that the difference of any two fits an `i64`. Times beyond it are
+/// nonsense for an incident; clamping them keeps hot paths free of overflow checks.
+const NANOS_LIMIT: i128 = (1 << 62) - 1;
+
+/// An instant as nanoseconds since the epoch, clamped to ±2^62 (1824–2116): the one
+/// conversion hot paths (digests, the log collector's cursors) use for `i64` nanoseconds.
+pub fn nanos(instant: Instant) -> i64 {
+    instant.as_nanosecond().clamp(-NANOS_LIMIT, NANOS_LIMIT) as i64
+}
+
+/// The inverse of [`nanos`]; every `i64` is a valid instant, so nothing is lost in range.
+pub fn instant(nanos: i64) -> Instant {
+    Instant::from_nanosecond(i128::from(nanos)).unwrap_or(Instant::UNIX_EPOCH)
+}
+
 /// Where records come from, named the way an engineer says it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Source {

@@ -38,7 +38,7 @@ use tracing::{debug, info, instrument, warn};
 
 use super::{KubeObject, LogChunk, LogCursor, Pass, Scope};
 use crate::config::{KubernetesSettings, ServiceRule, TargetRule};
-use crate::record::{GapRecord, Instant};
+use crate::record::{GapRecord, Instant, instant, nanos};
 
 /// Attempts of one request when the API answers 429/5xx or the connection fails.
 const ATTEMPTS: u32 = 4;
@@ -527,19 +527,11 @@ pub fn line_nanos(line: &[u8]) -> Option<i64> {
     i64::try_from(instant.as_nanosecond()).ok()
 }
 
-fn nanos(instant: Instant) -> i64 {
-    i64::try_from(instant.as_nanosecond()).unwrap_or(if instant.as_second() < 0 { i64::MIN } else { i64::MAX })
-}
-
-fn instant_of(nanos: i64) -> Instant {
-    Instant::from_nanosecond(i128::from(nanos)).unwrap_or(Instant::UNIX_EPOCH)
-}
-
 /// `sinceTime`: the later of the window start and the cursor, floored to the second (the
 /// API truncates to seconds and kube-rs rounds to the nearest: a rounded-up second would
 /// lose lines).
 pub fn since_time(start: Instant, cursor: Option<&LogCursor>) -> Instant {
-    let from = cursor.filter(|cursor| cursor.last_nanos > 0).map_or(start, |cursor| instant_of(cursor.last_nanos));
+    let from = cursor.filter(|cursor| cursor.last_nanos > 0).map_or(start, |cursor| instant(cursor.last_nanos));
     let from = from.max(start);
     Instant::from_second(from.as_second() - i64::from(from.subsec_nanosecond() < 0)).unwrap_or(from)
 }
@@ -728,7 +720,7 @@ impl KubeCollector {
                     for (key, cursor) in
                         cursors.iter().filter(|(key, _)| key.starts_with(&format!("{namespace}/{name}/")))
                     {
-                        let start = if cursor.last_nanos > 0 { instant_of(cursor.last_nanos) } else { scope.start };
+                        let start = if cursor.last_nanos > 0 { instant(cursor.last_nanos) } else { scope.start };
                         run.gap(
                             format!("logs {key}"),
                             start,
@@ -971,7 +963,7 @@ impl KubeCollector {
         };
         let lost = match &old {
             Some(old) if restart_count > old.restart_count + 1 => Some((
-                instant_of(old.last_nanos.max(nanos(scope.start))),
+                instant(old.last_nanos.max(nanos(scope.start))),
                 format!(
                     "container {container} of pod {namespace}/{pod} restarted {} times since the last pass: \
                      only the last terminated instance keeps its log, {} instances are lost",
@@ -1002,7 +994,7 @@ impl KubeCollector {
         for &previous in instances {
             let remaining = self.max_bytes_per_container.saturating_sub(cursor.bytes);
             if remaining == 0 {
-                let at = if cursor.last_nanos > 0 { instant_of(cursor.last_nanos) } else { scope.start };
+                let at = if cursor.last_nanos > 0 { instant(cursor.last_nanos) } else { scope.start };
                 gaps.push((at, self.capped_reason()));
                 break;
             }
@@ -1040,13 +1032,13 @@ impl KubeCollector {
             } else {
                 lines.extend_from_slice(&taker.lines);
             }
-            let resume = if cursor.last_nanos > 0 { instant_of(cursor.last_nanos) } else { since };
+            let resume = if cursor.last_nanos > 0 { instant(cursor.last_nanos) } else { since };
             match end {
                 StreamEnd::Clean | StreamEnd::PastWindow => {}
                 StreamEnd::Capped { at } => {
                     // Spent: later passes do not ask again for a few bytes that no line fits in.
                     cursor.bytes = self.max_bytes_per_container;
-                    gaps.push((at.map_or(resume, instant_of), self.capped_reason()));
+                    gaps.push((at.map_or(resume, instant), self.capped_reason()));
                     break;
                 }
                 // limitBytes ended the body after lines were taken: the next pass goes on from them.

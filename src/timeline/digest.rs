@@ -11,7 +11,7 @@ use std::hash::{BuildHasher, Hasher};
 use memchr::memmem;
 
 use crate::normalize::time::{Finder, TimeContext};
-use crate::record::{Instant, Source};
+use crate::record::{Instant, Source, nanos};
 use crate::timeline::Window;
 use crate::timeline::templates::Miner;
 
@@ -815,20 +815,6 @@ fn truncate(text: &str, max_bytes: usize) -> &str {
         end -= 1;
     }
     &text[..end]
-}
-
-/// The span [`nanos`] keeps instants in: about 146 years either side of 1970, so that the
-/// difference of any two fits an `i64`. Log times beyond it are nonsense for an incident.
-const NANOS_LIMIT: i128 = (1 << 62) - 1;
-
-/// An instant as nanoseconds since the epoch, clamped to ±2^62 (1824–2116).
-pub fn nanos(instant: Instant) -> i64 {
-    instant.as_nanosecond().clamp(-NANOS_LIMIT, NANOS_LIMIT) as i64
-}
-
-/// The inverse of [`nanos`].
-pub fn instant(nanos: i64) -> Instant {
-    Instant::from_nanosecond(i128::from(nanos)).unwrap_or(Instant::UNIX_EPOCH)
 }
 
 #[cfg(test)]

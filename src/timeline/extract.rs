@@ -8,9 +8,10 @@
 use std::collections::BTreeMap;
 
 use crate::record::{
-    AlertRecord, AlertStatus, DeploymentRecord, Instant, PageRecord, Record, RolloutRecord, SeriesRecord,
+    AlertRecord, AlertStatus, DeploymentRecord, Instant, PageRecord, Record, RolloutRecord, SeriesRecord, instant,
+    nanos,
 };
-use crate::timeline::digest::{LogDigest, Severity, TemplateStats, instant, nanos};
+use crate::timeline::digest::{LogDigest, Severity, TemplateStats};
 use crate::timeline::gaps;
 use crate::timeline::skew::{is_clock_query, mad, median};
 use crate::timeline::{Entry, Flag, Kind, Options, Window, human_value};

@@ -7,8 +7,8 @@
 
 use jiff::SignedDuration;
 
-use crate::record::{GapRecord, K8sEventRecord, PodRecord, Record, SeriesRecord};
-use crate::timeline::digest::{LogDigest, instant, nanos};
+use crate::record::{GapRecord, K8sEventRecord, PodRecord, Record, SeriesRecord, instant, nanos};
+use crate::timeline::digest::LogDigest;
 use crate::timeline::skew::{is_clock_query, median};
 use crate::timeline::{Gap, Options, Window, human_duration};
 
