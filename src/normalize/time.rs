@@ -10,6 +10,7 @@ use std::ops::Range;
 use jiff::civil::DateTime;
 use jiff::tz::{Offset, TimeZone};
 
+use super::bytes::string_end;
 use crate::record::Instant;
 
 /// What the finder needs to know beyond the line itself.
@@ -1033,27 +1034,6 @@ fn is_plain_number(text: &[u8]) -> bool {
         && text[0].is_ascii_digit()
         && text.iter().all(|byte| byte.is_ascii_digit() || *byte == b'.')
         && text.iter().filter(|byte| **byte == b'.').count() <= 1
-}
-
-/// The index of the quote closing a JSON string whose content starts at `start`.
-fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
-    // Keys and short values are the common case: look at a few bytes before memchr.
-    let mut position = start;
-    let short_end = bytes.len().min(start + 16);
-    while position < short_end {
-        match bytes[position] {
-            b'"' => return Some(position),
-            b'\\' => position += 2,
-            _ => position += 1,
-        }
-    }
-    loop {
-        let found = position + memchr::memchr2(b'"', b'\\', bytes.get(position..)?)?;
-        if bytes[found] == b'"' {
-            return Some(found);
-        }
-        position = found + 2;
-    }
 }
 
 fn skip_whitespace(bytes: &[u8], mut position: usize) -> usize {

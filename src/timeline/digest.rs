@@ -10,6 +10,7 @@ use std::hash::{BuildHasher, Hasher};
 
 use memchr::memmem;
 
+use crate::normalize::bytes::string_end;
 use crate::normalize::time::{Finder, TimeContext};
 use crate::record::{Instant, Source, nanos};
 use crate::timeline::Window;
@@ -636,19 +637,6 @@ impl<'a> Structured<'a> {
             }
         }
     }
-}
-
-/// The index of the quote closing a JSON string whose content starts at `start`.
-fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
-    let mut index = start;
-    while index < bytes.len() {
-        match bytes[index] {
-            b'\\' => index += 2,
-            b'"' => return Some(index),
-            _ => index += 1,
-        }
-    }
-    None
 }
 
 /// The end of a non-string JSON value (number, literal, object, array) starting at `start`.
