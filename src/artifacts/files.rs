@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use crate::ingest::{self, ParseError};
+use crate::normalize::time::kubelet_time;
 use crate::record::{NoteRecord, Record};
 
 /// How many leading bytes [`detect`] wants to see; more is fine, less may not decide.
@@ -186,8 +187,10 @@ fn detect_log(text: &[u8]) -> Option<ArtifactKind> {
         },
         None => line,
     };
-    let first_token = after_prefix.split(' ').next().unwrap_or("");
-    if after_prefix.len() > first_token.len() && is_kubelet_time(first_token) {
+    // The kubelet's exact form, with text after it: an application's own leading time
+    // (three or six digits) does not make a log kubectl's.
+    let kubelet = kubelet_time(after_prefix.as_bytes());
+    if kubelet.is_some_and(|time| time.exact && time.text_start.is_some()) {
         return Some(ArtifactKind::KubectlLogs);
     }
     Some(ArtifactKind::PlainLog)
@@ -205,22 +208,6 @@ fn looks_like_text(bytes: &[u8]) -> bool {
         }
     }
     n_control * 100 <= bytes.len()
-}
-
-/// The kubelet's `--timestamps` prefix: RFC 3339 with exactly nine fraction digits, `Z` or
-/// a numeric offset. An application's own leading time (three or six digits) is not one.
-fn is_kubelet_time(token: &str) -> bool {
-    let bytes = token.as_bytes();
-    if bytes.len() < 30 || bytes[10] != b'T' || bytes[19] != b'.' {
-        return false;
-    }
-    let fraction = &bytes[20..29];
-    if !fraction.iter().all(u8::is_ascii_digit) {
-        return false;
-    }
-    let zone = &bytes[29..];
-    let zone_ok = zone == b"Z" || (zone.len() == 6 && matches!(zone[0], b'+' | b'-') && zone[3] == b':');
-    zone_ok && token.parse::<crate::record::Instant>().is_ok()
 }
 
 const LOG_KEYS: [&str; 5] = ["level", "msg", "message", "severity", "log"];

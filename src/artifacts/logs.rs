@@ -4,7 +4,7 @@
 
 use std::io::{self, BufRead, BufReader, Read};
 
-use crate::normalize::time::kubelet_prefix;
+use crate::normalize::time::kubelet_time;
 use crate::record::Instant;
 
 /// One line of a log file, borrowed for the duration of the callback.
@@ -29,8 +29,9 @@ pub fn parse_line(line: &str) -> LogLine<'_> {
         stream = Some(&inner[..close]);
         rest = &inner[close + 2..];
     }
-    match kubelet_prefix(rest) {
-        Some((instant, length)) => LogLine { stream, transport: Some(instant), text: &rest[length..] },
+    // The kubelet writes a space after its time, even before an empty line.
+    match kubelet_time(rest.as_bytes()).and_then(|time| Some((time.instant, time.text_start?))) {
+        Some((instant, text_start)) => LogLine { stream, transport: Some(instant), text: &rest[text_start..] },
         None => LogLine { stream, transport: None, text: rest },
     }
 }

@@ -520,11 +520,8 @@ impl LineTaker {
 
 /// The kubelet time at the start of a line, in nanoseconds.
 pub fn line_nanos(line: &[u8]) -> Option<i64> {
-    let space = memchr::memchr(b' ', line).unwrap_or(line.len());
-    let stamp = std::str::from_utf8(&line[..space]).ok()?;
-    // The hand parser `draft` reads these files with: the cursor and the reader agree on every time.
-    let instant = crate::normalize::time::parse_rfc3339(stamp)?;
-    i64::try_from(instant.as_nanosecond()).ok()
+    // The recogniser `draft` reads these files with: the cursor and the reader agree on every time.
+    crate::normalize::time::kubelet_time(line).map(|time| nanos(time.instant))
 }
 
 /// `sinceTime`: the later of the window start and the cursor, floored to the second (the
