@@ -10,6 +10,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use crate::artifacts::logs::split_prefix;
 use crate::ingest::{self, ParseError};
 use crate::normalize::time::kubelet_time;
 use crate::record::{NoteRecord, Record};
@@ -180,12 +181,9 @@ fn detect_log(text: &[u8]) -> Option<ArtifactKind> {
     let first_line = text.split(|byte| *byte == b'\n').next().unwrap_or(&[]);
     let line = String::from_utf8_lossy(first_line);
     let line = line.trim_end_matches('\r');
-    let after_prefix = match line.strip_prefix("[pod/") {
-        Some(rest) => match rest.split_once("] ") {
-            Some((name, rest)) if name.split('/').count() == 2 => rest,
-            _ => line,
-        },
-        None => line,
+    let after_prefix = match split_prefix(line) {
+        Some((prefix, rest)) if prefix.is_pod() => rest,
+        _ => line,
     };
     // The kubelet's exact form, with text after it: an application's own leading time
     // (three or six digits) does not make a log kubectl's.
