@@ -17,7 +17,7 @@ use crate::artifacts::logs::{StreamPrefix, read_lines, span_of};
 use crate::artifacts::{Artifacts, Files};
 use crate::incident::{self, WindowRules};
 use crate::normalize::time::{Finder, TimeContext};
-use crate::record::{Instant, PodRecord, Record, Source, SourceKind};
+use crate::record::{Instant, PodRecord, Record, Source, SourceKind, Stream};
 use crate::timeline::digest::DEFAULT_REQUEST_ID_FIELDS;
 use crate::timeline::skew::node_clock_offsets;
 use crate::timeline::{self, DigestConfig, Evidence, LogDigest, Timeline, Window};
@@ -235,14 +235,11 @@ impl StreamContext<'_> {
     /// one, by its file.
     fn digest(&self, prefix: Option<StreamPrefix<'_>>, path: &Path) -> LogDigest {
         let file_name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
-        let (name, pod) = match prefix.filter(StreamPrefix::is_pod).map(|prefix| (prefix.pod, prefix.container)) {
-            Some((pod_name, container)) => {
-                let pod = self.pods.iter().find(|pod| pod.name == pod_name);
-                let name = match pod {
-                    Some(pod) => format!("logs {}/{pod_name}/{container}", pod.namespace),
-                    None => format!("logs {pod_name}/{container}"),
-                };
-                (name, pod)
+        let (stream, pod) = match prefix.filter(StreamPrefix::is_pod) {
+            Some(prefix) => {
+                let pod = self.pods.iter().find(|pod| pod.name == prefix.pod);
+                let namespace = pod.map(|pod| pod.namespace.as_str());
+                (Stream::container(namespace, prefix.pod, prefix.container), pod)
             }
             None => {
                 // A file named after its pod (`kubectl logs POD -c C > POD_C.log`) is that
@@ -262,25 +259,25 @@ impl StreamContext<'_> {
                 });
                 match (pod, container) {
                     (Some(pod), Some(container)) => {
-                        (format!("logs {}/{}/{}", pod.namespace, pod.name, container.name), Some(pod))
+                        (Stream::container(Some(&pod.namespace), &pod.name, &container.name), Some(pod))
                     }
-                    _ => (format!("logs {file_name}"), pod),
+                    _ => (Stream::File(file_name.clone()), pod),
                 }
             }
         };
-        let node = pod.and_then(|pod| pod.node.clone());
-        let offset_hint_seconds = node.as_ref().and_then(|node| self.offsets.get(node)).copied().unwrap_or(0.0);
+        let source = Source { kind: SourceKind::Logs, stream, node: pod.and_then(|pod| pod.node.clone()) };
+        let offset_hint_seconds = source.node.as_ref().and_then(|node| self.offsets.get(node)).copied().unwrap_or(0.0);
         let config = DigestConfig {
             window: self.window,
             time_context: TimeContext {
-                zone: self.options.zone_of(&file_name, &name),
+                zone: self.options.zone_of(&file_name, &source.to_string()),
                 window: Some((self.window.start, self.window.end)),
             },
             // A node clock off by more than a fortnight is a broken metric, not a clock.
             offset_hint_nanos: (offset_hint_seconds.clamp(-1.2e6, 1.2e6) * 1e9) as i64,
             request_id_fields: self.options.request_id_fields.clone(),
         };
-        LogDigest::new(Source { kind: SourceKind::Logs, name, node }, config)
+        LogDigest::new(source, config)
     }
 }
 
@@ -344,6 +341,7 @@ fn digest_file(reader: impl Read, path: &Path, context: &StreamContext<'_>) -> i
         };
         digests[index].push(line.transport, line.text);
     })?;
-    digests.sort_by(|left, right| left.source.name.cmp(&right.source.name));
+    // By the name rows show, as people read the streams of a file (a stable sort).
+    digests.sort_by_cached_key(|digest| digest.source.to_string());
     Ok(digests)
 }

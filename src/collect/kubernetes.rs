@@ -38,7 +38,7 @@ use tracing::{debug, info, instrument, warn};
 
 use super::{KubeObject, LogChunk, LogCursor, Pass, Scope};
 use crate::config::{KubernetesSettings, ServiceRule, TargetRule};
-use crate::record::{GapRecord, Instant, instant, nanos};
+use crate::record::{GapRecord, GapSource, Instant, Stream, StreamName, instant, nanos};
 
 /// Attempts of one request when the API answers 429/5xx or the connection fails.
 const ATTEMPTS: u32 = 4;
@@ -714,16 +714,17 @@ impl KubeCollector {
                     pods.insert(pod_key, with_kind(pod, "v1", "Pod"));
                 }
                 Err(error) if error.as_ref().is_none_or(|error| error.code() == Some(404)) => {
-                    for (key, cursor) in
-                        cursors.iter().filter(|(key, _)| key.starts_with(&format!("{namespace}/{name}/")))
-                    {
+                    let pod_prefix = format!("{namespace}/{name}/");
+                    for (key, cursor) in cursors.iter().filter(|(key, _)| key.starts_with(&pod_prefix)) {
                         let start = if cursor.last_nanos > 0 { instant(cursor.last_nanos) } else { scope.start };
-                        run.gap(
-                            format!("logs {key}"),
+                        let container = &key[pod_prefix.len()..];
+                        run.log_gap(
+                            Stream::container(Some(namespace), name, container),
                             start,
                             format!(
                                 "pod {namespace}/{name} was deleted: lines up to {start} were collected, the rest of its log is lost"
                             ),
+                            None,
                         );
                     }
                 }
@@ -751,13 +752,14 @@ impl KubeCollector {
         }))
         .buffered(CONTAINERS_AT_ONCE);
         while let Some(log) = logs.next().await {
-            let source = format!("logs {}", log.key);
             let node = pods
                 .iter()
-                .find(|((namespace, name), _)| log.key.starts_with(&format!("{namespace}/{name}/")))
+                .find(|((namespace, name), _)| {
+                    log.stream.namespace.as_ref() == Some(namespace) && log.stream.pod == *name
+                })
                 .and_then(|(_, pod)| text_at(pod, "/spec/nodeName"));
             for (start, reason) in log.gaps {
-                run.gap_on(source.clone(), start, reason, node);
+                run.log_gap(Stream::Container(log.stream.clone()), start, reason, node);
             }
             run.pass.cursors.insert(log.key, log.cursor);
             if let Some(chunk) = log.chunk {
@@ -944,6 +946,8 @@ impl KubeCollector {
         old: Option<LogCursor>,
     ) -> ContainerLog {
         let key = format!("{namespace}/{pod}/{container}");
+        let stream =
+            StreamName { namespace: Some(namespace.to_owned()), pod: pod.to_owned(), container: container.to_owned() };
         let mut gaps: Vec<(Instant, String)> = Vec::new();
         let restart_count =
             status.and_then(|status| status.get("restartCount")).and_then(Value::as_u64).unwrap_or(0) as u32;
@@ -1074,7 +1078,7 @@ impl KubeCollector {
             container: container.to_owned(),
             lines,
         });
-        ContainerLog { key, cursor, chunk, gaps }
+        ContainerLog { key, stream, cursor, chunk, gaps }
     }
 
     fn capped_reason(&self) -> String {
@@ -1431,7 +1435,9 @@ struct ContainerJob {
 
 /// What reading one container's log brought: its chunk, its cursor, its gaps (start, reason).
 struct ContainerLog {
+    /// The cursor's key: `namespace/pod/container`.
     key: String,
+    stream: StreamName,
     cursor: LogCursor,
     chunk: Option<LogChunk>,
     gaps: Vec<(Instant, String)>,
@@ -1452,12 +1458,18 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// A gap of something other than a log stream, named in words: `kubernetes pod shop/api-1`.
     fn gap(&mut self, source: String, start: Instant, reason: String) {
-        self.gap_on(source, start, reason, None);
+        self.push_gap(GapSource::Other(source), start, reason, None);
     }
 
-    fn gap_on(&mut self, source: String, start: Instant, reason: String, node: Option<&str>) {
-        warn!(source, reason, "Kubernetes evidence is missing.");
+    /// A gap in a container's log stream, on its node when known.
+    fn log_gap(&mut self, stream: Stream, start: Instant, reason: String, node: Option<&str>) {
+        self.push_gap(GapSource::Logs(stream), start, reason, node);
+    }
+
+    fn push_gap(&mut self, source: GapSource, start: Instant, reason: String, node: Option<&str>) {
+        warn!(%source, reason, "Kubernetes evidence is missing.");
         let start = start.clamp(self.scope.start, self.scope.end.max(self.scope.start));
         self.pass.gaps.push(GapRecord {
             source,

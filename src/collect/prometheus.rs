@@ -23,7 +23,7 @@ use tracing::{debug, info, instrument, warn};
 
 use crate::collect::{EvidenceFile, Pass, Scope};
 use crate::config::{PrometheusQuery, PrometheusSettings};
-use crate::record::{AlertRecord, GapRecord, Instant};
+use crate::record::{AlertRecord, GapRecord, GapSource, Instant};
 
 /// The largest answer kept for one range; a bigger one is a gap rather than a memory spike
 /// (11,000 points of a few hundred series is well under it).
@@ -194,7 +194,7 @@ impl PrometheusCollector {
         for problem in problems {
             warn!(problem, "Configured Prometheus query not run.");
             pass.gaps.push(GapRecord {
-                source: "prometheus".to_owned(),
+                source: GapSource::Other("prometheus".to_owned()),
                 start: scope.start,
                 end: scope.end,
                 reason: problem,
@@ -223,7 +223,7 @@ impl PrometheusCollector {
                 match result {
                     Ok(body) => bodies.push(body),
                     Err(reason) => pass.gaps.push(GapRecord {
-                        source: format!("prometheus: {}", query.promql),
+                        source: GapSource::Other(format!("prometheus: {}", query.promql)),
                         start: instant(range.start_ms).unwrap_or(scope.start),
                         end: instant(range.end_ms).unwrap_or(scope.end),
                         reason,

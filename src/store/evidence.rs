@@ -9,7 +9,7 @@ use sqlx::Row;
 
 use super::sqlite::{instant, millis, query_error};
 use super::{Result, Store};
-use crate::record::{GapRecord, Instant};
+use crate::record::{GapRecord, GapSource, Instant};
 
 /// A collection job a daemon has claimed, with what it needs to scope the pass.
 #[derive(Clone, Debug, PartialEq)]
@@ -235,7 +235,7 @@ impl Store {
                  end_ms = CASE WHEN excluded.end_ms > evidence_gaps.end_ms THEN excluded.end_ms ELSE evidence_gaps.end_ms END",
             )
             .bind(incident_id)
-            .bind(&gap.source)
+            .bind(gap.source.to_string())
             .bind(&gap.reason)
             .bind(millis(gap.start))
             .bind(millis(gap.end))
@@ -299,7 +299,7 @@ impl Store {
             gaps: gaps
                 .iter()
                 .map(|row| GapRecord {
-                    source: row.get(0),
+                    source: GapSource::parse(row.get(0)),
                     reason: row.get(1),
                     start: instant(row.get(2)),
                     end: instant(row.get(3)),

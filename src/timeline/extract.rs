@@ -325,10 +325,11 @@ fn log_entries(digest: &LogDigest, window: &Window, options: &Options) -> Vec<En
     let quiet_nanos = gaps::silence_threshold_nanos(digest, window, options).max(bucket_nanos);
     let flags: Vec<Flag> = if digest.n_assumed_zone > 0 { vec![Flag::AssumedZone] } else { Vec::new() };
     let make = |nanos: i64, text: String, stats: &TemplateStats, count: u64| {
-        let mut entry = Entry::new(instant(nanos), Kind::Log, text, digest.source.name.clone());
+        let mut entry = Entry::new(instant(nanos), Kind::Log, text, digest.source.to_string());
         entry.count = count;
         entry.example = stats.example.clone();
         entry.node = digest.source.node.clone();
+        entry.stream = Some(digest.source.stream.clone());
         entry.flags = flags.clone();
         entry.weight =
             WEIGHT_LOG + if stats.severity == Severity::Error { 5 } else { 0 } + (count as f64).log10() as u32;
