@@ -257,11 +257,36 @@ pub struct Termination {
     pub exit_code: Option<i32>,
 }
 
+/// What a series measures: an incident metric, or evidence of a node's clock. Decided once,
+/// where the series enters (`ingest::prometheus::series_kind`); the timeline matches on it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum SeriesKind {
+    /// An incident metric: rows for departures from its baseline, gaps for its holes.
+    #[default]
+    Plain,
+    /// `node_time_seconds - timestamp(node_time_seconds)`: the values are clock offsets.
+    NodeClockOffset,
+    /// Raw `node_time_seconds`: value minus sample time is the offset.
+    NodeClockRaw,
+    /// `node_timex_offset_seconds`: NTP's own view of the offset.
+    NodeTimexOffset,
+    /// `node_timex_sync_status`: 1 synchronised, 0 not.
+    NodeTimexSync,
+}
+
+impl SeriesKind {
+    /// Clock evidence rather than an incident metric.
+    pub fn is_clock(self) -> bool {
+        self != SeriesKind::Plain
+    }
+}
+
 /// One Prometheus range-query series.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SeriesRecord {
     /// The PromQL that produced it (from `queries.json`, else the file name).
     pub query: String,
+    pub kind: SeriesKind,
     pub labels: BTreeMap<String, String>,
     /// Samples in time order; NaN and ±Inf kept as such.
     pub samples: Vec<(Instant, f64)>,

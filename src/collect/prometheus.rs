@@ -32,8 +32,9 @@ pub const MAX_BODY_BYTES: usize = 256 << 20;
 /// Prometheus answers `bad_data` when `(end - start) / step` (integer division) exceeds this.
 pub const MAX_POINTS: i64 = 11_000;
 
-/// The node clock queries, by file name, before node filtering. NB: `timeline::skew`
-/// recognises them by these metric names in the PromQL text.
+/// The node clock queries, by file name, before node filtering. NB: the bundle keeps only
+/// their PromQL, so `ingest::prometheus::series_kind` recognises them by these metric names
+/// when they are read back (a test below holds the two together).
 const NODE_CLOCK_QUERIES: [(&str, &str); 3] = [
     ("node-clock-offset", "node_time_seconds"),
     ("node-timex-offset", "node_timex_offset_seconds"),
@@ -645,7 +646,7 @@ fn regex_escape(text: &str) -> String {
 
 /// A node clock query limited to `nodes`, by `instance` (the node name, with or without a
 /// port, as kube-prometheus relabels it) or else by a `node` label; the PromQL keeps the
-/// shape [`crate::timeline::skew`] recognises, and its series keep those labels.
+/// shape [`crate::ingest::prometheus::series_kind`] recognises, and its series keep those labels.
 pub fn node_clock_query(metric: &str, nodes: &[String]) -> String {
     let mut nodes: Vec<&String> = nodes.iter().collect();
     nodes.sort();
@@ -680,7 +681,8 @@ pub fn slug(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::AlertStatus;
+    use crate::ingest::prometheus::series_kind;
+    use crate::record::{AlertStatus, SeriesKind};
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect()
@@ -820,11 +822,18 @@ mod tests {
             query,
             r#"(node_time_seconds{instance=~"(ip-10-0-1-2\\.ec2\\.internal|node-1)(:[0-9]+)?"} - timestamp(node_time_seconds{instance=~"(ip-10-0-1-2\\.ec2\\.internal|node-1)(:[0-9]+)?"})) or (node_time_seconds{node=~"(ip-10-0-1-2\\.ec2\\.internal|node-1)"} - timestamp(node_time_seconds{node=~"(ip-10-0-1-2\\.ec2\\.internal|node-1)"}))"#
         );
-        assert!(crate::timeline::skew::is_clock_query(&query));
-        for metric in ["node_timex_offset_seconds", "node_timex_sync_status"] {
+        assert_eq!(series_kind(&query), SeriesKind::NodeClockOffset);
+        for (metric, kind) in [
+            ("node_timex_offset_seconds", SeriesKind::NodeTimexOffset),
+            ("node_timex_sync_status", SeriesKind::NodeTimexSync),
+        ] {
             let query = node_clock_query(metric, &nodes[1..]);
             assert_eq!(query, format!(r#"{metric}{{instance=~"(node-1)(:[0-9]+)?"}} or {metric}{{node=~"(node-1)"}}"#));
-            assert!(crate::timeline::skew::is_clock_query(&query));
+            assert_eq!(series_kind(&query), kind);
+        }
+        // Every node clock query a pass plans reads back as clock evidence.
+        for (_, metric) in NODE_CLOCK_QUERIES {
+            assert!(series_kind(&node_clock_query(metric, &nodes)).is_clock(), "{metric}");
         }
     }
 

@@ -13,7 +13,7 @@ use crate::record::{
 };
 use crate::timeline::digest::{LogDigest, Severity, TemplateStats};
 use crate::timeline::gaps;
-use crate::timeline::skew::{is_clock_query, mad, median};
+use crate::timeline::skew::{mad, median};
 use crate::timeline::{Entry, Flag, Kind, Options, Window, human_value};
 
 /// Row weights: what survives when rows must be cut.
@@ -82,7 +82,7 @@ pub fn entries(records: &[Record], digests: &[LogDigest], window: &Window, optio
                     entries.push(entry);
                 }
             }
-            Record::Series(series) if !is_clock_query(&series.query) => entries.extend(metric_entries(series, window)),
+            Record::Series(series) if !series.kind.is_clock() => entries.extend(metric_entries(series, window)),
             Record::Note(note) => {
                 // The same warning comes with every split range and every pass: once.
                 let known = entries

@@ -9,7 +9,7 @@ use jiff::SignedDuration;
 
 use crate::record::{GapRecord, K8sEventRecord, PodRecord, Record, SeriesRecord, Stream, instant, nanos};
 use crate::timeline::digest::LogDigest;
-use crate::timeline::skew::{is_clock_query, median};
+use crate::timeline::skew::median;
 use crate::timeline::{Gap, Options, Window, human_duration};
 
 /// A silence counts when it exceeds this many times the stream's 99th percentile spacing.
@@ -205,7 +205,7 @@ fn explain(
 fn series_gaps(series: &SeriesRecord, window: &Window, pods: &[&PodRecord]) -> Vec<Gap> {
     // Clock series are evidence of skew, and a filtering expression (`x > 0.05`) has
     // samples only where it holds: neither is expected to be continuous.
-    if is_clock_query(&series.query) || is_filtering(&series.query) || series.samples.len() < 3 {
+    if series.kind.is_clock() || is_filtering(&series.query) || series.samples.len() < 3 {
         return Vec::new();
     }
     let times: Vec<i64> = series.samples.iter().map(|(time, _)| nanos(*time)).collect();

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::record::{Record, SeriesRecord, SourceKind, Stream};
+use crate::record::{Record, SeriesKind, SeriesRecord, SourceKind, Stream};
 use crate::timeline::digest::LogDigest;
 use crate::timeline::{Options, Skew, Window};
 
@@ -93,38 +93,6 @@ pub fn series_node(series: &SeriesRecord, node_names: &[String]) -> Option<Strin
     Some(node_names.iter().find(|name| name.as_str() == host).cloned().unwrap_or_else(|| host.to_owned()))
 }
 
-/// Which clock a series measures, if it is a node clock series.
-enum ClockQuery {
-    /// `node_time_seconds - timestamp(node_time_seconds)`: the values are offsets.
-    Difference,
-    /// Raw `node_time_seconds`: value minus sample time is the offset.
-    Raw,
-    /// `node_timex_offset_seconds`: NTP's own view.
-    Timex,
-    /// `node_timex_sync_status`: 1 synchronised, 0 not.
-    SyncStatus,
-}
-
-fn clock_query(query: &str) -> Option<ClockQuery> {
-    let compact: String = query.chars().filter(|character| !character.is_whitespace()).collect();
-    if compact.contains("node_time_seconds") && compact.contains("timestamp(") {
-        Some(ClockQuery::Difference)
-    } else if compact.starts_with("node_time_seconds") {
-        Some(ClockQuery::Raw)
-    } else if compact.contains("node_timex_offset_seconds") {
-        Some(ClockQuery::Timex)
-    } else if compact.contains("node_timex_sync_status") {
-        Some(ClockQuery::SyncStatus)
-    } else {
-        None
-    }
-}
-
-/// A query whose series are clock evidence rather than incident metrics.
-pub fn is_clock_query(query: &str) -> bool {
-    clock_query(query).is_some()
-}
-
 /// Node clock skews with the node each is of, by node name.
 fn node_clocks(records: &[Record], node_names: &[String], window: &Window, options: &Options) -> Vec<(String, Skew)> {
     let mut offsets: BTreeMap<String, (Vec<f64>, &'static str)> = BTreeMap::new();
@@ -134,9 +102,9 @@ fn node_clocks(records: &[Record], node_names: &[String], window: &Window, optio
         let Record::Series(series) = record else {
             continue;
         };
-        let Some(kind) = clock_query(&series.query) else {
+        if !series.kind.is_clock() {
             continue;
-        };
+        }
         let Some(node) = series_node(series, node_names) else {
             continue;
         };
@@ -145,19 +113,20 @@ fn node_clocks(records: &[Record], node_names: &[String], window: &Window, optio
             .iter()
             .filter(|(time, value)| window.contains(*time) && value.is_finite())
             .map(|(time, value)| (*time, *value));
-        match kind {
-            ClockQuery::Difference => offsets
+        match series.kind {
+            SeriesKind::Plain => {}
+            SeriesKind::NodeClockOffset => offsets
                 .entry(node)
                 .or_insert((Vec::new(), EVIDENCE_NODE_TIME))
                 .0
                 .extend(in_window.map(|(_, value)| value)),
-            ClockQuery::Raw => offsets
+            SeriesKind::NodeClockRaw => offsets
                 .entry(node)
                 .or_insert((Vec::new(), EVIDENCE_NODE_TIME))
                 .0
                 .extend(in_window.map(|(time, value)| value - time.as_millisecond() as f64 / 1000.0)),
-            ClockQuery::Timex => timex.entry(node).or_default().extend(in_window.map(|(_, value)| value)),
-            ClockQuery::SyncStatus => {
+            SeriesKind::NodeTimexOffset => timex.entry(node).or_default().extend(in_window.map(|(_, value)| value)),
+            SeriesKind::NodeTimexSync => {
                 let any_unsynced = in_window.into_iter().any(|(_, value)| value == 0.0);
                 *unsynced.entry(node).or_default() |= any_unsynced;
             }
