@@ -38,6 +38,7 @@ use tracing::{debug, info, instrument, warn};
 
 use super::{KubeObject, LogChunk, LogCursor, Pass, Scope};
 use crate::config::{KubernetesSettings, ServiceRule, TargetRule};
+use crate::ingest::kubernetes::{EventSeen, event_seen};
 use crate::record::{GapRecord, GapSource, Instant, Stream, StreamName, instant, nanos};
 
 /// Attempts of one request when the API answers 429/5xx or the connection fails.
@@ -1411,15 +1412,9 @@ fn text_at<'v>(value: &'v Value, pointer: &str) -> Option<&'v str> {
 }
 
 /// Whether an event was seen inside the window (last seen not before the start, first seen
-/// not after the end), by the times DESIGN.md names.
+/// not after the end), by the times `ingest::kubernetes` reads events with.
 fn event_in_window(event: &Value, scope: &Scope) -> bool {
-    let time = |pointer: &str| text_at(event, pointer).and_then(|text| text.parse::<Instant>().ok());
-    let last = time("/series/lastObservedTime")
-        .or_else(|| time("/lastTimestamp"))
-        .or_else(|| time("/deprecatedLastTimestamp"))
-        .or_else(|| time("/eventTime"))
-        .or_else(|| time("/metadata/creationTimestamp"));
-    let first = time("/firstTimestamp").or_else(|| time("/deprecatedFirstTimestamp")).or_else(|| time("/eventTime"));
+    let EventSeen { last, first } = event_seen(event);
     last.is_none_or(|last| last >= scope.start) && first.is_none_or(|first| first <= scope.end)
 }
 
