@@ -256,11 +256,25 @@ const WORKLOAD_LABELS: &[(&str, &str)] = &[
     ("job_name", "jobs"),
 ];
 
+/// Why an alert's labels or a rule named no usable target: every value that goes into a
+/// URL path or a selector is checked first.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    #[error("label {label}={value:?} is not a Kubernetes name")]
+    NotAName { label: String, value: String },
+    #[error("label {label}={value:?} is not a valid label value for selector {selector:?}")]
+    NotALabelValue { label: String, value: String, selector: String },
+    #[error("selector {selector:?} has an unclosed {{{{")]
+    UnclosedPlaceholder { selector: String },
+    #[error("namespace {namespace:?} is not a Kubernetes namespace name")]
+    NotANamespace { namespace: String },
+}
+
 /// A label that could not be made into a target (a value that is no Kubernetes name).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TargetProblem {
     pub alert: String,
-    pub reason: String,
+    pub reason: TargetError,
 }
 
 /// The targets of an incident: from each alert's labels, else (page-only) the service rules.
@@ -289,7 +303,7 @@ pub fn targets(
             if !is_name(&rule.namespace) {
                 problems.push(TargetProblem {
                     alert: format!("pagerduty service {:?}", rule.pagerduty_service),
-                    reason: format!("namespace {:?} is not a Kubernetes namespace name", rule.namespace),
+                    reason: TargetError::NotANamespace { namespace: rule.namespace.clone() },
                 });
                 continue;
             }
@@ -300,12 +314,12 @@ pub fn targets(
 }
 
 /// One alert's target; `Ok(None)` when no label or rule applies.
-fn target_of(labels: &BTreeMap<String, String>, rules: &[TargetRule]) -> Result<Option<Target>, String> {
-    let name_label = |label: &str| -> Result<Option<String>, String> {
+fn target_of(labels: &BTreeMap<String, String>, rules: &[TargetRule]) -> Result<Option<Target>, TargetError> {
+    let name_label = |label: &str| -> Result<Option<String>, TargetError> {
         match labels.get(label).map(String::as_str) {
             None | Some("") => Ok(None),
             Some(value) if is_name(value) => Ok(Some(value.to_owned())),
-            Some(value) => Err(format!("label {label}={value:?} is not a Kubernetes name")),
+            Some(value) => Err(TargetError::NotAName { label: label.to_owned(), value: value.to_owned() }),
         }
     };
     let namespace = name_label("namespace")?;
@@ -334,12 +348,16 @@ fn target_of(labels: &BTreeMap<String, String>, rules: &[TargetRule]) -> Result<
 /// Fills `{value}` and `{{label}}` in a selector rule; `Ok(None)` when a `{{label}}` is
 /// missing from the alert (the rule does not apply). Every value must be a valid label
 /// value, so no alert can widen a selector (`a,b!=c`).
-pub fn template(selector: &str, value: &str, labels: &BTreeMap<String, String>) -> Result<Option<String>, String> {
-    let check = |name: &str, value: &str| -> Result<(), String> {
+pub fn template(selector: &str, value: &str, labels: &BTreeMap<String, String>) -> Result<Option<String>, TargetError> {
+    let check = |name: &str, value: &str| -> Result<(), TargetError> {
         if is_label_value(value) {
             Ok(())
         } else {
-            Err(format!("label {name}={value:?} is not a valid label value for selector {selector:?}"))
+            Err(TargetError::NotALabelValue {
+                label: name.to_owned(),
+                value: value.to_owned(),
+                selector: selector.to_owned(),
+            })
         }
     };
     let mut out = String::with_capacity(selector.len() + value.len());
@@ -347,7 +365,7 @@ pub fn template(selector: &str, value: &str, labels: &BTreeMap<String, String>) 
     while !rest.is_empty() {
         if let Some(after) = rest.strip_prefix("{{") {
             let Some(close) = after.find("}}") else {
-                return Err(format!("selector {selector:?} has an unclosed {{{{"));
+                return Err(TargetError::UnclosedPlaceholder { selector: selector.to_owned() });
             };
             let name = after[..close].trim();
             let Some(label_value) = labels.get(name) else { return Ok(None) };
@@ -680,7 +698,7 @@ impl KubeCollector {
             scope.alerts.iter().map(|alert| (alert.name.clone(), &alert.labels)).collect();
         let (targets, problems) = targets(&alerts, &scope.pagerduty_services, &self.target_rules, &self.service_rules);
         for problem in problems {
-            run.gap(format!("kubernetes targets of {}", problem.alert), scope.start, problem.reason);
+            run.gap(format!("kubernetes targets of {}", problem.alert), scope.start, problem.reason.to_string());
         }
         info!(n_targets = targets.len(), "Kubernetes pass started.");
 
@@ -1505,7 +1523,7 @@ mod tests {
             rule("app.kubernetes.io/name", "app.kubernetes.io/name={value}"),
             rule("team", "team={value},tier={{tier}}"),
         ];
-        let got = target_of(&labels(pairs), &rules);
+        let got = target_of(&labels(pairs), &rules).map_err(|error| error.to_string());
         assert_eq!(got, expected.map_err(str::to_owned), "{pairs:?}");
     }
 
@@ -1765,6 +1783,10 @@ mod tests {
         }
         assert_eq!(template("{{team}}-{value}", "x", &labels(&[("team", "pay")])), Ok(Some("pay-x".to_owned())));
         assert!(template("{{team", "x", &labels(&[])).is_err());
+        assert_eq!(
+            template("{{team", "x", &labels(&[])).unwrap_err().to_string(),
+            r#"selector "{{team" has an unclosed {{"#
+        );
     }
 
     #[test]

@@ -533,7 +533,7 @@ pub fn plan_queries(
         for labels in label_sets {
             match template(&rule.query, labels) {
                 Ok(query) => templated.push(query),
-                Err(label) => missing.push(label),
+                Err(TemplateError::MissingLabel { label }) => missing.push(label),
             }
         }
         if templated.is_empty() && !missing.is_empty() {
@@ -601,15 +601,22 @@ pub fn rule_matches(rule: &PrometheusQuery, alert: &AlertRecord) -> bool {
     rule.matchers.iter().all(|(label, value)| alert.labels.get(label) == Some(value))
 }
 
+/// Why a configured query could not be filled in for an alert.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("the alert has no label {label}")]
+    MissingLabel { label: String },
+}
+
 /// `query` with each `{{label}}` (spaces inside the braces allowed) replaced by the label's
-/// value, escaped for a PromQL double-quoted string; `Err(label)` names a missing one.
-pub fn template(query: &str, labels: &BTreeMap<String, String>) -> Result<String, String> {
+/// value, escaped for a PromQL double-quoted string; an error names a missing label.
+pub fn template(query: &str, labels: &BTreeMap<String, String>) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(query.len());
     let mut rest = query;
     while let Some(open) = rest.find("{{") {
         let Some(close) = rest[open + 2..].find("}}") else { break };
         let label = rest[open + 2..open + 2 + close].trim();
-        let value = labels.get(label).ok_or_else(|| label.to_owned())?;
+        let value = labels.get(label).ok_or_else(|| TemplateError::MissingLabel { label: label.to_owned() })?;
         out.push_str(&rest[..open]);
         out.push_str(&promql_escape(value));
         rest = &rest[open + 2 + close + 2..];
@@ -748,7 +755,8 @@ mod tests {
         ];
         for (query, expected) in rows {
             let expected = expected.map(str::to_owned).map_err(str::to_owned);
-            assert_eq!(template(query, &alert_labels), expected, "{query}");
+            let got = template(query, &alert_labels).map_err(|TemplateError::MissingLabel { label }| label);
+            assert_eq!(got, expected, "{query}");
         }
     }
 
