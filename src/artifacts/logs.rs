@@ -8,7 +8,8 @@ use crate::normalize::time::kubelet_time;
 use crate::record::Instant;
 
 /// kubectl's `--prefix` before a line, `[pod/NAME/CONTAINER] `, read once here for every
-/// reader of log files (file detection, the draft's streams).
+/// reader of log files (file detection, the draft's streams) and written by its `Display`
+/// for the collector's log chunks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct StreamPrefix<'a> {
     /// `pod`, as kubectl writes it. NB: any three-part prefix is split off the line, but only
@@ -22,6 +23,13 @@ impl StreamPrefix<'_> {
     /// Whether kubectl wrote it: the prefix names a pod's container.
     pub fn is_pod(&self) -> bool {
         self.resource == "pod"
+    }
+}
+
+/// `[pod/NAME/CONTAINER] `, the space included: what [`split_prefix`] reads.
+impl std::fmt::Display for StreamPrefix<'_> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "[{}/{}/{}] ", self.resource, self.pod, self.container)
     }
 }
 
@@ -133,6 +141,13 @@ mod tests {
         check("[pod/api/nginx/extra] x", None, None, "[pod/api/nginx/extra] x");
         check("[pod/api/nginx]x", None, None, "[pod/api/nginx]x");
         check("2025-02-09T10:05:23.123456789Z ", None, Some("2025-02-09T10:05:23.123456789Z"), "");
+    }
+
+    #[test]
+    fn prefixes_read_back_as_written() {
+        let prefix = StreamPrefix { resource: "pod", pod: "api-1", container: "app" };
+        let line = format!("{prefix}2025-02-09T10:05:23.123456789Z x");
+        assert_eq!(split_prefix(&line), Some((prefix, "2025-02-09T10:05:23.123456789Z x")));
     }
 
     #[test]

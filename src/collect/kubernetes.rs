@@ -37,6 +37,7 @@ use serde_json::Value;
 use tracing::{debug, info, instrument, warn};
 
 use super::{KubeObject, LogChunk, LogCursor, Pass, Scope};
+use crate::artifacts::logs::StreamPrefix;
 use crate::config::{KubernetesSettings, ServiceRule, TargetRule};
 use crate::ingest::kubernetes::{EventSeen, event_seen};
 use crate::record::{GapRecord, GapSource, Instant, Stream, StreamName, instant, nanos};
@@ -487,7 +488,7 @@ pub enum Take {
 impl LineTaker {
     pub fn new(pod: &str, container: &str, start: Instant, end: Instant, cursor: LogCursor, budget: u64) -> Self {
         LineTaker {
-            prefix: format!("[pod/{pod}/{container}] ").into_bytes(),
+            prefix: StreamPrefix { resource: "pod", pod, container }.to_string().into_bytes(),
             start_nanos: nanos(start),
             end_nanos: nanos(end),
             skip_last_nanos: cursor.last_nanos,
