@@ -7,7 +7,7 @@
 
 use divan::Bencher;
 use divan::counter::ItemsCount;
-use postmortemd::normalize::time::{Finder, TimeContext, kubelet_prefix};
+use postmortemd::normalize::time::{Finder, TimeContext, kubelet_time};
 use postmortemd::record::Instant;
 
 fn main() {
@@ -144,8 +144,8 @@ fn kubelet_prefix_hand_parsed(bencher: Bencher) {
     bencher.counter(ItemsCount::new(LINES)).bench_local(|| {
         lines
             .iter()
-            .filter_map(|line| kubelet_prefix(divan::black_box(line)))
-            .map(|(instant, length)| instant.as_second() + length as i64)
+            .filter_map(|line| kubelet_time(divan::black_box(line).as_bytes()))
+            .filter_map(|time| Some(time.instant.as_second() + time.text_start? as i64))
             .fold(0i64, i64::wrapping_add)
     });
 }

@@ -13,11 +13,11 @@ use jiff::SignedDuration;
 use jiff::tz::TimeZone;
 
 use crate::artifacts::files::{self, ArtifactKind, FileError, Queries};
-use crate::artifacts::logs::{read_lines, span_of};
+use crate::artifacts::logs::{StreamPrefix, read_lines, span_of};
 use crate::artifacts::{Artifacts, Files};
 use crate::incident::{self, WindowRules};
 use crate::normalize::time::{Finder, TimeContext};
-use crate::record::{Instant, PodRecord, Record, Source, SourceKind};
+use crate::record::{Instant, PodRecord, Record, Source, SourceKind, Stream};
 use crate::timeline::digest::DEFAULT_REQUEST_ID_FIELDS;
 use crate::timeline::skew::node_clock_offsets;
 use crate::timeline::{self, DigestConfig, Evidence, LogDigest, Timeline, Window};
@@ -233,55 +233,51 @@ struct StreamContext<'a> {
 impl StreamContext<'_> {
     /// A digest for a stream named by kubectl's prefix (`pod/NAME/CONTAINER`) or, without
     /// one, by its file.
-    fn digest(&self, prefix: Option<&str>, path: &Path) -> LogDigest {
+    fn digest(&self, prefix: Option<StreamPrefix<'_>>, path: &Path) -> LogDigest {
         let file_name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
-        let (name, pod) =
-            match prefix.and_then(|prefix| prefix.strip_prefix("pod/")).and_then(|rest| rest.split_once('/')) {
-                Some((pod_name, container)) => {
-                    let pod = self.pods.iter().find(|pod| pod.name == pod_name);
-                    let name = match pod {
-                        Some(pod) => format!("logs {}/{pod_name}/{container}", pod.namespace),
-                        None => format!("logs {pod_name}/{container}"),
-                    };
-                    (name, pod)
-                }
-                None => {
-                    // A file named after its pod (`kubectl logs POD -c C > POD_C.log`) is that
-                    // container's stream; any other file is named after itself.
-                    let pod = self
-                        .pods
-                        .iter()
-                        .filter(|pod| file_name.contains(pod.name.as_str()))
-                        .max_by_key(|pod| pod.name.len());
-                    let container = pod.and_then(|pod| {
-                        let rest = file_name.replacen(pod.name.as_str(), "", 1);
-                        let named = pod.containers.iter().filter(|container| rest.contains(container.name.as_str()));
-                        named.max_by_key(|container| container.name.len()).or(match pod.containers.as_slice() {
-                            [only] => Some(only),
-                            _ => None,
-                        })
-                    });
-                    match (pod, container) {
-                        (Some(pod), Some(container)) => {
-                            (format!("logs {}/{}/{}", pod.namespace, pod.name, container.name), Some(pod))
-                        }
-                        _ => (format!("logs {file_name}"), pod),
+        let (stream, pod) = match prefix.filter(StreamPrefix::is_pod) {
+            Some(prefix) => {
+                let pod = self.pods.iter().find(|pod| pod.name == prefix.pod);
+                let namespace = pod.map(|pod| pod.namespace.as_str());
+                (Stream::container(namespace, prefix.pod, prefix.container), pod)
+            }
+            None => {
+                // A file named after its pod (`kubectl logs POD -c C > POD_C.log`) is that
+                // container's stream; any other file is named after itself.
+                let pod = self
+                    .pods
+                    .iter()
+                    .filter(|pod| file_name.contains(pod.name.as_str()))
+                    .max_by_key(|pod| pod.name.len());
+                let container = pod.and_then(|pod| {
+                    let rest = file_name.replacen(pod.name.as_str(), "", 1);
+                    let named = pod.containers.iter().filter(|container| rest.contains(container.name.as_str()));
+                    named.max_by_key(|container| container.name.len()).or(match pod.containers.as_slice() {
+                        [only] => Some(only),
+                        _ => None,
+                    })
+                });
+                match (pod, container) {
+                    (Some(pod), Some(container)) => {
+                        (Stream::container(Some(&pod.namespace), &pod.name, &container.name), Some(pod))
                     }
+                    _ => (Stream::File(file_name.clone()), pod),
                 }
-            };
-        let node = pod.and_then(|pod| pod.node.clone());
-        let offset_hint_seconds = node.as_ref().and_then(|node| self.offsets.get(node)).copied().unwrap_or(0.0);
+            }
+        };
+        let source = Source { kind: SourceKind::Logs, stream, node: pod.and_then(|pod| pod.node.clone()) };
+        let offset_hint_seconds = source.node.as_ref().and_then(|node| self.offsets.get(node)).copied().unwrap_or(0.0);
         let config = DigestConfig {
             window: self.window,
             time_context: TimeContext {
-                zone: self.options.zone_of(&file_name, &name),
+                zone: self.options.zone_of(&file_name, &source.to_string()),
                 window: Some((self.window.start, self.window.end)),
             },
             // A node clock off by more than a fortnight is a broken metric, not a clock.
             offset_hint_nanos: (offset_hint_seconds.clamp(-1.2e6, 1.2e6) * 1e9) as i64,
             request_id_fields: self.options.request_id_fields.clone(),
         };
-        LogDigest::new(Source { kind: SourceKind::Logs, name, node }, config)
+        LogDigest::new(source, config)
     }
 }
 
@@ -315,19 +311,26 @@ fn digest_logs(artifacts: &dyn Artifacts, logs: &[&Input], context: &StreamConte
 
 fn digest_file(reader: impl Read, path: &Path, context: &StreamContext<'_>) -> io::Result<Vec<LogDigest>> {
     let mut digests: Vec<LogDigest> = Vec::new();
-    let mut by_prefix: HashMap<String, usize> = HashMap::new();
+    // By (resource, pod, container); consecutive lines of one stream skip the lookup.
+    let mut by_prefix: HashMap<[String; 3], usize> = HashMap::new();
     let mut unprefixed: Option<usize> = None;
-    let mut last: Option<(String, usize)> = None;
+    let mut last: Option<([String; 3], usize)> = None;
     read_lines(reader, |line| {
         let index = match line.stream {
             Some(prefix) => match &last {
-                Some((last_prefix, index)) if last_prefix == prefix => *index,
+                Some(([resource, pod, container], index))
+                    if (resource.as_str(), pod.as_str(), container.as_str())
+                        == (prefix.resource, prefix.pod, prefix.container) =>
+                {
+                    *index
+                }
                 _ => {
-                    let index = *by_prefix.entry(prefix.to_owned()).or_insert_with(|| {
+                    let key = [prefix.resource, prefix.pod, prefix.container].map(str::to_owned);
+                    let index = *by_prefix.entry(key.clone()).or_insert_with(|| {
                         digests.push(context.digest(Some(prefix), path));
                         digests.len() - 1
                     });
-                    last = Some((prefix.to_owned(), index));
+                    last = Some((key, index));
                     index
                 }
             },
@@ -338,6 +341,7 @@ fn digest_file(reader: impl Read, path: &Path, context: &StreamContext<'_>) -> i
         };
         digests[index].push(line.transport, line.text);
     })?;
-    digests.sort_by(|left, right| left.source.name.cmp(&right.source.name));
+    // By the name rows show, as people read the streams of a file (a stable sort).
+    digests.sort_by_cached_key(|digest| digest.source.to_string());
     Ok(digests)
 }

@@ -11,19 +11,78 @@ use std::fmt;
 /// A UTC timestamp with nanosecond precision.
 pub type Instant = jiff::Timestamp;
 
-/// Where records come from, named the way an engineer says it.
+/// The span [`nanos`] keeps instants in: ±2^62 ns, about 146 years either side of 1970
+/// (1824–2116), so that the difference of any two fits an `i64`. Times beyond it are
+/// nonsense for an incident; clamping them keeps hot paths free of overflow checks.
+const NANOS_LIMIT: i128 = (1 << 62) - 1;
+
+/// An instant as nanoseconds since the epoch, clamped to ±2^62 (1824–2116): the one
+/// conversion hot paths (digests, the log collector's cursors) use for `i64` nanoseconds.
+pub fn nanos(instant: Instant) -> i64 {
+    instant.as_nanosecond().clamp(-NANOS_LIMIT, NANOS_LIMIT) as i64
+}
+
+/// The inverse of [`nanos`]; every `i64` is a valid instant, so nothing is lost in range.
+pub fn instant(nanos: i64) -> Instant {
+    Instant::from_nanosecond(i128::from(nanos)).unwrap_or(Instant::UNIX_EPOCH)
+}
+
+/// A container's log stream: `kubectl logs --prefix` names the pod and container, the pod
+/// object its namespace.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StreamName {
+    /// `None` when no pod object of that name was read.
+    pub namespace: Option<String>,
+    pub pod: String,
+    pub container: String,
+}
+
+/// Which log stream lines came from. Stages pass this struct; its text
+/// (`prod/api-7d9f8b6c5-x2kqp/nginx`, `billing.log`) is for people and files only.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Stream {
+    Container(StreamName),
+    /// A log file that names no container, by its file name.
+    File(String),
+}
+
+impl Stream {
+    /// The stream of a pod's container.
+    pub fn container(namespace: Option<&str>, pod: &str, container: &str) -> Self {
+        Stream::Container(StreamName {
+            namespace: namespace.map(str::to_owned),
+            pod: pod.to_owned(),
+            container: container.to_owned(),
+        })
+    }
+}
+
+/// `namespace/pod/container` (`pod/container` without a namespace), or the file name.
+impl fmt::Display for Stream {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stream::Container(StreamName { namespace: Some(namespace), pod, container }) => {
+                write!(formatter, "{namespace}/{pod}/{container}")
+            }
+            Stream::Container(StreamName { namespace: None, pod, container }) => write!(formatter, "{pod}/{container}"),
+            Stream::File(name) => formatter.write_str(name),
+        }
+    }
+}
+
+/// A log stream and the node it runs on: what a [`crate::timeline::LogDigest`] reads.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Source {
     pub kind: SourceKind,
-    /// `logs prod/api-7d9f8b6c5-x2kqp/nginx`, `prometheus: up`, `alertmanager`, …
-    pub name: String,
+    pub stream: Stream,
     /// The node the source runs on, when known (pod → `spec.nodeName`).
     pub node: Option<String>,
 }
 
+/// The name an engineer says and rows show: `logs prod/api-7d9f8b6c5-x2kqp/nginx`.
 impl fmt::Display for Source {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(&self.name)
+        write!(formatter, "logs {}", self.stream)
     }
 }
 
@@ -237,11 +296,36 @@ pub struct Termination {
     pub exit_code: Option<i32>,
 }
 
+/// What a series measures: an incident metric, or evidence of a node's clock. Decided once,
+/// where the series enters (`ingest::prometheus::series_kind`); the timeline matches on it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum SeriesKind {
+    /// An incident metric: rows for departures from its baseline, gaps for its holes.
+    #[default]
+    Plain,
+    /// `node_time_seconds - timestamp(node_time_seconds)`: the values are clock offsets.
+    NodeClockOffset,
+    /// Raw `node_time_seconds`: value minus sample time is the offset.
+    NodeClockRaw,
+    /// `node_timex_offset_seconds`: NTP's own view of the offset.
+    NodeTimexOffset,
+    /// `node_timex_sync_status`: 1 synchronised, 0 not.
+    NodeTimexSync,
+}
+
+impl SeriesKind {
+    /// Clock evidence rather than an incident metric.
+    pub fn is_clock(self) -> bool {
+        self != SeriesKind::Plain
+    }
+}
+
 /// One Prometheus range-query series.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SeriesRecord {
     /// The PromQL that produced it (from `queries.json`, else the file name).
     pub query: String,
+    pub kind: SeriesKind,
     pub labels: BTreeMap<String, String>,
     /// Samples in time order; NaN and ±Inf kept as such.
     pub samples: Vec<(Instant, f64)>,
@@ -265,13 +349,59 @@ impl SeriesRecord {
 /// Unlike the gaps `timeline` infers from silences, this one is reported, not guessed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GapRecord {
-    /// The source that is missing, named like [`Source::name`]: `logs shop/api-1/app`.
-    pub source: String,
+    /// The source that is missing.
+    pub source: GapSource,
     pub start: Instant,
     pub end: Instant,
     /// What happened, in words a person can act on: `403 Forbidden: the service account may not get pods/log in shop`.
     pub reason: String,
     pub node: Option<String>,
+}
+
+/// What a reported gap is missing: a log stream (as a struct, so the timeline matches it to
+/// the stream's digest), or another source in words.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GapSource {
+    /// `logs shop/api-1/app`, named like [`Source`].
+    Logs(Stream),
+    /// `prometheus: up`, `kubernetes pod shop/api-1`, `alertmanager`, …
+    Other(String),
+}
+
+impl GapSource {
+    /// Reads back the text [`Display`](fmt::Display) writes, where a gap was stored as text
+    /// (`gaps.json`, the store): the one place that text is parsed. Names hold no `/`
+    /// (Kubernetes names and file names cannot), so every stream reads back as itself.
+    pub fn parse(text: &str) -> Self {
+        let Some(stream) = text.strip_prefix("logs ") else {
+            return GapSource::Other(text.to_owned());
+        };
+        let parts: Vec<&str> = stream.split('/').collect();
+        match parts.as_slice() {
+            [name] => GapSource::Logs(Stream::File((*name).to_owned())),
+            [pod, container] => GapSource::Logs(Stream::container(None, pod, container)),
+            [namespace, pod, container] => GapSource::Logs(Stream::container(Some(namespace), pod, container)),
+            _ => GapSource::Other(text.to_owned()),
+        }
+    }
+
+    /// The log stream the gap is in, if it is a log stream's.
+    pub fn stream(&self) -> Option<&Stream> {
+        match self {
+            GapSource::Logs(stream) => Some(stream),
+            GapSource::Other(_) => None,
+        }
+    }
+}
+
+/// The name rows show and files store: `logs shop/api-1/app`, `prometheus: up`.
+impl fmt::Display for GapSource {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GapSource::Logs(stream) => write!(formatter, "logs {stream}"),
+            GapSource::Other(text) => formatter.write_str(text),
+        }
+    }
 }
 
 /// Something a source said about its own answer that a reader should see: Prometheus's
@@ -281,4 +411,36 @@ pub struct NoteRecord {
     /// `prometheus: rate(http_requests_total[5m])`.
     pub source: String,
     pub text: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check_gap_source(source: GapSource, text: &str) {
+        assert_eq!(source.to_string(), text);
+        assert_eq!(GapSource::parse(text), source, "{text}");
+    }
+
+    #[test]
+    fn gap_sources_read_back_as_written() {
+        check_gap_source(GapSource::Logs(Stream::container(Some("shop"), "api-1", "app")), "logs shop/api-1/app");
+        check_gap_source(GapSource::Logs(Stream::container(None, "api-1", "app")), "logs api-1/app");
+        check_gap_source(GapSource::Logs(Stream::File("billing.log".to_owned())), "logs billing.log");
+        check_gap_source(GapSource::Other("prometheus: up".to_owned()), "prometheus: up");
+        check_gap_source(GapSource::Other("kubernetes pod shop/api-1".to_owned()), "kubernetes pod shop/api-1");
+        check_gap_source(GapSource::Other("logs a/b/c/d".to_owned()), "logs a/b/c/d");
+        check_gap_source(GapSource::Other("logsx".to_owned()), "logsx");
+    }
+
+    #[test]
+    fn sources_are_named_by_their_stream() {
+        let source = Source {
+            kind: SourceKind::Logs,
+            stream: Stream::container(Some("prod"), "api-7d9f8b6c5-x2kqp", "nginx"),
+            node: None,
+        };
+        assert_eq!(source.to_string(), "logs prod/api-7d9f8b6c5-x2kqp/nginx");
+    }
 }

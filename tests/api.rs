@@ -651,7 +651,7 @@ async fn a_page_after_its_notification_joins_it_and_an_old_page_only_incident_is
 #[tokio::test]
 async fn the_evidence_bundle_drafts_offline_to_the_served_timeline() {
     use postmortemd::collect::{EvidenceFile, KubeObject, LogChunk, LogCursor, Pass};
-    use postmortemd::record::GapRecord;
+    use postmortemd::record::{GapRecord, GapSource, Stream};
     use postmortemd::store::NextRun;
 
     let daemon = daemon(|_| {}).await;
@@ -698,7 +698,7 @@ async fn the_evidence_bundle_drafts_offline_to_the_served_timeline() {
             EvidenceFile { name: "prometheus/queries.json".into(), bytes: br#"{"up.json": "up"}"#.to_vec() },
         ],
         gaps: vec![GapRecord {
-            source: "logs shop/api-2/app".into(),
+            source: GapSource::Logs(Stream::container(Some("shop"), "api-2", "app")),
             start: "2025-02-09T09:46:00Z".parse().unwrap(),
             end: "2025-02-09T10:45:00Z".parse().unwrap(),
             reason: "the service account may not get pods/log in namespace shop (403)".into(),

@@ -277,7 +277,7 @@ async fn the_collector_reads_a_real_prometheus_and_reports_what_it_cannot() {
     assert!(gap.reason.starts_with("prometheus rejected broken: bad_data: "), "{}", gap.reason);
     assert!(gap.reason.contains("parse error"), "{}", gap.reason);
     assert_eq!(
-        (gap.source.as_str(), gap.start, gap.end),
+        (gap.source.to_string().as_str(), gap.start, gap.end),
         ("prometheus: sum(rate(http_requests_total[5m])", at(START), at(END))
     );
     assert!(pass.files.iter().any(|file| file.name == "prometheus/queue.json"));
@@ -293,7 +293,9 @@ async fn the_collector_reads_a_real_prometheus_and_reports_what_it_cannot() {
     .unwrap();
     let pass = stopped.pass(&no_alerts).await;
     assert!(pass.files.is_empty(), "{:?}", pass.files);
-    let gaps: Vec<(&str, &str)> = pass.gaps.iter().map(|gap| (gap.source.as_str(), gap.reason.as_str())).collect();
+    let sources: Vec<String> = pass.gaps.iter().map(|gap| gap.source.to_string()).collect();
+    let gaps: Vec<(&str, &str)> =
+        pass.gaps.iter().zip(&sources).map(|(gap, source)| (source.as_str(), gap.reason.as_str())).collect();
     let reason = format!("prometheus at {url} unreachable: connection refused");
     assert_eq!(gaps, [("prometheus: queue_depth", reason.as_str()), ("prometheus: worker_up", reason.as_str())]);
     assert!(pass.gaps.iter().all(|gap| (gap.start, gap.end) == (at(START), at(END))), "{:?}", pass.gaps);

@@ -223,7 +223,7 @@ impl Collector for Snapshots {
             match n {
                 2 => Pass {
                     gaps: vec![postmortemd::record::GapRecord {
-                        source: "prometheus: up".into(),
+                        source: postmortemd::record::GapSource::Other("prometheus: up".into()),
                         start: scope.start,
                         end: scope.end,
                         reason: "prometheus at http://p:9090 unreachable: connection refused".into(),

@@ -10,9 +10,9 @@ use support::*;
 /// to 10:50 (true time), errors from 10:05:23 to 10:31:50, node-2's clock `skew` seconds
 /// ahead, the node-2 pod silent from 10:15:30 to 10:22:25.
 fn two_node_digests(skew: f64, window: timeline::Window) -> Vec<timeline::LogDigest> {
-    let mut frontend = digest("logs shop/frontend/nginx", Some("node-1"), window);
-    let mut first = digest("logs shop/checkout-x2kqp/app", Some("node-1"), window);
-    let mut second = digest("logs shop/checkout-q4hjn/app", Some("node-2"), window);
+    let mut frontend = digest(container("shop", "frontend", "nginx"), Some("node-1"), window);
+    let mut first = digest(container("shop", "checkout-x2kqp", "app"), Some("node-1"), window);
+    let mut second = digest(container("shop", "checkout-q4hjn", "app"), Some("node-2"), window);
     let mut noise = Noise::new(7);
     let mut time = at("2025-02-09T09:40:00Z");
     let (errors_from, errors_to) = (at("2025-02-09T10:05:23.4Z"), at("2025-02-09T10:31:50Z"));
@@ -156,7 +156,7 @@ fn a_restart_silence_is_a_gap_with_its_reason_and_quiet_streams_are_not() {
 #[test]
 fn a_stream_logging_every_five_minutes_has_no_gaps() {
     let window = window();
-    let mut cron = digest("logs ops/cron/job", None, window);
+    let mut cron = digest(container("ops", "cron", "job"), None, window);
     let mut time = at("2025-02-09T09:40:00Z");
     while time < at("2025-02-09T10:50:00Z") {
         cron.push(Some(time), "backup finished");
@@ -243,7 +243,7 @@ fn without_correction_rows_keep_their_recorded_time_but_stay_flagged() {
 fn absurd_times_do_not_break_the_draft() {
     // Found by fuzzing: epoch values and kubelet times centuries away once overflowed.
     let window = window();
-    let mut stream = digest("logs odd", Some("node-1"), window);
+    let mut stream = digest(postmortemd::record::Stream::File("odd".to_owned()), Some("node-1"), window);
     stream.push(Some(at("0001-01-01T00:00:00Z")), "level=error msg=\"from the year one\"");
     stream.push(None, "ts=10260142806 level=error msg=\"year 2295\"");
     stream.push(Some(at("9999-12-30T00:00:00Z")), "level=error msg=\"from the far future\"");
@@ -272,7 +272,7 @@ fn ntp_offsets_are_the_evidence_when_no_clock_series_was_exported() {
 /// and reason however often they are reported, and shown as a flagged row.
 #[test]
 fn reported_gaps_are_clipped_and_merged() {
-    use postmortemd::record::{GapRecord, Record};
+    use postmortemd::record::{GapRecord, GapSource, Record};
     let window = timeline::Window {
         start: at("2025-02-09T10:00:00Z"),
         end: at("2025-02-09T11:00:00Z"),
@@ -280,7 +280,7 @@ fn reported_gaps_are_clipped_and_merged() {
     };
     let gap = |start: &str, end: &str, reason: &str| {
         Record::Gap(GapRecord {
-            source: "logs shop/api-1/app".to_owned(),
+            source: GapSource::Logs(container("shop", "api-1", "app")),
             start: at(start),
             end: at(end),
             reason: reason.to_owned(),

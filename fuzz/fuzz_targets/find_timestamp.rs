@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use postmortemd::normalize::time::{Finder, TimeContext, kubelet_prefix, parse_rfc3339, parse_window};
+use postmortemd::normalize::time::{Finder, TimeContext, kubelet_time, parse_rfc3339, parse_window};
 
 fuzz_target!(|bytes: &[u8]| {
     let text = String::from_utf8_lossy(bytes);
@@ -16,8 +16,8 @@ fuzz_target!(|bytes: &[u8]| {
                 assert!(found.span.start <= found.span.end && found.span.end <= line.len());
                 assert!(line.is_char_boundary(found.span.start) && line.is_char_boundary(found.span.end));
             }
-            if let Some((_, length)) = kubelet_prefix(line) {
-                assert!(length <= line.len() && line.is_char_boundary(length));
+            if let Some(text_start) = kubelet_time(line.as_bytes()).and_then(|time| time.text_start) {
+                assert!(text_start <= line.len() && line.is_char_boundary(text_start));
             }
             let _ = parse_rfc3339(line);
         }

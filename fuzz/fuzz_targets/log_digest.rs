@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 use postmortemd::artifacts::logs::read_lines;
 use postmortemd::normalize::time::{TimeContext, parse_rfc3339};
-use postmortemd::record::{Source, SourceKind};
+use postmortemd::record::{Source, SourceKind, Stream};
 use postmortemd::timeline::digest::DEFAULT_REQUEST_ID_FIELDS;
 use postmortemd::timeline::{self, DigestConfig, Evidence, LogDigest, Options, Window};
 
@@ -24,7 +24,8 @@ fuzz_target!(|bytes: &[u8]| {
         offset_hint_nanos: 0,
         request_id_fields: DEFAULT_REQUEST_ID_FIELDS.iter().map(|field| (*field).to_owned()).collect(),
     };
-    let source = Source { kind: SourceKind::Logs, name: "logs fuzz".to_owned(), node: Some("node-1".to_owned()) };
+    let source =
+        Source { kind: SourceKind::Logs, stream: Stream::File("fuzz".to_owned()), node: Some("node-1".to_owned()) };
     let mut digest = LogDigest::new(source, config);
     let _ = read_lines(bytes, |line| digest.push(line.transport, line.text));
     let evidence = Evidence { title: "fuzz".to_owned(), window, records: Vec::new(), digests: vec![digest] };

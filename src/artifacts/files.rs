@@ -10,7 +10,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use crate::artifacts::logs::split_prefix;
 use crate::ingest::{self, ParseError};
+use crate::normalize::time::kubelet_time;
 use crate::record::{NoteRecord, Record};
 
 /// How many leading bytes [`detect`] wants to see; more is fine, less may not decide.
@@ -179,15 +181,14 @@ fn detect_log(text: &[u8]) -> Option<ArtifactKind> {
     let first_line = text.split(|byte| *byte == b'\n').next().unwrap_or(&[]);
     let line = String::from_utf8_lossy(first_line);
     let line = line.trim_end_matches('\r');
-    let after_prefix = match line.strip_prefix("[pod/") {
-        Some(rest) => match rest.split_once("] ") {
-            Some((name, rest)) if name.split('/').count() == 2 => rest,
-            _ => line,
-        },
-        None => line,
+    let after_prefix = match split_prefix(line) {
+        Some((prefix, rest)) if prefix.is_pod() => rest,
+        _ => line,
     };
-    let first_token = after_prefix.split(' ').next().unwrap_or("");
-    if after_prefix.len() > first_token.len() && is_kubelet_time(first_token) {
+    // The kubelet's exact form, with text after it: an application's own leading time
+    // (three or six digits) does not make a log kubectl's.
+    let kubelet = kubelet_time(after_prefix.as_bytes());
+    if kubelet.is_some_and(|time| time.exact && time.text_start.is_some()) {
         return Some(ArtifactKind::KubectlLogs);
     }
     Some(ArtifactKind::PlainLog)
@@ -205,22 +206,6 @@ fn looks_like_text(bytes: &[u8]) -> bool {
         }
     }
     n_control * 100 <= bytes.len()
-}
-
-/// The kubelet's `--timestamps` prefix: RFC 3339 with exactly nine fraction digits, `Z` or
-/// a numeric offset. An application's own leading time (three or six digits) is not one.
-fn is_kubelet_time(token: &str) -> bool {
-    let bytes = token.as_bytes();
-    if bytes.len() < 30 || bytes[10] != b'T' || bytes[19] != b'.' {
-        return false;
-    }
-    let fraction = &bytes[20..29];
-    if !fraction.iter().all(u8::is_ascii_digit) {
-        return false;
-    }
-    let zone = &bytes[29..];
-    let zone_ok = zone == b"Z" || (zone.len() == 6 && matches!(zone[0], b'+' | b'-') && zone[3] == b':');
-    zone_ok && token.parse::<crate::record::Instant>().is_ok()
 }
 
 const LOG_KEYS: [&str; 5] = ["level", "msg", "message", "severity", "log"];

@@ -4,14 +4,52 @@
 
 use std::io::{self, BufRead, BufReader, Read};
 
-use crate::normalize::time::kubelet_prefix;
+use crate::normalize::time::kubelet_time;
 use crate::record::Instant;
+
+/// kubectl's `--prefix` before a line, `[pod/NAME/CONTAINER] `, read once here for every
+/// reader of log files (file detection, the draft's streams) and written by its `Display`
+/// for the collector's log chunks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StreamPrefix<'a> {
+    /// `pod`, as kubectl writes it. NB: any three-part prefix is split off the line, but only
+    /// a `pod` one names a container.
+    pub resource: &'a str,
+    pub pod: &'a str,
+    pub container: &'a str,
+}
+
+impl StreamPrefix<'_> {
+    /// Whether kubectl wrote it: the prefix names a pod's container.
+    pub fn is_pod(&self) -> bool {
+        self.resource == "pod"
+    }
+}
+
+/// `[pod/NAME/CONTAINER] `, the space included: what [`split_prefix`] reads.
+impl std::fmt::Display for StreamPrefix<'_> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "[{}/{}/{}] ", self.resource, self.pod, self.container)
+    }
+}
+
+/// Splits `[RESOURCE/NAME/CONTAINER] ` off the start of a line: the prefix and the rest.
+pub fn split_prefix(line: &str) -> Option<(StreamPrefix<'_>, &str)> {
+    let inner = line.strip_prefix('[')?;
+    let close = inner.find("] ")?;
+    let mut parts = inner[..close].split('/');
+    let (Some(resource), Some(pod), Some(container), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    Some((StreamPrefix { resource, pod, container }, &inner[close + 2..]))
+}
 
 /// One line of a log file, borrowed for the duration of the callback.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LogLine<'a> {
-    /// `pod/NAME/CONTAINER` from kubectl's `--prefix`.
-    pub stream: Option<&'a str>,
+    /// kubectl's `--prefix`, when the line has one.
+    pub stream: Option<StreamPrefix<'a>>,
     /// The kubelet (CRI) time, when the line has one.
     pub transport: Option<Instant>,
     /// The rest of the line, without the prefixes and the line end.
@@ -20,17 +58,13 @@ pub struct LogLine<'a> {
 
 /// Splits kubectl's prefixes off a line.
 pub fn parse_line(line: &str) -> LogLine<'_> {
-    let mut rest = line;
-    let mut stream = None;
-    if let Some(inner) = rest.strip_prefix('[')
-        && let Some(close) = inner.find("] ")
-        && inner[..close].split('/').count() == 3
-    {
-        stream = Some(&inner[..close]);
-        rest = &inner[close + 2..];
-    }
-    match kubelet_prefix(rest) {
-        Some((instant, length)) => LogLine { stream, transport: Some(instant), text: &rest[length..] },
+    let (stream, rest) = match split_prefix(line) {
+        Some((prefix, rest)) => (Some(prefix), rest),
+        None => (None, line),
+    };
+    // The kubelet writes a space after its time, even before an empty line.
+    match kubelet_time(rest.as_bytes()).and_then(|time| Some((time.instant, time.text_start?))) {
+        Some((instant, text_start)) => LogLine { stream, transport: Some(instant), text: &rest[text_start..] },
         None => LogLine { stream, transport: None, text: rest },
     }
 }
@@ -86,7 +120,8 @@ mod tests {
     #[track_caller]
     fn check(line: &str, stream: Option<&str>, transport: Option<&str>, text: &str) {
         let parsed = parse_line(line);
-        assert_eq!(parsed.stream, stream, "{line}");
+        let prefix = parsed.stream.map(|prefix| format!("{}/{}/{}", prefix.resource, prefix.pod, prefix.container));
+        assert_eq!(prefix.as_deref(), stream, "{line}");
         assert_eq!(parsed.transport, transport.map(|time| time.parse().unwrap()), "{line}");
         assert_eq!(parsed.text, text, "{line}");
     }
@@ -102,7 +137,17 @@ mod tests {
         check("2025-02-09T19:05:23.123456789+09:00 hello", None, Some("2025-02-09T10:05:23.123456789Z"), "hello");
         check("[not a prefix] hello", None, None, "[not a prefix] hello");
         check("plain line", None, None, "plain line");
+        check("[deploy/api/nginx] x", Some("deploy/api/nginx"), None, "x");
+        check("[pod/api/nginx/extra] x", None, None, "[pod/api/nginx/extra] x");
+        check("[pod/api/nginx]x", None, None, "[pod/api/nginx]x");
         check("2025-02-09T10:05:23.123456789Z ", None, Some("2025-02-09T10:05:23.123456789Z"), "");
+    }
+
+    #[test]
+    fn prefixes_read_back_as_written() {
+        let prefix = StreamPrefix { resource: "pod", pod: "api-1", container: "app" };
+        let line = format!("{prefix}2025-02-09T10:05:23.123456789Z x");
+        assert_eq!(split_prefix(&line), Some((prefix, "2025-02-09T10:05:23.123456789Z x")));
     }
 
     #[test]

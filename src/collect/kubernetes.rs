@@ -37,8 +37,10 @@ use serde_json::Value;
 use tracing::{debug, info, instrument, warn};
 
 use super::{KubeObject, LogChunk, LogCursor, Pass, Scope};
+use crate::artifacts::logs::StreamPrefix;
 use crate::config::{KubernetesSettings, ServiceRule, TargetRule};
-use crate::record::{GapRecord, Instant};
+use crate::ingest::kubernetes::{EventSeen, event_seen};
+use crate::record::{GapRecord, GapSource, Instant, Stream, StreamName, instant, nanos};
 
 /// Attempts of one request when the API answers 429/5xx or the connection fails.
 const ATTEMPTS: u32 = 4;
@@ -255,11 +257,25 @@ const WORKLOAD_LABELS: &[(&str, &str)] = &[
     ("job_name", "jobs"),
 ];
 
+/// Why an alert's labels or a rule named no usable target: every value that goes into a
+/// URL path or a selector is checked first.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    #[error("label {label}={value:?} is not a Kubernetes name")]
+    NotAName { label: String, value: String },
+    #[error("label {label}={value:?} is not a valid label value for selector {selector:?}")]
+    NotALabelValue { label: String, value: String, selector: String },
+    #[error("selector {selector:?} has an unclosed {{{{")]
+    UnclosedPlaceholder { selector: String },
+    #[error("namespace {namespace:?} is not a Kubernetes namespace name")]
+    NotANamespace { namespace: String },
+}
+
 /// A label that could not be made into a target (a value that is no Kubernetes name).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TargetProblem {
     pub alert: String,
-    pub reason: String,
+    pub reason: TargetError,
 }
 
 /// The targets of an incident: from each alert's labels, else (page-only) the service rules.
@@ -288,7 +304,7 @@ pub fn targets(
             if !is_name(&rule.namespace) {
                 problems.push(TargetProblem {
                     alert: format!("pagerduty service {:?}", rule.pagerduty_service),
-                    reason: format!("namespace {:?} is not a Kubernetes namespace name", rule.namespace),
+                    reason: TargetError::NotANamespace { namespace: rule.namespace.clone() },
                 });
                 continue;
             }
@@ -299,12 +315,12 @@ pub fn targets(
 }
 
 /// One alert's target; `Ok(None)` when no label or rule applies.
-fn target_of(labels: &BTreeMap<String, String>, rules: &[TargetRule]) -> Result<Option<Target>, String> {
-    let name_label = |label: &str| -> Result<Option<String>, String> {
+fn target_of(labels: &BTreeMap<String, String>, rules: &[TargetRule]) -> Result<Option<Target>, TargetError> {
+    let name_label = |label: &str| -> Result<Option<String>, TargetError> {
         match labels.get(label).map(String::as_str) {
             None | Some("") => Ok(None),
             Some(value) if is_name(value) => Ok(Some(value.to_owned())),
-            Some(value) => Err(format!("label {label}={value:?} is not a Kubernetes name")),
+            Some(value) => Err(TargetError::NotAName { label: label.to_owned(), value: value.to_owned() }),
         }
     };
     let namespace = name_label("namespace")?;
@@ -333,12 +349,16 @@ fn target_of(labels: &BTreeMap<String, String>, rules: &[TargetRule]) -> Result<
 /// Fills `{value}` and `{{label}}` in a selector rule; `Ok(None)` when a `{{label}}` is
 /// missing from the alert (the rule does not apply). Every value must be a valid label
 /// value, so no alert can widen a selector (`a,b!=c`).
-pub fn template(selector: &str, value: &str, labels: &BTreeMap<String, String>) -> Result<Option<String>, String> {
-    let check = |name: &str, value: &str| -> Result<(), String> {
+pub fn template(selector: &str, value: &str, labels: &BTreeMap<String, String>) -> Result<Option<String>, TargetError> {
+    let check = |name: &str, value: &str| -> Result<(), TargetError> {
         if is_label_value(value) {
             Ok(())
         } else {
-            Err(format!("label {name}={value:?} is not a valid label value for selector {selector:?}"))
+            Err(TargetError::NotALabelValue {
+                label: name.to_owned(),
+                value: value.to_owned(),
+                selector: selector.to_owned(),
+            })
         }
     };
     let mut out = String::with_capacity(selector.len() + value.len());
@@ -346,7 +366,7 @@ pub fn template(selector: &str, value: &str, labels: &BTreeMap<String, String>) 
     while !rest.is_empty() {
         if let Some(after) = rest.strip_prefix("{{") {
             let Some(close) = after.find("}}") else {
-                return Err(format!("selector {selector:?} has an unclosed {{{{"));
+                return Err(TargetError::UnclosedPlaceholder { selector: selector.to_owned() });
             };
             let name = after[..close].trim();
             let Some(label_value) = labels.get(name) else { return Ok(None) };
@@ -468,7 +488,7 @@ pub enum Take {
 impl LineTaker {
     pub fn new(pod: &str, container: &str, start: Instant, end: Instant, cursor: LogCursor, budget: u64) -> Self {
         LineTaker {
-            prefix: format!("[pod/{pod}/{container}] ").into_bytes(),
+            prefix: StreamPrefix { resource: "pod", pod, container }.to_string().into_bytes(),
             start_nanos: nanos(start),
             end_nanos: nanos(end),
             skip_last_nanos: cursor.last_nanos,
@@ -520,26 +540,15 @@ impl LineTaker {
 
 /// The kubelet time at the start of a line, in nanoseconds.
 pub fn line_nanos(line: &[u8]) -> Option<i64> {
-    let space = memchr::memchr(b' ', line).unwrap_or(line.len());
-    let stamp = std::str::from_utf8(&line[..space]).ok()?;
-    // The hand parser `draft` reads these files with: the cursor and the reader agree on every time.
-    let instant = crate::normalize::time::parse_rfc3339(stamp)?;
-    i64::try_from(instant.as_nanosecond()).ok()
-}
-
-fn nanos(instant: Instant) -> i64 {
-    i64::try_from(instant.as_nanosecond()).unwrap_or(if instant.as_second() < 0 { i64::MIN } else { i64::MAX })
-}
-
-fn instant_of(nanos: i64) -> Instant {
-    Instant::from_nanosecond(i128::from(nanos)).unwrap_or(Instant::UNIX_EPOCH)
+    // The recogniser `draft` reads these files with: the cursor and the reader agree on every time.
+    crate::normalize::time::kubelet_time(line).map(|time| nanos(time.instant))
 }
 
 /// `sinceTime`: the later of the window start and the cursor, floored to the second (the
 /// API truncates to seconds and kube-rs rounds to the nearest: a rounded-up second would
 /// lose lines).
 pub fn since_time(start: Instant, cursor: Option<&LogCursor>) -> Instant {
-    let from = cursor.filter(|cursor| cursor.last_nanos > 0).map_or(start, |cursor| instant_of(cursor.last_nanos));
+    let from = cursor.filter(|cursor| cursor.last_nanos > 0).map_or(start, |cursor| instant(cursor.last_nanos));
     let from = from.max(start);
     Instant::from_second(from.as_second() - i64::from(from.subsec_nanosecond() < 0)).unwrap_or(from)
 }
@@ -690,7 +699,7 @@ impl KubeCollector {
             scope.alerts.iter().map(|alert| (alert.name.clone(), &alert.labels)).collect();
         let (targets, problems) = targets(&alerts, &scope.pagerduty_services, &self.target_rules, &self.service_rules);
         for problem in problems {
-            run.gap(format!("kubernetes targets of {}", problem.alert), scope.start, problem.reason);
+            run.gap(format!("kubernetes targets of {}", problem.alert), scope.start, problem.reason.to_string());
         }
         info!(n_targets = targets.len(), "Kubernetes pass started.");
 
@@ -725,16 +734,17 @@ impl KubeCollector {
                     pods.insert(pod_key, with_kind(pod, "v1", "Pod"));
                 }
                 Err(error) if error.as_ref().is_none_or(|error| error.code() == Some(404)) => {
-                    for (key, cursor) in
-                        cursors.iter().filter(|(key, _)| key.starts_with(&format!("{namespace}/{name}/")))
-                    {
-                        let start = if cursor.last_nanos > 0 { instant_of(cursor.last_nanos) } else { scope.start };
-                        run.gap(
-                            format!("logs {key}"),
+                    let pod_prefix = format!("{namespace}/{name}/");
+                    for (key, cursor) in cursors.iter().filter(|(key, _)| key.starts_with(&pod_prefix)) {
+                        let start = if cursor.last_nanos > 0 { instant(cursor.last_nanos) } else { scope.start };
+                        let container = &key[pod_prefix.len()..];
+                        run.log_gap(
+                            Stream::container(Some(namespace), name, container),
                             start,
                             format!(
                                 "pod {namespace}/{name} was deleted: lines up to {start} were collected, the rest of its log is lost"
                             ),
+                            None,
                         );
                     }
                 }
@@ -762,13 +772,14 @@ impl KubeCollector {
         }))
         .buffered(CONTAINERS_AT_ONCE);
         while let Some(log) = logs.next().await {
-            let source = format!("logs {}", log.key);
             let node = pods
                 .iter()
-                .find(|((namespace, name), _)| log.key.starts_with(&format!("{namespace}/{name}/")))
+                .find(|((namespace, name), _)| {
+                    log.stream.namespace.as_ref() == Some(namespace) && log.stream.pod == *name
+                })
                 .and_then(|(_, pod)| text_at(pod, "/spec/nodeName"));
             for (start, reason) in log.gaps {
-                run.gap_on(source.clone(), start, reason, node);
+                run.log_gap(Stream::Container(log.stream.clone()), start, reason, node);
             }
             run.pass.cursors.insert(log.key, log.cursor);
             if let Some(chunk) = log.chunk {
@@ -955,6 +966,8 @@ impl KubeCollector {
         old: Option<LogCursor>,
     ) -> ContainerLog {
         let key = format!("{namespace}/{pod}/{container}");
+        let stream =
+            StreamName { namespace: Some(namespace.to_owned()), pod: pod.to_owned(), container: container.to_owned() };
         let mut gaps: Vec<(Instant, String)> = Vec::new();
         let restart_count =
             status.and_then(|status| status.get("restartCount")).and_then(Value::as_u64).unwrap_or(0) as u32;
@@ -971,7 +984,7 @@ impl KubeCollector {
         };
         let lost = match &old {
             Some(old) if restart_count > old.restart_count + 1 => Some((
-                instant_of(old.last_nanos.max(nanos(scope.start))),
+                instant(old.last_nanos.max(nanos(scope.start))),
                 format!(
                     "container {container} of pod {namespace}/{pod} restarted {} times since the last pass: \
                      only the last terminated instance keeps its log, {} instances are lost",
@@ -1002,7 +1015,7 @@ impl KubeCollector {
         for &previous in instances {
             let remaining = self.max_bytes_per_container.saturating_sub(cursor.bytes);
             if remaining == 0 {
-                let at = if cursor.last_nanos > 0 { instant_of(cursor.last_nanos) } else { scope.start };
+                let at = if cursor.last_nanos > 0 { instant(cursor.last_nanos) } else { scope.start };
                 gaps.push((at, self.capped_reason()));
                 break;
             }
@@ -1040,13 +1053,13 @@ impl KubeCollector {
             } else {
                 lines.extend_from_slice(&taker.lines);
             }
-            let resume = if cursor.last_nanos > 0 { instant_of(cursor.last_nanos) } else { since };
+            let resume = if cursor.last_nanos > 0 { instant(cursor.last_nanos) } else { since };
             match end {
                 StreamEnd::Clean | StreamEnd::PastWindow => {}
                 StreamEnd::Capped { at } => {
                     // Spent: later passes do not ask again for a few bytes that no line fits in.
                     cursor.bytes = self.max_bytes_per_container;
-                    gaps.push((at.map_or(resume, instant_of), self.capped_reason()));
+                    gaps.push((at.map_or(resume, instant), self.capped_reason()));
                     break;
                 }
                 // limitBytes ended the body after lines were taken: the next pass goes on from them.
@@ -1085,7 +1098,7 @@ impl KubeCollector {
             container: container.to_owned(),
             lines,
         });
-        ContainerLog { key, cursor, chunk, gaps }
+        ContainerLog { key, stream, cursor, chunk, gaps }
     }
 
     fn capped_reason(&self) -> String {
@@ -1418,15 +1431,9 @@ fn text_at<'v>(value: &'v Value, pointer: &str) -> Option<&'v str> {
 }
 
 /// Whether an event was seen inside the window (last seen not before the start, first seen
-/// not after the end), by the times DESIGN.md names.
+/// not after the end), by the times `ingest::kubernetes` reads events with.
 fn event_in_window(event: &Value, scope: &Scope) -> bool {
-    let time = |pointer: &str| text_at(event, pointer).and_then(|text| text.parse::<Instant>().ok());
-    let last = time("/series/lastObservedTime")
-        .or_else(|| time("/lastTimestamp"))
-        .or_else(|| time("/deprecatedLastTimestamp"))
-        .or_else(|| time("/eventTime"))
-        .or_else(|| time("/metadata/creationTimestamp"));
-    let first = time("/firstTimestamp").or_else(|| time("/deprecatedFirstTimestamp")).or_else(|| time("/eventTime"));
+    let EventSeen { last, first } = event_seen(event);
     last.is_none_or(|last| last >= scope.start) && first.is_none_or(|first| first <= scope.end)
 }
 
@@ -1442,7 +1449,9 @@ struct ContainerJob {
 
 /// What reading one container's log brought: its chunk, its cursor, its gaps (start, reason).
 struct ContainerLog {
+    /// The cursor's key: `namespace/pod/container`.
     key: String,
+    stream: StreamName,
     cursor: LogCursor,
     chunk: Option<LogChunk>,
     gaps: Vec<(Instant, String)>,
@@ -1463,12 +1472,18 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// A gap of something other than a log stream, named in words: `kubernetes pod shop/api-1`.
     fn gap(&mut self, source: String, start: Instant, reason: String) {
-        self.gap_on(source, start, reason, None);
+        self.push_gap(GapSource::Other(source), start, reason, None);
     }
 
-    fn gap_on(&mut self, source: String, start: Instant, reason: String, node: Option<&str>) {
-        warn!(source, reason, "Kubernetes evidence is missing.");
+    /// A gap in a container's log stream, on its node when known.
+    fn log_gap(&mut self, stream: Stream, start: Instant, reason: String, node: Option<&str>) {
+        self.push_gap(GapSource::Logs(stream), start, reason, node);
+    }
+
+    fn push_gap(&mut self, source: GapSource, start: Instant, reason: String, node: Option<&str>) {
+        warn!(%source, reason, "Kubernetes evidence is missing.");
         let start = start.clamp(self.scope.start, self.scope.end.max(self.scope.start));
         self.pass.gaps.push(GapRecord {
             source,
@@ -1509,7 +1524,7 @@ mod tests {
             rule("app.kubernetes.io/name", "app.kubernetes.io/name={value}"),
             rule("team", "team={value},tier={{tier}}"),
         ];
-        let got = target_of(&labels(pairs), &rules);
+        let got = target_of(&labels(pairs), &rules).map_err(|error| error.to_string());
         assert_eq!(got, expected.map_err(str::to_owned), "{pairs:?}");
     }
 
@@ -1769,6 +1784,10 @@ mod tests {
         }
         assert_eq!(template("{{team}}-{value}", "x", &labels(&[("team", "pay")])), Ok(Some("pay-x".to_owned())));
         assert!(template("{{team", "x", &labels(&[])).is_err());
+        assert_eq!(
+            template("{{team", "x", &labels(&[])).unwrap_err().to_string(),
+            r#"selector "{{team" has an unclosed {{"#
+        );
     }
 
     #[test]

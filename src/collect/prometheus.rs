@@ -23,7 +23,7 @@ use tracing::{debug, info, instrument, warn};
 
 use crate::collect::{EvidenceFile, Pass, Scope};
 use crate::config::{PrometheusQuery, PrometheusSettings};
-use crate::record::{AlertRecord, GapRecord, Instant};
+use crate::record::{AlertRecord, GapRecord, GapSource, Instant};
 
 /// The largest answer kept for one range; a bigger one is a gap rather than a memory spike
 /// (11,000 points of a few hundred series is well under it).
@@ -32,8 +32,9 @@ pub const MAX_BODY_BYTES: usize = 256 << 20;
 /// Prometheus answers `bad_data` when `(end - start) / step` (integer division) exceeds this.
 pub const MAX_POINTS: i64 = 11_000;
 
-/// The node clock queries, by file name, before node filtering. NB: `timeline::skew`
-/// recognises them by these metric names in the PromQL text.
+/// The node clock queries, by file name, before node filtering. NB: the bundle keeps only
+/// their PromQL, so `ingest::prometheus::series_kind` recognises them by these metric names
+/// when they are read back (a test below holds the two together).
 const NODE_CLOCK_QUERIES: [(&str, &str); 3] = [
     ("node-clock-offset", "node_time_seconds"),
     ("node-timex-offset", "node_timex_offset_seconds"),
@@ -194,7 +195,7 @@ impl PrometheusCollector {
         for problem in problems {
             warn!(problem, "Configured Prometheus query not run.");
             pass.gaps.push(GapRecord {
-                source: "prometheus".to_owned(),
+                source: GapSource::Other("prometheus".to_owned()),
                 start: scope.start,
                 end: scope.end,
                 reason: problem,
@@ -223,7 +224,7 @@ impl PrometheusCollector {
                 match result {
                     Ok(body) => bodies.push(body),
                     Err(reason) => pass.gaps.push(GapRecord {
-                        source: format!("prometheus: {}", query.promql),
+                        source: GapSource::Other(format!("prometheus: {}", query.promql)),
                         start: instant(range.start_ms).unwrap_or(scope.start),
                         end: instant(range.end_ms).unwrap_or(scope.end),
                         reason,
@@ -532,7 +533,7 @@ pub fn plan_queries(
         for labels in label_sets {
             match template(&rule.query, labels) {
                 Ok(query) => templated.push(query),
-                Err(label) => missing.push(label),
+                Err(TemplateError::MissingLabel { label }) => missing.push(label),
             }
         }
         if templated.is_empty() && !missing.is_empty() {
@@ -600,15 +601,22 @@ pub fn rule_matches(rule: &PrometheusQuery, alert: &AlertRecord) -> bool {
     rule.matchers.iter().all(|(label, value)| alert.labels.get(label) == Some(value))
 }
 
+/// Why a configured query could not be filled in for an alert.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("the alert has no label {label}")]
+    MissingLabel { label: String },
+}
+
 /// `query` with each `{{label}}` (spaces inside the braces allowed) replaced by the label's
-/// value, escaped for a PromQL double-quoted string; `Err(label)` names a missing one.
-pub fn template(query: &str, labels: &BTreeMap<String, String>) -> Result<String, String> {
+/// value, escaped for a PromQL double-quoted string; an error names a missing label.
+pub fn template(query: &str, labels: &BTreeMap<String, String>) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(query.len());
     let mut rest = query;
     while let Some(open) = rest.find("{{") {
         let Some(close) = rest[open + 2..].find("}}") else { break };
         let label = rest[open + 2..open + 2 + close].trim();
-        let value = labels.get(label).ok_or_else(|| label.to_owned())?;
+        let value = labels.get(label).ok_or_else(|| TemplateError::MissingLabel { label: label.to_owned() })?;
         out.push_str(&rest[..open]);
         out.push_str(&promql_escape(value));
         rest = &rest[open + 2 + close + 2..];
@@ -645,7 +653,7 @@ fn regex_escape(text: &str) -> String {
 
 /// A node clock query limited to `nodes`, by `instance` (the node name, with or without a
 /// port, as kube-prometheus relabels it) or else by a `node` label; the PromQL keeps the
-/// shape [`crate::timeline::skew`] recognises, and its series keep those labels.
+/// shape [`crate::ingest::prometheus::series_kind`] recognises, and its series keep those labels.
 pub fn node_clock_query(metric: &str, nodes: &[String]) -> String {
     let mut nodes: Vec<&String> = nodes.iter().collect();
     nodes.sort();
@@ -680,7 +688,8 @@ pub fn slug(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::AlertStatus;
+    use crate::ingest::prometheus::series_kind;
+    use crate::record::{AlertStatus, SeriesKind};
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect()
@@ -746,7 +755,8 @@ mod tests {
         ];
         for (query, expected) in rows {
             let expected = expected.map(str::to_owned).map_err(str::to_owned);
-            assert_eq!(template(query, &alert_labels), expected, "{query}");
+            let got = template(query, &alert_labels).map_err(|TemplateError::MissingLabel { label }| label);
+            assert_eq!(got, expected, "{query}");
         }
     }
 
@@ -820,11 +830,18 @@ mod tests {
             query,
             r#"(node_time_seconds{instance=~"(ip-10-0-1-2\\.ec2\\.internal|node-1)(:[0-9]+)?"} - timestamp(node_time_seconds{instance=~"(ip-10-0-1-2\\.ec2\\.internal|node-1)(:[0-9]+)?"})) or (node_time_seconds{node=~"(ip-10-0-1-2\\.ec2\\.internal|node-1)"} - timestamp(node_time_seconds{node=~"(ip-10-0-1-2\\.ec2\\.internal|node-1)"}))"#
         );
-        assert!(crate::timeline::skew::is_clock_query(&query));
-        for metric in ["node_timex_offset_seconds", "node_timex_sync_status"] {
+        assert_eq!(series_kind(&query), SeriesKind::NodeClockOffset);
+        for (metric, kind) in [
+            ("node_timex_offset_seconds", SeriesKind::NodeTimexOffset),
+            ("node_timex_sync_status", SeriesKind::NodeTimexSync),
+        ] {
             let query = node_clock_query(metric, &nodes[1..]);
             assert_eq!(query, format!(r#"{metric}{{instance=~"(node-1)(:[0-9]+)?"}} or {metric}{{node=~"(node-1)"}}"#));
-            assert!(crate::timeline::skew::is_clock_query(&query));
+            assert_eq!(series_kind(&query), kind);
+        }
+        // Every node clock query a pass plans reads back as clock evidence.
+        for (_, metric) in NODE_CLOCK_QUERIES {
+            assert!(series_kind(&node_clock_query(metric, &nodes)).is_clock(), "{metric}");
         }
     }
 

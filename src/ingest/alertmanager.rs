@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::Result;
 use super::json::{Node, parse_document};
-use crate::record::{AlertRecord, AlertStatus, GapRecord, Instant, Record};
+use crate::record::{AlertRecord, AlertStatus, GapRecord, GapSource, Instant, Record};
 
 /// One webhook notification: a full snapshot of an alert group.
 #[derive(Clone, Debug, PartialEq)]
@@ -85,7 +85,7 @@ impl WebhookPayload {
             Some(span.map_or((alert.starts_at, end), |(first, last)| (first.min(alert.starts_at), last.max(end))))
         });
         let gap = span.filter(|_| self.truncated_alerts > 0).map(|(start, end)| GapRecord {
-            source: "alertmanager".to_owned(),
+            source: GapSource::Other("alertmanager".to_owned()),
             start,
             end,
             reason: format!("{} alerts not delivered by Alertmanager (max_alerts)", self.truncated_alerts),

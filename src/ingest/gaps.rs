@@ -10,7 +10,7 @@
 
 use super::Result;
 use super::json::{Node, parse_document};
-use crate::record::GapRecord;
+use crate::record::{GapRecord, GapSource};
 
 /// The `kind` that marks the file.
 pub const KIND: &str = "postmortemd.gaps";
@@ -29,7 +29,8 @@ pub fn parse_gaps(bytes: &[u8]) -> Result<Vec<GapRecord>> {
     for index in 0..items.len() {
         let gap = gaps.item(items, index);
         records.push(GapRecord {
-            source: gap.get("source").str()?.to_owned(),
+            // The file stores the source as rows show it; a log stream's is read back here, once.
+            source: GapSource::parse(gap.get("source").str()?),
             start: gap.get("start").time()?,
             end: gap.get("end").time()?,
             reason: gap.get("reason").str()?.to_owned(),
@@ -45,7 +46,7 @@ pub fn to_json(gaps: &[GapRecord]) -> Vec<u8> {
         .iter()
         .map(|gap| {
             serde_json::json!({
-                "source": gap.source,
+                "source": gap.source.to_string(),
                 "start": gap.start.to_string(),
                 "end": gap.end.to_string(),
                 "reason": gap.reason,
@@ -60,19 +61,20 @@ pub fn to_json(gaps: &[GapRecord]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::Stream;
 
     #[test]
     fn gaps_round_trip() {
         let gaps = vec![
             GapRecord {
-                source: "logs shop/api-1/app".to_owned(),
+                source: GapSource::Logs(Stream::container(Some("shop"), "api-1", "app")),
                 start: "2025-02-09T10:00:00.5Z".parse().unwrap(),
                 end: "2025-02-09T10:20:00Z".parse().unwrap(),
                 reason: "the service account may not get pods/log in namespace shop (403)".to_owned(),
                 node: Some("node-2".to_owned()),
             },
             GapRecord {
-                source: "prometheus: up".to_owned(),
+                source: GapSource::Other("prometheus: up".to_owned()),
                 start: "2025-02-09T10:05:00Z".parse().unwrap(),
                 end: "2025-02-09T10:06:00Z".parse().unwrap(),
                 reason: "prometheus at http://p:9090 unreachable: \"connection refused\"".to_owned(),

@@ -134,14 +134,49 @@ pub fn parse_pods(bytes: &[u8]) -> Result<Vec<PodRecord>> {
     Ok(read_objects(bytes, Some(ObjectKind::Pod))?.pods)
 }
 
-/// The first present time of `candidates`, in order.
-fn first_time(candidates: &[Node<'_, '_>]) -> Result<Option<Instant>> {
-    for candidate in candidates {
-        if let Some(time) = candidate.opt_time()? {
-            return Ok(Some(time));
+/// Where an Event says it was last seen, in order: `series.lastObservedTime` →
+/// `lastTimestamp` → `deprecatedLastTimestamp` → `eventTime` → creation (both API groups'
+/// spellings).
+const LAST_SEEN: [&[&str]; 5] = [
+    &["series", "lastObservedTime"],
+    &["lastTimestamp"],
+    &["deprecatedLastTimestamp"],
+    &["eventTime"],
+    &["metadata", "creationTimestamp"],
+];
+
+/// Where an Event says it was first seen, in order: `firstTimestamp` →
+/// `deprecatedFirstTimestamp` → `eventTime`.
+const FIRST_SEEN: [&[&str]; 3] = [&["firstTimestamp"], &["deprecatedFirstTimestamp"], &["eventTime"]];
+
+/// When an Event was last and first seen, by the precedence of [`LAST_SEEN`] and [`FIRST_SEEN`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventSeen {
+    pub last: Option<Instant>,
+    pub first: Option<Instant>,
+}
+
+/// When an Event (core/v1 or events.k8s.io/v1 JSON) was last and first seen: the one rule,
+/// which the Kubernetes collector uses to keep events of the window and this module to read
+/// them. A time that is not RFC 3339 is passed over for the next field.
+pub fn event_seen(event: &Value) -> EventSeen {
+    let event = Node::root(event);
+    let readable = |candidate: Node<'_, '_>| Ok(candidate.opt_time().ok().flatten());
+    // NB: `readable` never fails, so neither does `seen`.
+    seen(event, readable).unwrap_or_default()
+}
+
+/// [`EventSeen`] of `event`, each time read by `read` (strict or lenient).
+fn seen(event: Node<'_, '_>, read: impl Fn(Node<'_, '_>) -> Result<Option<Instant>>) -> Result<EventSeen> {
+    let first_of = |candidates: &[&[&str]]| -> Result<Option<Instant>> {
+        for keys in candidates {
+            if let Some(time) = read(event.at(keys))? {
+                return Ok(Some(time));
+            }
         }
-    }
-    Ok(None)
+        Ok(None)
+    };
+    Ok(EventSeen { last: first_of(&LAST_SEEN)?, first: first_of(&FIRST_SEEN)? })
 }
 
 /// The first non-empty string of `candidates`, in order.
@@ -159,20 +194,14 @@ fn first_str<'v>(candidates: &[Node<'v, '_>]) -> Result<Option<&'v str>> {
 fn read_event(event: Node<'_, '_>) -> Result<K8sEventRecord> {
     let metadata = event.get("metadata");
     let series = event.get("series");
-    let time = first_time(&[
-        series.get("lastObservedTime"),
-        event.get("lastTimestamp"),
-        event.get("deprecatedLastTimestamp"),
-        event.get("eventTime"),
-        metadata.get("creationTimestamp"),
-    ])?
-    .ok_or_else(|| {
+    // A time present but not RFC 3339 is an error naming its field.
+    let seen = seen(event, |candidate| candidate.opt_time())?;
+    let time = seen.last.ok_or_else(|| {
         metadata
             .get("creationTimestamp")
             .error_with("expected an RFC 3339 time: the event has no lastTimestamp, eventTime or series either")
     })?;
-    let first_seen =
-        first_time(&[event.get("firstTimestamp"), event.get("deprecatedFirstTimestamp"), event.get("eventTime")])?;
+    let first_seen = seen.first;
     let involved =
         if event.get("involvedObject").is_absent() { event.get("regarding") } else { event.get("involvedObject") };
     let object_kind = involved.get("kind").str_or_empty()?;
@@ -518,6 +547,40 @@ mod tests {
         for body in rows {
             assert_eq!(parse_events(body.as_bytes()).unwrap().len(), 2, "{body}");
         }
+    }
+
+    #[track_caller]
+    fn check_seen(event: serde_json::Value, last: Option<&str>, first: Option<&str>) {
+        let expected = EventSeen { last: last.map(instant), first: first.map(instant) };
+        assert_eq!(event_seen(&event), expected, "{event}");
+    }
+
+    #[test]
+    fn events_are_seen_by_one_precedence() {
+        check_seen(
+            serde_json::json!({"series": {"lastObservedTime": "2025-02-09T10:10:00Z"}, "lastTimestamp": "2025-02-09T10:05:00Z",
+                "eventTime": "2025-02-09T10:00:00.000000Z", "metadata": {"creationTimestamp": "2025-02-09T10:00:00Z"}}),
+            Some("2025-02-09T10:10:00Z"),
+            Some("2025-02-09T10:00:00Z"),
+        );
+        check_seen(
+            serde_json::json!({"deprecatedLastTimestamp": "2025-02-09T10:05:11Z", "deprecatedFirstTimestamp": "2025-02-09T10:05:01Z",
+                "eventTime": "2025-02-09T10:00:00Z"}),
+            Some("2025-02-09T10:05:11Z"),
+            Some("2025-02-09T10:05:01Z"),
+        );
+        check_seen(
+            serde_json::json!({"metadata": {"creationTimestamp": "2025-02-09T10:00:00Z"}}),
+            Some("2025-02-09T10:00:00Z"),
+            None,
+        );
+        // What cannot be read is passed over for the next field (the parser fails instead).
+        check_seen(
+            serde_json::json!({"lastTimestamp": "Sunday", "firstTimestamp": 3, "eventTime": "2025-02-09T10:00:00Z"}),
+            Some("2025-02-09T10:00:00Z"),
+            Some("2025-02-09T10:00:00Z"),
+        );
+        check_seen(serde_json::json!({}), None, None);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::json::{Node, parse_document};
 use super::{ParseError, Result};
-use crate::record::{Instant, SeriesRecord};
+use crate::record::{Instant, SeriesKind, SeriesRecord};
 
 /// A parsed range-query response.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -28,8 +28,9 @@ pub struct QueryRange {
 pub fn parse_query_range(bytes: &[u8], query: &str) -> Result<QueryRange> {
     let document = parse_document(bytes)?;
     let root = Node::root(&document);
+    let kind = series_kind(query);
     if let Value::Array(items) = &document {
-        let series = read_matrix(root, items, query)?;
+        let series = read_matrix(root, items, query, kind)?;
         return Ok(QueryRange { series, ..QueryRange::default() });
     }
     root.object("a Prometheus API response object")?;
@@ -50,7 +51,7 @@ pub fn parse_query_range(bytes: &[u8], query: &str) -> Result<QueryRange> {
     let result_type = data.get("resultType");
     let result = data.get("result");
     let series = match result_type.str() {
-        Ok("matrix") => read_matrix(result, result.array("an array of series")?, query)?,
+        Ok("matrix") => read_matrix(result, result.array("an array of series")?, query, kind)?,
         Ok("vector") => {
             let items = result.array("an array of samples")?;
             let mut series = Vec::with_capacity(items.len());
@@ -63,6 +64,7 @@ pub fn parse_query_range(bytes: &[u8], query: &str) -> Result<QueryRange> {
                 }
                 series.push(SeriesRecord {
                     query: query.to_string(),
+                    kind,
                     labels: item.get("metric").string_map()?,
                     samples: vec![read_sample(value)?],
                 });
@@ -71,6 +73,7 @@ pub fn parse_query_range(bytes: &[u8], query: &str) -> Result<QueryRange> {
         }
         Ok("scalar") => vec![SeriesRecord {
             query: query.to_string(),
+            kind,
             labels: BTreeMap::new(),
             samples: vec![read_sample(result)?],
         }],
@@ -91,7 +94,26 @@ fn strings(node: Node<'_, '_>) -> Result<Vec<String>> {
     Ok(texts)
 }
 
-fn read_matrix(result: Node<'_, '_>, items: &[Value], query: &str) -> Result<Vec<SeriesRecord>> {
+/// What the series of `query` measure, from its PromQL: the node clock queries the
+/// Prometheus collector asks (and their hand-written equivalents) are clock evidence, any
+/// other query an incident metric. The one place PromQL text decides a series' kind: the
+/// bundle keeps only the query text, so it is read here, once, as the series enters.
+pub fn series_kind(query: &str) -> SeriesKind {
+    let compact: String = query.chars().filter(|character| !character.is_whitespace()).collect();
+    if compact.contains("node_time_seconds") && compact.contains("timestamp(") {
+        SeriesKind::NodeClockOffset
+    } else if compact.starts_with("node_time_seconds") {
+        SeriesKind::NodeClockRaw
+    } else if compact.contains("node_timex_offset_seconds") {
+        SeriesKind::NodeTimexOffset
+    } else if compact.contains("node_timex_sync_status") {
+        SeriesKind::NodeTimexSync
+    } else {
+        SeriesKind::Plain
+    }
+}
+
+fn read_matrix(result: Node<'_, '_>, items: &[Value], query: &str, kind: SeriesKind) -> Result<Vec<SeriesRecord>> {
     let mut series = Vec::with_capacity(items.len());
     for index in 0..items.len() {
         let item = result.item(items, index);
@@ -109,7 +131,7 @@ fn read_matrix(result: Node<'_, '_>, items: &[Value], query: &str) -> Result<Vec
         if !samples.is_sorted_by_key(|(time, _)| *time) {
             samples.sort_by_key(|(time, _)| *time);
         }
-        series.push(SeriesRecord { query: query.to_string(), labels: item.get("metric").string_map()?, samples });
+        series.push(SeriesRecord { query: query.to_string(), kind, labels: item.get("metric").string_map()?, samples });
     }
     Ok(series)
 }
@@ -161,6 +183,26 @@ fn parse_value(text: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[track_caller]
+    fn check_kind(query: &str, expected: SeriesKind) {
+        assert_eq!(series_kind(query), expected, "{query}");
+    }
+
+    #[test]
+    fn node_clock_queries_are_clock_series() {
+        check_kind("node_time_seconds - timestamp(node_time_seconds)", SeriesKind::NodeClockOffset);
+        check_kind(
+            "node_time_seconds{instance=\"n:9100\"} - timestamp (node_time_seconds)",
+            SeriesKind::NodeClockOffset,
+        );
+        check_kind("node_time_seconds", SeriesKind::NodeClockRaw);
+        check_kind(" node_time_seconds{node=\"n\"}", SeriesKind::NodeClockRaw);
+        check_kind("node_timex_offset_seconds", SeriesKind::NodeTimexOffset);
+        check_kind("max by (node) (node_timex_sync_status)", SeriesKind::NodeTimexSync);
+        check_kind("sum(rate(http_requests_total[5m]))", SeriesKind::Plain);
+        check_kind("time() - node_boot_time_seconds", SeriesKind::Plain);
+    }
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect()

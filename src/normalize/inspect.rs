@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use super::time::{Finder, kubelet_prefix, write_rfc3339_utc};
+use super::time::{Finder, kubelet_time, write_rfc3339_utc};
 
 /// Writes `LINE_NO<TAB>TIME<TAB>FORMAT<TAB>FLAGS<TAB>MATCHED<TAB>KUBELET` for every line
 /// of `input`.
@@ -26,9 +26,12 @@ pub fn inspect_times(input: &[u8], finder: &mut Finder, output: &mut impl Write)
         rest = next;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         let line = String::from_utf8_lossy(raw);
-        let (kubelet, body) = match kubelet_prefix(&line) {
-            Some((instant, length)) if is_kubelet_written(&line[..length]) => (Some(instant), &line[length..]),
-            _ => (None, &line[..]),
+        // Only nine fraction digits are the kubelet's: an application line that merely starts
+        // with RFC 3339 and a space would otherwise lose its own time to the prefix column.
+        let kubelet = kubelet_time(line.as_bytes()).filter(|time| time.nine_digits);
+        let (kubelet, body) = match kubelet.and_then(|time| Some((time.instant, time.text_start?))) {
+            Some((instant, text_start)) => (Some(instant), &line[text_start..]),
+            None => (None, &line[..]),
         };
         write!(output, "{line_no}\t")?;
         match finder.find(body) {
@@ -61,14 +64,6 @@ pub fn inspect_times(input: &[u8], finder: &mut Finder, output: &mut impl Write)
         writeln!(output)?;
     }
     Ok(())
-}
-
-/// Whether a prefix [`kubelet_prefix`] accepted has the nine fraction digits the kubelet
-/// always writes. An application line that merely starts with RFC 3339 and a space would
-/// otherwise lose its own time to the prefix column.
-fn is_kubelet_written(prefix: &str) -> bool {
-    let bytes = prefix.as_bytes();
-    bytes.get(19) == Some(&b'.') && bytes[20..].iter().take_while(|byte| byte.is_ascii_digit()).count() == 9
 }
 
 #[cfg(test)]

@@ -2,5 +2,6 @@
 //! keeping what was assumed (zone, year) as flags. It reads text and returns data; it
 //! never opens files.
 
+pub mod bytes;
 pub mod inspect;
 pub mod time;

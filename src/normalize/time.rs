@@ -1,5 +1,6 @@
 //! The timestamp finder: where in a log line its embedded time is, in which format, and
-//! what instant it denotes; plus the kubelet (CRI) prefix of `kubectl logs --timestamps`.
+//! what instant it denotes; plus the kubelet (CRI) time before each line of
+//! `kubectl logs --timestamps` ([`kubelet_time`]).
 //!
 //! Everything here is hand-written byte scanning: it runs on every line of
 //! multi-million-line inputs, so there is no regex and no allocation on the hot path.
@@ -10,6 +11,7 @@ use std::ops::Range;
 use jiff::civil::DateTime;
 use jiff::tz::{Offset, TimeZone};
 
+use super::bytes::string_end;
 use crate::record::Instant;
 
 /// What the finder needs to know beyond the line itself.
@@ -492,17 +494,46 @@ impl Finder {
     }
 }
 
-/// Reads the kubelet prefix of a `kubectl logs --timestamps` line: RFC 3339 with nine
-/// fraction digits, `Z` or a numeric offset, then one space. Returns the instant and the
-/// length of the prefix including the space.
-pub fn kubelet_prefix(line: &str) -> Option<(Instant, usize)> {
-    let bytes = line.as_bytes();
-    let parsed = parse_iso(bytes, 0)?;
-    if !matches!(bytes[10], b'T' | b't') || bytes.get(parsed.end) != Some(&b' ') {
+/// The kubelet (CRI) time `kubectl logs --timestamps` writes before every line, as
+/// [`kubelet_time`] read it. How strictly it matches the kubelet's own form is data, so that
+/// each caller keeps its own rule: the collector takes any zoned RFC 3339 time, a reader
+/// of log files wants the space after it, and telling a kubelet's time from an application's
+/// own leading one takes [`nine_digits`](Self::nine_digits) or [`exact`](Self::exact).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct KubeletTime {
+    pub instant: Instant,
+    /// Where the line's own text starts: after the time and one space. `None` when the
+    /// time ends the line.
+    pub text_start: Option<usize>,
+    /// A `.` and exactly nine fraction digits, which the kubelet always writes: an
+    /// application's own leading RFC 3339 time (three or six digits) has not.
+    pub nine_digits: bool,
+    /// Nine digits and the rest of the kubelet's form too: `T`, and `Z` or `±hh:mm`
+    /// (Go's `2006-01-02T15:04:05.000000000Z07:00`), never `t`, `z` or `±hhmm`.
+    pub exact: bool,
+}
+
+/// Reads the RFC 3339 time at the start of a `kubectl logs --timestamps` line: `T` or `t`,
+/// any fraction, a zone (`Z`, `z`, `±hh:mm`, `±hhmm`, `±hh`), then a space or the line's
+/// end. The one recogniser of kubelet times: file detection, log streams, the collector's
+/// cursors and `inspect-times` all read them here, so they agree on every line.
+pub fn kubelet_time(line: &[u8]) -> Option<KubeletTime> {
+    let parsed = parse_iso(line, 0)?;
+    let text_start = match line.get(parsed.end) {
+        None => None,
+        Some(b' ') => Some(parsed.end + 1),
+        Some(_) => return None,
+    };
+    if !matches!(line[10], b'T' | b't') {
         return None;
     }
     let instant = instant_with_offset(&parsed.civil)?;
-    Some((instant, parsed.end + 1))
+    let nine_digits = line[19] == b'.' && line[20..].iter().take_while(|byte| byte.is_ascii_digit()).count() == 9;
+    let zone = &line[29.min(parsed.end)..parsed.end];
+    let exact = nine_digits
+        && line[10] == b'T'
+        && (zone == b"Z" || (zone.len() == 6 && matches!(zone[0], b'+' | b'-') && zone[3] == b':'));
+    Some(KubeletTime { instant, text_start, nine_digits, exact })
 }
 
 /// Parses a whole RFC 3339 timestamp (`T`, `t` or space; 0-9 fraction digits; `Z`, `z`,
@@ -1035,27 +1066,6 @@ fn is_plain_number(text: &[u8]) -> bool {
         && text.iter().filter(|byte| **byte == b'.').count() <= 1
 }
 
-/// The index of the quote closing a JSON string whose content starts at `start`.
-fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
-    // Keys and short values are the common case: look at a few bytes before memchr.
-    let mut position = start;
-    let short_end = bytes.len().min(start + 16);
-    while position < short_end {
-        match bytes[position] {
-            b'"' => return Some(position),
-            b'\\' => position += 2,
-            _ => position += 1,
-        }
-    }
-    loop {
-        let found = position + memchr::memchr2(b'"', b'\\', bytes.get(position..)?)?;
-        if bytes[found] == b'"' {
-            return Some(found);
-        }
-        position = found + 2;
-    }
-}
-
 fn skip_whitespace(bytes: &[u8], mut position: usize) -> usize {
     while bytes.get(position).is_some_and(u8::is_ascii_whitespace) {
         position += 1;
@@ -1464,7 +1474,8 @@ mod tests {
         #[track_caller]
         fn check(line: &str, expected: Option<(&str, usize)>) {
             let expected = expected.map(|(time, length)| (instant(time), length));
-            assert_eq!(kubelet_prefix(line), expected, "line {line:?}");
+            let prefix = kubelet_time(line.as_bytes()).and_then(|time| Some((time.instant, time.text_start?)));
+            assert_eq!(prefix, expected, "line {line:?}");
         }
         #[rustfmt::skip]
         let rows: &[(&str, Option<(&str, usize)>)] = &[
@@ -1484,6 +1495,41 @@ mod tests {
             ("2025-02-30T10:05:23.123456789Z hello", None),
             ("I0209 10:05:23.123456 1 x.go:1] m", None),
             ("", None),
+        ];
+        for (line, expected) in rows {
+            check(line, *expected);
+        }
+    }
+
+    #[test]
+    fn kubelet_times_say_how_closely_they_match_the_kubelet() {
+        /// `(time, text_start, nine_digits, exact)`.
+        type Expected<'a> = Option<(&'a str, Option<usize>, bool, bool)>;
+        #[track_caller]
+        fn check(line: &str, expected: Expected<'_>) {
+            let got = kubelet_time(line.as_bytes());
+            let expected = expected.map(|(time, text_start, nine_digits, exact)| KubeletTime {
+                instant: instant(time),
+                text_start,
+                nine_digits,
+                exact,
+            });
+            assert_eq!(got, expected, "line {line:?}");
+        }
+        #[rustfmt::skip]
+        let rows: &[(&str, Expected<'_>)] = &[
+            ("2025-02-09T10:05:23.123456789Z x", Some(("2025-02-09T10:05:23.123456789Z", Some(31), true, true))),
+            ("2025-02-09T19:05:23.123456789+09:00 x", Some(("2025-02-09T10:05:23.123456789Z", Some(36), true, true))),
+            // The collector reads a line that is only a time (the text was empty).
+            ("2025-02-09T10:05:23.123456789Z", Some(("2025-02-09T10:05:23.123456789Z", None, true, true))),
+            ("2025-02-09T19:05:23.123456789+0900 x", Some(("2025-02-09T10:05:23.123456789Z", Some(35), true, false))),
+            ("2025-02-09t10:05:23.123456789z x", Some(("2025-02-09T10:05:23.123456789Z", Some(31), true, false))),
+            ("2025-02-09T10:05:23.123Z x", Some(("2025-02-09T10:05:23.123Z", Some(25), false, false))),
+            ("2025-02-09T10:05:23,123456789Z x", Some(("2025-02-09T10:05:23.123456789Z", Some(31), false, false))),
+            ("2025-02-09T10:05:23.1234567890Z x", Some(("2025-02-09T10:05:23.123456789Z", Some(32), false, false))),
+            ("2025-02-09T10:05:23Z", Some(("2025-02-09T10:05:23Z", None, false, false))),
+            ("2025-02-09T10:05:23.123456789Z, x", None),
+            ("2025-02-09T10:05:23.123456789Zx", None),
         ];
         for (line, expected) in rows {
             check(line, *expected);
@@ -1617,7 +1663,7 @@ mod tests {
                 if let Some(found) = finder.find(line) {
                     assert!(line.get(found.span.clone()).is_some(), "span of {line:?}");
                 }
-                let _ = kubelet_prefix(line);
+                let _ = kubelet_time(line.as_bytes());
                 let _ = parse_rfc3339(line);
             }
         }
@@ -1637,7 +1683,7 @@ mod tests {
             if let Some(found) = finder.find(&line) {
                 assert!(line.get(found.span.clone()).is_some(), "span of {line:?}");
             }
-            let _ = kubelet_prefix(&line);
+            let _ = kubelet_time(line.as_bytes());
         }
         // Huge lines stay linear and answer correctly.
         let mut huge = "1-".repeat(500_000);

@@ -10,8 +10,9 @@ use std::hash::{BuildHasher, Hasher};
 
 use memchr::memmem;
 
+use crate::normalize::bytes::string_end;
 use crate::normalize::time::{Finder, TimeContext};
-use crate::record::{Instant, Source};
+use crate::record::{Instant, Source, nanos};
 use crate::timeline::Window;
 use crate::timeline::templates::Miner;
 
@@ -638,19 +639,6 @@ impl<'a> Structured<'a> {
     }
 }
 
-/// The index of the quote closing a JSON string whose content starts at `start`.
-fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
-    let mut index = start;
-    while index < bytes.len() {
-        match bytes[index] {
-            b'\\' => index += 2,
-            b'"' => return Some(index),
-            _ => index += 1,
-        }
-    }
-    None
-}
-
 /// The end of a non-string JSON value (number, literal, object, array) starting at `start`.
 fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
     let mut depth = 0usize;
@@ -815,20 +803,6 @@ fn truncate(text: &str, max_bytes: usize) -> &str {
         end -= 1;
     }
     &text[..end]
-}
-
-/// The span [`nanos`] keeps instants in: about 146 years either side of 1970, so that the
-/// difference of any two fits an `i64`. Log times beyond it are nonsense for an incident.
-const NANOS_LIMIT: i128 = (1 << 62) - 1;
-
-/// An instant as nanoseconds since the epoch, clamped to ±2^62 (1824–2116).
-pub fn nanos(instant: Instant) -> i64 {
-    instant.as_nanosecond().clamp(-NANOS_LIMIT, NANOS_LIMIT) as i64
-}
-
-/// The inverse of [`nanos`].
-pub fn instant(nanos: i64) -> Instant {
-    Instant::from_nanosecond(i128::from(nanos)).unwrap_or(Instant::UNIX_EPOCH)
 }
 
 #[cfg(test)]

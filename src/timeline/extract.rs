@@ -9,10 +9,11 @@ use std::collections::BTreeMap;
 
 use crate::record::{
     AlertRecord, AlertStatus, DeploymentRecord, Instant, PageAction, PageRecord, Record, RolloutRecord, SeriesRecord,
+    instant, nanos,
 };
-use crate::timeline::digest::{LogDigest, Severity, TemplateStats, instant, nanos};
+use crate::timeline::digest::{LogDigest, Severity, TemplateStats};
 use crate::timeline::gaps;
-use crate::timeline::skew::{is_clock_query, mad, median};
+use crate::timeline::skew::{mad, median};
 use crate::timeline::{Entry, Flag, Kind, Options, Window, human_value};
 
 /// Row weights: what survives when rows must be cut.
@@ -81,7 +82,7 @@ pub fn entries(records: &[Record], digests: &[LogDigest], window: &Window, optio
                     entries.push(entry);
                 }
             }
-            Record::Series(series) if !is_clock_query(&series.query) => entries.extend(metric_entries(series, window)),
+            Record::Series(series) if !series.kind.is_clock() => entries.extend(metric_entries(series, window)),
             Record::Note(note) => {
                 // The same warning comes with every split range and every pass: once.
                 let known = entries
@@ -325,10 +326,11 @@ fn log_entries(digest: &LogDigest, window: &Window, options: &Options) -> Vec<En
     let quiet_nanos = gaps::silence_threshold_nanos(digest, window, options).max(bucket_nanos);
     let flags: Vec<Flag> = if digest.n_assumed_zone > 0 { vec![Flag::AssumedZone] } else { Vec::new() };
     let make = |nanos: i64, text: String, stats: &TemplateStats, count: u64| {
-        let mut entry = Entry::new(instant(nanos), Kind::Log, text, digest.source.name.clone());
+        let mut entry = Entry::new(instant(nanos), Kind::Log, text, digest.source.to_string());
         entry.count = count;
         entry.example = stats.example.clone();
         entry.node = digest.source.node.clone();
+        entry.stream = Some(digest.source.stream.clone());
         entry.flags = flags.clone();
         entry.weight =
             WEIGHT_LOG + if stats.severity == Severity::Error { 5 } else { 0 } + (count as f64).log10() as u32;

@@ -7,9 +7,9 @@
 
 use jiff::SignedDuration;
 
-use crate::record::{GapRecord, K8sEventRecord, PodRecord, Record, SeriesRecord};
-use crate::timeline::digest::{LogDigest, instant, nanos};
-use crate::timeline::skew::{is_clock_query, median};
+use crate::record::{GapRecord, K8sEventRecord, PodRecord, Record, SeriesRecord, Stream, instant, nanos};
+use crate::timeline::digest::LogDigest;
+use crate::timeline::skew::median;
 use crate::timeline::{Gap, Options, Window, human_duration};
 
 /// A silence counts when it exceeds this many times the stream's 99th percentile spacing.
@@ -62,7 +62,8 @@ pub fn detect(records: &[Record], digests: &[LogDigest], window: &Window, option
 /// read again from its cursor on the next pass, so lines well after the gap's start mean
 /// the data came after all (a hole that remains shows as a silence of the stream).
 fn superseded(reported: &GapRecord, digests: &[LogDigest], window: &Window, options: &Options) -> bool {
-    digests.iter().filter(|digest| digest.source.name == reported.source).any(|digest| {
+    let Some(stream) = reported.source.stream() else { return false };
+    digests.iter().filter(|digest| digest.source.stream == *stream).any(|digest| {
         let threshold = silence_threshold_nanos(digest, window, options);
         let last = digest.last_nanos.map(|last| last - digest.config.offset_hint_nanos);
         last.is_some_and(|last| last > nanos(reported.start).saturating_add(threshold))
@@ -73,11 +74,12 @@ fn superseded(reported: &GapRecord, digests: &[LogDigest], window: &Window, opti
 fn reported_gap(reported: &GapRecord, window: &Window) -> Gap {
     let start = reported.start.clamp(window.start, window.end);
     Gap {
-        source: reported.source.clone(),
+        source: reported.source.to_string(),
         start,
         end: reported.end.clamp(start, window.end),
         reason: reported.reason.clone(),
         node: reported.node.clone(),
+        stream: reported.source.stream().cloned(),
     }
 }
 
@@ -98,14 +100,14 @@ fn log_gaps(
     pods: &[&PodRecord],
     events: &[&K8sEventRecord],
 ) -> Vec<Gap> {
-    let source = digest.source.name.clone();
-    let node = digest.source.node.clone();
+    let source = digest.source.to_string();
     let gap = |start: i64, end: i64, reason: String| Gap {
         source: source.clone(),
         start: instant(start),
         end: instant(end),
         reason,
-        node: node.clone(),
+        node: digest.source.node.clone(),
+        stream: Some(digest.source.stream.clone()),
     };
     let hint = digest.config.offset_hint_nanos;
     let (window_start, window_end) = (nanos(window.start) + hint, nanos(window.end) + hint);
@@ -113,7 +115,7 @@ fn log_gaps(
         return vec![gap(window_start, window_end, "no lines in the window".to_owned())];
     };
     let threshold = silence_threshold_nanos(digest, window, options);
-    let container = container_of(&digest.source.name, pods);
+    let container = container_of(&digest.source.stream, pods);
     let mut gaps = Vec::new();
     for &(start, end) in &digest.silences {
         if end - start > threshold {
@@ -150,18 +152,13 @@ fn log_gaps(
     gaps
 }
 
-/// The pod and container a log source names: `logs ns/pod/container` or `logs pod/container`.
-fn container_of<'a>(source_name: &str, pods: &[&'a PodRecord]) -> Option<(&'a PodRecord, &'a str)> {
-    let path = source_name.strip_prefix("logs ").unwrap_or(source_name);
-    let mut parts = path.rsplitn(3, '/');
-    let container = parts.next()?;
-    let pod_name = parts.next()?;
-    let namespace = parts.next();
-    let pod = pods
-        .iter()
-        .copied()
-        .find(|pod| pod.name == pod_name && namespace.is_none_or(|namespace| pod.namespace == namespace))?;
-    let container = pod.containers.iter().find(|status| status.name == container)?;
+/// The pod and container a log stream is of, when it is a container's and the pod was read.
+fn container_of<'a>(stream: &Stream, pods: &[&'a PodRecord]) -> Option<(&'a PodRecord, &'a str)> {
+    let Stream::Container(name) = stream else { return None };
+    let pod = pods.iter().copied().find(|pod| {
+        pod.name == name.pod && name.namespace.as_ref().is_none_or(|namespace| pod.namespace == *namespace)
+    })?;
+    let container = pod.containers.iter().find(|status| status.name == name.container)?;
     Some((pod, container.name.as_str()))
 }
 
@@ -208,7 +205,7 @@ fn explain(
 fn series_gaps(series: &SeriesRecord, window: &Window, pods: &[&PodRecord]) -> Vec<Gap> {
     // Clock series are evidence of skew, and a filtering expression (`x > 0.05`) has
     // samples only where it holds: neither is expected to be continuous.
-    if is_clock_query(&series.query) || is_filtering(&series.query) || series.samples.len() < 3 {
+    if series.kind.is_clock() || is_filtering(&series.query) || series.samples.len() < 3 {
         return Vec::new();
     }
     let times: Vec<i64> = series.samples.iter().map(|(time, _)| nanos(*time)).collect();
@@ -242,7 +239,14 @@ fn series_gaps(series: &SeriesRecord, window: &Window, pods: &[&PodRecord]) -> V
             // NB: a range query repeats a series' last sample for the lookback delta (5 min by
             // default), so the scrapes may have stopped that much before the hole shows.
             reason.push_str("; Prometheus's 5m lookback may hide more before it");
-            gaps.push(Gap { source: source.clone(), start: instant(before), end: instant(after), reason, node: None });
+            gaps.push(Gap {
+                source: source.clone(),
+                start: instant(before),
+                end: instant(after),
+                reason,
+                node: None,
+                stream: None,
+            });
         }
     }
     gaps

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use jiff::SignedDuration;
 
+use crate::record::Stream;
 use crate::timeline::extract::WEIGHT_GAP;
-use crate::timeline::skew::subject_of;
+use crate::timeline::skew::{node_subject, stream_subject};
 use crate::timeline::{Entry, Flag, Gap, Kind, Options, Skew, Timeline, Window};
 
 /// Rows, skews and gaps in; the ordered, corrected, cut timeline out.
@@ -27,28 +28,31 @@ pub fn merge(
     }
     let zone_errors: Vec<&str> =
         skews.iter().filter(|skew| skew.zone_error).map(|skew| skew.subject.as_str()).collect();
-    let correction_of = |source: &str, node: Option<&str>| -> Option<f64> {
-        let node_subject = node.map(|node| format!("node {node}"));
-        node_subject
-            .as_deref()
-            .and_then(|subject| corrections.get(subject))
-            .or_else(|| corrections.get(subject_of(source, None).as_str()))
+    // A row's node speaks for its clock; a stream without a known node speaks for itself.
+    let correction_of = |stream: Option<&Stream>, node: Option<&str>| -> Option<f64> {
+        node.and_then(|node| corrections.get(node_subject(node).as_str()))
+            .or_else(|| stream.and_then(|stream| corrections.get(stream_subject(stream).as_str())))
             .copied()
     };
     for entry in &mut entries {
-        if let Some(offset) = correction_of(&entry.source, entry.node.as_deref()) {
+        if let Some(offset) = correction_of(entry.stream.as_ref(), entry.node.as_deref()) {
             entry.flag(Flag::ClockSkew);
             if options.skew_correction {
                 entry.recorded_time = Some(entry.time);
                 entry.time = shift(entry.time, offset);
             }
         }
-        if entry.kind == Kind::Log && zone_errors.contains(&subject_of(&entry.source, None).as_str()) {
+        if entry.kind == Kind::Log
+            && let Some(stream) = &entry.stream
+            && zone_errors.contains(&stream_subject(stream).as_str())
+        {
             entry.flag(Flag::ZoneMismatch);
         }
     }
     for gap in &mut gaps {
-        if let Some(offset) = correction_of(&gap.source, gap.node.as_deref()).filter(|_| options.skew_correction) {
+        if let Some(offset) =
+            correction_of(gap.stream.as_ref(), gap.node.as_deref()).filter(|_| options.skew_correction)
+        {
             gap.start = shift(gap.start, offset);
             gap.end = shift(gap.end, offset);
         }

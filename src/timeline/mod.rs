@@ -18,7 +18,7 @@ use std::fmt;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
-use crate::record::{Instant, Record};
+use crate::record::{Instant, Record, Stream};
 
 pub use digest::{DigestConfig, LogDigest};
 
@@ -118,6 +118,9 @@ pub struct Entry {
     /// The node whose clock stamped `time`, for skew correction; not rendered.
     #[serde(skip)]
     pub node: Option<String>,
+    /// The log stream the row comes from, for skew correction; not rendered.
+    #[serde(skip)]
+    pub stream: Option<Stream>,
     /// How much this row matters when rows must be cut (higher stays).
     #[serde(skip)]
     pub weight: u32,
@@ -136,6 +139,7 @@ impl Entry {
             example: None,
             recorded_time: None,
             node: None,
+            stream: None,
             weight: 0,
         }
     }
@@ -177,6 +181,9 @@ pub struct Gap {
     /// The node whose clock stamped the bounds, for skew correction; not rendered.
     #[serde(skip)]
     pub node: Option<String>,
+    /// The log stream the gap is in, for skew correction; not rendered.
+    #[serde(skip)]
+    pub stream: Option<Stream>,
 }
 
 /// The draft timeline; docs/timeline-json.md describes it as JSON.

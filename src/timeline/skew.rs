@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::record::{Record, SeriesRecord, SourceKind};
+use crate::record::{Record, SeriesKind, SeriesRecord, SourceKind, Stream};
 use crate::timeline::digest::LogDigest;
 use crate::timeline::{Options, Skew, Window};
 
@@ -20,12 +20,11 @@ pub const EVIDENCE_TIMEX: &str = "node_timex_offset_seconds";
 /// Every skew the evidence allows, strongest first within a subject, subjects in name order.
 pub fn estimate(records: &[Record], digests: &[LogDigest], window: &Window, options: &Options) -> Vec<Skew> {
     let node_names = known_nodes(records, digests);
-    let mut skews = node_clocks(records, &node_names, window, options);
-    let anchored: BTreeMap<String, f64> = skews
-        .iter()
-        .filter(|skew| skew.evidence.starts_with(EVIDENCE_NODE_TIME) || skew.evidence.starts_with(EVIDENCE_TIMEX))
-        .map(|skew| (skew.subject.clone(), skew.offset_seconds))
-        .collect();
+    let mut skews: Vec<Skew> =
+        node_clocks(records, &node_names, window, options).into_iter().map(|(_, skew)| skew).collect();
+    // Node clock series anchor request-id offsets: every skew so far is one.
+    let anchored: BTreeMap<String, f64> =
+        skews.iter().map(|skew| (skew.subject.clone(), skew.offset_seconds)).collect();
     skews.extend(request_id_skews(digests, &anchored, options));
     skews.extend(digests.iter().filter_map(|digest| dual_timestamp_skew(digest, options)));
     skews.extend(alert_skews(records, window, options));
@@ -39,17 +38,27 @@ pub fn node_clock_offsets(records: &[Record], window: &Window, options: &Options
     let node_names = known_nodes(records, &[]);
     node_clocks(records, &node_names, window, options)
         .into_iter()
-        .filter(|skew| skew.flagged)
-        .filter_map(|skew| Some((skew.subject.strip_prefix("node ")?.to_owned(), skew.offset_seconds)))
+        .filter(|(_, skew)| skew.flagged)
+        .map(|(node, skew)| (node, skew.offset_seconds))
         .collect()
 }
 
-/// The subject of a source for skew: its node, else the container.
-pub fn subject_of(source_name: &str, node: Option<&str>) -> String {
+/// The subject of a stream for skew: its node, else the stream itself.
+pub fn subject_of(stream: &Stream, node: Option<&str>) -> String {
     match node {
-        Some(node) => format!("node {node}"),
-        None => format!("container {}", source_name.strip_prefix("logs ").unwrap_or(source_name)),
+        Some(node) => node_subject(node),
+        None => stream_subject(stream),
     }
+}
+
+/// `node node-2`: the subject of every source on a node.
+pub fn node_subject(node: &str) -> String {
+    format!("node {node}")
+}
+
+/// `container shop/payments-…/app`: the subject of a stream whose node is unknown.
+pub fn stream_subject(stream: &Stream) -> String {
+    format!("container {stream}")
 }
 
 fn known_nodes(records: &[Record], digests: &[LogDigest]) -> Vec<String> {
@@ -84,39 +93,8 @@ pub fn series_node(series: &SeriesRecord, node_names: &[String]) -> Option<Strin
     Some(node_names.iter().find(|name| name.as_str() == host).cloned().unwrap_or_else(|| host.to_owned()))
 }
 
-/// Which clock a series measures, if it is a node clock series.
-enum ClockQuery {
-    /// `node_time_seconds - timestamp(node_time_seconds)`: the values are offsets.
-    Difference,
-    /// Raw `node_time_seconds`: value minus sample time is the offset.
-    Raw,
-    /// `node_timex_offset_seconds`: NTP's own view.
-    Timex,
-    /// `node_timex_sync_status`: 1 synchronised, 0 not.
-    SyncStatus,
-}
-
-fn clock_query(query: &str) -> Option<ClockQuery> {
-    let compact: String = query.chars().filter(|character| !character.is_whitespace()).collect();
-    if compact.contains("node_time_seconds") && compact.contains("timestamp(") {
-        Some(ClockQuery::Difference)
-    } else if compact.starts_with("node_time_seconds") {
-        Some(ClockQuery::Raw)
-    } else if compact.contains("node_timex_offset_seconds") {
-        Some(ClockQuery::Timex)
-    } else if compact.contains("node_timex_sync_status") {
-        Some(ClockQuery::SyncStatus)
-    } else {
-        None
-    }
-}
-
-/// A query whose series are clock evidence rather than incident metrics.
-pub fn is_clock_query(query: &str) -> bool {
-    clock_query(query).is_some()
-}
-
-fn node_clocks(records: &[Record], node_names: &[String], window: &Window, options: &Options) -> Vec<Skew> {
+/// Node clock skews with the node each is of, by node name.
+fn node_clocks(records: &[Record], node_names: &[String], window: &Window, options: &Options) -> Vec<(String, Skew)> {
     let mut offsets: BTreeMap<String, (Vec<f64>, &'static str)> = BTreeMap::new();
     let mut timex: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut unsynced: BTreeMap<String, bool> = BTreeMap::new();
@@ -124,9 +102,9 @@ fn node_clocks(records: &[Record], node_names: &[String], window: &Window, optio
         let Record::Series(series) = record else {
             continue;
         };
-        let Some(kind) = clock_query(&series.query) else {
+        if !series.kind.is_clock() {
             continue;
-        };
+        }
         let Some(node) = series_node(series, node_names) else {
             continue;
         };
@@ -135,19 +113,20 @@ fn node_clocks(records: &[Record], node_names: &[String], window: &Window, optio
             .iter()
             .filter(|(time, value)| window.contains(*time) && value.is_finite())
             .map(|(time, value)| (*time, *value));
-        match kind {
-            ClockQuery::Difference => offsets
+        match series.kind {
+            SeriesKind::Plain => {}
+            SeriesKind::NodeClockOffset => offsets
                 .entry(node)
                 .or_insert((Vec::new(), EVIDENCE_NODE_TIME))
                 .0
                 .extend(in_window.map(|(_, value)| value)),
-            ClockQuery::Raw => offsets
+            SeriesKind::NodeClockRaw => offsets
                 .entry(node)
                 .or_insert((Vec::new(), EVIDENCE_NODE_TIME))
                 .0
                 .extend(in_window.map(|(time, value)| value - time.as_millisecond() as f64 / 1000.0)),
-            ClockQuery::Timex => timex.entry(node).or_default().extend(in_window.map(|(_, value)| value)),
-            ClockQuery::SyncStatus => {
+            SeriesKind::NodeTimexOffset => timex.entry(node).or_default().extend(in_window.map(|(_, value)| value)),
+            SeriesKind::NodeTimexSync => {
                 let any_unsynced = in_window.into_iter().any(|(_, value)| value == 0.0);
                 *unsynced.entry(node).or_default() |= any_unsynced;
             }
@@ -166,15 +145,16 @@ fn node_clocks(records: &[Record], node_names: &[String], window: &Window, optio
     };
     let node_skew = |node: &str, values: &[f64], evidence: String| {
         let offset = median(values);
-        Skew {
-            subject: format!("node {node}"),
+        let skew = Skew {
+            subject: node_subject(node),
             offset_seconds: round_millis(offset),
             spread_seconds: round_millis(mad(values, offset)),
             evidence,
             samples: values.len() as u64,
             flagged: offset.abs() >= options.skew_threshold_seconds,
             zone_error: false,
-        }
+        };
+        (node.to_owned(), skew)
     };
     for (node, (values, evidence)) in offsets.iter().filter(|(_, (values, _))| !values.is_empty()) {
         skews.push(node_skew(node, values, format!("{evidence}{}", ntp_note(node))));
@@ -201,7 +181,7 @@ fn request_id_skews(digests: &[LogDigest], anchored: &BTreeMap<String, f64>, opt
         if digest.source.kind != SourceKind::Logs || digest.request_ids.first_seen.is_empty() {
             continue;
         }
-        let subject = subject_of(&digest.source.name, digest.source.node.as_deref());
+        let subject = subject_of(&digest.source.stream, digest.source.node.as_deref());
         *lines.entry(subject.clone()).or_default() += digest.n_lines;
         let seen = subjects.entry(subject).or_default();
         for (hash, nanos) in &digest.request_ids.first_seen {
@@ -335,7 +315,7 @@ fn dual_timestamp_skew(digest: &LogDigest, options: &Options) -> Option<Skew> {
     }
     let quarter_hours = (offset / 900.0).round();
     let zone_error = quarter_hours != 0.0 && (offset - quarter_hours * 900.0).abs() <= 60.0;
-    let subject = subject_of(&digest.source.name, None);
+    let subject = stream_subject(&digest.source.stream);
     let evidence = if zone_error {
         format!(
             "zone_mismatch: embedded times read {} from the kubelet's; the application writes local time {} {}",

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use jiff::{SignedDuration, Timestamp};
 use postmortemd::normalize::time::TimeContext;
 use postmortemd::record::{
-    AlertRecord, AlertStatus, ContainerRecord, PodRecord, Record, SeriesRecord, Source, SourceKind, Termination,
+    AlertRecord, AlertStatus, ContainerRecord, PodRecord, Record, SeriesRecord, Source, SourceKind, Stream, Termination,
 };
 use postmortemd::timeline::digest::DEFAULT_REQUEST_ID_FIELDS;
 use postmortemd::timeline::{DigestConfig, LogDigest, Window};
@@ -30,9 +30,14 @@ pub fn window() -> Window {
     }
 }
 
-pub fn digest(name: &str, node: Option<&str>, window: Window) -> LogDigest {
+/// The stream of `namespace/pod/container`.
+pub fn container(namespace: &str, pod: &str, container: &str) -> Stream {
+    Stream::container(Some(namespace), pod, container)
+}
+
+pub fn digest(stream: Stream, node: Option<&str>, window: Window) -> LogDigest {
     LogDigest::new(
-        Source { kind: SourceKind::Logs, name: name.to_owned(), node: node.map(str::to_owned) },
+        Source { kind: SourceKind::Logs, stream, node: node.map(str::to_owned) },
         DigestConfig {
             window,
             time_context: TimeContext { window: Some((window.start, window.end)), ..TimeContext::default() },
@@ -62,6 +67,8 @@ impl Noise {
 pub fn series(query: &str, labels: &[(&str, &str)], samples: Vec<(Timestamp, f64)>) -> Record {
     Record::Series(SeriesRecord {
         query: query.to_owned(),
+        // Decided from the query, as ingest does when it reads the series.
+        kind: postmortemd::ingest::prometheus::series_kind(query),
         labels: labels.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect(),
         samples,
     })

@@ -6,7 +6,7 @@
 use sqlx::Row;
 
 use super::{SqliteStore, instant, millis, query_error, status};
-use crate::record::{GapRecord, Instant};
+use crate::record::{GapRecord, GapSource, Instant};
 use crate::store::{ClaimedJob, Collection, IncidentStatus, NextRun, Result, StoredEvidence, StoredPass};
 
 impl SqliteStore {
@@ -171,7 +171,7 @@ impl SqliteStore {
                  end_ms = CASE WHEN excluded.end_ms > evidence_gaps.end_ms THEN excluded.end_ms ELSE evidence_gaps.end_ms END",
             )
             .bind(incident_id)
-            .bind(&gap.source)
+            .bind(gap.source.to_string())
             .bind(&gap.reason)
             .bind(millis(gap.start))
             .bind(millis(gap.end))
@@ -235,7 +235,7 @@ impl SqliteStore {
             gaps: gaps
                 .iter()
                 .map(|row| GapRecord {
-                    source: row.get(0),
+                    source: GapSource::parse(row.get(0)),
                     reason: row.get(1),
                     start: instant(row.get(2)),
                     end: instant(row.get(3)),

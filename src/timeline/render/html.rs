@@ -1,9 +1,10 @@
 //! The timeline as one server-rendered HTML page, readable without JavaScript, flags and
-//! gaps shown plainly.
+//! gaps shown plainly: the tables of [`rows`](super::rows), escaped and laid out as HTML.
 
 use std::fmt::Write;
 
-use crate::timeline::{Kind, Millis, Timeline, human_offset};
+use super::rows::{self, Cell, Event, Table};
+use crate::timeline::Timeline;
 
 pub fn render(timeline: &Timeline) -> String {
     let mut out = String::new();
@@ -18,58 +19,52 @@ code{{font-size:.85em}}</style></head><body>\n<h1>{title}</h1>\n<p>Window: {star
         start = timeline.window.start,
         end = timeline.window.end,
     );
-    out.push_str(
-        "<h2>Timeline (all times UTC)</h2>\n<table><tr><th>Time</th><th>Event</th><th>Source</th><th>Actor</th></tr>\n",
-    );
-    for entry in &timeline.entries {
-        let class = if entry.kind == Kind::Gap { " class=\"gap\"" } else { "" };
-        let _ = write!(out, "<tr{class}><td>{}</td><td>{}", Millis(entry.time), escape(&entry.event));
-        if entry.count > 1 {
-            let _ = write!(out, " (×{})", entry.count);
-        }
-        for flag in &entry.flags {
-            let _ = write!(out, "<span class=\"flag\">{}</span>", flag.name());
-        }
-        if let Some(recorded) = entry.recorded_time {
-            let _ = write!(out, " <small>recorded {}</small>", Millis(recorded));
-        }
-        if let Some(example) = &entry.example {
-            let _ = write!(out, "<br><code>{}</code>", escape(example));
-        }
-        let _ = writeln!(
-            out,
-            "</td><td>{}</td><td>{}</td></tr>",
-            escape(&entry.source),
-            escape(entry.actor.as_deref().unwrap_or("-"))
-        );
+    for table in &rows::tables(timeline) {
+        write_table(&mut out, table);
     }
-    out.push_str("</table>\n<h2>Clock skew</h2>\n<table><tr><th>Subject</th><th>Offset</th><th>Evidence</th><th>Samples</th><th>Flagged</th></tr>\n");
-    for skew in &timeline.clock_skew {
-        let _ = writeln!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&skew.subject),
-            human_offset(skew.offset_seconds),
-            escape(&skew.evidence),
-            skew.samples,
-            if skew.flagged { "yes" } else { "no" }
-        );
-    }
-    out.push_str(
-        "</table>\n<h2>Data gaps</h2>\n<table><tr><th>Source</th><th>From</th><th>To</th><th>Reason</th></tr>\n",
-    );
-    for gap in &timeline.gaps {
-        let _ = writeln!(
-            out,
-            "<tr class=\"gap\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&gap.source),
-            gap.start,
-            gap.end,
-            escape(&gap.reason)
-        );
-    }
-    out.push_str("</table>\n</body></html>\n");
+    out.push_str("</body></html>\n");
     out
+}
+
+/// Every table is shown, an empty one with its header only.
+fn write_table(out: &mut String, table: &Table) {
+    let _ = write!(out, "<h2>{}</h2>\n<table><tr>", escape(table.heading));
+    for column in table.columns {
+        let _ = write!(out, "<th>{}</th>", escape(column));
+    }
+    out.push_str("</tr>\n");
+    for row in &table.rows {
+        out.push_str(if row.gap { "<tr class=\"gap\">" } else { "<tr>" });
+        for value in &row.cells {
+            out.push_str("<td>");
+            match value {
+                Cell::Text(text) => out.push_str(&escape(text)),
+                Cell::Time(time) => out.push_str(&escape(&time.timestamp)),
+                Cell::Event(event) => write_event(out, event),
+            }
+            out.push_str("</td>");
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+}
+
+/// The event with its count, a badge per flag, the recorded time of a corrected row and
+/// the example line.
+fn write_event(out: &mut String, event: &Event) {
+    out.push_str(&escape(&event.text));
+    if event.count > 1 {
+        let _ = write!(out, " (×{})", event.count);
+    }
+    for flag in &event.flags {
+        let _ = write!(out, "<span class=\"flag\">{}</span>", flag.name());
+    }
+    if let Some(recorded) = &event.recorded {
+        let _ = write!(out, " <small>recorded {}</small>", escape(&recorded.timestamp));
+    }
+    if let Some(example) = &event.example {
+        let _ = write!(out, "<br><code>{}</code>", escape(example));
+    }
 }
 
 /// Text safe in HTML content and attributes.

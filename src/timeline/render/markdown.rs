@@ -1,88 +1,80 @@
-//! The timeline as the Markdown a post-mortem starts from: title, window, the
-//! `| Time | Event | Source | Actor |` table with flags on the row, then clock skew and
-//! data gaps.
+//! The timeline as the Markdown a post-mortem starts from: title, window, then the tables of
+//! [`rows`](super::rows) (the `| Time | Event | Source | Actor |` table with flags on the
+//! row, clock skew, data gaps), escaped and laid out as Markdown tables.
 
 use std::fmt::Write;
 
-use crate::record::Instant;
-use crate::timeline::{Flag, Timeline, human_offset, human_value};
+use super::rows::{self, Cell, Event, Table};
+use crate::timeline::{Flag, Timeline};
 
 pub fn render(timeline: &Timeline) -> String {
     let window = &timeline.window;
-    let same_day = window.start.strftime("%F").to_string() == window.end.strftime("%F").to_string();
-    let time = |instant: Instant| -> String {
-        if same_day { instant.strftime("%H:%M:%S").to_string() } else { instant.strftime("%m-%d %H:%M:%S").to_string() }
-    };
     let mut out = String::new();
     let _ = writeln!(out, "# {}\n", cell(&timeline.title));
     let _ = writeln!(
         out,
         "Window: {} – {} UTC ({} rows, {} clock findings, {} gaps)\n",
         window.start.strftime("%F %H:%M:%S"),
-        if same_day { time(window.end) } else { window.end.strftime("%F %H:%M:%S").to_string() },
+        if rows::same_day(window) {
+            rows::clock(window, window.end)
+        } else {
+            window.end.strftime("%F %H:%M:%S").to_string()
+        },
         timeline.entries.len(),
         timeline.clock_skew.len(),
         timeline.gaps.len(),
     );
-    out.push_str(
-        "## Timeline (all times UTC)\n\n| Time | Event | Source | Actor |\n|------|-------|--------|-------|\n",
-    );
-    for entry in &timeline.entries {
-        let mut event = cell(&entry.event);
-        if entry.count > 1 && !event.contains('×') {
-            let _ = write!(event, " (×{})", entry.count);
+    for (index, table) in rows::tables(timeline).iter().enumerate() {
+        if index > 0 {
+            out.push('\n');
         }
-        for flag in &entry.flags {
-            match flag {
-                Flag::ClockSkew => match entry.recorded_time {
-                    Some(recorded) => {
-                        let _ = write!(event, " ⚠ clock_skew (recorded {})", time(recorded));
-                    }
-                    None => event.push_str(" ⚠ clock_skew (not corrected)"),
-                },
-                other => {
-                    let _ = write!(event, " ⚠ {}", other.name());
-                }
-            }
-        }
-        let actor = entry.actor.as_deref().map_or("-".to_owned(), cell);
-        let _ = writeln!(out, "| {} | {} | {} | {} |", time(entry.time), event, cell(&entry.source), actor);
-    }
-    out.push_str("\n## Clock skew\n\n");
-    if timeline.clock_skew.is_empty() {
-        out.push_str("No clock evidence in the inputs.\n");
-    } else {
-        out.push_str("| Subject | Offset | Spread | Evidence | Samples | Flagged |\n|---------|--------|--------|----------|---------|---------|\n");
-        for skew in &timeline.clock_skew {
-            let _ = writeln!(
-                out,
-                "| {} | {} | ±{}s | {} | {} | {} |",
-                cell(&skew.subject),
-                human_offset(skew.offset_seconds),
-                human_value(skew.spread_seconds),
-                cell(&skew.evidence),
-                skew.samples,
-                if skew.flagged { "yes" } else { "no" },
-            );
-        }
-    }
-    out.push_str("\n## Data gaps\n\n");
-    if timeline.gaps.is_empty() {
-        out.push_str("No gaps found.\n");
-    } else {
-        out.push_str("| Source | From | To | Reason |\n|--------|------|----|--------|\n");
-        for gap in &timeline.gaps {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} |",
-                cell(&gap.source),
-                time(gap.start),
-                time(gap.end),
-                cell(&gap.reason)
-            );
-        }
+        write_table(&mut out, table);
     }
     out
+}
+
+fn write_table(out: &mut String, table: &Table) {
+    let _ = write!(out, "## {}\n\n", table.heading);
+    if let (true, Some(text)) = (table.rows.is_empty(), table.when_empty) {
+        let _ = writeln!(out, "{text}");
+        return;
+    }
+    let header: Vec<String> = table.columns.iter().map(|column| format!(" {column} ")).collect();
+    let rule: Vec<String> = header.iter().map(|column| "-".repeat(column.chars().count())).collect();
+    let _ = writeln!(out, "|{}|\n|{}|", header.join("|"), rule.join("|"));
+    for row in &table.rows {
+        let cells: Vec<String> = row.cells.iter().map(|value| format!(" {} ", cell_text(value))).collect();
+        let _ = writeln!(out, "|{}|", cells.join("|"));
+    }
+}
+
+fn cell_text(value: &Cell) -> String {
+    match value {
+        Cell::Text(text) => cell(text),
+        Cell::Time(time) => time.clock.clone(),
+        Cell::Event(event) => event_text(event),
+    }
+}
+
+/// The event with its count (unless the text gives one) and its flags; a clock-corrected
+/// row says its recorded time.
+fn event_text(event: &Event) -> String {
+    let mut text = cell(&event.text);
+    if event.count > 1 && !text.contains('×') {
+        let _ = write!(text, " (×{})", event.count);
+    }
+    for flag in &event.flags {
+        match (flag, &event.recorded) {
+            (Flag::ClockSkew, Some(recorded)) => {
+                let _ = write!(text, " ⚠ clock_skew (recorded {})", recorded.clock);
+            }
+            (Flag::ClockSkew, None) => text.push_str(" ⚠ clock_skew (not corrected)"),
+            (other, _) => {
+                let _ = write!(text, " ⚠ {}", other.name());
+            }
+        }
+    }
+    text
 }
 
 /// Text safe inside a table cell: pipes escaped, line breaks folded.

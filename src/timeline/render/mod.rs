@@ -4,6 +4,7 @@
 pub mod html;
 pub mod json;
 pub mod markdown;
+pub mod rows;
 
 /// The output formats `draft --format` and the HTTP API offer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

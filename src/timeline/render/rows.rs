@@ -1,0 +1,253 @@
+//! The one row model of a timeline's tables (the timeline itself, clock skew, data gaps):
+//! their columns and rows, each cell already formatted as text, built once from the
+//! [`Timeline`]. Markdown and HTML only escape and lay these cells out, so a column or row
+//! added here shows in both. Prose around the tables (title, window line) stays with each
+//! renderer.
+
+use crate::record::Instant;
+use crate::timeline::{Flag, Kind, Millis, Timeline, Window, human_offset, human_value};
+
+/// One table: a heading, its columns, its rows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table {
+    pub heading: &'static str,
+    pub columns: &'static [&'static str],
+    pub rows: Vec<Row>,
+    /// What to say instead of a table without rows; `None`: the empty table is shown.
+    pub when_empty: Option<&'static str>,
+}
+
+/// One row: a cell per column.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    pub cells: Vec<Cell>,
+    /// A row about missing data (a gap), which a renderer may set apart.
+    pub gap: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell {
+    Text(String),
+    Time(TimeText),
+    Event(Event),
+}
+
+/// A time written two ways; a renderer shows the one its layout has room for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimeText {
+    /// The time of day (`10:05:23`), with the month and day when the window spans days.
+    pub clock: String,
+    /// RFC 3339 UTC: rows to the millisecond, gap bounds as recorded.
+    pub timestamp: String,
+}
+
+/// A timeline row's event: its text and what a reader must know about it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub text: String,
+    /// How many occurrences the row stands for.
+    pub count: u64,
+    pub flags: Vec<Flag>,
+    /// The source's own time, when a clock correction moved the row.
+    pub recorded: Option<TimeText>,
+    /// One line the row stands for.
+    pub example: Option<String>,
+}
+
+/// Whether the window starts and ends on one UTC day: clock times then leave out the date.
+pub fn same_day(window: &Window) -> bool {
+    window.start.strftime("%F").to_string() == window.end.strftime("%F").to_string()
+}
+
+/// An instant as a time of day, with the month and day when the window spans days.
+pub fn clock(window: &Window, instant: Instant) -> String {
+    if same_day(window) {
+        instant.strftime("%H:%M:%S").to_string()
+    } else {
+        instant.strftime("%m-%d %H:%M:%S").to_string()
+    }
+}
+
+/// The timeline, clock skew and data gaps tables, in reading order.
+pub fn tables(timeline: &Timeline) -> [Table; 3] {
+    let window = &timeline.window;
+    // Rows and corrected times read to the millisecond; gap bounds are shown as recorded.
+    let row_time =
+        |instant: Instant| TimeText { clock: clock(window, instant), timestamp: Millis(instant).to_string() };
+    let bound = |instant: Instant| TimeText { clock: clock(window, instant), timestamp: instant.to_string() };
+    let entries = timeline
+        .entries
+        .iter()
+        .map(|entry| Row {
+            cells: vec![
+                Cell::Time(row_time(entry.time)),
+                Cell::Event(Event {
+                    text: entry.event.clone(),
+                    count: entry.count,
+                    flags: entry.flags.clone(),
+                    recorded: entry.recorded_time.map(row_time),
+                    example: entry.example.clone(),
+                }),
+                Cell::Text(entry.source.clone()),
+                Cell::Text(entry.actor.clone().unwrap_or_else(|| "-".to_owned())),
+            ],
+            gap: entry.kind == Kind::Gap,
+        })
+        .collect();
+    let skews = timeline
+        .clock_skew
+        .iter()
+        .map(|skew| Row {
+            cells: vec![
+                Cell::Text(skew.subject.clone()),
+                Cell::Text(human_offset(skew.offset_seconds)),
+                Cell::Text(format!("±{}s", human_value(skew.spread_seconds))),
+                Cell::Text(skew.evidence.clone()),
+                Cell::Text(skew.samples.to_string()),
+                Cell::Text(if skew.flagged { "yes" } else { "no" }.to_owned()),
+            ],
+            gap: false,
+        })
+        .collect();
+    let gaps = timeline
+        .gaps
+        .iter()
+        .map(|gap| Row {
+            cells: vec![
+                Cell::Text(gap.source.clone()),
+                Cell::Time(bound(gap.start)),
+                Cell::Time(bound(gap.end)),
+                Cell::Text(gap.reason.clone()),
+            ],
+            gap: true,
+        })
+        .collect();
+    [
+        Table {
+            heading: "Timeline (all times UTC)",
+            columns: &["Time", "Event", "Source", "Actor"],
+            rows: entries,
+            when_empty: None,
+        },
+        Table {
+            heading: "Clock skew",
+            columns: &["Subject", "Offset", "Spread", "Evidence", "Samples", "Flagged"],
+            rows: skews,
+            when_empty: Some("No clock evidence in the inputs."),
+        },
+        Table {
+            heading: "Data gaps",
+            columns: &["Source", "From", "To", "Reason"],
+            rows: gaps,
+            when_empty: Some("No gaps found."),
+        },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timeline::render::{html, markdown};
+    use crate::timeline::{Entry, Gap, Skew};
+
+    fn at(text: &str) -> Instant {
+        text.parse().expect("valid time")
+    }
+
+    /// A timeline with a corrected row, a gap row, skews and gaps, with text to escape.
+    fn timeline() -> Timeline {
+        let window = Window {
+            start: at("2025-02-09T10:00:00Z"),
+            end: at("2025-02-09T11:00:00Z"),
+            baseline_end: at("2025-02-09T10:15:00Z"),
+        };
+        let mut corrected =
+            Entry::new(at("2025-02-09T10:05:00Z"), Kind::Log, "First error: a | b <c>", "logs shop/api-1/app");
+        corrected.flag(Flag::ClockSkew);
+        corrected.recorded_time = Some(at("2025-02-09T10:06:30.250Z"));
+        corrected.count = 3;
+        corrected.example = Some("ERROR a | b <c>".to_owned());
+        let mut gap_row =
+            Entry::new(at("2025-02-09T10:20:00Z"), Kind::Gap, "Data gap: no lines for 5m", "logs shop/api-1/app");
+        gap_row.flag(Flag::Gap);
+        gap_row.actor = Some("kubelet".to_owned());
+        let skew = |subject: &str, offset_seconds: f64, spread_seconds: f64, flagged: bool| Skew {
+            subject: subject.to_owned(),
+            offset_seconds,
+            spread_seconds,
+            evidence: "node_time_seconds - timestamp(node_time_seconds)".to_owned(),
+            samples: 235,
+            flagged,
+            zone_error: false,
+        };
+        Timeline {
+            version: 1,
+            title: "HighErrorRate".to_owned(),
+            window,
+            entries: vec![corrected, gap_row],
+            clock_skew: vec![skew("node node-2", 90.0, 0.003, true), skew("node node-1", 0.002, 0.0, false)],
+            gaps: vec![Gap {
+                source: "logs shop/api-1/app".to_owned(),
+                start: at("2025-02-09T10:20:00Z"),
+                end: at("2025-02-09T10:25:00.5Z"),
+                reason: "no lines for 5m".to_owned(),
+                node: None,
+                stream: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn markdown_and_html_show_the_same_columns_and_rows() {
+        let timeline = timeline();
+        let (markdown, html) = (markdown::render(&timeline), html::render(&timeline));
+        for table in tables(&timeline) {
+            assert!(!table.rows.is_empty(), "{}: the test wants rows", table.heading);
+            let header: Vec<String> = table.columns.iter().map(|column| format!(" {column} ")).collect();
+            assert!(markdown.contains(&format!("|{}|\n", header.join("|"))), "{}:\n{markdown}", table.heading);
+            let header: String = table.columns.iter().map(|column| format!("<th>{column}</th>")).collect();
+            assert!(html.contains(&format!("<tr>{header}</tr>\n")), "{}:\n{html}", table.heading);
+            for row in &table.rows {
+                assert_eq!(row.cells.len(), table.columns.len(), "{}: {row:?}", table.heading);
+                for cell in &row.cells {
+                    let (in_markdown, in_html) = match cell {
+                        Cell::Text(text) => (markdown::cell(text), html::escape(text)),
+                        Cell::Time(time) => (time.clock.clone(), time.timestamp.clone()),
+                        Cell::Event(event) => (markdown::cell(&event.text), html::escape(&event.text)),
+                    };
+                    assert!(markdown.contains(&format!("| {in_markdown}")), "{in_markdown} in\n{markdown}");
+                    assert!(html.contains(&format!("<td>{in_html}")), "{in_html} in\n{html}");
+                }
+            }
+            // One line or table row per model row, after the header.
+            let n_markdown = markdown
+                .split(&format!("## {}\n\n", table.heading))
+                .nth(1)
+                .map_or(0, |rest| rest.lines().take_while(|line| line.starts_with('|')).count());
+            let n_html = html
+                .split(&format!("<h2>{}</h2>", table.heading))
+                .nth(1)
+                .and_then(|rest| rest.split("</table>").next())
+                .map_or(0, |rest| rest.matches("<tr").count());
+            assert_eq!((n_markdown, n_html), (table.rows.len() + 2, table.rows.len() + 1), "{}", table.heading);
+        }
+        // The column HTML used to lack.
+        assert!(html.contains("<td>node node-2</td><td>+90s</td><td>±0.003s</td>"), "{html}");
+    }
+
+    #[test]
+    fn flags_and_recorded_times_reach_both() {
+        let timeline = timeline();
+        let (markdown, html) = (markdown::render(&timeline), html::render(&timeline));
+        assert!(markdown.contains(" (×3) ⚠ clock_skew (recorded 10:06:30) |"), "{markdown}");
+        assert!(
+            html.contains(
+                " (×3)<span class=\"flag\">clock_skew</span> <small>recorded 2025-02-09T10:06:30.250Z</small>"
+            ),
+            "{html}"
+        );
+        assert!(html.contains("<tr class=\"gap\"><td>2025-02-09T10:20:00.000Z</td>"), "{html}");
+        assert!(html.contains("<td>2025-02-09T10:25:00.5Z</td>"), "{html}");
+        assert!(markdown.contains("| logs shop/api-1/app | 10:20:00 | 10:25:00 | no lines for 5m |"), "{markdown}");
+    }
+}
