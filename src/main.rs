@@ -122,7 +122,7 @@ struct DraftArgs {
     request_id_fields: Vec<String>,
 }
 
-fn parse_format(text: &str) -> Result<Format, String> {
+fn parse_format(text: &str) -> Result<Format, render::UnknownFormat> {
     text.parse()
 }
 

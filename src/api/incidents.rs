@@ -113,27 +113,19 @@ pub async fn timeline(
     let row = find(&state, id).await?;
     let timeline = cached_timeline(&state, &row).await?;
     let body = render::render(&timeline, format);
-    let content_type = match format {
-        Format::Json => "application/json",
-        Format::Markdown => "text/markdown; charset=utf-8",
-        Format::Html => "text/html; charset=utf-8",
-    };
-    Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
+    Ok(([(header::CONTENT_TYPE, format.content_type())], body).into_response())
 }
 
 /// `?format=` wins; else the first of HTML, Markdown, JSON the `Accept` header names.
 fn negotiate(format: Option<&str>, headers: &HeaderMap) -> Result<Format> {
     if let Some(format) = format {
-        return format.parse().map_err(|message: String| ApiError::bad_request(format!("format: {message}")));
+        return format.parse().map_err(|error: render::UnknownFormat| ApiError::bad_request(format!("format: {error}")));
     }
     let accept = headers.get(header::ACCEPT).and_then(|value| value.to_str().ok()).unwrap_or("");
-    for media_type in accept.split(',').map(|part| part.split(';').next().unwrap_or("").trim()) {
-        match media_type {
-            "text/html" => return Ok(Format::Html),
-            "text/markdown" | "text/x-markdown" => return Ok(Format::Markdown),
-            "application/json" | "*/*" | "application/*" => return Ok(Format::Json),
-            _ => {}
-        }
+    if let Some(format) =
+        accept.split(',').find_map(|part| Format::of_media_type(part.split(';').next().unwrap_or("").trim()))
+    {
+        return Ok(format);
     }
     if accept.is_empty() {
         Ok(Format::Json)

@@ -14,15 +14,41 @@ pub enum Format {
     Html,
 }
 
+/// A format name `draft --format` and `?format=` do not know.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown format {0:?}: expected md, json or html")]
+pub struct UnknownFormat(pub String);
+
 impl std::str::FromStr for Format {
-    type Err = String;
+    type Err = UnknownFormat;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text {
             "json" => Ok(Format::Json),
             "md" | "markdown" => Ok(Format::Markdown),
             "html" => Ok(Format::Html),
-            other => Err(format!("unknown format {other:?}: expected md, json or html")),
+            other => Err(UnknownFormat(other.to_owned())),
+        }
+    }
+}
+
+impl Format {
+    /// The `Content-Type` the daemon serves this format with.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Json => "application/json",
+            Format::Markdown => "text/markdown; charset=utf-8",
+            Format::Html => "text/html; charset=utf-8",
+        }
+    }
+
+    /// The format an `Accept` media type asks for, if any (`*/*` takes JSON).
+    pub fn of_media_type(media_type: &str) -> Option<Format> {
+        match media_type {
+            "text/html" => Some(Format::Html),
+            "text/markdown" | "text/x-markdown" => Some(Format::Markdown),
+            "application/json" | "*/*" | "application/*" => Some(Format::Json),
+            _ => None,
         }
     }
 }
