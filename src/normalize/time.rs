@@ -534,13 +534,8 @@ pub fn kubelet_time(line: &[u8]) -> Option<KubeletTime> {
         && line[19] == b'.'
         && line[20..29].iter().all(u8::is_ascii_digit)
         && !line[29].is_ascii_digit();
-    let exact = nine_digits
-        && line[10] == b'T'
-        && match &line[29..parsed.end] {
-            [b'Z'] => true,
-            [b'+' | b'-', _, _, b':', _, _] => true,
-            _ => false,
-        };
+    let exact =
+        nine_digits && line[10] == b'T' && matches!(&line[29..parsed.end], [b'Z'] | [b'+' | b'-', _, _, b':', _, _]);
     Some(KubeletTime { instant, text_start, nine_digits, exact })
 }
 
