@@ -3,6 +3,7 @@
 mod support;
 
 use jiff::Timestamp;
+use postmortemd::record::Record;
 use postmortemd::timeline::{self, Evidence, Flag, Kind, Options, Timeline};
 use support::*;
 
@@ -210,6 +211,49 @@ fn alerts_are_rows_once_however_often_they_were_exported() {
     assert_eq!(alerts.len(), 2, "{alerts:#?}");
     assert_eq!((alerts[0].time, alerts[0].event.as_str()), (starts, "HighErrorRate firing: API 5xx ratio above 5%"));
     assert_eq!((alerts[1].time, alerts[1].event.as_str()), (ends, "HighErrorRate resolved"));
+}
+
+#[test]
+fn alerts_of_one_name_say_which_pod_and_link_their_expression() {
+    let window = window();
+    let starts = at("2025-02-09T10:16:45Z");
+    let crash_looping = |pod: &str, url: &str| {
+        let Record::Alert(mut alert) = alert("KubePodCrashLooping", starts, None) else { unreachable!() };
+        alert.labels.insert("namespace".to_owned(), "shop".to_owned());
+        alert.labels.insert("pod".to_owned(), pod.to_owned());
+        alert.fingerprint = Some(format!("fp-{pod}"));
+        alert.generator_url = Some(url.to_owned());
+        Record::Alert(alert)
+    };
+    let records = vec![
+        crash_looping("api-1", "http://prometheus:9090/graph?g0.expr=up"),
+        crash_looping("api-2", "javascript:alert(1)"),
+        alert("HighErrorRate", starts, None),
+    ];
+    let timeline = build(records, Vec::new(), window);
+    let events: Vec<(&str, Option<&str>)> = timeline
+        .entries
+        .iter()
+        .filter(|entry| entry.kind == Kind::Alert)
+        .map(|entry| (entry.event.as_str(), entry.url.as_deref()))
+        .collect();
+    assert!(
+        events.contains(&(
+            "KubePodCrashLooping firing {pod=\"api-1\"}: API 5xx ratio above 5%",
+            Some("http://prometheus:9090/graph?g0.expr=up")
+        )),
+        "{events:#?}"
+    );
+    // Only http(s) links are passed on; `namespace` is shared, so it tells nothing.
+    assert!(
+        events.contains(&("KubePodCrashLooping firing {pod=\"api-2\"}: API 5xx ratio above 5%", None)),
+        "{events:#?}"
+    );
+    // A lone alert of its name needs no labels.
+    assert!(events.contains(&("HighErrorRate firing: API 5xx ratio above 5%", None)), "{events:#?}");
+    let html = postmortemd::timeline::render::render(&timeline, postmortemd::timeline::render::Format::Html);
+    assert!(html.contains("<a href=\"http://prometheus:9090/graph?g0.expr=up\" rel=\"noreferrer\">"), "{html}");
+    assert!(!html.contains("href=\"javascript"), "{html}");
 }
 
 #[test]

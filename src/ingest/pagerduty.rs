@@ -249,11 +249,17 @@ fn read_log_entry(entry: Node<'_, '_>) -> Result<PageRecord> {
     }
 
     let text = match action.as_str() {
-        // The note's own text is in the channel; the entry's summary only says a note was added.
-        "annotated" => match channel.get("summary").non_empty_str()? {
-            Some(note) => note.to_string(),
-            None => summary.to_string(),
-        },
+        // The note's own text is in the channel (its `summary`, or `content`/`notes` in some
+        // exports) or on the entry; the entry's summary only says "Note added".
+        "annotated" => {
+            let mut note = None;
+            for field in [channel.get("summary"), channel.get("content"), channel.get("notes"), entry.get("note")] {
+                if note.is_none() {
+                    note = field.non_empty_str()?;
+                }
+            }
+            note.unwrap_or(summary).to_string()
+        }
         "notified" => {
             let user = entry.get("user").get("summary").non_empty_str()?;
             let channel_type = channel.get("type").non_empty_str()?;
@@ -530,6 +536,21 @@ mod tests {
                 log_entry("annotate_log_entry", "")
                     .replace(r#"{"type":"web_ui"}"#, r#"{"type":"note","summary":"db pool at max"}"#),
                 row("annotated", Some("Alice Example"), "db pool at max", Some("Q1W2E3R4T5Y6U7"), None),
+            ),
+            // Exports that keep the note's text elsewhere: never "Note added" when it is there.
+            (
+                log_entry("annotate_log_entry", "")
+                    .replace(r#"{"type":"web_ui"}"#, r#"{"type":"note","content":"rolling back 2.4.0"}"#),
+                row("annotated", Some("Alice Example"), "rolling back 2.4.0", Some("Q1W2E3R4T5Y6U7"), None),
+            ),
+            (
+                log_entry("annotate_log_entry", "")
+                    .replace(r#"{"type":"web_ui"}"#, r#"{"type":"note","notes":"paged the db team"}"#),
+                row("annotated", Some("Alice Example"), "paged the db team", Some("Q1W2E3R4T5Y6U7"), None),
+            ),
+            (
+                log_entry("annotate_log_entry", r#","note":"failover started""#),
+                row("annotated", Some("Alice Example"), "failover started", Some("Q1W2E3R4T5Y6U7"), None),
             ),
             (
                 log_entry(

@@ -111,6 +111,7 @@ fn alert_entries(records: &[Record], window: &Window) -> Vec<Entry> {
             by_alert.entry(key).or_default().push(alert);
         }
     }
+    let telling = telling_labels(records);
     let mut entries = Vec::new();
     for alerts in by_alert.values_mut() {
         alerts.sort_by_key(|alert| alert.starts_at);
@@ -128,6 +129,7 @@ fn alert_entries(records: &[Record], window: &Window) -> Vec<Entry> {
         }
         for (starts_at, resolved_at, alert) in occurrences {
             let severity = alert.labels.get("severity").map(|severity| format!(" ({severity})")).unwrap_or_default();
+            let which = which_alert(alert, telling.get(alert.name.as_str()));
             let summary = ["summary", "description", "message"]
                 .iter()
                 .find_map(|key| alert.annotations.get(*key))
@@ -137,21 +139,64 @@ fn alert_entries(records: &[Record], window: &Window) -> Vec<Entry> {
                 let mut entry = Entry::new(
                     starts_at,
                     Kind::Alert,
-                    format!("{} firing{severity}{summary}", alert.name),
+                    format!("{} firing{severity}{which}{summary}", alert.name),
                     "alertmanager",
                 );
+                entry.url = alert.generator_url.clone().filter(|url| is_web_url(url));
                 entry.weight = WEIGHT_SIGNAL;
                 entries.push(entry);
             }
             if let Some(resolved_at) = resolved_at.filter(|resolved_at| window.contains(*resolved_at)) {
                 let mut entry =
-                    Entry::new(resolved_at, Kind::Alert, format!("{} resolved", alert.name), "alertmanager");
+                    Entry::new(resolved_at, Kind::Alert, format!("{} resolved{which}", alert.name), "alertmanager");
                 entry.weight = WEIGHT_SIGNAL;
                 entries.push(entry);
             }
         }
     }
     entries
+}
+
+/// Per alert name, the labels whose values differ between its alerts (`pod`, `instance`,
+/// …): what tells one `KubePodCrashLooping` row from another. A label some of them lack
+/// tells them apart too; `alertname` never does.
+fn telling_labels(records: &[Record]) -> BTreeMap<&str, Vec<&str>> {
+    let mut label_sets: BTreeMap<&str, Vec<&BTreeMap<String, String>>> = BTreeMap::new();
+    for alert in records.iter().filter_map(Record::as_alert) {
+        let sets = label_sets.entry(alert.name.as_str()).or_default();
+        if !sets.contains(&&alert.labels) {
+            sets.push(&alert.labels);
+        }
+    }
+    label_sets
+        .into_iter()
+        .map(|(name, sets)| {
+            let names: std::collections::BTreeSet<&str> =
+                sets.iter().flat_map(|labels| labels.keys().map(String::as_str)).collect();
+            let telling = names
+                .into_iter()
+                .filter(|label| *label != "alertname")
+                .filter(|label| sets.iter().any(|labels| labels.get(*label) != sets[0].get(*label)))
+                .collect();
+            (name, telling)
+        })
+        .collect()
+}
+
+/// The telling labels of one alert as a selector, ` {pod="api-1"}`; empty when none.
+fn which_alert(alert: &AlertRecord, telling: Option<&Vec<&str>>) -> String {
+    let pairs: Vec<String> = telling
+        .into_iter()
+        .flatten()
+        .filter_map(|label| alert.labels.get(*label).map(|value| format!("{label}=\"{value}\"")))
+        .collect();
+    if pairs.is_empty() { String::new() } else { format!(" {{{}}}", pairs.join(", ")) }
+}
+
+/// An `http://` or `https://` URL: the only links a draft passes on (never `javascript:`).
+fn is_web_url(url: &str) -> bool {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    (lower.starts_with("http://") || lower.starts_with("https://")) && !url.chars().any(char::is_whitespace)
 }
 
 /// Pages, once each even when both the REST log and the webhooks hold them.

@@ -115,6 +115,10 @@ pub struct Entry {
     /// The source's own time when `time` was corrected.
     #[serde(serialize_with = "serialize_option_millis")]
     pub recorded_time: Option<Instant>,
+    /// Where the row's evidence can be seen (an alert's `generatorURL`): an `http(s)` URL,
+    /// left out of the JSON when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     /// The node whose clock stamped `time`, for skew correction; not rendered.
     #[serde(skip)]
     pub node: Option<String>,
@@ -138,6 +142,7 @@ impl Entry {
             count: 1,
             example: None,
             recorded_time: None,
+            url: None,
             node: None,
             stream: None,
             weight: 0,

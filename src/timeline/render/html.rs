@@ -49,10 +49,15 @@ fn write_table(out: &mut String, table: &Table) {
     out.push_str("</table>\n");
 }
 
-/// The event with its count, a badge per flag, the recorded time of a corrected row and
+/// The event (a link to its evidence when it has one) with its count, a badge per flag, the recorded time of a corrected row and
 /// the example line.
 fn write_event(out: &mut String, event: &Event) {
-    out.push_str(&escape(&event.text));
+    match &event.url {
+        Some(url) => {
+            let _ = write!(out, "<a href=\"{}\" rel=\"noreferrer\">{}</a>", escape(url), escape(&event.text));
+        }
+        None => out.push_str(&escape(&event.text)),
+    }
     if event.count > 1 {
         let _ = write!(out, " (×{})", event.count);
     }

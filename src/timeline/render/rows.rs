@@ -52,6 +52,8 @@ pub struct Event {
     pub recorded: Option<TimeText>,
     /// One line the row stands for.
     pub example: Option<String>,
+    /// Where the row's evidence can be seen (`http(s)` only).
+    pub url: Option<String>,
 }
 
 /// Whether the window starts and ends on one UTC day: clock times then leave out the date.
@@ -87,6 +89,7 @@ pub fn tables(timeline: &Timeline) -> [Table; 3] {
                     flags: entry.flags.clone(),
                     recorded: entry.recorded_time.map(row_time),
                     example: entry.example.clone(),
+                    url: entry.url.clone(),
                 }),
                 Cell::Text(entry.source.clone()),
                 Cell::Text(entry.actor.clone().unwrap_or_else(|| "-".to_owned())),
