@@ -198,6 +198,67 @@ fn metric_departures_and_returns_are_phrased_with_values() {
 }
 
 #[test]
+fn series_of_one_query_that_move_together_are_one_row_and_one_that_moves_alone_keeps_its_own() {
+    let window = window();
+    let mut noise = Noise::new(5);
+    let errors = |from: &str, to: &str, noise: &mut Noise| {
+        let (from, to) = (at(from), at(to));
+        sampled(window, 15.0, |time| {
+            Some(if time >= from && time < to { 1.6 + 0.1 * noise.next() } else { 0.01 + 0.02 * noise.next() })
+        })
+    };
+    let records = vec![
+        series(
+            "5xx",
+            &[("pod", "a"), ("namespace", "shop")],
+            errors("2025-02-09T10:06:00Z", "2025-02-09T10:32:30Z", &mut noise),
+        ),
+        series(
+            "5xx",
+            &[("pod", "b"), ("namespace", "shop")],
+            errors("2025-02-09T10:06:15Z", "2025-02-09T10:32:30Z", &mut noise),
+        ),
+        series(
+            "5xx",
+            &[("pod", "c"), ("namespace", "shop")],
+            errors("2025-02-09T10:20:00Z", "2025-02-09T10:25:00Z", &mut noise),
+        ),
+        series(
+            "5xx",
+            &[("pod", "d"), ("namespace", "shop")],
+            errors("2025-02-09T11:00:00Z", "2025-02-09T11:00:00Z", &mut noise),
+        ),
+    ];
+    let timeline = build(records, Vec::new(), window);
+    let metric: Vec<&str> =
+        timeline.entries.iter().filter(|entry| entry.kind == Kind::Metric).map(|entry| entry.event.as_str()).collect();
+    let together = row(&timeline, Kind::Metric, "prometheus: 5xx", "rose on 2 of 4 pods: ");
+    assert_near(together.time, "2025-02-09T10:06:00Z", 0.5);
+    assert!(
+        together.event.contains(r#"{pod="a"} to 1.6"#) && together.event.contains(r#"{pod="b"} to 1.6"#),
+        "{metric:#?}"
+    );
+    assert!(!together.event.contains("namespace"), "a label every series shares tells nothing: {metric:#?}");
+    let alone = row(&timeline, Kind::Metric, "prometheus: 5xx", r#"{pod="c"} rose to 1.6"#);
+    assert_near(alone.time, "2025-02-09T10:20:00Z", 0.5);
+    row(&timeline, Kind::Metric, "prometheus: 5xx", r#"{pod="c"} back to baseline"#);
+    row(&timeline, Kind::Metric, "prometheus: 5xx", "back to baseline on 2 of 4 pods: ");
+    assert_eq!(metric.len(), 4, "{metric:#?}");
+}
+
+#[test]
+fn a_step_of_a_series_that_began_during_the_incident_is_a_change() {
+    let window = window();
+    // `up` of a target that was not scraped before 10:10, down until 10:20, then up.
+    let samples = sampled(window, 15.0, |time| {
+        (time >= at("2025-02-09T10:10:00Z")).then(|| if time < at("2025-02-09T10:20:00Z") { 0.0 } else { 1.0 })
+    });
+    let timeline = build(vec![series("up{job=\"api\"}", &[], samples)], Vec::new(), window);
+    let rose = row(&timeline, Kind::Metric, "prometheus: up{job=\"api\"}", "Value rose to 1");
+    assert_near(rose.time, "2025-02-09T10:20:00Z", 0.5);
+}
+
+#[test]
 fn alerts_are_rows_once_however_often_they_were_exported() {
     let window = window();
     let (starts, ends) = (at("2025-02-09T10:06:15Z"), at("2025-02-09T10:35:00Z"));

@@ -32,6 +32,7 @@ pub fn entries(records: &[Record], digests: &[LogDigest], window: &Window, optio
     entries.extend(page_entries(records, window));
     let deployments: Vec<&DeploymentRecord> = records.iter().filter_map(Record::as_deployment).collect();
     let rollouts: Vec<&RolloutRecord> = records.iter().filter_map(Record::as_rollout).collect();
+    let mut series_by_query: BTreeMap<&str, Vec<&SeriesRecord>> = BTreeMap::new();
     for rollout in &rollouts {
         if window.contains(rollout.time) {
             entries.push(rollout_entry(rollout, &rollouts, &deployments));
@@ -82,7 +83,9 @@ pub fn entries(records: &[Record], digests: &[LogDigest], window: &Window, optio
                     entries.push(entry);
                 }
             }
-            Record::Series(series) if !series.kind.is_clock() => entries.extend(metric_entries(series, window)),
+            Record::Series(series) if !series.kind.is_clock() => {
+                series_by_query.entry(series.query.as_str()).or_default().push(series);
+            }
             Record::Note(note) => {
                 // The same warning comes with every split range and every pass: once.
                 let known = entries
@@ -94,6 +97,9 @@ pub fn entries(records: &[Record], digests: &[LogDigest], window: &Window, optio
             }
             _ => {}
         }
+    }
+    for series in series_by_query.values() {
+        entries.extend(metric_entries(series, window));
     }
     for digest in digests {
         entries.extend(log_entries(digest, window, options));
@@ -287,35 +293,54 @@ fn rollout_actor(rollout: &RolloutRecord, deployments: &[&DeploymentRecord]) -> 
 }
 
 /// Departures of a series from its baseline (median ± robust spread) and its returns.
-fn metric_entries(series: &SeriesRecord, window: &Window) -> Vec<Entry> {
-    const MAX_EPISODES: usize = 3;
-    let baseline: Vec<f64> = series
-        .samples
-        .iter()
-        .filter(|(time, value)| *time >= window.start && *time < window.baseline_end && value.is_finite())
-        .map(|(_, value)| *value)
-        .collect();
-    if baseline.len() < 4 {
-        return Vec::new();
+/// One stretch of a series away from its reference level.
+#[derive(Clone, Copy, Debug)]
+struct Episode {
+    start: (Instant, f64),
+    /// The reference level: the baseline's median, else the window's first samples'.
+    center: f64,
+    peak: (Instant, f64),
+    /// Back within the reference band, if it came back in the window.
+    end: Option<(Instant, f64)>,
+}
+
+impl Episode {
+    fn rose(&self) -> bool {
+        self.peak.1 > self.center
     }
-    let center = median(&baseline);
-    let sigma = 1.4826 * mad(&baseline, center);
-    let threshold = (5.0 * sigma).max(0.2 * center.abs()).max(1e-9);
-    let source = format!("prometheus: {}", series.query);
-    let labels = series.label_text();
-    let subject = if labels == "{}" { "Value".to_owned() } else { labels };
+}
+
+/// The stretches a series spends away from its level (at most three): judged against the
+/// baseline (median and MAD of the lead-in) or, when the series has too little baseline
+/// (it began during the incident), against its first samples in the window, so a step such
+/// as `up` 0 → 1 is a change too.
+fn episodes(series: &SeriesRecord, window: &Window) -> Vec<Episode> {
+    const MAX_EPISODES: usize = 3;
+    const MIN_REFERENCE: usize = 4;
     let samples: Vec<(Instant, f64)> =
-        series.samples.iter().filter(|(time, value)| window.contains(*time) && !value.is_nan()).copied().collect();
+        series.samples.iter().filter(|(time, value)| window.contains(*time) && value.is_finite()).copied().collect();
+    let baseline: Vec<f64> =
+        samples.iter().filter(|(time, _)| *time < window.baseline_end).map(|(_, value)| *value).collect();
+    let (reference, scan_from) = if baseline.len() >= MIN_REFERENCE {
+        (baseline, 0)
+    } else if samples.len() > MIN_REFERENCE + 1 {
+        (samples[..MIN_REFERENCE].iter().map(|(_, value)| *value).collect(), MIN_REFERENCE)
+    } else {
+        return Vec::new();
+    };
+    let center = median(&reference);
+    let sigma = 1.4826 * mad(&reference, center);
+    let threshold = (5.0 * sigma).max(0.2 * center.abs()).max(1e-9);
     let beyond = |value: f64| (value - center).abs() > threshold;
-    let mut entries = Vec::new();
-    let mut index = 0;
-    while index + 1 < samples.len() && entries.len() < 2 * MAX_EPISODES {
+    let mut found = Vec::new();
+    let mut index = scan_from;
+    while index + 1 < samples.len() && found.len() < MAX_EPISODES {
         if !(beyond(samples[index].1) && beyond(samples[index + 1].1)) {
             index += 1;
             continue;
         }
-        let start = index;
-        let mut peak = samples[index];
+        let start = samples[index];
+        let mut peak = start;
         let mut end = None;
         index += 1;
         while index < samples.len() {
@@ -323,43 +348,160 @@ fn metric_entries(series: &SeriesRecord, window: &Window) -> Vec<Entry> {
                 peak = samples[index];
             }
             if !beyond(samples[index].1) && samples.get(index + 1).is_none_or(|next| !beyond(next.1)) {
-                end = Some(index);
+                end = Some(samples[index]);
                 break;
             }
             index += 1;
         }
-        let direction = if peak.1 > center { "rose" } else { "fell" };
-        let still = if end.is_none() { "; still away at the window end" } else { "" };
-        let mut entry = Entry::new(
-            samples[start].0,
-            Kind::Metric,
+        found.push(Episode { start, center, peak, end });
+    }
+    found
+}
+
+/// How close in time changes of one query's series must be to count as one move: two
+/// steps of the series, at least a minute.
+fn together_within(series: &SeriesRecord) -> i64 {
+    let step = series.samples.windows(2).map(|pair| nanos(pair[1].0) - nanos(pair[0].0)).min().unwrap_or(0);
+    (2 * step).max(60_000_000_000)
+}
+
+/// Metric rows of one query: each series' departures from its level and returns to it.
+/// Series that move together (the same way within [`together_within`]) make one row naming
+/// how many and which ("rose on 3 of 3 pods"); one that moves alone keeps its own row.
+fn metric_entries(series: &[&SeriesRecord], window: &Window) -> Vec<Entry> {
+    let Some(first) = series.first() else { return Vec::new() };
+    let source = format!("prometheus: {}", first.query);
+    let within = together_within(first);
+    let (noun, names) = series_names(series);
+    let mut departures: Vec<(usize, Episode)> = Vec::new();
+    for (index, one) in series.iter().enumerate() {
+        departures.extend(episodes(one, window).into_iter().map(|episode| (index, episode)));
+    }
+    let mut entries = Vec::new();
+    let cluster = |moves: Vec<(usize, Instant, Episode)>| -> Vec<Vec<(usize, Instant, Episode)>> {
+        let mut sorted = moves;
+        sorted.sort_by_key(|(index, time, episode)| (!episode.rose(), *time, *index));
+        let mut groups: Vec<Vec<(usize, Instant, Episode)>> = Vec::new();
+        for item in sorted {
+            let joins = groups.last().is_some_and(|group| {
+                let (_, first_time, first_episode) = group[0];
+                first_episode.rose() == item.2.rose()
+                    && nanos(item.1) - nanos(first_time) <= within
+                    && !group.iter().any(|(index, _, _)| *index == item.0)
+            });
+            match groups.last_mut() {
+                Some(group) if joins => group.push(item),
+                _ => groups.push(vec![item]),
+            }
+        }
+        groups
+    };
+    let moves: Vec<(usize, Instant, Episode)> =
+        departures.iter().map(|(index, episode)| (*index, episode.start.0, *episode)).collect();
+    for group in cluster(moves) {
+        let (index, time, episode) = group[0];
+        let direction = if episode.rose() { "rose" } else { "fell" };
+        let text = if group.len() == 1 {
+            let still = if episode.end.is_none() { "; still away at the window end" } else { "" };
             format!(
-                "{subject} {direction} to {} (baseline {}; peak {} at {}{still})",
-                human_value(samples[start].1),
-                human_value(center),
+                "{} {direction} to {} (baseline {}; peak {} at {}{still})",
+                names[index],
+                human_value(episode.start.1),
+                human_value(episode.center),
+                human_value(episode.peak.1),
+                episode.peak.0.strftime("%H:%M:%S"),
+            )
+        } else {
+            let peak = group
+                .iter()
+                .map(|(_, _, episode)| episode.peak)
+                .max_by(|left, right| (left.1 - episode.center).abs().total_cmp(&(right.1 - episode.center).abs()))
+                .unwrap_or(episode.peak);
+            let each = listed(group.iter().map(|(index, _, episode)| {
+                format!(
+                    "{} to {} (baseline {})",
+                    names[*index],
+                    human_value(episode.start.1),
+                    human_value(episode.center)
+                )
+            }));
+            format!(
+                "{direction} on {} of {} {noun}: {each}; peak {} at {}",
+                group.len(),
+                series.len(),
                 human_value(peak.1),
-                peak.0.strftime("%H:%M:%S"),
-            ),
-            source.clone(),
-        );
+                peak.0.strftime("%H:%M:%S")
+            )
+        };
+        let mut entry = Entry::new(time, Kind::Metric, text, source.clone());
         entry.weight = WEIGHT_METRIC;
         entries.push(entry);
-        if let Some(end) = end {
-            let mut entry = Entry::new(
-                samples[end].0,
-                Kind::Metric,
-                format!(
-                    "{subject} back to baseline: {} (baseline {})",
-                    human_value(samples[end].1),
-                    human_value(center)
-                ),
-                source.clone(),
-            );
-            entry.weight = WEIGHT_METRIC;
-            entries.push(entry);
-        }
+    }
+    let returns: Vec<(usize, Instant, Episode)> =
+        departures.iter().filter_map(|(index, episode)| episode.end.map(|end| (*index, end.0, *episode))).collect();
+    for group in cluster(returns) {
+        let (index, time, episode) = group[0];
+        let text = if group.len() == 1 {
+            let end = episode.end.map_or(f64::NAN, |end| end.1);
+            format!(
+                "{} back to baseline: {} (baseline {})",
+                names[index],
+                human_value(end),
+                human_value(episode.center)
+            )
+        } else {
+            let each = listed(group.iter().map(|(index, _, episode)| {
+                format!("{} at {}", names[*index], human_value(episode.end.map_or(f64::NAN, |end| end.1)))
+            }));
+            format!("back to baseline on {} of {} {noun}: {each}", group.len(), series.len())
+        };
+        let mut entry = Entry::new(time, Kind::Metric, text, source.clone());
+        entry.weight = WEIGHT_METRIC;
+        entries.push(entry);
     }
     entries
+}
+
+/// What the series of one query are called in a row: each by the labels that tell them
+/// apart (`{pod="a"}`; `Value` for a lone unlabelled one), and together by the one label
+/// that does (`pods`), else `series`.
+fn series_names(series: &[&SeriesRecord]) -> (String, Vec<String>) {
+    if series.len() == 1 {
+        let labels = series[0].label_text();
+        return ("series".to_owned(), vec![if labels == "{}" { "Value".to_owned() } else { labels }]);
+    }
+    let keys: std::collections::BTreeSet<&str> =
+        series.iter().flat_map(|one| one.labels.keys().map(String::as_str)).filter(|key| *key != "__name__").collect();
+    let telling: Vec<&str> = keys
+        .into_iter()
+        .filter(|key| series.iter().any(|one| one.labels.get(*key) != series[0].labels.get(*key)))
+        .collect();
+    let names = series
+        .iter()
+        .map(|one| {
+            let inner: Vec<String> = telling
+                .iter()
+                .map(|key| format!("{key}={:?}", one.labels.get(*key).map_or("", String::as_str)))
+                .collect();
+            format!("{{{}}}", inner.join(", "))
+        })
+        .collect();
+    let noun = match telling.as_slice() {
+        [one] if one.ends_with('s') => format!("{one}es"),
+        [one] => format!("{one}s"),
+        _ => "series".to_owned(),
+    };
+    (noun, names)
+}
+
+/// At most five items joined with commas, then how many more.
+fn listed(items: impl Iterator<Item = String>) -> String {
+    let items: Vec<String> = items.collect();
+    let mut text = items.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+    if items.len() > 5 {
+        text.push_str(&format!(" and {} more", items.len() - 5));
+    }
+    text
 }
 
 /// New warn/error templates (first and last occurrence) and bursts of known ones.
