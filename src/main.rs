@@ -120,6 +120,10 @@ struct DraftArgs {
     /// Field names of request/trace ids (repeatable; replaces the defaults).
     #[arg(long = "request-id-field", value_name = "NAME")]
     request_id_fields: Vec<String>,
+    /// Exit 1 naming every file that cannot be read or is not recognised, instead of
+    /// skipping it with a note row.
+    #[arg(long)]
+    strict: bool,
 }
 
 fn parse_format(text: &str) -> Result<Format, render::UnknownFormat> {
@@ -207,6 +211,7 @@ fn run_draft(args: DraftArgs) -> anyhow::Result<()> {
         title: args.title,
         lead_in: args.lead_in,
         tail: args.tail,
+        strict: args.strict,
         ..DraftOptions::default()
     };
     for (pattern, zone) in args.zones {
