@@ -130,7 +130,11 @@ fn templates_prints_one_csv_row_per_line() {
     let path = std::env::temp_dir().join(format!("postmortemd-cli-templates-{}.log", std::process::id()));
     std::fs::write(&path, "took 41 ms\ntook 7 ms\nuser \"x\", logged in\n").unwrap();
     let output = postmortemd(&["templates", path.to_str().unwrap()]);
+    let raw = postmortemd(&["templates", "--input", "raw", path.to_str().unwrap()]);
+    let unknown = postmortemd(&["templates", "--input", "content", path.to_str().unwrap()]);
     std::fs::remove_file(&path).unwrap();
+    assert_eq!(raw.stdout, output.stdout, "lines without prefixes, times or fields mine the same");
+    assert_eq!(unknown.status.code(), Some(2));
     assert!(output.status.success());
     let stdout = String::from_utf8_lossy(&output.stdout);
     let rows: Vec<&str> = stdout.lines().collect();

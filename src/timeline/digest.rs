@@ -11,7 +11,7 @@ use std::hash::{BuildHasher, Hasher};
 use memchr::memmem;
 
 use crate::normalize::bytes::string_end;
-use crate::normalize::time::{Finder, TimeContext};
+use crate::normalize::time::{Finder, Found, TimeContext};
 use crate::record::{Instant, Source, nanos};
 use crate::timeline::Window;
 use crate::timeline::templates::Miner;
@@ -411,16 +411,7 @@ impl LogDigest {
         if reference > end {
             return;
         }
-        // The miner sees the same part of every line of a stream: the message of a structured
-        // line; the text after a leading timestamp when the line's time is its own; else the
-        // whole text (its timestamp, if any, is masked like any number).
-        let content = match (structured.message, &found) {
-            (Some(message), _) => message,
-            (None, Some(found)) if transport.is_none() && found.span.start <= 2 => {
-                text[found.span.end..].trim_start_matches([']', ')', ',', '|', ' ', '\t'])
-            }
-            (None, _) => text,
-        };
+        let content = message(text, &structured, found.as_ref().filter(|_| transport.is_none()));
         let access = if structured.message.is_none() { AccessLine::read(text) } else { None };
         let (template, status_class) = match access {
             Some(access) => (self.literal_template(&access), access.status_class),
@@ -587,6 +578,44 @@ impl LogDigest {
                 return;
             }
         }
+    }
+}
+
+/// The part of a line the miner sees, the same for every line of a stream: the message of
+/// a structured line; the text after a leading timestamp when the line's time is its own
+/// (`own_time`: found in the text, no kubelet time before it); else the whole text (its
+/// timestamp, if any, is masked like any number).
+fn message<'a>(text: &'a str, structured: &Structured<'a>, own_time: Option<&Found>) -> &'a str {
+    match (structured.message, own_time) {
+        (Some(message), _) => message,
+        (None, Some(found)) if found.span.start <= 2 => {
+            text[found.span.end..].trim_start_matches([']', ')', ',', '|', ' ', '\t'])
+        }
+        (None, _) => text,
+    }
+}
+
+/// Reads lines as [`LogDigest::push`] does and hands out the message its miner sees, for
+/// the `templates` command: one implementation of what a line's message is.
+#[derive(Debug)]
+pub struct MessageReader {
+    finder: Finder,
+}
+
+impl MessageReader {
+    pub fn new(time_context: TimeContext) -> Self {
+        MessageReader { finder: Finder::new(time_context) }
+    }
+
+    /// The message of a line whose kubelet time, if any, was `transport` and whose text
+    /// (after kubectl's prefixes) is `text`.
+    pub fn message<'a>(&mut self, transport: Option<Instant>, text: &'a str) -> &'a str {
+        let structured = Structured::read(text);
+        if structured.message.is_some() {
+            return message(text, &structured, None);
+        }
+        let found = if transport.is_none() { self.finder.find(text) } else { None };
+        message(text, &structured, found.as_ref())
     }
 }
 
