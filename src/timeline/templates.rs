@@ -546,7 +546,10 @@ fn mask_token(token: &str, out: &mut String) {
         let (start, end) = strip_brackets(piece);
         out.push_str(&token[piece_start..piece_start + start]);
         let core = &piece[start..end];
-        if piece_has_digit || (core.len() > 1 && core[0] == b'/') || is_dotted(core) || is_email(core) {
+        // NB: a dotted name in square brackets is a logger or component (`[billing.worker]`),
+        // the same on every line of an event and what a reader looks for in a row.
+        let logger = start > 0 && piece[start - 1] == b'[';
+        if piece_has_digit || (core.len() > 1 && core[0] == b'/') || (is_dotted(core) && !logger) || is_email(core) {
             // A list or compound of variables (`10.0.0.1,10.0.0.2`, `host:8080`) is one
             // variable whatever its length.
             let joined =
@@ -833,6 +836,7 @@ mod tests {
             ("size 1.5GiB", "size <*>"),
             ("at Sun Jul 10 03:55:15 2005 done", "at <*> <*> <*> <*> <*> done"),
             ("may the force", "may the force"),
+            ("ERROR [billing.worker] export to db.example.com failed", "ERROR [billing.worker] export to <*> failed"),
             ("[Mon Dec 05 2005] [error] bad", "[<*> <*> <*> <*>] [error] bad"),
         ];
         for &(line, expected) in rows {
