@@ -17,7 +17,7 @@ use crate::artifacts::logs::{StreamPrefix, read_lines, span_of};
 use crate::artifacts::{Artifacts, Files};
 use crate::incident::{self, WindowRules};
 use crate::normalize::time::{Finder, TimeContext};
-use crate::record::{Instant, PodRecord, Record, Source, SourceKind, Stream};
+use crate::record::{Instant, NoteRecord, PodRecord, Record, Source, SourceKind, Stream};
 use crate::timeline::digest::DEFAULT_REQUEST_ID_FIELDS;
 use crate::timeline::skew::node_clock_offsets;
 use crate::timeline::{self, DigestConfig, Evidence, LogDigest, Timeline, Window};
@@ -62,6 +62,8 @@ pub struct DraftOptions {
     /// Zones of particular sources: the first whose pattern the file or stream name contains.
     pub zones: Vec<(String, TimeZone)>,
     pub request_id_fields: Vec<String>,
+    /// Fail on a file that cannot be read or is not recognised, rather than skip and name it.
+    pub strict: bool,
     pub timeline: timeline::Options,
 }
 
@@ -77,6 +79,7 @@ impl Default for DraftOptions {
             zone: TimeZone::UTC,
             zones: Vec::new(),
             request_id_fields: DEFAULT_REQUEST_ID_FIELDS.iter().map(|field| (*field).to_owned()).collect(),
+            strict: false,
             timeline: timeline::Options::default(),
         }
     }
@@ -95,8 +98,19 @@ pub enum Error {
     /// Every file that could not be read, one message per line.
     #[error("{} input file(s) could not be read:\n{}", .0.len(), .0.join("\n"))]
     Inputs(Vec<String>),
+    /// Nothing given was recognised: every file skipped, each with its reason.
+    #[error("no recognised input in {within}{}", recognised_reasons(skipped))]
+    NoRecognisedInput { within: String, skipped: Vec<String> },
     #[error("invalid window: {0}")]
     Window(#[from] incident::WindowError),
+}
+
+fn recognised_reasons(skipped: &[String]) -> String {
+    if skipped.is_empty() {
+        // `Files` leaves hidden files, Markdown and `expected.*` out of folders.
+        return ": no files to read (Markdown, hidden and expected.* files in folders are not read)".to_owned();
+    }
+    format!(":\n{}", skipped.join("\n"))
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -113,42 +127,112 @@ pub fn draft(options: &DraftOptions) -> Result<Timeline> {
 }
 
 /// Draws the timeline of `artifacts` (`options.paths` is not read).
+///
+/// A file that cannot be read, or is not recognised as an artifact, is skipped and named,
+/// with its reason, in a note row, and the rest is drafted; with `options.strict` it is an
+/// error instead. Only when nothing at all was recognised is the draft an error.
 pub fn draft_artifacts(artifacts: &dyn Artifacts, options: &DraftOptions) -> Result<Timeline> {
     let first_path = || options.paths.first().cloned().unwrap_or_default();
     let paths = artifacts.names().map_err(|source| Error::Read { path: first_path(), source })?;
-    if paths.is_empty() {
+    if paths.is_empty() && options.paths.is_empty() {
         return Err(Error::NoInput);
     }
     let mut inputs = Vec::new();
-    let mut problems = Vec::new();
+    let mut skipped = Vec::new();
+    // Only whether a line carries a time matters here, not which year it takes.
+    let mut finder = Finder::new(TimeContext { zone: options.zone.clone(), window: None });
     for path in paths {
-        let head = read_head(artifacts, &path).map_err(|source| Error::Read { path: path.clone(), source })?;
-        match options.kind_of(&path).or_else(|| files::detect(&path, &head)) {
-            Some(kind) => inputs.push(Input { path, kind }),
-            None => problems.push(FileError::UnknownKind { file: path }.to_string()),
-        }
+        let head = match read_head(artifacts, &path) {
+            Ok(head) => head,
+            Err(source) if options.strict => return Err(Error::Read { path, source }),
+            Err(source) => {
+                skipped.push(FileError::Io { file: path, source });
+                continue;
+            }
+        };
+        let kind = match options.kind_of(&path) {
+            Some(kind) => kind,
+            None => match files::detect(&path, &head) {
+                Some(ArtifactKind::PlainLog) if !files::carries_times(&head, &mut finder) => {
+                    skipped.push(FileError::NoTimes { file: path });
+                    continue;
+                }
+                Some(kind) => kind,
+                None => {
+                    skipped.push(FileError::UnknownKind { file: path });
+                    continue;
+                }
+            },
+        };
+        inputs.push(Input { path, kind });
     }
-    let queries = load_queries(artifacts, &inputs, &mut problems);
+    let queries = load_queries(artifacts, &mut inputs, &mut skipped);
     let mut records = Vec::new();
-    for input in inputs.iter().filter(|input| !input.kind.is_log() && input.kind != ArtifactKind::Queries) {
-        let bytes =
-            read_all(artifacts, &input.path).map_err(|source| Error::Read { path: input.path.clone(), source })?;
+    let mut read_inputs = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        if input.kind.is_log() || input.kind == ArtifactKind::Queries {
+            read_inputs.push(input);
+            continue;
+        }
+        let bytes = match read_all(artifacts, &input.path) {
+            Ok(bytes) => bytes,
+            Err(source) if options.strict => return Err(Error::Read { path: input.path, source }),
+            Err(source) => {
+                skipped.push(FileError::Io { file: input.path, source });
+                continue;
+            }
+        };
         match files::read_artifact(&input.path, input.kind, &bytes, &queries) {
-            Ok(read) => records.extend(read),
-            Err(error) => problems.push(error.to_string()),
+            Ok(read) => {
+                records.extend(read);
+                read_inputs.push(input);
+            }
+            Err(error) => skipped.push(error),
         }
     }
-    if !problems.is_empty() {
-        return Err(Error::Inputs(problems));
+    if options.strict && !skipped.is_empty() {
+        return Err(Error::Inputs(skipped.iter().map(ToString::to_string).collect()));
     }
-    let logs: Vec<&Input> = inputs.iter().filter(|input| input.kind.is_log()).collect();
+    if read_inputs.is_empty() {
+        return Err(Error::NoRecognisedInput {
+            within: within(options),
+            skipped: skipped.iter().map(reason).collect(),
+        });
+    }
+    let logs: Vec<&Input> = read_inputs.iter().filter(|input| input.kind.is_log()).collect();
     let window = window(artifacts, options, &records, &logs)?;
     let title = options.title.clone().unwrap_or_else(|| incident::title(&records, &window));
     let pods: Vec<&PodRecord> = records.iter().filter_map(Record::as_pod).collect();
     let offsets = node_clock_offsets(&records, &window, &options.timeline);
     let context = StreamContext { options, window, pods: &pods, offsets: &offsets };
-    let digests = digest_logs(artifacts, &logs, &context)?;
+    let digests = digest_logs(artifacts, &logs, &context, &mut skipped)?;
+    records.extend(skipped.iter().map(|error| {
+        Record::Note(NoteRecord { source: SKIPPED_SOURCE.to_owned(), text: format!("Skipped {}", reason(error)) })
+    }));
     Ok(timeline::build(Evidence { title, window, records, digests }, &options.timeline))
+}
+
+/// The source of the note rows that name skipped files.
+pub const SKIPPED_SOURCE: &str = "input";
+
+/// What was given, for an error about all of it.
+fn within(options: &DraftOptions) -> String {
+    if options.paths.is_empty() {
+        return "the evidence".to_owned();
+    }
+    options.paths.iter().map(|path| path.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// A skipped file's error with its causes, on one line.
+fn reason(error: &FileError) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn read_head(artifacts: &dyn Artifacts, path: &Path) -> io::Result<Vec<u8>> {
@@ -163,16 +247,24 @@ fn read_all(artifacts: &dyn Artifacts, path: &Path) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-fn load_queries(artifacts: &dyn Artifacts, inputs: &[Input], problems: &mut Vec<String>) -> Queries {
+/// Reads every `queries.json`; one that cannot be read is skipped (and taken out of `inputs`).
+fn load_queries(artifacts: &dyn Artifacts, inputs: &mut Vec<Input>, skipped: &mut Vec<FileError>) -> Queries {
     let mut queries = Queries::default();
-    for input in inputs.iter().filter(|input| input.kind == ArtifactKind::Queries) {
-        let added = read_all(artifacts, &input.path)
-            .map_err(|error| format!("{}: {error}", input.path.display()))
-            .and_then(|bytes| queries.add(&input.path, &bytes).map_err(|error| error.to_string()));
-        if let Err(error) = added {
-            problems.push(error);
+    inputs.retain(|input| {
+        if input.kind != ArtifactKind::Queries {
+            return true;
         }
-    }
+        let added = read_all(artifacts, &input.path)
+            .map_err(|source| FileError::Io { file: input.path.clone(), source })
+            .and_then(|bytes| queries.add(&input.path, &bytes));
+        match added {
+            Ok(()) => true,
+            Err(error) => {
+                skipped.push(error);
+                false
+            }
+        }
+    });
     queries
 }
 
@@ -283,7 +375,14 @@ impl StreamContext<'_> {
 
 /// Streams every log file through digests, files in parallel; digests come back in file
 /// order, then stream order within a file.
-fn digest_logs(artifacts: &dyn Artifacts, logs: &[&Input], context: &StreamContext<'_>) -> Result<Vec<LogDigest>> {
+/// A log that cannot be read through is skipped (its streams dropped), or with `strict` an
+/// error.
+fn digest_logs(
+    artifacts: &dyn Artifacts,
+    logs: &[&Input],
+    context: &StreamContext<'_>,
+    skipped: &mut Vec<FileError>,
+) -> Result<Vec<LogDigest>> {
     let workers = std::thread::available_parallelism().map_or(1, usize::from).min(logs.len()).max(1);
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, io::Result<Vec<LogDigest>>)>> = Mutex::new(Vec::new());
@@ -304,7 +403,13 @@ fn digest_logs(artifacts: &dyn Artifacts, logs: &[&Input], context: &StreamConte
     results.sort_by_key(|(index, _)| *index);
     let mut digests = Vec::new();
     for (index, result) in results {
-        digests.extend(result.map_err(|source| Error::Read { path: logs[index].path.clone(), source })?);
+        match result {
+            Ok(read) => digests.extend(read),
+            Err(source) if context.options.strict => {
+                return Err(Error::Read { path: logs[index].path.clone(), source });
+            }
+            Err(source) => skipped.push(FileError::Io { file: logs[index].path.clone(), source }),
+        }
     }
     Ok(digests)
 }

@@ -1,7 +1,7 @@
 //! The `postmortemd` command line: parses arguments and calls into the library.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -10,13 +10,13 @@ use jiff::SignedDuration;
 use jiff::tz::TimeZone;
 
 use postmortemd::artifacts::files::ArtifactKind;
+use postmortemd::artifacts::logs::{TemplateInput, write_templates};
 use postmortemd::config;
 use postmortemd::draft::{self, DraftOptions};
 use postmortemd::normalize::inspect::inspect_times;
 use postmortemd::normalize::time::{self, Finder, TimeContext};
 use postmortemd::record::Instant;
 use postmortemd::timeline::render::{self, Format};
-use postmortemd::timeline::templates;
 
 #[derive(Parser)]
 #[command(name = "postmortemd", version, about = "Draft incident timelines in one UTC clock")]
@@ -33,7 +33,12 @@ enum Command {
     Draft(DraftArgs),
     /// Mine log templates and print `LineId,EventTemplate` CSV (the Loghub convention).
     Templates {
-        /// Files of one log message per line.
+        /// What is mined of each line: `message`, what a draft mines (kubectl's prefixes
+        /// and kubelet time stripped, the message field of JSON and logfmt lines, the text
+        /// after a line's own leading time), or `raw`, the whole line.
+        #[arg(long, default_value = "message", value_parser = parse_template_input)]
+        input: TemplateInput,
+        /// Log files, one record per line.
         files: Vec<PathBuf>,
     },
     /// Show, line by line, which embedded timestamp was read and how:
@@ -120,6 +125,10 @@ struct DraftArgs {
     /// Field names of request/trace ids (repeatable; replaces the defaults).
     #[arg(long = "request-id-field", value_name = "NAME")]
     request_id_fields: Vec<String>,
+    /// Exit 1 naming every file that cannot be read or is not recognised, instead of
+    /// skipping it with a note row.
+    #[arg(long)]
+    strict: bool,
 }
 
 fn parse_format(text: &str) -> Result<Format, render::UnknownFormat> {
@@ -154,6 +163,10 @@ fn parse_source_kind(text: &str) -> Result<(Option<String>, ArtifactKind), Strin
     Ok((pattern, kind.parse::<ArtifactKind>().map_err(|error| error.to_string())?))
 }
 
+fn parse_template_input(text: &str) -> Result<TemplateInput, String> {
+    text.parse()
+}
+
 fn parse_log_format(text: &str) -> Result<postmortemd::telemetry::LogFormat, String> {
     text.parse().map_err(|_| format!("{text:?}: expected plain or json"))
 }
@@ -163,14 +176,13 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Draft(args) => run_draft(args),
         Command::Serve(args) => run_serve(args),
-        Command::Templates { files } => {
+        Command::Templates { input, files } => {
             let mut readers = Vec::with_capacity(files.len());
             for file in &files {
-                let opened = File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-                readers.push(BufReader::new(opened));
+                readers.push(File::open(file).with_context(|| format!("cannot open {}", file.display()))?);
             }
             let stdout = std::io::stdout().lock();
-            templates::write_csv(readers, BufWriter::new(stdout)).context("cannot write the templates csv")?;
+            write_templates(readers, input, BufWriter::new(stdout)).context("cannot mine the templates csv")?;
             Ok(())
         }
         Command::InspectTimes { window, zone, file } => {
@@ -207,6 +219,7 @@ fn run_draft(args: DraftArgs) -> anyhow::Result<()> {
         title: args.title,
         lead_in: args.lead_in,
         tail: args.tail,
+        strict: args.strict,
         ..DraftOptions::default()
     };
     for (pattern, zone) in args.zones {

@@ -27,11 +27,78 @@ fn a_bad_input_fails_with_a_message_naming_it() {
         r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,2]]}]}}"#,
     )
     .unwrap();
-    let output = postmortemd(&["draft", folder.to_str().unwrap()]);
+    let strict = postmortemd(&["draft", "--strict", folder.to_str().unwrap()]);
+    let lenient = postmortemd(&["draft", folder.to_str().unwrap()]);
     std::fs::remove_dir_all(&folder).unwrap();
+    assert_eq!(strict.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&strict.stderr);
+    assert!(stderr.contains("range.json: data.result[0].values[0][1]: expected a number as a string"), "{stderr}");
+    // Without --strict the file is skipped; with nothing else to read, that is said.
+    assert_eq!(lenient.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&lenient.stderr);
+    assert!(stderr.contains("no recognised input in "), "{stderr}");
+    assert!(stderr.contains("range.json: data.result[0].values[0][1]: expected a number as a string"), "{stderr}");
+}
+
+/// Real exports (the shipped example's) beside a stray image, notes, a manifest and a
+/// README: the strays are skipped and named in note rows, the rest drafts as it does alone.
+#[test]
+fn a_folder_with_stray_files_drafts_the_rest_and_names_them() {
+    let folder = std::env::temp_dir().join(format!("postmortemd-cli-mixed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::create_dir_all(&folder).unwrap();
+    for entry in std::fs::read_dir("examples/checkout-outage").unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, folder.join(path.file_name().unwrap())).unwrap();
+    }
+    let strays: [(&str, &[u8]); 4] = [
+        ("architecture.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\x01\0\0\0\x01\0\x08\x06\0\0\0"),
+        ("notes.txt", b"Checkout outage, 9 Feb\n\nWho was on call: Dana.\nWhat we saw: 5xx on checkout.\nFollow-ups:\n- alert on reservations\n"),
+        ("deployment.yaml", b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: checkout-api\nspec:\n  replicas: 2\n"),
+        ("unknown.json", b"{\"dashboard\": {\"panels\": []}, \"version\": 3}"),
+    ];
+    for (name, bytes) in strays {
+        std::fs::write(folder.join(name), bytes).unwrap();
+    }
+    let lenient = postmortemd(&["draft", folder.to_str().unwrap()]);
+    let strict = postmortemd(&["draft", "--strict", folder.to_str().unwrap()]);
+    for (name, _) in strays {
+        std::fs::remove_file(folder.join(name)).unwrap();
+    }
+    let alone = postmortemd(&["draft", folder.to_str().unwrap()]);
+    std::fs::remove_dir_all(&folder).unwrap();
+
+    assert!(lenient.status.success(), "{}", String::from_utf8_lossy(&lenient.stderr));
+    let draft = String::from_utf8_lossy(&lenient.stdout);
+    for (name, _) in strays {
+        let note = draft.lines().find(|line| line.contains(&format!("Skipped {}", folder.join(name).display())));
+        assert!(note.is_some_and(|note| note.contains("| input |")), "{name} is not named:\n{draft}");
+    }
+    assert!(draft.contains("carry no times"), "{draft}");
+    assert!(!draft.contains("README"), "{draft}");
+    // Every row of the draft without the strays is still there (the heading counts the notes).
+    let rows = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|line| !line.contains("| input |") && !line.starts_with("Window:"))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(rows(&draft), rows(&String::from_utf8_lossy(&alone.stdout)));
+
+    assert_eq!(strict.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&strict.stderr);
+    assert!(stderr.contains("4 input file(s) could not be read"), "{stderr}");
+    assert!(stderr.contains("architecture.png: unknown kind of file"), "{stderr}");
+}
+
+#[test]
+fn prose_alone_is_no_recognised_input() {
+    let output = postmortemd(&["draft", "examples/checkout-outage/README.md"]);
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("range.json: data.result[0].values[0][1]: expected a number as a string"), "{stderr}");
+    assert!(stderr.contains("no recognised input in examples/checkout-outage/README.md"), "{stderr}");
+    assert!(stderr.contains("carry no times"), "{stderr}");
+    assert!(!stderr.contains("invalid window"), "{stderr}");
 }
 
 #[test]
@@ -63,7 +130,11 @@ fn templates_prints_one_csv_row_per_line() {
     let path = std::env::temp_dir().join(format!("postmortemd-cli-templates-{}.log", std::process::id()));
     std::fs::write(&path, "took 41 ms\ntook 7 ms\nuser \"x\", logged in\n").unwrap();
     let output = postmortemd(&["templates", path.to_str().unwrap()]);
+    let raw = postmortemd(&["templates", "--input", "raw", path.to_str().unwrap()]);
+    let unknown = postmortemd(&["templates", "--input", "content", path.to_str().unwrap()]);
     std::fs::remove_file(&path).unwrap();
+    assert_eq!(raw.stdout, output.stdout, "lines without prefixes, times or fields mine the same");
+    assert_eq!(unknown.status.code(), Some(2));
     assert!(output.status.success());
     let stdout = String::from_utf8_lossy(&output.stdout);
     let rows: Vec<&str> = stdout.lines().collect();

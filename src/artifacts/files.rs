@@ -12,7 +12,7 @@ use std::str::FromStr;
 
 use crate::artifacts::logs::split_prefix;
 use crate::ingest::{self, ParseError};
-use crate::normalize::time::kubelet_time;
+use crate::normalize::time::{Finder, kubelet_time};
 use crate::record::{NoteRecord, Record};
 
 /// How many leading bytes [`detect`] wants to see; more is fine, less may not decide.
@@ -130,6 +130,11 @@ pub enum FileError {
         file.display()
     )]
     UnknownKind { file: PathBuf },
+    #[error(
+        "{}: text whose lines carry no times (prose, notes or a manifest?), not a log; name it with --kind plain-log to read it as one",
+        file.display()
+    )]
+    NoTimes { file: PathBuf },
     #[error("{}: {kind} is a log, read line by line by the log reader", file.display())]
     IsLog { file: PathBuf, kind: ArtifactKind },
     #[error("{}: cannot read", file.display())]
@@ -146,6 +151,7 @@ impl FileError {
         match self {
             FileError::Parse { .. } => "parse",
             FileError::UnknownKind { .. } => "unknown_kind",
+            FileError::NoTimes { .. } => "no_times",
             FileError::IsLog { .. } => "is_log",
             FileError::Io { .. } => "io",
         }
@@ -192,6 +198,39 @@ fn detect_log(text: &[u8]) -> Option<ArtifactKind> {
         return Some(ArtifactKind::KubectlLogs);
     }
     Some(ArtifactKind::PlainLog)
+}
+
+/// How many leading lines [`carries_times`] looks at.
+const TIMED_PROBE_LINES: usize = 64;
+
+/// Whether a text's first lines carry times, as a log's do: at least three of the first
+/// [`TIMED_PROBE_LINES`] non-blank lines (every one of a shorter text) and a tenth of them.
+/// A README, notes or a YAML manifest mention a date now and then, a log dates its lines;
+/// a stack trace or a multi-line message between timed lines still leaves a tenth.
+/// An empty text is a log that wrote nothing.
+pub fn carries_times(head: &[u8], finder: &mut Finder) -> bool {
+    let mut lines: Vec<&[u8]> = head.split(|byte| *byte == b'\n').collect();
+    if lines.len() > 1 && head.len() >= HEAD_BYTES {
+        // The head may end in the middle of a line.
+        lines.pop();
+    }
+    let lines: Vec<String> = lines
+        .into_iter()
+        .filter(|line| !line.trim_ascii().is_empty())
+        .take(TIMED_PROBE_LINES)
+        .map(|line| String::from_utf8_lossy(line).trim_end_matches('\r').to_owned())
+        .collect();
+    let n_timed = lines
+        .iter()
+        .filter(|line| {
+            let text = match split_prefix(line) {
+                Some((prefix, rest)) if prefix.is_pod() => rest,
+                _ => line.as_str(),
+            };
+            kubelet_time(text.as_bytes()).is_some() || finder.find(text).is_some()
+        })
+        .count();
+    n_timed >= lines.len().min(3) && n_timed * 10 >= lines.len()
 }
 
 /// No NUL bytes and few control characters: a text log rather than a binary or archive.
@@ -943,6 +982,35 @@ mod tests {
         ];
         for (name, head, expected) in rows {
             check_detect(name, head.as_bytes(), *expected);
+        }
+    }
+
+    #[track_caller]
+    fn check_timed(text: &str, expected: bool) {
+        let mut finder =
+            Finder::new(crate::normalize::time::TimeContext { zone: jiff::tz::TimeZone::UTC, window: None });
+        assert_eq!(carries_times(text.as_bytes(), &mut finder), expected, "{text}");
+    }
+
+    #[test]
+    fn text_is_a_log_only_when_its_lines_carry_times() {
+        let rows: &[(&str, bool)] = &[
+            ("", true),
+            ("2025-02-09T10:05:23Z started\n", true),
+            ("2025-02-09 10:05:23,123 INFO a\n2025-02-09 10:05:24,001 INFO b\n2025-02-09 10:05:25,002 WARN c\n", true),
+            // A stack trace between timed lines.
+            (
+                "2025-02-09 10:05:23 ERROR boom\njava.lang.IllegalStateException: x\n\tat a.B.c(B.java:1)\n\tat a.B.d(B.java:2)\n\
+                 2025-02-09 10:05:24 INFO again\n2025-02-09 10:05:25 INFO and again\n",
+                true,
+            ),
+            ("[pod/api-1/app] 2025-02-09T10:05:23.123456789Z hello\n", true),
+            ("# Checkout outage\n\nOn 2025-02-09 the checkout failed.\nSee the dashboards.\n", false),
+            ("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n", false),
+            ("just one line of prose\n", false),
+        ];
+        for &(text, expected) in rows {
+            check_timed(text, expected);
         }
     }
 

@@ -4,8 +4,10 @@
 
 use std::io::{self, BufRead, BufReader, Read};
 
-use crate::normalize::time::kubelet_time;
+use crate::normalize::time::{TimeContext, kubelet_time};
 use crate::record::Instant;
+use crate::timeline::digest::MessageReader;
+use crate::timeline::templates::{self, Miner};
 
 /// kubectl's `--prefix` before a line, `[pod/NAME/CONTAINER] `, read once here for every
 /// reader of log files (file detection, the draft's streams) and written by its `Display`
@@ -54,6 +56,8 @@ pub struct LogLine<'a> {
     pub transport: Option<Instant>,
     /// The rest of the line, without the prefixes and the line end.
     pub text: &'a str,
+    /// The whole line, without its line end.
+    pub line: &'a str,
 }
 
 /// Splits kubectl's prefixes off a line.
@@ -64,8 +68,8 @@ pub fn parse_line(line: &str) -> LogLine<'_> {
     };
     // The kubelet writes a space after its time, even before an empty line.
     match kubelet_time(rest.as_bytes()).and_then(|time| Some((time.instant, time.text_start?))) {
-        Some((instant, text_start)) => LogLine { stream, transport: Some(instant), text: &rest[text_start..] },
-        None => LogLine { stream, transport: None, text: rest },
+        Some((instant, text_start)) => LogLine { stream, transport: Some(instant), text: &rest[text_start..], line },
+        None => LogLine { stream, transport: None, text: rest, line },
     }
 }
 
@@ -113,6 +117,54 @@ pub fn span_of(
     Some((first, last.max(first)))
 }
 
+/// What the `templates` command mines of each line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TemplateInput {
+    /// The whole line as written, prefixes and times included.
+    Raw,
+    /// What a draft mines: kubectl's prefixes and the kubelet time stripped, the message of
+    /// a JSON or logfmt line, the text after the line's own leading time
+    /// ([`MessageReader`]).
+    Message,
+}
+
+impl std::str::FromStr for TemplateInput {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "raw" => Ok(TemplateInput::Raw),
+            "message" => Ok(TemplateInput::Message),
+            _ => Err(format!("{text:?}: expected raw or message")),
+        }
+    }
+}
+
+/// Mines one template set over the lines of `readers`, in order (CRLF or LF; invalid UTF-8
+/// replaced), and writes `LineId,EventTemplate` CSV, LineId 1-based across all readers.
+///
+/// NB: keeps one `u32` per line until the end, because a line's final template is only
+/// known then.
+pub fn write_templates<R: Read>(
+    readers: impl IntoIterator<Item = R>,
+    input: TemplateInput,
+    writer: impl io::Write,
+) -> io::Result<()> {
+    let mut miner = Miner::new();
+    let mut reader = MessageReader::new(TimeContext::default());
+    let mut ids = Vec::new();
+    for file in readers {
+        read_lines(file, |line| {
+            let mined = match input {
+                TemplateInput::Raw => line.line,
+                TemplateInput::Message => reader.message(line.transport, line.text),
+            };
+            ids.push(miner.add(mined) as u32);
+        })?;
+    }
+    templates::write_csv(&miner, &ids, writer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +200,40 @@ mod tests {
         let prefix = StreamPrefix { resource: "pod", pod: "api-1", container: "app" };
         let line = format!("{prefix}2025-02-09T10:05:23.123456789Z x");
         assert_eq!(split_prefix(&line), Some((prefix, "2025-02-09T10:05:23.123456789Z x")));
+    }
+
+    #[track_caller]
+    fn check_templates(files: &[&[u8]], input: TemplateInput, expected: &str) {
+        let mut output = Vec::new();
+        write_templates(files.iter().copied(), input, &mut output).unwrap();
+        assert_eq!(String::from_utf8(output).unwrap(), expected, "{input:?} {files:?}");
+    }
+
+    #[test]
+    fn templates_mine_what_the_draft_mines() {
+        use TemplateInput::{Message, Raw};
+        let kubectl: &[u8] = b"[pod/api-1/app] 2025-02-09T10:05:23.123456789Z {\"level\":\"info\",\"msg\":\"cart loaded\",\"items\":2}\n\
+            [pod/api-2/app] 2025-02-09T10:05:24.000000001Z {\"level\":\"info\",\"msg\":\"cart loaded\",\"items\":7}\n\
+            2025-02-09T10:05:25.000000000Z level=warn msg=\"slow query\" took=2s\n\
+            2025-02-09T10:05:26.000000000Z 2025-02-09 10:05:26,001 INFO order placed\n";
+        check_templates(
+            &[kubectl],
+            Message,
+            "LineId,EventTemplate\n1,cart loaded\n2,cart loaded\n3,slow query\n4,<*> <*> INFO order placed\n",
+        );
+        let plain: &[u8] =
+            b"2025-02-09 10:05:23,123 INFO order placed id=7\r\n2025-02-09 10:05:24,001 INFO order placed id=8\n";
+        check_templates(
+            &[plain],
+            Message,
+            "LineId,EventTemplate\n1,INFO order placed id=<*>\n2,INFO order placed id=<*>\n",
+        );
+        check_templates(
+            &[plain, b"\xff bad\n"],
+            Raw,
+            "LineId,EventTemplate\n1,<*> <*> INFO order placed id=<*>\n2,<*> <*> INFO order placed id=<*>\n3,\u{fffd} bad\n",
+        );
+        check_templates(&[], Raw, "LineId,EventTemplate\n");
     }
 
     #[test]

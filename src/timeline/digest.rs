@@ -11,7 +11,7 @@ use std::hash::{BuildHasher, Hasher};
 use memchr::memmem;
 
 use crate::normalize::bytes::string_end;
-use crate::normalize::time::{Finder, TimeContext};
+use crate::normalize::time::{Finder, Found, TimeContext};
 use crate::record::{Instant, Source, nanos};
 use crate::timeline::Window;
 use crate::timeline::templates::Miner;
@@ -309,6 +309,8 @@ pub struct LogDigest {
     plain_keys: Vec<u32>,
     status_keys: HashMap<u64, u32, IdHash>,
     pub stats: Vec<TemplateStats>,
+    /// Whether a line of the stream had a level (see [`layout_severity`]).
+    has_levels: bool,
     pub n_lines: u64,
     pub n_without_time: u64,
     pub n_assumed_zone: u64,
@@ -346,6 +348,7 @@ impl LogDigest {
             plain_keys: Vec::new(),
             status_keys: HashMap::default(),
             stats: Vec::new(),
+            has_levels: false,
             n_lines: 0,
             n_without_time: 0,
             n_assumed_zone: 0,
@@ -408,22 +411,14 @@ impl LogDigest {
         if reference > end {
             return;
         }
-        // The miner sees the same part of every line of a stream: the message of a structured
-        // line; the text after a leading timestamp when the line's time is its own; else the
-        // whole text (its timestamp, if any, is masked like any number).
-        let content = match (structured.message, &found) {
-            (Some(message), _) => message,
-            (None, Some(found)) if transport.is_none() && found.span.start <= 2 => {
-                text[found.span.end..].trim_start_matches([']', ')', ',', '|', ' ', '\t'])
-            }
-            (None, _) => text,
-        };
+        let content = message(text, &structured, found.as_ref().filter(|_| transport.is_none()));
         let access = if structured.message.is_none() { AccessLine::read(text) } else { None };
         let (template, status_class) = match access {
             Some(access) => (self.literal_template(&access), access.status_class),
             None => (self.template_of(content), structured.status_class.unwrap_or(0)),
         };
-        let key = self.key(template, status_class, &structured, text);
+        let header_start = found.as_ref().filter(|found| found.span.start <= 2).map_or(0, |found| found.span.end);
+        let key = self.key(template, status_class, &structured, (text, header_start), content);
         let n_buckets = ((end - baseline_end) / self.bucket_nanos + 1) as usize;
         let stats = &mut self.stats[key];
         if reference < start {
@@ -507,7 +502,14 @@ impl LogDigest {
         self.miner.template(template)
     }
 
-    fn key(&mut self, template: usize, status_class: u8, structured: &Structured, text: &str) -> usize {
+    fn key(
+        &mut self,
+        template: usize,
+        status_class: u8,
+        structured: &Structured,
+        line: (&str, usize),
+        content: &str,
+    ) -> usize {
         let existing = if status_class == 0 && template < LITERAL_BASE {
             self.plain_keys.get(template).copied().filter(|&key| key != u32::MAX)
         } else {
@@ -516,7 +518,17 @@ impl LogDigest {
         if let Some(key) = existing {
             return key as usize;
         }
-        let severity = structured.severity.unwrap_or_else(|| text_severity(text)).max(match status_class {
+        // The layout's level when the line has one; a stream that writes levels says so on
+        // its lines, so a line of it without one is not an error; a stream without levels
+        // is judged by its messages.
+        let (text, header_start) = line;
+        let level = structured.severity.or_else(|| layout_severity(text, header_start));
+        self.has_levels |= level.is_some();
+        let severity = level.unwrap_or_else(|| match self.has_levels {
+            true => Severity::Info,
+            false => message_severity(content),
+        });
+        let severity = severity.max(match status_class {
             5 => Severity::Error,
             _ => Severity::Info,
         });
@@ -566,6 +578,44 @@ impl LogDigest {
                 return;
             }
         }
+    }
+}
+
+/// The part of a line the miner sees, the same for every line of a stream: the message of
+/// a structured line; the text after a leading timestamp when the line's time is its own
+/// (`own_time`: found in the text, no kubelet time before it); else the whole text (its
+/// timestamp, if any, is masked like any number).
+fn message<'a>(text: &'a str, structured: &Structured<'a>, own_time: Option<&Found>) -> &'a str {
+    match (structured.message, own_time) {
+        (Some(message), _) => message,
+        (None, Some(found)) if found.span.start <= 2 => {
+            text[found.span.end..].trim_start_matches([']', ')', ',', '|', ' ', '\t'])
+        }
+        (None, _) => text,
+    }
+}
+
+/// Reads lines as [`LogDigest::push`] does and hands out the message its miner sees, for
+/// the `templates` command: one implementation of what a line's message is.
+#[derive(Debug)]
+pub struct MessageReader {
+    finder: Finder,
+}
+
+impl MessageReader {
+    pub fn new(time_context: TimeContext) -> Self {
+        MessageReader { finder: Finder::new(time_context) }
+    }
+
+    /// The message of a line whose kubelet time, if any, was `transport` and whose text
+    /// (after kubectl's prefixes) is `text`.
+    pub fn message<'a>(&mut self, transport: Option<Instant>, text: &'a str) -> &'a str {
+        let structured = Structured::read(text);
+        if structured.message.is_some() {
+            return message(text, &structured, None);
+        }
+        let found = if transport.is_none() { self.finder.find(text) } else { None };
+        message(text, &structured, found.as_ref())
     }
 }
 
@@ -720,47 +770,179 @@ fn normalize_path(path: &str, out: &mut String) {
     }
 }
 
+/// The severity a level field's value names (`"error"`, `WARN`, `E`, pino's and bunyan's
+/// numbers: 40 warn, 50 error, 60 fatal); a value of no known level is info.
 fn level_severity(level: &str) -> Option<Severity> {
-    let mut lower = [0u8; 16];
-    let level = level.trim().as_bytes();
-    if level.len() > lower.len() {
-        return Some(Severity::Info);
+    let level = level.trim();
+    if let Ok(number) = level.parse::<u32>() {
+        return Some(match number {
+            40..=49 => Severity::Warn,
+            50.. => Severity::Error,
+            _ => Severity::Info,
+        });
     }
-    lower[..level.len()].copy_from_slice(level);
+    Some(level_word(level.as_bytes()).unwrap_or(Severity::Info))
+}
+
+/// How many bytes of a line's head the level grammar reads (after ANSI codes are removed).
+const LEVEL_HEAD_BYTES: usize = 200;
+/// How many header words (pieces holding two letters: host, program, logger, thread, month
+/// names) the level may follow before the message is taken to have begun.
+const LEVEL_HEADER_WORDS: usize = 5;
+
+/// The severity a line's layout gives it, if its layout has a level: where loggers put it,
+/// not a word anywhere in the message.
+///
+/// `from` is where the header starts (after a leading time the digest already read, else
+/// 0). Recognised, on the line with ANSI colour codes removed:
+/// - a syslog priority `<3>` opening the line (severity = priority mod 8), a klog header
+///   `E0102 ` opening it;
+/// - within the header, before its [`LEVEL_HEADER_WORDS`]th word: a `level=`/`lvl=`/
+///   `severity=` field; an upper-case level word, bare, bracketed or before `:`
+///   (`ERROR`, `[WARN ]`, `ERROR:`, `WARNING:root:`), or after a dot (`app.ERROR:`,
+///   Monolog's `<channel>.<LEVEL>`); a level word of any case in brackets (`[error]`); a
+///   level letter of logcat and glog (`E`, `W`); as the header's first word, a level word
+///   of any case before a colon (`error: …`).
+///
+/// The first one found decides, so an `INFO` line whose message mentions `Error` is info.
+pub fn layout_severity(text: &str, from: usize) -> Option<Severity> {
+    let mut buffer = [0u8; LEVEL_HEAD_BYTES];
+    let line = strip_ansi(text.as_bytes(), &mut buffer);
+    if let Some(severity) = line_start_severity(line) {
+        return Some(severity);
+    }
+    // `from` counts bytes of `text`; ANSI codes are rare enough before a time to ignore.
+    let header = line.get(from.min(line.len())..).unwrap_or_default();
+    let mut n_words = 0;
+    let mut index = 0;
+    while index < header.len() && n_words < LEVEL_HEADER_WORDS {
+        let opened = index > 0 && matches!(header[index - 1], b'[' | b'<' | b'(');
+        let start = index;
+        while index < header.len() && !is_level_delimiter(header[index]) {
+            index += 1;
+        }
+        let closed = header.get(index).is_some_and(|byte| matches!(byte, b']' | b'>' | b')'));
+        let piece = &header[start..index];
+        index += 1;
+        if piece.is_empty() {
+            continue;
+        }
+        if let Some(severity) = piece_severity(piece, opened && closed, n_words == 0) {
+            return Some(severity);
+        }
+        if piece.iter().filter(|byte| byte.is_ascii_alphabetic()).count() >= 2 {
+            n_words += 1;
+        }
+    }
+    None
+}
+
+fn is_level_delimiter(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'[' | b']' | b'<' | b'>' | b'(' | b')' | b'|' | b'{' | b'}' | b'"')
+}
+
+/// A syslog priority (`<11>`) or a klog header (`E0209 `) opening the line.
+fn line_start_severity(line: &[u8]) -> Option<Severity> {
+    if let [b'<', rest @ ..] = line {
+        let n_digits = rest.iter().take(4).take_while(|byte| byte.is_ascii_digit()).count();
+        if (1..=3).contains(&n_digits) && rest.get(n_digits) == Some(&b'>') {
+            let priority: u32 = std::str::from_utf8(&rest[..n_digits]).ok()?.parse().ok()?;
+            return Some(match priority % 8 {
+                0..=3 => Severity::Error,
+                4 => Severity::Warn,
+                _ => Severity::Info,
+            });
+        }
+    }
+    if let [level @ (b'I' | b'W' | b'E' | b'F'), digits @ ..] = line
+        && digits.len() > 4
+        && digits[..4].iter().all(u8::is_ascii_digit)
+        && digits[4] == b' '
+    {
+        return Some(match level {
+            b'W' => Severity::Warn,
+            b'I' => Severity::Info,
+            _ => Severity::Error,
+        });
+    }
+    None
+}
+
+/// The severity one header piece states, if any (see [`layout_severity`]).
+fn piece_severity(piece: &[u8], bracketed: bool, first_word: bool) -> Option<Severity> {
+    if let Some(equals) = memchr::memchr(b'=', piece) {
+        let key = &piece[..equals];
+        if [&b"level"[..], b"lvl", b"severity", b"loglevel"].iter().any(|name| key.eq_ignore_ascii_case(name)) {
+            let value = std::str::from_utf8(&piece[equals + 1..]).ok()?;
+            return level_severity(value.trim_matches(|c: char| c == '"' || c == '\'' || c == ','));
+        }
+        return None;
+    }
+    // `ERROR:`, `WARNING:root:msg`: the level is before the first colon.
+    let (core, colon) = match memchr::memchr(b':', piece) {
+        Some(at) => (&piece[..at], true),
+        None => (piece.strip_suffix(b",").unwrap_or(piece), false),
+    };
+    // `app.ERROR`: a channel before the level.
+    let word = core.rsplit(|byte| *byte == b'.').next().unwrap_or(core);
+    let severity = level_word(word)?;
+    let upper = word.iter().all(u8::is_ascii_uppercase);
+    let accepted = if word.len() == 1 {
+        // A level letter (`E`, `W`) stands alone in the header, as logcat and glog write it.
+        core.len() == 1 && !colon
+    } else {
+        upper || bracketed || (colon && first_word && core.len() == word.len())
+    };
+    accepted.then_some(severity)
+}
+
+/// A level word or letter of any case: what it means.
+fn level_word(word: &[u8]) -> Option<Severity> {
+    let mut lower = [0u8; 9];
+    if word.is_empty() || word.len() > lower.len() || !word.iter().all(u8::is_ascii_alphabetic) {
+        return None;
+    }
+    lower[..word.len()].copy_from_slice(word);
     lower.make_ascii_lowercase();
-    let level = std::str::from_utf8(&lower[..level.len()]).unwrap_or_default();
-    Some(match level {
-        "error" | "err" | "fatal" | "critical" | "crit" | "panic" | "alert" | "emerg" | "emergency" | "severe"
-        | "e" | "f" => Severity::Error,
-        "warn" | "warning" | "w" => Severity::Warn,
-        _ => Severity::Info,
+    Some(match &lower[..word.len()] {
+        b"error" | b"err" | b"fatal" | b"critical" | b"crit" | b"panic" | b"alert" | b"emerg" | b"emergency"
+        | b"severe" | b"e" | b"f" => Severity::Error,
+        b"warn" | b"warning" | b"w" => Severity::Warn,
+        b"info" | b"notice" | b"log" | b"debug" | b"trace" | b"verbose" | b"fine" | b"finer" | b"finest"
+        | b"config" | b"i" | b"d" | b"v" => Severity::Info,
+        _ => return None,
     })
 }
 
-/// The severity of an unstructured line: a level word, a klog prefix, or an error word.
-pub fn text_severity(text: &str) -> Severity {
-    let head = truncate(text, 200);
-    if let [level @ (b'E' | b'W' | b'F'), digits @ ..] = head.as_bytes()
-        && digits.len() >= 4
-        && digits[..4].iter().all(u8::is_ascii_digit)
-    {
-        return if *level == b'W' { Severity::Warn } else { Severity::Error };
+/// The first bytes of `line` (at most the buffer's length) without ANSI escape sequences
+/// (`ESC [ … letter`), as coloured console loggers write levels.
+fn strip_ansi<'a>(line: &'a [u8], buffer: &'a mut [u8; LEVEL_HEAD_BYTES]) -> &'a [u8] {
+    let head = &line[..line.len().min(LEVEL_HEAD_BYTES)];
+    if memchr::memchr(0x1b, head).is_none() {
+        return head;
     }
-    let mut worst = Severity::Info;
-    for word in head.split(|character: char| !character.is_ascii_alphabetic()) {
-        let severity = match word {
-            "ERROR" | "Error" | "ERR" | "FATAL" | "Fatal" | "CRITICAL" | "CRIT" | "SEVERE" | "PANIC" | "EMERG" => {
-                Severity::Error
+    let mut length = 0;
+    let mut index = 0;
+    while index < line.len() && length < buffer.len() {
+        if line[index] == 0x1b && line.get(index + 1) == Some(&b'[') {
+            index += 2;
+            while index < line.len() && !line[index].is_ascii_alphabetic() {
+                index += 1;
             }
-            "WARN" | "Warn" | "WARNING" | "Warning" => Severity::Warn,
-            _ => continue,
-        };
-        worst = worst.max(severity);
+            index += 1;
+            continue;
+        }
+        buffer[length] = line[index];
+        length += 1;
+        index += 1;
     }
-    if worst == Severity::Info && has_error_word(text) {
-        worst = Severity::Error;
-    }
-    worst
+    &buffer[..length]
+}
+
+/// The severity of a message whose stream has no levels: by its words (`failed`,
+/// `IOException`, `timed out`: see [`has_error_word`]).
+fn message_severity(message: &str) -> Severity {
+    if has_error_word(message) { Severity::Error } else { Severity::Info }
 }
 
 /// An error word anywhere in the line: `failed`, `IOException`, `timeout`, `refused`, …
@@ -808,22 +990,117 @@ fn truncate(text: &str, max_bytes: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::{SourceKind, Stream};
 
     #[track_caller]
-    fn check_severity(line: &str, expected: Severity) {
-        assert_eq!(text_severity(line), expected, "{line}");
+    fn check_level(line: &str, expected: Option<Severity>) {
+        assert_eq!(layout_severity(line, 0), expected, "{line:?}");
     }
 
     #[test]
-    fn severities_of_text_lines() {
-        check_severity("2025-02-09 10:05:23,123 ERROR [main] c.e.Foo - boom", Severity::Error);
-        check_severity("E0209 10:05:23.123456       1 controller.go:12] sync failed", Severity::Error);
-        check_severity("W0209 10:05:23.123456       1 reflector.go:12] watch closed", Severity::Warn);
-        check_severity("2025/02/09 10:05:23 WARN disk almost full", Severity::Warn);
-        check_severity("connection refused by upstream 10.0.0.7:5432", Severity::Error);
-        check_severity("2025-02-09 10:05:23 INFO order placed id=17", Severity::Info);
-        check_severity("Info: Errorless run of terrors", Severity::Info);
-        check_severity("java.io.IOException: broken pipe", Severity::Error);
+    fn levels_come_from_where_the_layout_puts_them() {
+        use Severity::{Error, Info, Warn};
+        let rows: &[(&str, Option<Severity>)] = &[
+            // Java/Python, Go, klog.
+            ("2025-02-09 10:05:23,123 ERROR [main] c.e.Foo - boom", Some(Error)),
+            ("2025-02-09 18:40:01,263 INFO  [http-nio-8080-exec-7] c.e.payments.Gateway - charge ok", Some(Info)),
+            ("2025-02-09 10:05:23 INFO order placed, Error budget at 3%", Some(Info)),
+            ("2025/02/09 10:05:23 WARN disk almost full", Some(Warn)),
+            ("WARNING:root:low disk space", Some(Warn)),
+            ("2025/02/09 10:05:23 error: dial tcp 10.0.0.7:5432: connect: connection refused", Some(Error)),
+            ("E0209 10:05:23.123456       1 controller.go:12] sync failed", Some(Error)),
+            ("W0209 10:05:23.123456       1 reflector.go:12] watch closed", Some(Warn)),
+            ("I0209 10:05:23.123456       1 pod_workers.go:1] Error syncing pod, requeuing", Some(Info)),
+            // PostgreSQL.
+            (r#"2025-02-09 10:05:23.123 UTC [4711] ERROR:  relation "orders" does not exist"#, Some(Error)),
+            (
+                r#"2025-02-09 10:05:23.123 UTC [4711] FATAL:  password authentication failed for user "app""#,
+                Some(Error),
+            ),
+            ("2025-02-09 10:05:23.123 UTC [4711] LOG:  checkpoint starting: time", Some(Info)),
+            // Monolog's `<channel>.<LEVEL>`.
+            (r#"[2025-02-09 10:05:23] app.ERROR: Uncaught exception {"exception":"x"} []"#, Some(Error)),
+            (r#"[2025-02-09 10:05:23] request.INFO: Matched route "error_page" [] []"#, Some(Info)),
+            // nginx error log, Apache, Envoy, Elasticsearch, Kafka.
+            (
+                "2025/02/09 10:05:23 [error] 31#31: *7 connect() failed (111: Connection refused) while connecting",
+                Some(Error),
+            ),
+            ("2025/02/09 10:05:23 [notice] 1#1: signal process started", Some(Info)),
+            ("[Sun Dec 04 04:47:44 2005] [error] mod_jk child workerEnv in error state 6", Some(Error)),
+            (
+                "[2025-02-09 10:05:23.123][12][warning][upstream] [source/cm_impl.cc:1] cm init: all clusters",
+                Some(Warn),
+            ),
+            (
+                "[2025-02-09T10:05:23,123][WARN ][o.e.c.r.a.DiskThresholdMonitor] [node-1] high disk watermark",
+                Some(Warn),
+            ),
+            ("[2025-02-09 10:05:23,123] ERROR [ReplicaFetcher replicaId=1] Error for partition t-0", Some(Error)),
+            ("[2025-02-09 10:05:23,123] INFO [Log partition=t-0] Deleting segment, error count 0", Some(Info)),
+            // logfmt fields, ANSI colours, syslog priorities, logcat letters.
+            (r#"time="2025-02-09T10:05:23Z" level=error msg="pull failed""#, Some(Error)),
+            (r#"2025-02-09T10:05:23Z level=info msg="retrying after error""#, Some(Info)),
+            ("\x1b[31mERROR\x1b[0m 2025-02-09 10:05:23 payment declined", Some(Error)),
+            ("2025-02-09 10:05:23 \x1b[1;32mINFO\x1b[0m retried the failed request", Some(Info)),
+            ("<11>Feb  9 10:05:23 host app[12]: disk gone", Some(Error)),
+            ("<12>Feb  9 10:05:23 host app[12]: disk filling", Some(Warn)),
+            ("<30>Feb  9 10:05:23 host systemd[1]: Started Error Reporting", Some(Info)),
+            ("03-17 16:13:38.811  1702  2395 E WindowManager: removeWindow failed", Some(Error)),
+            ("03-17 16:13:38.811  1702  2395 D WindowManager: error flag cleared", Some(Info)),
+            // No level: words in the message do not make one.
+            ("2025-02-09 10:05:23 connection reset, Error: broken pipe", None),
+            ("Feb  9 10:05:23 host sshd[12]: Failed password for root", None),
+            ("2025-02-09 10:05:23 user=error logged in", None),
+            ("java.io.IOException: broken pipe", None),
+            ("Info: Errorless run of terrors", Some(Info)),
+        ];
+        for &(line, expected) in rows {
+            check_level(line, expected);
+        }
+    }
+
+    /// The severity the digest gives each line's template, lines of one stream in order.
+    #[track_caller]
+    fn check_stream(lines: &[&str], expected: &[Severity]) {
+        let window = crate::timeline::Window {
+            start: "2025-02-09T09:00:00Z".parse().unwrap(),
+            baseline_end: "2025-02-09T10:00:00Z".parse().unwrap(),
+            end: "2025-02-09T11:00:00Z".parse().unwrap(),
+        };
+        let config = DigestConfig {
+            window,
+            time_context: TimeContext { window: Some((window.start, window.end)), ..TimeContext::default() },
+            offset_hint_nanos: 0,
+            request_id_fields: Vec::new(),
+        };
+        let source = Source { kind: SourceKind::Logs, stream: Stream::File("x.log".to_owned()), node: None };
+        let mut digest = LogDigest::new(source, config);
+        let mut severities = Vec::new();
+        for line in lines {
+            // Every line here is a template of its own, so the last stats are its.
+            digest.push(None, line);
+            severities.push(digest.stats.last().map(|stats| stats.severity));
+        }
+        let expected: Vec<Option<Severity>> = expected.iter().copied().map(Some).collect();
+        assert_eq!(severities, expected, "{lines:?}");
+    }
+
+    #[test]
+    fn streams_without_levels_are_judged_by_their_messages() {
+        use Severity::{Error, Info};
+        check_stream(
+            &[
+                "2025-02-09 10:05:23 INFO started",
+                "2025-02-09 10:05:24 INFO upstream connection refused, retrying",
+                "2025-02-09 10:05:25 ERROR upstream gone",
+            ],
+            &[Info, Info, Error],
+        );
+        check_stream(
+            &["2025-02-09 10:05:23 started worker 1", "2025-02-09 10:05:24 upstream connection refused"],
+            &[Info, Error],
+        );
     }
 
     #[track_caller]
@@ -860,6 +1137,12 @@ mod tests {
             r#"{"ts":1.5,"ctx":{"msg":"inner","a":[1,"]"]},"msg":"outer","level":"warn"}"#,
             Some("outer"),
             Some(Severity::Warn),
+            None,
+        );
+        check_structured(
+            r#"{"time":1739095523000,"level":50,"msg":"boom"}"#,
+            Some("boom"),
+            Some(Severity::Error),
             None,
         );
         check_structured(r#"{"msg":"truncated"#, None, None, None);
