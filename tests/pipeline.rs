@@ -105,3 +105,28 @@ fn unreadable_and_unknown_files_are_errors_that_name_them() {
     assert!(message.contains("alerts.json") && message.contains("mystery.json"), "{message}");
     assert!(message.lines().count() >= 3, "one line per file: {message}");
 }
+
+#[test]
+fn a_rollout_and_its_rollback_known_only_from_events_are_rows() {
+    // `kubectl get events -o json` alone: no ReplicaSets, no Deployments, no alerts.
+    let timeline = run("events-only-rollout");
+    let changes: Vec<(String, &str)> = timeline
+        .entries
+        .iter()
+        .filter(|entry| entry.kind == Kind::Deploy)
+        .map(|entry| (entry.time.to_string(), entry.event.as_str()))
+        .collect();
+    let expected = [
+        ("2025-03-14T13:58:00Z", "Scaled shop/api: replica set api-7b9d6c5f4 to 6"),
+        ("2025-03-14T14:10:02Z", "Rollout of shop/api to replica set api-5d8f7b6c9 (from api-7b9d6c5f4)"),
+        (
+            "2025-03-14T14:14:30Z",
+            "SuccessfulRescale HorizontalPodAutoscaler/api: New size: 9; reason: cpu resource utilization (percentage of request) above target",
+        ),
+        ("2025-03-14T14:14:31Z", "Scaled shop/api: replica set api-5d8f7b6c9 from 6 to 9"),
+        ("2025-03-14T14:21:07Z", "Rollback of shop/api to replica set api-7b9d6c5f4 (from api-5d8f7b6c9)"),
+    ];
+    let expected: Vec<(String, &str)> = expected.iter().map(|(time, event)| ((*time).to_owned(), *event)).collect();
+    // The rolling update's intermediate steps (up to 4, down to 2, …) are the rollout's own.
+    assert_eq!(changes, expected);
+}

@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use crate::record::{
-    AlertRecord, AlertStatus, DeploymentRecord, Instant, PageAction, PageRecord, Record, RolloutRecord, SeriesRecord,
-    instant, nanos,
+    AlertRecord, AlertStatus, DeploymentRecord, Instant, K8sEventRecord, PageAction, PageRecord, Record, RolloutRecord,
+    SeriesRecord, instant, nanos,
 };
 use crate::timeline::digest::{LogDigest, Severity, TemplateStats};
 use crate::timeline::gaps;
@@ -38,6 +38,7 @@ pub fn entries(records: &[Record], digests: &[LogDigest], window: &Window, optio
             entries.push(rollout_entry(rollout, &rollouts, &deployments));
         }
     }
+    entries.extend(changes_from_events(records, window, &rollouts));
     for record in records {
         match record {
             Record::K8sEvent(event) if event.event_type == "Warning" => {
@@ -161,6 +162,165 @@ fn alert_entries(records: &[Record], window: &Window) -> Vec<Entry> {
         }
     }
     entries
+}
+
+/// Reasons of `Normal` events that are changes a reader needs in the timeline: autoscaler
+/// resizes and nodes leaving service (warnings are rows anyway).
+const CHANGE_REASONS: &[&str] =
+    &["SuccessfulRescale", "NodeNotReady", "NodeNotSchedulable", "RemovingNode", "Rebooted", "TaintManagerEviction"];
+
+/// Rollouts, rollbacks and scalings told by the deployment controller's `ScalingReplicaSet`
+/// events, for when no ReplicaSet export says so (a rollout the ReplicaSets already show is
+/// not repeated), and the other changes of [`CHANGE_REASONS`].
+///
+/// A Deployment's events, in time order: a replica set scaled up that is not the one serving
+/// is a rollout to it from the one serving (the one scaled down around it); a rollout back to
+/// a replica set that served earlier in the window is a rollback; a scaling of the serving
+/// one is a scale.
+fn changes_from_events(records: &[Record], window: &Window, rollouts: &[&RolloutRecord]) -> Vec<Entry> {
+    struct Scaling<'a> {
+        time: Instant,
+        replicaset: &'a str,
+        up: bool,
+        from: Option<u64>,
+        to: u64,
+        event: &'a K8sEventRecord,
+    }
+    let mut by_deployment: BTreeMap<(&str, &str), Vec<Scaling<'_>>> = BTreeMap::new();
+    let mut entries = Vec::new();
+    for event in records.iter().filter_map(Record::as_k8s_event) {
+        if event.event_type == "Normal" && CHANGE_REASONS.contains(&event.reason.as_str()) {
+            let first = event.first_time.filter(|first| window.contains(*first)).unwrap_or(event.time);
+            if window.contains(first) {
+                let text = format!("{} {}: {}", event.reason, event.object, event.message.trim());
+                let mut entry = Entry::new(first, Kind::Deploy, text, "kubernetes events");
+                entry.actor = event.reporter.clone();
+                entry.node = event.host.clone();
+                entry.weight = WEIGHT_K8S_WARNING;
+                entries.push(entry);
+            }
+            continue;
+        }
+        let Some(deployment) = event.object.strip_prefix("Deployment/") else { continue };
+        if event.reason != "ScalingReplicaSet" {
+            continue;
+        }
+        if let Some((up, replicaset, from, to)) = parse_scaling(&event.message) {
+            let scaling = Scaling { time: event.time, replicaset, up, from, to, event };
+            by_deployment.entry((event.namespace.as_str(), deployment)).or_default().push(scaling);
+        }
+    }
+    for ((namespace, deployment), mut scalings) in by_deployment {
+        scalings.sort_by_key(|scaling| scaling.time);
+        let mut serving: Option<&str> = None;
+        let mut served_before: Vec<&str> = Vec::new();
+        for (index, scaling) in scalings.iter().enumerate() {
+            let (text, change) = if scaling.up && serving.is_some_and(|current| current != scaling.replicaset) {
+                let previous = serving.unwrap_or_default();
+                let kind = if served_before.contains(&scaling.replicaset) { "Rollback" } else { "Rollout" };
+                (
+                    format!(
+                        "{kind} of {namespace}/{deployment} to replica set {} (from {previous})",
+                        scaling.replicaset
+                    ),
+                    true,
+                )
+            } else if serving.is_none() && scaling.up && scaling.from.is_none_or(|from| from == 0) {
+                // The first we hear of it: a new replica set from zero, with another scaled
+                // down after it, is a rollout from that one.
+                let replaced = scalings[index + 1..]
+                    .iter()
+                    .take_while(|later| nanos(later.time) - nanos(scaling.time) <= ROLLOUT_STEPS_NANOS)
+                    .find(|later| !later.up && later.replicaset != scaling.replicaset)
+                    .map(|later| later.replicaset);
+                match replaced {
+                    Some(previous) => {
+                        served_before.push(previous);
+                        (
+                            format!(
+                                "Rollout of {namespace}/{deployment} to replica set {} (from {previous})",
+                                scaling.replicaset
+                            ),
+                            true,
+                        )
+                    }
+                    None => (scale_text(namespace, deployment, scaling.replicaset, scaling.from, scaling.to), false),
+                }
+            } else if serving.is_none_or(|current| current == scaling.replicaset) {
+                // A rolling update scales the new replica set up step by step while the old
+                // one goes down: those steps are the rollout's, not scalings of their own.
+                let mid_rollout = scalings[index + 1..].iter().any(|later| {
+                    !later.up
+                        && later.replicaset != scaling.replicaset
+                        && nanos(later.time) - nanos(scaling.time) <= ROLLOUT_STEPS_NANOS
+                }) || scalings[..index].iter().rev().any(|earlier| {
+                    !earlier.up
+                        && earlier.replicaset != scaling.replicaset
+                        && nanos(scaling.time) - nanos(earlier.time) <= ROLLOUT_STEPS_NANOS
+                });
+                if mid_rollout && serving.is_some() {
+                    continue;
+                }
+                (scale_text(namespace, deployment, scaling.replicaset, scaling.from, scaling.to), false)
+            } else {
+                // The old replica set scaled down during a rollout: part of that row.
+                continue;
+            };
+            if scaling.up || serving.is_none() {
+                if let Some(current) = serving.filter(|current| *current != scaling.replicaset) {
+                    served_before.push(current);
+                }
+                serving = Some(scaling.replicaset);
+            }
+            let shown = rollouts.iter().any(|rollout| {
+                rollout.namespace == namespace
+                    && rollout.deployment == deployment
+                    && rollout.replicaset == scaling.replicaset
+                    && (nanos(rollout.time) - nanos(scaling.time)).abs() <= 120_000_000_000
+            });
+            if (change && shown) || !window.contains(scaling.time) {
+                continue;
+            }
+            let mut entry = Entry::new(scaling.time, Kind::Deploy, text, "kubernetes events");
+            entry.actor = scaling.event.reporter.clone();
+            entry.weight = if change { WEIGHT_SIGNAL } else { WEIGHT_K8S_WARNING };
+            entries.push(entry);
+        }
+    }
+    entries
+}
+
+/// How far apart the steps of one rolling update may be (each waits for new pods to be
+/// ready: seconds, for slow pods minutes).
+const ROLLOUT_STEPS_NANOS: i64 = 3 * 60 * 1_000_000_000;
+
+/// `Scaled up replica set api-7d9f8b6c5 from 0 to 3` (or, before Kubernetes 1.28, `… to 3`):
+/// `(up, replica set, from, to)`.
+fn parse_scaling(message: &str) -> Option<(bool, &str, Option<u64>, u64)> {
+    let (up, rest) = if let Some(rest) = message.strip_prefix("Scaled up replica set ") {
+        (true, rest)
+    } else {
+        (false, message.strip_prefix("Scaled down replica set ")?)
+    };
+    let mut words = rest.split_whitespace();
+    let replicaset = words.next()?;
+    let (from, to) = match (words.next()?, words.next()?) {
+        ("from", from) => {
+            let from = from.parse().ok()?;
+            (words.next() == Some("to")).then_some(())?;
+            (Some(from), words.next()?.trim_end_matches('.').parse().ok()?)
+        }
+        ("to", to) => (None, to.trim_end_matches('.').parse().ok()?),
+        _ => return None,
+    };
+    Some((up, replicaset, from, to))
+}
+
+fn scale_text(namespace: &str, deployment: &str, replicaset: &str, from: Option<u64>, to: u64) -> String {
+    match from {
+        Some(from) => format!("Scaled {namespace}/{deployment}: replica set {replicaset} from {from} to {to}"),
+        None => format!("Scaled {namespace}/{deployment}: replica set {replicaset} to {to}"),
+    }
 }
 
 /// Per alert name, the labels whose values differ between its alerts (`pod`, `instance`,
@@ -607,4 +767,25 @@ fn describe(stats: &TemplateStats) -> String {
 /// `errors` → `error`, `5xx responses` → `5xx response`.
 fn singular(what: &str) -> &str {
     what.strip_suffix('s').unwrap_or(what)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check_scaling(message: &str, expected: Option<(bool, &str, Option<u64>, u64)>) {
+        assert_eq!(parse_scaling(message), expected, "{message}");
+    }
+
+    #[test]
+    fn scaling_messages_of_the_deployment_controller() {
+        check_scaling("Scaled up replica set api-7d9f8b6c5 from 0 to 3", Some((true, "api-7d9f8b6c5", Some(0), 3)));
+        check_scaling("Scaled down replica set api-5c4 from 3 to 0", Some((false, "api-5c4", Some(3), 0)));
+        // Before Kubernetes 1.28 the message had no `from`.
+        check_scaling("Scaled up replica set api-7d9f8b6c5 to 6", Some((true, "api-7d9f8b6c5", None, 6)));
+        check_scaling("Scaled down replica set api-7d9f8b6c5 to 0.", Some((false, "api-7d9f8b6c5", None, 0)));
+        check_scaling("Scaled up replica set api-7d9f8b6c5 to many", None);
+        check_scaling("Created pod: api-7d9f8b6c5-x2kqp", None);
+    }
 }
