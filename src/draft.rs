@@ -16,8 +16,9 @@ use crate::artifacts::files::{self, ArtifactKind, FileError, Queries};
 use crate::artifacts::logs::{StreamPrefix, read_lines, span_of};
 use crate::artifacts::{Artifacts, Files};
 use crate::incident::{self, WindowRules};
+use crate::ingest::kubernetes::{Placement, pod_placements};
 use crate::normalize::time::{Finder, TimeContext};
-use crate::record::{Instant, NoteRecord, PodRecord, Record, Source, SourceKind, Stream};
+use crate::record::{Instant, K8sEventRecord, NoteRecord, PodRecord, Record, Source, SourceKind, Stream};
 use crate::timeline::digest::DEFAULT_REQUEST_ID_FIELDS;
 use crate::timeline::skew::node_clock_offsets;
 use crate::timeline::{self, DigestConfig, Evidence, LogDigest, Timeline, Window};
@@ -204,7 +205,9 @@ pub fn draft_artifacts(artifacts: &dyn Artifacts, options: &DraftOptions) -> Res
     let title = options.title.clone().unwrap_or_else(|| incident::title(&records, &window));
     let pods: Vec<&PodRecord> = records.iter().filter_map(Record::as_pod).collect();
     let offsets = node_clock_offsets(&records, &window, &options.timeline);
-    let context = StreamContext { options, window, pods: &pods, offsets: &offsets };
+    let events: Vec<&K8sEventRecord> = records.iter().filter_map(Record::as_k8s_event).collect();
+    let placements = pod_placements(&events);
+    let context = StreamContext { options, window, pods: &pods, placements: &placements, offsets: &offsets };
     let digests = digest_logs(artifacts, &logs, &context, &mut skipped)?;
     records.extend(skipped.iter().map(|error| {
         Record::Note(NoteRecord { source: SKIPPED_SOURCE.to_owned(), text: format!("Skipped {}", reason(error)) })
@@ -289,7 +292,11 @@ fn data_span(
     for record in records {
         match record {
             Record::Series(series) => series.samples.iter().for_each(|(time, _)| include(*time)),
-            Record::K8sEvent(event) => include(event.time),
+            // Events from their first time to their last; routine ones (a pod scheduled hours
+            // before) say nothing about when the incident was.
+            Record::K8sEvent(event) if event.is_notable() => {
+                event.first_time.into_iter().chain([event.time]).for_each(&mut include);
+            }
             Record::Alert(alert) => include(alert.starts_at),
             Record::Page(page) => include(page.time),
             _ => {}
@@ -318,6 +325,8 @@ struct StreamContext<'a> {
     options: &'a DraftOptions,
     window: Window,
     pods: &'a [&'a PodRecord],
+    /// Pods' namespaces and nodes from events, for pods no pod list names.
+    placements: &'a std::collections::BTreeMap<String, Placement>,
     /// Node clock offsets (seconds) known before reading logs.
     offsets: &'a std::collections::BTreeMap<String, f64>,
 }
@@ -330,7 +339,8 @@ impl StreamContext<'_> {
         let (stream, pod) = match prefix.filter(StreamPrefix::is_pod) {
             Some(prefix) => {
                 let pod = self.pods.iter().find(|pod| pod.name == prefix.pod);
-                let namespace = pod.map(|pod| pod.namespace.as_str());
+                let placed = self.placements.get(prefix.pod).map(|placement| placement.namespace.as_str());
+                let namespace = pod.map(|pod| pod.namespace.as_str()).or(placed);
                 (Stream::container(namespace, prefix.pod, prefix.container), pod)
             }
             None => {
@@ -357,7 +367,19 @@ impl StreamContext<'_> {
                 }
             }
         };
-        let source = Source { kind: SourceKind::Logs, stream, node: pod.and_then(|pod| pod.node.clone()) };
+        // Without a pod list, events say where a pod ran: the stream's pod by its prefix, else
+        // the pod its file is named after.
+        let placed = || match &stream {
+            Stream::Container(name) => self.placements.get(name.pod.as_str()),
+            Stream::File(_) => self
+                .placements
+                .iter()
+                .filter(|(pod, _)| file_name.contains(pod.as_str()))
+                .max_by_key(|(pod, _)| pod.len())
+                .map(|(_, placement)| placement),
+        };
+        let node = pod.and_then(|pod| pod.node.clone()).or_else(|| placed().map(|placement| placement.node.clone()));
+        let source = Source { kind: SourceKind::Logs, stream, node };
         let offset_hint_seconds = source.node.as_ref().and_then(|node| self.offsets.get(node)).copied().unwrap_or(0.0);
         let config = DigestConfig {
             window: self.window,

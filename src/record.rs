@@ -241,6 +241,26 @@ pub struct K8sEventRecord {
     pub host: Option<String>,
 }
 
+impl K8sEventRecord {
+    /// Reasons of `Normal` events that are changes a reader needs: rollouts and scalings
+    /// (`ScalingReplicaSet`), autoscaler resizes and nodes leaving service.
+    pub const CHANGE_REASONS: &'static [&'static str] = &[
+        "ScalingReplicaSet",
+        "SuccessfulRescale",
+        "NodeNotReady",
+        "NodeNotSchedulable",
+        "RemovingNode",
+        "Rebooted",
+        "TaintManagerEviction",
+    ];
+
+    /// A warning, or a `Normal` event that is a change; routine ones (`Scheduled`, `Pulled`,
+    /// `Started`, …) happen at any time and say nothing about when the incident was.
+    pub fn is_notable(&self) -> bool {
+        self.event_type != "Normal" || Self::CHANGE_REASONS.contains(&self.reason.as_str())
+    }
+}
+
 /// One ReplicaSet of a Deployment: a rollout (or rollback) to a revision.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RolloutRecord {

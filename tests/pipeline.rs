@@ -130,3 +130,26 @@ fn a_rollout_and_its_rollback_known_only_from_events_are_rows() {
     // The rolling update's intermediate steps (up to 4, down to 2, …) are the rollout's own.
     assert_eq!(changes, expected);
 }
+
+#[test]
+fn bare_request_ids_and_scheduled_events_find_a_node_clock_without_a_pod_list() {
+    // nginx logs its `$request_id` as the line's last token; the API writes the same id as a
+    // bare token; no pods.json: only the scheduler's events say which pod ran on which node.
+    let timeline = run("bare-ids-no-pods");
+    assert_eq!(timeline.clock_skew.len(), 1, "{:#?}", timeline.clock_skew);
+    let skew = &timeline.clock_skew[0];
+    assert_eq!(skew.subject, "node node-2");
+    assert!((skew.offset_seconds - 45.0).abs() < 0.1 && skew.flagged, "{skew:#?}");
+    let api_error = timeline
+        .entries
+        .iter()
+        .find(|entry| entry.source == "logs store/api-6d5f7c9b8-qw7zt/api" && entry.event.starts_with("First error"))
+        .expect("the API's first error");
+    assert!(api_error.flags.contains(&Flag::ClockSkew) && api_error.recorded_time.is_some(), "{api_error:#?}");
+    // The node's kubelet stamped its event with the same clock: corrected too.
+    let unhealthy =
+        timeline.entries.iter().find(|entry| entry.event.starts_with("Unhealthy")).expect("the probe event");
+    assert_eq!(unhealthy.recorded_time, Some(at("2025-05-20T08:06:05Z")), "{unhealthy:#?}");
+    assert!(unhealthy.time < at("2025-05-20T08:05:21Z"), "{unhealthy:#?}");
+    assert!(timeline.gaps.is_empty(), "{:#?}", timeline.gaps);
+}

@@ -156,6 +156,39 @@ pub struct EventSeen {
     pub first: Option<Instant>,
 }
 
+/// Where a pod ran, as events tell it when no pod list was exported.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placement {
+    pub namespace: String,
+    pub node: String,
+}
+
+/// Pods' nodes from events, by pod name: the scheduler's `Scheduled` event ("Successfully
+/// assigned NAMESPACE/POD to NODE") first, else the host of a kubelet's event about the pod.
+pub fn pod_placements(events: &[&K8sEventRecord]) -> std::collections::BTreeMap<String, Placement> {
+    let mut placements = std::collections::BTreeMap::new();
+    for event in events {
+        let Some(pod) = event.object.strip_prefix("Pod/") else { continue };
+        if event.reason == "Scheduled"
+            && let Some(rest) = event.message.strip_prefix("Successfully assigned ")
+            && let Some((namespaced, node)) = rest.split_once(" to ")
+        {
+            let (namespace, name) = namespaced.split_once('/').unwrap_or((event.namespace.as_str(), namespaced));
+            if name == pod {
+                let node = node.trim().trim_end_matches('.').to_owned();
+                placements.insert(pod.to_owned(), Placement { namespace: namespace.to_owned(), node });
+            }
+        }
+    }
+    for event in events {
+        let (Some(pod), Some(host)) = (event.object.strip_prefix("Pod/"), &event.host) else { continue };
+        placements
+            .entry(pod.to_owned())
+            .or_insert_with(|| Placement { namespace: event.namespace.clone(), node: host.clone() });
+    }
+    placements
+}
+
 /// When an Event (core/v1 or events.k8s.io/v1 JSON) was last and first seen: the one rule,
 /// which the Kubernetes collector uses to keep events of the window and this module to read
 /// them. A time that is not RFC 3339 is passed over for the next field.

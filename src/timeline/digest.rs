@@ -578,6 +578,66 @@ impl LogDigest {
                 return;
             }
         }
+        // No named field: an id written as a bare token (nginx's `$request_id` at the end of
+        // an access line, a UUID, a W3C `traceparent`).
+        if let Some(id) = bare_id(bytes) {
+            self.request_ids.offer(id, recorded);
+        }
+    }
+}
+
+/// The first token of `bytes` that can only be a request or trace id: a UUID
+/// (`8-4-4-4-12` hex digits), 16 to 32 hex digits holding both a digit and a letter (a
+/// number or a word is not an id), or the trace id of a W3C `traceparent`
+/// (`00-<32 hex>-<16 hex>-<2 hex>`). Tokens are bounded by anything but letters, digits,
+/// `-` and `_`, so a hex run inside a longer word (a 64-digit image digest, a path) is not one.
+pub fn bare_id(bytes: &[u8]) -> Option<&[u8]> {
+    let mut index = 0;
+    while index < bytes.len() {
+        if !bytes[index].is_ascii_alphanumeric() {
+            index += 1;
+            continue;
+        }
+        let start = index;
+        while index < bytes.len() && (bytes[index].is_ascii_alphanumeric() || matches!(bytes[index], b'-' | b'_')) {
+            index += 1;
+        }
+        let token = &bytes[start..index];
+        if let Some(id) = id_of_token(token) {
+            return Some(id);
+        }
+    }
+    None
+}
+
+fn id_of_token(token: &[u8]) -> Option<&[u8]> {
+    let is_hex_run = |part: &[u8]| part.iter().all(u8::is_ascii_hexdigit);
+    let parts: Vec<&[u8]> = token.split(|byte| *byte == b'-').collect();
+    match parts.as_slice() {
+        [a, b, c, d, e]
+            if [a.len(), b.len(), c.len(), d.len(), e.len()] == [8, 4, 4, 4, 12]
+                && parts.iter().all(|part| is_hex_run(part)) =>
+        {
+            Some(token)
+        }
+        [version, trace, parent, flags]
+            if version.len() == 2
+                && trace.len() == 32
+                && parent.len() == 16
+                && flags.len() == 2
+                && parts.iter().all(|part| is_hex_run(part)) =>
+        {
+            Some(trace)
+        }
+        [one]
+            if (16..=32).contains(&one.len())
+                && is_hex_run(one)
+                && one.iter().any(u8::is_ascii_digit)
+                && one.iter().any(u8::is_ascii_alphabetic) =>
+        {
+            Some(one)
+        }
+        _ => None,
     }
 }
 
@@ -990,6 +1050,37 @@ fn truncate(text: &str, max_bytes: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[track_caller]
+    fn check_bare_id(line: &str, expected: Option<&str>) {
+        assert_eq!(
+            bare_id(line.as_bytes()).map(|id| String::from_utf8_lossy(id).into_owned()).as_deref(),
+            expected,
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn bare_request_and_trace_ids() {
+        // nginx with `$request_id` last.
+        check_bare_id(
+            r#"10.0.3.17 - - [09/Feb/2025:10:05:23 +0000] "GET /api HTTP/1.1" 503 33 "-" "curl/8" 4f6c2a9e81d7b03c5e2f1a6d9b8c7e40"#,
+            Some("4f6c2a9e81d7b03c5e2f1a6d9b8c7e40"),
+        );
+        check_bare_id(
+            "handled 3b241101-e2bb-4255-8caf-4136c566a962 in 12ms",
+            Some("3b241101-e2bb-4255-8caf-4136c566a962"),
+        );
+        check_bare_id(
+            "traceparent=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01 upstream ok",
+            Some("0af7651916cd43dd8448eb211c80319c"),
+        );
+        // Numbers, words, short hashes and 64-digit digests are not ids.
+        check_bare_id("took 1739095523123456 us", None);
+        check_bare_id("pulled sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", None);
+        check_bare_id("rolled to api-7d9f8b6c5 deadbeef", None);
+        check_bare_id("facade cafe decade", None);
+    }
     use crate::record::{SourceKind, Stream};
 
     #[track_caller]

@@ -164,14 +164,9 @@ fn alert_entries(records: &[Record], window: &Window) -> Vec<Entry> {
     entries
 }
 
-/// Reasons of `Normal` events that are changes a reader needs in the timeline: autoscaler
-/// resizes and nodes leaving service (warnings are rows anyway).
-const CHANGE_REASONS: &[&str] =
-    &["SuccessfulRescale", "NodeNotReady", "NodeNotSchedulable", "RemovingNode", "Rebooted", "TaintManagerEviction"];
-
 /// Rollouts, rollbacks and scalings told by the deployment controller's `ScalingReplicaSet`
 /// events, for when no ReplicaSet export says so (a rollout the ReplicaSets already show is
-/// not repeated), and the other changes of [`CHANGE_REASONS`].
+/// not repeated), and the other changes of [`K8sEventRecord::CHANGE_REASONS`].
 ///
 /// A Deployment's events, in time order: a replica set scaled up that is not the one serving
 /// is a rollout to it from the one serving (the one scaled down around it); a rollout back to
@@ -189,7 +184,7 @@ fn changes_from_events(records: &[Record], window: &Window, rollouts: &[&Rollout
     let mut by_deployment: BTreeMap<(&str, &str), Vec<Scaling<'_>>> = BTreeMap::new();
     let mut entries = Vec::new();
     for event in records.iter().filter_map(Record::as_k8s_event) {
-        if event.event_type == "Normal" && CHANGE_REASONS.contains(&event.reason.as_str()) {
+        if event.event_type == "Normal" && event.is_notable() && event.reason != "ScalingReplicaSet" {
             let first = event.first_time.filter(|first| window.contains(*first)).unwrap_or(event.time);
             if window.contains(first) {
                 let text = format!("{} {}: {}", event.reason, event.object, event.message.trim());
