@@ -345,6 +345,8 @@ impl SeriesKind {
 pub struct SeriesRecord {
     /// The PromQL that produced it (from `queries.json`, else the file name).
     pub query: String,
+    /// The query's name, when `queries.json` gives one (a configured `[[prometheus.queries]]`).
+    pub name: Option<String>,
     pub kind: SeriesKind,
     pub labels: BTreeMap<String, String>,
     /// Samples in time order; NaN and ±Inf kept as such.
@@ -352,6 +354,12 @@ pub struct SeriesRecord {
 }
 
 impl SeriesRecord {
+    /// The source its rows and gaps name: `prometheus: NAME` when the query has a name,
+    /// else `prometheus: QUERY`.
+    pub fn source_name(&self) -> String {
+        format!("prometheus: {}", self.name.as_deref().unwrap_or(&self.query))
+    }
+
     /// `{pod="a", code="500"}`, in label order, without `__name__`.
     pub fn label_text(&self) -> String {
         let inner: Vec<String> = self

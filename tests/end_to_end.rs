@@ -322,7 +322,9 @@ async fn alert_to_timeline_with_the_planted_rows_skew_and_gaps() {
     let restart = gaps.iter().find(|(source, _, _)| source.contains("aaaaa")).expect("the restart gap");
     near(restart.1, t("15:00"), 60);
     near(restart.2, t("16:40"), 60);
-    let hole = gaps.iter().find(|(source, _, _)| source.contains("checkout_queue_depth")).expect("the missing samples");
+    // Named after its configured query's name.
+    let hole =
+        gaps.iter().find(|(source, _, _)| source.starts_with("prometheus: queue depth")).expect("the missing samples");
     // Prometheus repeats the last sample for its 5 min lookback: the hole shows from 10:25.
     near(hole.1, t("25:00"), 60);
     near(hole.2, t("30:00"), 60);

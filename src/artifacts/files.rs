@@ -297,7 +297,11 @@ fn classify_object(shape: &Shape, keys: &[String], path: &Path) -> Option<Artifa
     if has("items") && (has("metadata") || has("apiVersion")) {
         return Some(classify_list_items(shape, path));
     }
-    let all_strings = keys.iter().all(|key| matches!(shape.get(&[key.as_str()]), Some(Token::Str(_))));
+    // `queries.json`: file name → PromQL, or → `{"query": PromQL, "name": NAME}`.
+    let all_strings = keys.iter().all(|key| {
+        matches!(shape.get(&[key.as_str()]), Some(Token::Str(_)))
+            || matches!(shape.get(&[key.as_str(), "query"]), Some(Token::Str(_)))
+    });
     let log_like = LOG_KEYS.iter().any(|key| has(key));
     if log_like {
         return Some(ArtifactKind::PlainLog);
@@ -743,12 +747,12 @@ fn with_path(path: &Path, error: io::Error) -> io::Error {
     io::Error::new(error.kind(), format!("{}: {error}", path.display()))
 }
 
-/// Which PromQL produced each range-query file, from `queries.json` files (file name →
-/// PromQL) in the files' folders.
+/// Which PromQL produced each range-query file, from `queries.json` files in the files'
+/// folders: file name → PromQL, or → `{"query": PromQL, "name": NAME}` for a named query.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Queries {
-    /// Keyed by the file's path as its folder's `queries.json` names it.
-    by_file: BTreeMap<PathBuf, String>,
+    /// `(PromQL, name)`, keyed by the file's path as its folder's `queries.json` names it.
+    by_file: BTreeMap<PathBuf, (String, Option<String>)>,
 }
 
 impl Queries {
@@ -765,14 +769,24 @@ impl Queries {
                 error: ParseError::new("top level", "expected an object of file name → PromQL"),
             });
         };
-        for (file, query) in map {
-            let Some(query) = query.as_str() else {
-                return Err(FileError::Parse {
-                    file: path.to_path_buf(),
-                    error: ParseError::new(format!("[{file:?}]"), "expected PromQL as a string"),
-                });
+        for (file, entry) in map {
+            let named = |key: &str| entry.get(key).and_then(serde_json::Value::as_str).map(str::to_owned);
+            let (query, name) = match entry.as_str() {
+                Some(query) => (query.to_owned(), None),
+                None => match named("query") {
+                    Some(query) => (query, named("name").filter(|name| !name.trim().is_empty())),
+                    None => {
+                        return Err(FileError::Parse {
+                            file: path.to_path_buf(),
+                            error: ParseError::new(
+                                format!("[{file:?}]"),
+                                "expected PromQL as a string, or an object with \"query\" (and \"name\")",
+                            ),
+                        });
+                    }
+                },
             };
-            self.by_file.insert(folder.join(file), query.to_string());
+            self.by_file.insert(folder.join(file), (query, name));
         }
         Ok(())
     }
@@ -794,20 +808,20 @@ impl Queries {
         Ok(queries)
     }
 
-    /// The PromQL of a range-query file: its entry by file name, else by stem, else the
-    /// stem itself (`error-ratio.json` → `error-ratio`).
-    pub fn query_for(&self, file: &Path) -> String {
+    /// The PromQL of a range-query file and its name, if any: its entry by file name, else
+    /// by stem, else the stem itself (`error-ratio.json` → `error-ratio`) without a name.
+    pub fn query_for(&self, file: &Path) -> (String, Option<String>) {
         let folder = file.parent().unwrap_or(Path::new(""));
         let stem = file.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
         if let Some(name) = file.file_name()
-            && let Some(query) = self.by_file.get(&folder.join(name))
+            && let Some(entry) = self.by_file.get(&folder.join(name))
         {
-            return query.clone();
+            return entry.clone();
         }
-        if let Some(query) = self.by_file.get(&folder.join(&stem)) {
-            return query.clone();
+        if let Some(entry) = self.by_file.get(&folder.join(&stem)) {
+            return entry.clone();
         }
-        stem
+        (stem, None)
     }
 }
 
@@ -852,8 +866,12 @@ pub fn read_artifact(
             ingest::gaps::parse_gaps(bytes).map_err(parse_error)?.into_iter().map(Record::Gap).collect()
         }
         ArtifactKind::PromQueryRange => {
-            let query = queries.query_for(path);
-            let answer = ingest::prometheus::parse_query_range(bytes, &query).map_err(parse_error)?;
+            let (query, name) = queries.query_for(path);
+            let mut answer = ingest::prometheus::parse_query_range(bytes, &query).map_err(parse_error)?;
+            for series in &mut answer.series {
+                series.name = name.clone();
+            }
+            let source = format!("prometheus: {}", name.as_deref().unwrap_or(&query));
             let notes = answer
                 .warnings
                 .iter()
@@ -867,7 +885,7 @@ pub fn read_artifact(
                     } else {
                         format!("Prometheus {kind}: {text}")
                     };
-                    Record::Note(NoteRecord { source: format!("prometheus: {query}"), text })
+                    Record::Note(NoteRecord { source: source.clone(), text })
                 })
                 .collect();
             answer.series.into_iter().map(Record::Series).chain(notes).collect()
@@ -952,6 +970,7 @@ mod tests {
             ("x", "[1, 2]", None),
             ("x", "{\"error-ratio.json\": \"rate(x[5m])\"}", Some(Queries)),
             ("queries.json", "{}", Some(Queries)),
+            ("q", r#"{"a.json": {"query": "up", "name": "targets up"}, "b.json": "sum(up)"}"#, Some(Queries)),
             ("alerts.json", "[]", Some(AlertmanagerAlerts)),
             ("pagerduty.json", " []\n", Some(PagerDutyEvents)),
             ("x", "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"items\":[", Some(Pods)),
@@ -1088,11 +1107,25 @@ mod tests {
     fn queries_errors_name_the_entry() {
         let mut queries = Queries::default();
         let error = queries.add(Path::new("q/queries.json"), br#"{"a.json": 3}"#).unwrap_err();
-        assert_eq!(error.to_string(), r#"q/queries.json: ["a.json"]: expected PromQL as a string"#);
-        queries.add(Path::new("q/queries.json"), br#"{"a.json": "up", "b": "sum(up)"}"#).unwrap();
-        let rows = [("q/a.json", "up"), ("q/b.json", "sum(up)"), ("q/c.json", "c"), ("a.json", "a")];
-        for (file, expected) in rows {
-            assert_eq!(queries.query_for(Path::new(file)), expected, "{file}");
+        assert_eq!(
+            error.to_string(),
+            r#"q/queries.json: ["a.json"]: expected PromQL as a string, or an object with "query" (and "name")"#
+        );
+        queries
+            .add(
+                Path::new("q/queries.json"),
+                br#"{"a.json": "up", "b": "sum(up)", "d.json": {"query": "sum(rate(x[5m]))", "name": "5xx by pod"}}"#,
+            )
+            .unwrap();
+        let rows = [
+            ("q/a.json", "up", None),
+            ("q/b.json", "sum(up)", None),
+            ("q/c.json", "c", None),
+            ("a.json", "a", None),
+            ("q/d.json", "sum(rate(x[5m]))", Some("5xx by pod")),
+        ];
+        for (file, query, name) in rows {
+            assert_eq!(queries.query_for(Path::new(file)), (query.to_owned(), name.map(str::to_owned)), "{file}");
         }
     }
 

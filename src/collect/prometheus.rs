@@ -118,6 +118,8 @@ pub struct PlannedQuery {
     pub file_stem: String,
     pub title: String,
     pub promql: String,
+    /// A configured query's `name` (rows and gaps are named after it).
+    pub name: Option<String>,
 }
 
 /// A part of the span asked in one request: Unix milliseconds, both ends included.
@@ -224,7 +226,10 @@ impl PrometheusCollector {
                 match result {
                     Ok(body) => bodies.push(body),
                     Err(reason) => pass.gaps.push(GapRecord {
-                        source: GapSource::Other(format!("prometheus: {}", query.promql)),
+                        source: GapSource::Other(format!(
+                            "prometheus: {}",
+                            query.name.as_deref().unwrap_or(&query.promql)
+                        )),
                         start: instant(range.start_ms).unwrap_or(scope.start),
                         end: instant(range.end_ms).unwrap_or(scope.end),
                         reason,
@@ -234,7 +239,11 @@ impl PrometheusCollector {
             }
             let Some(bytes) = merge_bodies(bodies) else { continue };
             let file = format!("{}.json", query.file_stem);
-            names.insert(file.clone(), Value::String(query.promql.clone()));
+            let entry = match &query.name {
+                Some(name) => serde_json::json!({"query": query.promql, "name": name}),
+                None => Value::String(query.promql.clone()),
+            };
+            names.insert(file.clone(), entry);
             pass.files.push(EvidenceFile { name: format!("prometheus/{file}"), bytes });
         }
         if !names.is_empty() {
@@ -504,7 +513,7 @@ pub fn plan_queries(
     rules: &[PrometheusQuery],
     nodes: &[String],
 ) -> (Vec<PlannedQuery>, Vec<String>) {
-    let mut planned: Vec<(String, String, String)> = Vec::new();
+    let mut planned: Vec<(String, String, String, Option<String>)> = Vec::new();
     let mut problems = Vec::new();
     // Alert expressions, ordered by alert name then expression, so names hold across passes.
     let mut expressions: Vec<(&str, String)> = alerts
@@ -518,6 +527,7 @@ pub fn plan_queries(
             format!("alert-{}", slug(alert_name)),
             format!("the expression of alert {alert_name}"),
             expression,
+            None,
         ));
     }
     for rule in rules {
@@ -548,7 +558,7 @@ pub fn plan_queries(
         templated.sort();
         templated.dedup();
         for query in templated {
-            planned.push((slug(&rule.name), rule.name.clone(), query));
+            planned.push((slug(&rule.name), rule.name.clone(), query, Some(rule.name.clone())));
         }
     }
     if !nodes.is_empty() {
@@ -557,6 +567,7 @@ pub fn plan_queries(
                 stem.to_owned(),
                 format!("{metric} of the target pods' nodes"),
                 node_clock_query(metric, nodes),
+                None,
             ));
         }
     }
@@ -564,7 +575,7 @@ pub fn plan_queries(
     let mut seen: Vec<&str> = Vec::new();
     let mut stems: Vec<String> = Vec::new();
     let mut queries = Vec::new();
-    for (stem, title, promql) in &planned {
+    for (stem, title, promql, name) in &planned {
         if seen.contains(&promql.as_str()) {
             continue;
         }
@@ -576,7 +587,12 @@ pub fn plan_queries(
             suffix += 1;
         }
         stems.push(unique.clone());
-        queries.push(PlannedQuery { file_stem: unique, title: title.clone(), promql: promql.clone() });
+        queries.push(PlannedQuery {
+            file_stem: unique,
+            title: title.clone(),
+            promql: promql.clone(),
+            name: name.clone(),
+        });
     }
     (queries, problems)
 }
@@ -1083,7 +1099,11 @@ mod tests {
         assert!(pass.gaps.is_empty(), "{:?}", pass.gaps);
         assert_eq!(pass.files[0].name, "prometheus/queue.json");
         assert_eq!(pass.files[0].bytes, SUCCESS.as_bytes(), "the body as Prometheus wrote it, warnings included");
-        assert_eq!(pass.files[1].bytes, b"{\n  \"queue.json\": \"queue_depth\"\n}\n");
+        // A configured query is written with its name, which rows and gaps are named after.
+        assert_eq!(
+            String::from_utf8_lossy(&pass.files[1].bytes),
+            "{\n  \"queue.json\": {\n    \"name\": \"queue\",\n    \"query\": \"queue_depth\"\n  }\n}\n"
+        );
         for _ in 0..2 {
             let request = requests.recv().await.unwrap();
             assert!(request.starts_with("POST /api/v1/query_range HTTP/1.1\r\n"), "{request}");

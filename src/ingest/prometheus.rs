@@ -64,6 +64,7 @@ pub fn parse_query_range(bytes: &[u8], query: &str) -> Result<QueryRange> {
                 }
                 series.push(SeriesRecord {
                     query: query.to_string(),
+                    name: None,
                     kind,
                     labels: item.get("metric").string_map()?,
                     samples: vec![read_sample(value)?],
@@ -73,6 +74,7 @@ pub fn parse_query_range(bytes: &[u8], query: &str) -> Result<QueryRange> {
         }
         Ok("scalar") => vec![SeriesRecord {
             query: query.to_string(),
+            name: None,
             kind,
             labels: BTreeMap::new(),
             samples: vec![read_sample(result)?],
@@ -131,7 +133,13 @@ fn read_matrix(result: Node<'_, '_>, items: &[Value], query: &str, kind: SeriesK
         if !samples.is_sorted_by_key(|(time, _)| *time) {
             samples.sort_by_key(|(time, _)| *time);
         }
-        series.push(SeriesRecord { query: query.to_string(), kind, labels: item.get("metric").string_map()?, samples });
+        series.push(SeriesRecord {
+            query: query.to_string(),
+            name: None,
+            kind,
+            labels: item.get("metric").string_map()?,
+            samples,
+        });
     }
     Ok(series)
 }

@@ -525,7 +525,7 @@ fn together_within(series: &SeriesRecord) -> i64 {
 /// how many and which ("rose on 3 of 3 pods"); one that moves alone keeps its own row.
 fn metric_entries(series: &[&SeriesRecord], window: &Window) -> Vec<Entry> {
     let Some(first) = series.first() else { return Vec::new() };
-    let source = format!("prometheus: {}", first.query);
+    let source = first.source_name();
     let within = together_within(first);
     let (noun, names) = series_names(series);
     let mut departures: Vec<(usize, Episode)> = Vec::new();

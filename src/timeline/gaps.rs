@@ -214,7 +214,7 @@ fn series_gaps(series: &SeriesRecord, window: &Window, pods: &[&PodRecord]) -> V
     if step.is_nan() || step <= 0.0 {
         return Vec::new();
     }
-    let source = format!("prometheus: {} {}", series.query, series.label_text());
+    let source = format!("{} {}", series.source_name(), series.label_text());
     let pod = series.labels.get("pod").and_then(|name| pods.iter().find(|pod| &pod.name == name));
     let mut gaps = Vec::new();
     for pair in times.windows(2) {

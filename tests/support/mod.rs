@@ -67,6 +67,7 @@ impl Noise {
 pub fn series(query: &str, labels: &[(&str, &str)], samples: Vec<(Timestamp, f64)>) -> Record {
     Record::Series(SeriesRecord {
         query: query.to_owned(),
+        name: None,
         // Decided from the query, as ingest does when it reads the series.
         kind: postmortemd::ingest::prometheus::series_kind(query),
         labels: labels.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect(),
