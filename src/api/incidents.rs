@@ -119,7 +119,9 @@ pub async fn timeline(
 /// `?format=` wins; else the first of HTML, Markdown, JSON the `Accept` header names.
 fn negotiate(format: Option<&str>, headers: &HeaderMap) -> Result<Format> {
     if let Some(format) = format {
-        return format.parse().map_err(|error: render::UnknownFormat| ApiError::bad_request(format!("format: {error}")));
+        return format
+            .parse()
+            .map_err(|error: render::UnknownFormat| ApiError::bad_request(format!("format: {error}")));
     }
     let accept = headers.get(header::ACCEPT).and_then(|value| value.to_str().ok()).unwrap_or("");
     if let Some(format) =
