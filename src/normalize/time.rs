@@ -819,6 +819,15 @@ fn parse_format(format: Format, bytes: &[u8], start: usize, day_first: Option<bo
     match format {
         Format::Compact if start != 0 => None,
         Format::EpochSeconds | Format::EpochMillis | Format::EpochMicros | Format::EpochNanos => None,
+        // The most common layouts straight to their branch of the grammar.
+        Format::Rfc3339 | Format::Iso8601 => match parse_iso(bytes, start) {
+            Some(parsed) if !(bytes.get(parsed.end) == Some(&b' ') && am_pm(bytes, parsed.end + 1).is_some()) => {
+                Some(parsed)
+            }
+            _ => parse_at(bytes, start, day_first),
+        },
+        Format::Syslog | Format::NamedMonth => finish(bytes, month_first_date(bytes, start, None)?),
+        Format::Klog => finish(bytes, klog_date(bytes, start)?),
         _ => parse_at(bytes, start, day_first),
     }
 }
@@ -983,18 +992,10 @@ fn day_month_year(bytes: &[u8], start: usize, run: usize) -> Option<DatePart> {
 }
 
 fn letter_date(bytes: &[u8], start: usize) -> Option<DatePart> {
-    let first = bytes[start];
-    if matches!(first, b'I' | b'W' | b'E' | b'F') {
-        let run = digit_run(bytes, start + 1, 9);
-        if run == 4 || run == 8 {
-            let (year, rest) =
-                if run == 8 { (Some(digits(bytes, start + 1, 4)? as i32), start + 5) } else { (None, start + 1) };
-            let month = digits(bytes, rest, 2)? as u8;
-            let day = digits(bytes, rest + 2, 2)? as u8;
-            let mut date = DatePart::new(year, month, day, rest + 4, Format::Klog);
-            date.klog = true;
-            return Some(date);
-        }
+    if matches!(bytes[start], b'I' | b'W' | b'E' | b'F')
+        && let Some(date) = klog_date(bytes, start)
+    {
+        return Some(date);
     }
     let (weekday_end, month_start) = match weekday_name(bytes, start) {
         Some(end) => {
@@ -1012,6 +1013,27 @@ fn letter_date(bytes: &[u8], start: usize) -> Option<DatePart> {
         }
         None => (None, start),
     };
+    month_first_date(bytes, month_start, weekday_end)
+}
+
+/// klog's `LMMDD` or glog's `LYYYYMMDD` (`L` a severity letter).
+fn klog_date(bytes: &[u8], start: usize) -> Option<DatePart> {
+    let run = digit_run(bytes, start + 1, 9);
+    let (year, rest) = match run {
+        4 => (None, start + 1),
+        8 => (Some(digits(bytes, start + 1, 4)? as i32), start + 5),
+        _ => return None,
+    };
+    let month = digits(bytes, rest, 2)? as u8;
+    let day = digits(bytes, rest + 2, 2)? as u8;
+    let mut date = DatePart::new(year, month, day, rest + 4, Format::Klog);
+    date.klog = true;
+    Some(date)
+}
+
+/// `Mon D`, `Mon D, YYYY`, `Mon-D-YYYY` from `month_start`; `weekday_end` when a weekday
+/// came first.
+fn month_first_date(bytes: &[u8], month_start: usize, weekday_end: Option<usize>) -> Option<DatePart> {
     let (month, after_month) = month_name(bytes, month_start)?;
     let after_month = if bytes.get(after_month) == Some(&b'.') { after_month + 1 } else { after_month };
     let day_start = match bytes.get(after_month) {
@@ -1193,30 +1215,53 @@ fn one_or_two_digits(bytes: &[u8], start: usize) -> Option<(u8, usize)> {
 /// A month name at `start` (`Mar`, `MAR`, `March`; a capital first): its number and the
 /// index after the name. Not followed by another letter.
 fn month_name(bytes: &[u8], start: usize) -> Option<(u8, usize)> {
-    let head = bytes.get(start..start + 3)?;
-    if !head[0].is_ascii_uppercase() {
-        return None;
-    }
-    let lower = [head[0].to_ascii_lowercase(), head[1].to_ascii_lowercase(), head[2].to_ascii_lowercase()];
-    let index = MONTH_NAMES.iter().position(|name| name.as_bytes()[..3] == lower)?;
+    let index = match capitalized_head(bytes, start)? {
+        [b'j', b'a', b'n'] => 0,
+        [b'f', b'e', b'b'] => 1,
+        [b'm', b'a', b'r'] => 2,
+        [b'a', b'p', b'r'] => 3,
+        [b'm', b'a', b'y'] => 4,
+        [b'j', b'u', b'n'] => 5,
+        [b'j', b'u', b'l'] => 6,
+        [b'a', b'u', b'g'] => 7,
+        [b's', b'e', b'p'] => 8,
+        [b'o', b'c', b't'] => 9,
+        [b'n', b'o', b'v'] => 10,
+        [b'd', b'e', b'c'] => 11,
+        _ => return None,
+    };
     let end = name_end(bytes, start, MONTH_NAMES[index].as_bytes())?;
     Some((index as u8 + 1, end))
 }
 
 /// A weekday name at `start` (`Tue`, `TUE`, `Tuesday`): the index after it.
 fn weekday_name(bytes: &[u8], start: usize) -> Option<usize> {
+    let index = match capitalized_head(bytes, start)? {
+        [b'm', b'o', b'n'] => 0,
+        [b't', b'u', b'e'] => 1,
+        [b'w', b'e', b'd'] => 2,
+        [b't', b'h', b'u'] => 3,
+        [b'f', b'r', b'i'] => 4,
+        [b's', b'a', b't'] => 5,
+        [b's', b'u', b'n'] => 6,
+        _ => return None,
+    };
+    name_end(bytes, start, WEEKDAY_NAMES[index].as_bytes())
+}
+
+/// The three bytes at `start` in lower case, when the first is a capital letter. `| 0x20`
+/// lowers letters and maps no other byte onto a letter.
+fn capitalized_head(bytes: &[u8], start: usize) -> Option<[u8; 3]> {
     let head = bytes.get(start..start + 3)?;
-    if !head[0].is_ascii_uppercase() {
-        return None;
-    }
-    let lower = [head[0].to_ascii_lowercase(), head[1].to_ascii_lowercase(), head[2].to_ascii_lowercase()];
-    let name = WEEKDAY_NAMES.iter().find(|name| name.as_bytes()[..3] == lower)?;
-    name_end(bytes, start, name.as_bytes())
+    head[0].is_ascii_uppercase().then(|| [head[0] | 0x20, head[1] | 0x20, head[2] | 0x20])
 }
 
 /// The end of a name written by its first three letters or in full (any case).
 fn name_end(bytes: &[u8], start: usize, full: &[u8]) -> Option<usize> {
     let mut end = start + 3;
+    if !bytes.get(end).is_some_and(u8::is_ascii_alphabetic) {
+        return Some(end);
+    }
     let rest = &bytes[end..];
     let tail = &full[3..];
     if !tail.is_empty() && rest.len() >= tail.len() && rest[..tail.len()].eq_ignore_ascii_case(tail) {
