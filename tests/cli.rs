@@ -102,3 +102,26 @@ fn templates_prints_one_csv_row_per_line() {
     assert_eq!(rows[2], "2,took <*> ms");
     assert_eq!(rows[3], r#"3,"user ""x"", logged in""#);
 }
+
+#[test]
+fn a_year_less_log_takes_its_year_from_a_dated_one_beside_it() {
+    let folder = std::env::temp_dir().join(format!("postmortemd-cli-evidence-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let dated: String = (0..40).map(|second| format!("2023-03-05 14:22:{second:02},000 INFO app: tick\n")).collect();
+    std::fs::write(folder.join("app.log"), dated).unwrap();
+    let year_less: String = (0..40).map(|second| format!("Mar  5 14:22:{second:02} node-1 app[1]: tick\n")).collect();
+    std::fs::write(folder.join("syslog.log"), format!("{year_less}Mar  5 14:23:00 node-1 app[1]: error: disk full\n"))
+        .unwrap();
+    let output = postmortemd(&["draft", "--format", "json", folder.to_str().unwrap()]);
+    std::fs::remove_dir_all(&folder).unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let timeline: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let entries = timeline["entries"].as_array().unwrap();
+    assert!(entries.iter().all(|entry| entry["source"] != "times"), "{timeline}");
+    let syslog: Vec<_> = entries.iter().filter(|entry| entry["source"].as_str().unwrap().contains("syslog")).collect();
+    assert!(!syslog.is_empty(), "{timeline}");
+    for entry in syslog {
+        assert!(!entry["flags"].as_array().unwrap().contains(&"assumed_year".into()), "{entry}");
+        assert!(entry["time"].as_str().unwrap().starts_with("2023-03-05"), "{entry}");
+    }
+}
