@@ -837,9 +837,9 @@ fn parse_format(format: Format, bytes: &[u8], start: usize, day_first: Option<bo
 ///
 /// - dates: `Y-M-D`, `Y/M/D`, `Y.M.D`, `YYYYMMDD`, `D/M/Y` or `M/D/Y` (`/`, `.` or `-`;
 ///   which of the two by `day_first`, see [`Finder`]), `yy/mm/dd`, `D-Mon-Y` (any of
-///   `-`, `/`, space), `Mon D[,] [Y]` with names short or long, `MM-DD` (logcat), klog's
-///   `LMMDD` and glog's `LYYYYMMDD`; a weekday may come first;
-/// - joinings: `T`, spaces, `-`, `_`, `:`, `::`, `, `;
+///   `-`, `/`, space), `D Mon`, `Mon D[,] [Y]` with names short or long, `MM-DD` (logcat),
+///   `MM/DD-` (Snort), klog's `LMMDD` and glog's `LYYYYMMDD`; a weekday may come first;
+/// - joinings: `T`, spaces, a tab, `-`, `_`, `:`, `::`, `, `;
 /// - times: `H:MM[:SS]`, a fraction after `.`, `,` or `:` (three to nine digits), `AM`/`PM`;
 ///   after a compact date and `T` also `hhmmss`;
 /// - zones: `Z`, `±hh`, `±hhmm`, `±hh:mm`, abbreviations ([`zone_abbreviation`]),
@@ -939,6 +939,14 @@ fn digit_date(bytes: &[u8], start: usize, run: usize, day_first: Option<bool>) -
                 if separator == b'-' && run == 2 && after_second == second_start + 2 {
                     return Some(DatePart::new(None, first as u8, second, after_second, Format::Logcat));
                 }
+                // `MM/DD-hh:mm:ss` (Snort's fast alerts without `-y`), year-less, month first.
+                if separator == b'/'
+                    && run == 2
+                    && after_second == second_start + 2
+                    && bytes.get(after_second) == Some(&b'-')
+                {
+                    return Some(DatePart::new(None, first as u8, second, after_second, Format::MonthDayYear));
+                }
                 return None;
             }
             let third_start = after_second + 1;
@@ -985,7 +993,8 @@ fn day_month_year(bytes: &[u8], start: usize, run: usize) -> Option<DatePart> {
     let (month, after_month) = month_name(bytes, month_start)?;
     expect(bytes, after_month, b' ')?;
     if digit_run(bytes, after_month + 1, 5) != 4 {
-        return None;
+        // `5 Mar 14:22:01` (ntpd, some BSD daemons): year-less, the time follows.
+        return Some(DatePart::new(None, month, day, after_month, Format::Syslog));
     }
     let year = digits(bytes, after_month + 1, 4)? as i32;
     Some(DatePart::new(Some(year), month, day, after_month + 5, Format::Rfc2822))
@@ -1087,6 +1096,8 @@ fn finish(bytes: &[u8], date: DatePart) -> Option<Parsed> {
                 let next = skip_spaces(bytes, end);
                 (if next - end > 3 { return None } else { next }, false)
             }
+            // W3C extended logs as CloudFront writes them: `date<TAB>time`.
+            b'\t' => (end + 1, false),
             b':' if bytes.get(end + 1) == Some(&b':') => (end + 2, false),
             b':' | b'_' | b'-' => (end + 1, false),
             b',' if bytes.get(end + 1) == Some(&b' ') => (end + 2, false),
@@ -2212,6 +2223,12 @@ mod tests {
             ("2024-03-05 18:52:01 IST payment gateway up", Some(("2024-03-05T13:22:01Z", Iso8601, false, "2024-03-05 18:52:01 IST"))),
             // Squid: epoch seconds as the first column, inside the window.
             ("1709648521.123    120 10.0.0.1 TCP_MISS/200 512 GET http://example.com/ - HIER_DIRECT/1.2.3.4 text/html", Some(("2024-03-05T14:22:01.123Z", EpochSeconds, false, "1709648521.123"))),
+            // CloudFront (tab-joined), ntpd (day month, no year), Snort (month/day, no year),
+            // WebLogic (named month, comma fraction, PM, zone).
+            ("2024-03-05\t13:22:01\tSEA19-C1\t512\t10.0.0.1\tGET", Some(("2024-03-05T13:22:01Z", YearMonthDay, true, "2024-03-05\t13:22:01"))),
+            (" 5 Mar 14:22:01 ntpd[123]: synchronized to 10.0.0.1, stratum 2", Some(("2024-03-05T14:22:01Z", Syslog, true, "5 Mar 14:22:01"))),
+            ("03/05-14:22:01.123456  [**] [1:1000001:1] ICMP test [**] {ICMP} 10.0.0.1 -> 10.0.0.2", Some(("2024-03-05T14:22:01.123456Z", MonthDayYear, true, "03/05-14:22:01.123456"))),
+            ("####<Mar 5, 2024 3:22:01,123 PM CET> <Notice> <WebLogicServer>", Some(("2024-03-05T14:22:01.123Z", NamedMonth, false, "Mar 5, 2024 3:22:01,123 PM CET"))),
             // Counters and clocks without a date are no times.
             ("12345 GET / 200", None),
             ("1709648521 is outside?", Some(("2024-03-05T14:22:01Z", EpochSeconds, false, "1709648521"))),
