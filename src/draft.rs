@@ -17,7 +17,7 @@ use crate::artifacts::logs::{StreamPrefix, read_lines, span_of};
 use crate::artifacts::{Artifacts, Files};
 use crate::incident::{self, WindowRules};
 use crate::ingest::kubernetes::{Placement, pod_placements};
-use crate::normalize::time::{Finder, TimeContext};
+use crate::normalize::time::{Finder, NO_EVIDENCE_YEAR, TimeContext};
 use crate::record::{Instant, K8sEventRecord, NoteRecord, PodRecord, Record, Source, SourceKind, Stream};
 use crate::timeline::digest::DEFAULT_REQUEST_ID_FIELDS;
 use crate::timeline::skew::node_clock_offsets;
@@ -141,7 +141,7 @@ pub fn draft_artifacts(artifacts: &dyn Artifacts, options: &DraftOptions) -> Res
     let mut inputs = Vec::new();
     let mut skipped = Vec::new();
     // Only whether a line carries a time matters here, not which year it takes.
-    let mut finder = Finder::new(TimeContext { zone: options.zone.clone(), window: None });
+    let mut finder = Finder::new(TimeContext { zone: options.zone.clone(), ..TimeContext::default() });
     for path in paths {
         let head = match read_head(artifacts, &path) {
             Ok(head) => head,
@@ -201,13 +201,23 @@ pub fn draft_artifacts(artifacts: &dyn Artifacts, options: &DraftOptions) -> Res
         });
     }
     let logs: Vec<&Input> = read_inputs.iter().filter(|input| input.kind.is_log()).collect();
-    let window = window(artifacts, options, &records, &logs)?;
+    let (window, assumed_year) = window(artifacts, options, &records, &logs)?;
+    if let Some(assumed) = &assumed_year {
+        records.push(Record::Note(NoteRecord { source: "times".to_owned(), text: assumed.note() }));
+    }
     let title = options.title.clone().unwrap_or_else(|| incident::title(&records, &window));
     let pods: Vec<&PodRecord> = records.iter().filter_map(Record::as_pod).collect();
     let offsets = node_clock_offsets(&records, &window, &options.timeline);
     let events: Vec<&K8sEventRecord> = records.iter().filter_map(Record::as_k8s_event).collect();
     let placements = pod_placements(&events);
-    let context = StreamContext { options, window, pods: &pods, placements: &placements, offsets: &offsets };
+    let context = StreamContext {
+        options,
+        window,
+        window_year_assumed: assumed_year.is_some(),
+        pods: &pods,
+        placements: &placements,
+        offsets: &offsets,
+    };
     let digests = digest_logs(artifacts, &logs, &context, &mut skipped)?;
     records.extend(skipped.iter().map(|error| {
         Record::Note(NoteRecord { source: SKIPPED_SOURCE.to_owned(), text: format!("Skipped {}", reason(error)) })
@@ -271,59 +281,134 @@ fn load_queries(artifacts: &dyn Artifacts, inputs: &mut Vec<Input>, skipped: &mu
     queries
 }
 
-/// `--window`, else the signals with lead-in and tail, else the span of the data.
-fn window(artifacts: &dyn Artifacts, options: &DraftOptions, records: &[Record], logs: &[&Input]) -> Result<Window> {
+/// A year the draft had to assume: year-less log times with no window, alert, event or
+/// dated log line to take a year from.
+struct AssumedYear {
+    year: i32,
+    /// The year is the log files' modification year (else 1970).
+    from_files: bool,
+}
+
+impl AssumedYear {
+    fn note(&self) -> String {
+        let why = if self.from_files {
+            "the log files' modification year"
+        } else {
+            "no file time either, so the Unix epoch's year"
+        };
+        format!(
+            "Year-less log times were read as {}: no window, alert, event or dated log line gave a year ({why}); \
+             their rows are flagged assumed_year. Give --window to set it.",
+            self.year
+        )
+    }
+}
+
+/// `--window`, else the signals with lead-in and tail, else the span of the data; and the
+/// year the window had to assume, if it rests only on year-less times without evidence.
+fn window(
+    artifacts: &dyn Artifacts,
+    options: &DraftOptions,
+    records: &[Record],
+    logs: &[&Input],
+) -> Result<(Window, Option<AssumedYear>)> {
     let rules = WindowRules { lead_in: options.lead_in, tail: options.tail };
     // The data's span matters only without a window or a resolution: skip reading logs else.
     let needs_data = options.window.is_none() && incident::resolution(records).is_none();
-    let data_span = if needs_data { data_span(artifacts, records, logs, options) } else { None };
-    Ok(incident::window(records, &rules, options.window, data_span)?)
+    let (data_span, assumed_year) =
+        if needs_data { data_span(artifacts, records, logs, options) } else { (None, None) };
+    let window = incident::window(records, &rules, options.window, data_span)?;
+    // Signals of their own put the window where they are, whatever the logs assumed.
+    let signals = records.iter().any(|record| matches!(record, Record::Alert(_) | Record::Page(_)));
+    Ok((window, assumed_year.filter(|_| options.window.is_none() && !signals)))
 }
 
+/// The span of every dated input: records, then logs whose times carry their year, then
+/// year-less logs, which take their year from what came before (see
+/// [`TimeContext::evidence`]).
 fn data_span(
     artifacts: &dyn Artifacts,
     records: &[Record],
     logs: &[&Input],
     options: &DraftOptions,
-) -> Option<(Instant, Instant)> {
+) -> (Option<(Instant, Instant)>, Option<AssumedYear>) {
     let mut span: Option<(Instant, Instant)> = None;
-    let mut include =
-        |time: Instant| span = Some(span.map_or((time, time), |(first, last)| (first.min(time), last.max(time))));
+    let include = |span: &mut Option<(Instant, Instant)>, time: Instant| {
+        *span = Some(span.map_or((time, time), |(first, last)| (first.min(time), last.max(time))));
+    };
     for record in records {
         match record {
-            Record::Series(series) => series.samples.iter().for_each(|(time, _)| include(*time)),
+            Record::Series(series) => series.samples.iter().for_each(|(time, _)| include(&mut span, *time)),
             // Events from their first time to their last; routine ones (a pod scheduled hours
             // before) say nothing about when the incident was.
             Record::K8sEvent(event) if event.is_notable() => {
-                event.first_time.into_iter().chain([event.time]).for_each(&mut include);
+                event.first_time.into_iter().chain([event.time]).for_each(|time| include(&mut span, time));
             }
-            Record::Alert(alert) => include(alert.starts_at),
-            Record::Page(page) => include(page.time),
+            Record::Alert(alert) => include(&mut span, alert.starts_at),
+            Record::Page(page) => include(&mut span, page.time),
             _ => {}
         }
     }
-    let mut finder = Finder::new(TimeContext { zone: options.zone.clone(), window: None });
+    let fallback_year = logs
+        .iter()
+        .filter_map(|input| artifacts.modified(&input.path))
+        .max()
+        .map(|modified| i32::from(TimeZone::UTC.to_datetime(modified).year()));
+    let context = TimeContext { zone: options.zone.clone(), fallback_year, ..TimeContext::default() };
+    let mut year_less = Vec::new();
     for input in logs {
-        if let Ok(Some((first, last))) = log_span(artifacts, &input.path, &mut finder) {
-            include(first);
-            include(last);
+        let mut finder = Finder::new(context.clone());
+        let mut saw_year_less = false;
+        let read = log_span(artifacts, &input.path, |text| {
+            let found = finder.find(text)?;
+            saw_year_less |= found.year.is_some();
+            found.year.is_none().then_some(found.instant)
+        });
+        if let Ok(Some((first, last))) = read {
+            include(&mut span, first);
+            include(&mut span, last);
+        }
+        if saw_year_less {
+            year_less.push(input);
         }
     }
-    span
+    let mut assumed = false;
+    let context = TimeContext { evidence: span, ..context };
+    for input in year_less {
+        let mut finder = Finder::new(context.clone());
+        let read = log_span(artifacts, &input.path, |text| {
+            let found = finder.find(text)?;
+            assumed |= found.assumed_year();
+            Some(found.instant)
+        });
+        if let Ok(Some((first, last))) = read {
+            include(&mut span, first);
+            include(&mut span, last);
+        }
+    }
+    let assumed_year = assumed
+        .then(|| AssumedYear { year: fallback_year.unwrap_or(NO_EVIDENCE_YEAR), from_files: fallback_year.is_some() });
+    (span, assumed_year)
 }
 
-fn log_span(artifacts: &dyn Artifacts, path: &Path, finder: &mut Finder) -> io::Result<Option<(Instant, Instant)>> {
+fn log_span(
+    artifacts: &dyn Artifacts,
+    path: &Path,
+    embedded: impl FnMut(&str) -> Option<Instant>,
+) -> io::Result<Option<(Instant, Instant)>> {
     let mut head = Vec::new();
     artifacts.open(path)?.take(SPAN_PROBE_BYTES).read_to_end(&mut head)?;
     let tail = artifacts.tail(path, SPAN_PROBE_BYTES)?;
     let (head, tail) = (String::from_utf8_lossy(&head), String::from_utf8_lossy(&tail));
-    Ok(span_of(&head, &tail, |text| finder.find(text).map(|found| found.instant)))
+    Ok(span_of(&head, &tail, embedded))
 }
 
 /// What every stream of a draft shares.
 struct StreamContext<'a> {
     options: &'a DraftOptions,
     window: Window,
+    /// The window's year was assumed (see [`AssumedYear`]).
+    window_year_assumed: bool,
     pods: &'a [&'a PodRecord],
     /// Pods' namespaces and nodes from events, for pods no pod list names.
     placements: &'a std::collections::BTreeMap<String, Placement>,
@@ -386,6 +471,8 @@ impl StreamContext<'_> {
             time_context: TimeContext {
                 zone: self.options.zone_of(&file_name, &source.to_string()),
                 window: Some((self.window.start, self.window.end)),
+                window_year_assumed: self.window_year_assumed,
+                ..TimeContext::default()
             },
             // A node clock off by more than a fortnight is a broken metric, not a clock.
             offset_hint_nanos: (offset_hint_seconds.clamp(-1.2e6, 1.2e6) * 1e9) as i64,

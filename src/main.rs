@@ -13,7 +13,7 @@ use postmortemd::artifacts::files::ArtifactKind;
 use postmortemd::artifacts::logs::{TemplateInput, write_templates};
 use postmortemd::config;
 use postmortemd::draft::{self, DraftOptions};
-use postmortemd::normalize::inspect::inspect_times;
+use postmortemd::normalize::inspect::{ReportFormat, inspect_times};
 use postmortemd::normalize::time::{self, Finder, TimeContext};
 use postmortemd::record::Instant;
 use postmortemd::timeline::render::{self, Format};
@@ -50,6 +50,9 @@ enum Command {
         /// Zone for zone-less times: `UTC`, an offset like `+09:00`, or an IANA name.
         #[arg(long, default_value = "UTC", value_parser = parse_zone)]
         zone: TimeZone,
+        /// `text` (a `#` header, the rows, a `#` summary) or `tsv` (the rows only).
+        #[arg(long, default_value = "text", value_parser = parse_report_format)]
+        format: ReportFormat,
         /// A log file, one line per record.
         file: PathBuf,
     },
@@ -167,6 +170,20 @@ fn parse_template_input(text: &str) -> Result<TemplateInput, String> {
     text.parse()
 }
 
+fn parse_report_format(text: &str) -> Result<ReportFormat, String> {
+    match text {
+        "text" => Ok(ReportFormat::Text),
+        "tsv" => Ok(ReportFormat::Tsv),
+        _ => Err(format!("{text:?}: expected text or tsv")),
+    }
+}
+
+/// The UTC year of a file's modification time.
+fn modified_year(modified: std::time::SystemTime) -> Option<i32> {
+    let instant = Instant::try_from(modified).ok()?;
+    Some(i32::from(TimeZone::UTC.to_datetime(instant).year()))
+}
+
 fn parse_log_format(text: &str) -> Result<postmortemd::telemetry::LogFormat, String> {
     text.parse().map_err(|_| format!("{text:?}: expected plain or json"))
 }
@@ -185,12 +202,16 @@ fn main() -> anyhow::Result<()> {
             write_templates(readers, input, BufWriter::new(stdout)).context("cannot mine the templates csv")?;
             Ok(())
         }
-        Command::InspectTimes { window, zone, file } => {
-            let context = TimeContext { zone, window };
+        Command::InspectTimes { window, zone, format, file } => {
             let input = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            // Without a window, the file's modification year is the last resort for
+            // year-less times (flagged assumed_year); the wall clock never is.
+            let fallback_year =
+                std::fs::metadata(&file).ok().and_then(|meta| meta.modified().ok()).and_then(modified_year);
+            let context = TimeContext { zone, window, fallback_year, ..TimeContext::default() };
             let stdout = std::io::stdout().lock();
             let mut output = std::io::BufWriter::with_capacity(1 << 16, stdout);
-            let written = inspect_times(&input, &mut Finder::new(context), &mut output)
+            let written = inspect_times(&input, &mut Finder::new(context), format, &mut output)
                 .and_then(|()| std::io::Write::flush(&mut output));
             match written {
                 // A reader that stopped early (`| head`) is not a failure of ours.

@@ -106,23 +106,53 @@ fn inspect_times_says_what_it_read_on_each_line() {
     let path = std::env::temp_dir().join(format!("postmortemd-cli-times-{}.log", std::process::id()));
     std::fs::write(&path, "Feb  9 19:05:23 host app: started\nno time here\n{\"ts\":1739095523.5,\"msg\":\"x\"}\n")
         .unwrap();
-    let output = postmortemd(&[
-        "inspect-times",
-        "--zone",
-        "+09:00",
-        "--window",
-        "2025-02-09T00:00:00Z/2025-02-10T00:00:00Z",
-        path.to_str().unwrap(),
-    ]);
+    let args = ["inspect-times", "--zone", "+09:00", "--window", "2025-02-09T00:00:00Z/2025-02-10T00:00:00Z"];
+    let tsv = postmortemd(&[&args[..], &["--format", "tsv", path.to_str().unwrap()]].concat());
+    let text = postmortemd(&[&args[..], &[path.to_str().unwrap()]].concat());
     std::fs::remove_file(&path).unwrap();
-    assert!(output.status.success());
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(tsv.status.success() && text.status.success());
+    // TSV: the rows only, as the evaluation scripts read them.
+    let stdout = String::from_utf8_lossy(&tsv.stdout);
     let lines: Vec<Vec<&str>> = stdout.lines().map(|line| line.split('\t').collect()).collect();
     assert_eq!(lines.len(), 3, "{stdout}");
     assert_eq!((lines[0][0], lines[0][1], lines[0][2]), ("1", "2025-02-09T10:05:23.000Z", "syslog"), "{stdout}");
-    assert!(lines[0][3].contains("assumed_zone"), "{stdout}");
-    assert_eq!(lines[1][1], "", "{stdout}");
+    assert_eq!((lines[0][3], lines[0][4]), ("assumed_zone", "window"), "{stdout}");
+    assert_eq!((lines[1][1], lines[1][7]), ("", "no date or clock"), "{stdout}");
     assert_eq!(lines[2][1], "2025-02-09T10:05:23.500Z", "{stdout}");
+    // Text: the same rows between a header and a summary.
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    let (comments, rows): (Vec<&str>, Vec<&str>) = stdout.lines().partition(|line| line.starts_with('#'));
+    assert_eq!(rows, String::from_utf8_lossy(&tsv.stdout).lines().collect::<Vec<_>>(), "{stdout}");
+    assert!(comments[0].contains("inspect-times"), "{stdout}");
+    assert!(comments.iter().any(|line| line.contains("+09:00")), "{stdout}");
+    assert!(comments.last().unwrap().contains("assumed_zone 1, assumed_year 0, zone_mismatch 0"), "{stdout}");
+}
+
+#[test]
+fn a_draft_without_any_year_says_which_it_assumed() {
+    let folder = std::env::temp_dir().join(format!("postmortemd-cli-year-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let log = folder.join("syslog.log");
+    let lines: String = (0..40).map(|second| format!("Mar  5 14:22:{second:02} node-1 app[1]: tick\n")).collect();
+    std::fs::write(&log, format!("{lines}Mar  5 14:23:00 node-1 app[1]: error: disk full\n")).unwrap();
+    let year = {
+        let modified = std::fs::metadata(&log).unwrap().modified().unwrap();
+        jiff::tz::TimeZone::UTC.to_datetime(jiff::Timestamp::try_from(modified).unwrap()).year()
+    };
+    let output = postmortemd(&["draft", "--format", "json", folder.to_str().unwrap()]);
+    std::fs::remove_dir_all(&folder).unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let timeline: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let entries = timeline["entries"].as_array().unwrap();
+    let note = entries.iter().find(|entry| entry["source"] == "times").expect("a note on the year");
+    let text = note["event"].as_str().unwrap();
+    assert!(text.contains(&format!("read as {year}")) && text.contains("modification year"), "{text}");
+    let logs: Vec<_> = entries.iter().filter(|entry| entry["kind"] == "log").collect();
+    assert!(!logs.is_empty(), "{timeline}");
+    for entry in logs {
+        assert!(entry["flags"].as_array().unwrap().contains(&"assumed_year".into()), "{entry}");
+        assert!(entry["time"].as_str().unwrap().starts_with(&format!("{year}-03-05")), "{entry}");
+    }
 }
 
 #[test]
@@ -142,4 +172,27 @@ fn templates_prints_one_csv_row_per_line() {
     assert_eq!(rows[1], "1,took <*> ms");
     assert_eq!(rows[2], "2,took <*> ms");
     assert_eq!(rows[3], r#"3,"user ""x"", logged in""#);
+}
+
+#[test]
+fn a_year_less_log_takes_its_year_from_a_dated_one_beside_it() {
+    let folder = std::env::temp_dir().join(format!("postmortemd-cli-evidence-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let dated: String = (0..40).map(|second| format!("2023-03-05 14:22:{second:02},000 INFO app: tick\n")).collect();
+    std::fs::write(folder.join("app.log"), dated).unwrap();
+    let year_less: String = (0..40).map(|second| format!("Mar  5 14:22:{second:02} node-1 app[1]: tick\n")).collect();
+    std::fs::write(folder.join("syslog.log"), format!("{year_less}Mar  5 14:23:00 node-1 app[1]: error: disk full\n"))
+        .unwrap();
+    let output = postmortemd(&["draft", "--format", "json", folder.to_str().unwrap()]);
+    std::fs::remove_dir_all(&folder).unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let timeline: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let entries = timeline["entries"].as_array().unwrap();
+    assert!(entries.iter().all(|entry| entry["source"] != "times"), "{timeline}");
+    let syslog: Vec<_> = entries.iter().filter(|entry| entry["source"].as_str().unwrap().contains("syslog")).collect();
+    assert!(!syslog.is_empty(), "{timeline}");
+    for entry in syslog {
+        assert!(!entry["flags"].as_array().unwrap().contains(&"assumed_year".into()), "{entry}");
+        assert!(entry["time"].as_str().unwrap().starts_with("2023-03-05"), "{entry}");
+    }
 }

@@ -1006,8 +1006,7 @@ mod tests {
 
     #[track_caller]
     fn check_timed(text: &str, expected: bool) {
-        let mut finder =
-            Finder::new(crate::normalize::time::TimeContext { zone: jiff::tz::TimeZone::UTC, window: None });
+        let mut finder = Finder::new(crate::normalize::time::TimeContext::default());
         assert_eq!(carries_times(text.as_bytes(), &mut finder), expected, "{text}");
     }
 

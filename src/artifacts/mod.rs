@@ -10,6 +10,8 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use crate::record::Instant;
+
 pub mod bundle;
 pub mod files;
 pub mod logs;
@@ -21,6 +23,11 @@ pub trait Artifacts: Sync {
     fn names(&self) -> io::Result<Vec<PathBuf>>;
     /// An artifact's bytes from its start.
     fn open(&self, name: &Path) -> io::Result<Box<dyn Read + Send + '_>>;
+    /// When an artifact was last modified, where that is known: the last resort for the
+    /// year of year-less log times when no input gives one (never the wall clock).
+    fn modified(&self, _name: &Path) -> Option<Instant> {
+        None
+    }
     /// At most `n` bytes of an artifact's end (the default reads it through).
     fn tail(&self, name: &Path, n: u64) -> io::Result<Vec<u8>> {
         let mut reader = self.open(name)?;
@@ -48,6 +55,11 @@ impl Artifacts for Files<'_> {
 
     fn open(&self, name: &Path) -> io::Result<Box<dyn Read + Send + '_>> {
         Ok(Box::new(File::open(name)?))
+    }
+
+    fn modified(&self, name: &Path) -> Option<Instant> {
+        let modified = std::fs::metadata(name).ok()?.modified().ok()?;
+        Instant::try_from(modified).ok()
     }
 
     fn tail(&self, name: &Path, n: u64) -> io::Result<Vec<u8>> {

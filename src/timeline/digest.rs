@@ -314,6 +314,8 @@ pub struct LogDigest {
     pub n_lines: u64,
     pub n_without_time: u64,
     pub n_assumed_zone: u64,
+    /// Lines whose year-less time took a year no evidence gave (see `normalize::time::YearSource`).
+    pub n_assumed_year: u64,
     /// Recorded times (stream clock) of the first and last timed line.
     pub first_nanos: Option<i64>,
     pub last_nanos: Option<i64>,
@@ -352,6 +354,7 @@ impl LogDigest {
             n_lines: 0,
             n_without_time: 0,
             n_assumed_zone: 0,
+            n_assumed_year: 0,
             first_nanos: None,
             last_nanos: None,
             rhythm: Rhythm::default(),
@@ -389,8 +392,12 @@ impl LogDigest {
         let recorded = match (transport_nanos, &found) {
             (Some(transport_nanos), _) => transport_nanos,
             (None, Some(found)) => {
-                if found.assumed_zone {
+                // An ambiguous abbreviation (`IST`, `CST`) was read by a rule: its zone is assumed too.
+                if found.assumed_zone || found.ambiguous_zone {
                     self.n_assumed_zone += 1;
+                }
+                if found.assumed_year() {
+                    self.n_assumed_year += 1;
                 }
                 nanos(found.instant)
             }

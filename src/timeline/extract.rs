@@ -666,7 +666,13 @@ fn log_entries(digest: &LogDigest, window: &Window, options: &Options) -> Vec<En
     let baseline_nanos = (nanos(window.baseline_end) - nanos(window.start)).max(0);
     let bucket_nanos = digest.bucket_nanos();
     let quiet_nanos = gaps::silence_threshold_nanos(digest, window, options).max(bucket_nanos);
-    let flags: Vec<Flag> = if digest.n_assumed_zone > 0 { vec![Flag::AssumedZone] } else { Vec::new() };
+    let mut flags: Vec<Flag> = Vec::new();
+    if digest.n_assumed_zone > 0 {
+        flags.push(Flag::AssumedZone);
+    }
+    if digest.n_assumed_year > 0 {
+        flags.push(Flag::AssumedYear);
+    }
     let make = |nanos: i64, text: String, stats: &TemplateStats, count: u64| {
         let mut entry = Entry::new(instant(nanos), Kind::Log, text, digest.source.to_string());
         entry.count = count;

@@ -82,6 +82,7 @@ impl Kind {
 pub enum Flag {
     ClockSkew,
     AssumedZone,
+    AssumedYear,
     ZoneMismatch,
     Gap,
     Truncated,
@@ -92,6 +93,7 @@ impl Flag {
         match self {
             Flag::ClockSkew => "clock_skew",
             Flag::AssumedZone => "assumed_zone",
+            Flag::AssumedYear => "assumed_year",
             Flag::ZoneMismatch => "zone_mismatch",
             Flag::Gap => "gap",
             Flag::Truncated => "truncated",
