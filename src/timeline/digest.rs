@@ -618,9 +618,23 @@ pub fn bare_id(bytes: &[u8]) -> Option<&[u8]> {
 }
 
 fn id_of_token(token: &[u8]) -> Option<&[u8]> {
+    // NB: on every line without a named id: most tokens are ruled out by their length alone
+    // (16-32 hex digits, a 36-byte UUID, a 55-byte traceparent), before anything is split.
+    if !matches!(token.len(), 16..=32 | 36 | 55) {
+        return None;
+    }
     let is_hex_run = |part: &[u8]| part.iter().all(u8::is_ascii_hexdigit);
-    let parts: Vec<&[u8]> = token.split(|byte| *byte == b'-').collect();
-    match parts.as_slice() {
+    let mut parts = [&token[..0]; 5];
+    let mut n_parts = 0;
+    for part in token.split(|byte| *byte == b'-') {
+        if n_parts == parts.len() {
+            return None;
+        }
+        parts[n_parts] = part;
+        n_parts += 1;
+    }
+    let parts = &parts[..n_parts];
+    match parts {
         [a, b, c, d, e]
             if [a.len(), b.len(), c.len(), d.len(), e.len()] == [8, 4, 4, 4, 12]
                 && parts.iter().all(|part| is_hex_run(part)) =>
