@@ -289,7 +289,8 @@ fn changes_from_events(records: &[Record], window: &Window, rollouts: &[&Rollout
 /// ready: seconds, for slow pods minutes).
 const ROLLOUT_STEPS_NANOS: i64 = 3 * 60 * 1_000_000_000;
 
-/// `Scaled up replica set api-7d9f8b6c5 from 0 to 3` (or, before Kubernetes 1.28, `… to 3`):
+/// `Scaled up replica set api-7d9f8b6c5 to 3 from 0` (the deployment controller's form
+/// since Kubernetes 1.28), `… to 3` (before it), or `… from 0 to 3` (other writers):
 /// `(up, replica set, from, to)`.
 fn parse_scaling(message: &str) -> Option<(bool, &str, Option<u64>, u64)> {
     let (up, rest) = if let Some(rest) = message.strip_prefix("Scaled up replica set ") {
@@ -299,13 +300,21 @@ fn parse_scaling(message: &str) -> Option<(bool, &str, Option<u64>, u64)> {
     };
     let mut words = rest.split_whitespace();
     let replicaset = words.next()?;
-    let (from, to) = match (words.next()?, words.next()?) {
-        ("from", from) => {
-            let from = from.parse().ok()?;
-            (words.next() == Some("to")).then_some(())?;
-            (Some(from), words.next()?.trim_end_matches('.').parse().ok()?)
+    let number = |word: Option<&str>| word?.trim_end_matches('.').parse::<u64>().ok();
+    let (from, to) = match words.next()? {
+        "to" => {
+            let to = number(words.next())?;
+            match words.next() {
+                Some("from") => (Some(number(words.next())?), to),
+                None => (None, to),
+                Some(_) => return None,
+            }
         }
-        ("to", to) => (None, to.trim_end_matches('.').parse().ok()?),
+        "from" => {
+            let from = number(words.next())?;
+            (words.next() == Some("to")).then_some(())?;
+            (Some(from), number(words.next())?)
+        }
         _ => return None,
     };
     Some((up, replicaset, from, to))
@@ -781,6 +790,12 @@ mod tests {
 
     #[test]
     fn scaling_messages_of_the_deployment_controller() {
+        // The deployment controller since Kubernetes 1.28: `to N from M`.
+        check_scaling(
+            "Scaled down replica set web-6846c969fd to 2 from 3",
+            Some((false, "web-6846c969fd", Some(3), 2)),
+        );
+        check_scaling("Scaled up replica set web-5b85bc8649 to 1 from 0", Some((true, "web-5b85bc8649", Some(0), 1)));
         check_scaling("Scaled up replica set api-7d9f8b6c5 from 0 to 3", Some((true, "api-7d9f8b6c5", Some(0), 3)));
         check_scaling("Scaled down replica set api-5c4 from 3 to 0", Some((false, "api-5c4", Some(3), 0)));
         // Before Kubernetes 1.28 the message had no `from`.
