@@ -25,8 +25,6 @@ use crate::timeline::{self, DigestConfig, Evidence, LogDigest, Timeline, Window}
 
 /// How much of each end of a log file is read to size the window.
 const SPAN_PROBE_BYTES: u64 = 64 * 1024;
-/// How much of a file is read to recognise its kind.
-const DETECT_BYTES: usize = 16 * 1024;
 
 impl DraftOptions {
     /// The kind `--kind` gives a file, if any.
@@ -249,8 +247,8 @@ fn reason(error: &FileError) -> String {
 }
 
 fn read_head(artifacts: &dyn Artifacts, path: &Path) -> io::Result<Vec<u8>> {
-    let mut head = Vec::with_capacity(DETECT_BYTES);
-    artifacts.open(path)?.take(DETECT_BYTES as u64).read_to_end(&mut head)?;
+    let mut head = Vec::with_capacity(files::HEAD_BYTES);
+    artifacts.open(path)?.take(files::HEAD_BYTES as u64).read_to_end(&mut head)?;
     Ok(head)
 }
 

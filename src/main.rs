@@ -10,10 +10,10 @@ use jiff::SignedDuration;
 use jiff::tz::TimeZone;
 
 use postmortemd::artifacts::files::ArtifactKind;
+use postmortemd::artifacts::inspect::{ReportFormat, inspect_times};
 use postmortemd::artifacts::logs::{TemplateInput, write_templates};
 use postmortemd::config;
 use postmortemd::draft::{self, DraftOptions};
-use postmortemd::normalize::inspect::{ReportFormat, inspect_times};
 use postmortemd::normalize::time::{self, Finder, TimeContext};
 use postmortemd::record::Instant;
 use postmortemd::timeline::render::{self, Format};
@@ -41,8 +41,8 @@ enum Command {
         /// Log files, one record per line.
         files: Vec<PathBuf>,
     },
-    /// Show, line by line, which embedded timestamp was read and how:
-    /// `LINE_NO<TAB>TIME_UTC<TAB>FORMAT<TAB>FLAGS<TAB>MATCHED<TAB>KUBELET`.
+    /// Show, line by line, which embedded timestamp was read and how: a `#` header, then
+    /// `LINE<TAB>TIME<TAB>LAYOUT<TAB>FLAGS<TAB>YEAR<TAB>MATCHED<TAB>KUBELET<TAB>WHY`.
     InspectTimes {
         /// Incident window `START/END` (RFC 3339); year-less times take their year from it.
         #[arg(long, value_parser = parse_window)]

@@ -223,11 +223,9 @@ pub fn carries_times(head: &[u8], finder: &mut Finder) -> bool {
     let n_timed = lines
         .iter()
         .filter(|line| {
-            let text = match split_prefix(line) {
-                Some((prefix, rest)) if prefix.is_pod() => rest,
-                _ => line.as_str(),
-            };
-            kubelet_time(text.as_bytes()).is_some() || finder.find(text).is_some()
+            // Read as the draft reads a line: kubectl's prefix and the kubelet time first.
+            let line = crate::artifacts::logs::parse_line(line);
+            line.transport.is_some() || finder.find(line.text).is_some()
         })
         .count();
     n_timed >= lines.len().min(3) && n_timed * 10 >= lines.len()

@@ -36,6 +36,8 @@ impl std::fmt::Display for StreamPrefix<'_> {
 }
 
 /// Splits `[RESOURCE/NAME/CONTAINER] ` off the start of a line: the prefix and the rest.
+/// The resource is a lower-case word and no part is empty or holds a space (Kubernetes names
+/// cannot), so an application's own bracketed stamp (`[2025/02/09 10:05:23] …`) is text.
 pub fn split_prefix(line: &str) -> Option<(StreamPrefix<'_>, &str)> {
     let inner = line.strip_prefix('[')?;
     let close = inner.find("] ")?;
@@ -44,6 +46,10 @@ pub fn split_prefix(line: &str) -> Option<(StreamPrefix<'_>, &str)> {
     else {
         return None;
     };
+    let name_like = |part: &str| !part.is_empty() && !part.contains(char::is_whitespace);
+    if !resource.bytes().all(|byte| byte.is_ascii_lowercase()) || !name_like(pod) || !name_like(container) {
+        return None;
+    }
     Some((StreamPrefix { resource, pod, container }, &inner[close + 2..]))
 }
 
@@ -192,6 +198,9 @@ mod tests {
         check("[deploy/api/nginx] x", Some("deploy/api/nginx"), None, "x");
         check("[pod/api/nginx/extra] x", None, None, "[pod/api/nginx/extra] x");
         check("[pod/api/nginx]x", None, None, "[pod/api/nginx]x");
+        // An application's own bracketed date is text, not a kubectl prefix.
+        check("[2025/02/09 10:05:23] ERROR upstream gone", None, None, "[2025/02/09 10:05:23] ERROR upstream gone");
+        check("[pod//app] x", None, None, "[pod//app] x");
         check("2025-02-09T10:05:23.123456789Z ", None, Some("2025-02-09T10:05:23.123456789Z"), "");
     }
 

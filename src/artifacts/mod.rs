@@ -14,6 +14,7 @@ use crate::record::Instant;
 
 pub mod bundle;
 pub mod files;
+pub mod inspect;
 pub mod logs;
 
 /// Where a draft's artifacts come from: files on disk ([`Files`]) or an incident's stored

@@ -3,5 +3,4 @@
 //! never opens files.
 
 pub mod bytes;
-pub mod inspect;
 pub mod time;

@@ -58,9 +58,7 @@ fn write_event(out: &mut String, event: &Event) {
         }
         None => out.push_str(&escape(&event.text)),
     }
-    if event.count > 1 {
-        let _ = write!(out, " (×{})", event.count);
-    }
+    out.push_str(&event.count_suffix().unwrap_or_default());
     for flag in &event.flags {
         let _ = write!(out, "<span class=\"flag\">{}</span>", flag.name());
     }

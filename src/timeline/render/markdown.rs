@@ -60,9 +60,7 @@ fn cell_text(value: &Cell) -> String {
 /// row says its recorded time.
 fn event_text(event: &Event) -> String {
     let mut text = cell(&event.text);
-    if event.count > 1 && !text.contains('×') {
-        let _ = write!(text, " (×{})", event.count);
-    }
+    text.push_str(&event.count_suffix().unwrap_or_default());
     for flag in &event.flags {
         match (flag, &event.recorded) {
             (Flag::ClockSkew, Some(recorded)) => {

@@ -56,6 +56,14 @@ pub struct Event {
     pub url: Option<String>,
 }
 
+impl Event {
+    /// ` (×N)` after the text when the row stands for several and its text does not say so
+    /// already (`… (×12 until 10:30:40)`).
+    pub fn count_suffix(&self) -> Option<String> {
+        (self.count > 1 && !self.text.contains('×')).then(|| format!(" (×{})", self.count))
+    }
+}
+
 /// Whether the window starts and ends on one UTC day: clock times then leave out the date.
 pub fn same_day(window: &Window) -> bool {
     window.start.strftime("%F").to_string() == window.end.strftime("%F").to_string()

@@ -1,11 +1,13 @@
 //! The report behind `postmortemd inspect-times`: one line per input line saying which
 //! timestamp the finder read, in which layout, where its year came from and which flags
 //! the draft would put on its rows, or why it read none; so a user sees why a line landed
-//! where it did. It formats text; reading the file is main.rs's job.
+//! where it did. Lines are read as a draft reads them (kubectl's prefix, then the kubelet time); it
+//! formats text, reading the file is main.rs's job.
 
 use std::io::{self, Write};
 
-use super::time::{Finder, Found, NO_EVIDENCE_YEAR, YearSource, kubelet_time, write_rfc3339_utc};
+use super::logs::split_prefix;
+use crate::normalize::time::{Finder, Found, NO_EVIDENCE_YEAR, YearSource, kubelet_time, write_rfc3339_utc};
 use crate::record::Instant;
 
 /// How the report is laid out.
@@ -55,13 +57,18 @@ pub fn inspect_times(
         };
         rest = next;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let line = String::from_utf8_lossy(raw);
+        let whole = String::from_utf8_lossy(raw);
+        // kubectl's `--prefix` first, as the draft reads it.
+        let line = match split_prefix(&whole) {
+            Some((prefix, rest)) if prefix.is_pod() => rest,
+            _ => &whole[..],
+        };
         // Only nine fraction digits are the kubelet's: an application line that merely starts
         // with RFC 3339 and a space would otherwise lose its own time to the prefix column.
         let kubelet = kubelet_time(line.as_bytes()).filter(|time| time.nine_digits);
         let (kubelet, body) = match kubelet.and_then(|time| Some((time.instant, time.text_start?))) {
             Some((instant, text_start)) => (Some(instant), &line[text_start..]),
-            None => (None, &line[..]),
+            None => (None, line),
         };
         write!(output, "{line_no}\t")?;
         let found = finder.find(body);
@@ -242,6 +249,12 @@ mod tests {
             ),
             (
                 b"2025-02-09T10:05:24.123456789Z 2025-02-09 10:05:23,5 WARN \xff\xfe slow\n",
+                "1\t2025-02-09T10:05:23.500Z\tiso8601\tassumed_zone\t-\t2025-02-09 10:05:23,5\t\
+                 kubelet=2025-02-09T10:05:24.123456789Z\n",
+            ),
+            // kubectl's `--prefix` comes off first, as in a draft.
+            (
+                b"[pod/api-1/app] 2025-02-09T10:05:24.123456789Z 2025-02-09 10:05:23,5 WARN slow\n",
                 "1\t2025-02-09T10:05:23.500Z\tiso8601\tassumed_zone\t-\t2025-02-09 10:05:23,5\t\
                  kubelet=2025-02-09T10:05:24.123456789Z\n",
             ),
