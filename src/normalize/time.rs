@@ -50,6 +50,10 @@ impl Default for TimeContext {
     }
 }
 
+/// How far a full date elsewhere in a line may be from its year-less leading time and still
+/// be the same moment written twice (zones and an accept-vs-log delay, never months).
+const LINE_YEAR_AGREEMENT_SECONDS: i64 = 2 * 86_400;
+
 /// The year of the Unix epoch: the year assumed with no evidence and no fallback.
 pub const NO_EVIDENCE_YEAR: i32 = 1970;
 
@@ -613,12 +617,16 @@ impl Finder {
             self.line_years = (u32::MAX, 0);
             let dated = self.scan(bytes, end, bytes.len()).filter(|found| found.year.is_none());
             (self.last, self.last_year, self.last_dated_second, self.line_years) = saved;
-            if let Some(dated) = dated {
+            // Only a date that is the same moment (within a day or two) gives the line its year:
+            // a message quoting another date ("restoring a snapshot taken 2019-06-01") does
+            // not, and does not keep the search going on later lines either.
+            let second = dated.map(|dated| dated.instant.as_second());
+            let same_moment = second
+                .and_then(|second| self.nearest_year(civil, (second, second), false).map(|found| (found, second)))
+                .filter(|((instant, _), second)| (instant.as_second() - second).abs() <= LINE_YEAR_AGREEMENT_SECONDS);
+            if let Some(((instant, _), _)) = same_moment {
                 self.line_years.1 = self.line_years.1.saturating_add(1);
-                let second = dated.instant.as_second();
-                return self
-                    .nearest_year(civil, (second, second), false)
-                    .map(|(instant, _)| (instant, YearSource::Line));
+                return Some((instant, YearSource::Line));
             }
         }
         if let Some((span, source)) = self.reference {
@@ -2316,6 +2324,8 @@ mod tests {
             (march_2024(), &["Mar  5 14:22:01 host x"], ("2024-03-05T14:22:01Z", Some(YearSource::Window))),
             // The line's own full date beats the window.
             (march_2024(), &["Mar  5 14:22:01 host x [05/Mar/2021:14:22:01]"], ("2021-03-05T14:22:01Z", Some(YearSource::Line))),
+            // A date quoted in the message that is not the same moment gives no year.
+            (march_2024(), &["Mar  5 14:22:01 host backup: snapshot taken 2019-06-01 12:00:00"], ("2024-03-05T14:22:01Z", Some(YearSource::Window))),
             (evidence.clone(), &["Mar  5 14:22:01 host x"], ("2023-03-05T14:22:01Z", Some(YearSource::Evidence))),
             // The window beats the other inputs.
             (TimeContext { window: march_2024().window, ..evidence }, &["Mar  5 14:22:01 host x"], ("2024-03-05T14:22:01Z", Some(YearSource::Window))),

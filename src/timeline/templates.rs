@@ -79,8 +79,38 @@ pub struct Miner {
 struct Template {
     tokens: Vec<Box<str>>,
     text: String,
-    /// Lines with and without a trailing part joined it (see `Miner::join_by_optional_tail`).
-    optional_tail: bool,
+    /// Where an optional trailing part starts, once lines with and without it joined the
+    /// template (see `Miner::join_by_optional_tail`): the text shows one `<*>` from there.
+    optional_tail: Option<usize>,
+}
+
+impl Template {
+    /// The text: the tokens, the optional trailing part (whichever the template's own
+    /// tokens hold of it) as one `<*>`.
+    fn refresh_text(&mut self) {
+        self.text = match self.optional_tail {
+            Some(from) => {
+                let mut text = self.tokens[..from.min(self.tokens.len())].join(" ");
+                text.push(' ');
+                text.push_str(WILDCARD);
+                text
+            }
+            None => self.tokens.join(" "),
+        };
+    }
+
+    /// Turns every token where the line (`masked`, split at `spans`) disagrees into `<*>`;
+    /// whether any changed.
+    fn mask_differing(&mut self, masked: &str, spans: &[(u32, u32)]) -> bool {
+        let mut changed = false;
+        for (token, &(start, end)) in self.tokens.iter_mut().zip(spans) {
+            if &**token != WILDCARD && **token != masked[start as usize..end as usize] {
+                *token = WILDCARD.into();
+                changed = true;
+            }
+        }
+        changed
+    }
 }
 
 impl Default for Miner {
@@ -157,7 +187,7 @@ impl Miner {
             self.spans.iter().map(|&(start, end)| Box::from(&self.masked[start as usize..end as usize])).collect();
         let text = tokens.join(" ");
         let id = self.templates.len();
-        self.templates.push(Template { tokens, text, optional_tail: false });
+        self.templates.push(Template { tokens, text, optional_tail: None });
         self.buckets.entry(key).or_default().push(id as u32);
         id
     }
@@ -182,15 +212,8 @@ impl Miner {
     /// Turns every position where the current line disagrees with template `id` into `<*>`.
     fn generalize(&mut self, id: usize) {
         let template = &mut self.templates[id];
-        let mut changed = false;
-        for (token, &(start, end)) in template.tokens.iter_mut().zip(&self.spans) {
-            if &**token != WILDCARD && **token != self.masked[start as usize..end as usize] {
-                *token = WILDCARD.into();
-                changed = true;
-            }
-        }
-        if changed {
-            template.text = template.tokens.join(" ");
+        if template.mask_differing(&self.masked, &self.spans) {
+            template.refresh_text();
         }
     }
 
@@ -199,7 +222,7 @@ impl Miner {
             self.templates.push(Template {
                 tokens: vec![WILDCARD.into()],
                 text: WILDCARD.to_owned(),
-                optional_tail: false,
+                optional_tail: None,
             });
             self.templates.len() - 1
         })
@@ -248,20 +271,11 @@ impl Miner {
         }
         let (id, _, n_shared) = best?;
         let template = &mut self.templates[id as usize];
-        let mut changed = false;
-        for (token, &(start, end)) in template.tokens.iter_mut().zip(&self.spans[..n_shared]) {
-            if &**token != WILDCARD && **token != self.masked[start as usize..end as usize] {
-                *token = WILDCARD.into();
-                changed = true;
-            }
-        }
-        if changed || !template.optional_tail {
-            template.optional_tail = true;
-            template.text = template.tokens.join(" ");
-            if template.tokens.len() == n_shared {
-                template.text.push(' ');
-                template.text.push_str(WILDCARD);
-            }
+        let changed = template.mask_differing(&self.masked, &self.spans[..n_shared]);
+        let from = template.optional_tail.map_or(n_shared, |from| from.min(n_shared));
+        if changed || template.optional_tail != Some(from) {
+            template.optional_tail = Some(from);
+            template.refresh_text();
         }
         Some(id as usize)
     }
@@ -927,6 +941,20 @@ mod tests {
         for lines in systems {
             check_groups(lines);
         }
+    }
+
+    #[test]
+    fn an_optional_trailing_part_stays_one_wildcard_however_the_template_grows() {
+        // A later line that generalizes the template keeps the tail's `<*>`.
+        check(
+            &["cache warmed in 12ms", "cache warmed in 3.5s (2 retries)", "cache warmed at 15ms"],
+            &["cache warmed <*> <*> <*>", "cache warmed <*> <*> <*>", "cache warmed <*> <*> <*>"],
+        );
+        // The longer line came first: the line without the part is not shown with it.
+        check(
+            &["closed connection from 10.0.0.1 port 22 [preauth]", "closed connection from 10.0.0.2 port 22"],
+            &["closed connection from <*> port <*> <*>", "closed connection from <*> port <*> <*>"],
+        );
     }
 
     #[test]
