@@ -143,7 +143,6 @@ pub fn draft_artifacts(artifacts: &dyn Artifacts, options: &DraftOptions) -> Res
     for path in paths {
         let head = match read_head(artifacts, &path) {
             Ok(head) => head,
-            Err(source) if options.strict => return Err(Error::Read { path, source }),
             Err(source) => {
                 skipped.push(FileError::Io { file: path, source });
                 continue;
@@ -175,7 +174,6 @@ pub fn draft_artifacts(artifacts: &dyn Artifacts, options: &DraftOptions) -> Res
         }
         let bytes = match read_all(artifacts, &input.path) {
             Ok(bytes) => bytes,
-            Err(source) if options.strict => return Err(Error::Read { path: input.path, source }),
             Err(source) => {
                 skipped.push(FileError::Io { file: input.path, source });
                 continue;
@@ -189,9 +187,7 @@ pub fn draft_artifacts(artifacts: &dyn Artifacts, options: &DraftOptions) -> Res
             Err(error) => skipped.push(error),
         }
     }
-    if options.strict && !skipped.is_empty() {
-        return Err(Error::Inputs(skipped.iter().map(ToString::to_string).collect()));
-    }
+    strict_check(options, &skipped)?;
     if read_inputs.is_empty() {
         return Err(Error::NoRecognisedInput {
             within: within(options),
@@ -217,6 +213,7 @@ pub fn draft_artifacts(artifacts: &dyn Artifacts, options: &DraftOptions) -> Res
         offsets: &offsets,
     };
     let digests = digest_logs(artifacts, &logs, &context, &mut skipped)?;
+    strict_check(options, &skipped)?;
     records.extend(skipped.iter().map(|error| {
         Record::Note(NoteRecord { source: SKIPPED_SOURCE.to_owned(), text: format!("Skipped {}", reason(error)) })
     }));
@@ -235,6 +232,14 @@ fn within(options: &DraftOptions) -> String {
 }
 
 /// A skipped file's error with its causes, on one line.
+/// With `--strict`, every file skipped so far is an error, each named with its reason.
+fn strict_check(options: &DraftOptions, skipped: &[FileError]) -> Result<()> {
+    if options.strict && !skipped.is_empty() {
+        return Err(Error::Inputs(skipped.iter().map(reason).collect()));
+    }
+    Ok(())
+}
+
 fn reason(error: &FileError) -> String {
     let mut text = error.to_string();
     let mut source = std::error::Error::source(error);
@@ -512,9 +517,6 @@ fn digest_logs(
     for (index, result) in results {
         match result {
             Ok(read) => digests.extend(read),
-            Err(source) if context.options.strict => {
-                return Err(Error::Read { path: logs[index].path.clone(), source });
-            }
             Err(source) => skipped.push(FileError::Io { file: logs[index].path.clone(), source }),
         }
     }
