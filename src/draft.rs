@@ -352,11 +352,7 @@ fn data_span(
             _ => {}
         }
     }
-    let fallback_year = logs
-        .iter()
-        .filter_map(|input| artifacts.modified(&input.path))
-        .max()
-        .map(|modified| i32::from(TimeZone::UTC.to_datetime(modified).year()));
+    let fallback_year = crate::artifacts::modified_year(artifacts, logs.iter().map(|input| input.path.as_path()));
     let context = TimeContext { zone: options.zone.clone(), fallback_year, ..TimeContext::default() };
     let mut year_less = Vec::new();
     for input in logs {

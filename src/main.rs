@@ -178,12 +178,6 @@ fn parse_report_format(text: &str) -> Result<ReportFormat, String> {
     }
 }
 
-/// The UTC year of a file's modification time.
-fn modified_year(modified: std::time::SystemTime) -> Option<i32> {
-    let instant = Instant::try_from(modified).ok()?;
-    Some(i32::from(TimeZone::UTC.to_datetime(instant).year()))
-}
-
 fn parse_log_format(text: &str) -> Result<postmortemd::telemetry::LogFormat, String> {
     text.parse().map_err(|_| format!("{text:?}: expected plain or json"))
 }
@@ -206,8 +200,9 @@ fn main() -> anyhow::Result<()> {
             let input = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             // Without a window, the file's modification year is the last resort for
             // year-less times (flagged assumed_year); the wall clock never is.
+            let files = [file.clone()];
             let fallback_year =
-                std::fs::metadata(&file).ok().and_then(|meta| meta.modified().ok()).and_then(modified_year);
+                postmortemd::artifacts::modified_year(&postmortemd::artifacts::Files(&files), [file.as_path()]);
             let context = TimeContext { zone, window, fallback_year, ..TimeContext::default() };
             let stdout = std::io::stdout().lock();
             let mut output = std::io::BufWriter::with_capacity(1 << 16, stdout);

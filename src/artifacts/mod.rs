@@ -46,6 +46,13 @@ pub trait Artifacts: Sync {
     }
 }
 
+/// The UTC year of the newest modification time among `names`: the last resort for
+/// year-less times (flagged `assumed_year`), never the wall clock.
+pub fn modified_year<'a>(artifacts: &dyn Artifacts, names: impl IntoIterator<Item = &'a Path>) -> Option<i32> {
+    let newest = names.into_iter().filter_map(|name| artifacts.modified(name)).max()?;
+    Some(i32::from(jiff::tz::TimeZone::UTC.to_datetime(newest).year()))
+}
+
 /// Files and folders given on the command line.
 pub struct Files<'a>(pub &'a [PathBuf]);
 
