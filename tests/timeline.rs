@@ -116,6 +116,32 @@ fn request_ids_across_nodes_establish_and_correct_an_offset() {
 }
 
 #[test]
+fn ids_that_are_not_requests_give_no_flagged_skew() {
+    // Two kubelets log the same pod UIDs whenever they sync, at times of their own: shared
+    // bare ids, but no request seen at one moment on both nodes.
+    let window = window();
+    let mut first = digest(container("kube-system", "agent-a", "agent"), Some("node-1"), window);
+    let mut second = digest(container("kube-system", "agent-b", "agent"), Some("node-2"), window);
+    let mut noise = Noise::new(13);
+    let uids: Vec<String> = (0..40u64)
+        .map(|n| {
+            let hex = format!("{:032x}", n.wrapping_mul(0x9e37_79b9_7f4a_7c15) as u128 * 0x1_0000_0001);
+            format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+        })
+        .collect();
+    for (index, uid) in uids.iter().enumerate() {
+        for stream in [&mut first, &mut second] {
+            let offset = 60.0 * 55.0 * noise.next();
+            let time = plus_secs(window.start, offset + index as f64);
+            stream.push(Some(time), &format!("I0209 syncing pod volumes uid {uid}"));
+        }
+    }
+    let timeline = build(Vec::new(), vec![first, second], window);
+    assert!(timeline.clock_skew.iter().all(|skew| !skew.flagged), "{:#?}", timeline.clock_skew);
+    assert!(timeline.entries.iter().all(|entry| !entry.flags.contains(&Flag::ClockSkew)), "{:#?}", timeline.entries);
+}
+
+#[test]
 fn node_clock_series_outrank_request_ids() {
     let window = window();
     let records = vec![

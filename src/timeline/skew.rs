@@ -291,12 +291,20 @@ fn request_id_skews(digests: &[LogDigest], anchored: &BTreeMap<String, f64>, opt
                 spread_seconds: round_millis(spread),
                 evidence,
                 samples: shared as u64,
-                flagged: offset.abs() >= options.skew_threshold_seconds,
+                flagged: offset.abs() >= options.skew_threshold_seconds && ids_agree(offset, spread),
                 zone_error: false,
             });
         }
     }
     skews
+}
+
+/// Shared ids say a clock is off only when they agree on by how much: one request is logged
+/// within milliseconds on both nodes. Ids that are not requests (an object's UID, a content
+/// hash logged whenever it is seen) give offsets all over the place; they are reported, not
+/// flagged.
+fn ids_agree(offset_seconds: f64, spread_seconds: f64) -> bool {
+    spread_seconds <= (offset_seconds.abs() * 0.25).max(1.0)
 }
 
 /// Transport (kubelet) against embedded times of one stream: a constant whole number of
