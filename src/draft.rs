@@ -17,7 +17,7 @@ use crate::artifacts::logs::{StreamPrefix, read_lines, span_of};
 use crate::artifacts::{Artifacts, Files};
 use crate::incident::{self, WindowRules};
 use crate::ingest::kubernetes::{Placement, pod_placements};
-use crate::normalize::time::{Finder, NO_EVIDENCE_YEAR, TimeContext};
+use crate::normalize::time::{Finder, TimeContext};
 use crate::record::{Instant, K8sEventRecord, NoteRecord, PodRecord, Record, Source, SourceKind, Stream};
 use crate::timeline::digest::DEFAULT_REQUEST_ID_FIELDS;
 use crate::timeline::skew::node_clock_offsets;
@@ -295,7 +295,7 @@ struct AssumedYear {
 impl AssumedYear {
     fn note(&self) -> String {
         let why = if self.from_files {
-            "the log files' modification year"
+            "the log files' modification year, or the year before for dates after their modification"
         } else {
             "no file time either, so the Unix epoch's year"
         };
@@ -352,8 +352,8 @@ fn data_span(
             _ => {}
         }
     }
-    let fallback_year = crate::artifacts::modified_year(artifacts, logs.iter().map(|input| input.path.as_path()));
-    let context = TimeContext { zone: options.zone.clone(), fallback_year, ..TimeContext::default() };
+    let fallback_until = crate::artifacts::newest_modified(artifacts, logs.iter().map(|input| input.path.as_path()));
+    let context = TimeContext { zone: options.zone.clone(), fallback_until, ..TimeContext::default() };
     let mut year_less = Vec::new();
     for input in logs {
         let mut finder = Finder::new(context.clone());
@@ -371,13 +371,15 @@ fn data_span(
             year_less.push(input);
         }
     }
-    let mut assumed = false;
+    let mut assumed: Option<i32> = None;
     let context = TimeContext { evidence: span, ..context };
     for input in year_less {
         let mut finder = Finder::new(context.clone());
         let read = log_span(artifacts, &input.path, |text| {
             let found = finder.find(text)?;
-            assumed |= found.assumed_year();
+            if found.assumed_year() {
+                assumed = Some(i32::from(options.zone.to_datetime(found.instant).year()));
+            }
             Some(found.instant)
         });
         if let Ok(Some((first, last))) = read {
@@ -385,8 +387,7 @@ fn data_span(
             include(&mut span, last);
         }
     }
-    let assumed_year = assumed
-        .then(|| AssumedYear { year: fallback_year.unwrap_or(NO_EVIDENCE_YEAR), from_files: fallback_year.is_some() });
+    let assumed_year = assumed.map(|year| AssumedYear { year, from_files: fallback_until.is_some() });
     (span, assumed_year)
 }
 

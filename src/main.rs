@@ -201,9 +201,9 @@ fn main() -> anyhow::Result<()> {
             // Without a window, the file's modification year is the last resort for
             // year-less times (flagged assumed_year); the wall clock never is.
             let files = [file.clone()];
-            let fallback_year =
-                postmortemd::artifacts::modified_year(&postmortemd::artifacts::Files(&files), [file.as_path()]);
-            let context = TimeContext { zone, window, fallback_year, ..TimeContext::default() };
+            let fallback_until =
+                postmortemd::artifacts::newest_modified(&postmortemd::artifacts::Files(&files), [file.as_path()]);
+            let context = TimeContext { zone, window, fallback_until, ..TimeContext::default() };
             let stdout = std::io::stdout().lock();
             let mut output = std::io::BufWriter::with_capacity(1 << 16, stdout);
             let written = inspect_times(&input, &mut Finder::new(context), format, &mut output)

@@ -166,7 +166,10 @@ fn write_header(finder: &Finder, output: &mut impl Write) -> io::Result<()> {
             output,
             "# no window: year-less times take their year from a full date later in the line, else the \
              stream's previous dated line, else {} (YEAR assumed, flagged assumed_year)",
-            context.fallback_year.unwrap_or(NO_EVIDENCE_YEAR)
+            match context.fallback_until {
+                Some(until) => format!("the latest year keeping them before the file was modified ({until})"),
+                None => NO_EVIDENCE_YEAR.to_string(),
+            }
         )?,
     }
     writeln!(output, "# zone-less times are read in {} (flagged assumed_zone)", zone_name(&context.zone))?;

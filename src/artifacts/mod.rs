@@ -46,11 +46,10 @@ pub trait Artifacts: Sync {
     }
 }
 
-/// The UTC year of the newest modification time among `names`: the last resort for
-/// year-less times (flagged `assumed_year`), never the wall clock.
-pub fn modified_year<'a>(artifacts: &dyn Artifacts, names: impl IntoIterator<Item = &'a Path>) -> Option<i32> {
-    let newest = names.into_iter().filter_map(|name| artifacts.modified(name)).max()?;
-    Some(i32::from(jiff::tz::TimeZone::UTC.to_datetime(newest).year()))
+/// The newest modification time among `names`: no line of them was written later, which
+/// bounds the year of year-less times when nothing else gives one (never the wall clock).
+pub fn newest_modified<'a>(artifacts: &dyn Artifacts, names: impl IntoIterator<Item = &'a Path>) -> Option<Instant> {
+    names.into_iter().filter_map(|name| artifacts.modified(name)).max()
 }
 
 /// Files and folders given on the command line.

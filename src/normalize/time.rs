@@ -33,9 +33,10 @@ pub struct TimeContext {
     /// Without a window: the span of the other dated inputs of the same draft (alerts,
     /// events, logs with full dates), which year-less times take their year from.
     pub evidence: Option<(Instant, Instant)>,
-    /// The year taken when nothing else gives one (a draft passes its files' modification
-    /// year); without it 1970, so that the guess is plainly one. Either is flagged.
-    pub fallback_year: Option<i32>,
+    /// The newest time a line can have when nothing else gives its year (a draft passes its
+    /// files' modification time: no line was written after its file): year-less times take
+    /// the latest year that keeps them at or before it; without it 1970. Either is flagged.
+    pub fallback_until: Option<Instant>,
 }
 
 impl Default for TimeContext {
@@ -45,7 +46,7 @@ impl Default for TimeContext {
             window: None,
             window_year_assumed: false,
             evidence: None,
-            fallback_year: None,
+            fallback_until: None,
         }
     }
 }
@@ -68,7 +69,7 @@ pub enum YearSource {
     Evidence,
     /// An earlier line of the same stream with a full date.
     Stream,
-    /// Nothing: the fallback year (the files' modification year, else 1970); rows are
+    /// Nothing: the latest year that keeps the time before its files were modified, else 1970; rows are
     /// flagged `assumed_year`.
     Assumed,
 }
@@ -603,7 +604,7 @@ impl Finder {
 
     /// The year of a year-less time, from the strongest evidence there is: a full date
     /// later in the same line, the window, the draft's other inputs, the stream's previous
-    /// dated line; else [`TimeContext::fallback_year`] (flagged as assumed).
+    /// dated line; else [`TimeContext::fallback_until`] (flagged as assumed).
     fn instant_for_year_less(&mut self, bytes: &[u8], civil: &Civil, end: usize) -> Option<(Instant, YearSource)> {
         // A line that quotes its own full date (HAProxy's accept date and log time, a
         // message repeating the stamp) knows its year best. Looked for on a stream's first
@@ -639,10 +640,14 @@ impl Finder {
             self.last_year = Some((year, YearSource::Stream));
             return Some((instant, YearSource::Stream));
         }
-        let year = self.context.fallback_year.unwrap_or(NO_EVIDENCE_YEAR);
-        // Feb 29 in a common year: the nearest leap year before.
-        let year = (0..4).map(|back| year - back).find(|year| self.instant_in_year(civil, *year).is_some())?;
-        Some((self.instant_in_year(civil, year)?, YearSource::Assumed))
+        // The latest year that keeps the time no later than its file was written (a Dec 10
+        // line in a file saved on Dec 2 is last year's); Feb 29 takes the leap year before.
+        let until = self.context.fallback_until;
+        let latest = until.map_or(NO_EVIDENCE_YEAR, |until| i32::from(self.context.zone.to_datetime(until).year()));
+        let instant = (0..5)
+            .filter_map(|back| self.instant_in_year(civil, latest - back))
+            .find(|instant| until.is_none_or(|until| *instant <= until))?;
+        Some((instant, YearSource::Assumed))
     }
 
     /// The year that puts a year-less time inside (or nearest to) `start..=end`; among
@@ -2317,7 +2322,9 @@ mod tests {
             ..TimeContext::default()
         };
         let nothing = TimeContext::default();
-        let files = TimeContext { fallback_year: Some(2022), ..TimeContext::default() };
+        let files = TimeContext { fallback_until: Some(instant("2022-12-31T23:59:59Z")), ..TimeContext::default() };
+        let saved_in_march =
+            TimeContext { fallback_until: Some(instant("2022-03-04T00:00:00Z")), ..TimeContext::default() };
         type Row<'a> = (TimeContext, &'a [&'a str], (&'a str, Option<YearSource>));
         #[rustfmt::skip]
         let rows: Vec<Row<'_>> = vec![
@@ -2331,6 +2338,8 @@ mod tests {
             (TimeContext { window: march_2024().window, ..evidence }, &["Mar  5 14:22:01 host x"], ("2024-03-05T14:22:01Z", Some(YearSource::Window))),
             (nothing.clone(), &["2019-12-30 10:00:00 boot", "Jan  2 14:22:01 host x"], ("2020-01-02T14:22:01Z", Some(YearSource::Stream))),
             (files.clone(), &["Mar  5 14:22:01 host x"], ("2022-03-05T14:22:01Z", Some(YearSource::Assumed))),
+            // No line is later than its file: a file saved on Mar 4 holds last year's Mar 5.
+            (saved_in_march, &["Mar  5 14:22:01 host x"], ("2021-03-05T14:22:01Z", Some(YearSource::Assumed))),
             (nothing.clone(), &["Mar  5 14:22:01 host x"], ("1970-03-05T14:22:01Z", Some(YearSource::Assumed))),
             // Feb 29 without evidence: the nearest leap year before the fallback.
             (files, &["Feb 29 14:22:01 host x"], ("2020-02-29T14:22:01Z", Some(YearSource::Assumed))),
