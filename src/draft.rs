@@ -21,7 +21,7 @@ use crate::normalize::time::{Finder, TimeContext};
 use crate::record::{Instant, K8sEventRecord, NoteRecord, PodRecord, Record, Source, SourceKind, Stream};
 use crate::timeline::digest::DEFAULT_REQUEST_ID_FIELDS;
 use crate::timeline::skew::node_clock_offsets;
-use crate::timeline::{self, DigestConfig, Evidence, LogDigest, Timeline, Window};
+use crate::timeline::{self, Coverage, CoverageStatus, DigestConfig, Evidence, LogDigest, Timeline, Window};
 
 /// How much of each end of a log file is read to size the window.
 const SPAN_PROBE_BYTES: u64 = 64 * 1024;
@@ -148,6 +148,13 @@ pub fn draft_artifacts(artifacts: &dyn Artifacts, options: &DraftOptions) -> Res
                 continue;
             }
         };
+        // Only a whole file is known to hold nothing but an error message.
+        if head.len() < files::HEAD_BYTES
+            && let Some(message) = files::failed_export(&head)
+        {
+            skipped.push(FileError::FailedExport { file: path, message });
+            continue;
+        }
         let kind = match options.kind_of(&path) {
             Some(kind) => kind,
             None => match files::detect(&path, &head) {
@@ -166,6 +173,7 @@ pub fn draft_artifacts(artifacts: &dyn Artifacts, options: &DraftOptions) -> Res
     }
     let queries = load_queries(artifacts, &mut inputs, &mut skipped);
     let mut records = Vec::new();
+    let mut coverage = Vec::new();
     let mut read_inputs = Vec::with_capacity(inputs.len());
     for input in inputs {
         if input.kind.is_log() || input.kind == ArtifactKind::Queries {
@@ -181,6 +189,8 @@ pub fn draft_artifacts(artifacts: &dyn Artifacts, options: &DraftOptions) -> Res
         };
         match files::read_artifact(&input.path, input.kind, &bytes, &queries) {
             Ok(read) => {
+                let name = input_name(options, &input.path);
+                coverage.push(Coverage::of_records(name.clone(), input.kind.name(), &read).from_input(name));
                 records.extend(read);
                 read_inputs.push(input);
             }
@@ -212,12 +222,40 @@ pub fn draft_artifacts(artifacts: &dyn Artifacts, options: &DraftOptions) -> Res
         placements: &placements,
         offsets: &offsets,
     };
-    let digests = digest_logs(artifacts, &logs, &context, &mut skipped)?;
+    let digests = digest_logs(artifacts, &logs, &context, &mut skipped, &mut coverage)?;
     strict_check(options, &skipped)?;
     records.extend(skipped.iter().map(|error| {
         Record::Note(NoteRecord { source: SKIPPED_SOURCE.to_owned(), text: format!("Skipped {}", reason(error)) })
     }));
-    Ok(timeline::build(Evidence { title, window, records, digests }, &options.timeline))
+    coverage.extend(skipped.iter().map(|error| skipped_coverage(options, error)));
+    Ok(timeline::build(Evidence { title, window, records, digests, coverage }, &options.timeline))
+}
+
+/// How the coverage table names an input: its path within the folder it was found in, else
+/// its file name (a bundle's names are already relative).
+fn input_name(options: &DraftOptions, path: &Path) -> String {
+    let within = options.paths.iter().filter(|given| given.is_dir()).find_map(|folder| path.strip_prefix(folder).ok());
+    match within {
+        Some(relative) if !relative.as_os_str().is_empty() => relative.display().to_string(),
+        _ if options.paths.is_empty() => path.display().to_string(),
+        _ => path.file_name().map_or_else(|| path.display().to_string(), |name| name.to_string_lossy().into_owned()),
+    }
+}
+
+/// The coverage row of a file that was not read: what it seemed to be, and why.
+fn skipped_coverage(options: &DraftOptions, error: &FileError) -> Coverage {
+    let name = input_name(options, error.file());
+    let (kind, status) = match error {
+        FileError::FailedExport { .. } => ("failed export", CoverageStatus::Failed),
+        FileError::UnknownKind { .. } => ("unrecognised", CoverageStatus::Skipped),
+        FileError::NoTimes { .. } => ("text without times", CoverageStatus::Skipped),
+        FileError::Parse { .. } => ("unparsable", CoverageStatus::Skipped),
+        FileError::IsLog { .. } | FileError::Io { .. } => ("unreadable", CoverageStatus::Skipped),
+    };
+    let text = reason(error);
+    let prefix = format!("{}: ", error.file().display());
+    let why = text.strip_prefix(&prefix).unwrap_or(&text).to_owned();
+    Coverage::skipped(name.clone(), kind, status, why).from_input(name)
 }
 
 /// The source of the note rows that name skipped files.
@@ -491,6 +529,7 @@ fn digest_logs(
     logs: &[&Input],
     context: &StreamContext<'_>,
     skipped: &mut Vec<FileError>,
+    coverage: &mut Vec<Coverage>,
 ) -> Result<Vec<LogDigest>> {
     let workers = std::thread::available_parallelism().map_or(1, usize::from).min(logs.len()).max(1);
     let next = AtomicUsize::new(0);
@@ -513,7 +552,19 @@ fn digest_logs(
     let mut digests = Vec::new();
     for (index, result) in results {
         match result {
-            Ok(read) => digests.extend(read),
+            Ok(read) => {
+                let input = logs[index];
+                let name = input_name(context.options, &input.path);
+                if read.is_empty() {
+                    let mut empty = Coverage::of_records(name.clone(), input.kind.name(), &[]).from_input(name.clone());
+                    empty.read.insert("lines", 0);
+                    coverage.push(empty);
+                }
+                coverage.extend(
+                    read.iter().map(|digest| Coverage::of_digest(digest, input.kind.name()).from_input(name.clone())),
+                );
+                digests.extend(read);
+            }
             Err(source) => skipped.push(FileError::Io { file: logs[index].path.clone(), source }),
         }
     }

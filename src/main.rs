@@ -15,7 +15,7 @@ use postmortemd::artifacts::logs::{TemplateInput, write_templates};
 use postmortemd::config;
 use postmortemd::draft::{self, DraftOptions};
 use postmortemd::normalize::time::{self, Finder, TimeContext};
-use postmortemd::record::Instant;
+use postmortemd::record::{Instant, NotConfiguredRecord};
 use postmortemd::timeline::render::{self, Format};
 
 #[derive(Parser)]
@@ -269,20 +269,37 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot open the store {}", settings.store.url))?;
         let mut collectors: Vec<std::sync::Arc<dyn postmortemd::collect::Collector>> = Vec::new();
+        // What the daemon runs without is named in every timeline's coverage.
+        let mut not_configured = Vec::new();
+        let missing = |source: &str, hint: String| NotConfiguredRecord { source: source.to_owned(), hint };
         // Kubernetes first: its pods name the nodes whose clocks Prometheus is asked for.
         match postmortemd::collect::kubernetes::KubeCollector::new(&settings.kubernetes).await {
             Ok(kubernetes) => collectors.push(std::sync::Arc::new(kubernetes)),
-            Err(error) => tracing::warn!(
-                error = %anyhow::Error::new(error),
-                "No Kubernetes collection: set kubernetes.kubeconfig, or run in a cluster with a service account."
-            ),
+            // A kubeconfig set on purpose that cannot be used is a mistake to fix, not a mode.
+            Err(error) if settings.kubernetes.kubeconfig.is_some() => {
+                return Err(anyhow::Error::new(error).context("kubernetes.kubeconfig"));
+            }
+            Err(error) => {
+                let error = anyhow::Error::new(error);
+                tracing::warn!(
+                    error = %error,
+                    "No Kubernetes collection: set kubernetes.kubeconfig, or run in a cluster with a service account."
+                );
+                not_configured.push(missing(
+                    "kubernetes",
+                    format!("set kubernetes.kubeconfig, or run in a cluster with a service account ({error:#})"),
+                ));
+            }
         }
-        if !settings.prometheus.url.is_empty() {
+        if settings.prometheus.url.is_empty() {
+            not_configured.push(missing("prometheus", "set prometheus.url".to_owned()));
+        } else {
             let prometheus = postmortemd::collect::prometheus::PrometheusCollector::new(&settings.prometheus)
                 .context("prometheus.url")?;
             collectors.push(std::sync::Arc::new(prometheus));
         }
-        postmortemd::api::serve(postmortemd::api::AppState::new(settings, store), collectors).await?;
+        let state = postmortemd::api::AppState::new(settings, store).not_collecting(not_configured);
+        postmortemd::api::serve(state, collectors).await?;
         anyhow::Ok(())
     })
 }

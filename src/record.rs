@@ -109,6 +109,8 @@ pub enum Record {
     Series(SeriesRecord),
     Gap(GapRecord),
     Note(NoteRecord),
+    /// A collector the daemon runs without (no settings for it).
+    NotConfigured(NotConfiguredRecord),
 }
 
 impl Record {
@@ -439,6 +441,15 @@ pub struct NoteRecord {
     /// `prometheus: rate(http_requests_total[5m])`.
     pub source: String,
     pub text: String,
+}
+
+/// A collector the daemon was not given settings for: nothing of its kind was looked at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotConfiguredRecord {
+    /// The collector: `kubernetes`, `prometheus`.
+    pub source: String,
+    /// What to set: `set prometheus.url`.
+    pub hint: String,
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use postmortemd::api::{AppState, router};
 use postmortemd::config::{Secret, Settings};
+use postmortemd::record::NotConfiguredRecord;
 use postmortemd::store::Store;
 use tower::ServiceExt;
 
@@ -136,6 +137,59 @@ async fn an_alertmanager_group_becomes_an_incident_with_its_timeline() {
     );
     assert_eq!(daemon.get("/api/v1/incidents/999").await.0, StatusCode::NOT_FOUND);
     assert_eq!(daemon.get(&format!("/api/v1/incidents/{id}/timeline?format=pdf")).await.0, StatusCode::BAD_REQUEST);
+    // What was looked at: the stored notifications, each a file of the bundle.
+    let coverage = timeline["coverage"].as_array().unwrap();
+    assert_eq!(coverage.len(), 2, "{coverage:#?}");
+    assert!(
+        coverage.iter().all(|row| row["kind"] == "alertmanager-webhook" && row["status"] == "read"),
+        "{coverage:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_daemon_without_collectors_says_so_in_every_timeline() {
+    let daemon = daemon(|_| {}).await;
+    let not_configured =
+        |source: &str, hint: &str| NotConfiguredRecord { source: source.to_owned(), hint: hint.to_owned() };
+    let state = daemon.state.clone().not_collecting(vec![
+        not_configured("kubernetes", "set kubernetes.kubeconfig, or run in a cluster with a service account"),
+        not_configured("prometheus", "set prometheus.url"),
+    ]);
+    let daemon = Daemon { state, _folder: daemon._folder };
+    let body = firing(r#"{}:{alertname="HighErrorRate"}"#, "2025-02-09T10:06:15.347Z");
+    assert_eq!(daemon.post("/webhooks/alertmanager", &[JSON], body).await.0, StatusCode::OK);
+    let (_, list) = daemon.get("/api/v1/incidents").await;
+    let id = serde_json::from_str::<serde_json::Value>(&list).unwrap()[0]["id"].as_i64().unwrap();
+    let (status, json) = daemon.get(&format!("/api/v1/incidents/{id}/timeline")).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let timeline: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let collectors: Vec<(&str, &str, &str)> = timeline["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|row| row["kind"] == "collector")
+        .map(|row| {
+            (row["source"].as_str().unwrap(), row["status"].as_str().unwrap(), row["left_out"][0].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        collectors,
+        vec![
+            (
+                "kubernetes",
+                "not_configured",
+                "not configured: set kubernetes.kubeconfig, or run in a cluster with a service account"
+            ),
+            ("prometheus", "not_configured", "not configured: set prometheus.url"),
+        ]
+    );
+    let (_, markdown) = daemon.get(&format!("/api/v1/incidents/{id}/timeline?format=md")).await;
+    assert!(
+        markdown.contains(
+            "| prometheus | collector | not configured | nothing | - | - | not configured: set prometheus.url |"
+        ),
+        "{markdown}"
+    );
 }
 
 /// Headers, body, the status it must get, a text its answer must contain.

@@ -76,10 +76,14 @@ fn a_folder_with_stray_files_drafts_the_rest_and_names_them() {
     }
     assert!(draft.contains("carry no times"), "{draft}");
     assert!(!draft.contains("README"), "{draft}");
+    // The coverage table names each, with what it seemed to be.
+    assert!(draft.contains("| architecture.png | unrecognised | skipped | nothing |"), "{draft}");
+    assert!(draft.contains("| notes.txt | text without times | skipped | nothing |"), "{draft}");
     // Every row of the draft without the strays is still there (the heading counts the notes).
     let rows = |text: &str| -> Vec<String> {
         text.lines()
             .filter(|line| !line.contains("| input |") && !line.starts_with("Window:"))
+            .filter(|line| !strays.iter().any(|(name, _)| line.starts_with(&format!("| {name} |"))))
             .map(str::to_owned)
             .collect()
     };
@@ -89,6 +93,29 @@ fn a_folder_with_stray_files_drafts_the_rest_and_names_them() {
     let stderr = String::from_utf8_lossy(&strict.stderr);
     assert!(stderr.contains("4 input file(s) could not be read"), "{stderr}");
     assert!(stderr.contains("architecture.png: unknown kind of file"), "{stderr}");
+}
+
+#[test]
+fn serve_stops_on_a_kubeconfig_it_was_given_and_cannot_read() {
+    let folder = std::env::temp_dir().join(format!("postmortemd-cli-kubeconfig-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let missing = folder.join("no-such-kubeconfig");
+    let config = folder.join("postmortemd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[store]\nurl = \"sqlite://{}/p.db\"\n[kubernetes]\nkubeconfig = \"{}\"\n",
+            folder.display(),
+            missing.display()
+        ),
+    )
+    .unwrap();
+    let output = postmortemd(&["serve", "--config", config.to_str().unwrap()]);
+    std::fs::remove_dir_all(&folder).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("kubernetes.kubeconfig"), "{stderr}");
+    assert!(stderr.contains(&missing.display().to_string()), "{stderr}");
 }
 
 #[test]

@@ -49,7 +49,10 @@ fn build(
     digests: Vec<timeline::LogDigest>,
     window: timeline::Window,
 ) -> Timeline {
-    timeline::build(Evidence { title: "test".to_owned(), window, records, digests }, &Options::default())
+    timeline::build(
+        Evidence { title: "test".to_owned(), window, records, digests, coverage: Vec::new() },
+        &Options::default(),
+    )
 }
 
 #[track_caller]
@@ -350,7 +353,10 @@ fn rows_beyond_the_limit_are_cut_with_a_note() {
         .map(|minute| alert(&format!("A{minute}"), plus_secs(window.baseline_end, f64::from(minute) * 60.0), None))
         .collect();
     let options = Options { max_entries: 10, ..Options::default() };
-    let timeline = timeline::build(Evidence { title: "t".to_owned(), window, records, digests: Vec::new() }, &options);
+    let timeline = timeline::build(
+        Evidence { title: "t".to_owned(), window, records, digests: Vec::new(), coverage: Vec::new() },
+        &options,
+    );
     assert_eq!(timeline.entries.len(), 10);
     let note = timeline.entries.iter().find(|entry| entry.kind == Kind::Note).expect("a note says what was cut");
     assert!(note.event.starts_with("21 more rows left out"), "{note:?}");
@@ -361,8 +367,13 @@ fn rows_beyond_the_limit_are_cut_with_a_note() {
 fn without_correction_rows_keep_their_recorded_time_but_stay_flagged() {
     let window = window();
     let options = Options { skew_correction: false, ..Options::default() };
-    let evidence =
-        Evidence { title: "t".to_owned(), window, records: Vec::new(), digests: two_node_digests(90.0, window) };
+    let evidence = Evidence {
+        title: "t".to_owned(),
+        window,
+        records: Vec::new(),
+        digests: two_node_digests(90.0, window),
+        coverage: Vec::new(),
+    };
     let timeline = timeline::build(evidence, &options);
     let skewed = row(&timeline, Kind::Log, "logs shop/checkout-q4hjn/app", "First error");
     assert!(skewed.flags.contains(&Flag::ClockSkew), "{skewed:?}");

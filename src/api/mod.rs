@@ -19,6 +19,7 @@ use axum::routing::{get, post};
 use crate::collect::Collector;
 use crate::config::Settings;
 use crate::jobs::{Jobs, Schedule};
+use crate::record::NotConfiguredRecord;
 use crate::store::Store;
 use crate::telemetry::Metrics;
 use crate::timeline::Timeline;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: Store,
     pub metrics: Arc<Metrics>,
+    /// The collectors this daemon runs without, shown in every timeline's coverage.
+    pub not_configured: Arc<Vec<NotConfiguredRecord>>,
     timelines: Arc<Mutex<HashMap<i64, CachedTimeline>>>,
 }
 
@@ -42,8 +45,15 @@ impl AppState {
             settings: Arc::new(settings),
             store,
             metrics: Arc::new(Metrics::default()),
+            not_configured: Arc::new(Vec::new()),
             timelines: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// The daemon, naming the collectors it runs without (`main` knows which it built).
+    pub fn not_collecting(mut self, not_configured: Vec<NotConfiguredRecord>) -> Self {
+        self.not_configured = Arc::new(not_configured);
+        self
     }
 }
 

@@ -7,7 +7,7 @@
 //! `pagerduty/events.json` (the v3 webhooks, an array), `incident-logs.txt`
 //! (`kubectl logs --prefix --timestamps` form), `pods.json`, `events.json`,
 //! `replicasets.json` (Kubernetes `List`s; the last holds the Deployments and other workloads beside their ReplicaSets), `prometheus/*.json` with `prometheus/queries.json`,
-//! and `gaps.json` (what collection could not see).
+//! and `gaps.json` (what collection could not see, and the collectors not configured).
 //! Storing passes and webhooks belongs to the store; this module only shapes files.
 
 use std::collections::BTreeMap;
@@ -20,6 +20,7 @@ use flate2::write::GzEncoder;
 
 use crate::artifacts::Artifacts;
 use crate::ingest;
+use crate::record::NotConfiguredRecord;
 use crate::store::{StoredEvidence, StoredWebhook, decompress};
 
 /// The one log file of a bundle.
@@ -60,7 +61,13 @@ impl Bundle {
     /// The bundle of an incident's webhooks (in arrival order) and stored evidence, whose
     /// log chunks `fetch_chunk` reads one at a time when `incident-logs.txt` is read.
     /// A body that no longer decompresses is left out with a warning, not fatal.
-    pub fn assemble(webhooks: &[StoredWebhook], evidence: StoredEvidence, fetch_chunk: FetchChunk) -> Bundle {
+    /// `not_configured` names the collectors the daemon runs without (kept in `gaps.json`).
+    pub fn assemble(
+        webhooks: &[StoredWebhook],
+        evidence: StoredEvidence,
+        not_configured: &[NotConfiguredRecord],
+        fetch_chunk: FetchChunk,
+    ) -> Bundle {
         let mut files = BTreeMap::new();
         let mut pages: Vec<&[u8]> = Vec::new();
         for webhook in webhooks {
@@ -103,8 +110,8 @@ impl Bundle {
                 Err(error) => tracing::warn!(%error, name, "Stored evidence file no longer reads; left out."),
             }
         }
-        if !evidence.gaps.is_empty() {
-            files.insert("gaps.json".to_owned(), ingest::gaps::to_json(&evidence.gaps));
+        if !evidence.gaps.is_empty() || !not_configured.is_empty() {
+            files.insert("gaps.json".to_owned(), ingest::gaps::to_json(&evidence.gaps, not_configured));
         }
         Bundle { files, log_chunks: evidence.logs, fetch_chunk }
     }
@@ -230,7 +237,7 @@ mod tests {
         let fetch_chunk: FetchChunk = Box::new(move |chunk_id| {
             bodies.get(&chunk_id).cloned().ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such chunk"))
         });
-        Bundle::assemble(&[], evidence, fetch_chunk)
+        Bundle::assemble(&[], evidence, &[], fetch_chunk)
     }
 
     fn tar_entries(archive: &[u8]) -> Vec<(String, Vec<u8>)> {

@@ -137,6 +137,8 @@ pub enum FileError {
     NoTimes { file: PathBuf },
     #[error("{}: {kind} is a log, read line by line by the log reader", file.display())]
     IsLog { file: PathBuf, kind: ArtifactKind },
+    #[error("{}: a failed export, no data: {message}", file.display())]
+    FailedExport { file: PathBuf, message: String },
     #[error("{}: cannot read", file.display())]
     Io {
         file: PathBuf,
@@ -146,6 +148,18 @@ pub enum FileError {
 }
 
 impl FileError {
+    /// The file the error is about.
+    pub fn file(&self) -> &Path {
+        match self {
+            FileError::Parse { file, .. }
+            | FileError::UnknownKind { file }
+            | FileError::NoTimes { file }
+            | FileError::IsLog { file, .. }
+            | FileError::FailedExport { file, .. }
+            | FileError::Io { file, .. } => file,
+        }
+    }
+
     /// A fixed label for metrics.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -153,6 +167,7 @@ impl FileError {
             FileError::UnknownKind { .. } => "unknown_kind",
             FileError::NoTimes { .. } => "no_times",
             FileError::IsLog { .. } => "is_log",
+            FileError::FailedExport { .. } => "failed_export",
             FileError::Io { .. } => "io",
         }
     }
@@ -198,6 +213,48 @@ fn detect_log(text: &[u8]) -> Option<ArtifactKind> {
         return Some(ArtifactKind::KubectlLogs);
     }
     Some(ArtifactKind::PlainLog)
+}
+
+/// What a failed export holds instead of data, when that is all a file holds: an error
+/// body in JSON (a Kubernetes `Status` of `Failure`, a Prometheus `"status": "error"`, an
+/// API's `{"error": {"message": …}}`), or a few lines of text that are a tool's error
+/// message (`Error from server (Forbidden): …`, `error: …`, `Unable to connect to the
+/// server`, `curl: (7) …`) or `kubectl get`'s "No resources found". The message, trimmed,
+/// names the failure in the coverage table rather than "no lines in the window".
+pub fn failed_export(head: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head));
+    let text = text.trim();
+    if text.starts_with('{') {
+        let value: serde_json::Value = serde_json::from_str(text).ok()?;
+        let field =
+            |path: &[&str]| path.iter().try_fold(&value, |node, key| node.get(key)).and_then(serde_json::Value::as_str);
+        if field(&["kind"]) == Some("Status") && field(&["status"]) == Some("Failure") {
+            return Some(format!("Kubernetes Status Failure: {}", field(&["message"]).unwrap_or("(no message)")));
+        }
+        if field(&["status"]) == Some("error") && value.get("data").is_none() {
+            let kind = field(&["errorType"]).unwrap_or("error");
+            return Some(format!("Prometheus {kind}: {}", field(&["error"]).unwrap_or("(no message)")));
+        }
+        return field(&["error", "message"]).map(|message| format!("error: {message}"));
+    }
+    const ERROR_STARTS: [&str; 7] = [
+        "Error from server",
+        "error: ",
+        "Error: ",
+        "Unable to connect to the server",
+        "The connection to the server",
+        "curl: (",
+        "No resources found",
+    ];
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|line| !line.is_empty()).collect();
+    // kubectl's own klog lines (`E1202 10:00:00.1 1 memcache.go:265] couldn't get …`) come
+    // before its message when the server cannot be reached.
+    let message = lines.iter().find(|line| ERROR_STARTS.iter().any(|start| line.starts_with(start)))?;
+    let klog_only_before = lines
+        .iter()
+        .take_while(|line| *line != message)
+        .all(|line| line.contains("memcache.go") || line.contains("couldn't get current server API group list"));
+    (lines.len() <= 6 && klog_only_before).then(|| (*message).to_owned())
 }
 
 /// How many leading lines [`carries_times`] looks at.
@@ -860,9 +917,7 @@ pub fn read_artifact(
             records.extend(objects.pods.into_iter().map(Record::Pod));
             records
         }
-        ArtifactKind::Gaps => {
-            ingest::gaps::parse_gaps(bytes).map_err(parse_error)?.into_iter().map(Record::Gap).collect()
-        }
+        ArtifactKind::Gaps => ingest::gaps::parse_records(bytes).map_err(parse_error)?,
         ArtifactKind::PromQueryRange => {
             let (query, name) = queries.query_for(path);
             let mut answer = ingest::prometheus::parse_query_range(bytes, &query).map_err(parse_error)?;
@@ -905,6 +960,44 @@ pub fn detect_and_read(path: &Path, bytes: &[u8], queries: &Queries) -> Result<(
 
 #[cfg(test)]
 mod tests {
+    #[track_caller]
+    fn check_failed(text: &str, expected: Option<&str>) {
+        assert_eq!(super::failed_export(text.as_bytes()).as_deref(), expected, "{text}");
+    }
+
+    #[test]
+    fn failed_exports_are_named_by_their_message() {
+        check_failed(
+            "Error from server (Forbidden): events is forbidden: User \"dev\" cannot list resource \"events\" in API group \"\" in the namespace \"shop\"\n",
+            Some(
+                "Error from server (Forbidden): events is forbidden: User \"dev\" cannot list resource \"events\" in API group \"\" in the namespace \"shop\"",
+            ),
+        );
+        check_failed(
+            "E1202 10:00:00.123456   4242 memcache.go:265] couldn't get current server API group list: Get \"https://10.0.0.1:6443/api\": dial tcp 10.0.0.1:6443: connect: connection refused\nThe connection to the server 10.0.0.1:6443 was refused - did you specify the right host or port?\n",
+            Some("The connection to the server 10.0.0.1:6443 was refused - did you specify the right host or port?"),
+        );
+        check_failed("No resources found in shop namespace.\n", Some("No resources found in shop namespace."));
+        check_failed(
+            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods \"api-1\" not found","reason":"NotFound","code":404}"#,
+            Some("Kubernetes Status Failure: pods \"api-1\" not found"),
+        );
+        check_failed(
+            r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": 1:6: parse error"}"#,
+            Some("Prometheus bad_data: invalid parameter \"query\": 1:6: parse error"),
+        );
+        check_failed(
+            r#"{"error":{"message":"Invalid Input Provided","code":2001}}"#,
+            Some("error: Invalid Input Provided"),
+        );
+        // Data, and logs that mention errors, are not failures.
+        check_failed(r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#, None);
+        check_failed("2025-02-09T10:00:00Z error: connection refused\n", None);
+        check_failed("", None);
+        let long = "Error: boom\n".to_owned() + &"at frame\n".repeat(10);
+        check_failed(&long, None);
+    }
+
     use super::*;
 
     fn fixture(name: &str) -> (PathBuf, Vec<u8>) {

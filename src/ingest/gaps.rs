@@ -5,17 +5,38 @@
 //!
 //! ```json
 //! {"kind": "postmortemd.gaps", "gaps": [{"source": "logs shop/api-1/app",
-//!   "start": "2025-02-09T10:00:00Z", "end": "2025-02-09T10:20:00Z", "reason": "…", "node": null}]}
+//!   "start": "2025-02-09T10:00:00Z", "end": "2025-02-09T10:20:00Z", "reason": "…", "node": null}],
+//!  "not_configured": [{"source": "prometheus", "hint": "set prometheus.url"}]}
 //! ```
+//!
+//! `not_configured` (optional) names the collectors the daemon ran without: nothing of
+//! their kind was looked at, which the coverage table says.
 
 use super::Result;
 use super::json::{Node, parse_document};
-use crate::record::{GapRecord, GapSource};
+use crate::record::{GapRecord, GapSource, NotConfiguredRecord, Record};
 
 /// The `kind` that marks the file.
 pub const KIND: &str = "postmortemd.gaps";
 
-/// Reads a `gaps.json`.
+/// Reads a `gaps.json`: its gaps, then its collectors not configured.
+pub fn parse_records(bytes: &[u8]) -> Result<Vec<Record>> {
+    let document = parse_document(bytes)?;
+    let mut records: Vec<Record> = parse_gaps(bytes)?.into_iter().map(Record::Gap).collect();
+    let root = Node::root(&document);
+    let missing = root.get("not_configured");
+    let items = missing.array_or_empty("an array of collectors")?;
+    for index in 0..items.len() {
+        let item = missing.item(items, index);
+        records.push(Record::NotConfigured(NotConfiguredRecord {
+            source: item.get("source").str()?.to_owned(),
+            hint: item.get("hint").str()?.to_owned(),
+        }));
+    }
+    Ok(records)
+}
+
+/// Reads the gaps of a `gaps.json`.
 pub fn parse_gaps(bytes: &[u8]) -> Result<Vec<GapRecord>> {
     let document = parse_document(bytes)?;
     let root = Node::root(&document);
@@ -40,8 +61,9 @@ pub fn parse_gaps(bytes: &[u8]) -> Result<Vec<GapRecord>> {
     Ok(records)
 }
 
-/// Writes `gaps` in the shape [`parse_gaps`] reads, one gap per line.
-pub fn to_json(gaps: &[GapRecord]) -> Vec<u8> {
+/// Writes `gaps` and the collectors not configured in the shape [`parse_records`] reads,
+/// one per line.
+pub fn to_json(gaps: &[GapRecord], not_configured: &[NotConfiguredRecord]) -> Vec<u8> {
     let lines: Vec<String> = gaps
         .iter()
         .map(|gap| {
@@ -55,7 +77,16 @@ pub fn to_json(gaps: &[GapRecord]) -> Vec<u8> {
             .to_string()
         })
         .collect();
-    format!("{{\"kind\": \"{KIND}\", \"gaps\": [\n{}\n]}}\n", lines.join(",\n")).into_bytes()
+    let missing: Vec<String> = not_configured
+        .iter()
+        .map(|missing| serde_json::json!({"source": missing.source, "hint": missing.hint}).to_string())
+        .collect();
+    let mut text = format!("{{\"kind\": \"{KIND}\", \"gaps\": [\n{}\n]", lines.join(",\n"));
+    if !missing.is_empty() {
+        text.push_str(&format!(",\n\"not_configured\": [\n{}\n]", missing.join(",\n")));
+    }
+    text.push_str("}\n");
+    text.into_bytes()
 }
 
 #[cfg(test)]
@@ -81,8 +112,11 @@ mod tests {
                 node: None,
             },
         ];
-        assert_eq!(parse_gaps(&to_json(&gaps)).unwrap(), gaps);
-        assert_eq!(parse_gaps(&to_json(&[])).unwrap(), vec![]);
+        assert_eq!(parse_gaps(&to_json(&gaps, &[])).unwrap(), gaps);
+        assert_eq!(parse_gaps(&to_json(&[], &[])).unwrap(), vec![]);
+        let missing = NotConfiguredRecord { source: "prometheus".to_owned(), hint: "set prometheus.url".to_owned() };
+        let records = parse_records(&to_json(&gaps[..1], std::slice::from_ref(&missing))).unwrap();
+        assert_eq!(records, vec![Record::Gap(gaps[0].clone()), Record::NotConfigured(missing)]);
     }
 
     #[test]

@@ -313,6 +313,8 @@ pub struct LogDigest {
     has_levels: bool,
     pub n_lines: u64,
     pub n_without_time: u64,
+    /// Lines after the window's end (not digested beyond their time).
+    pub n_after_window: u64,
     pub n_assumed_zone: u64,
     /// Lines whose year-less time took a year no evidence gave (see `normalize::time::YearSource`).
     pub n_assumed_year: u64,
@@ -353,6 +355,7 @@ impl LogDigest {
             has_levels: false,
             n_lines: 0,
             n_without_time: 0,
+            n_after_window: 0,
             n_assumed_zone: 0,
             n_assumed_year: 0,
             first_nanos: None,
@@ -416,6 +419,7 @@ impl LogDigest {
         let (start, baseline_end, end) = self.window_nanos;
         let reference = recorded - self.config.offset_hint_nanos;
         if reference > end {
+            self.n_after_window += 1;
             return;
         }
         let content = message(text, &structured, found.as_ref().filter(|_| transport.is_none()));

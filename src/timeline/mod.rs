@@ -5,6 +5,7 @@
 //! The entry point is [`build`]. Log lines never reach it one by one: the caller streams
 //! each log stream through a [`LogDigest`] and hands over the digests.
 
+pub mod coverage;
 pub mod digest;
 pub mod extract;
 pub mod gaps;
@@ -20,6 +21,7 @@ use serde::Serialize;
 
 use crate::record::{Instant, Record, Stream};
 
+pub use coverage::{Coverage, CoverageStatus};
 pub use digest::{DigestConfig, LogDigest};
 
 /// `[start, end]` of the incident; the baseline is `[start, baseline_end)`.
@@ -202,6 +204,8 @@ pub struct Timeline {
     pub entries: Vec<Entry>,
     pub clock_skew: Vec<Skew>,
     pub gaps: Vec<Gap>,
+    /// What was looked at: one row per input or collected source.
+    pub coverage: Vec<Coverage>,
 }
 
 /// Pipeline knobs (the `draft` flags and the daemon's `[window]`/`[timeline]` settings).
@@ -234,15 +238,20 @@ pub struct Evidence {
     pub window: Window,
     pub records: Vec<Record>,
     pub digests: Vec<LogDigest>,
+    /// The rows of the inputs read (their caller knows them); [`build`] adds collection's.
+    pub coverage: Vec<Coverage>,
 }
 
 /// Records and digests in, the draft timeline out.
 pub fn build(evidence: Evidence, options: &Options) -> Timeline {
-    let Evidence { title, window, records, digests } = evidence;
+    let Evidence { title, window, records, digests, mut coverage } = evidence;
     let skews = skew::estimate(&records, &digests, &window, options);
     let gaps = gaps::detect(&records, &digests, &window, options);
     let entries = extract::entries(&records, &digests, &window, options);
-    merge::merge(title, window, entries, skews, gaps, options)
+    coverage::complete(&mut coverage, &records);
+    let mut timeline = merge::merge(title, window, entries, skews, gaps, options);
+    timeline.coverage = coverage;
+    timeline
 }
 
 /// A readable span length: `6m55s`, `1h2m`, `45s`, `6d9h`.
@@ -296,6 +305,14 @@ fn serialize_instant<S: serde::Serializer>(instant: &Instant, serializer: S) -> 
         serializer.collect_str(instant)
     } else {
         serializer.collect_str(&Millis(*instant))
+    }
+}
+
+/// An optional bound, as [`serialize_instant`] writes one; `null` when unknown.
+fn serialize_option_instant<S: serde::Serializer>(instant: &Option<Instant>, serializer: S) -> Result<S::Ok, S::Error> {
+    match instant {
+        Some(instant) => serialize_instant(instant, serializer),
+        None => serializer.serialize_none(),
     }
 }
 

@@ -5,7 +5,7 @@
 //! renderer.
 
 use crate::record::Instant;
-use crate::timeline::{Flag, Kind, Millis, Timeline, Window, human_offset, human_value};
+use crate::timeline::{CoverageStatus, Flag, Kind, Millis, Timeline, Window, human_offset, human_value};
 
 /// One table: a heading, its columns, its rows.
 #[derive(Clone, Debug, PartialEq)]
@@ -78,8 +78,8 @@ pub fn clock(window: &Window, instant: Instant) -> String {
     }
 }
 
-/// The timeline, clock skew and data gaps tables, in reading order.
-pub fn tables(timeline: &Timeline) -> [Table; 3] {
+/// The timeline, clock skew, data gaps and coverage tables, in reading order.
+pub fn tables(timeline: &Timeline) -> [Table; 4] {
     let window = &timeline.window;
     // Rows and corrected times read to the millisecond; gap bounds are shown as recorded.
     let row_time =
@@ -133,6 +133,29 @@ pub fn tables(timeline: &Timeline) -> [Table; 3] {
             gap: true,
         })
         .collect();
+    let optional_bound = |instant: Option<Instant>| match instant {
+        Some(instant) => Cell::Time(bound(instant)),
+        None => Cell::Text("-".to_owned()),
+    };
+    let coverage = timeline
+        .coverage
+        .iter()
+        .map(|row| Row {
+            cells: vec![
+                Cell::Text(row.source.clone()),
+                Cell::Text(match &row.input {
+                    Some(input) if *input != row.source => format!("{} ({input})", row.kind),
+                    _ => row.kind.clone(),
+                }),
+                Cell::Text(row.status.name().to_owned()),
+                Cell::Text(read_text(&row.read)),
+                optional_bound(row.start),
+                optional_bound(row.end),
+                Cell::Text(if row.left_out.is_empty() { "-".to_owned() } else { row.left_out.join("; ") }),
+            ],
+            gap: !matches!(row.status, CoverageStatus::Read),
+        })
+        .collect();
     [
         Table {
             heading: "Timeline (all times UTC)",
@@ -150,9 +173,28 @@ pub fn tables(timeline: &Timeline) -> [Table; 3] {
             heading: "Data gaps",
             columns: &["Source", "From", "To", "Reason"],
             rows: gaps,
-            when_empty: Some("No gaps found."),
+            when_empty: Some("No gaps found in what was looked at."),
+        },
+        Table {
+            heading: "What was looked at",
+            columns: &["Source", "Kind", "Status", "Read", "From", "To", "Left out"],
+            rows: coverage,
+            when_empty: Some("Nothing was read."),
         },
     ]
+}
+
+/// How much was read: `1200 lines`, `40 events, 3 pods`, `nothing`.
+fn read_text(read: &std::collections::BTreeMap<&'static str, u64>) -> String {
+    if read.is_empty() {
+        return "nothing".to_owned();
+    }
+    let text = |unit: &str, count: u64| match (count, unit.strip_suffix('s')) {
+        // `series` is its own singular.
+        (1, Some(singular)) if unit != "series" => format!("1 {singular}"),
+        _ => format!("{count} {unit}"),
+    };
+    read.iter().map(|(unit, count)| text(unit, *count)).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]
@@ -205,6 +247,12 @@ mod tests {
                 node: None,
                 stream: None,
             }],
+            coverage: vec![crate::timeline::Coverage::skipped(
+                "notes.txt",
+                "text without times",
+                CoverageStatus::Skipped,
+                "text whose lines carry no times | not a log".to_owned(),
+            )],
         }
     }
 
