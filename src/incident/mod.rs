@@ -76,7 +76,28 @@ pub fn window(
     }
     let (start, end) = data_span.ok_or(WindowError::NoTimes)?;
     let end = end.max(plus(start, SignedDuration::from_secs(1)));
-    Ok(Window { start, end, baseline_end: plus(start, rules.lead_in).min(end) })
+    Ok(Window { start, end, baseline_end: unsignalled_baseline_end(records, rules, start, end) })
+}
+
+/// Where the baseline ends in a window drawn from the data alone: at the lead-in, but no
+/// later than the first change or warning (a rollout, a notable event) and no later than a
+/// quarter of the span, so a short export is not all baseline and shows what changed in it.
+fn unsignalled_baseline_end(records: &[Record], rules: &WindowRules, start: Instant, end: Instant) -> Instant {
+    let first_change = records
+        .iter()
+        .filter_map(|record| match record {
+            Record::Rollout(rollout) => Some(rollout.time),
+            Record::K8sEvent(event) if event.is_notable() => Some(event.first_time.unwrap_or(event.time)),
+            _ => None,
+        })
+        .filter(|time| *time >= start)
+        .min();
+    let quarter = start.checked_add(end.duration_since(start) / 4).unwrap_or(end);
+    let mut baseline_end = plus(start, rules.lead_in).min(quarter);
+    if let Some(change) = first_change {
+        baseline_end = baseline_end.min(change);
+    }
+    baseline_end.clamp(start, end)
 }
 
 /// Where the baseline ends before the first signal: alerts fire after their `for:` and

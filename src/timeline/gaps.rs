@@ -1,16 +1,27 @@
-//! Gaps: stretches of a source with no data where data was expected. A log stream is
-//! silent far beyond its own rhythm (with a floor), begins after the window start or ends
-//! before its end; a Prometheus series misses more than two steps. Reasons come from pod
+//! Gaps: stretches of a source with no data where data was expected. A log stream's
+//! silence is a gap when it is far beyond the stream's own rhythm (with a floor), is not one
+//! of the stream's habits, and the evidence says lines were expected: the pod restarted or
+//! its events explain it, its peers (other containers of the pod, other pods of the
+//! workload) logged meanwhile, or an alert about it was firing (a lone stream, with nothing
+//! else to judge by, on its rhythm alone). A stream that begins after the window start
+//! because its pod began later, or ends because its pod ended, gets one note instead; past
+//! the end of all evidence nothing is inferred, and one note says where that is. A
+//! Prometheus series missing more than two steps is a gap. Reasons come from pod
 //! status and events when they explain the silence. Gaps a collector or sender reported
 //! (`Record::Gap`: a 403, a deleted pod, alerts not delivered) are taken as they are,
 //! clipped to the window.
 
 use jiff::SignedDuration;
 
-use crate::record::{GapRecord, K8sEventRecord, PodRecord, Record, SeriesRecord, Stream, instant, nanos};
+use crate::record::{
+    AlertRecord, AlertStatus, GapRecord, Instant, K8sEventRecord, PodRecord, Record, SeriesRecord, Stream, instant,
+    nanos,
+};
+use crate::timeline::coverage::evidence_end;
 use crate::timeline::digest::LogDigest;
+use crate::timeline::extract::WEIGHT_GAP;
 use crate::timeline::skew::median;
-use crate::timeline::{Gap, Options, Window, human_duration};
+use crate::timeline::{Entry, Gap, Kind, Options, Window, human_duration};
 
 /// A silence counts when it exceeds this many times the stream's 99th percentile spacing.
 const RHYTHM_FACTOR: f64 = 10.0;
@@ -19,12 +30,47 @@ const EDGE_FLOOR_FACTOR: i64 = 3;
 /// Below this many spacings a stream's rhythm is unknown; only long silences count.
 const MIN_DELTAS: u64 = 20;
 
-/// Every gap the evidence shows, by source then start.
-pub fn detect(records: &[Record], digests: &[LogDigest], window: &Window, options: &Options) -> Vec<Gap> {
+/// What gap detection found: the gaps, and the notes that stand in for what is not a gap
+/// (a stream that begins with its pod or ends with it; where the evidence ends).
+#[derive(Debug, Default)]
+pub struct Found {
+    pub gaps: Vec<Gap>,
+    pub notes: Vec<Entry>,
+}
+
+/// Every gap the evidence shows, by source then start, and the notes about streams that
+/// began or ended with their pod and about where the evidence ends.
+pub fn detect(records: &[Record], digests: &[LogDigest], window: &Window, options: &Options) -> Found {
     let pods: Vec<&PodRecord> = records.iter().filter_map(Record::as_pod).collect();
     let events: Vec<&K8sEventRecord> = records.iter().filter_map(Record::as_k8s_event).collect();
-    let mut inferred: Vec<Gap> =
-        digests.iter().flat_map(|digest| log_gaps(digest, window, options, &pods, &events)).collect();
+    let alerts: Vec<&AlertRecord> = records.iter().filter_map(Record::as_alert).collect();
+    let evidence_end = evidence_end(records, digests).map_or(window.end, |end| end.min(window.end));
+    let context = Context { window, options, pods: &pods, events: &events, alerts: &alerts, digests, evidence_end };
+    let mut notes = Vec::new();
+    let mut inferred: Vec<Gap> = Vec::new();
+    for (index, digest) in digests.iter().enumerate() {
+        let (gaps, stream_notes) = log_gaps(index, digest, &context);
+        inferred.extend(gaps);
+        notes.extend(stream_notes);
+    }
+    // Only sources that could have had a gap past it make the end of the evidence worth a
+    // note: a window's tail past the last alert is there by design.
+    let continuous = !digests.is_empty() || records.iter().any(|record| matches!(record, Record::Series(_)));
+    let edge = options.gap_floor * EDGE_FLOOR_FACTOR as i32;
+    if continuous && window.end.duration_since(evidence_end) > edge {
+        let missing = human_duration(window.end.duration_since(evidence_end));
+        let mut note = Entry::new(
+            evidence_end,
+            Kind::Note,
+            format!(
+                "Evidence ends at {}: no input covers the last {missing} of the window, so no gap is inferred past it",
+                evidence_end.strftime("%H:%M:%S")
+            ),
+            "postmortemd",
+        );
+        note.weight = WEIGHT_GAP;
+        notes.push(note);
+    }
     let mut reported: Vec<Gap> = Vec::new();
     for record in records {
         match record {
@@ -45,7 +91,7 @@ pub fn detect(records: &[Record], digests: &[LogDigest], window: &Window, option
         }
     }
     // A reported gap says why; an inferred one of the same source within its span only
-    // guesses ("pod deleted or export ended early"): keep the one that knows.
+    // guesses: keep the one that knows.
     let slack = options.gap_floor;
     inferred.retain(|gap| {
         !reported
@@ -55,7 +101,49 @@ pub fn detect(records: &[Record], digests: &[LogDigest], window: &Window, option
     let mut gaps = inferred;
     gaps.extend(reported);
     gaps.sort_by(|left, right| left.source.cmp(&right.source).then(left.start.cmp(&right.start)));
-    gaps
+    Found { gaps, notes }
+}
+
+/// What every stream's gaps are judged against.
+struct Context<'a> {
+    window: &'a Window,
+    options: &'a Options,
+    pods: &'a [&'a PodRecord],
+    events: &'a [&'a K8sEventRecord],
+    alerts: &'a [&'a AlertRecord],
+    digests: &'a [LogDigest],
+    /// The last time any input covers (at most the window's end), reference clock.
+    evidence_end: Instant,
+}
+
+impl Context<'_> {
+    /// Whether nothing but this stream could say whether it should have logged.
+    fn alone(&self) -> bool {
+        self.digests.len() == 1 && self.alerts.is_empty()
+    }
+}
+
+/// Whether a stream has a line strictly inside `(from, to)`, reference clock: its lines
+/// reach both sides and none of its silences spans the whole stretch.
+fn logged_between(digest: &LogDigest, from: i64, to: i64) -> bool {
+    let hint = digest.config.offset_hint_nanos;
+    let (Some(first), Some(last)) = (digest.first_nanos, digest.last_nanos) else { return false };
+    if first - hint >= to || last - hint <= from {
+        return false;
+    }
+    !digest.silences.iter().any(|&(start, end)| start - hint <= from && end - hint >= to)
+}
+
+/// How many of a stream's other silences are at least half as long as this one: a stream
+/// that often falls silent this long (a component that logs only when something happens)
+/// is not missing data when it does again.
+const HABITUAL_SILENCES: usize = 3;
+
+fn habitual(digest: &LogDigest, silence: (i64, i64)) -> bool {
+    let length = silence.1 - silence.0;
+    let similar =
+        digest.silences.iter().filter(|&&other| other != silence && (other.1 - other.0) * 2 >= length).count();
+    similar >= HABITUAL_SILENCES
 }
 
 /// Whether a stream's own lines contradict a reported gap: a log stream cut mid-pass is
@@ -93,13 +181,8 @@ pub fn silence_threshold_nanos(digest: &LogDigest, window: &Window, options: &Op
     floor.max((p99 as f64 * RHYTHM_FACTOR) as i64)
 }
 
-fn log_gaps(
-    digest: &LogDigest,
-    window: &Window,
-    options: &Options,
-    pods: &[&PodRecord],
-    events: &[&K8sEventRecord],
-) -> Vec<Gap> {
+fn log_gaps(index: usize, digest: &LogDigest, context: &Context<'_>) -> (Vec<Gap>, Vec<Entry>) {
+    let (window, options) = (context.window, context.options);
     let source = digest.source.to_string();
     let gap = |start: i64, end: i64, reason: String| Gap {
         source: source.clone(),
@@ -109,47 +192,192 @@ fn log_gaps(
         node: digest.source.node.clone(),
         stream: Some(digest.source.stream.clone()),
     };
+    let note = |at: i64, text: String| {
+        let mut entry = Entry::new(instant(at), Kind::Note, text, source.clone());
+        entry.node = digest.source.node.clone();
+        entry.stream = Some(digest.source.stream.clone());
+        entry
+    };
+    // A stream without a single time is named in the coverage, not guessed at here.
+    let (Some(first), Some(last)) = (digest.first_nanos, digest.last_nanos) else {
+        return (Vec::new(), Vec::new());
+    };
     let hint = digest.config.offset_hint_nanos;
     let (window_start, window_end) = (nanos(window.start) + hint, nanos(window.end) + hint);
-    let (Some(first), Some(last)) = (digest.first_nanos, digest.last_nanos) else {
-        return vec![gap(window_start, window_end, "no lines in the window".to_owned())];
-    };
+    let evidence_end = nanos(context.evidence_end) + hint;
     let threshold = silence_threshold_nanos(digest, window, options);
-    let container = container_of(&digest.source.stream, pods);
-    let mut gaps = Vec::new();
-    for &(start, end) in &digest.silences {
-        if end - start > threshold {
-            let explained = explain(container, events, instant(start - threshold), instant(end + threshold));
-            let duration = human_duration(SignedDuration::from_nanos(end - start));
-            gaps.push(gap(start, end, format!("no lines for {duration}{explained}")));
+    let rhythm_known = digest.rhythm.n_deltas >= MIN_DELTAS;
+    let pod_name = match &digest.source.stream {
+        Stream::Container(name) => Some(name.pod.as_str()),
+        Stream::File(_) => None,
+    };
+    let container = container_of(&digest.source.stream, context.pods);
+    // Whether the evidence says the stream should have logged in `(from, to)` (stream clock):
+    // its peers (the same pod's other containers, the same workload's other pods) logged or
+    // an alert about it was firing; or, for a silence between its own lines (not at an edge,
+    // where exports and idle components end), its rhythm is known and something else was
+    // going on (any other stream logged, any alert fired) or there is nothing else to judge by.
+    let expected = |from: i64, to: i64, between_lines: bool| {
+        let (from, to) = (from - hint, to - hint);
+        let others = || context.digests.iter().enumerate().filter(move |(other_index, _)| *other_index != index);
+        let peers_logged =
+            others().any(|(_, other)| is_peer(pod_name, &other.source.stream) && logged_between(other, from, to));
+        let firing = |alert: &&&AlertRecord| {
+            let end = alert.ends_at.filter(|_| alert.status == AlertStatus::Resolved).map_or(i64::MAX, nanos);
+            nanos(alert.starts_at) < to && end > from
+        };
+        let alert_about_it =
+            context.alerts.iter().filter(firing).any(|alert| pod_name.is_some_and(|pod| concerns(alert, pod)));
+        if peers_logged || alert_about_it {
+            return true;
         }
+        let elsewhere = || {
+            others().any(|(_, other)| logged_between(other, from, to))
+                || context.alerts.iter().any(|alert| firing(&alert))
+        };
+        between_lines && rhythm_known && (context.alone() || elsewhere())
+    };
+    let mut gaps = Vec::new();
+    let mut notes = Vec::new();
+    for &(start, end) in &digest.silences {
+        if end - start <= threshold {
+            continue;
+        }
+        let explained =
+            explain(pod_name, container, context.events, instant(start - threshold), instant(end + threshold));
+        if explained.is_empty() && (habitual(digest, (start, end)) || !expected(start, end, true)) {
+            continue;
+        }
+        let duration = human_duration(SignedDuration::from_nanos(end - start));
+        gaps.push(gap(start, end, format!("no lines for {duration}{explained}")));
     }
     // The edges take a longer silence: exports of several pods end (and windows drawn from
     // the data start) minutes apart without anything having been lost.
     let edge_threshold = threshold.max(EDGE_FLOOR_FACTOR * options.gap_floor.as_nanos() as i64);
     if first - window_start > edge_threshold {
-        let created = container.and_then(|(pod, _)| pod.created_at).map(nanos);
-        // A pod created in the window had nothing to log before.
-        let pod_is_new =
-            created.is_some_and(|created| created + hint >= window_start - threshold && first - created <= threshold);
-        if !pod_is_new {
-            let begins = human_duration(SignedDuration::from_nanos(first - window_start));
+        let begins = human_duration(SignedDuration::from_nanos(first - window_start));
+        let created = container.and_then(|(pod, _)| pod.created_at).map(|created| nanos(created) + hint);
+        // The pod was there before its first line: created earlier, or events about it.
+        let earlier = first - threshold;
+        let existed = created.is_some_and(|created| created < earlier)
+            || pod_name.is_some_and(|pod| {
+                context.events.iter().any(|event| {
+                    is_about_pod(event, pod) && nanos(event.first_time.unwrap_or(event.time)) + hint < earlier
+                })
+            });
+        if existed && expected(window_start, first, false) {
             gaps.push(gap(
                 window_start,
                 first,
                 format!("stream begins {begins} after the window start (log rotated away or export started late)"),
             ));
+        } else {
+            let why = match created.filter(|created| *created >= earlier) {
+                Some(created) => format!("its pod was created at {}", instant(created).strftime("%H:%M:%S")),
+                None => "nothing shows it logged before".to_owned(),
+            };
+            notes.push(note(first, format!("Log stream begins, {begins} after the window start: {why}")));
         }
     }
-    if window_end - last > edge_threshold {
-        let ends = human_duration(SignedDuration::from_nanos(window_end - last));
-        gaps.push(gap(
-            last,
-            window_end,
-            format!("stream ends {ends} before the window end (pod deleted or export ended early)"),
-        ));
+    let end_of_evidence = window_end.min(evidence_end);
+    if end_of_evidence - last > edge_threshold {
+        let ends = human_duration(SignedDuration::from_nanos(end_of_evidence - last));
+        if let Some(ended) =
+            pod_name.and_then(|pod| pod_ended(pod, container, context.events, instant(last - threshold)))
+        {
+            notes.push(note(last, format!("Log stream ends, {ends} before the evidence does: {ended}")));
+        } else if expected(last, end_of_evidence, false) {
+            gaps.push(gap(
+                last,
+                end_of_evidence,
+                format!("stream ends {ends} before the rest of the evidence (pod deleted or export ended early)"),
+            ));
+        }
     }
-    gaps
+    (gaps, notes)
+}
+
+/// Whether `other` is a peer of a stream of `pod`: another container of the pod, or a pod of
+/// the same workload (the name up to its ReplicaSet hash, StatefulSet ordinal or
+/// DaemonSet suffix).
+fn is_peer(pod: Option<&str>, other: &Stream) -> bool {
+    let (Some(pod), Stream::Container(other)) = (pod, other) else { return false };
+    other.pod == pod || workload_of(&other.pod) == workload_of(pod)
+}
+
+/// A pod's workload name: `checkout-api-7d9f8b6c5-q4hjn` → `checkout-api`, `db-0` → `db`,
+/// `node-exporter-x7k2p` → `node-exporter`; a name of no such shape is its own.
+pub fn workload_of(pod: &str) -> &str {
+    let mut name = pod;
+    // The random suffix: five characters of Kubernetes' alphabet (no vowels but digits).
+    if let Some((rest, suffix)) = name.rsplit_once('-')
+        && suffix.len() == 5
+        && suffix.bytes().all(|byte| byte.is_ascii_digit() || (byte.is_ascii_lowercase() && !b"aeiou".contains(&byte)))
+    {
+        name = rest;
+        // A ReplicaSet's pod-template hash before it: 6 to 10 of the same alphabet.
+        if let Some((rest, hash)) = name.rsplit_once('-')
+            && (6..=10).contains(&hash.len())
+            && hash
+                .bytes()
+                .all(|byte| byte.is_ascii_digit() || (byte.is_ascii_lowercase() && !b"aeiou".contains(&byte)))
+        {
+            name = rest;
+        }
+        return name;
+    }
+    // A StatefulSet's ordinal.
+    match name.rsplit_once('-') {
+        Some((rest, ordinal)) if !ordinal.is_empty() && ordinal.bytes().all(|byte| byte.is_ascii_digit()) => rest,
+        _ => name,
+    }
+}
+
+/// Whether an alert is about a pod: its `pod` label names it, or a workload-like label
+/// (`deployment`, `statefulset`, `daemonset`, `service`, `job`, `app`, `container`) names
+/// its workload.
+fn concerns(alert: &AlertRecord, pod: &str) -> bool {
+    if alert.labels.get("pod").is_some_and(|labelled| labelled == pod) {
+        return true;
+    }
+    let workload = workload_of(pod);
+    ["deployment", "statefulset", "daemonset", "service", "job", "app", "container"]
+        .iter()
+        .filter_map(|label| alert.labels.get(*label))
+        .any(|value| value == workload)
+}
+
+/// Whether an event is about a pod (its object, or a controller's `Deleted pod: NAME`).
+fn is_about_pod(event: &K8sEventRecord, pod: &str) -> bool {
+    event.object.strip_prefix("Pod/") == Some(pod)
+}
+
+/// Why a pod stopped logging for good, when the evidence says: stopped or deleted at or
+/// after `since`, or its container terminated then.
+fn pod_ended(
+    pod: &str,
+    container: Option<(&PodRecord, &str)>,
+    events: &[&K8sEventRecord],
+    since: Instant,
+) -> Option<String> {
+    const ENDINGS: [&str; 4] = ["Killing", "Preempting", "Evicted", "TaintManagerEviction"];
+    let ending = events.iter().find(|event| {
+        event.time >= since
+            && ((is_about_pod(event, pod) && ENDINGS.contains(&event.reason.as_str()))
+                || (event.reason == "SuccessfulDelete" && event.message.ends_with(&format!(": {pod}"))))
+    });
+    if let Some(event) = ending {
+        return Some(format!("{} at {} ({})", event.reason, event.time.strftime("%H:%M:%S"), event.message));
+    }
+    let (pod_record, container_name) = container?;
+    let status = pod_record.containers.iter().find(|status| status.name == container_name)?;
+    let termination = status.last_termination.as_ref()?;
+    let finished = termination.finished_at.filter(|finished| *finished >= since)?;
+    // Restarted since: its stream would go on.
+    if status.started_at.is_some_and(|started| started > finished) {
+        return None;
+    }
+    Some(format!("its container terminated at {}", finished.strftime("%H:%M:%S")))
 }
 
 /// The pod and container a log stream is of, when it is a container's and the pod was read.
@@ -164,15 +392,16 @@ fn container_of<'a>(stream: &Stream, pods: &[&'a PodRecord]) -> Option<(&'a PodR
 
 /// Why a container was silent between `from` and `to`, when pod status or events say.
 fn explain(
+    pod_name: Option<&str>,
     container: Option<(&PodRecord, &str)>,
     events: &[&K8sEventRecord],
     from: jiff::Timestamp,
     to: jiff::Timestamp,
 ) -> String {
-    let Some((pod, container_name)) = container else {
+    let Some(pod_name) = pod_name else {
         return String::new();
     };
-    let status = pod.containers.iter().find(|status| status.name == container_name);
+    let status = container.and_then(|(pod, name)| pod.containers.iter().find(|status| status.name == name));
     if let Some(termination) = status.and_then(|status| status.last_termination.as_ref())
         && termination.finished_at.is_some_and(|finished| from <= finished && finished <= to)
     {
@@ -185,10 +414,11 @@ fn explain(
             format!(" (container restarted: {})", detail.join(", "))
         };
     }
-    let object = format!("Pod/{}", pod.name);
     let reasons: Vec<&str> = events
         .iter()
-        .filter(|event| event.object == object && event.time >= from && event.first_time.unwrap_or(event.time) <= to)
+        .filter(|event| {
+            is_about_pod(event, pod_name) && event.time >= from && event.first_time.unwrap_or(event.time) <= to
+        })
         .map(|event| event.reason.as_str())
         .collect();
     if reasons.is_empty() {
@@ -281,6 +511,23 @@ mod tests {
     #[track_caller]
     fn check_filtering(query: &str, expected: bool) {
         assert_eq!(is_filtering(query), expected, "{query}");
+    }
+
+    #[track_caller]
+    fn check_workload(pod: &str, expected: &str) {
+        assert_eq!(workload_of(pod), expected, "{pod}");
+    }
+
+    #[test]
+    fn pods_belong_to_their_workload_by_name() {
+        check_workload("checkout-api-7d9f8b6c5-q4hjn", "checkout-api");
+        check_workload("web-5c9b7d6f4-x2kqp", "web");
+        check_workload("db-0", "db");
+        check_workload("postgres-replica-12", "postgres-replica");
+        check_workload("node-exporter-x7k2p", "node-exporter");
+        // Vowels never appear in Kubernetes' random suffixes: these are names.
+        check_workload("api-gateway", "api-gateway");
+        check_workload("mysql", "mysql");
     }
 
     #[test]

@@ -246,10 +246,11 @@ pub struct Evidence {
 pub fn build(evidence: Evidence, options: &Options) -> Timeline {
     let Evidence { title, window, records, digests, mut coverage } = evidence;
     let skews = skew::estimate(&records, &digests, &window, options);
-    let gaps = gaps::detect(&records, &digests, &window, options);
-    let entries = extract::entries(&records, &digests, &window, options);
+    let found = gaps::detect(&records, &digests, &window, options);
+    let mut entries = extract::entries(&records, &digests, &window, options);
+    entries.extend(found.notes);
     coverage::complete(&mut coverage, &records);
-    let mut timeline = merge::merge(title, window, entries, skews, gaps, options);
+    let mut timeline = merge::merge(title, window, entries, skews, found.gaps, options);
     timeline.coverage = coverage;
     timeline
 }
