@@ -49,7 +49,8 @@ impl PrometheusCollector {
                 return metadata;
             }
         };
-        if !scope.nodes.is_empty() {
+        // The instances serve only the node clock queries: not asked when those are off.
+        if self.node_clock && !scope.nodes.is_empty() {
             match self.retrying(|| self.node_instances(&api, scope)).await {
                 Ok(instances) => metadata.node_instances = instances,
                 Err(error) => self.failed(&mut metadata, scope, "prometheus series", error),
