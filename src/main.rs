@@ -113,7 +113,7 @@ struct DraftArgs {
     /// Read files as this kind instead of recognising it; `PATTERN=KIND` only the files whose
     /// name contains PATTERN (repeatable). Kinds: kubectl-logs, plain-log, prom-query-range,
     /// alertmanager-webhook, alertmanager-alerts, pagerduty-log-entries, pagerduty-events,
-    /// k8s-events, replicasets, deployments, pods, queries.
+    /// k8s-events, replicasets, deployments, pods, queries, gaps, prom-rules, prom-targets.
     #[arg(long = "kind", value_name = "[PATTERN=]KIND", value_parser = parse_source_kind)]
     kinds: Vec<(Option<String>, ArtifactKind)>,
     /// At most this many rows; what is cut is said in a note row.

@@ -111,6 +111,8 @@ pub enum Record {
     Note(NoteRecord),
     /// A collector the daemon runs without (no settings for it).
     NotConfigured(NotConfiguredRecord),
+    Rule(RuleRecord),
+    Target(TargetRecord),
 }
 
 impl Record {
@@ -144,6 +146,14 @@ impl Record {
 
     pub fn as_gap(&self) -> Option<&GapRecord> {
         if let Record::Gap(gap) = self { Some(gap) } else { None }
+    }
+
+    pub fn as_rule(&self) -> Option<&RuleRecord> {
+        if let Record::Rule(rule) = self { Some(rule) } else { None }
+    }
+
+    pub fn as_target(&self) -> Option<&TargetRecord> {
+        if let Record::Target(target) = self { Some(target) } else { None }
     }
 }
 
@@ -450,6 +460,74 @@ pub struct NotConfiguredRecord {
     pub source: String,
     /// What to set: `set prometheus.url`.
     pub hint: String,
+}
+
+/// An alerting rule as Prometheus reports it (`/api/v1/rules`): what an alert of its name
+/// stands for, and how long its condition must hold before it fires (`for:`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuleRecord {
+    /// The alert name.
+    pub name: String,
+    /// Its PromQL expression.
+    pub query: String,
+    /// `for:` (zero without one).
+    pub duration: jiff::SignedDuration,
+    /// Labels the rule adds to its alerts (values may be templates).
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    /// The rule group and the file it was loaded from.
+    pub group: String,
+    pub file: String,
+}
+
+impl RuleRecord {
+    /// Whether `alert` can be one of this rule's: the same name, and every label the rule
+    /// sets carried by the alert with the same value (templated values, `{{ … }}`, aside).
+    pub fn fits(&self, alert: &AlertRecord) -> bool {
+        self.name == alert.name
+            && self.labels.iter().all(|(label, value)| value.contains("{{") || alert.labels.get(label) == Some(value))
+    }
+}
+
+/// The rule `alert` fired from, among `rules`: those it [fits](RuleRecord::fits), the one
+/// setting the most labels; `None` when none fits, or when the closest fits disagree on
+/// `for:` (a wrong onset would mislead more than none).
+pub fn rule_of<'a>(alert: &AlertRecord, rules: &[&'a RuleRecord]) -> Option<&'a RuleRecord> {
+    let fitting: Vec<&RuleRecord> = rules.iter().copied().filter(|rule| rule.fits(alert)).collect();
+    let most = fitting.iter().map(|rule| rule.labels.len()).max()?;
+    let mut closest = fitting.into_iter().filter(|rule| rule.labels.len() == most);
+    let first = closest.next()?;
+    closest.all(|other| other.duration == first.duration).then_some(first)
+}
+
+/// The health of a scrape target at its last scrape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TargetHealth {
+    Up,
+    Down,
+    Unknown,
+}
+
+/// One scrape target as Prometheus reports it (`/api/v1/targets`), at its last scrape: why
+/// its series may have stopped.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TargetRecord {
+    /// Labels after relabelling (`instance`, `job`, …): those its series carry.
+    pub labels: BTreeMap<String, String>,
+    pub scrape_pool: String,
+    pub scrape_url: String,
+    pub health: TargetHealth,
+    /// Empty when the last scrape succeeded.
+    pub last_error: String,
+    /// `None` before the first scrape.
+    pub last_scrape: Option<Instant>,
+}
+
+impl TargetRecord {
+    /// Whether the last scrape failed.
+    pub fn is_failing(&self) -> bool {
+        self.health == TargetHealth::Down || !self.last_error.is_empty()
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,10 @@
 //! on a free loopback port) whose history for a past window was backfilled with
 //! `promtool tsdb create-blocks-from openmetrics`: planted series come back through the
 //! `draft` readers, a long window is split and merged without lost or repeated points, the
-//! node ahead by 90 s is found, and a bad query or a stopped Prometheus is a gap.
+//! node ahead by 90 s is found, and a bad query or a stopped Prometheus is a gap. A second
+//! Prometheus loads a rule file with `for:` and scrapes a target nobody listens on: the pass
+//! keeps the alert's rule and the target's error, finds a node's exporter by
+//! `node_uname_info`, and the draft shows when the condition began and why the series stopped.
 
 mod support;
 
@@ -17,7 +20,7 @@ use postmortemd::draft::{DraftOptions, draft};
 use postmortemd::ingest::prometheus::parse_query_range;
 use postmortemd::record::{AlertRecord, AlertStatus};
 use support::at;
-use support::services::{scratch_folder, start_prometheus};
+use support::services::{eventually, free_port, scratch_folder, start_prometheus, start_prometheus_with};
 
 /// The backfilled history: 09:00–12:00 on 2025-02-09, a sample every 15 s.
 const START: &str = "2025-02-09T09:00:00Z";
@@ -111,8 +114,8 @@ fn settings(url: &str, step: &str, queries: &[Rule]) -> PrometheusSettings {
     }
 }
 
-fn alert() -> AlertRecord {
-    let expression = "rate(http_requests_total{pod=\"api-1\"}[5m]) > 0.5";
+/// `expression` as a `generatorURL` writes it (`g0.expr`, form-encoded).
+fn generator_url(expression: &str) -> String {
     let encoded: String = expression
         .bytes()
         .map(|byte| match byte {
@@ -121,6 +124,11 @@ fn alert() -> AlertRecord {
             other => format!("%{other:02X}"),
         })
         .collect();
+    format!("http://prometheus:9090/graph?g0.expr={encoded}&g0.tab=1")
+}
+
+fn alert() -> AlertRecord {
+    let expression = "rate(http_requests_total{pod=\"api-1\"}[5m]) > 0.5";
     AlertRecord {
         name: "HighErrorRate".to_owned(),
         status: AlertStatus::Firing,
@@ -132,7 +140,7 @@ fn alert() -> AlertRecord {
         starts_at: at("2025-02-09T10:35:00Z"),
         ends_at: None,
         fingerprint: None,
-        generator_url: Some(format!("http://prometheus:9090/graph?g0.expr={encoded}&g0.tab=1")),
+        generator_url: Some(generator_url(expression)),
     }
 }
 
@@ -301,5 +309,190 @@ async fn the_collector_reads_a_real_prometheus_and_reports_what_it_cannot() {
     let reason = format!("prometheus at {url} unreachable: connection refused");
     assert_eq!(gaps, [("prometheus: queue", reason.as_str()), ("prometheus: workers", reason.as_str())]);
     assert!(pass.gaps.iter().all(|gap| (gap.start, gap.end) == (at(START), at(END))), "{:?}", pass.gaps);
+    let _ = std::fs::remove_dir_all(&folder);
+}
+
+/// The rule file of the second Prometheus: the alert's rule (`for: 5m`), a rule of the same
+/// name whose labels the alert does not carry, and an unrelated one.
+const RULES: &str = r#"groups:
+- name: shop
+  rules:
+  - alert: HighErrorRate
+    expr: rate(flaky_requests_total[5m]) > 0.5
+    for: 5m
+    labels:
+      severity: critical
+    annotations:
+      summary: flaky answers errors
+  - alert: HighErrorRate
+    expr: rate(flaky_requests_total[5m]) > 0.1
+    for: 30m
+    labels:
+      severity: warning
+- name: other
+  rules:
+  - alert: DiskFull
+    expr: disk_used_ratio > 0.9
+    for: 10m
+"#;
+
+#[tokio::test]
+async fn rules_targets_and_exporter_instances_come_from_prometheus_itself() {
+    let folder = scratch_folder("collect-prometheus-self");
+    // A target nobody listens on: its scrapes are refused, so Prometheus marks it down.
+    let dead_port = free_port();
+    let instance = format!("127.0.0.1:{dead_port}");
+    let times: Vec<i64> = (seconds(START)..=seconds(END)).step_by(SCRAPE_SECS as usize).collect();
+    let stops = seconds("2025-02-09T11:00:00Z");
+    let mut history = String::new();
+    let _ = writeln!(history, "# TYPE flaky_requests counter");
+    for time in times.iter().filter(|time| **time < stops) {
+        let _ = writeln!(
+            history,
+            r#"flaky_requests_total{{instance="{instance}",job="flaky"}} {} {time}"#,
+            time - times[0]
+        );
+    }
+    // node-2's exporter is known by its address only; node_uname_info names its node.
+    let _ = writeln!(history, "# TYPE node_uname_info gauge");
+    for time in &times {
+        let _ = writeln!(
+            history,
+            r#"node_uname_info{{instance="10.0.0.2:9100",job="node-exporter",nodename="node-2"}} 1 {time}"#
+        );
+    }
+    let _ = writeln!(history, "# TYPE node_time_seconds gauge");
+    for time in &times {
+        let _ = writeln!(
+            history,
+            r#"node_time_seconds{{instance="10.0.0.2:9100",job="node-exporter"}} {} {time}"#,
+            time + 90
+        );
+    }
+    history.push_str("# EOF\n");
+    std::fs::write(folder.join("rules.yml"), RULES).unwrap();
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [rules.yml]\n\
+         scrape_configs:\n- job_name: flaky\n  static_configs:\n  - targets: ['{instance}']\n"
+    );
+    let (_prometheus, url) = start_prometheus_with(&folder, &history, &config).await;
+    let client = reqwest::Client::new();
+    eventually("the dead target to be down", async || {
+        let answer: serde_json::Value =
+            client.get(format!("{url}/api/v1/targets")).send().await.ok()?.json().await.ok()?;
+        (answer["data"]["activeTargets"][0]["health"] == "down").then_some(())
+    })
+    .await;
+
+    let expression = "rate(flaky_requests_total[5m]) > 0.5";
+    let mut fired = alert();
+    fired.labels =
+        [("alertname", "HighErrorRate"), ("severity", "critical"), ("instance", instance.as_str()), ("job", "flaky")]
+            .into_iter()
+            .map(|(label, value)| (label.to_owned(), value.to_owned()))
+            .collect();
+    fired.generator_url = Some(generator_url(expression));
+    let mut scope = scope(&["node-2"]);
+    scope.alerts = vec![fired.clone()];
+    let collector = PrometheusCollector::new(&PrometheusSettings {
+        queries: vec![PrometheusQuery {
+            name: "flaky".to_owned(),
+            matchers: BTreeMap::new(),
+            query: "rate(flaky_requests_total[5m])".to_owned(),
+        }],
+        ..settings(&url, "15s", &[])
+    })
+    .unwrap();
+    let pass = collector.pass(&scope).await;
+    assert!(pass.gaps.is_empty(), "{:?}", pass.gaps);
+
+    // The alert's rule, with its `for:`; not the warning rule nor the other group.
+    let rules = postmortemd::ingest::prometheus::parse_rules(file(&pass, "prometheus/rules.json")).unwrap();
+    let got: Vec<(&str, &str, i64, &str)> = rules
+        .iter()
+        .map(|rule| {
+            (rule.group.as_str(), rule.query.as_str(), rule.duration.as_secs(), rule.labels["severity"].as_str())
+        })
+        .collect();
+    assert_eq!(got, [("shop", expression, 300, "critical")]);
+    assert!(rules[0].file.ends_with("rules.yml"), "{}", rules[0].file);
+
+    // The alert's target, down, in Prometheus's words.
+    let targets = postmortemd::ingest::prometheus::parse_targets(file(&pass, "prometheus/targets.json")).unwrap();
+    assert_eq!(targets.len(), 1, "{targets:?}");
+    assert_eq!(targets[0].labels["instance"], instance);
+    assert_eq!(targets[0].health, postmortemd::record::TargetHealth::Down);
+    assert!(targets[0].last_error.ends_with("connect: connection refused"), "{}", targets[0].last_error);
+    assert!(targets[0].last_scrape.is_some());
+
+    // node-2's clock by the instance Prometheus named for it.
+    let queries: BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(file(&pass, "prometheus/queries.json")).unwrap();
+    let clock_query = queries["node-clock-offset.json"].as_str().unwrap();
+    assert!(
+        clock_query.starts_with(r#"label_replace(node_time_seconds{instance=~"(10\\.0\\.0\\.2:9100)"}"#),
+        "{clock_query}"
+    );
+
+    // Drafted as the daemon drafts its bundle: the files and the alert's notification.
+    let evidence = folder.join("evidence");
+    for file in &pass.files {
+        let path = evidence.join(&file.name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, &file.bytes).unwrap();
+    }
+    let webhook = serde_json::json!({
+        "version": "4", "status": "firing", "receiver": "postmortemd", "groupKey": "{}:{}",
+        "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am", "truncatedAlerts": 0,
+        "alerts": [{"status": "firing", "labels": fired.labels, "annotations": {}, "startsAt": "2025-02-09T10:35:00Z",
+                    "endsAt": "0001-01-01T00:00:00Z", "generatorURL": fired.generator_url, "fingerprint": "0123456789abcdef"}],
+    });
+    std::fs::create_dir_all(evidence.join("alertmanager")).unwrap();
+    std::fs::write(evidence.join("alertmanager/webhook-000001.json"), webhook.to_string()).unwrap();
+    let timeline = draft(&DraftOptions {
+        paths: vec![evidence.clone()],
+        window: Some((at(START), at(END))),
+        ..DraftOptions::default()
+    })
+    .unwrap();
+    let onset: Vec<(String, &str)> = timeline
+        .entries
+        .iter()
+        .filter(|entry| entry.source == "prometheus rules")
+        .map(|entry| (entry.time.to_string(), entry.event.as_str()))
+        .collect();
+    assert_eq!(
+        onset,
+        [(
+            "2025-02-09T10:30:00Z".to_owned(),
+            "HighErrorRate condition true (rule `for: 5m` before it fired at 10:35:00): rate(flaky_requests_total[5m]) > 0.5"
+        )]
+    );
+    assert!(
+        timeline.entries.iter().any(|entry| entry.source == "alertmanager" && entry.time == at("2025-02-09T10:35:00Z")),
+        "the firing row stays"
+    );
+    let stopped: Vec<&postmortemd::timeline::Gap> =
+        timeline.gaps.iter().filter(|gap| gap.source.starts_with("prometheus: flaky")).collect();
+    assert_eq!(stopped.len(), 1, "{:?}", timeline.gaps);
+    let because = format!("target down: connection refused (job flaky, instance {instance}, at its last scrape ");
+    assert!(stopped[0].reason.contains(&because), "{}", stopped[0].reason);
+    // The rate holds its last value for the 5 min lookback, then nothing until the window end.
+    assert!(
+        stopped[0].start >= at("2025-02-09T11:00:00Z") && stopped[0].start <= at("2025-02-09T11:05:00Z"),
+        "{:?}",
+        stopped[0]
+    );
+    assert_eq!(stopped[0].end, at(END));
+    let skews: Vec<(&str, f64, bool)> =
+        timeline.clock_skew.iter().map(|skew| (skew.subject.as_str(), skew.offset_seconds, skew.flagged)).collect();
+    assert!(skews.contains(&("node node-2", 90.0, true)), "{skews:?}");
+
+    // Without the rule file in the evidence, no onset row: it comes from the rule, not a guess.
+    std::fs::remove_file(evidence.join("prometheus/rules.json")).unwrap();
+    let timeline =
+        draft(&DraftOptions { paths: vec![evidence], window: Some((at(START), at(END))), ..DraftOptions::default() })
+            .unwrap();
+    assert!(timeline.entries.iter().all(|entry| entry.source != "prometheus rules"));
     let _ = std::fs::remove_dir_all(&folder);
 }

@@ -6,8 +6,10 @@
 //! Files: `alertmanager/webhook-N.json` (each notification as received),
 //! `pagerduty/events.json` (the v3 webhooks, an array), `incident-logs.txt`
 //! (`kubectl logs --prefix --timestamps` form), `pods.json`, `events.json`,
-//! `replicasets.json` (Kubernetes `List`s; the last holds the Deployments and other workloads beside their ReplicaSets), `prometheus/*.json` with `prometheus/queries.json`,
-//! and `gaps.json` (what collection could not see, and the collectors not configured).
+//! `replicasets.json` (Kubernetes `List`s; the last holds the Deployments and other workloads beside their ReplicaSets), `prometheus/*.json` with `prometheus/queries.json`
+//! (and `prometheus/rules.json`, `prometheus/targets.json`: what Prometheus said of the
+//! alerts' rules and the scrape targets, read by content like the rest), and `gaps.json`
+//! (what collection could not see, and the collectors not configured).
 //! Storing passes and webhooks belongs to the store; this module only shapes files.
 
 use std::collections::BTreeMap;

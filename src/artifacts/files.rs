@@ -43,10 +43,14 @@ pub enum ArtifactKind {
     Queries,
     /// `gaps.json`: gaps the daemon's collectors reported (in its evidence bundle).
     Gaps,
+    /// Prometheus `/api/v1/rules`: alerting rules with their `for:`.
+    PromRules,
+    /// Prometheus `/api/v1/targets`: scrape targets with their health and last error.
+    PromTargets,
 }
 
 impl ArtifactKind {
-    pub const ALL: [ArtifactKind; 13] = [
+    pub const ALL: [ArtifactKind; 15] = [
         ArtifactKind::KubectlLogs,
         ArtifactKind::PlainLog,
         ArtifactKind::PromQueryRange,
@@ -60,6 +64,8 @@ impl ArtifactKind {
         ArtifactKind::Pods,
         ArtifactKind::Queries,
         ArtifactKind::Gaps,
+        ArtifactKind::PromRules,
+        ArtifactKind::PromTargets,
     ];
 
     /// The name a user gives `--kind`.
@@ -78,6 +84,8 @@ impl ArtifactKind {
             ArtifactKind::Pods => "pods",
             ArtifactKind::Queries => "queries",
             ArtifactKind::Gaps => "gaps",
+            ArtifactKind::PromRules => "prom-rules",
+            ArtifactKind::PromTargets => "prom-targets",
         }
     }
 
@@ -331,6 +339,13 @@ fn classify_object(shape: &Shape, keys: &[String], path: &Path) -> Option<Artifa
         return Some(ArtifactKind::PagerDutyLogEntries);
     }
     let status = shape.string(&["status"]);
+    // Prometheus's other answers share the envelope: what `data` holds tells them apart.
+    if shape.get(&["data", "groups"]).is_some() || (status.is_none() && has("groups") && keys.len() == 1) {
+        return Some(ArtifactKind::PromRules);
+    }
+    if ["activeTargets", "droppedTargets"].iter().any(|key| shape.get(&["data", key]).is_some() || has(key)) {
+        return Some(ArtifactKind::PromTargets);
+    }
     // `jq -S` sorts `result` before `resultType` and `status` last: a long response shows
     // only `data.result` in its head.
     if shape.string(&["data", "resultType"]).is_some()
@@ -918,6 +933,12 @@ pub fn read_artifact(
             records
         }
         ArtifactKind::Gaps => ingest::gaps::parse_records(bytes).map_err(parse_error)?,
+        ArtifactKind::PromRules => {
+            ingest::prometheus::parse_rules(bytes).map_err(parse_error)?.into_iter().map(Record::Rule).collect()
+        }
+        ArtifactKind::PromTargets => {
+            ingest::prometheus::parse_targets(bytes).map_err(parse_error)?.into_iter().map(Record::Target).collect()
+        }
         ArtifactKind::PromQueryRange => {
             let (query, name) = queries.query_for(path);
             let mut answer = ingest::prometheus::parse_query_range(bytes, &query).map_err(parse_error)?;
@@ -1027,6 +1048,8 @@ mod tests {
             ("error-ratio.json", PromQueryRange),
             ("queries.json", Queries),
             ("gaps.json", Gaps),
+            ("prometheus-rules.json", PromRules),
+            ("prometheus-targets.json", PromTargets),
             ("api-nginx.log", KubectlLogs),
             ("prefixed.log", KubectlLogs),
             ("app.jsonl", PlainLog),
@@ -1164,6 +1187,8 @@ mod tests {
             ("replicasets.json", 1),
             ("deployments.json", 1),
             ("pods.json", 1),
+            ("prometheus-rules.json", 1),
+            ("prometheus-targets.json", 2),
         ];
         for (name, expected) in counts {
             let (path, bytes) = fixture(name);

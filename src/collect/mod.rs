@@ -62,7 +62,8 @@ pub struct Pass {
     /// so an object deleted mid-incident keeps what was seen of it.
     pub objects: Vec<KubeObject>,
     /// Whole files, replaced on each pass: `prometheus/<name>.json` (query_range bodies as
-    /// Prometheus answered them) and `queries.json` (file name → PromQL).
+    /// Prometheus answered them), `queries.json` (file name → PromQL), and `rules.json` /
+    /// `targets.json` (the scope's alerting rules and scrape targets).
     pub files: Vec<EvidenceFile>,
     /// What could not be collected, with a reason a person can act on.
     pub gaps: Vec<GapRecord>,

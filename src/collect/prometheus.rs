@@ -9,9 +9,12 @@
 //! Prometheus JSON become [`GapRecord`]s over the part of the span they cover. Scheduling
 //! passes and storing what they bring belong to the daemon.
 //!
-//! NB: requests go through `reqwest` rather than `prometheus-http-query`, which drops
+//! NB: range queries go through `reqwest` rather than `prometheus-http-query`, which drops
 //! `warnings`/`infos`, fails on histogram-only series and re-parses answers into its own
-//! types; the bundle must hold the answers as Prometheus wrote them.
+//! types; the bundle must hold the answers as Prometheus wrote them. What Prometheus says
+//! about itself (rules, targets, series) is asked through the crate, in [`meta`].
+
+pub mod meta;
 
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, RandomState};
@@ -66,6 +69,10 @@ pub enum Error {
     TooLarge { url: String, query: String, limit: usize },
     #[error("prometheus at {url} answered {query} with {status} and a body that is not Prometheus JSON: {excerpt:?}")]
     NotPrometheusJson { url: String, query: String, status: u16, excerpt: String },
+    #[error(
+        "prometheus at {url} answered {endpoint} with what the client could not read ({cause}); is it a Prometheus 2.x or 3.x API?"
+    )]
+    Api { url: String, endpoint: &'static str, cause: String, status: Option<u16> },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -82,6 +89,7 @@ impl Error {
             Error::Rejected { .. } => "rejected",
             Error::TooLarge { .. } => "too_large",
             Error::NotPrometheusJson { .. } => "not_prometheus_json",
+            Error::Api { .. } => "api",
         }
     }
 
@@ -92,6 +100,7 @@ impl Error {
             Error::Rejected { status, .. } | Error::NotPrometheusJson { status, .. } => {
                 *status == 429 || *status >= 500
             }
+            Error::Api { status, .. } => status.is_some_and(|status| status == 429 || status >= 500),
             Error::NoUrl | Error::BadUrl { .. } | Error::Client { .. } | Error::TooLarge { .. } => false,
         }
     }
@@ -204,12 +213,26 @@ impl PrometheusCollector {
                 node: None,
             });
         }
+        let metadata = self.metadata(scope).await;
+        pass.files.extend(metadata.files);
+        pass.gaps.extend(metadata.gaps);
+        // Node clocks by the exporter instances Prometheus names for the nodes, where it does.
+        let planned: Vec<PlannedQuery> = planned
+            .into_iter()
+            .map(|query| match node_clock_metric(&query.file_stem) {
+                Some(metric) => PlannedQuery {
+                    promql: node_clock_query_mapped(metric, &scope.nodes, &metadata.node_instances),
+                    ..query
+                },
+                None => query,
+            })
+            .collect();
         let step_ms = self.step.as_millis().max(1) as i64;
         let ranges = split_ranges(scope.start.as_millisecond(), scope.end.as_millisecond(), step_ms);
         let mut names = BTreeMap::new();
         // Once Prometheus is unreachable (after retries), the rest is not asked: each
         // remaining range is the same gap at once, so a dead server cannot stall the pass.
-        let mut unreachable: Option<String> = None;
+        let mut unreachable: Option<String> = metadata.unreachable;
         for query in &planned {
             let mut bodies = Vec::with_capacity(ranges.len());
             for range in &ranges {
@@ -264,19 +287,28 @@ impl PrometheusCollector {
 
     /// One range, with transient failures tried again within the retry policy.
     async fn query_range(&self, query: &PlannedQuery, range: Range) -> Result<Vec<u8>> {
+        self.retrying(|| self.query_range_once(query, range)).await
+    }
+
+    /// `request` until it succeeds, fails for good, or the retry policy is spent.
+    async fn retrying<T, F, Fut>(&self, mut request: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
         let mut slept = Duration::ZERO;
         let mut backoff = self.retry.first_backoff;
         let mut try_idx = 1;
         loop {
-            let error = match self.query_range_once(query, range).await {
-                Ok(body) => return Ok(body),
+            let error = match request().await {
+                Ok(answer) => return Ok(answer),
                 Err(error) => error,
             };
             let sleep = jittered(backoff);
             if !error.is_transient() || try_idx >= self.retry.tries || slept + sleep > self.retry.max_sleep {
                 return Err(error);
             }
-            debug!(%error, try_idx, sleep_ms = sleep.as_millis() as u64, "Range query failed; trying again.");
+            debug!(%error, try_idx, sleep_ms = sleep.as_millis() as u64, "Prometheus request failed; trying again.");
             tokio::time::sleep(sleep).await;
             slept += sleep;
             backoff *= 2;
@@ -684,6 +716,40 @@ pub fn node_clock_query(metric: &str, nodes: &[String]) -> String {
     }
 }
 
+/// The metric of a planned node clock query, by its file stem.
+fn node_clock_metric(file_stem: &str) -> Option<&'static str> {
+    NODE_CLOCK_QUERIES.iter().find(|(stem, _)| *stem == file_stem).map(|(_, metric)| *metric)
+}
+
+/// A node clock query for `nodes`: each node whose exporter `instance` Prometheus named
+/// (`instances`, from `node_uname_info`) by exactly those instances, its series labelled
+/// `node` with the node's name (`label_replace`) so skew knows whose clock it is; the rest
+/// as [`node_clock_query`] guesses them. The PromQL keeps the shape
+/// [`crate::ingest::prometheus::series_kind`] recognises.
+pub fn node_clock_query_mapped(metric: &str, nodes: &[String], instances: &BTreeMap<String, Vec<String>>) -> String {
+    let mut nodes: Vec<&String> = nodes.iter().collect();
+    nodes.sort();
+    nodes.dedup();
+    let mut terms = Vec::new();
+    let mut unmapped = Vec::new();
+    for node in nodes {
+        let Some(node_instances) = instances.get(node).filter(|node_instances| !node_instances.is_empty()) else {
+            unmapped.push(node.clone());
+            continue;
+        };
+        let alternatives = node_instances.iter().map(|instance| regex_escape(instance)).collect::<Vec<_>>().join("|");
+        let selector = format!("{metric}{{instance=~\"{}\"}}", promql_escape(&format!("({alternatives})")));
+        let value =
+            if metric == "node_time_seconds" { format!("{selector} - timestamp({selector})") } else { selector };
+        terms.push(format!("label_replace({value}, \"node\", \"{}\", \"\", \"\")", promql_escape(node)));
+    }
+    if !unmapped.is_empty() {
+        let guessed = node_clock_query(metric, &unmapped);
+        terms.push(if terms.is_empty() { guessed } else { format!("({guessed})") });
+    }
+    terms.join(" or ")
+}
+
 /// A file-name-safe form of `name`: lowercase letters, digits and single dashes.
 pub fn slug(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
@@ -859,6 +925,31 @@ mod tests {
         for (_, metric) in NODE_CLOCK_QUERIES {
             assert!(series_kind(&node_clock_query(metric, &nodes)).is_clock(), "{metric}");
         }
+    }
+
+    #[test]
+    fn node_clocks_by_the_instances_prometheus_names_keep_the_node_and_the_shape() {
+        let nodes = ["node-2".to_owned(), "node-1".to_owned()];
+        let instances: BTreeMap<String, Vec<String>> =
+            [("node-2".to_owned(), vec!["10.0.1.2:9100".to_owned()])].into_iter().collect();
+        let query = node_clock_query_mapped("node_time_seconds", &nodes, &instances);
+        assert_eq!(
+            query,
+            r#"label_replace(node_time_seconds{instance=~"(10\\.0\\.1\\.2:9100)"} - timestamp(node_time_seconds{instance=~"(10\\.0\\.1\\.2:9100)"}), "node", "node-2", "", "") or ((node_time_seconds{instance=~"(node-1)(:[0-9]+)?"} - timestamp(node_time_seconds{instance=~"(node-1)(:[0-9]+)?"})) or (node_time_seconds{node=~"(node-1)"} - timestamp(node_time_seconds{node=~"(node-1)"})))"#
+        );
+        assert_eq!(series_kind(&query), SeriesKind::NodeClockOffset);
+        let query = node_clock_query_mapped("node_timex_sync_status", &nodes[..1], &instances);
+        assert_eq!(
+            query,
+            r#"label_replace(node_timex_sync_status{instance=~"(10\\.0\\.1\\.2:9100)"}, "node", "node-2", "", "")"#
+        );
+        assert_eq!(series_kind(&query), SeriesKind::NodeTimexSync);
+        // Nothing named: the guess by node name, as before.
+        for (stem, metric) in NODE_CLOCK_QUERIES {
+            assert_eq!(node_clock_query_mapped(metric, &nodes, &BTreeMap::new()), node_clock_query(metric, &nodes));
+            assert_eq!(node_clock_metric(stem), Some(metric));
+        }
+        assert_eq!(node_clock_metric("queue"), None);
     }
 
     /// Start, end, and the expected (start, end) of each range, in milliseconds.

@@ -5,7 +5,7 @@ pub mod grouping;
 
 use jiff::SignedDuration;
 
-use crate::record::{AlertRecord, AlertStatus, Instant, PageAction, Record};
+use crate::record::{AlertRecord, AlertStatus, Instant, PageAction, Record, RuleRecord, rule_of};
 use crate::timeline::Window;
 
 /// How far a window reaches around the signals.
@@ -62,8 +62,10 @@ pub fn window(
         if end <= start {
             return Err(WindowError::Backwards { start, end });
         }
-        let baseline_end = signal_span(records)
-            .map_or_else(|| plus(start, rules.lead_in).min(end), |(first, _)| onset(first, rules).clamp(start, end));
+        let baseline_end = signal_span(records).map_or_else(
+            || plus(start, rules.lead_in).min(end),
+            |(first, _)| onset(first, records, rules).clamp(start, end),
+        );
         return Ok(Window { start, end, baseline_end });
     }
     if let Some((first_signal, last_signal)) = signal_span(records) {
@@ -72,7 +74,8 @@ pub fn window(
             Some(resolved) => rules.end(resolved, last_signal),
             None => plus(last_signal, rules.tail).max(data_span.map_or(last_signal, |(_, last)| last)),
         };
-        return Ok(Window { start, end, baseline_end: onset(first_signal, rules) });
+        let baseline_end = onset(first_signal, records, rules).clamp(start, end);
+        return Ok(Window { start, end, baseline_end });
     }
     let (start, end) = data_span.ok_or(WindowError::NoTimes)?;
     let end = end.max(plus(start, SignedDuration::from_secs(1)));
@@ -102,9 +105,25 @@ fn unsignalled_baseline_end(records: &[Record], rules: &WindowRules, start: Inst
 
 /// Where the baseline ends before the first signal: alerts fire after their `for:` and
 /// rate windows, so the last part of the lead-in (half of it, at most 5 min) belongs to the
-/// incident.
-fn onset(first_signal: Instant, rules: &WindowRules) -> Instant {
-    minus(first_signal, (rules.lead_in / 2).min(SignedDuration::from_mins(5)))
+/// incident; where an alert's rule is known, that part is counted back from when its
+/// condition began ([`condition_start`]) rather than from when it fired.
+fn onset(first_signal: Instant, records: &[Record], rules: &WindowRules) -> Instant {
+    let first = condition_start(records).map_or(first_signal, |condition| condition.min(first_signal));
+    minus(first, (rules.lead_in / 2).min(SignedDuration::from_mins(5)))
+}
+
+/// When the earliest alert's condition began: its `startsAt` (when it fired) minus its
+/// rule's `for:`, for alerts whose rule the evidence holds (`prometheus/rules.json`).
+pub fn condition_start(records: &[Record]) -> Option<Instant> {
+    let rules: Vec<&RuleRecord> = records.iter().filter_map(Record::as_rule).collect();
+    if rules.is_empty() {
+        return None;
+    }
+    records
+        .iter()
+        .filter_map(Record::as_alert)
+        .filter_map(|alert| alert.starts_at.checked_sub(rule_of(alert, &rules)?.duration).ok())
+        .min()
 }
 
 fn plus(instant: Instant, duration: SignedDuration) -> Instant {
@@ -163,4 +182,61 @@ pub fn title(records: &[Record], window: &Window) -> String {
     page_title
         .filter(|title| !title.is_empty())
         .unwrap_or_else(|| format!("Incident of {}", window.start.strftime("%F %H:%M UTC")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::RuleRecord;
+
+    fn alert(starts_at: &str) -> Record {
+        Record::Alert(AlertRecord {
+            name: "HighErrorRate".to_owned(),
+            status: AlertStatus::Firing,
+            labels: [("alertname".to_owned(), "HighErrorRate".to_owned())].into_iter().collect(),
+            annotations: Default::default(),
+            starts_at: starts_at.parse().unwrap(),
+            ends_at: None,
+            fingerprint: None,
+            generator_url: None,
+        })
+    }
+
+    fn rule(for_mins: i64) -> Record {
+        Record::Rule(RuleRecord {
+            name: "HighErrorRate".to_owned(),
+            query: "errors > 0.05".to_owned(),
+            duration: SignedDuration::from_mins(for_mins),
+            labels: Default::default(),
+            annotations: Default::default(),
+            group: "g".to_owned(),
+            file: "f".to_owned(),
+        })
+    }
+
+    #[track_caller]
+    fn check_baseline(records: &[Record], explicit: Option<(&str, &str)>, expected: (&str, &str)) {
+        let rules = WindowRules { lead_in: SignedDuration::from_mins(20), tail: SignedDuration::from_mins(10) };
+        let explicit = explicit.map(|(start, end)| (start.parse().unwrap(), end.parse().unwrap()));
+        let window = window(records, &rules, explicit, None).unwrap();
+        assert_eq!((window.start.to_string(), window.baseline_end.to_string()), (expected.0.into(), expected.1.into()));
+    }
+
+    #[test]
+    fn the_baseline_ends_before_the_condition_began_when_the_rule_is_known() {
+        let fired = alert("2025-02-09T10:30:00Z");
+        // Without the rule: 5 min before the alert fired.
+        check_baseline(std::slice::from_ref(&fired), None, ("2025-02-09T10:10:00Z", "2025-02-09T10:25:00Z"));
+        // `for: 5m`: the condition began at 10:25, so the baseline ends 5 min before that;
+        // the window still starts a lead-in before the alert (what the daemon collected).
+        check_baseline(&[fired.clone(), rule(5)], None, ("2025-02-09T10:10:00Z", "2025-02-09T10:20:00Z"));
+        // A `for:` longer than the lead-in leaves no baseline rather than one inside the incident.
+        check_baseline(&[fired.clone(), rule(30)], None, ("2025-02-09T10:10:00Z", "2025-02-09T10:10:00Z"));
+        // An explicit window (an open incident) moves its baseline end the same way.
+        check_baseline(
+            &[fired, rule(5)],
+            Some(("2025-02-09T10:00:00Z", "2025-02-09T11:00:00Z")),
+            ("2025-02-09T10:00:00Z", "2025-02-09T10:20:00Z"),
+        );
+    }
 }

@@ -4,6 +4,11 @@
 //!
 //! Native histogram samples (`histograms`) are not read: a series with only those is left
 //! out rather than shown as a series with no data.
+//!
+//! Also what Prometheus says about itself: its alerting rules (`/api/v1/rules` →
+//! [`RuleRecord`]s, by [`parse_rules`]) and its scrape targets (`/api/v1/targets` →
+//! [`TargetRecord`]s, by [`parse_targets`]), as the collector keeps them in
+//! `prometheus/rules.json` and `prometheus/targets.json` or as `curl` saves them.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +16,7 @@ use serde_json::Value;
 
 use super::json::{Node, parse_document};
 use super::{ParseError, Result};
-use crate::record::{Instant, SeriesKind, SeriesRecord};
+use crate::record::{Instant, RuleRecord, SeriesKind, SeriesRecord, TargetHealth, TargetRecord};
 
 /// A parsed range-query response.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -33,16 +38,8 @@ pub fn parse_query_range(bytes: &[u8], query: &str) -> Result<QueryRange> {
         let series = read_matrix(root, items, query, kind)?;
         return Ok(QueryRange { series, ..QueryRange::default() });
     }
-    root.object("a Prometheus API response object")?;
-    let status = root.get("status");
-    match status.str() {
-        Ok("success") => {}
-        Ok("error") => {
-            let error_type = root.get("errorType").str_or_empty()?;
-            let error = root.get("error").str_or_empty()?;
-            return Err(ParseError::new("status", format!("Prometheus answered with an error: {error_type}: {error}")));
-        }
-        _ => return Err(status.error(r#""success" or "error""#)),
+    if !in_envelope(&root)? {
+        return Err(root.get("status").error(r#""success" or "error""#));
     }
     let warnings = strings(root.get("warnings"))?;
     let infos = strings(root.get("infos"))?;
@@ -84,6 +81,98 @@ pub fn parse_query_range(bytes: &[u8], query: &str) -> Result<QueryRange> {
         }
     };
     Ok(QueryRange { series, warnings, infos })
+}
+
+/// Whether a Prometheus API answer holds its content under `data` (a successful answer)
+/// or is that content bare (saved without its envelope); an error answer quotes Prometheus.
+fn in_envelope(root: &Node<'_, '_>) -> Result<bool> {
+    root.object("a Prometheus API response object")?;
+    let status = root.get("status");
+    match status.str() {
+        Ok("success") => Ok(true),
+        Ok("error") => {
+            let error_type = root.get("errorType").str_or_empty()?;
+            let error = root.get("error").str_or_empty()?;
+            Err(ParseError::new("status", format!("Prometheus answered with an error: {error_type}: {error}")))
+        }
+        _ if status.is_absent() => Ok(false),
+        _ => Err(status.error(r#""success" or "error""#)),
+    }
+}
+
+/// Reads a `/api/v1/rules` answer: its alerting rules, group by group (recording rules
+/// have no `for:` and name no alert, so they are left out).
+pub fn parse_rules(bytes: &[u8]) -> Result<Vec<RuleRecord>> {
+    let document = parse_document(bytes)?;
+    let root = Node::root(&document);
+    let data = if in_envelope(&root)? { root.get("data") } else { root };
+    let groups = data.get("groups");
+    let group_items = groups.array("an array of rule groups")?;
+    let mut rules = Vec::new();
+    for group_index in 0..group_items.len() {
+        let group = groups.item(group_items, group_index);
+        let group_name = group.get("name").str_or_empty()?;
+        let file = group.get("file").str_or_empty()?;
+        let rule_list = group.get("rules");
+        let rule_items = rule_list.array_or_empty("an array of rules")?;
+        for rule_index in 0..rule_items.len() {
+            let rule = rule_list.item(rule_items, rule_index);
+            if rule.get("type").str()? != "alerting" {
+                continue;
+            }
+            let duration = rule.get("duration");
+            let seconds = match duration.value() {
+                None | Some(Value::Null) => 0.0,
+                Some(Value::Number(number)) => number.as_f64().unwrap_or(f64::NAN),
+                Some(_) => f64::NAN,
+            };
+            let duration = jiff::SignedDuration::try_from_secs_f64(seconds)
+                .ok()
+                .filter(|duration| !duration.is_negative())
+                .ok_or_else(|| duration.error("the `for:` duration in seconds"))?;
+            rules.push(RuleRecord {
+                name: rule.get("name").str()?.to_owned(),
+                query: rule.get("query").str()?.to_owned(),
+                duration,
+                labels: rule.get("labels").string_map()?,
+                annotations: rule.get("annotations").string_map()?,
+                group: group_name.to_owned(),
+                file: file.to_owned(),
+            });
+        }
+    }
+    Ok(rules)
+}
+
+/// Reads a `/api/v1/targets` answer: its active targets (dropped ones are never scraped).
+pub fn parse_targets(bytes: &[u8]) -> Result<Vec<TargetRecord>> {
+    let document = parse_document(bytes)?;
+    let root = Node::root(&document);
+    let data = if in_envelope(&root)? { root.get("data") } else { root };
+    let active = data.get("activeTargets");
+    let items = active.array("an array of active targets")?;
+    let mut targets = Vec::with_capacity(items.len());
+    for index in 0..items.len() {
+        let target = active.item(items, index);
+        let health = target.get("health");
+        let health = match health.str()? {
+            "up" => TargetHealth::Up,
+            "down" => TargetHealth::Down,
+            "unknown" => TargetHealth::Unknown,
+            _ => return Err(health.error(r#""up", "down" or "unknown""#)),
+        };
+        // Go's zero time stands for "never scraped".
+        let last_scrape = target.get("lastScrape").opt_time()?.filter(|time| time.as_second() > 0);
+        targets.push(TargetRecord {
+            labels: target.get("labels").string_map()?,
+            scrape_pool: target.get("scrapePool").str_or_empty()?.to_owned(),
+            scrape_url: target.get("scrapeUrl").str_or_empty()?.to_owned(),
+            health,
+            last_error: target.get("lastError").str_or_empty()?.to_owned(),
+            last_scrape,
+        });
+    }
+    Ok(targets)
 }
 
 /// An optional array of strings (`warnings`, `infos`).
@@ -362,6 +451,106 @@ mod tests {
         for (body, expected) in rows {
             let error = parse_query_range(body.as_bytes(), "q").unwrap_err();
             assert_eq!(error.to_string(), expected, "{body}");
+        }
+    }
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ingest").join(name))
+            .unwrap()
+    }
+
+    #[test]
+    fn rules_keep_alerting_rules_with_their_for() {
+        let rules = parse_rules(&fixture("prometheus-rules.json")).unwrap();
+        assert_eq!(
+            rules,
+            [RuleRecord {
+                name: "HighErrorRate".to_owned(),
+                query: r#"sum by (pod) (rate(http_requests_total{code=~"5.."}[5m])) > 0.05"#.to_owned(),
+                duration: jiff::SignedDuration::from_mins(5),
+                labels: labels(&[("severity", "critical")]),
+                annotations: labels(&[("summary", "API 5xx ratio above 5%")]),
+                group: "shop".to_owned(),
+                file: "/etc/prometheus/rules/shop.yml".to_owned(),
+            }],
+            "the recording rule is left out"
+        );
+        // The bare `data` object, and a rule without `for:`.
+        let bare = r#"{"groups":[{"name":"g","file":"f","rules":[{"type":"alerting","name":"Up","query":"up == 0","duration":0.5}]}]}"#;
+        let rules = parse_rules(bare.as_bytes()).unwrap();
+        assert_eq!(rules[0].duration, jiff::SignedDuration::from_millis(500));
+        assert!(rules[0].labels.is_empty());
+    }
+
+    #[test]
+    fn targets_keep_health_and_last_error() {
+        let targets = parse_targets(&fixture("prometheus-targets.json")).unwrap();
+        let got: Vec<(&str, TargetHealth, &str, Option<String>)> = targets
+            .iter()
+            .map(|target| {
+                (
+                    target.labels["instance"].as_str(),
+                    target.health,
+                    target.last_error.as_str(),
+                    target.last_scrape.map(|time| time.to_string()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "10.0.1.2:9100",
+                    TargetHealth::Down,
+                    r#"Get "http://10.0.1.2:9100/metrics": dial tcp 10.0.1.2:9100: connect: connection refused"#,
+                    Some("2025-02-09T10:40:35.213476618Z".to_owned())
+                ),
+                ("10.0.1.3:9100", TargetHealth::Up, "", Some("2025-02-09T10:40:36Z".to_owned())),
+            ]
+        );
+        assert!(targets[0].is_failing() && !targets[1].is_failing());
+        assert_eq!(targets[0].scrape_url, "http://10.0.1.2:9100/metrics");
+        // Never scraped yet: Go's zero time is no time.
+        let fresh = r#"{"status":"success","data":{"activeTargets":[{"labels":{},"health":"unknown","lastError":"","lastScrape":"0001-01-01T00:00:00Z"}]}}"#;
+        let targets = parse_targets(fresh.as_bytes()).unwrap();
+        assert_eq!((targets[0].health, targets[0].last_scrape), (TargetHealth::Unknown, None));
+    }
+
+    /// A parser reduced to how many records it read.
+    type Count = fn(&[u8]) -> Result<usize>;
+
+    #[test]
+    fn rule_and_target_errors_name_the_field_or_quote_prometheus() {
+        let rows: &[(&str, Count, &str)] = &[
+            (
+                r#"{"status":"error","errorType":"unavailable","error":"rule manager not ready"}"#,
+                |bytes| parse_rules(bytes).map(|rules| rules.len()),
+                "status: Prometheus answered with an error: unavailable: rule manager not ready",
+            ),
+            (
+                r#"{"status":"success","data":{"groups":[{"rules":[{"type":"alerting","name":"A","query":"up","duration":"5m"}]}]}}"#,
+                |bytes| parse_rules(bytes).map(|rules| rules.len()),
+                r#"data.groups[0].rules[0].duration: expected the `for:` duration in seconds, found "5m""#,
+            ),
+            (
+                r#"{"status":"success","data":{"groups":{}}}"#,
+                |bytes| parse_rules(bytes).map(|rules| rules.len()),
+                "data.groups: expected an array of rule groups, found an object",
+            ),
+            (
+                r#"{"status":"success","data":{"activeTargets":[{"labels":{},"health":"sick"}]}}"#,
+                |bytes| parse_targets(bytes).map(|targets| targets.len()),
+                r#"data.activeTargets[0].health: expected "up", "down" or "unknown", found "sick""#,
+            ),
+            (
+                r#"{"status":"success","data":{"activeTargets":[{"labels":{"instance":1},"health":"up"}]}}"#,
+                |bytes| parse_targets(bytes).map(|targets| targets.len()),
+                "data.activeTargets[0].labels.instance: expected a string, found the number 1",
+            ),
+        ];
+        for (body, parse, expected) in rows {
+            let error = parse(body.as_bytes()).unwrap_err();
+            assert_eq!(error.to_string(), *expected, "{body}");
         }
     }
 }

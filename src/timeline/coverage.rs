@@ -192,6 +192,8 @@ fn unit(record: &Record) -> &'static str {
         Record::Gap(_) => "reported gaps",
         Record::Note(_) => "notes",
         Record::NotConfigured(_) => "collectors",
+        Record::Rule(_) => "rules",
+        Record::Target(_) => "targets",
     }
 }
 
@@ -215,7 +217,8 @@ fn for_each_time(record: &Record, mut each: impl FnMut(Instant)) {
             each(gap.start);
             each(gap.end);
         }
-        Record::Deployment(_) | Record::Note(_) | Record::NotConfigured(_) => {}
+        // A target's last scrape is when it was looked at, not data of the incident.
+        Record::Deployment(_) | Record::Note(_) | Record::NotConfigured(_) | Record::Rule(_) | Record::Target(_) => {}
     }
 }
 

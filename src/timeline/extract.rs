@@ -9,12 +9,12 @@ use std::collections::BTreeMap;
 
 use crate::record::{
     AlertRecord, AlertStatus, DeploymentRecord, Instant, K8sEventRecord, PageAction, PageRecord, Record, RolloutRecord,
-    SeriesRecord, instant, nanos,
+    RuleRecord, SeriesRecord, instant, nanos, rule_of,
 };
 use crate::timeline::digest::{LogDigest, Severity, TemplateStats};
 use crate::timeline::gaps;
 use crate::timeline::skew::{mad, median};
-use crate::timeline::{Entry, Flag, Kind, Options, Window, human_value};
+use crate::timeline::{Entry, Flag, Kind, Options, Window, human_duration, human_value};
 
 /// Row weights: what survives when rows must be cut.
 pub const WEIGHT_SIGNAL: u32 = 100;
@@ -29,6 +29,7 @@ pub const WEIGHT_METRIC: u32 = 40;
 pub fn entries(records: &[Record], digests: &[LogDigest], window: &Window, options: &Options) -> Vec<Entry> {
     let mut entries = Vec::new();
     entries.extend(alert_entries(records, window));
+    entries.extend(rule_onset_entries(records, window));
     entries.extend(page_entries(records, window));
     let deployments: Vec<&DeploymentRecord> = records.iter().filter_map(Record::as_deployment).collect();
     let rollouts: Vec<&RolloutRecord> = records.iter().filter_map(Record::as_rollout).collect();
@@ -160,6 +161,49 @@ fn alert_entries(records: &[Record], window: &Window) -> Vec<Entry> {
                 entries.push(entry);
             }
         }
+    }
+    entries
+}
+
+/// The source of the rows that alerting rules give.
+pub const RULES_SOURCE: &str = "prometheus rules";
+
+/// When each alert's condition began, where its rule is known and has a `for:`.
+///
+/// NB: Prometheus sends Alertmanager `startsAt` = the time the alert *fired*
+/// (`StartsAt: alert.FiredAt` in `sendAlerts`, cmd/prometheus/main.go), and an alert fires
+/// once its expression has held for the rule's `for:` (rules/alerting.go: pending until
+/// `ts.Sub(a.ActiveAt) >= r.holdDuration`, then `FiredAt = ts`). So the condition held
+/// since `startsAt − for` (up to one evaluation interval earlier).
+fn rule_onset_entries(records: &[Record], window: &Window) -> Vec<Entry> {
+    let rules: Vec<&RuleRecord> = records.iter().filter_map(Record::as_rule).collect();
+    if rules.is_empty() {
+        return Vec::new();
+    }
+    let telling = telling_labels(records);
+    let mut seen = std::collections::BTreeSet::new();
+    let mut entries = Vec::new();
+    for alert in records.iter().filter_map(Record::as_alert) {
+        let Some(rule) = rule_of(alert, &rules).filter(|rule| rule.duration.is_positive()) else { continue };
+        let key = alert.fingerprint.clone().unwrap_or_else(|| format!("{:?}", alert.labels));
+        let Some(onset) = alert.starts_at.checked_sub(rule.duration).ok().filter(|onset| window.contains(*onset))
+        else {
+            continue;
+        };
+        if !seen.insert((key, alert.starts_at)) {
+            continue;
+        }
+        let which = which_alert(alert, telling.get(alert.name.as_str()));
+        let text = format!(
+            "{}{which} condition true (rule `for: {}` before it fired at {}): {}",
+            alert.name,
+            human_duration(rule.duration),
+            alert.starts_at.strftime("%H:%M:%S"),
+            rule.query.trim()
+        );
+        let mut entry = Entry::new(onset, Kind::Alert, text, RULES_SOURCE);
+        entry.weight = WEIGHT_SIGNAL;
+        entries.push(entry);
     }
     entries
 }
@@ -803,5 +847,109 @@ mod tests {
         check_scaling("Scaled down replica set api-7d9f8b6c5 to 0.", Some((false, "api-7d9f8b6c5", None, 0)));
         check_scaling("Scaled up replica set api-7d9f8b6c5 to many", None);
         check_scaling("Created pod: api-7d9f8b6c5-x2kqp", None);
+    }
+
+    fn rule(name: &str, labels: &[(&str, &str)], for_mins: i64) -> RuleRecord {
+        RuleRecord {
+            name: name.to_owned(),
+            query: "errors > 0.05".to_owned(),
+            duration: jiff::SignedDuration::from_mins(for_mins),
+            labels: labels.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect(),
+            annotations: BTreeMap::new(),
+            group: "shop".to_owned(),
+            file: "shop.yml".to_owned(),
+        }
+    }
+
+    fn alert(name: &str, pod: &str, starts_at: &str, status: AlertStatus) -> AlertRecord {
+        AlertRecord {
+            name: name.to_owned(),
+            status,
+            labels: [("alertname", name), ("pod", pod), ("severity", "critical")]
+                .into_iter()
+                .map(|(key, value)| (key.to_owned(), value.to_owned()))
+                .collect(),
+            annotations: BTreeMap::new(),
+            starts_at: starts_at.parse().unwrap(),
+            ends_at: None,
+            fingerprint: Some(format!("{name}-{pod}")),
+            generator_url: None,
+        }
+    }
+
+    #[track_caller]
+    fn check_onsets(records: Vec<Record>, expected: &[(&str, &str)]) {
+        let window = Window {
+            start: "2025-02-09T09:45:00Z".parse().unwrap(),
+            end: "2025-02-09T11:00:00Z".parse().unwrap(),
+            baseline_end: "2025-02-09T09:55:00Z".parse().unwrap(),
+        };
+        let got: Vec<(String, String)> = rule_onset_entries(&records, &window)
+            .into_iter()
+            .map(|entry| {
+                assert_eq!((entry.kind, entry.source.as_str()), (Kind::Alert, RULES_SOURCE));
+                (entry.time.to_string(), entry.event)
+            })
+            .collect();
+        let expected: Vec<(String, String)> =
+            expected.iter().map(|(time, event)| (time.to_string(), event.to_string())).collect();
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn an_alert_with_a_for_rule_shows_when_its_condition_began() {
+        let firing = alert("HighErrorRate", "api-1", "2025-02-09T10:06:15Z", AlertStatus::Firing);
+        let resolved = AlertRecord { status: AlertStatus::Resolved, ..firing.clone() };
+        let onset = (
+            "2025-02-09T10:01:15Z",
+            "HighErrorRate condition true (rule `for: 5m` before it fired at 10:06:15): errors > 0.05",
+        );
+        // Once per occurrence, whichever notifications carried it.
+        check_onsets(
+            vec![Record::Alert(firing.clone()), Record::Alert(resolved), Record::Rule(rule("HighErrorRate", &[], 5))],
+            &[onset],
+        );
+        // The rule that sets the alert's labels wins over one that does not fit them.
+        check_onsets(
+            vec![
+                Record::Alert(firing.clone()),
+                Record::Rule(rule("HighErrorRate", &[("severity", "warning")], 30)),
+                Record::Rule(rule("HighErrorRate", &[("severity", "critical")], 5)),
+            ],
+            &[onset],
+        );
+        // No rule, another alert's rule, no `for:`, or fitting rules that disagree: no row.
+        check_onsets(vec![Record::Alert(firing.clone())], &[]);
+        check_onsets(vec![Record::Alert(firing.clone()), Record::Rule(rule("DiskFull", &[], 5))], &[]);
+        check_onsets(vec![Record::Alert(firing.clone()), Record::Rule(rule("HighErrorRate", &[], 0))], &[]);
+        check_onsets(
+            vec![
+                Record::Alert(firing.clone()),
+                Record::Rule(rule("HighErrorRate", &[], 5)),
+                Record::Rule(rule("HighErrorRate", &[], 10)),
+            ],
+            &[],
+        );
+        // Alerts of one name told apart by their labels; an onset before the window is left out.
+        let other = alert("HighErrorRate", "api-2", "2025-02-09T10:20:00Z", AlertStatus::Firing);
+        let early = alert("HighErrorRate", "api-3", "2025-02-09T09:47:00Z", AlertStatus::Firing);
+        check_onsets(
+            vec![
+                Record::Alert(firing),
+                Record::Alert(other),
+                Record::Alert(early),
+                Record::Rule(rule("HighErrorRate", &[], 5)),
+            ],
+            &[
+                (
+                    "2025-02-09T10:01:15Z",
+                    r#"HighErrorRate {pod="api-1"} condition true (rule `for: 5m` before it fired at 10:06:15): errors > 0.05"#,
+                ),
+                (
+                    "2025-02-09T10:15:00Z",
+                    r#"HighErrorRate {pod="api-2"} condition true (rule `for: 5m` before it fired at 10:20:00): errors > 0.05"#,
+                ),
+            ],
+        );
     }
 }

@@ -14,8 +14,8 @@
 use jiff::SignedDuration;
 
 use crate::record::{
-    AlertRecord, AlertStatus, GapRecord, Instant, K8sEventRecord, PodRecord, Record, SeriesRecord, Stream, instant,
-    nanos,
+    AlertRecord, AlertStatus, GapRecord, Instant, K8sEventRecord, PodRecord, Record, SeriesRecord, Stream,
+    TargetHealth, TargetRecord, instant, nanos,
 };
 use crate::timeline::coverage::evidence_end;
 use crate::timeline::digest::LogDigest;
@@ -43,6 +43,7 @@ pub struct Found {
 pub fn detect(records: &[Record], digests: &[LogDigest], window: &Window, options: &Options) -> Found {
     let pods: Vec<&PodRecord> = records.iter().filter_map(Record::as_pod).collect();
     let events: Vec<&K8sEventRecord> = records.iter().filter_map(Record::as_k8s_event).collect();
+    let targets: Vec<&TargetRecord> = records.iter().filter_map(Record::as_target).collect();
     let alerts: Vec<&AlertRecord> = records.iter().filter_map(Record::as_alert).collect();
     let evidence_end = evidence_end(records, digests).map_or(window.end, |end| end.min(window.end));
     let context = Context { window, options, pods: &pods, events: &events, alerts: &alerts, digests, evidence_end };
@@ -74,7 +75,7 @@ pub fn detect(records: &[Record], digests: &[LogDigest], window: &Window, option
     let mut reported: Vec<Gap> = Vec::new();
     for record in records {
         match record {
-            Record::Series(series) => inferred.extend(series_gaps(series, window, &pods)),
+            Record::Series(series) => inferred.extend(series_gaps(series, window, &pods, &targets)),
             Record::Gap(gap) if superseded(gap, digests, window, options) => {}
             Record::Gap(gap) => {
                 // Every notification of a group reports its dropped alerts again: one gap per reason.
@@ -431,8 +432,9 @@ fn explain(
     }
 }
 
-/// A series' missing samples: holes of more than two steps inside the window.
-fn series_gaps(series: &SeriesRecord, window: &Window, pods: &[&PodRecord]) -> Vec<Gap> {
+/// A series' missing samples: holes of more than two steps inside the window, and, when
+/// the scrape target the series comes from is failing, its silence up to the window end.
+fn series_gaps(series: &SeriesRecord, window: &Window, pods: &[&PodRecord], targets: &[&TargetRecord]) -> Vec<Gap> {
     // Clock series are evidence of skew, and a filtering expression (`x > 0.05`) has
     // samples only where it holds: neither is expected to be continuous.
     if series.kind.is_clock() || is_filtering(&series.query) || series.samples.len() < 3 {
@@ -446,6 +448,7 @@ fn series_gaps(series: &SeriesRecord, window: &Window, pods: &[&PodRecord]) -> V
     }
     let source = format!("{} {}", series.source_name(), series.label_text());
     let pod = series.labels.get("pod").and_then(|name| pods.iter().find(|pod| &pod.name == name));
+    let target_down = failing_target(series, targets).map(target_down_text);
     let mut gaps = Vec::new();
     for pair in times.windows(2) {
         let (before, after) = (pair[0], pair[1]);
@@ -466,6 +469,10 @@ fn series_gaps(series: &SeriesRecord, window: &Window, pods: &[&PodRecord]) -> V
                     reason.push_str(" (container restarted)");
                 }
             }
+            if let Some(target_down) = &target_down {
+                reason.push_str("; ");
+                reason.push_str(target_down);
+            }
             // NB: a range query repeats a series' last sample for the lookback delta (5 min by
             // default), so the scrapes may have stopped that much before the hole shows.
             reason.push_str("; Prometheus's 5m lookback may hide more before it");
@@ -479,7 +486,53 @@ fn series_gaps(series: &SeriesRecord, window: &Window, pods: &[&PodRecord]) -> V
             });
         }
     }
+    // A series that stops while its target is failing: silent from its last sample on.
+    if let (Some(target_down), Some(&last)) = (&target_down, times.last())
+        && (nanos(window.end) - last) as f64 > 2.5 * step
+        && instant(last) >= window.start
+    {
+        let duration = human_duration(SignedDuration::from_nanos(nanos(window.end) - last));
+        gaps.push(Gap {
+            source,
+            start: instant(last),
+            end: window.end,
+            reason: format!(
+                "no samples for {duration} until the window end; {target_down}; Prometheus's 5m lookback may hide more before it"
+            ),
+            node: None,
+            stream: None,
+        });
+    }
     gaps
+}
+
+/// The scrape target a series comes from, when its last scrape failed: the same `instance`
+/// (and `job`, when the series has one).
+fn failing_target<'a>(series: &SeriesRecord, targets: &[&'a TargetRecord]) -> Option<&'a TargetRecord> {
+    let instance = series.labels.get("instance")?;
+    targets.iter().copied().find(|target| {
+        target.is_failing()
+            && target.labels.get("instance") == Some(instance)
+            && series.labels.get("job").is_none_or(|job| target.labels.get("job") == Some(job))
+    })
+}
+
+/// Why a target's series stopped, in Prometheus's words: `target down: connection refused
+/// (job node-exporter, instance 10.0.1.2:9100, at its last scrape 10:40:35)`. The innermost
+/// cause of Go's wrapped error is kept (`Get "…": dial tcp …: connect: connection refused`).
+/// NB: this is the target's state when Prometheus was asked, not a history.
+fn target_down_text(target: &TargetRecord) -> String {
+    let cause = target.last_error.rsplit(": ").next().unwrap_or("").trim();
+    let state = if target.health == TargetHealth::Down { "target down" } else { "target failing" };
+    let mut context: Vec<String> = ["job", "instance"]
+        .iter()
+        .filter_map(|label| target.labels.get(*label).map(|value| format!("{label} {value}")))
+        .collect();
+    if let Some(last_scrape) = target.last_scrape {
+        context.push(format!("at its last scrape {}", last_scrape.strftime("%H:%M:%S")));
+    }
+    let cause = if cause.is_empty() { String::new() } else { format!(": {cause}") };
+    if context.is_empty() { format!("{state}{cause}") } else { format!("{state}{cause} ({})", context.join(", ")) }
 }
 
 /// A query whose result holds only where a comparison is true.
@@ -537,5 +590,83 @@ mod tests {
         check_filtering(r#"up == 0"#, true);
         check_filtering(r#"rate(x[5m]) > bool 1"#, false);
         check_filtering(r#"x{a!="b"}"#, false);
+    }
+
+    fn series(labels: &[(&str, &str)], seconds: &[i64]) -> SeriesRecord {
+        SeriesRecord {
+            query: "node_load1".to_owned(),
+            name: None,
+            kind: crate::record::SeriesKind::Plain,
+            labels: labels.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect(),
+            samples: seconds.iter().map(|second| (Instant::from_second(*second).unwrap(), 1.0)).collect(),
+        }
+    }
+
+    fn target(instance: &str, health: TargetHealth, last_error: &str) -> TargetRecord {
+        TargetRecord {
+            labels: [("instance", instance), ("job", "node-exporter")]
+                .into_iter()
+                .map(|(key, value)| (key.to_owned(), value.to_owned()))
+                .collect(),
+            scrape_pool: "node-exporter".to_owned(),
+            scrape_url: format!("http://{instance}/metrics"),
+            health,
+            last_error: last_error.to_owned(),
+            last_scrape: Some("2025-02-09T10:40:35Z".parse().unwrap()),
+        }
+    }
+
+    use crate::record::Instant;
+
+    #[test]
+    fn a_failing_target_is_the_reason_of_its_series_gaps() {
+        // 10:00 + 15 s steps, a hole of 10 min, samples until 10:30 in a window to 11:00.
+        let start = Instant::from_second(1_739_095_200).unwrap();
+        let window = Window {
+            start,
+            end: start.checked_add(SignedDuration::from_mins(60)).unwrap(),
+            baseline_end: start.checked_add(SignedDuration::from_mins(5)).unwrap(),
+        };
+        let base = start.as_second();
+        let seconds: Vec<i64> = (0..=120)
+            .map(|step| base + step * 15)
+            .filter(|second| !(base + 600..base + 1200).contains(second))
+            .collect();
+        let one = series(&[("instance", "10.0.1.2:9100"), ("job", "node-exporter")], &seconds);
+        let refused = r#"Get "http://10.0.1.2:9100/metrics": dial tcp 10.0.1.2:9100: connect: connection refused"#;
+        let down = target("10.0.1.2:9100", TargetHealth::Down, refused);
+        let reasons = |targets: &[&TargetRecord]| -> Vec<(String, String, String)> {
+            series_gaps(&one, &window, &[], targets)
+                .into_iter()
+                .map(|gap| {
+                    (gap.start.strftime("%H:%M:%S").to_string(), gap.end.strftime("%H:%M:%S").to_string(), gap.reason)
+                })
+                .collect()
+        };
+        let hole = "no samples for 10m15s (40 steps missing)";
+        let lookback = "Prometheus's 5m lookback may hide more before it";
+        // Without targets (or with a healthy one, or another instance's) only the hole.
+        let healthy = target("10.0.1.2:9100", TargetHealth::Up, "");
+        let other = target("10.0.1.3:9100", TargetHealth::Down, refused);
+        for targets in [&[][..], &[&healthy][..], &[&other][..]] {
+            assert_eq!(reasons(targets), [("10:09:45".into(), "10:20:00".into(), format!("{hole}; {lookback}"))]);
+        }
+        // The failing target names the cause of the hole and of the silence to the window end.
+        let because =
+            "target down: connection refused (job node-exporter, instance 10.0.1.2:9100, at its last scrape 10:40:35)";
+        assert_eq!(
+            reasons(&[&other, &down]),
+            [
+                ("10:09:45".into(), "10:20:00".into(), format!("{hole}; {because}; {lookback}")),
+                (
+                    "10:30:00".into(),
+                    "11:00:00".into(),
+                    format!("no samples for 30m until the window end; {because}; {lookback}")
+                ),
+            ]
+        );
+        // Up but with an error at its last scrape (a timeout): failing, in its words.
+        let slow = target("10.0.1.2:9100", TargetHealth::Up, "context deadline exceeded");
+        assert!(reasons(&[&slow])[0].2.contains("target failing: context deadline exceeded (job node-exporter"));
     }
 }

@@ -42,6 +42,12 @@ const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
 /// Backfills `openmetrics` (a past window) into `folder/data` with promtool and starts
 /// Debian's Prometheus on it, keeping 100 years; returns the process and its URL once ready.
 pub async fn start_prometheus(folder: &Path, openmetrics: &str) -> (tokio::process::Child, String) {
+    start_prometheus_with(folder, openmetrics, "global:\n  scrape_interval: 15s\n").await
+}
+
+/// [`start_prometheus`] with `config` as its `prometheus.yml` (relative paths in it, such as
+/// `rule_files`, are read from `folder`).
+pub async fn start_prometheus_with(folder: &Path, openmetrics: &str, config: &str) -> (tokio::process::Child, String) {
     for binary in [PROMETHEUS, PROMTOOL] {
         assert!(Path::new(binary).exists(), "{binary} missing: apt-get install prometheus (.ci/run does)");
     }
@@ -60,7 +66,7 @@ pub async fn start_prometheus(folder: &Path, openmetrics: &str) -> (tokio::proce
         String::from_utf8_lossy(&backfill.stdout),
         String::from_utf8_lossy(&backfill.stderr)
     );
-    std::fs::write(folder.join("prometheus.yml"), "global:\n  scrape_interval: 15s\n").unwrap();
+    std::fs::write(folder.join("prometheus.yml"), config).unwrap();
     let port = free_port();
     let child = tokio::process::Command::new(PROMETHEUS)
         .arg(format!("--config.file={}", folder.join("prometheus.yml").display()))
