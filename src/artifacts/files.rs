@@ -320,6 +320,12 @@ fn kube_kind(kind: &str) -> Option<ArtifactKind> {
         ObjectKind::ReplicaSet => Some(ArtifactKind::ReplicaSets),
         ObjectKind::Deployment => Some(ArtifactKind::Deployments),
         ObjectKind::Pod => Some(ArtifactKind::Pods),
+        // Every kube kind reads every kind of object; these only name what the user is told.
+        ObjectKind::StatefulSet
+        | ObjectKind::DaemonSet
+        | ObjectKind::ControllerRevision
+        | ObjectKind::HorizontalPodAutoscaler => Some(ArtifactKind::ReplicaSets),
+        ObjectKind::Node => Some(ArtifactKind::Pods),
     }
 }
 
@@ -858,6 +864,10 @@ pub fn read_artifact(
             records.extend(objects.rollouts.into_iter().map(Record::Rollout));
             records.extend(objects.deployments.into_iter().map(Record::Deployment));
             records.extend(objects.pods.into_iter().map(Record::Pod));
+            records.extend(objects.workloads.into_iter().map(Record::Workload));
+            records.extend(objects.revisions.into_iter().map(Record::Revision));
+            records.extend(objects.autoscalers.into_iter().map(Record::Autoscaler));
+            records.extend(objects.node_conditions.into_iter().map(Record::NodeCondition));
             records
         }
         ArtifactKind::Gaps => {
@@ -1069,7 +1079,8 @@ mod tests {
             ("pagerduty-log-entries.json", 3),
             ("k8s-events.json", 1),
             ("replicasets.json", 1),
-            ("deployments.json", 1),
+            // A Deployment is read twice: who changed its template, and the workload (made when, by whom).
+            ("deployments.json", 2),
             ("pods.json", 1),
         ];
         for (name, expected) in counts {
