@@ -2,7 +2,8 @@
 //! alert (three days old) to the daemon over loopback; the daemon's collection jobs read the
 //! fake Kubernetes API (checked against the real kubectl by tests/kube_fake.rs) and a real
 //! Prometheus backfilled with promtool; the timeline served over HTTP shows the planted
-//! rows (rollout, first errors, alert, page, recovery), node-2's clock 90 s ahead, the
+//! rows (rollout, first errors, alert, page, recovery, a Deployment someone created
+//! mid-incident beside the target), node-2's clock 90 s ahead, the
 //! restart gap and the missing-samples gap, and nothing false. A second run injects faults
 //! (403 on pods/log, a stream cut short, slow answers, Prometheus stopped) and still ends
 //! with a finished incident whose gaps say why.
@@ -283,8 +284,30 @@ fn near(time: Timestamp, expected: Timestamp, seconds: i64) {
 
 #[tokio::test]
 async fn alert_to_timeline_with_the_planted_rows_skew_and_gaps() {
-    let Run { timeline, incident, requests } = run("e2e", cluster(t("50:00")), |_| {}, |_| {}, false).await;
+    // Mid-incident someone creates a Deployment beside the target: no alert names it and no
+    // target owns it, but it is a change in the alert's namespace.
+    let mitigation = |fake: &kube_fake::Handle| {
+        fake.add(
+            deployment("shop", "checkout-fallback")
+                .created(t("12:00"))
+                .selector(&[("app", "checkout-fallback")])
+                .image("app", "registry.example/checkout-fallback:0.9.0")
+                .managed_by("kubectl-create", "Update", t("12:00"))
+                .build(),
+        );
+    };
+    let Run { timeline, incident, requests } = run("e2e", cluster(t("50:00")), |_| {}, mitigation, false).await;
     assert_eq!(incident["collection"]["gaps"], 0, "{incident}");
+    let (created, source) = row(&timeline, "deploy", "Deployment shop/checkout-fallback created");
+    near(created, t("12:00"), 0);
+    assert_eq!(source, "kubernetes workloads");
+    let created_row = timeline["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["event"].as_str().unwrap().contains("checkout-fallback created"))
+        .unwrap();
+    assert_eq!(created_row["actor"], "kubectl-create", "{created_row:#}");
 
     let (rollout, _) = row(&timeline, "deploy", "revision 2");
     near(rollout, t("02:00"), 0);
