@@ -61,8 +61,8 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest a log stream may stay silent before it counts as cut.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// Events per list page, and most events read per namespace and group.
-const EVENTS_PAGE: u32 = 500;
+/// Items per list page; most events read per namespace and group.
+const LIST_PAGE: u32 = 500;
 pub const MAX_EVENTS_PER_LIST: usize = 5_000;
 /// Objects of one kind read per namespace when looking for changes.
 pub const MAX_OBJECTS_PER_LIST: usize = 2_000;
@@ -1397,7 +1397,7 @@ impl KubeCollector {
         let mut n_read = 0;
         let mut token: Option<String> = None;
         loop {
-            let mut page_params = params.clone().limit(EVENTS_PAGE);
+            let mut page_params = params.clone().limit(LIST_PAGE);
             if let Some(token) = &token {
                 page_params = page_params.continue_token(token);
             }

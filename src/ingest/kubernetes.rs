@@ -475,6 +475,9 @@ const REUSED_AFTER_SECONDS: i64 = 60;
 /// (`revision`) to the next one, so its `creationTimestamp` is the first rollout's and its
 /// last `managedFields` update is the rollback's. That is the rule here: a revision updated
 /// more than [`REUSED_AFTER_SECONDS`] after it was made is a rollback at that update.
+/// A DaemonSet revision's `deprecated.daemonset.template.generation` annotation is not
+/// rewritten by that update (only `revision` is), so it says when the template was first
+/// made, not whether it came back: the update time is the evidence here.
 fn read_revision(revision: Node<'_, '_>) -> Result<Option<(RevisionRecord, Option<Value>)>> {
     let metadata = revision.get("metadata");
     let owners = metadata.get("ownerReferences");
