@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use kube_fake::{Cluster, FakeKube, LogLine, container, deployment, pod, replicaset};
+use kube_fake::{Cluster, FakeKube, LogLine, autoscaler, container, deployment, node, pod, replicaset};
 use postmortemd::api::{AppState, serve_on};
 use postmortemd::collect::Collector;
 use postmortemd::collect::kubernetes::KubeCollector;
@@ -287,6 +287,19 @@ async fn alert_to_timeline_with_the_planted_rows_skew_and_gaps() {
     // Mid-incident someone creates a Deployment beside the target: no alert names it and no
     // target owns it, but it is a change in the alert's namespace.
     let mitigation = |fake: &kube_fake::Handle| {
+        // And node-2 comes under memory pressure while the autoscaler adds replicas.
+        fake.add(
+            node("node-2")
+                .condition(
+                    "MemoryPressure",
+                    "True",
+                    "KubeletHasInsufficientMemory",
+                    "kubelet has insufficient memory available",
+                    t("14:00"),
+                )
+                .build(),
+        );
+        fake.add(autoscaler("shop", "checkout", "checkout", t("14:30"), 2, 4));
         fake.add(
             deployment("shop", "checkout-fallback")
                 .created(t("12:00"))
@@ -308,6 +321,15 @@ async fn alert_to_timeline_with_the_planted_rows_skew_and_gaps() {
         .find(|entry| entry["event"].as_str().unwrap().contains("checkout-fallback created"))
         .unwrap();
     assert_eq!(created_row["actor"], "kubectl-create", "{created_row:#}");
+    // Nodes and autoscalers come back from the bundle (nodes.json, replicasets.json) as rows.
+    let (pressure, source) = row(&timeline, "k8s_event", "Node node-2 MemoryPressure (KubeletHasInsufficientMemory");
+    near(pressure, t("14:00"), 0);
+    assert_eq!(source, "kubernetes nodes");
+    near(
+        row(&timeline, "deploy", "HorizontalPodAutoscaler shop/checkout rescaled Deployment/checkout").0,
+        t("14:30"),
+        0,
+    );
 
     let (rollout, _) = row(&timeline, "deploy", "revision 2");
     near(rollout, t("02:00"), 0);
