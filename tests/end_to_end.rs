@@ -321,10 +321,20 @@ async fn alert_to_timeline_with_the_planted_rows_skew_and_gaps() {
         .find(|entry| entry["event"].as_str().unwrap().contains("checkout-fallback created"))
         .unwrap();
     assert_eq!(created_row["actor"], "kubectl-create", "{created_row:#}");
-    // Nodes and autoscalers come back from the bundle (nodes.json, replicasets.json) as rows.
+    // Nodes and autoscalers come back from the bundle (nodes.json, replicasets.json) as rows;
+    // the pressure is the kubelet's word, stamped by node-2's clock: corrected like its logs.
     let (pressure, source) = row(&timeline, "k8s_event", "Node node-2 MemoryPressure (KubeletHasInsufficientMemory");
-    near(pressure, t("14:00"), 0);
+    near(pressure, t("14:00") - SignedDuration::from_secs(NODE2_AHEAD_SECS), 5);
     assert_eq!(source, "kubernetes nodes");
+    let pressure_row = timeline["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["event"].as_str().unwrap().contains("MemoryPressure"))
+        .unwrap();
+    let recorded: Timestamp = pressure_row["recorded_time"].as_str().unwrap().parse().unwrap();
+    assert_eq!(recorded, t("14:00"), "{pressure_row:#}");
+    assert_eq!(pressure_row["flags"], serde_json::json!(["clock_skew"]), "{pressure_row:#}");
     near(
         row(&timeline, "deploy", "HorizontalPodAutoscaler shop/checkout rescaled Deployment/checkout").0,
         t("14:30"),

@@ -620,8 +620,11 @@ fn node_condition_event_reasons(condition: &str, status: &str) -> &'static [&'st
 /// …)`, a pressure beginning or ending, a node Ready again; unless an event about the node
 /// tells the same change (its row is there already).
 ///
-/// NB: no `node` is set on these rows: a NotReady transition is written by the control
-/// plane's node controller, not the node's kubelet, so the node's clock offset must not move it.
+/// NB: whose clock stamped a transition depends on who wrote it. The kubelet writes its own
+/// conditions (reasons `Kubelet…`: `KubeletNotReady`, `KubeletHasInsufficientMemory`), in the
+/// node's clock, so those rows carry the node and its offset corrects them, like its kubelet's
+/// events; the control plane's node controller writes `Unknown` (`NodeStatusUnknown`) when the
+/// kubelet goes silent, in the control plane's clock, so those rows carry no node.
 fn node_condition_entries(records: &[Record], window: &Window) -> Vec<Entry> {
     let node_events: Vec<&K8sEventRecord> =
         records.iter().filter_map(Record::as_k8s_event).filter(|event| event.object.starts_with("Node/")).collect();
@@ -660,6 +663,8 @@ fn node_condition_entries(records: &[Record], window: &Window) -> Vec<Entry> {
         };
         let text = format!("Node {} {state}{detail}", condition.node);
         let mut entry = Entry::new(condition.since, Kind::K8sEvent, text, "kubernetes nodes");
+        let by_kubelet = condition.reason.as_deref().is_some_and(|reason| reason.starts_with("Kubelet"));
+        entry.node = by_kubelet.then(|| condition.node.clone());
         entry.weight = WEIGHT_K8S_WARNING;
         entries.push(entry);
     }
