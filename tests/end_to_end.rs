@@ -277,6 +277,17 @@ fn row(timeline: &serde_json::Value, kind: &str, text: &str) -> (Timestamp, Stri
         .unwrap_or_else(|| panic!("no {kind} row with {text:?} in {:#}", timeline["entries"]))
 }
 
+/// The first entry whose event contains `text`, as JSON.
+#[track_caller]
+fn entry_with<'a>(timeline: &'a serde_json::Value, text: &str) -> &'a serde_json::Value {
+    timeline["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["event"].as_str().unwrap().contains(text))
+        .unwrap_or_else(|| panic!("no row with {text:?} in {:#}", timeline["entries"]))
+}
+
 #[track_caller]
 fn near(time: Timestamp, expected: Timestamp, seconds: i64) {
     assert!((time - expected).as_secs().abs() <= seconds, "{time} is not within {seconds} s of {expected}");
@@ -314,24 +325,14 @@ async fn alert_to_timeline_with_the_planted_rows_skew_and_gaps() {
     let (created, source) = row(&timeline, "deploy", "Deployment shop/checkout-fallback created");
     near(created, t("12:00"), 0);
     assert_eq!(source, "kubernetes workloads");
-    let created_row = timeline["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|entry| entry["event"].as_str().unwrap().contains("checkout-fallback created"))
-        .unwrap();
+    let created_row = entry_with(&timeline, "checkout-fallback created");
     assert_eq!(created_row["actor"], "kubectl-create", "{created_row:#}");
     // Nodes and autoscalers come back from the bundle (nodes.json, replicasets.json) as rows;
     // the pressure is the kubelet's word, stamped by node-2's clock: corrected like its logs.
     let (pressure, source) = row(&timeline, "k8s_event", "Node node-2 MemoryPressure (KubeletHasInsufficientMemory");
     near(pressure, t("14:00") - SignedDuration::from_secs(NODE2_AHEAD_SECS), 5);
     assert_eq!(source, "kubernetes nodes");
-    let pressure_row = timeline["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|entry| entry["event"].as_str().unwrap().contains("MemoryPressure"))
-        .unwrap();
+    let pressure_row = entry_with(&timeline, "MemoryPressure");
     let recorded: Timestamp = pressure_row["recorded_time"].as_str().unwrap().parse().unwrap();
     assert_eq!(recorded, t("14:00"), "{pressure_row:#}");
     assert_eq!(pressure_row["flags"], serde_json::json!(["clock_skew"]), "{pressure_row:#}");
