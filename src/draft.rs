@@ -190,7 +190,9 @@ pub fn draft_artifacts(artifacts: &dyn Artifacts, options: &DraftOptions) -> Res
         match files::read_artifact(&input.path, input.kind, &bytes, &queries) {
             Ok(read) => {
                 let name = input_name(options, &input.path);
-                coverage.push(Coverage::of_records(name.clone(), input.kind.name(), &read).from_input(name));
+                // One Kubernetes List may hold any kinds: its rows say which by their units.
+                let kind = if input.kind.is_kubernetes_list() { "kubernetes-list" } else { input.kind.name() };
+                coverage.push(Coverage::of_records(name.clone(), kind, &read).from_input(name));
                 records.extend(read);
                 read_inputs.push(input);
             }

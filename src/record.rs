@@ -106,6 +106,12 @@ pub enum Record {
     Rollout(RolloutRecord),
     Deployment(DeploymentRecord),
     Pod(PodRecord),
+    /// Namespace-wide changes a live pass lists: workloads, StatefulSet and DaemonSet
+    /// revisions, autoscaler scalings, node conditions.
+    Workload(WorkloadRecord),
+    Revision(RevisionRecord),
+    Autoscaler(AutoscalerRecord),
+    NodeCondition(NodeConditionRecord),
     Series(SeriesRecord),
     Gap(GapRecord),
     Note(NoteRecord),
@@ -138,6 +144,22 @@ impl Record {
 
     pub fn as_pod(&self) -> Option<&PodRecord> {
         if let Record::Pod(pod) = self { Some(pod) } else { None }
+    }
+
+    pub fn as_workload(&self) -> Option<&WorkloadRecord> {
+        if let Record::Workload(workload) = self { Some(workload) } else { None }
+    }
+
+    pub fn as_revision(&self) -> Option<&RevisionRecord> {
+        if let Record::Revision(revision) = self { Some(revision) } else { None }
+    }
+
+    pub fn as_autoscaler(&self) -> Option<&AutoscalerRecord> {
+        if let Record::Autoscaler(autoscaler) = self { Some(autoscaler) } else { None }
+    }
+
+    pub fn as_node_condition(&self) -> Option<&NodeConditionRecord> {
+        if let Record::NodeCondition(condition) = self { Some(condition) } else { None }
     }
 
     pub fn as_series(&self) -> Option<&SeriesRecord> {
@@ -264,6 +286,10 @@ impl K8sEventRecord {
         "RemovingNode",
         "Rebooted",
         "TaintManagerEviction",
+        // The kubelet's own word that its node came under pressure (the condition's transition).
+        "NodeHasInsufficientMemory",
+        "NodeHasDiskPressure",
+        "NodeHasInsufficientPID",
     ];
 
     /// A warning, or a `Normal` event that is a change; routine ones (`Scheduled`, `Pulled`,
@@ -326,6 +352,73 @@ pub struct Termination {
     pub finished_at: Option<Instant>,
     pub reason: Option<String>,
     pub exit_code: Option<i32>,
+}
+
+/// A Deployment, StatefulSet or DaemonSet as its object says: when it was made and who
+/// changed its spec (`metadata.managedFields`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkloadRecord {
+    /// `Deployment`, `StatefulSet` or `DaemonSet`.
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub created: Option<Instant>,
+    /// `(manager, time)` of each `managedFields` entry that touched `f:spec`, oldest first:
+    /// the first is who created it, the one closest to a rollout who made that.
+    pub spec_managers: Vec<(String, Instant)>,
+    pub images: Vec<String>,
+}
+
+/// One ControllerRevision of a StatefulSet or DaemonSet: a rollout (or rollback) to a revision.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RevisionRecord {
+    /// When this revision was rolled out: its creation, or, when the controller reused an
+    /// older revision (a rollback), its last update.
+    pub time: Instant,
+    pub namespace: String,
+    /// `StatefulSet` or `DaemonSet`.
+    pub owner_kind: String,
+    pub owner: String,
+    pub revision: u64,
+    /// A rollback: the controller reused a revision made earlier (its number was raised),
+    /// or an earlier revision of the same owner holds the same template (that one's number).
+    pub rollback: Option<Rollback>,
+    pub images: Vec<String>,
+}
+
+/// How a revision was recognised as a rollback.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Rollback {
+    /// Made at this time, reused now with a higher number.
+    Reused { created: Instant },
+    /// The template of this earlier revision.
+    SameAs { revision: u64 },
+}
+
+/// A HorizontalPodAutoscaler's last scaling (`status.lastScaleTime`) and its replica counts
+/// when it was read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AutoscalerRecord {
+    pub namespace: String,
+    pub name: String,
+    /// `Deployment/api`: `spec.scaleTargetRef`.
+    pub target: String,
+    pub last_scale: Option<Instant>,
+    pub current_replicas: Option<u64>,
+    pub desired_replicas: Option<u64>,
+}
+
+/// One condition of a Node (`Ready`, `MemoryPressure`, `DiskPressure`, `PIDPressure`, …)
+/// and when it last changed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeConditionRecord {
+    pub node: String,
+    pub condition: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+    pub since: Instant,
+    pub reason: Option<String>,
+    pub message: Option<String>,
 }
 
 /// What a series measures: an incident metric, or evidence of a node's clock. Decided once,

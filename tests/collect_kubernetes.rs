@@ -1,6 +1,7 @@
 //! The Kubernetes collector against the fake API server over loopback HTTP: targets by each
 //! label kind, incremental logs without duplicates, restarts, caps, faults as gaps, events
-//! and rollouts, and the requests it makes (which the shipped RBAC rules must allow).
+//! and rollouts, the changes of each target namespace (workloads, revisions, autoscalers),
+//! the target pods' nodes, and the requests it makes (which the shipped RBAC rules must allow).
 
 #[path = "kube_fake/mod.rs"]
 mod kube_fake;
@@ -101,10 +102,11 @@ fn rbac(fake: &FakeKube) -> BTreeSet<(String, String, String)> {
 /// Read-only verbs on the resources the install's Role grants, and nothing else.
 #[track_caller]
 fn assert_read_only(fake: &FakeKube) {
-    let allowed = support::rbac::COLLECTOR_READS;
+    let allowed = support::rbac::COLLECTOR_READS.iter().chain(support::rbac::CLUSTER_READS);
+    let allowed: Vec<&(&str, &str)> = allowed.collect();
     for (verb, group, resource) in rbac(fake) {
         assert!(verb == "get" || verb == "list", "{verb} {group} {resource}");
-        assert!(allowed.contains(&(group.as_str(), resource.as_str())), "{verb} {group:?} {resource}");
+        assert!(allowed.contains(&&(group.as_str(), resource.as_str())), "{verb} {group:?} {resource}");
     }
 }
 
@@ -528,8 +530,8 @@ async fn events_of_both_groups_and_namespace_warnings() {
     let names: BTreeSet<&str> = events.iter().map(|(_, name)| name.as_str()).collect();
     assert_eq!(
         names,
-        BTreeSet::from(["api-1.backoff", "api-1.pulled", "data.full", "api-1.scheduled"]),
-        "the pod's events, the namespace's warnings, inside the window, each once: {events:?}"
+        BTreeSet::from(["api-1.backoff", "api-1.pulled", "data.full", "other.normal", "api-1.scheduled"]),
+        "every event of the namespace inside the window, each once: {events:?}"
     );
     let requested = rbac(&fake);
     let groups: BTreeSet<(&str, &str)> = requested
@@ -544,7 +546,7 @@ async fn events_of_both_groups_and_namespace_warnings() {
     let list = serde_json::json!({"kind": "List", "apiVersion": "v1", "items":
         pass.objects.iter().filter(|object| object.kind.ends_with("Event")).map(|object| object.json.clone()).collect::<Vec<_>>()});
     let records = postmortemd::ingest::kubernetes::parse_events(&serde_json::to_vec(&list).unwrap()).unwrap();
-    assert_eq!(records.len(), 4);
+    assert_eq!(records.len(), 5);
     assert_read_only(&fake);
 }
 
@@ -801,4 +803,222 @@ async fn pods_created_during_the_incident_join_and_restarts_before_the_first_pas
     assert_eq!(pods_of(&second), BTreeSet::from(["api-1".to_owned(), "api-2".to_owned()]));
     assert_eq!(log_of(&second, "api-2", "app"), "[pod/api-2/app] 2025-02-09T10:20:00.000000000Z new replica\n");
     assert_eq!(log_of(&second, "api-1", "app"), "", "nothing twice");
+}
+
+/// (kind, name) of every object of a pass but pods and events.
+fn changes_of(pass: &Pass) -> BTreeSet<(String, String)> {
+    pass.objects
+        .iter()
+        .filter(|object| object.kind != "Pod" && !object.kind.ends_with("Event") && object.kind != "Node")
+        .map(|object| (object.kind.clone(), object.json["metadata"]["name"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_changes_of_a_target_namespace_are_listed_and_kept_by_the_window() {
+    let mut cluster = one_pod();
+    let long_ago = at("2024-06-01T00:00:00Z");
+    cluster
+        // Created mid-incident by hand: neither a target nor owned by one.
+        .add(
+            deployment("shop", "mitigation")
+                .created(at("2025-02-09T10:12:00Z"))
+                .selector(&[("app", "mitigation")])
+                .image("app", "shop/mitigation:1")
+                .managed_by("kubectl-create", "Update", at("2025-02-09T10:12:00Z"))
+                .build(),
+        )
+        .add(
+            replicaset("shop", "mitigation-5d")
+                .created(at("2025-02-09T10:12:00Z"))
+                .owner_deployment("mitigation")
+                .selector(&[("app", "mitigation")])
+                .revision(1)
+                .build(),
+        )
+        .add(deployment("shop", "quiet").created(long_ago).selector(&[("app", "quiet")]).build())
+        .add(replicaset("shop", "quiet-1").created(long_ago).owner_deployment("quiet").revision(1).build())
+        .add(deployment("other", "elsewhere").created(at("2025-02-09T10:12:00Z")).build())
+        // A StatefulSet rolled out at 10:05: both revisions are kept, the old one tells what it replaced.
+        .add(statefulset("shop", "db").created(long_ago).selector(&[("app", "db")]).build())
+        .add(
+            controller_revision("shop", "db-6b")
+                .owner("StatefulSet", "db")
+                .revision(1)
+                .image("pg", "postgres:16.1")
+                .created(long_ago)
+                .build(),
+        )
+        .add(
+            controller_revision("shop", "db-7c")
+                .owner("StatefulSet", "db")
+                .revision(2)
+                .image("pg", "postgres:16.2")
+                .created(at("2025-02-09T10:05:00Z"))
+                .build(),
+        )
+        .add(controller_revision("shop", "agent-1").owner("DaemonSet", "agent").revision(1).created(long_ago).build())
+        .add(autoscaler("shop", "api", "api", at("2025-02-09T10:14:00Z"), 4, 6))
+        .add(autoscaler("shop", "web", "web", long_ago, 2, 2));
+    let fake = FakeKube::start(cluster).await;
+    let collector = collector(&fake, KubernetesSettings::default()).await;
+    let pass = collector.pass(&target(), &BTreeMap::new()).await;
+    assert!(pass.gaps.is_empty(), "{:?}", gap_reasons(&pass));
+    let expected: BTreeSet<(String, String)> = [
+        ("Deployment", "mitigation"),
+        ("ReplicaSet", "mitigation-5d"),
+        ("ControllerRevision", "db-6b"),
+        ("ControllerRevision", "db-7c"),
+        ("HorizontalPodAutoscaler", "api"),
+    ]
+    .iter()
+    .map(|(kind, name)| (kind.to_string(), name.to_string()))
+    .collect();
+    assert_eq!(changes_of(&pass), expected);
+    for (group, resource) in [
+        ("apps", "deployments"),
+        ("apps", "statefulsets"),
+        ("apps", "daemonsets"),
+        ("apps", "replicasets"),
+        ("apps", "controllerrevisions"),
+        ("autoscaling", "horizontalpodautoscalers"),
+    ] {
+        assert!(
+            fake.requests().iter().any(|request| request.verb == "list"
+                && request.group == group
+                && request.resource == resource
+                && request.namespace.as_deref() == Some("shop")
+                && request.query.get("limit").map(String::as_str) == Some("500")),
+            "list {group}/{resource} in shop, paged"
+        );
+    }
+    assert!(fake.requests().iter().all(|request| request.namespace.as_deref() != Some("other")));
+    // draft reads them back as records of the changes.
+    let items: Vec<serde_json::Value> = pass.objects.iter().map(|object| object.json.clone()).collect();
+    let list = serde_json::to_vec(&serde_json::json!({"kind": "List", "apiVersion": "v1", "items": items})).unwrap();
+    let objects = postmortemd::ingest::kubernetes::parse_objects(&list).unwrap();
+    let workloads: Vec<&str> = objects.workloads.iter().map(|workload| workload.name.as_str()).collect();
+    assert_eq!(workloads, ["mitigation"]);
+    assert_eq!(objects.workloads[0].spec_managers[0].0, "kubectl-create");
+    let revisions: BTreeSet<(u64, Vec<String>)> =
+        objects.revisions.iter().map(|revision| (revision.revision, revision.images.clone())).collect();
+    assert_eq!(
+        revisions,
+        BTreeSet::from([(1, vec!["postgres:16.1".to_owned()]), (2, vec!["postgres:16.2".to_owned()])])
+    );
+    assert_eq!(objects.autoscalers[0].desired_replicas, Some(6));
+    assert_read_only(&fake);
+}
+
+#[tokio::test]
+async fn a_namespace_with_more_objects_than_the_cap_is_a_gap() {
+    let mut cluster = one_pod();
+    let cap = postmortemd::collect::kubernetes::MAX_OBJECTS_PER_LIST;
+    for index in 0..=cap {
+        cluster.add(deployment("shop", &format!("d-{index:05}")).created(at("2025-02-09T10:10:00Z")).build());
+    }
+    let fake = FakeKube::start(cluster).await;
+    let collector = collector(&fake, KubernetesSettings::default()).await;
+    let pass = collector.pass(&target(), &BTreeMap::new()).await;
+    assert_eq!(
+        gap_reasons(&pass),
+        vec![format!(
+            "kubernetes deployments in shop: namespace shop holds more than {cap} deployments: changes among the rest were not read"
+        )]
+    );
+    let kept = pass.objects.iter().filter(|object| object.kind == "Deployment").count();
+    assert_eq!(kept, cap, "the pages read are kept");
+}
+
+#[tokio::test]
+async fn nodes_of_the_target_pods_with_their_conditions_and_events() {
+    let mut cluster = one_pod();
+    cluster
+        .add(
+            node("node-1")
+                .condition(
+                    "Ready",
+                    "False",
+                    "KubeletNotReady",
+                    "container runtime network not ready",
+                    at("2025-02-09T10:15:30Z"),
+                )
+                .build(),
+        )
+        .add(node("node-9").build())
+        .add(
+            core_event("default", "node-1.notready")
+                .involved("Node", "node-1")
+                .reason("NodeNotReady")
+                .message("Node node-1 status is now: NodeNotReady")
+                .source("node-controller", "")
+                .seen(at("2025-02-09T10:15:31Z"), at("2025-02-09T10:15:31Z"), 1)
+                .build(),
+        )
+        .add(
+            core_event("default", "node-9.rebooted")
+                .involved("Node", "node-9")
+                .reason("Rebooted")
+                .warning()
+                .seen(at("2025-02-09T10:16:00Z"), at("2025-02-09T10:16:00Z"), 1)
+                .build(),
+        )
+        .add(
+            core_event("default", "web.pulled")
+                .involved("Pod", "web")
+                .reason("Pulled")
+                .seen(at("2025-02-09T10:16:00Z"), at("2025-02-09T10:16:00Z"), 1)
+                .build(),
+        );
+    let fake = FakeKube::start(cluster).await;
+    let collector = collector(&fake, KubernetesSettings::default()).await;
+    let pass = collector.pass(&target(), &BTreeMap::new()).await;
+    assert!(pass.gaps.is_empty(), "{:?}", gap_reasons(&pass));
+    let nodes: Vec<&serde_json::Value> =
+        pass.objects.iter().filter(|object| object.kind == "Node").map(|object| &object.json).collect();
+    assert_eq!(nodes.len(), 1, "only the target pod's node");
+    assert_eq!(nodes[0]["metadata"]["name"], "node-1");
+    assert!(nodes[0]["status"]["images"].is_null(), "a node's images are left out");
+    let events: BTreeSet<&str> = pass
+        .objects
+        .iter()
+        .filter(|object| object.kind == "Event")
+        .map(|object| object.json["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, BTreeSet::from(["node-1.notready"]), "the node's events, not other nodes' or pods'");
+    let events_request = fake
+        .requests()
+        .into_iter()
+        .find(|request| request.resource == "events" && request.namespace.as_deref() == Some("default"))
+        .expect("the Node events are listed in default");
+    assert_eq!(events_request.query.get("fieldSelector").map(String::as_str), Some("involvedObject.kind=Node"));
+    // draft reads the condition and the event back.
+    let items: Vec<serde_json::Value> = pass.objects.iter().map(|object| object.json.clone()).collect();
+    let list = serde_json::to_vec(&serde_json::json!({"kind": "List", "apiVersion": "v1", "items": items})).unwrap();
+    let objects = postmortemd::ingest::kubernetes::parse_objects(&list).unwrap();
+    let not_ready: Vec<&str> = objects
+        .node_conditions
+        .iter()
+        .filter(|condition| condition.condition == "Ready")
+        .map(|condition| condition.status.as_str())
+        .collect();
+    assert_eq!(not_ready, ["False"]);
+    assert_read_only(&fake);
+
+    // A namespaced install may not read nodes: one gap that says so and what grants it.
+    fake.forbid("", "nodes", None);
+    fake.clear_requests();
+    let pass = collector.pass(&target(), &BTreeMap::new()).await;
+    assert_eq!(
+        gap_reasons(&pass),
+        vec![
+            "kubernetes nodes: node evidence was not readable: the service account may not get nodes cluster-wide \
+             (403): add it to the ClusterRole (overlays/cluster grants it; a namespaced install cannot)"
+                .to_owned()
+        ]
+    );
+    assert!(
+        !fake.requests().iter().any(|request| request.namespace.as_deref() == Some("default")),
+        "no node events without the nodes"
+    );
 }

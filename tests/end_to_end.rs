@@ -2,7 +2,8 @@
 //! alert (three days old) to the daemon over loopback; the daemon's collection jobs read the
 //! fake Kubernetes API (checked against the real kubectl by tests/kube_fake.rs) and a real
 //! Prometheus backfilled with promtool; the timeline served over HTTP shows the planted
-//! rows (rollout, first errors, alert, page, recovery), node-2's clock 90 s ahead, the
+//! rows (rollout, first errors, alert, page, recovery, a Deployment someone created
+//! mid-incident beside the target), node-2's clock 90 s ahead, the
 //! restart gap and the missing-samples gap, and nothing false. A second run injects faults
 //! (403 on pods/log, a stream cut short, slow answers, Prometheus stopped) and still ends
 //! with a finished incident whose gaps say why.
@@ -16,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use kube_fake::{Cluster, FakeKube, LogLine, container, deployment, pod, replicaset};
+use kube_fake::{Cluster, FakeKube, LogLine, autoscaler, container, deployment, node, pod, replicaset};
 use postmortemd::api::{AppState, serve_on};
 use postmortemd::collect::Collector;
 use postmortemd::collect::kubernetes::KubeCollector;
@@ -276,6 +277,17 @@ fn row(timeline: &serde_json::Value, kind: &str, text: &str) -> (Timestamp, Stri
         .unwrap_or_else(|| panic!("no {kind} row with {text:?} in {:#}", timeline["entries"]))
 }
 
+/// The first entry whose event contains `text`, as JSON.
+#[track_caller]
+fn entry_with<'a>(timeline: &'a serde_json::Value, text: &str) -> &'a serde_json::Value {
+    timeline["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["event"].as_str().unwrap().contains(text))
+        .unwrap_or_else(|| panic!("no row with {text:?} in {:#}", timeline["entries"]))
+}
+
 #[track_caller]
 fn near(time: Timestamp, expected: Timestamp, seconds: i64) {
     assert!((time - expected).as_secs().abs() <= seconds, "{time} is not within {seconds} s of {expected}");
@@ -283,8 +295,52 @@ fn near(time: Timestamp, expected: Timestamp, seconds: i64) {
 
 #[tokio::test]
 async fn alert_to_timeline_with_the_planted_rows_skew_and_gaps() {
-    let Run { timeline, incident, requests } = run("e2e", cluster(t("50:00")), |_| {}, |_| {}, false).await;
+    // Mid-incident someone creates a Deployment beside the target: no alert names it and no
+    // target owns it, but it is a change in the alert's namespace.
+    let mitigation = |fake: &kube_fake::Handle| {
+        // And node-2 comes under memory pressure while the autoscaler adds replicas.
+        fake.add(
+            node("node-2")
+                .condition(
+                    "MemoryPressure",
+                    "True",
+                    "KubeletHasInsufficientMemory",
+                    "kubelet has insufficient memory available",
+                    t("14:00"),
+                )
+                .build(),
+        );
+        fake.add(autoscaler("shop", "checkout", "checkout", t("14:30"), 2, 4));
+        fake.add(
+            deployment("shop", "checkout-fallback")
+                .created(t("12:00"))
+                .selector(&[("app", "checkout-fallback")])
+                .image("app", "registry.example/checkout-fallback:0.9.0")
+                .managed_by("kubectl-create", "Update", t("12:00"))
+                .build(),
+        );
+    };
+    let Run { timeline, incident, requests } = run("e2e", cluster(t("50:00")), |_| {}, mitigation, false).await;
     assert_eq!(incident["collection"]["gaps"], 0, "{incident}");
+    let (created, source) = row(&timeline, "deploy", "Deployment shop/checkout-fallback created");
+    near(created, t("12:00"), 0);
+    assert_eq!(source, "kubernetes workloads");
+    let created_row = entry_with(&timeline, "checkout-fallback created");
+    assert_eq!(created_row["actor"], "kubectl-create", "{created_row:#}");
+    // Nodes and autoscalers come back from the bundle (nodes.json, replicasets.json) as rows;
+    // the pressure is the kubelet's word, stamped by node-2's clock: corrected like its logs.
+    let (pressure, source) = row(&timeline, "k8s_event", "Node node-2 MemoryPressure (KubeletHasInsufficientMemory");
+    near(pressure, t("14:00") - SignedDuration::from_secs(NODE2_AHEAD_SECS), 5);
+    assert_eq!(source, "kubernetes nodes");
+    let pressure_row = entry_with(&timeline, "MemoryPressure");
+    let recorded: Timestamp = pressure_row["recorded_time"].as_str().unwrap().parse().unwrap();
+    assert_eq!(recorded, t("14:00"), "{pressure_row:#}");
+    assert_eq!(pressure_row["flags"], serde_json::json!(["clock_skew"]), "{pressure_row:#}");
+    near(
+        row(&timeline, "deploy", "HorizontalPodAutoscaler shop/checkout rescaled Deployment/checkout").0,
+        t("14:30"),
+        0,
+    );
 
     let (rollout, _) = row(&timeline, "deploy", "revision 2");
     near(rollout, t("02:00"), 0);

@@ -672,3 +672,92 @@ async fn workloads_services_and_jobs_select_their_pods() {
         );
     }
 }
+
+#[tokio::test]
+async fn revisions_autoscalers_and_nodes_answer_like_a_cluster() {
+    let mut cluster = cluster();
+    cluster
+        .add(
+            controller_revision("prod", "db-6b5f")
+                .owner("StatefulSet", "db")
+                .revision(1)
+                .image("pg", "postgres:16.1")
+                .created(at("2025-01-20T08:00:00Z"))
+                .build(),
+        )
+        .add(
+            controller_revision("prod", "db-7c9d")
+                .owner("StatefulSet", "db")
+                .revision(2)
+                .image("pg", "postgres:16.2")
+                .created(at("2025-02-09T10:05:00Z"))
+                .build(),
+        )
+        .add(autoscaler("prod", "api", "api", at("2025-02-09T10:14:00Z"), 4, 6))
+        .add(
+            node("node-2")
+                .condition("Ready", "False", "KubeletNotReady", "PLEG is not healthy", at("2025-02-09T10:15:30Z"))
+                .build(),
+        )
+        .add(
+            core_event("default", "node-2.notready")
+                .involved("Node", "node-2")
+                .reason("NodeNotReady")
+                .source("node-controller", "")
+                .seen(at("2025-02-09T10:15:31Z"), at("2025-02-09T10:15:31Z"), 1)
+                .build(),
+        );
+    let fake = FakeKube::start(cluster).await;
+    let kubectl = Kubectl::new(&fake, "changes");
+
+    let revisions = kubectl.json(&["get", "controllerrevisions", "-n", "prod", "-o", "json"]).await;
+    let items = revisions["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[1]["kind"], "ControllerRevision");
+    assert_eq!(items[1]["revision"], 2);
+    assert_eq!(items[1]["metadata"]["ownerReferences"][0]["kind"], "StatefulSet");
+    assert_eq!(items[1]["data"]["spec"]["template"]["spec"]["containers"][0]["image"], "postgres:16.2");
+    // Paged as kubectl pages (`--chunk-size`): every item, once.
+    let paged = kubectl.json(&["get", "controllerrevisions", "-n", "prod", "--chunk-size", "1", "-o", "json"]).await;
+    assert_eq!(paged["items"].as_array().unwrap().len(), 2);
+
+    // `hpa` is a short name discovery gives; autoscaling/v2 is the group's version.
+    let autoscalers = kubectl.json(&["get", "hpa", "-n", "prod", "-o", "json"]).await;
+    let autoscaler = &autoscalers["items"][0];
+    assert_eq!(autoscaler["apiVersion"], "autoscaling/v2");
+    assert_eq!(autoscaler["spec"]["scaleTargetRef"]["name"], "api");
+    assert_eq!(autoscaler["status"]["lastScaleTime"], "2025-02-09T10:14:00Z");
+    assert_eq!(autoscaler["status"]["desiredReplicas"], 6);
+
+    // Nodes are cluster-scoped: every node a pod names, the planted one as planted.
+    let nodes = kubectl.json(&["get", "nodes", "-o", "json"]).await;
+    let names: Vec<&str> =
+        nodes["items"].as_array().unwrap().iter().map(|node| node["metadata"]["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["node-1", "node-2"]);
+    let node = kubectl.json(&["get", "node", "node-2", "-o", "json"]).await;
+    assert!(node["metadata"]["namespace"].is_null());
+    let ready =
+        node["status"]["conditions"].as_array().unwrap().iter().find(|condition| condition["type"] == "Ready").unwrap();
+    assert_eq!(
+        (ready["status"].as_str(), ready["lastTransitionTime"].as_str()),
+        (Some("False"), Some("2025-02-09T10:15:30Z"))
+    );
+    let cordoned = kubectl.json(&["get", "nodes", "--field-selector", "spec.unschedulable=false", "-o", "json"]).await;
+    assert_eq!(cordoned["items"].as_array().unwrap().len(), 2);
+    // Node events live in `default`, found by the involved object's kind.
+    let events = kubectl
+        .json(&["get", "events", "-n", "default", "--field-selector", "involvedObject.kind=Node", "-o", "json"])
+        .await;
+    assert_eq!(events["items"][0]["reason"], "NodeNotReady");
+    assert!(fake.requests().iter().any(|request| request.resource == "nodes" && request.namespace.is_none()));
+
+    // A namespaced install: the authorizer's 403 at the cluster scope.
+    fake.forbid("", "nodes", None);
+    let stderr = kubectl.fails(&["get", "node", "node-2", "-o", "json"]).await;
+    assert_eq!(
+        stderr.trim_end(),
+        r#"Error from server (Forbidden): nodes "node-2" is forbidden: User "system:serviceaccount:postmortemd:postmortemd" cannot get resource "nodes" in API group "" at the cluster scope"#
+    );
+    let stderr = kubectl.fails(&["get", "nodes"]).await;
+    assert!(stderr.contains(r#"cannot list resource "nodes" in API group "" at the cluster scope"#), "{stderr}");
+}

@@ -153,3 +153,59 @@ fn bare_request_ids_and_scheduled_events_find_a_node_clock_without_a_pod_list() 
     assert!(unhealthy.time < at("2025-05-20T08:05:21Z"), "{unhealthy:#?}");
     assert!(timeline.gaps.is_empty(), "{:#?}", timeline.gaps);
 }
+
+#[test]
+fn changes_in_the_namespace_without_events_or_replicasets() {
+    // `kubectl get deployments,statefulsets,controllerrevisions,hpa -n shop -o json` and
+    // `kubectl get node node-2 -o json`, exported after the incident: no events, no logs.
+    let timeline = run("namespace-changes");
+    let changes: Vec<(String, &str, &str, Option<&str>)> = timeline
+        .entries
+        .iter()
+        .filter(|entry| matches!(entry.kind, Kind::Deploy | Kind::K8sEvent))
+        .map(|entry| (entry.time.to_string(), entry.source.as_str(), entry.event.as_str(), entry.actor.as_deref()))
+        .collect();
+    let expected = [
+        (
+            "2025-03-14T14:05:01Z",
+            "kubernetes rollouts",
+            "Rollout of StatefulSet shop/db to revision 2: postgres:16.2",
+            Some("argocd-controller"),
+        ),
+        (
+            "2025-03-14T14:12:00Z",
+            "kubernetes workloads",
+            "Deployment shop/checkout-fallback created: registry.example/checkout-fallback:0.9.0",
+            Some("kubectl-create"),
+        ),
+        (
+            "2025-03-14T14:14:30Z",
+            "kubernetes autoscalers",
+            "HorizontalPodAutoscaler shop/checkout rescaled Deployment/checkout (desired 9, current 6 replicas when read)",
+            None,
+        ),
+        (
+            "2025-03-14T14:15:40Z",
+            "kubernetes nodes",
+            "Node node-2 MemoryPressure (KubeletHasInsufficientMemory: kubelet has insufficient memory available)",
+            None,
+        ),
+        (
+            "2025-03-14T14:16:10Z",
+            "kubernetes nodes",
+            "Node node-2 NotReady (KubeletNotReady: PLEG is not healthy: pleg was last seen active 3m0.4s ago; threshold is 3m0s)",
+            None,
+        ),
+        (
+            "2025-03-14T14:20:00Z",
+            "kubernetes rollouts",
+            "Rollback of StatefulSet shop/db to revision 3 (a template first rolled out at 2025-01-20 08:00:00): \
+             postgres:16.1 (was postgres:16.2)",
+            Some("kubectl-rollout"),
+        ),
+    ];
+    let expected: Vec<(String, &str, &str, Option<&str>)> =
+        expected.iter().map(|(time, source, event, actor)| ((*time).to_owned(), *source, *event, *actor)).collect();
+    // The Deployment made long ago and the node's old conditions are no rows.
+    assert_eq!(changes, expected);
+}

@@ -26,13 +26,18 @@ fn collector_requests(namespace: Option<&str>) -> Vec<ApiRequest> {
     READ.iter()
         .flat_map(|(group, resource)| {
             let verbs: &[&str] = match *resource {
-                "pods" | "replicasets" => &["get", "list"],
-                "events" => &["list"],
+                "pods" | "replicasets" | "deployments" | "statefulsets" | "daemonsets" => &["get", "list"],
+                "events" | "controllerrevisions" | "horizontalpodautoscalers" => &["list"],
                 _ => &["get"],
             };
             verbs.iter().map(|verb| ApiRequest::new(verb, group, resource, namespace))
         })
         .collect()
+}
+
+/// What the collector reads outside namespaces: a target pod's node, by name.
+fn cluster_requests() -> Vec<ApiRequest> {
+    support::rbac::CLUSTER_READS.iter().map(|(group, resource)| ApiRequest::new("get", group, resource, None)).collect()
 }
 
 #[track_caller]
@@ -49,8 +54,8 @@ fn namespaced_overlay_reads_its_own_namespace_only() {
     for request in collector_requests(Some("shop")) {
         check_allowed(&rules, &request, false);
     }
-    // A list across every namespace needs a ClusterRole.
-    for request in collector_requests(None) {
+    // A list across every namespace needs a ClusterRole, and so do Nodes: no node evidence.
+    for request in collector_requests(None).into_iter().chain(cluster_requests()) {
         check_allowed(&rules, &request, false);
     }
 }
@@ -62,6 +67,9 @@ fn cluster_overlay_reads_every_namespace() {
         for request in collector_requests(namespace) {
             check_allowed(&rules, &request, true);
         }
+    }
+    for request in cluster_requests() {
+        check_allowed(&rules, &request, true);
     }
 }
 
@@ -84,7 +92,7 @@ fn nothing_that_writes_and_nothing_else_is_granted() {
                 ("", "pods/portforward"),
                 ("", "pods/ephemeralcontainers"),
                 ("", "serviceaccounts/token"),
-                ("", "nodes"),
+                ("", "nodes/proxy"),
                 ("apps", "deployments/scale"),
                 ("rbac.authorization.k8s.io", "roles"),
             ] {
@@ -93,6 +101,11 @@ fn nothing_that_writes_and_nothing_else_is_granted() {
                 }
             }
         }
+        // A node is read by name, never listed or written; the cluster overlay alone may read one.
+        for verb in WRITE_VERBS.iter().chain(&["list", "watch"]) {
+            check_allowed(&rules, &ApiRequest::new(verb, "", "nodes", None), false);
+        }
+        check_allowed(&rules, &ApiRequest::new("get", "", "nodes", None), name == "cluster");
         // Logs are read, never listed; the same resource name in another group is another resource.
         check_allowed(&rules, &ApiRequest::new("list", "", "pods/log", Some(HOME)), false);
         check_allowed(&rules, &ApiRequest::new("list", "apps", "pods", Some(HOME)), false);
@@ -113,7 +126,11 @@ fn shipped_rules_have_no_wildcards() {
 fn shipped_rules_grant_nothing_the_collector_does_not_use() {
     let cases = [("namespaced", Some(HOME)), ("cluster", Some("shop")), ("cluster", None)];
     for (name, namespace) in cases {
-        assert_eq!(unneeded(&overlay(name), &collector_requests(namespace)), Vec::<String>::new(), "{name}");
+        let mut requests = collector_requests(namespace);
+        if name == "cluster" {
+            requests.extend(cluster_requests());
+        }
+        assert_eq!(unneeded(&overlay(name), &requests), Vec::<String>::new(), "{name}");
     }
 }
 
@@ -121,18 +138,24 @@ fn shipped_rules_grant_nothing_the_collector_does_not_use() {
 fn a_resource_no_request_reads_is_reported() {
     for name in ["namespaced", "cluster"] {
         let rules = overlay(name);
+        let everything = || collector_requests(Some(HOME)).into_iter().chain(cluster_requests());
         let without_daemonsets: Vec<ApiRequest> =
-            collector_requests(Some(HOME)).into_iter().filter(|request| request.resource != "daemonsets").collect();
-        assert_eq!(unneeded(&rules, &without_daemonsets), ["get daemonsets.apps"], "{name}");
+            everything().filter(|request| request.resource != "daemonsets").collect();
+        assert_eq!(unneeded(&rules, &without_daemonsets), ["get daemonsets.apps", "list daemonsets.apps"], "{name}");
 
         // Reading pods is not reading their logs.
-        let without_logs: Vec<ApiRequest> =
-            collector_requests(Some(HOME)).into_iter().filter(|request| request.subresource.is_none()).collect();
+        let without_logs: Vec<ApiRequest> = everything().filter(|request| request.subresource.is_none()).collect();
         assert_eq!(unneeded(&rules, &without_logs), ["get pods/log"], "{name}");
+
+        // A cluster install that never reads a node grants `get nodes` for nothing.
+        let without_nodes = collector_requests(Some(HOME));
+        let expected: &[&str] = if name == "cluster" { &["get nodes"] } else { &[] };
+        assert_eq!(unneeded(&rules, &without_nodes), expected, "{name}");
 
         // Requests the rules do not allow use nothing: a namespaced install is not used by
         // requests in another namespace.
-        let elsewhere = collector_requests(Some("shop"));
+        let elsewhere: Vec<ApiRequest> =
+            collector_requests(Some("shop")).into_iter().chain(cluster_requests()).collect();
         // Every grant of the namespaced Role goes unused there: one per (resource, verb).
         let expected = if name == "namespaced" { collector_requests(Some(HOME)).len() } else { 0 };
         assert_eq!(unneeded(&rules, &elsewhere).len(), expected, "{name}");

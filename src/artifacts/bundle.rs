@@ -6,7 +6,7 @@
 //! Files: `alertmanager/webhook-N.json` (each notification as received),
 //! `pagerduty/events.json` (the v3 webhooks, an array), `incident-logs.txt`
 //! (`kubectl logs --prefix --timestamps` form), `pods.json`, `events.json`,
-//! `replicasets.json` (Kubernetes `List`s; the last holds the Deployments and other workloads beside their ReplicaSets), `prometheus/*.json` with `prometheus/queries.json`
+//! `replicasets.json` (Kubernetes `List`s; the last holds the Deployments and other workloads, their ControllerRevisions and HorizontalPodAutoscalers beside the ReplicaSets), `nodes.json` (the target pods' Nodes), `prometheus/*.json` with `prometheus/queries.json`
 //! (and `prometheus/rules.json`, `prometheus/targets.json`: what Prometheus said of the
 //! alerts' rules and the scrape targets, read by content like the rest), and `gaps.json`
 //! (what collection could not see, and the collectors not configured).
@@ -55,6 +55,8 @@ fn list_file(kind: &str) -> &'static str {
     match kind {
         "Pod" => "pods.json",
         "Event" | "events.k8s.io/Event" => "events.json",
+        "Node" => "nodes.json",
+        // Deployments, StatefulSets, DaemonSets, Jobs, ControllerRevisions, HorizontalPodAutoscalers.
         _ => "replicasets.json",
     }
 }

@@ -89,6 +89,14 @@ impl ArtifactKind {
         }
     }
 
+    /// Whether the file is a Kubernetes list, read by one pass whatever kinds it holds.
+    pub fn is_kubernetes_list(self) -> bool {
+        matches!(
+            self,
+            ArtifactKind::K8sEvents | ArtifactKind::ReplicaSets | ArtifactKind::Deployments | ArtifactKind::Pods
+        )
+    }
+
     /// Whether the file is a log, read line by line rather than by [`read_artifact`].
     pub fn is_log(self) -> bool {
         matches!(self, ArtifactKind::KubectlLogs | ArtifactKind::PlainLog)
@@ -392,6 +400,12 @@ fn kube_kind(kind: &str) -> Option<ArtifactKind> {
         ObjectKind::ReplicaSet => Some(ArtifactKind::ReplicaSets),
         ObjectKind::Deployment => Some(ArtifactKind::Deployments),
         ObjectKind::Pod => Some(ArtifactKind::Pods),
+        // Every kube kind reads every kind of object; these only name what the user is told.
+        ObjectKind::StatefulSet
+        | ObjectKind::DaemonSet
+        | ObjectKind::ControllerRevision
+        | ObjectKind::HorizontalPodAutoscaler => Some(ArtifactKind::ReplicaSets),
+        ObjectKind::Node => Some(ArtifactKind::Pods),
     }
 }
 
@@ -930,6 +944,10 @@ pub fn read_artifact(
             records.extend(objects.rollouts.into_iter().map(Record::Rollout));
             records.extend(objects.deployments.into_iter().map(Record::Deployment));
             records.extend(objects.pods.into_iter().map(Record::Pod));
+            records.extend(objects.workloads.into_iter().map(Record::Workload));
+            records.extend(objects.revisions.into_iter().map(Record::Revision));
+            records.extend(objects.autoscalers.into_iter().map(Record::Autoscaler));
+            records.extend(objects.node_conditions.into_iter().map(Record::NodeCondition));
             records
         }
         ArtifactKind::Gaps => ingest::gaps::parse_records(bytes).map_err(parse_error)?,
@@ -1185,7 +1203,8 @@ mod tests {
             ("pagerduty-log-entries.json", 3),
             ("k8s-events.json", 1),
             ("replicasets.json", 1),
-            ("deployments.json", 1),
+            // A Deployment is read twice: who changed its template, and the workload (made when, by whom).
+            ("deployments.json", 2),
             ("pods.json", 1),
             ("prometheus-rules.json", 1),
             ("prometheus-targets.json", 2),

@@ -17,11 +17,22 @@
 //! The API serves every event through both groups; both are listed (a Role may grant only
 //! one), and an event already read as core/v1 is not kept again as events.k8s.io/v1.
 //! Events are listed once per namespace and group (pages of 500, at most
-//! [`MAX_EVENTS_PER_LIST`] per namespace and group, a gap beyond) and kept when they concern
-//! an involved object (its pods, their owners, the workloads, the services) or are warnings
-//! of that namespace, and were seen inside the window. One list per namespace costs two
-//! requests whatever the number of pods, and warnings about objects we did not think of
-//! (a PVC, a node pressure eviction) are often the row that explains the incident.
+//! [`MAX_EVENTS_PER_LIST`] per namespace and group, a gap beyond) and every one seen inside
+//! the window is kept, whatever it is about: changes come first in a post-mortem, and the
+//! rollout of a neighbour, a scaling, or a warning about an object nobody thought of (a PVC,
+//! a node pressure eviction) is often the row that explains the incident.
+//!
+//! Changes in each target namespace are listed too, not only the alert's own objects
+//! (issue 10): Deployments, StatefulSets, DaemonSets, ReplicaSets, ControllerRevisions and
+//! HorizontalPodAutoscalers (autoscaling/v2), paged, at most [`MAX_OBJECTS_PER_LIST`] per
+//! namespace and kind (a gap beyond). The rule for what is kept is [`changed_in_window`]:
+//! created, written (`managedFields`), a condition's transition or an autoscaler's scaling
+//! inside the window; a ReplicaSet or ControllerRevision is kept with its siblings of the
+//! same owner when one of them changed, since a rollback is told by the revisions before it.
+//!
+//! Nodes of the target pods are read by name (`get nodes`, which only a ClusterRole can
+//! grant: the `cluster` overlay), with the Node events (`involvedObject.kind=Node`, recorded
+//! in the `default` namespace); a 403 is one gap saying node evidence was not readable.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
@@ -50,9 +61,22 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest a log stream may stay silent before it counts as cut.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// Events per list page, and most events read per namespace and group.
-const EVENTS_PAGE: u32 = 500;
+/// Items per list page; most events read per namespace and group.
+const LIST_PAGE: u32 = 500;
 pub const MAX_EVENTS_PER_LIST: usize = 5_000;
+/// Objects of one kind read per namespace when looking for changes.
+pub const MAX_OBJECTS_PER_LIST: usize = 2_000;
+/// The namespace-wide lists of changes: (resource, API group path, kind).
+const CHANGE_LISTS: &[(&str, &str, &str)] = &[
+    ("deployments", "/apis/apps/v1", "Deployment"),
+    ("statefulsets", "/apis/apps/v1", "StatefulSet"),
+    ("daemonsets", "/apis/apps/v1", "DaemonSet"),
+    ("replicasets", "/apis/apps/v1", "ReplicaSet"),
+    ("controllerrevisions", "/apis/apps/v1", "ControllerRevision"),
+    ("horizontalpodautoscalers", "/apis/autoscaling/v2", "HorizontalPodAutoscaler"),
+];
+/// The namespace the API records events about cluster-scoped objects (Nodes) in.
+const CLUSTER_EVENTS_NAMESPACE: &str = "default";
 /// Extra `limitBytes` beyond the budget: lines of the `sinceTime` second already taken count
 /// against the API's limit but not against the budget.
 const LIMIT_SLACK: u64 = 64 << 10;
@@ -791,8 +815,10 @@ impl KubeCollector {
         self.collect_owners(&mut run).await;
         let namespaces: BTreeSet<String> = run.owners.iter().map(|(_, namespace, _)| namespace.clone()).collect();
         for namespace in &namespaces {
+            self.collect_changes(namespace, &mut run).await;
             self.collect_events(namespace, &mut run).await;
         }
+        self.collect_nodes(&mut run).await;
         run.pass.objects = run.objects.into_values().collect();
         run.pass.objects.sort_by(|left, right| (&left.kind, &left.uid).cmp(&(&right.kind, &right.uid)));
         info!(
@@ -1210,75 +1236,187 @@ impl KubeCollector {
         }
     }
 
-    /// Events of both groups in a namespace: of the involved objects, and every warning.
+    /// Events of both groups in a namespace, every one seen in the window.
     async fn collect_events(&self, namespace: &str, run: &mut Run<'_>) {
-        let involved: BTreeSet<(String, String)> = run
-            .owners
-            .iter()
-            .filter(|(_, owner_namespace, _)| owner_namespace == namespace)
-            .map(|(kind, _, name)| (kind.clone(), name.clone()))
-            .collect();
-        for (path, resource, api_version, kind, regarding) in [
-            (format!("/api/v1/namespaces/{namespace}/events"), "events", "v1", "Event", "/involvedObject"),
+        for (path, resource, api_version, kind) in [
+            (format!("/api/v1/namespaces/{namespace}/events"), "events", "v1", "Event"),
             (
                 format!("/apis/events.k8s.io/v1/namespaces/{namespace}/events"),
                 "events.k8s.io/events",
                 "events.k8s.io/v1",
                 "events.k8s.io/Event",
-                "/regarding",
             ),
         ] {
             let call = Call::new("list", resource, Some(namespace), None);
-            let mut n_read = 0;
-            let mut token: Option<String> = None;
-            loop {
-                let mut params = ListParams::default().limit(EVENTS_PAGE);
-                if let Some(token) = &token {
-                    params = params.continue_token(token);
-                }
-                let page = match self.list_page(&call, &path, params).await {
-                    Ok(page) => page,
-                    Err(error) => {
-                        run.gap("kubernetes events".to_owned(), run.scope.start, error.gap_reason());
-                        break;
-                    }
-                };
-                token = text_at(&page, "/metadata/continue").filter(|token| !token.is_empty()).map(str::to_owned);
-                let items = match page {
-                    Value::Object(mut map) => match map.remove("items") {
-                        Some(Value::Array(items)) => items,
-                        _ => Vec::new(),
-                    },
-                    _ => Vec::new(),
-                };
-                n_read += items.len();
-                for event in items {
-                    let about = event.pointer(regarding);
-                    let about_kind = about.and_then(|about| text_at(about, "/kind")).unwrap_or("");
-                    let about_name = about.and_then(|about| text_at(about, "/name")).unwrap_or("");
-                    let concerns = involved.contains(&(about_kind.to_owned(), about_name.to_owned()));
-                    let warning = text_at(&event, "/type") == Some("Warning");
+            let listed = self
+                .list_paged(&call, &path, ListParams::default(), MAX_EVENTS_PER_LIST, |event| {
                     // NB: both groups serve the same stored events; one already read as core/v1 is not kept twice.
                     let duplicate = kind != "Event"
                         && text_at(&event, "/metadata/uid")
                             .is_some_and(|uid| run.objects.contains_key(&("Event".to_owned(), uid.to_owned())));
-                    if (concerns || warning) && !duplicate && event_in_window(&event, run.scope) {
+                    if !duplicate && event_in_window(&event, run.scope) {
                         run.object(kind, with_kind(event, api_version, "Event"));
                     }
+                })
+                .await;
+            match listed {
+                Ok(false) => {}
+                Ok(true) => run.gap(
+                    "kubernetes events".to_owned(),
+                    run.scope.start,
+                    format!(
+                        "namespace {namespace} holds more than {MAX_EVENTS_PER_LIST} {resource}: the rest were not read"
+                    ),
+                ),
+                Err(error) => run.gap("kubernetes events".to_owned(), run.scope.start, error.gap_reason()),
+            }
+        }
+    }
+
+    /// The workloads, revisions and autoscalers of a namespace that changed in the window
+    /// (by [`changed_in_window`]), each kind listed page by page.
+    async fn collect_changes(&self, namespace: &str, run: &mut Run<'_>) {
+        for (resource, group_path, kind) in CHANGE_LISTS {
+            let call = Call::new("list", resource, Some(namespace), None);
+            let path = format!("{group_path}/namespaces/{namespace}/{resource}");
+            let mut items = Vec::new();
+            let listed = self
+                .list_paged(&call, &path, ListParams::default(), MAX_OBJECTS_PER_LIST, |item| items.push(item))
+                .await;
+            let source = format!("kubernetes {resource} in {namespace}");
+            match listed {
+                Ok(false) => {}
+                Ok(true) => run.gap(
+                    source,
+                    run.scope.start,
+                    format!(
+                        "namespace {namespace} holds more than {MAX_OBJECTS_PER_LIST} {resource}: \
+                         changes among the rest were not read"
+                    ),
+                ),
+                Err(error) => {
+                    run.gap(source, run.scope.start, error.gap_reason());
+                    continue;
                 }
-                if token.is_none() {
-                    break;
+            }
+            // A rollback is told by the revisions before it: the siblings of a changed one stay.
+            let by_owner = matches!(*kind, "ReplicaSet" | "ControllerRevision");
+            let changed_owners: BTreeSet<String> = if by_owner {
+                items
+                    .iter()
+                    .filter(|item| changed_in_window(item, run.scope))
+                    .filter_map(|item| controller_uid(item).map(str::to_owned))
+                    .collect()
+            } else {
+                BTreeSet::new()
+            };
+            for item in items {
+                let keep = if by_owner {
+                    controller_uid(&item).is_some_and(|owner| changed_owners.contains(owner))
+                } else {
+                    changed_in_window(&item, run.scope)
+                };
+                if keep {
+                    run.object(kind, with_kind(item, api_version(group_path), kind));
                 }
-                if n_read >= MAX_EVENTS_PER_LIST {
-                    run.gap(
-                        "kubernetes events".to_owned(),
-                        run.scope.start,
-                        format!(
-                            "namespace {namespace} holds more than {MAX_EVENTS_PER_LIST} {resource}: the rest were not read"
-                        ),
-                    );
-                    break;
+            }
+        }
+    }
+
+    /// The Nodes the target pods run on and the events about them: what the node did
+    /// (NotReady, pressure, evictions) while the incident ran.
+    async fn collect_nodes(&self, run: &mut Run<'_>) {
+        let nodes: BTreeSet<String> = run
+            .objects
+            .values()
+            .filter(|object| object.kind == "Pod")
+            .filter_map(|object| text_at(&object.json, "/spec/nodeName"))
+            .map(str::to_owned)
+            .collect();
+        let not_readable = |error: &Error| {
+            format!(
+                "node evidence was not readable: {} (overlays/cluster grants it; a namespaced install cannot)",
+                error.gap_reason()
+            )
+        };
+        for node in &nodes {
+            let call = Call::new("get", "nodes", None, Some(node));
+            match self.get(&call, "/api/v1/nodes", node).await {
+                Ok(mut object) => {
+                    // The images a node holds are most of its size and say nothing of the incident.
+                    if let Some(status) = object.get_mut("status").and_then(Value::as_object_mut) {
+                        status.remove("images");
+                    }
+                    run.object("Node", with_kind(object, "v1", "Node"));
                 }
+                Err(error) if error.code() == Some(403) => {
+                    return run.gap("kubernetes nodes".to_owned(), run.scope.start, not_readable(&error));
+                }
+                Err(error) => run.gap(format!("kubernetes node {node}"), run.scope.start, error.gap_reason()),
+            }
+        }
+        if nodes.is_empty() {
+            return;
+        }
+        let call = Call::new("list", "events", Some(CLUSTER_EVENTS_NAMESPACE), None);
+        let path = format!("/api/v1/namespaces/{CLUSTER_EVENTS_NAMESPACE}/events");
+        let params = ListParams::default().fields("involvedObject.kind=Node");
+        let listed = self
+            .list_paged(&call, &path, params, MAX_EVENTS_PER_LIST, |event| {
+                let about = text_at(&event, "/involvedObject/name").unwrap_or_default();
+                if nodes.contains(about) && event_in_window(&event, run.scope) {
+                    run.object("Event", with_kind(event, "v1", "Event"));
+                }
+            })
+            .await;
+        match listed {
+            Ok(false) => {}
+            Ok(true) => run.gap(
+                "kubernetes node events".to_owned(),
+                run.scope.start,
+                format!("more than {MAX_EVENTS_PER_LIST} Node events: the rest were not read"),
+            ),
+            Err(error) if error.code() == Some(403) => {
+                run.gap("kubernetes node events".to_owned(), run.scope.start, not_readable(&error))
+            }
+            Err(error) => run.gap("kubernetes node events".to_owned(), run.scope.start, error.gap_reason()),
+        }
+    }
+
+    /// Lists a collection page by page (`limit`/`continue`), handing each item to `each`,
+    /// until its end or `max` items; `Ok(true)` when `max` cut it short. A failed page ends
+    /// the list with its error (the items of earlier pages were handed on).
+    async fn list_paged(
+        &self,
+        call: &Call,
+        collection: &str,
+        params: ListParams,
+        max: usize,
+        mut each: impl FnMut(Value) + Send,
+    ) -> Result<bool> {
+        let mut n_read = 0;
+        let mut token: Option<String> = None;
+        loop {
+            let mut page_params = params.clone().limit(LIST_PAGE);
+            if let Some(token) = &token {
+                page_params = page_params.continue_token(token);
+            }
+            let page = self.list_page(call, collection, page_params).await?;
+            token = text_at(&page, "/metadata/continue").filter(|token| !token.is_empty()).map(str::to_owned);
+            let items = match page {
+                Value::Object(mut map) => match map.remove("items") {
+                    Some(Value::Array(items)) => items,
+                    _ => Vec::new(),
+                },
+                _ => Vec::new(),
+            };
+            n_read += items.len();
+            items.into_iter().for_each(&mut each);
+            if token.is_none() {
+                return Ok(false);
+            }
+            if n_read >= max {
+                return Ok(true);
             }
         }
     }
@@ -1428,6 +1566,40 @@ fn with_kind(mut object: Value, api_version: &str, kind: &str) -> Value {
 
 fn text_at<'v>(value: &'v Value, pointer: &str) -> Option<&'v str> {
     value.pointer(pointer).and_then(Value::as_str)
+}
+
+/// Whether an object changed inside the window, the one rule for namespace-wide lists: it
+/// was created (`metadata.creationTimestamp`), written (a `metadata.managedFields` entry's
+/// `time`: spec, annotations and status writes alike, so a ReplicaSet reused by a rollback or
+/// a revision renumbered counts), a status condition moved (`lastTransitionTime`), or an
+/// autoscaler scaled (`status.lastScaleTime`), between the window's start and end.
+fn changed_in_window(object: &Value, scope: &Scope) -> bool {
+    let inside = |value: &Value| {
+        value
+            .as_str()
+            .and_then(|text| text.parse::<Instant>().ok())
+            .is_some_and(|time| scope.start <= time && time <= scope.end)
+    };
+    let any_inside = |list: &str, field: &str| {
+        object
+            .pointer(list)
+            .and_then(Value::as_array)
+            .is_some_and(|entries| entries.iter().any(|entry| entry.get(field).is_some_and(inside)))
+    };
+    object.pointer("/metadata/creationTimestamp").is_some_and(inside)
+        || object.pointer("/status/lastScaleTime").is_some_and(inside)
+        || any_inside("/metadata/managedFields", "time")
+        || any_inside("/status/conditions", "lastTransitionTime")
+}
+
+/// The uid of the object's controller (`ownerReferences[controller=true]`).
+fn controller_uid(object: &Value) -> Option<&str> {
+    object
+        .pointer("/metadata/ownerReferences")?
+        .as_array()?
+        .iter()
+        .find(|owner| owner.get("controller").and_then(Value::as_bool) == Some(true))
+        .and_then(|owner| text_at(owner, "/uid"))
 }
 
 /// Whether an event was seen inside the window (last seen not before the start, first seen
@@ -1790,16 +1962,54 @@ mod tests {
         );
     }
 
-    #[test]
-    fn events_are_kept_by_window() {
-        let scope = Scope {
+    /// A scope from 10:00 to 11:00.
+    fn ten_to_eleven() -> Scope {
+        Scope {
             incident_id: 1,
             alerts: Vec::new(),
             pagerduty_services: Vec::new(),
             start: at("2025-02-09T10:00:00Z"),
             end: at("2025-02-09T11:00:00Z"),
             nodes: Vec::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn changes_are_kept_by_the_window() {
+        let scope = ten_to_eleven();
+        let old = "2024-01-01T00:00:00Z";
+        let rows = [
+            (serde_json::json!({"metadata": {"creationTimestamp": "2025-02-09T10:12:00Z"}}), true),
+            (serde_json::json!({"metadata": {"creationTimestamp": old}}), false),
+            (serde_json::json!({"metadata": {"creationTimestamp": "2025-02-09T11:00:01Z"}}), false),
+            (
+                serde_json::json!({"metadata": {"creationTimestamp": old,
+                    "managedFields": [{"manager": "a", "time": old}, {"manager": "kube-controller-manager", "time": "2025-02-09T10:20:00Z"}]}}),
+                true,
+            ),
+            (
+                serde_json::json!({"metadata": {"creationTimestamp": old},
+                    "status": {"conditions": [{"type": "Available", "lastTransitionTime": "2025-02-09T10:30:00Z"}]}}),
+                true,
+            ),
+            (
+                serde_json::json!({"metadata": {"creationTimestamp": old}, "status": {"lastScaleTime": "2025-02-09T10:14:00Z"}}),
+                true,
+            ),
+            (serde_json::json!({"metadata": {"creationTimestamp": "yesterday"}}), false),
+        ];
+        for (object, expected) in rows {
+            assert_eq!(changed_in_window(&object, &scope), expected, "{object}");
+        }
+        let owned = serde_json::json!({"metadata": {"ownerReferences": [
+            {"kind": "Foo", "uid": "a"}, {"kind": "StatefulSet", "uid": "b", "controller": true}]}});
+        assert_eq!(controller_uid(&owned), Some("b"));
+        assert_eq!(controller_uid(&serde_json::json!({"metadata": {}})), None);
+    }
+
+    #[test]
+    fn events_are_kept_by_window() {
+        let scope = ten_to_eleven();
         let rows = [
             (
                 serde_json::json!({"lastTimestamp": "2025-02-09T10:05:00Z", "firstTimestamp": "2025-02-09T09:00:00Z"}),

@@ -1,6 +1,9 @@
 //! `kubectl get … -o json` → records: Events (core/v1 and events.k8s.io/v1),
-//! ReplicaSets (rollouts), Deployments (who changed the pod template) and Pods (node,
-//! restarts, terminations).
+//! ReplicaSets (rollouts), Deployments (who changed the pod template), Pods (node,
+//! restarts, terminations), and the namespace-wide changes a live pass lists: workloads
+//! (Deployments, StatefulSets, DaemonSets: when made, by whom), ControllerRevisions
+//! (StatefulSet and DaemonSet rollouts and rollbacks), HorizontalPodAutoscalers (the last
+//! scaling) and Nodes (their conditions).
 //!
 //! A document is a `List` (what kubectl prints), a typed list (`EventList`, what the API
 //! answers, whose items carry no `kind`) or one object. Items are told apart by their own
@@ -12,7 +15,8 @@ use serde_json::Value;
 use super::Result;
 use super::json::{Node, parse_document};
 use crate::record::{
-    ContainerRecord, DeploymentRecord, Instant, K8sEventRecord, PodRecord, RolloutRecord, Termination,
+    AutoscalerRecord, ContainerRecord, DeploymentRecord, Instant, K8sEventRecord, NodeConditionRecord, PodRecord,
+    RevisionRecord, Rollback, RolloutRecord, Termination, WorkloadRecord,
 };
 
 /// The object kinds this module reads.
@@ -22,6 +26,11 @@ pub enum ObjectKind {
     ReplicaSet,
     Deployment,
     Pod,
+    StatefulSet,
+    DaemonSet,
+    ControllerRevision,
+    HorizontalPodAutoscaler,
+    Node,
 }
 
 impl ObjectKind {
@@ -33,6 +42,11 @@ impl ObjectKind {
             "ReplicaSet" => Some(ObjectKind::ReplicaSet),
             "Deployment" => Some(ObjectKind::Deployment),
             "Pod" => Some(ObjectKind::Pod),
+            "StatefulSet" => Some(ObjectKind::StatefulSet),
+            "DaemonSet" => Some(ObjectKind::DaemonSet),
+            "ControllerRevision" => Some(ObjectKind::ControllerRevision),
+            "HorizontalPodAutoscaler" => Some(ObjectKind::HorizontalPodAutoscaler),
+            "Node" => Some(ObjectKind::Node),
             _ => None,
         }
     }
@@ -45,6 +59,11 @@ pub struct Objects {
     pub rollouts: Vec<RolloutRecord>,
     pub deployments: Vec<DeploymentRecord>,
     pub pods: Vec<PodRecord>,
+    /// Deployments, StatefulSets and DaemonSets (a Deployment is in `deployments` too).
+    pub workloads: Vec<WorkloadRecord>,
+    pub revisions: Vec<RevisionRecord>,
+    pub autoscalers: Vec<AutoscalerRecord>,
+    pub node_conditions: Vec<NodeConditionRecord>,
 }
 
 /// Guesses an item's kind from its fields when neither it nor its list names one.
@@ -56,6 +75,15 @@ fn infer_kind(item: Node<'_, '_>) -> Option<ObjectKind> {
     let spec = item.get("spec");
     if !spec.get("containers").is_absent() || !item.get("status").get("containerStatuses").is_absent() {
         return Some(ObjectKind::Pod);
+    }
+    if has("revision") && has("data") {
+        return Some(ObjectKind::ControllerRevision);
+    }
+    if !spec.get("scaleTargetRef").is_absent() {
+        return Some(ObjectKind::HorizontalPodAutoscaler);
+    }
+    if !item.get("status").get("nodeInfo").is_absent() {
+        return Some(ObjectKind::Node);
     }
     if !spec.get("strategy").is_absent() {
         return Some(ObjectKind::Deployment);
@@ -74,6 +102,8 @@ fn read_objects(bytes: &[u8], only: Option<ObjectKind>) -> Result<Objects> {
     let root_kind = root.get("kind").opt_str()?;
     let list_items = root.get("items");
     let mut objects = Objects::default();
+    // Revisions with their templates (`data`), compared once all are read.
+    let mut revisions: Vec<(RevisionRecord, Option<Value>)> = Vec::new();
     let mut read = |item: Node<'_, '_>, fallback: Option<ObjectKind>| -> Result<()> {
         let kind = match item.get("kind").non_empty_str()? {
             Some(name) => ObjectKind::from_kind_name(name),
@@ -85,8 +115,16 @@ fn read_objects(bytes: &[u8], only: Option<ObjectKind>) -> Result<Objects> {
         match kind {
             Some(ObjectKind::Event) => objects.events.push(read_event(item)?),
             Some(ObjectKind::ReplicaSet) => objects.rollouts.extend(read_replicaset(item)?),
-            Some(ObjectKind::Deployment) => objects.deployments.push(read_deployment(item)?),
+            Some(ObjectKind::Deployment) => {
+                objects.deployments.push(read_deployment(item)?);
+                objects.workloads.push(read_workload("Deployment", item)?);
+            }
             Some(ObjectKind::Pod) => objects.pods.push(read_pod(item)?),
+            Some(ObjectKind::StatefulSet) => objects.workloads.push(read_workload("StatefulSet", item)?),
+            Some(ObjectKind::DaemonSet) => objects.workloads.push(read_workload("DaemonSet", item)?),
+            Some(ObjectKind::ControllerRevision) => revisions.extend(read_revision(item)?),
+            Some(ObjectKind::HorizontalPodAutoscaler) => objects.autoscalers.push(read_autoscaler(item)?),
+            Some(ObjectKind::Node) => objects.node_conditions.extend(read_node(item)?),
             None => {}
         }
         Ok(())
@@ -105,6 +143,7 @@ fn read_objects(bytes: &[u8], only: Option<ObjectKind>) -> Result<Objects> {
     } else {
         read(root, None)?;
     }
+    objects.revisions = same_templates(revisions);
     Ok(objects)
 }
 
@@ -350,14 +389,7 @@ fn read_replicaset(replicaset: Node<'_, '_>) -> Result<Option<RolloutRecord>> {
         let number = part.parse().map_err(|_| history_node.error("comma-separated revision numbers"))?;
         revision_history.push(number);
     }
-    let containers = replicaset.at(&["spec", "template", "spec", "containers"]);
-    let container_items = containers.array_or_empty("an array of containers")?;
-    let mut images = Vec::new();
-    for index in 0..container_items.len() {
-        if let Some(image) = containers.item(container_items, index).get("image").non_empty_str()? {
-            images.push(image.to_string());
-        }
-    }
+    let images = template_images(replicaset.at(&["spec", "template"]))?;
     let fields = managed_fields(metadata)?;
     let manager = newest(&fields, |field| field.touches_spec)
         .or_else(|| newest(&fields, |_| true))
@@ -386,18 +418,164 @@ fn read_replicaset(replicaset: Node<'_, '_>) -> Result<Option<RolloutRecord>> {
 
 fn read_deployment(deployment: Node<'_, '_>) -> Result<DeploymentRecord> {
     let metadata = deployment.get("metadata");
-    let fields = managed_fields(metadata)?;
-    let mut spec_managers: Vec<(String, Instant)> = fields
+    Ok(DeploymentRecord {
+        namespace: metadata.get("namespace").str_or_empty()?.to_string(),
+        name: metadata.get("name").str_or_empty()?.to_string(),
+        spec_managers: spec_managers(&managed_fields(metadata)?),
+    })
+}
+
+/// `(manager, time)` of each entry that touched `f:spec`, oldest first.
+fn spec_managers(fields: &[ManagedField<'_>]) -> Vec<(String, Instant)> {
+    let mut managers: Vec<(String, Instant)> = fields
         .iter()
         .filter(|field| field.touches_spec)
         .filter_map(|field| Some((field.manager.to_string(), field.time?)))
         .collect();
-    spec_managers.sort_by_key(|(_, time)| *time);
-    Ok(DeploymentRecord {
+    managers.sort_by_key(|(_, time)| *time);
+    managers
+}
+
+/// The images of a pod template's containers, in order.
+fn template_images(template: Node<'_, '_>) -> Result<Vec<String>> {
+    let containers = template.at(&["spec", "containers"]);
+    let container_items = containers.array_or_empty("an array of containers")?;
+    let mut images = Vec::new();
+    for index in 0..container_items.len() {
+        if let Some(image) = containers.item(container_items, index).get("image").non_empty_str()? {
+            images.push(image.to_string());
+        }
+    }
+    Ok(images)
+}
+
+/// A Deployment, StatefulSet or DaemonSet: its creation, spec managers and images.
+fn read_workload(kind: &str, workload: Node<'_, '_>) -> Result<WorkloadRecord> {
+    let metadata = workload.get("metadata");
+    Ok(WorkloadRecord {
+        kind: kind.to_string(),
         namespace: metadata.get("namespace").str_or_empty()?.to_string(),
         name: metadata.get("name").str_or_empty()?.to_string(),
-        spec_managers,
+        created: metadata.get("creationTimestamp").opt_time()?,
+        spec_managers: spec_managers(&managed_fields(metadata)?),
+        images: template_images(workload.at(&["spec", "template"]))?,
     })
+}
+
+/// How much later than its creation a revision must be updated to count as reused: the
+/// controller writes a new revision once, and only a rollback updates it again.
+const REUSED_AFTER_SECONDS: i64 = 60;
+
+/// A ControllerRevision of a StatefulSet or DaemonSet (others, e.g. of a third-party
+/// controller, are no rollouts and are left out), with its template (`data`) for
+/// [`same_templates`].
+///
+/// NB: both controllers keep one revision per distinct template. A rollback to an earlier
+/// template does not make a new revision: the controller raises the old revision's number
+/// (`revision`) to the next one, so its `creationTimestamp` is the first rollout's and its
+/// last `managedFields` update is the rollback's. That is the rule here: a revision updated
+/// more than [`REUSED_AFTER_SECONDS`] after it was made is a rollback at that update.
+/// A DaemonSet revision's `deprecated.daemonset.template.generation` annotation is not
+/// rewritten by that update (only `revision` is), so it says when the template was first
+/// made, not whether it came back: the update time is the evidence here.
+fn read_revision(revision: Node<'_, '_>) -> Result<Option<(RevisionRecord, Option<Value>)>> {
+    let metadata = revision.get("metadata");
+    let owners = metadata.get("ownerReferences");
+    let owner_items = owners.array_or_empty("an array of owner references")?;
+    let mut owner = None;
+    for index in 0..owner_items.len() {
+        let reference = owners.item(owner_items, index);
+        if let Some(kind @ ("StatefulSet" | "DaemonSet")) = reference.get("kind").opt_str()? {
+            owner = Some((kind, reference.get("name").str()?));
+            break;
+        }
+    }
+    let Some((owner_kind, owner)) = owner else {
+        return Ok(None);
+    };
+    let created = metadata.get("creationTimestamp").time()?;
+    let fields = managed_fields(metadata)?;
+    let updated = newest(&fields, |field| !field.is_status).and_then(|field| field.time);
+    let reused = updated.filter(|updated| updated.duration_since(created).as_secs() > REUSED_AFTER_SECONDS);
+    let data = revision.get("data");
+    let record = RevisionRecord {
+        time: reused.unwrap_or(created),
+        namespace: metadata.get("namespace").str_or_empty()?.to_string(),
+        owner_kind: owner_kind.to_string(),
+        owner: owner.to_string(),
+        revision: revision.get("revision").opt_u64()?.unwrap_or(0),
+        rollback: reused.map(|_| Rollback::Reused { created }),
+        images: template_images(data.at(&["spec", "template"]))?,
+    };
+    Ok(Some((record, data.value().cloned())))
+}
+
+/// Revisions whose template equals that of an earlier revision of the same owner are
+/// rollbacks to it (the controllers avoid this, but a hash collision or a hand-made revision
+/// can make one); the others keep what [`read_revision`] found.
+fn same_templates(revisions: Vec<(RevisionRecord, Option<Value>)>) -> Vec<RevisionRecord> {
+    let mut records: Vec<RevisionRecord> = Vec::with_capacity(revisions.len());
+    for (index, (record, data)) in revisions.iter().enumerate() {
+        let mut record = record.clone();
+        let earlier = revisions
+            .iter()
+            .enumerate()
+            .filter(|(other_index, (other, other_data))| {
+                *other_index != index
+                    && other.namespace == record.namespace
+                    && other.owner_kind == record.owner_kind
+                    && other.owner == record.owner
+                    && other.revision < record.revision
+                    && data.is_some()
+                    && other_data == data
+            })
+            .map(|(_, (other, _))| other.revision)
+            .max();
+        if record.rollback.is_none()
+            && let Some(revision) = earlier
+        {
+            record.rollback = Some(Rollback::SameAs { revision });
+        }
+        records.push(record);
+    }
+    records
+}
+
+/// A HorizontalPodAutoscaler (autoscaling/v2 or v1): its target and its last scaling.
+fn read_autoscaler(autoscaler: Node<'_, '_>) -> Result<AutoscalerRecord> {
+    let metadata = autoscaler.get("metadata");
+    let target = autoscaler.at(&["spec", "scaleTargetRef"]);
+    let status = autoscaler.get("status");
+    Ok(AutoscalerRecord {
+        namespace: metadata.get("namespace").str_or_empty()?.to_string(),
+        name: metadata.get("name").str_or_empty()?.to_string(),
+        target: format!("{}/{}", target.get("kind").str_or_empty()?, target.get("name").str_or_empty()?),
+        last_scale: status.get("lastScaleTime").opt_time()?,
+        current_replicas: status.get("currentReplicas").opt_u64()?,
+        desired_replicas: status.get("desiredReplicas").opt_u64()?,
+    })
+}
+
+/// A Node's conditions that say when they last changed.
+fn read_node(node: Node<'_, '_>) -> Result<Vec<NodeConditionRecord>> {
+    let name = node.at(&["metadata", "name"]).str()?;
+    let list = node.at(&["status", "conditions"]);
+    let items = list.array_or_empty("an array of node conditions")?;
+    let mut conditions = Vec::with_capacity(items.len());
+    for index in 0..items.len() {
+        let condition = list.item(items, index);
+        condition.object("a node condition")?;
+        let Some(since) = condition.get("lastTransitionTime").opt_time()? else { continue };
+        conditions.push(NodeConditionRecord {
+            node: name.to_string(),
+            condition: condition.get("type").str()?.to_string(),
+            status: condition.get("status").str_or_empty()?.to_string(),
+            since,
+            reason: condition.get("reason").non_empty_str()?.map(str::to_string),
+            message: condition.get("message").non_empty_str()?.map(str::to_string),
+        });
+    }
+    Ok(conditions)
 }
 
 fn read_pod(pod: Node<'_, '_>) -> Result<PodRecord> {
@@ -817,6 +995,161 @@ mod tests {
         assert_eq!(
             error.to_string(),
             r#"status.containerStatuses[0].lastState.terminated.exitCode: expected a 32-bit integer, found "1""#
+        );
+    }
+
+    #[test]
+    fn workloads_say_when_they_were_made_and_by_whom() {
+        let body = r#"{"apiVersion":"v1","kind":"List","items":[
+            {"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"mitigation","namespace":"shop",
+              "creationTimestamp":"2025-02-09T10:12:00Z","managedFields":[
+                {"manager":"kube-controller-manager","operation":"Update","subresource":"status","time":"2025-02-09T10:12:05Z",
+                 "fieldsType":"FieldsV1","fieldsV1":{"f:status":{}}},
+                {"manager":"kubectl-create","operation":"Update","time":"2025-02-09T10:12:00Z",
+                 "fieldsType":"FieldsV1","fieldsV1":{"f:spec":{"f:replicas":{}}}}]},
+             "spec":{"strategy":{},"template":{"spec":{"containers":[{"name":"app","image":"shop/mitigation:1"}]}}}},
+            {"apiVersion":"apps/v1","kind":"StatefulSet","metadata":{"name":"db","namespace":"shop"},
+             "spec":{"template":{"spec":{"containers":[{"name":"pg","image":"postgres:16"}]}}}},
+            {"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"agent","namespace":"shop","creationTimestamp":"2025-01-01T00:00:00Z"},
+             "spec":{"template":{"spec":{"containers":[]}}}}]}"#;
+        let objects = parse_objects(body.as_bytes()).unwrap();
+        assert_eq!(objects.deployments.len(), 1, "a Deployment is still a DeploymentRecord");
+        type Row<'a> = (&'a str, &'a str, Option<Instant>, Vec<&'a str>, Vec<String>);
+        let got: Vec<Row> = objects
+            .workloads
+            .iter()
+            .map(|workload| {
+                (
+                    workload.kind.as_str(),
+                    workload.name.as_str(),
+                    workload.created,
+                    workload.spec_managers.iter().map(|(manager, _)| manager.as_str()).collect(),
+                    workload.images.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "Deployment",
+                    "mitigation",
+                    Some(instant("2025-02-09T10:12:00Z")),
+                    vec!["kubectl-create"],
+                    vec!["shop/mitigation:1".to_string()]
+                ),
+                ("StatefulSet", "db", None, vec![], vec!["postgres:16".to_string()]),
+                ("DaemonSet", "agent", Some(instant("2025-01-01T00:00:00Z")), vec![], vec![]),
+            ]
+        );
+    }
+
+    fn revision(owner_kind: &str, name: &str, number: u64, created: &str, updated: &str, image: &str) -> String {
+        format!(
+            r#"{{"apiVersion":"apps/v1","kind":"ControllerRevision","metadata":{{"name":"{name}","namespace":"shop",
+            "creationTimestamp":"{created}","managedFields":[{{"manager":"kube-controller-manager","operation":"Update",
+              "time":"{updated}","fieldsType":"FieldsV1","fieldsV1":{{"f:revision":{{}}}}}}],
+            "ownerReferences":[{{"apiVersion":"apps/v1","kind":"{owner_kind}","name":"db","uid":"u","controller":true}}]}},
+            "data":{{"spec":{{"template":{{"$patch":"replace","spec":{{"containers":[{{"name":"pg","image":"{image}"}}]}}}}}}}},
+            "revision":{number}}}"#
+        )
+    }
+
+    #[test]
+    fn controller_revisions_are_rollouts_and_rollbacks() {
+        let body = format!(
+            r#"{{"kind":"List","apiVersion":"v1","items":[{},{},{},{}]}}"#,
+            // Made at 10:05, never touched again: a rollout at 10:05.
+            revision("StatefulSet", "db-1", 2, "2025-02-09T10:05:00Z", "2025-02-09T10:05:00Z", "postgres:16.2"),
+            // Made in January and raised to revision 3 at 10:20: the controller reused it, a rollback.
+            revision("StatefulSet", "db-0", 3, "2025-01-20T08:00:00Z", "2025-02-09T10:20:00Z", "postgres:16.1"),
+            // Another owner's revision with the same template as revision 1 of it: a rollback to 1.
+            revision("DaemonSet", "db-a", 1, "2025-02-09T09:00:00Z", "2025-02-09T09:00:00Z", "agent:1"),
+            revision("DaemonSet", "db-b", 4, "2025-02-09T10:10:00Z", "2025-02-09T10:10:00Z", "agent:1"),
+        );
+        let mut with_orphan: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let mut orphan: serde_json::Value =
+            serde_json::from_str(&revision("StatefulSet", "x", 1, "2025-02-09T10:00:00Z", "2025-02-09T10:00:00Z", "a"))
+                .unwrap();
+        orphan["metadata"]["ownerReferences"][0]["kind"] = "Rollout".into();
+        with_orphan["items"].as_array_mut().unwrap().push(orphan);
+        let revisions = parse_objects(&serde_json::to_vec(&with_orphan).unwrap()).unwrap().revisions;
+        type Row<'a> = (&'a str, u64, Instant, Option<Rollback>, Vec<String>);
+        let got: Vec<Row> = revisions
+            .iter()
+            .map(|revision| {
+                (
+                    revision.owner_kind.as_str(),
+                    revision.revision,
+                    revision.time,
+                    revision.rollback.clone(),
+                    revision.images.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("StatefulSet", 2, instant("2025-02-09T10:05:00Z"), None, vec!["postgres:16.2".to_string()]),
+                (
+                    "StatefulSet",
+                    3,
+                    instant("2025-02-09T10:20:00Z"),
+                    Some(Rollback::Reused { created: instant("2025-01-20T08:00:00Z") }),
+                    vec!["postgres:16.1".to_string()]
+                ),
+                ("DaemonSet", 1, instant("2025-02-09T09:00:00Z"), None, vec!["agent:1".to_string()]),
+                (
+                    "DaemonSet",
+                    4,
+                    instant("2025-02-09T10:10:00Z"),
+                    Some(Rollback::SameAs { revision: 1 }),
+                    vec!["agent:1".to_string()]
+                ),
+            ],
+            "a revision of a third-party owner is left out"
+        );
+    }
+
+    #[test]
+    fn autoscalers_and_node_conditions() {
+        let body = r#"{"kind":"List","apiVersion":"v1","items":[
+            {"apiVersion":"autoscaling/v2","kind":"HorizontalPodAutoscaler","metadata":{"name":"api","namespace":"shop"},
+             "spec":{"scaleTargetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"api"},"maxReplicas":10},
+             "status":{"lastScaleTime":"2025-02-09T10:14:00Z","currentReplicas":4,"desiredReplicas":6}},
+            {"apiVersion":"v1","kind":"Node","metadata":{"name":"node-2"},"status":{"nodeInfo":{},"conditions":[
+              {"type":"Ready","status":"False","reason":"KubeletNotReady","message":"container runtime is down",
+               "lastHeartbeatTime":"2025-02-09T10:16:00Z","lastTransitionTime":"2025-02-09T10:15:30Z"},
+              {"type":"MemoryPressure","status":"False","lastTransitionTime":null}]}}]}"#;
+        let objects = parse_objects(body.as_bytes()).unwrap();
+        assert_eq!(
+            objects.autoscalers,
+            vec![AutoscalerRecord {
+                namespace: "shop".into(),
+                name: "api".into(),
+                target: "Deployment/api".into(),
+                last_scale: Some(instant("2025-02-09T10:14:00Z")),
+                current_replicas: Some(4),
+                desired_replicas: Some(6),
+            }]
+        );
+        assert_eq!(
+            objects.node_conditions,
+            vec![NodeConditionRecord {
+                node: "node-2".into(),
+                condition: "Ready".into(),
+                status: "False".into(),
+                since: instant("2025-02-09T10:15:30Z"),
+                reason: Some("KubeletNotReady".into()),
+                message: Some("container runtime is down".into()),
+            }],
+            "a condition without a transition time says nothing of when"
+        );
+        let error = parse_objects(br#"{"kind":"Node","metadata":{"name":"n"},"status":{"conditions":[{"type":"Ready","lastTransitionTime":"soon"}]}}"#)
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            r#"status.conditions[0].lastTransitionTime: expected an RFC 3339 time, found "soon""#
         );
     }
 

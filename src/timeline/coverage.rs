@@ -90,7 +90,9 @@ impl Coverage {
     pub fn of_records(source: impl Into<String>, kind: impl Into<String>, records: &[Record]) -> Self {
         let mut coverage = Coverage::new(source, kind, CoverageStatus::Read);
         for record in records {
-            *coverage.read.entry(unit(record)).or_default() += 1;
+            if let Some(unit) = unit(record) {
+                *coverage.read.entry(unit).or_default() += 1;
+            }
             if let Record::Series(series) = record {
                 *coverage.read.entry("samples").or_default() += series.samples.len() as u64;
             }
@@ -179,14 +181,19 @@ fn add_reported(coverage: &mut Vec<Coverage>, gap: &GapRecord) {
     }
 }
 
-/// The unit a record is counted in.
-fn unit(record: &Record) -> &'static str {
-    match record {
+/// The unit a record is counted in; `None` for what repeats another record (a
+/// Deployment's authors, read beside its workload record).
+fn unit(record: &Record) -> Option<&'static str> {
+    Some(match record {
         Record::Alert(_) => "alerts",
         Record::Page(_) => "pages",
         Record::K8sEvent(_) => "events",
         Record::Rollout(_) => "rollouts",
-        Record::Deployment(_) => "workloads",
+        Record::Deployment(_) => return None,
+        Record::Workload(_) => "workloads",
+        Record::Revision(_) => "revisions",
+        Record::Autoscaler(_) => "autoscalers",
+        Record::NodeCondition(_) => "node conditions",
         Record::Pod(_) => "pods",
         Record::Series(_) => "series",
         Record::Gap(_) => "reported gaps",
@@ -194,7 +201,7 @@ fn unit(record: &Record) -> &'static str {
         Record::NotConfigured(_) => "collectors",
         Record::Rule(_) => "rules",
         Record::Target(_) => "targets",
-    }
+    })
 }
 
 /// Every time a record's data stands at.
@@ -211,6 +218,10 @@ fn for_each_time(record: &Record, mut each: impl FnMut(Instant)) {
         Record::Page(page) => each(page.time),
         Record::K8sEvent(event) => event.first_time.into_iter().chain([event.time]).for_each(each),
         Record::Rollout(rollout) => each(rollout.time),
+        Record::Revision(revision) => each(revision.time),
+        Record::Workload(workload) => workload.created.into_iter().for_each(each),
+        Record::Autoscaler(autoscaler) => autoscaler.last_scale.into_iter().for_each(each),
+        Record::NodeCondition(condition) => each(condition.since),
         Record::Pod(pod) => pod.created_at.into_iter().for_each(each),
         Record::Series(series) => series.samples.iter().for_each(|(time, _)| each(*time)),
         Record::Gap(gap) => {

@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use crate::record::{
-    AlertRecord, AlertStatus, DeploymentRecord, Instant, K8sEventRecord, PageAction, PageRecord, Record, RolloutRecord,
-    RuleRecord, SeriesRecord, instant, nanos, rule_of,
+    AlertRecord, AlertStatus, DeploymentRecord, Instant, K8sEventRecord, PageAction, PageRecord, Record,
+    RevisionRecord, Rollback, RolloutRecord, RuleRecord, SeriesRecord, WorkloadRecord, instant, nanos, rule_of,
 };
 use crate::timeline::digest::{LogDigest, Severity, TemplateStats};
 use crate::timeline::gaps;
@@ -34,12 +34,19 @@ pub fn entries(records: &[Record], digests: &[LogDigest], window: &Window, optio
     let deployments: Vec<&DeploymentRecord> = records.iter().filter_map(Record::as_deployment).collect();
     let rollouts: Vec<&RolloutRecord> = records.iter().filter_map(Record::as_rollout).collect();
     let mut series_by_query: BTreeMap<&str, Vec<&SeriesRecord>> = BTreeMap::new();
+    let workloads: Vec<&WorkloadRecord> = records.iter().filter_map(Record::as_workload).collect();
     for rollout in &rollouts {
-        if window.contains(rollout.time) {
+        let first_of_new = rollout.revision == 1
+            && created_near(&workloads, "Deployment", &rollout.namespace, &rollout.deployment, rollout.time);
+        if window.contains(rollout.time) && !first_of_new {
             entries.push(rollout_entry(rollout, &rollouts, &deployments));
         }
     }
     entries.extend(changes_from_events(records, window, &rollouts));
+    entries.extend(workload_created_entries(&workloads, window));
+    entries.extend(revision_entries(records, &workloads, window));
+    entries.extend(autoscaler_entries(records, window));
+    entries.extend(node_condition_entries(records, window));
     for record in records {
         match record {
             Record::K8sEvent(event) if event.event_type == "Warning" => {
@@ -500,6 +507,214 @@ fn rollout_actor(rollout: &RolloutRecord, deployments: &[&DeploymentRecord]) -> 
         .map(|(manager, _)| manager.clone())
 }
 
+/// How close two records of one change must be to be the same change: a rollout and the
+/// workload's creation, an autoscaler's `lastScaleTime` and its `SuccessfulRescale` event.
+const SAME_CHANGE_SECONDS: i64 = 120;
+
+fn within_same_change(left: Instant, right: Instant) -> bool {
+    left.duration_since(right).as_secs().abs() <= SAME_CHANGE_SECONDS
+}
+
+/// Whether the workload was created around `time`: its first revision is that creation,
+/// which [`workload_created_entries`] shows already.
+fn created_near(workloads: &[&WorkloadRecord], kind: &str, namespace: &str, name: &str, time: Instant) -> bool {
+    workloads.iter().any(|workload| {
+        workload.kind == kind
+            && workload.namespace == namespace
+            && workload.name == name
+            && workload.created.is_some_and(|created| within_same_change(created, time))
+    })
+}
+
+/// A Deployment, StatefulSet or DaemonSet created inside the window: `Deployment
+/// shop/mitigation created: IMAGE`, by the manager of its first spec write (who ran
+/// `kubectl create`/`apply`, or the GitOps controller), once each.
+fn workload_created_entries(workloads: &[&WorkloadRecord], window: &Window) -> Vec<Entry> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut entries = Vec::new();
+    for workload in workloads {
+        let Some(created) = workload.created.filter(|created| window.contains(*created)) else { continue };
+        if !seen.insert((&workload.kind, &workload.namespace, &workload.name)) {
+            continue;
+        }
+        let images =
+            if workload.images.is_empty() { String::new() } else { format!(": {}", workload.images.join(", ")) };
+        let text = format!("{} {}/{} created{images}", workload.kind, workload.namespace, workload.name);
+        let mut entry = Entry::new(created, Kind::Deploy, text, "kubernetes workloads");
+        entry.actor = workload
+            .spec_managers
+            .first()
+            .map(|(manager, _)| manager.clone())
+            .filter(|manager| manager != "kube-controller-manager");
+        entry.weight = WEIGHT_DEPLOY;
+        entries.push(entry);
+    }
+    entries
+}
+
+/// Rollouts and rollbacks of StatefulSets and DaemonSets, from their ControllerRevisions,
+/// with the images and, as the actor, the workload's spec manager closest to the rollout.
+/// A first revision made with the workload is its creation's row, not a rollout.
+fn revision_entries(records: &[Record], workloads: &[&WorkloadRecord], window: &Window) -> Vec<Entry> {
+    let revisions: Vec<&RevisionRecord> = records.iter().filter_map(Record::as_revision).collect();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut entries = Vec::new();
+    for revision in &revisions {
+        if !window.contains(revision.time)
+            || !seen.insert((&revision.namespace, &revision.owner_kind, &revision.owner, revision.revision))
+            || (revision.revision == 1
+                && created_near(workloads, &revision.owner_kind, &revision.namespace, &revision.owner, revision.time))
+        {
+            continue;
+        }
+        let name = format!("{} {}/{}", revision.owner_kind, revision.namespace, revision.owner);
+        let images = revision.images.join(", ");
+        let same_owner = |other: &&&RevisionRecord| {
+            other.namespace == revision.namespace
+                && other.owner_kind == revision.owner_kind
+                && other.owner == revision.owner
+        };
+        let previous = revisions
+            .iter()
+            .filter(same_owner)
+            .filter(|other| other.revision < revision.revision)
+            .max_by_key(|other| other.revision)
+            .filter(|other| other.images != revision.images)
+            .map(|other| format!(" (was {})", other.images.join(", ")))
+            .unwrap_or_default();
+        let text = match &revision.rollback {
+            None => format!("Rollout of {name} to revision {}: {images}{previous}", revision.revision),
+            Some(Rollback::SameAs { revision: earlier }) => format!(
+                "Rollback of {name} to revision {} (the template of revision {earlier}): {images}{previous}",
+                revision.revision
+            ),
+            Some(Rollback::Reused { created }) => format!(
+                "Rollback of {name} to revision {} (a template first rolled out at {}): {images}{previous}",
+                revision.revision,
+                created.strftime("%Y-%m-%d %H:%M:%S")
+            ),
+        };
+        let mut entry = Entry::new(revision.time, Kind::Deploy, text, "kubernetes rollouts");
+        entry.actor = workloads
+            .iter()
+            .filter(|workload| {
+                workload.kind == revision.owner_kind
+                    && workload.namespace == revision.namespace
+                    && workload.name == revision.owner
+            })
+            .flat_map(|workload| workload.spec_managers.iter())
+            .filter(|(manager, time)| manager != "kube-controller-manager" && within_same_change(*time, revision.time))
+            .min_by_key(|(_, time)| time.duration_since(revision.time).as_secs().abs())
+            .map(|(manager, _)| manager.clone());
+        entry.weight = WEIGHT_DEPLOY;
+        entries.push(entry);
+    }
+    entries
+}
+
+/// An autoscaler's last scaling (`status.lastScaleTime`) inside the window, unless its
+/// `SuccessfulRescale` event (which says why) is there already.
+fn autoscaler_entries(records: &[Record], window: &Window) -> Vec<Entry> {
+    let rescale_events: Vec<&K8sEventRecord> =
+        records.iter().filter_map(Record::as_k8s_event).filter(|event| event.reason == "SuccessfulRescale").collect();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut entries = Vec::new();
+    for autoscaler in records.iter().filter_map(Record::as_autoscaler) {
+        let Some(scaled) = autoscaler.last_scale.filter(|scaled| window.contains(*scaled)) else { continue };
+        let object = format!("HorizontalPodAutoscaler/{}", autoscaler.name);
+        let told = rescale_events.iter().any(|event| {
+            event.namespace == autoscaler.namespace
+                && event.object == object
+                && (within_same_change(event.time, scaled)
+                    || event.first_time.is_some_and(|first| within_same_change(first, scaled)))
+        });
+        if told || !seen.insert((&autoscaler.namespace, &autoscaler.name, scaled)) {
+            continue;
+        }
+        let counts: Vec<String> = [("desired", autoscaler.desired_replicas), ("current", autoscaler.current_replicas)]
+            .iter()
+            .filter_map(|(what, count)| count.map(|count| format!("{what} {count}")))
+            .collect();
+        let counts =
+            if counts.is_empty() { String::new() } else { format!(" ({} replicas when read)", counts.join(", ")) };
+        let text = format!(
+            "HorizontalPodAutoscaler {}/{} rescaled {}{counts}",
+            autoscaler.namespace, autoscaler.name, autoscaler.target
+        );
+        let mut entry = Entry::new(scaled, Kind::Deploy, text, "kubernetes autoscalers");
+        entry.weight = WEIGHT_K8S_WARNING;
+        entries.push(entry);
+    }
+    entries
+}
+
+/// The event reasons that tell the same change as a node condition's transition to `status`.
+fn node_condition_event_reasons(condition: &str, status: &str) -> &'static [&'static str] {
+    match (condition, status) {
+        ("Ready", "True") => &["NodeReady"],
+        ("Ready", _) => &["NodeNotReady"],
+        ("MemoryPressure", "True") => &["NodeHasInsufficientMemory"],
+        ("DiskPressure", "True") => &["NodeHasDiskPressure"],
+        ("PIDPressure", "True") => &["NodeHasInsufficientPID"],
+        _ => &[],
+    }
+}
+
+/// Node conditions that changed inside the window: `Node node-2 NotReady (KubeletNotReady:
+/// …)`, a pressure beginning or ending, a node Ready again; unless an event about the node
+/// tells the same change (its row is there already).
+///
+/// NB: whose clock stamped a transition depends on who wrote it. The kubelet writes its own
+/// conditions (reasons `Kubelet…`: `KubeletNotReady`, `KubeletHasInsufficientMemory`), in the
+/// node's clock, so those rows carry the node and its offset corrects them, like its kubelet's
+/// events; the control plane's node controller writes `Unknown` (`NodeStatusUnknown`) when the
+/// kubelet goes silent, in the control plane's clock, so those rows carry no node.
+fn node_condition_entries(records: &[Record], window: &Window) -> Vec<Entry> {
+    let node_events: Vec<&K8sEventRecord> =
+        records.iter().filter_map(Record::as_k8s_event).filter(|event| event.object.starts_with("Node/")).collect();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut entries = Vec::new();
+    for condition in records.iter().filter_map(Record::as_node_condition) {
+        if !window.contains(condition.since)
+            || !seen.insert((&condition.node, &condition.condition, &condition.status, condition.since))
+        {
+            continue;
+        }
+        let reasons = node_condition_event_reasons(&condition.condition, &condition.status);
+        let object = format!("Node/{}", condition.node);
+        let told = node_events.iter().any(|event| {
+            event.object == object
+                && reasons.contains(&event.reason.as_str())
+                && event.is_notable()
+                && within_same_change(event.first_time.unwrap_or(event.time), condition.since)
+        });
+        if told {
+            continue;
+        }
+        let state = match (condition.condition.as_str(), condition.status.as_str()) {
+            ("Ready", "True") => "Ready".to_owned(),
+            ("Ready", "False") => "NotReady".to_owned(),
+            ("Ready", status) => format!("NotReady (Ready is {status})"),
+            (pressure, "True") => pressure.to_owned(),
+            (pressure, "False") if pressure.ends_with("Pressure") => format!("{pressure} over"),
+            (other, status) => format!("{other} {status}"),
+        };
+        let detail = match (&condition.reason, &condition.message) {
+            (Some(reason), Some(message)) => format!(" ({reason}: {})", message.trim()),
+            (Some(reason), None) => format!(" ({reason})"),
+            (None, Some(message)) => format!(" ({})", message.trim()),
+            (None, None) => String::new(),
+        };
+        let text = format!("Node {} {state}{detail}", condition.node);
+        let mut entry = Entry::new(condition.since, Kind::K8sEvent, text, "kubernetes nodes");
+        let by_kubelet = condition.reason.as_deref().is_some_and(|reason| reason.starts_with("Kubelet"));
+        entry.node = by_kubelet.then(|| condition.node.clone());
+        entry.weight = WEIGHT_K8S_WARNING;
+        entries.push(entry);
+    }
+    entries
+}
+
 /// Departures of a series from its baseline (median ± robust spread) and its returns.
 /// One stretch of a series away from its reference level.
 #[derive(Clone, Copy, Debug)]
@@ -826,10 +1041,204 @@ fn singular(what: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::{AutoscalerRecord, NodeConditionRecord};
 
     #[track_caller]
     fn check_scaling(message: &str, expected: Option<(bool, &str, Option<u64>, u64)>) {
         assert_eq!(parse_scaling(message), expected, "{message}");
+    }
+
+    fn at(text: &str) -> Instant {
+        text.parse().unwrap()
+    }
+
+    fn window() -> Window {
+        Window {
+            start: at("2025-02-09T10:00:00Z"),
+            end: at("2025-02-09T11:00:00Z"),
+            baseline_end: at("2025-02-09T10:15:00Z"),
+        }
+    }
+
+    fn rows(records: &[Record]) -> Vec<(String, String, String, Option<String>)> {
+        let mut found: Vec<(String, String, String, Option<String>)> =
+            entries(records, &[], &window(), &Options::default())
+                .into_iter()
+                .map(|entry| {
+                    (
+                        entry.time.strftime("%H:%M:%S").to_string(),
+                        entry.kind.name().to_owned(),
+                        entry.event,
+                        entry.actor,
+                    )
+                })
+                .collect();
+        found.sort();
+        found
+    }
+
+    fn workload(kind: &str, name: &str, created: &str, manager: &str) -> Record {
+        Record::Workload(WorkloadRecord {
+            kind: kind.to_owned(),
+            namespace: "shop".to_owned(),
+            name: name.to_owned(),
+            created: Some(at(created)),
+            spec_managers: vec![(manager.to_owned(), at(created))],
+            images: vec![format!("shop/{name}:1")],
+        })
+    }
+
+    fn event(reason: &str, object: &str, time: &str, message: &str) -> Record {
+        Record::K8sEvent(K8sEventRecord {
+            time: at(time),
+            first_time: Some(at(time)),
+            event_type: "Normal".to_owned(),
+            reason: reason.to_owned(),
+            message: message.to_owned(),
+            namespace: "shop".to_owned(),
+            object: object.to_owned(),
+            count: 1,
+            reporter: None,
+            host: None,
+        })
+    }
+
+    #[test]
+    fn workloads_created_in_the_window_are_rows_once() {
+        let mitigation = workload("Deployment", "mitigation", "2025-02-09T10:12:00Z", "kubectl-create");
+        let records = [
+            mitigation.clone(),
+            mitigation,
+            workload("StatefulSet", "db", "2025-01-01T00:00:00Z", "helm"),
+            workload("DaemonSet", "agent", "2025-02-09T10:20:00Z", "kube-controller-manager"),
+            // Its first ReplicaSet is the creation, not a rollout of its own.
+            Record::Rollout(RolloutRecord {
+                time: at("2025-02-09T10:12:01Z"),
+                namespace: "shop".to_owned(),
+                deployment: "mitigation".to_owned(),
+                replicaset: "mitigation-5d".to_owned(),
+                revision: 1,
+                revision_history: Vec::new(),
+                images: vec!["shop/mitigation:1".to_owned()],
+                manager: None,
+            }),
+        ];
+        assert_eq!(
+            rows(&records),
+            vec![
+                (
+                    "10:12:00".to_owned(),
+                    "deploy".to_owned(),
+                    "Deployment shop/mitigation created: shop/mitigation:1".to_owned(),
+                    Some("kubectl-create".to_owned())
+                ),
+                (
+                    "10:20:00".to_owned(),
+                    "deploy".to_owned(),
+                    "DaemonSet shop/agent created: shop/agent:1".to_owned(),
+                    None
+                ),
+            ]
+        );
+    }
+
+    fn revision(number: u64, time: &str, rollback: Option<Rollback>, image: &str) -> Record {
+        Record::Revision(RevisionRecord {
+            time: at(time),
+            namespace: "shop".to_owned(),
+            owner_kind: "StatefulSet".to_owned(),
+            owner: "db".to_owned(),
+            revision: number,
+            rollback,
+            images: vec![image.to_owned()],
+        })
+    }
+
+    #[test]
+    fn statefulset_revisions_are_rollouts_and_rollbacks() {
+        let mut db = workload("StatefulSet", "db", "2025-01-01T00:00:00Z", "helm");
+        if let Record::Workload(workload) = &mut db {
+            workload.spec_managers.push(("argocd-controller".to_owned(), at("2025-02-09T10:05:00Z")));
+        }
+        let records = [
+            db,
+            revision(1, "2025-01-01T00:00:00Z", None, "postgres:16.1"),
+            revision(2, "2025-02-09T10:05:01Z", None, "postgres:16.2"),
+            revision(
+                3,
+                "2025-02-09T10:30:00Z",
+                Some(Rollback::Reused { created: at("2025-01-01T00:00:00Z") }),
+                "postgres:16.1",
+            ),
+        ];
+        assert_eq!(
+            rows(&records),
+            vec![
+                (
+                    "10:05:01".to_owned(),
+                    "deploy".to_owned(),
+                    "Rollout of StatefulSet shop/db to revision 2: postgres:16.2 (was postgres:16.1)".to_owned(),
+                    Some("argocd-controller".to_owned())
+                ),
+                (
+                    "10:30:00".to_owned(),
+                    "deploy".to_owned(),
+                    "Rollback of StatefulSet shop/db to revision 3 (a template first rolled out at 2025-01-01 00:00:00): \
+                     postgres:16.1 (was postgres:16.2)"
+                        .to_owned(),
+                    None
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn autoscaler_scalings_and_node_conditions_unless_an_event_tells_them() {
+        let autoscaler = |name: &str, scaled: &str| {
+            Record::Autoscaler(AutoscalerRecord {
+                namespace: "shop".to_owned(),
+                name: name.to_owned(),
+                target: format!("Deployment/{name}"),
+                last_scale: Some(at(scaled)),
+                current_replicas: Some(4),
+                desired_replicas: Some(6),
+            })
+        };
+        let condition = |node: &str, condition: &str, status: &str, since: &str| {
+            Record::NodeCondition(NodeConditionRecord {
+                node: node.to_owned(),
+                condition: condition.to_owned(),
+                status: status.to_owned(),
+                since: at(since),
+                reason: Some("KubeletNotReady".to_owned()),
+                message: Some("container runtime is down".to_owned()),
+            })
+        };
+        let records = [
+            autoscaler("api", "2025-02-09T10:14:00Z"),
+            autoscaler("web", "2025-02-09T10:16:00Z"),
+            event(
+                "SuccessfulRescale",
+                "HorizontalPodAutoscaler/web",
+                "2025-02-09T10:16:00Z",
+                "New size: 6; reason: cpu resource utilization (percentage of request) above target",
+            ),
+            condition("node-2", "Ready", "False", "2025-02-09T10:15:30Z"),
+            condition("node-3", "Ready", "False", "2025-02-09T10:17:00Z"),
+            event("NodeNotReady", "Node/node-3", "2025-02-09T10:17:02Z", "Node node-3 status is now: NodeNotReady"),
+            condition("node-2", "MemoryPressure", "True", "2025-02-09T09:00:00Z"),
+        ];
+        let found: Vec<String> =
+            rows(&records).into_iter().map(|(time, kind, event, _)| format!("{time} {kind} {event}")).collect();
+        assert_eq!(
+            found,
+            vec![
+                "10:14:00 deploy HorizontalPodAutoscaler shop/api rescaled Deployment/api (desired 6, current 4 replicas when read)",
+                "10:15:30 k8s_event Node node-2 NotReady (KubeletNotReady: container runtime is down)",
+                "10:16:00 deploy SuccessfulRescale HorizontalPodAutoscaler/web: New size: 6; reason: cpu resource utilization (percentage of request) above target",
+                "10:17:02 deploy NodeNotReady Node/node-3: Node node-3 status is now: NodeNotReady",
+            ]
+        );
     }
 
     #[test]

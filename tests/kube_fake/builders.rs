@@ -593,3 +593,183 @@ pub fn service(namespace: &str, name: &str, selector: &[(&str, &str)]) -> Value 
         "status": {"loadBalancer": {}},
     })
 }
+
+/// A Node (cluster-scoped): `node("node-2").condition("Ready", "False", "KubeletNotReady", "…", t)`.
+/// Without conditions of its own it is Ready, with no pressure, since the epoch.
+#[derive(Clone, Debug)]
+pub struct NodeBuilder {
+    name: String,
+    created: Timestamp,
+    conditions: Vec<(String, String, String, String, Timestamp)>,
+    unschedulable: bool,
+}
+
+pub fn node(name: &str) -> NodeBuilder {
+    let since = epoch();
+    let condition = |kind: &str, status: &str, reason: &str, message: &str| {
+        (kind.to_owned(), status.to_owned(), reason.to_owned(), message.to_owned(), since)
+    };
+    NodeBuilder {
+        name: name.to_owned(),
+        created: since,
+        conditions: vec![
+            condition(
+                "MemoryPressure",
+                "False",
+                "KubeletHasSufficientMemory",
+                "kubelet has sufficient memory available",
+            ),
+            condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+            condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+            condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+        ],
+        unschedulable: false,
+    }
+}
+
+impl NodeBuilder {
+    /// Sets one condition (replacing the one of that type): status `True`, `False` or `Unknown`,
+    /// with its reason, message and `lastTransitionTime`.
+    pub fn condition(mut self, kind: &str, status: &str, reason: &str, message: &str, since: Timestamp) -> Self {
+        self.conditions.retain(|condition| condition.0 != kind);
+        self.conditions.push((kind.to_owned(), status.to_owned(), reason.to_owned(), message.to_owned(), since));
+        self
+    }
+    /// Cordoned: `spec.unschedulable` and the taint the node controller adds.
+    pub fn cordoned(mut self) -> Self {
+        self.unschedulable = true;
+        self
+    }
+
+    pub fn build(self) -> Value {
+        let conditions: Vec<Value> = self
+            .conditions
+            .iter()
+            .map(|(kind, status, reason, message, since)| {
+                json!({"type": kind, "status": status, "reason": reason, "message": message,
+                       "lastHeartbeatTime": time_secs(*since), "lastTransitionTime": time_secs(*since)})
+            })
+            .collect();
+        let mut spec = json!({"podCIDR": "10.244.1.0/24", "podCIDRs": ["10.244.1.0/24"]});
+        if self.unschedulable {
+            spec["unschedulable"] = json!(true);
+            spec["taints"] = json!([{"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule",
+                                     "timeAdded": time_secs(self.created)}]);
+        }
+        json!({
+            "kind": "Node", "apiVersion": "v1",
+            "metadata": {"name": self.name, "uid": uid_for("node", "", &self.name),
+                         "creationTimestamp": time_secs(self.created),
+                         "labels": {"kubernetes.io/hostname": self.name, "kubernetes.io/os": "linux"}},
+            "spec": spec,
+            "status": {
+                "conditions": conditions,
+                "addresses": [{"type": "InternalIP", "address": "10.0.0.10"}, {"type": "Hostname", "address": self.name}],
+                "nodeInfo": {"kubeletVersion": "v1.32.0", "containerRuntimeVersion": "containerd://1.7.24",
+                             "operatingSystem": "linux", "architecture": "amd64"},
+                "images": [{"names": ["registry.example/app@sha256:0000"], "sizeBytes": 12345678}],
+            },
+        })
+    }
+}
+
+/// A ControllerRevision of a StatefulSet or DaemonSet: the pod template of one revision, as
+/// the controller writes it (`data` holds `spec.template` with `$patch: replace`).
+#[derive(Clone, Debug)]
+pub struct RevisionBuilder {
+    namespace: String,
+    name: String,
+    owner: (String, String),
+    revision: u64,
+    images: Vec<(String, String)>,
+    created: Timestamp,
+    updated: Option<Timestamp>,
+}
+
+pub fn controller_revision(namespace: &str, name: &str) -> RevisionBuilder {
+    RevisionBuilder {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        owner: ("StatefulSet".to_owned(), String::new()),
+        revision: 1,
+        images: Vec::new(),
+        created: epoch(),
+        updated: None,
+    }
+}
+
+impl RevisionBuilder {
+    /// `("StatefulSet", "db")` or `("DaemonSet", "agent")`.
+    pub fn owner(mut self, kind: &str, name: &str) -> Self {
+        self.owner = (kind.to_owned(), name.to_owned());
+        self
+    }
+    pub fn revision(mut self, revision: u64) -> Self {
+        self.revision = revision;
+        self
+    }
+    pub fn image(mut self, container: &str, image: &str) -> Self {
+        self.images.push((container.to_owned(), image.to_owned()));
+        self
+    }
+    pub fn created(mut self, created: Timestamp) -> Self {
+        self.created = created;
+        self
+    }
+    /// The controller's later update: it raised the revision number on a rollback.
+    pub fn updated(mut self, updated: Timestamp) -> Self {
+        self.updated = Some(updated);
+        self
+    }
+
+    pub fn build(self) -> Value {
+        let (owner_kind, owner) = &self.owner;
+        let containers: Vec<Value> =
+            self.images.iter().map(|(name, image)| json!({"name": name, "image": image})).collect();
+        let mut metadata = json!({
+            "name": self.name, "namespace": self.namespace,
+            "uid": uid_for("controllerrevision", &self.namespace, &self.name),
+            "creationTimestamp": time_secs(self.created),
+            "labels": {"controller-revision-hash": self.name.rsplit('-').next().unwrap_or_default()},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": owner_kind, "name": owner,
+                "uid": uid_for(&owner_kind.to_lowercase(), &self.namespace, owner), "controller": true,
+                "blockOwnerDeletion": true}],
+            "managedFields": [{"manager": "kube-controller-manager", "operation": "Update", "apiVersion": "apps/v1",
+                "time": time_secs(self.updated.unwrap_or(self.created)), "fieldsType": "FieldsV1",
+                "fieldsV1": {"f:data": {}, "f:revision": {}}}],
+        });
+        if owner_kind == "DaemonSet" {
+            metadata["annotations"] = json!({"deprecated.daemonset.template.generation": self.revision.to_string()});
+        }
+        json!({
+            "kind": "ControllerRevision", "apiVersion": "apps/v1", "metadata": metadata,
+            "data": {"spec": {"template": {"$patch": "replace", "metadata": {"creationTimestamp": null},
+                                            "spec": {"containers": containers}}}},
+            "revision": self.revision,
+        })
+    }
+}
+
+/// An autoscaling/v2 HorizontalPodAutoscaler of a Deployment, with its last scaling.
+pub fn autoscaler(
+    namespace: &str,
+    name: &str,
+    deployment: &str,
+    last_scale: Timestamp,
+    current: u32,
+    desired: u32,
+) -> Value {
+    json!({
+        "kind": "HorizontalPodAutoscaler", "apiVersion": "autoscaling/v2",
+        "metadata": {"name": name, "namespace": namespace, "uid": uid_for("horizontalpodautoscaler", namespace, name),
+                     "creationTimestamp": time_secs(epoch())},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment},
+                 "minReplicas": 2, "maxReplicas": 10,
+                 "metrics": [{"type": "Resource", "resource": {"name": "cpu",
+                              "target": {"type": "Utilization", "averageUtilization": 70}}}]},
+        "status": {"currentReplicas": current, "desiredReplicas": desired, "lastScaleTime": time_secs(last_scale),
+                   "conditions": [{"type": "AbleToScale", "status": "True", "reason": "ReadyForNewScale",
+                                   "message": "recommended size matches current size",
+                                   "lastTransitionTime": time_secs(last_scale)}]},
+    })
+}

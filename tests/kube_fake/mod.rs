@@ -2,7 +2,9 @@
 //! over loopback HTTP, checked against the real `kubectl` by `tests/kube_fake.rs`.
 //!
 //! It serves what the collector reads (pods and their logs, events of both groups, ReplicaSets,
-//! Deployments, StatefulSets, DaemonSets, Services, Jobs) and the discovery documents kubectl needs,
+//! Deployments, StatefulSets, DaemonSets, ControllerRevisions, HorizontalPodAutoscalers
+//! (autoscaling/v2), Services, Jobs, and the cluster-scoped Nodes: every node a pod names exists,
+//! Ready since the epoch, unless a test adds its own) and the discovery documents kubectl needs,
 //! records every request the way the apiserver's authorizer sees it (verb, group, resource,
 //! subresource), and injects faults (403, delays, dropped log streams, 5xx/429 a number of times,
 //! a proxy's non-JSON 502). Writes are not served. Include it with
@@ -134,6 +136,23 @@ const KINDS: &[Kind] = &[
         singular: "daemonset",
         short_names: &["ds"],
     },
+    Kind {
+        group: "apps",
+        version: "v1",
+        resource: "controllerrevisions",
+        kind: "ControllerRevision",
+        singular: "controllerrevision",
+        short_names: &[],
+    },
+    Kind {
+        group: "autoscaling",
+        version: "v2",
+        resource: "horizontalpodautoscalers",
+        kind: "HorizontalPodAutoscaler",
+        singular: "horizontalpodautoscaler",
+        short_names: &["hpa"],
+    },
+    Kind { group: "", version: "v1", resource: "nodes", kind: "Node", singular: "node", short_names: &["no"] },
     Kind { group: "batch", version: "v1", resource: "jobs", kind: "Job", singular: "job", short_names: &[] },
     Kind {
         group: "events.k8s.io",
@@ -145,7 +164,12 @@ const KINDS: &[Kind] = &[
     },
 ];
 
-const GROUPS: &[(&str, &str)] = &[("apps", "v1"), ("batch", "v1"), ("events.k8s.io", "v1")];
+const GROUPS: &[(&str, &str)] = &[("apps", "v1"), ("autoscaling", "v2"), ("batch", "v1"), ("events.k8s.io", "v1")];
+
+/// Resources that live outside namespaces (stored with namespace `""`).
+fn cluster_scoped(resource: &str) -> bool {
+    matches!(resource, "namespaces" | "nodes")
+}
 
 fn find_kind(group: &str, version: &str, resource: &str) -> Option<&'static Kind> {
     KINDS.iter().find(|kind| kind.group == group && kind.version == version && kind.resource == resource)
@@ -215,7 +239,11 @@ impl Cluster {
             .unwrap_or_else(|| panic!("the fake does not serve {api_version} {kind_name}"));
         let mut value = if group == "events.k8s.io" { event_to_core(&object) } else { object };
         let group = if kind.resource == "events" { "" } else { kind.group };
-        let namespace = value["metadata"]["namespace"].as_str().expect("object has metadata.namespace").to_owned();
+        let namespace = if cluster_scoped(kind.resource) {
+            String::new()
+        } else {
+            value["metadata"]["namespace"].as_str().expect("object has metadata.namespace").to_owned()
+        };
         let name = value["metadata"]["name"].as_str().expect("object has metadata.name").to_owned();
         self.resource_version += 1;
         value["metadata"]["resourceVersion"] = Value::String(self.resource_version.to_string());
@@ -346,6 +374,31 @@ impl Cluster {
         namespaces
     }
 
+    /// The nodes pods run on that no test added: each a Ready node since the epoch.
+    fn implied_nodes(&self) -> Vec<Stored> {
+        let named: BTreeSet<&str> = self
+            .objects
+            .iter()
+            .filter(|stored| stored.resource == "pods")
+            .filter_map(|stored| stored.value["spec"]["nodeName"].as_str())
+            .collect();
+        named
+            .into_iter()
+            .filter(|name| self.find("", "nodes", "", name).is_none())
+            .map(|name| {
+                let mut value = builders::node(name).build();
+                value["metadata"]["resourceVersion"] = json!("1");
+                Stored {
+                    group: String::new(),
+                    resource: "nodes".to_owned(),
+                    namespace: String::new(),
+                    name: name.to_owned(),
+                    value,
+                }
+            })
+            .collect()
+    }
+
     fn namespace_objects(&self) -> Vec<Stored> {
         self.namespaces()
             .into_iter()
@@ -369,6 +422,9 @@ impl Cluster {
         let storage_group = if resource == "events" { "" } else { group };
         if resource == "namespaces" {
             return self.namespace_objects().into_iter().find(|stored| stored.name == name).map(|stored| stored.value);
+        }
+        if resource == "nodes" && self.find("", "nodes", "", name).is_none() {
+            return self.implied_nodes().into_iter().find(|stored| stored.name == name).map(|stored| stored.value);
         }
         let stored = self.find(storage_group, resource, namespace, name)?;
         Some(if group == "events.k8s.io" { event_to_new(&stored.value) } else { stored.value.clone() })
@@ -941,7 +997,7 @@ fn resource_list(group: &str, version: &str) -> Response {
     let mut resources = Vec::new();
     for kind in served {
         let mut resource = json!({
-            "name": kind.resource, "singularName": kind.singular, "namespaced": kind.resource != "namespaces", "kind": kind.kind,
+            "name": kind.resource, "singularName": kind.singular, "namespaced": !cluster_scoped(kind.resource), "kind": kind.kind,
             "verbs": ["get", "list", "watch"],
         });
         if !kind.short_names.is_empty() {
@@ -967,6 +1023,10 @@ fn resource(handle: &Handle, request: &Request) -> Response {
         return no_such_resource();
     };
     let storage_group = if kind.resource == "events" { "" } else { kind.group };
+    // `/api/v1/namespaces/x/nodes` names nothing: a cluster-scoped resource has no namespaced path.
+    if cluster_scoped(kind.resource) && request.namespace.is_some() {
+        return no_such_resource();
+    }
     let inner = handle.lock();
     let cluster = &inner.cluster;
     match (&request.name, &request.subresource) {
@@ -989,7 +1049,11 @@ fn resource(handle: &Handle, request: &Request) -> Response {
                 Ok(fields) => fields,
                 Err(message) => return bad_request(&message),
             };
-            let namespaces = if kind.resource == "namespaces" { cluster.namespace_objects() } else { Vec::new() };
+            let namespaces = match kind.resource {
+                "namespaces" => cluster.namespace_objects(),
+                "nodes" => cluster.implied_nodes(),
+                _ => Vec::new(),
+            };
             let mut items: Vec<(&str, &str, Value)> = cluster
                 .objects
                 .iter()

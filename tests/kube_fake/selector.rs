@@ -185,6 +185,10 @@ fn field_pointer(group: &str, resource: &str, label: &str) -> Option<&'static st
             "status.replicas" => Some("/status/replicas"),
             _ => None,
         },
+        ("", "nodes") => match label {
+            "spec.unschedulable" => Some("/spec/unschedulable"),
+            _ => None,
+        },
         ("batch", "jobs") => match label {
             "status.successful" => Some("/status/succeeded"),
             _ => None,
@@ -221,6 +225,9 @@ impl FieldSelector {
             let actual = match object.pointer(pointer) {
                 Some(Value::String(text)) => text.clone(),
                 Some(Value::Number(number)) => number.to_string(),
+                Some(Value::Bool(flag)) => flag.to_string(),
+                // An unset boolean field is its zero value.
+                None if pointer.as_str() == "/spec/unschedulable" => "false".to_owned(),
                 _ => String::new(),
             };
             (actual == *wanted) == *equal

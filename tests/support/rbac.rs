@@ -13,8 +13,9 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, Subject};
 use serde::de::DeserializeOwned;
 
-/// (group, resource) of everything the collector reads (issue 4): pod logs, events of both
-/// groups, rollouts and the workloads and services whose selectors name the target pods.
+/// (group, resource) of everything the collector reads in a namespace (issues 4 and 10): pod
+/// logs, events of both groups, rollouts and the workloads and services whose selectors name
+/// the target pods, and the changes of each target namespace (workloads, revisions, autoscalers).
 pub const COLLECTOR_READS: &[(&str, &str)] = &[
     ("", "pods"),
     // A log is only ever `get`.
@@ -26,8 +27,14 @@ pub const COLLECTOR_READS: &[(&str, &str)] = &[
     ("apps", "deployments"),
     ("apps", "statefulsets"),
     ("apps", "daemonsets"),
+    ("apps", "controllerrevisions"),
+    ("autoscaling", "horizontalpodautoscalers"),
     ("batch", "jobs"),
 ];
+
+/// (group, resource) the collector reads outside namespaces: the nodes of the target pods,
+/// by name (`get`), which only a ClusterRole grants (the `cluster` overlay).
+pub const CLUSTER_READS: &[(&str, &str)] = &[("", "nodes")];
 
 /// Verbs that change something; the collector must never be granted one.
 pub const WRITE_VERBS: &[&str] =

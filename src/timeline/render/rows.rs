@@ -69,9 +69,14 @@ pub fn same_day(window: &Window) -> bool {
     window.start.strftime("%F").to_string() == window.end.strftime("%F").to_string()
 }
 
-/// An instant as a time of day, with the month and day when the window spans days.
+/// An instant as a time of day, with the month and day when the window spans days, and
+/// with its whole date when it lies on a day outside the window's (a coverage span).
 pub fn clock(window: &Window, instant: Instant) -> String {
-    if same_day(window) {
+    let day = |instant: Instant| instant.strftime("%F").to_string();
+    let within = day(window.start) <= day(instant) && day(instant) <= day(window.end);
+    if !within {
+        instant.strftime("%F %H:%M:%S").to_string()
+    } else if same_day(window) {
         instant.strftime("%H:%M:%S").to_string()
     } else {
         instant.strftime("%m-%d %H:%M:%S").to_string()
