@@ -230,7 +230,9 @@ pub fn draft_artifacts(artifacts: &dyn Artifacts, options: &DraftOptions) -> Res
         Record::Note(NoteRecord { source: SKIPPED_SOURCE.to_owned(), text: format!("Skipped {}", reason(error)) })
     }));
     coverage.extend(skipped.iter().map(|error| skipped_coverage(options, error)));
-    Ok(timeline::build(Evidence { title, window, records, digests, coverage }, &options.timeline))
+    // No evidence was written after its file (a bundle's files: when the daemon made it).
+    let written_by = crate::artifacts::newest_modified(artifacts, read_inputs.iter().map(|input| input.path.as_path()));
+    Ok(timeline::build(Evidence { title, window, records, digests, coverage, written_by }, &options.timeline))
 }
 
 /// How the coverage table names an input: its path within the folder it was found in, else

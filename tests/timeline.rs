@@ -50,7 +50,7 @@ fn build(
     window: timeline::Window,
 ) -> Timeline {
     timeline::build(
-        Evidence { title: "test".to_owned(), window, records, digests, coverage: Vec::new() },
+        Evidence { title: "test".to_owned(), window, records, digests, coverage: Vec::new(), written_by: None },
         &Options::default(),
     )
 }
@@ -354,7 +354,14 @@ fn rows_beyond_the_limit_are_cut_with_a_note() {
         .collect();
     let options = Options { max_entries: 10, ..Options::default() };
     let timeline = timeline::build(
-        Evidence { title: "t".to_owned(), window, records, digests: Vec::new(), coverage: Vec::new() },
+        Evidence {
+            title: "t".to_owned(),
+            window,
+            records,
+            digests: Vec::new(),
+            coverage: Vec::new(),
+            written_by: None,
+        },
         &options,
     );
     assert_eq!(timeline.entries.len(), 10);
@@ -373,6 +380,7 @@ fn without_correction_rows_keep_their_recorded_time_but_stay_flagged() {
         records: Vec::new(),
         digests: two_node_digests(90.0, window),
         coverage: Vec::new(),
+        written_by: None,
     };
     let timeline = timeline::build(evidence, &options);
     let skewed = row(&timeline, Kind::Log, "logs shop/checkout-q4hjn/app", "First error");
@@ -486,4 +494,82 @@ fn source_warnings_are_notes_shown_once() {
         ]
     );
     assert!(timeline.entries.iter().filter(|entry| entry.kind == Kind::Note).all(|entry| entry.time == window.start));
+}
+
+/// Rows the evidence contradicts are flagged `inconsistent` and say what contradicts them.
+#[test]
+fn contradicted_rows_are_flagged_with_what_contradicts_them() {
+    use postmortemd::record::{GapRecord, GapSource, K8sEventRecord, PageAction, PageRecord};
+    let window = window();
+    let page = |time: &str, action: PageAction| {
+        Record::Page(PageRecord {
+            time: at(time),
+            action,
+            actor: None,
+            text: String::new(),
+            incident_id: Some("Q1".to_owned()),
+            incident_title: Some("checkout down".to_owned()),
+            incident_key: None,
+        })
+    };
+    let mut records = vec![
+        // Resolved before it fired: a sender's clock or a hand-edited export.
+        alert("DiskFull", at("2025-02-09T10:20:00Z"), Some(at("2025-02-09T10:10:00Z"))),
+        alert("HighErrorRate", at("2025-02-09T10:06:15Z"), Some(at("2025-02-09T10:35:00Z"))),
+        page("2025-02-09T10:12:00Z", PageAction::Acknowledged),
+        page("2025-02-09T10:14:00Z", PageAction::Triggered),
+        page("2025-02-09T10:30:00Z", PageAction::Resolved),
+    ];
+    // A collector said events could not be listed for a while, yet an event of then is there.
+    records.push(Record::Gap(GapRecord {
+        source: GapSource::Other("kubernetes events".to_owned()),
+        start: at("2025-02-09T10:00:00Z"),
+        end: at("2025-02-09T10:10:00Z"),
+        reason: "the service account may not list events in namespace shop (403)".to_owned(),
+        node: None,
+    }));
+    records.push(Record::K8sEvent(K8sEventRecord {
+        time: at("2025-02-09T10:05:00Z"),
+        first_time: Some(at("2025-02-09T10:05:00Z")),
+        event_type: "Warning".to_owned(),
+        reason: "BackOff".to_owned(),
+        message: "Back-off restarting failed container".to_owned(),
+        namespace: "shop".to_owned(),
+        object: "Pod/checkout-x2kqp".to_owned(),
+        count: 1,
+        reporter: Some("kubelet".to_owned()),
+        host: None,
+    }));
+    let digests = Vec::new();
+    // Every file was written at 10:32: rows after it contradict their evidence.
+    let evidence = Evidence {
+        title: "t".to_owned(),
+        window,
+        records,
+        digests,
+        coverage: Vec::new(),
+        written_by: Some(at("2025-02-09T10:32:00Z")),
+    };
+    let timeline = timeline::build(evidence, &Options::default());
+    let inconsistent: Vec<&str> = timeline
+        .entries
+        .iter()
+        .filter(|entry| entry.flags.contains(&Flag::Inconsistent))
+        .map(|entry| entry.event.as_str())
+        .collect();
+    let expect = |prefix: &str, why: &str| {
+        assert!(
+            inconsistent.iter().any(|event| event.starts_with(prefix) && event.contains(why)),
+            "no inconsistent row {prefix}… ({why}) in {inconsistent:#?}"
+        );
+    };
+    expect("DiskFull resolved", "resolved before it fired at 10:20:00");
+    expect("Page acknowledged", "before its page was triggered at 10:14:00");
+    expect("BackOff Pod/checkout-x2kqp", "inside a data gap of its own source, 10:00:00–10:10:00");
+    expect("HighErrorRate resolved", "after the evidence was written at 2025-02-09T10:32:00Z");
+    // What agrees with the evidence is not flagged.
+    for consistent in ["HighErrorRate firing", "Page triggered", "Page resolved", "DiskFull firing"] {
+        let row = timeline.entries.iter().find(|entry| entry.event.starts_with(consistent)).expect(consistent);
+        assert!(!row.flags.contains(&Flag::Inconsistent), "{row:#?}");
+    }
 }

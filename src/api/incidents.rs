@@ -179,7 +179,8 @@ async fn bundle_of(state: &AppState, incident_id: i64) -> Result<Bundle> {
         Ok(None) => Err(std::io::Error::new(std::io::ErrorKind::NotFound, format!("log chunk {chunk_id} is gone"))),
         Err(error) => Err(std::io::Error::other(error)),
     });
-    Ok(Bundle::assemble(&webhooks, evidence, &state.not_configured, fetch_chunk))
+    // Made now: nothing in it was written later.
+    Ok(Bundle::assemble(&webhooks, evidence, &state.not_configured, fetch_chunk).written_at(Instant::now()))
 }
 
 /// How the daemon drafts an incident: as `draft` would its bundle, except that an open

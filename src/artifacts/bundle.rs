@@ -35,6 +35,9 @@ pub type FetchChunk = Box<dyn Fn(i64) -> io::Result<Vec<u8>> + Send + Sync>;
 /// read in turn, so at most one chunk is in memory however many were collected.
 pub struct Bundle {
     files: BTreeMap<String, Vec<u8>>,
+    /// When the bundle was made: every file's modification time (in the tar too), so no
+    /// evidence in it is later and year-less times take no later year.
+    written_at: Option<crate::record::Instant>,
     /// `(chunk id, uncompressed length)`, in file order.
     log_chunks: Vec<(i64, u64)>,
     fetch_chunk: FetchChunk,
@@ -117,7 +120,13 @@ impl Bundle {
         if !evidence.gaps.is_empty() || !not_configured.is_empty() {
             files.insert("gaps.json".to_owned(), ingest::gaps::to_json(&evidence.gaps, not_configured));
         }
-        Bundle { files, log_chunks: evidence.logs, fetch_chunk }
+        Bundle { files, written_at: None, log_chunks: evidence.logs, fetch_chunk }
+    }
+
+    /// The bundle, made at `at` (the daemon's "now"): its files' modification time.
+    pub fn written_at(mut self, at: crate::record::Instant) -> Self {
+        self.written_at = Some(at);
+        self
     }
 
     /// The length of `incident-logs.txt`, known from the stored chunks without reading them.
@@ -131,6 +140,7 @@ impl Bundle {
         for name in self.names()? {
             let mut header = tar::Header::new_gnu();
             header.set_mode(0o644);
+            header.set_mtime(self.written_at.map_or(0, |at| at.as_second().max(0) as u64));
             if name == Path::new(LOGS_FILE) {
                 // Streamed: the header's size is the stored lengths' sum, so the logs are
                 // never whole in memory; a chunk that reads otherwise fails the archive.
@@ -178,6 +188,10 @@ impl Artifacts for Bundle {
             Some(bytes) => Ok(Box::new(bytes.as_slice())),
             None => Err(io::Error::new(io::ErrorKind::NotFound, format!("{name} is not in the bundle"))),
         }
+    }
+
+    fn modified(&self, _name: &Path) -> Option<crate::record::Instant> {
+        self.written_at
     }
 }
 

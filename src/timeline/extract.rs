@@ -11,6 +11,7 @@ use crate::record::{
     AlertRecord, AlertStatus, DeploymentRecord, Instant, K8sEventRecord, PageAction, PageRecord, Record,
     RevisionRecord, Rollback, RolloutRecord, RuleRecord, SeriesRecord, WorkloadRecord, instant, nanos, rule_of,
 };
+use crate::timeline::consistency;
 use crate::timeline::digest::{LogDigest, Severity, TemplateStats};
 use crate::timeline::gaps;
 use crate::timeline::skew::{mad, median};
@@ -165,6 +166,10 @@ fn alert_entries(records: &[Record], window: &Window) -> Vec<Entry> {
                 let mut entry =
                     Entry::new(resolved_at, Kind::Alert, format!("{} resolved{which}", alert.name), "alertmanager");
                 entry.weight = WEIGHT_SIGNAL;
+                if resolved_at < starts_at {
+                    let fired = starts_at.strftime("%H:%M:%S");
+                    consistency::contradict(&mut entry, &format!("resolved before it fired at {fired}"));
+                }
                 entries.push(entry);
             }
         }
@@ -434,9 +439,31 @@ fn page_entries(records: &[Record], window: &Window) -> Vec<Entry> {
         let mut entry = Entry::new(page.time, Kind::Page, page_text(page), "pagerduty");
         entry.actor = page.actor.clone();
         entry.weight = WEIGHT_SIGNAL;
+        if let Some(triggered) = triggered_at(records, page).filter(|triggered| page.time < *triggered) {
+            let triggered = triggered.strftime("%H:%M:%S");
+            consistency::contradict(&mut entry, &format!("before its page was triggered at {triggered}"));
+        }
         entries.push(entry);
     }
     entries
+}
+
+/// When the PagerDuty incident of a later step (an acknowledgement, a resolution) was
+/// triggered, by its incident id or else its key: its earliest `triggered` entry.
+fn triggered_at(records: &[Record], page: &PageRecord) -> Option<Instant> {
+    if matches!(page.action, PageAction::Triggered | PageAction::Reopened) {
+        return None;
+    }
+    let same = |other: &PageRecord| match (&page.incident_id, &other.incident_id) {
+        (Some(id), Some(other_id)) => id == other_id,
+        _ => page.incident_key.is_some() && page.incident_key == other.incident_key,
+    };
+    records
+        .iter()
+        .filter_map(Record::as_page)
+        .filter(|other| other.action == PageAction::Triggered && same(other))
+        .map(|other| other.time)
+        .min()
 }
 
 fn page_text(page: &PageRecord) -> String {

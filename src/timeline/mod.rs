@@ -5,6 +5,7 @@
 //! The entry point is [`build`]. Log lines never reach it one by one: the caller streams
 //! each log stream through a [`LogDigest`] and hands over the digests.
 
+pub mod consistency;
 pub mod coverage;
 pub mod digest;
 pub mod extract;
@@ -88,6 +89,7 @@ pub enum Flag {
     ZoneMismatch,
     Gap,
     Truncated,
+    Inconsistent,
 }
 
 impl Flag {
@@ -99,6 +101,7 @@ impl Flag {
             Flag::ZoneMismatch => "zone_mismatch",
             Flag::Gap => "gap",
             Flag::Truncated => "truncated",
+            Flag::Inconsistent => "inconsistent",
         }
     }
 }
@@ -240,11 +243,14 @@ pub struct Evidence {
     pub digests: Vec<LogDigest>,
     /// The rows of the inputs read (their caller knows them); [`build`] adds collection's.
     pub coverage: Vec<Coverage>,
+    /// When the evidence was written (the newest input file's modification, the daemon's
+    /// "now"): no row can have happened later.
+    pub written_by: Option<Instant>,
 }
 
 /// Records and digests in, the draft timeline out.
 pub fn build(evidence: Evidence, options: &Options) -> Timeline {
-    let Evidence { title, window, records, digests, mut coverage } = evidence;
+    let Evidence { title, window, records, digests, mut coverage, written_by } = evidence;
     let skews = skew::estimate(&records, &digests, &window, options);
     let found = gaps::detect(&records, &digests, &window, options);
     let mut entries = extract::entries(&records, &digests, &window, options);
@@ -252,6 +258,7 @@ pub fn build(evidence: Evidence, options: &Options) -> Timeline {
     coverage::complete(&mut coverage, &records);
     let mut timeline = merge::merge(title, window, entries, skews, found.gaps, options);
     timeline.coverage = coverage;
+    consistency::check(&mut timeline, written_by);
     timeline
 }
 
