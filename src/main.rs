@@ -287,7 +287,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
                 );
                 not_configured.push(missing(
                     "kubernetes",
-                    format!("set kubernetes.kubeconfig, or run in a cluster with a service account ({error:#})"),
+                    format!("set kubernetes.kubeconfig, or run in a cluster with a service account ({error})"),
                 ));
             }
         }

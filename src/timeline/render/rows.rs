@@ -138,8 +138,12 @@ pub fn tables(timeline: &Timeline) -> [Table; 4] {
             gap: true,
         })
         .collect();
+    // A span of what was read, to the second: its first and last data, not an instant to act on.
     let optional_bound = |instant: Option<Instant>| match instant {
-        Some(instant) => Cell::Time(bound(instant)),
+        Some(instant) => Cell::Time(TimeText {
+            clock: clock(window, instant),
+            timestamp: instant.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        }),
         None => Cell::Text("-".to_owned()),
     };
     let coverage = timeline
