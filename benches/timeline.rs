@@ -83,3 +83,65 @@ fn mine_service_lines(bencher: Bencher) {
         miner.len()
     });
 }
+
+/// Alert records as a long incident's stored notifications give them: every notification
+/// repeats its group's alerts, each with its `generatorURL`, beside the range query of one
+/// expression. The timeline must cost about linearly in them (issue 14: 200 k in ≤ 2 s).
+fn alert_records(n_alerts: usize) -> Vec<postmortemd::record::Record> {
+    use postmortemd::record::{AlertRecord, AlertStatus, Record, SeriesKind, SeriesRecord};
+    let start: jiff::Timestamp = "2025-02-09T10:00:00Z".parse().unwrap();
+    let mut random = Random(0x2545_f491_4f6c_dd1d);
+    let mut records: Vec<Record> = (0..n_alerts)
+        .map(|index| {
+            let pod = format!("api-{}", random.below(500));
+            let starts_at = start + jiff::SignedDuration::from_secs(random.below(3_600) as i64);
+            let resolved = index % 3 == 0;
+            Record::Alert(AlertRecord {
+                name: format!("Alert{}", index % 40),
+                status: if resolved { AlertStatus::Resolved } else { AlertStatus::Firing },
+                labels: [("alertname".to_owned(), format!("Alert{}", index % 40)), ("pod".to_owned(), pod)].into(),
+                annotations: [("summary".to_owned(), "something is wrong".to_owned())].into(),
+                starts_at,
+                ends_at: resolved.then(|| starts_at + jiff::SignedDuration::from_mins(5)),
+                fingerprint: Some(format!("{:016x}", random.next() % 5_000)),
+                generator_url: Some(format!(
+                    "http://prom:9090/graph?g0.expr=up%7Bjob%3D%22j{}%22%7D+%3D%3D+0",
+                    index % 40
+                )),
+            })
+        })
+        .collect();
+    for job in 0..40 {
+        let samples = (0..240).map(|step| (start + jiff::SignedDuration::from_secs(step * 15), 1.0)).collect();
+        records.push(Record::Series(SeriesRecord {
+            query: format!("up{{job=\"j{job}\"}} == 0"),
+            name: None,
+            kind: SeriesKind::Plain,
+            labels: Default::default(),
+            samples,
+        }));
+    }
+    records
+}
+
+#[divan::bench(args = [20_000, 200_000], sample_count = 3)]
+fn build_from_alert_records(bencher: Bencher, n_alerts: usize) {
+    use postmortemd::timeline::{self, Evidence, Options, Window};
+    let records = alert_records(n_alerts);
+    let window = Window {
+        start: "2025-02-09T09:40:00Z".parse().unwrap(),
+        end: "2025-02-09T11:20:00Z".parse().unwrap(),
+        baseline_end: "2025-02-09T09:55:00Z".parse().unwrap(),
+    };
+    bencher.counter(ItemsCount::new(n_alerts)).bench_local(|| {
+        let evidence = Evidence {
+            title: "bench".to_owned(),
+            window,
+            records: records.clone(),
+            digests: Vec::new(),
+            coverage: Vec::new(),
+            written_by: None,
+        };
+        timeline::build(evidence, &Options::default()).entries.len()
+    });
+}

@@ -5,7 +5,7 @@
 //!
 //! Times here are each source's own; `merge` applies skew corrections.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::record::{
     AlertRecord, AlertStatus, DeploymentRecord, Instant, K8sEventRecord, PageAction, PageRecord, Record,
@@ -427,6 +427,7 @@ fn is_web_url(url: &str) -> bool {
 
 /// Pages, once each even when both the REST log and the webhooks hold them.
 fn page_entries(records: &[Record], window: &Window) -> Vec<Entry> {
+    let triggers = triggers(records);
     let mut seen = std::collections::BTreeSet::new();
     let mut entries = Vec::new();
     for record in records {
@@ -439,7 +440,7 @@ fn page_entries(records: &[Record], window: &Window) -> Vec<Entry> {
         let mut entry = Entry::new(page.time, Kind::Page, page_text(page), "pagerduty");
         entry.actor = page.actor.clone();
         entry.weight = WEIGHT_SIGNAL;
-        if let Some(triggered) = triggered_at(records, page).filter(|triggered| page.time < *triggered) {
+        if let Some(triggered) = triggered_at(&triggers, page).filter(|triggered| page.time < *triggered) {
             let triggered = triggered.strftime("%H:%M:%S");
             consistency::contradict(&mut entry, &format!("before its page was triggered at {triggered}"));
         }
@@ -448,22 +449,36 @@ fn page_entries(records: &[Record], window: &Window) -> Vec<Entry> {
     entries
 }
 
+/// The earliest `triggered` entry of each PagerDuty incident, by its id and by its key.
+#[derive(Default)]
+struct Triggers<'a> {
+    by_id: HashMap<&'a str, Instant>,
+    by_key: HashMap<&'a str, Instant>,
+}
+
+fn triggers(records: &[Record]) -> Triggers<'_> {
+    let mut triggers = Triggers::default();
+    for page in records.iter().filter_map(Record::as_page).filter(|page| page.action == PageAction::Triggered) {
+        for (map, name) in [(&mut triggers.by_id, &page.incident_id), (&mut triggers.by_key, &page.incident_key)] {
+            if let Some(name) = name {
+                let time = map.entry(name.as_str()).or_insert(page.time);
+                *time = (*time).min(page.time);
+            }
+        }
+    }
+    triggers
+}
+
 /// When the PagerDuty incident of a later step (an acknowledgement, a resolution) was
-/// triggered, by its incident id or else its key: its earliest `triggered` entry.
-fn triggered_at(records: &[Record], page: &PageRecord) -> Option<Instant> {
+/// triggered: by its incident id, else its key.
+fn triggered_at(triggers: &Triggers<'_>, page: &PageRecord) -> Option<Instant> {
     if matches!(page.action, PageAction::Triggered | PageAction::Reopened) {
         return None;
     }
-    let same = |other: &PageRecord| match (&page.incident_id, &other.incident_id) {
-        (Some(id), Some(other_id)) => id == other_id,
-        _ => page.incident_key.is_some() && page.incident_key == other.incident_key,
-    };
-    records
-        .iter()
-        .filter_map(Record::as_page)
-        .filter(|other| other.action == PageAction::Triggered && same(other))
-        .map(|other| other.time)
-        .min()
+    match &page.incident_id {
+        Some(id) => triggers.by_id.get(id.as_str()).copied(),
+        None => page.incident_key.as_deref().and_then(|key| triggers.by_key.get(key)).copied(),
+    }
 }
 
 fn page_text(page: &PageRecord) -> String {

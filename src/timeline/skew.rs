@@ -350,27 +350,33 @@ fn dual_timestamp_skew(digest: &LogDigest, options: &Options) -> Option<Skew> {
 /// comes from the clock of the Prometheus that evaluated the rule; the data's times from the
 /// one that answered the query.
 fn alert_skews(records: &[Record], window: &Window, options: &Options) -> Vec<Skew> {
+    // Each expression's first sample in the window and its step, once per series (not once
+    // per alert: a long incident stores its group's alerts again with every notification).
+    let mut first_samples: std::collections::HashMap<String, (jiff::Timestamp, f64)> = Default::default();
+    for record in records {
+        let Record::Series(series) = record else { continue };
+        let Some((time, _)) = series.samples.iter().find(|(time, _)| *time >= window.start) else { continue };
+        let spacings: Vec<f64> =
+            series.samples.windows(2).map(|pair| pair[1].0.duration_since(pair[0].0).as_secs_f64()).collect();
+        let step = if spacings.is_empty() { 60.0 } else { median(&spacings) };
+        first_samples
+            .entry(compact_query(&series.query))
+            .and_modify(|first| {
+                if *time < first.0 {
+                    *first = (*time, step);
+                }
+            })
+            .or_insert((*time, step));
+    }
     let mut skews = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for record in records {
         let Record::Alert(alert) = record else { continue };
-        let Some(expression) = alert.generator_url.as_deref().and_then(generator_expression) else { continue };
-        let compact = compact_query(&expression);
-        let mut first_true: Option<(jiff::Timestamp, f64)> = None;
-        for other in records {
-            let Record::Series(series) = other else { continue };
-            if compact_query(&series.query) != compact {
-                continue;
-            }
-            let spacings: Vec<f64> =
-                series.samples.windows(2).map(|pair| pair[1].0.duration_since(pair[0].0).as_secs_f64()).collect();
-            let step = if spacings.is_empty() { 60.0 } else { median(&spacings) };
-            if let Some((time, _)) = series.samples.iter().find(|(time, _)| *time >= window.start) {
-                first_true = Some(first_true.map_or((*time, step), |(first, first_step)| {
-                    if *time < first { (*time, step) } else { (first, first_step) }
-                }));
-            }
+        if first_samples.is_empty() {
+            break;
         }
+        let Some(expression) = alert.generator_url.as_deref().and_then(generator_expression) else { continue };
+        let first_true = first_samples.get(&compact_query(&expression)).copied();
         let Some((crossed, step)) = first_true else { continue };
         let offset = alert.starts_at.duration_since(crossed).as_secs_f64();
         // Evaluation happens on a grid and the data on another: two steps of slack.
