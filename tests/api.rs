@@ -828,3 +828,32 @@ fn walk(folder: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+#[tokio::test]
+async fn a_late_older_event_never_reopens_a_resolved_incident() {
+    let daemon = daemon(|_| {}).await;
+    // Alertmanager: resolved, then the older firing (a retry) arrives.
+    let group = r#"{}:{alertname="HighErrorRate"}"#;
+    let ended = resolved(group, "2025-02-09T10:00:00Z", "2025-02-09T10:30:00Z");
+    let alert_incident = post_incident(&daemon, "/webhooks/alertmanager", ended).await;
+    let late = post_incident(&daemon, "/webhooks/alertmanager", firing(group, "2025-02-09T10:00:00Z")).await;
+    assert_eq!(late, alert_incident);
+    // PagerDuty: resolved 11:00, then acknowledged 10:10, then triggered 10:00.
+    let event = |id: &str, kind: &str, at: &str| {
+        page(id, "PDLATE", "Checkout", at, None).replace("incident.triggered", &format!("incident.{kind}"))
+    };
+    let page_incident =
+        post_incident(&daemon, "/webhooks/pagerduty", event("e3", "resolved", "2025-02-09T11:00:00.000Z")).await;
+    post_incident(&daemon, "/webhooks/pagerduty", event("e2", "acknowledged", "2025-02-09T10:10:00.000Z")).await;
+    post_incident(&daemon, "/webhooks/pagerduty", event("e1", "triggered", "2025-02-09T10:00:00.000Z")).await;
+    for (id, resolved_at) in [(alert_incident, "2025-02-09T10:30:00Z"), (page_incident, "2025-02-09T11:00:00Z")] {
+        let (status, incident) = daemon.get(&format!("/api/v1/incidents/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{incident}");
+        let incident: serde_json::Value = serde_json::from_str(&incident).unwrap();
+        assert_eq!(
+            (incident["status"].as_str(), incident["resolved_at"].as_str()),
+            (Some("resolved"), Some(resolved_at)),
+            "{incident:#}"
+        );
+    }
+}

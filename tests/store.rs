@@ -30,6 +30,7 @@ fn notification(group: usize, index: usize) -> AlertmanagerIntake {
         group_key: format!("{{}}:{{alertname=\"A{group}\"}}"),
         status: AlertStatus::Firing,
         starts_at,
+        fired_at: starts_at,
         ends_at: None,
         title: format!("A{group}"),
         severity: Some("warning".to_owned()),

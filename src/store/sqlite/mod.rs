@@ -15,7 +15,7 @@ use super::{
     AlertmanagerIntake, Error, IncidentFilter, IncidentRow, IncidentStatus, Intake, PagerDutyIntake, Result,
     StoredWebhook, WebhookSource,
 };
-use crate::incident::grouping::{IncidentState, PageLink, PageLinkStep, group_key_hash, page_link_steps};
+use crate::incident::grouping::{IncidentState, PageLink, PageLinkStep, episode_for, group_key_hash, page_link_steps};
 use crate::record::Instant;
 
 mod evidence;
@@ -278,7 +278,7 @@ struct Slot {
 macro_rules! incident_state_select {
     () => {
         "SELECT id, group_key, pd_incident_key, pd_incident_id, title, status, severity, opened_at_ms, \
-         last_signal_at_ms, resolved_at_ms, truncated_alerts, labels FROM incidents"
+         last_signal_at_ms, resolved_at_ms, truncated_alerts, labels, last_fired_at_ms FROM incidents"
     };
 }
 
@@ -295,6 +295,7 @@ fn incident_state(row: &SqliteRow) -> (i64, IncidentState) {
         opened_at: instant(row.get(7)),
         last_signal: instant(row.get(8)),
         resolved_at: row.get::<Option<i64>, _>(9).map(instant),
+        last_fired_at: row.get::<Option<i64>, _>(12).map(instant),
         truncated_alerts: row.get::<i64, _>(10).max(0) as u64,
         labels: labels.and_then(|labels| serde_json::from_str(&labels).ok()).unwrap_or_default(),
     };
@@ -351,7 +352,8 @@ async fn alertmanager_run(
     // The incidents of the run's groups, and page-only incidents (opened by a page of
     // Alertmanager's PagerDuty integration before the notification came) carrying their key.
     let mut incidents: Vec<Slot> = Vec::new();
-    let mut latest_of_group: HashMap<String, usize> = HashMap::new();
+    // Each group's episodes (slots), which `grouping::episode_for` picks from.
+    let mut episodes_of_group: HashMap<String, Vec<usize>> = HashMap::new();
     let mut page_only: HashMap<String, usize> = HashMap::new();
     {
         let fresh: Vec<&AlertmanagerIntake> = run
@@ -377,10 +379,12 @@ async fn alertmanager_run(
                 let (id, state) = incident_state(row);
                 let slot = incidents.len();
                 match (&state.group_key, &state.pd_incident_key) {
-                    (Some(group_key), _) => latest_of_group.insert(group_key.clone(), slot),
-                    (None, Some(key)) => page_only.insert(key.clone(), slot),
-                    (None, None) => None,
-                };
+                    (Some(group_key), _) => episodes_of_group.entry(group_key.clone()).or_default().push(slot),
+                    (None, Some(key)) => {
+                        page_only.insert(key.clone(), slot);
+                    }
+                    (None, None) => {}
+                }
                 incidents.push(Slot { id: Some(id), state, changed: false });
             }
         }
@@ -397,14 +401,13 @@ async fn alertmanager_run(
             outcomes.push(Outcome::DuplicateOf(*first));
             continue;
         }
-        let current = latest_of_group
-            .get(&intake.group_key)
-            .copied()
-            .filter(|slot| incidents[*slot].state.takes(intake, *quiet_period));
+        let episodes = episodes_of_group.get(&intake.group_key).map(Vec::as_slice).unwrap_or_default();
+        let states: Vec<&IncidentState> = episodes.iter().map(|slot| &incidents[*slot].state).collect();
+        let current = episode_for(&states, intake, *quiet_period).map(|index| episodes[index]);
         let slot = match current {
             Some(slot) => slot,
             None => {
-                if latest_of_group.get(&intake.group_key).is_some_and(|slot| incidents[*slot].id.is_none()) {
+                if episodes.iter().any(|slot| incidents[*slot].id.is_none()) {
                     break;
                 }
                 let key = group_key_hash(&intake.group_key);
@@ -428,7 +431,10 @@ async fn alertmanager_run(
         };
         incidents[slot].state.apply(intake);
         incidents[slot].changed = true;
-        latest_of_group.insert(intake.group_key.clone(), slot);
+        let episodes = episodes_of_group.entry(intake.group_key.clone()).or_default();
+        if !episodes.contains(&slot) {
+            episodes.push(slot);
+        }
         first_in_run.insert(intake.dedup_key.as_str(), outcomes.len());
         outcomes.push(Outcome::Stored { incident: slot });
     }
@@ -439,7 +445,7 @@ async fn alertmanager_run(
     if !new.is_empty() {
         let mut query = sqlx::QueryBuilder::<Sqlite>::new(
             "INSERT INTO incidents (group_key, pd_incident_key, title, status, severity, opened_at_ms, \
-             last_signal_at_ms, resolved_at_ms, truncated_alerts, labels) ",
+             last_signal_at_ms, resolved_at_ms, truncated_alerts, labels, last_fired_at_ms) ",
         );
         query.push_values(&new, |mut values, slot| {
             let incident = &incidents[*slot].state;
@@ -453,7 +459,8 @@ async fn alertmanager_run(
                 .push_bind(millis(incident.last_signal))
                 .push_bind(incident.resolved_at.map(millis))
                 .push_bind(incident.truncated_alerts as i64)
-                .push_bind(labels_column(incident));
+                .push_bind(labels_column(incident))
+                .push_bind(incident.last_fired_at.map(millis));
         });
         query.push(" RETURNING id, group_key");
         let rows = query.build().fetch_all(&mut **transaction).await.map_err(query_error("new incidents"))?;
@@ -520,8 +527,8 @@ async fn alertmanager_run(
 async fn update_incident(transaction: &mut Transaction<'static, Sqlite>, id: i64, state: &IncidentState) -> Result<()> {
     sqlx::query(
         "UPDATE incidents SET group_key = ?, pd_incident_key = ?, pd_incident_id = ?, title = ?, status = ?, \
-         severity = ?, opened_at_ms = ?, last_signal_at_ms = ?, resolved_at_ms = ?, truncated_alerts = ?, labels = ? \
-         WHERE id = ?",
+         severity = ?, opened_at_ms = ?, last_signal_at_ms = ?, resolved_at_ms = ?, truncated_alerts = ?, labels = ?, \
+         last_fired_at_ms = ? WHERE id = ?",
     )
     .bind(&state.group_key)
     .bind(&state.pd_incident_key)
@@ -534,6 +541,7 @@ async fn update_incident(transaction: &mut Transaction<'static, Sqlite>, id: i64
     .bind(state.resolved_at.map(millis))
     .bind(state.truncated_alerts as i64)
     .bind(labels_column(state))
+    .bind(state.last_fired_at.map(millis))
     .bind(id)
     .execute(&mut **transaction)
     .await
@@ -586,7 +594,8 @@ async fn pagerduty_in(transaction: &mut Transaction<'static, Sqlite>, intake: &P
             state.apply_page(intake);
             sqlx::query(
                 "INSERT INTO incidents (pd_incident_key, pd_incident_id, title, status, opened_at_ms, \
-                 last_signal_at_ms, resolved_at_ms, truncated_alerts) VALUES (?, ?, ?, ?, ?, ?, ?, 0) RETURNING id",
+                 last_signal_at_ms, resolved_at_ms, truncated_alerts, last_fired_at_ms) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?) RETURNING id",
             )
             .bind(&state.pd_incident_key)
             .bind(&state.pd_incident_id)
@@ -595,6 +604,7 @@ async fn pagerduty_in(transaction: &mut Transaction<'static, Sqlite>, intake: &P
             .bind(millis(state.opened_at))
             .bind(millis(state.last_signal))
             .bind(state.resolved_at.map(millis))
+            .bind(state.last_fired_at.map(millis))
             .fetch_one(&mut **transaction)
             .await
             .map_err(query_error("new incident from a page"))?
@@ -747,6 +757,7 @@ mod tests {
             group_key: group_key.to_owned(),
             status,
             starts_at,
+            fired_at: starts_at,
             ends_at,
             title: format!("{group_key} title"),
             severity: Some("warning".to_owned()),
