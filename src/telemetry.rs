@@ -35,6 +35,18 @@ impl FromStr for LogFormat {
 /// The filter used when neither `POSTMORTEMD_LOG` nor `RUST_LOG` is set.
 const DEFAULT_FILTER: &str = "info";
 
+/// An error with its causes, `: `-separated, as the logs and the operator read it.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Install the global subscriber: events to stderr (stdout carries command output), filtered
 /// by `POSTMORTEMD_LOG`, else `RUST_LOG`, else `info`. An invalid filter falls back to `info`
 /// with a warning rather than failing start-up. A second call leaves the first subscriber.

@@ -857,3 +857,27 @@ async fn a_late_older_event_never_reopens_a_resolved_incident() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_database_file_deleted_or_replaced_under_the_daemon_is_not_ready_and_takes_no_webhook() {
+    for what in ["deleted", "replaced"] {
+        let daemon = daemon(|_| {}).await;
+        let group = r#"{}:{alertname="HighErrorRate"}"#;
+        let body = |starts_at: &str| firing(group, starts_at);
+        assert_eq!(
+            daemon.post("/webhooks/alertmanager", &[JSON], body("2025-02-09T10:00:00Z")).await.0,
+            StatusCode::OK
+        );
+        let file = daemon._folder.0.join("postmortemd.db");
+        std::fs::remove_file(&file).unwrap();
+        if what == "replaced" {
+            std::fs::write(&file, b"").unwrap();
+        }
+        let (status, reason) = daemon.get("/readyz").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{reason}");
+        assert!(reason.contains(&format!("{} was {what}", file.display())), "{reason}");
+        // Never acknowledged into an unlinked file: 503, which the sender retries.
+        let (status, answer) = daemon.post("/webhooks/alertmanager", &[JSON], body("2025-02-09T10:05:00Z")).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    }
+}
