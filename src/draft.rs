@@ -287,14 +287,7 @@ fn strict_check(options: &DraftOptions, skipped: &[FileError]) -> Result<()> {
 }
 
 fn reason(error: &FileError) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    crate::telemetry::error_chain(error)
 }
 
 fn read_head(artifacts: &dyn Artifacts, path: &Path) -> io::Result<Vec<u8>> {

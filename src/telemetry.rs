@@ -35,6 +35,22 @@ impl FromStr for LogFormat {
 /// The filter used when neither `POSTMORTEMD_LOG` nor `RUST_LOG` is set.
 const DEFAULT_FILTER: &str = "info";
 
+/// An error with its causes, `: `-separated, as the logs and the operator read it; a cause
+/// its error already ends with (sqlx's database errors repeat SQLite's) is said once.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// Install the global subscriber: events to stderr (stdout carries command output), filtered
 /// by `POSTMORTEMD_LOG`, else `RUST_LOG`, else `info`. An invalid filter falls back to `info`
 /// with a warning rather than failing start-up. A second call leaves the first subscriber.
@@ -268,6 +284,23 @@ impl Histogram {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_chain_says_each_cause_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("store query commit failed")]
+        struct Outer(#[source] Inner);
+        #[derive(Debug, thiserror::Error)]
+        #[error("error returned from database: (code: 13) database or disk is full")]
+        struct Inner(#[source] Repeated);
+        #[derive(Debug, thiserror::Error)]
+        #[error("(code: 13) database or disk is full")]
+        struct Repeated;
+        assert_eq!(
+            error_chain(&Outer(Inner(Repeated))),
+            "store query commit failed: error returned from database: (code: 13) database or disk is full"
+        );
+    }
 
     #[track_caller]
     fn check_filter(postmortemd_log: Option<&str>, rust_log: Option<&str>, expected: &str) {

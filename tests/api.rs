@@ -828,3 +828,56 @@ fn walk(folder: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+#[tokio::test]
+async fn a_late_older_event_never_reopens_a_resolved_incident() {
+    let daemon = daemon(|_| {}).await;
+    // Alertmanager: resolved, then the older firing (a retry) arrives.
+    let group = r#"{}:{alertname="HighErrorRate"}"#;
+    let ended = resolved(group, "2025-02-09T10:00:00Z", "2025-02-09T10:30:00Z");
+    let alert_incident = post_incident(&daemon, "/webhooks/alertmanager", ended).await;
+    let late = post_incident(&daemon, "/webhooks/alertmanager", firing(group, "2025-02-09T10:00:00Z")).await;
+    assert_eq!(late, alert_incident);
+    // PagerDuty: resolved 11:00, then acknowledged 10:10, then triggered 10:00.
+    let event = |id: &str, kind: &str, at: &str| {
+        page(id, "PDLATE", "Checkout", at, None).replace("incident.triggered", &format!("incident.{kind}"))
+    };
+    let page_incident =
+        post_incident(&daemon, "/webhooks/pagerduty", event("e3", "resolved", "2025-02-09T11:00:00.000Z")).await;
+    post_incident(&daemon, "/webhooks/pagerduty", event("e2", "acknowledged", "2025-02-09T10:10:00.000Z")).await;
+    post_incident(&daemon, "/webhooks/pagerduty", event("e1", "triggered", "2025-02-09T10:00:00.000Z")).await;
+    for (id, resolved_at) in [(alert_incident, "2025-02-09T10:30:00Z"), (page_incident, "2025-02-09T11:00:00Z")] {
+        let (status, incident) = daemon.get(&format!("/api/v1/incidents/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{incident}");
+        let incident: serde_json::Value = serde_json::from_str(&incident).unwrap();
+        assert_eq!(
+            (incident["status"].as_str(), incident["resolved_at"].as_str()),
+            (Some("resolved"), Some(resolved_at)),
+            "{incident:#}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_database_file_deleted_or_replaced_under_the_daemon_is_not_ready_and_takes_no_webhook() {
+    for what in ["deleted", "replaced"] {
+        let daemon = daemon(|_| {}).await;
+        let group = r#"{}:{alertname="HighErrorRate"}"#;
+        let body = |starts_at: &str| firing(group, starts_at);
+        assert_eq!(
+            daemon.post("/webhooks/alertmanager", &[JSON], body("2025-02-09T10:00:00Z")).await.0,
+            StatusCode::OK
+        );
+        let file = daemon._folder.0.join("postmortemd.db");
+        std::fs::remove_file(&file).unwrap();
+        if what == "replaced" {
+            std::fs::write(&file, b"").unwrap();
+        }
+        let (status, reason) = daemon.get("/readyz").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{reason}");
+        assert!(reason.contains(&format!("{} was {what}", file.display())), "{reason}");
+        // Never acknowledged into an unlinked file: 503, which the sender retries.
+        let (status, answer) = daemon.post("/webhooks/alertmanager", &[JSON], body("2025-02-09T10:05:00Z")).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    }
+}

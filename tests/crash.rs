@@ -143,3 +143,38 @@ async fn acknowledged_webhooks_survive_sigkill_exactly_once() {
     let _ = daemon.wait();
     let _ = std::fs::remove_dir_all(&folder);
 }
+
+#[test]
+fn a_second_daemon_on_the_same_file_refuses_to_start_and_names_the_holder() {
+    let folder = std::env::temp_dir().join(format!("postmortemd-crash-second-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&folder);
+    let store = format!("sqlite://{}/postmortemd.db", folder.display());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut first = start(port, &store);
+    let lock = folder.join("postmortemd.db.lock");
+    for _ in 0..300 {
+        if std::fs::read_to_string(&lock).is_ok_and(|pid| pid.trim() == first.id().to_string()) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let second = Command::new(env!("CARGO_BIN_EXE_postmortemd"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--store", &store])
+        .output()
+        .expect("postmortemd serve runs");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&lock.display().to_string()) && stderr.contains(&format!("pid {}", first.id())),
+        "{stderr}"
+    );
+    // SIGKILL: the OS releases the lock with the process, so a restart takes the file.
+    let _ = first.kill();
+    let _ = first.wait();
+    let mut restarted = start(port, &store);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(wait_ready(&reqwest::Client::new(), &format!("http://127.0.0.1:{port}")));
+    let _ = restarted.kill();
+    let _ = restarted.wait();
+    let _ = std::fs::remove_dir_all(&folder);
+}

@@ -88,6 +88,7 @@ fn notification(
         group_key: "{}:{alertname=\"HighErrorRate\"}".into(),
         status,
         starts_at,
+        fired_at: starts_at,
         ends_at,
         title: "HighErrorRate".into(),
         severity: None,

@@ -30,6 +30,7 @@ fn notification(group: usize, index: usize) -> AlertmanagerIntake {
         group_key: format!("{{}}:{{alertname=\"A{group}\"}}"),
         status: AlertStatus::Firing,
         starts_at,
+        fired_at: starts_at,
         ends_at: None,
         title: format!("A{group}"),
         severity: Some("warning".to_owned()),
@@ -97,4 +98,24 @@ async fn a_url_naming_no_backend_is_refused_by_name() {
     assert_eq!(error.kind(), "open");
     let message = error.to_string();
     assert!(message.contains("mysql://") && message.contains("sqlite://"), "{message}");
+}
+
+#[tokio::test]
+async fn a_second_store_on_the_same_file_is_refused_until_the_first_is_gone() {
+    let (store, folder) = sqlite_store("single").await;
+    let url = format!("sqlite://{}/postmortemd.db", folder.display());
+    let error = Store::open(&url).await.unwrap_err();
+    assert_eq!(error.kind(), "in_use", "{}", error.reason());
+    let message = error.to_string();
+    let lock = folder.join("postmortemd.db.lock");
+    assert!(
+        message.contains(&lock.display().to_string()) && message.contains(&format!("pid {}", std::process::id())),
+        "{message}"
+    );
+    // The OS lock goes with its holder (as it does with a killed daemon's process).
+    drop(store);
+    let again = Store::open(&url).await.unwrap();
+    again.ping().await.unwrap();
+    drop(again);
+    let _ = std::fs::remove_dir_all(folder);
 }

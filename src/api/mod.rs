@@ -109,13 +109,16 @@ async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
-/// Alive and the store reachable and migrated.
+/// Alive and the store reachable and migrated, taking writes and on the file it opened;
+/// else 503 with the reason (`store writes failing since …: database or disk is full`), for
+/// the operator who probes it (the store logged the fault when it happened).
 async fn ready(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
         Ok(()) => "ready\n".into_response(),
         Err(error) => {
-            tracing::warn!(%error, "Store not ready.");
-            (StatusCode::SERVICE_UNAVAILABLE, "store not ready\n").into_response()
+            let reason = error.reason();
+            tracing::warn!(error = %reason, "Store not ready.");
+            (StatusCode::SERVICE_UNAVAILABLE, format!("store not ready: {reason}\n")).into_response()
         }
     }
 }

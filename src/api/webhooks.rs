@@ -73,6 +73,7 @@ pub async fn alertmanager(
         body: body.to_vec(),
         status: payload.status,
         starts_at: payload.alerts.iter().map(|alert| alert.starts_at).min().unwrap_or(received_at),
+        fired_at: fired_at(&payload.alerts).unwrap_or(received_at),
         ends_at: payload.alerts.iter().filter_map(|alert| alert.ends_at).max(),
         title,
         severity: payload.common_labels.get("severity").cloned(),
@@ -133,6 +134,13 @@ pub async fn pagerduty(
     let result = state.store.record_pagerduty(intake).await;
     state.metrics.store_commit(started.elapsed().as_secs_f64());
     answer(&state, WebhookSource::PagerDuty, result)
+}
+
+/// When a notification's alerts fired: the latest `startsAt` of its firing alerts (of all
+/// of them when none fires), its time in `incident::grouping`.
+fn fired_at(alerts: &[crate::record::AlertRecord]) -> Option<Instant> {
+    let firing = alerts.iter().filter(|alert| alert.status == AlertStatus::Firing).map(|alert| alert.starts_at).max();
+    firing.or_else(|| alerts.iter().map(|alert| alert.starts_at).max())
 }
 
 /// A JSON body was sent as JSON and is not empty.

@@ -3,6 +3,12 @@
 //! incident it takes over, or a new one), what it changes (title, severity, span, status,
 //! labels), and where a page links. The store loads the states these functions need, runs
 //! them inside its write transaction and persists what they decided; it decides nothing.
+//!
+//! Status follows each event's own time, never arrival order: an incident is resolved when
+//! its latest resolution (alerts' `endsAt`, a page's `occurred_at`) is no earlier than its
+//! latest firing (alerts' `startsAt`, a page triggered or reopened), so senders' retries and
+//! reorderings end in the state the time-ordered sequence would (`IncidentState::fire`,
+//! `IncidentState::resolve`; permutation tests below).
 
 use std::collections::BTreeMap;
 
@@ -98,6 +104,9 @@ pub struct AlertmanagerIntake {
     pub status: AlertStatus,
     /// The earliest `startsAt` of its alerts.
     pub starts_at: Instant,
+    /// The latest `startsAt` of its firing alerts (of all its alerts when none fires): when
+    /// the newest of them fired, the time a firing notification says the group fired.
+    pub fired_at: Instant,
     /// The latest `endsAt` when the group is resolved.
     pub ends_at: Option<Instant>,
     pub title: String,
@@ -105,6 +114,17 @@ pub struct AlertmanagerIntake {
     pub truncated_alerts: u64,
     /// The group's `commonLabels`: what PagerDuty fallback links match against.
     pub labels: BTreeMap<String, String>,
+}
+
+impl AlertmanagerIntake {
+    /// The notification's own time: when its alerts fired (firing), or when the last of them
+    /// ended (resolved; its arrival when no alert says).
+    pub fn event_time(&self) -> Instant {
+        match self.status {
+            AlertStatus::Firing => self.fired_at,
+            AlertStatus::Resolved => self.ends_at.unwrap_or(self.received_at),
+        }
+    }
 }
 
 /// One PagerDuty v3 webhook, parsed, to be stored.
@@ -211,22 +231,76 @@ pub struct IncidentState {
     pub severity: Option<String>,
     pub opened_at: Instant,
     pub last_signal: Instant,
+    /// Set exactly when the status is resolved: the latest resolution's own time.
     pub resolved_at: Option<Instant>,
+    /// The latest time it fired (an alert's `startsAt`, a page triggered or reopened), in
+    /// event time; `None` for a page-only incident no trigger reached yet.
+    pub last_fired_at: Option<Instant>,
     pub truncated_alerts: u64,
-    /// The group's latest `commonLabels` (empty for page-only incidents).
+    /// The group's `commonLabels` of its latest notification in event time (empty for
+    /// page-only incidents).
     pub labels: BTreeMap<String, String>,
+}
+
+/// Which of a group's episodes (its incidents; any order) a notification belongs to:
+/// `Some(index)` of one, or `None` for a new episode. By the time its alerts fired: the
+/// episode that opened last no later than that (the earliest when none did), so a late
+/// notification of an earlier episode goes back to it rather than into the newest. The
+/// newest episode takes it unless it resolved and stayed quiet for `quiet_period` before
+/// ([`IncidentState::takes`]); an earlier one that does not take it hands it to the episode
+/// after it (the notification is then that episode's earlier start).
+pub fn episode_for(
+    episodes: &[&IncidentState],
+    intake: &AlertmanagerIntake,
+    quiet_period: SignedDuration,
+) -> Option<usize> {
+    let mut order: Vec<usize> = (0..episodes.len()).collect();
+    order.sort_by_key(|index| (episodes[*index].opened_at, *index));
+    let position = order.iter().rposition(|index| episodes[*index].opened_at <= intake.fired_at).unwrap_or(0);
+    let candidate = *order.get(position)?;
+    if episodes[candidate].takes(intake, quiet_period) { Some(candidate) } else { order.get(position + 1).copied() }
 }
 
 impl IncidentState {
     /// A notification of `intake` belongs to this incident unless the incident resolved
     /// and stayed quiet for `quiet_period` before the group fired again (a new episode).
+    /// Its time is when its alerts fired ([`AlertmanagerIntake::fired_at`]): a late firing
+    /// older than the resolution is not a new episode (and does not reopen this one).
     pub fn takes(&self, intake: &AlertmanagerIntake, quiet_period: SignedDuration) -> bool {
         let new_episode = self.status == IncidentStatus::Resolved
             && intake.status == AlertStatus::Firing
             && self.resolved_at.is_some_and(|resolved| {
-                intake.starts_at.as_millisecond() - resolved.as_millisecond() >= quiet_period.as_millis() as i64
+                intake.fired_at.as_millisecond() - resolved.as_millisecond() >= quiet_period.as_millis() as i64
             });
         !new_episode
+    }
+
+    /// An event at `at` that says the incident is going on (alerts firing since `at`, a page
+    /// triggered or reopened then): it reopens a resolved incident only when it is later
+    /// than the resolution; an older one arriving late changes no status.
+    pub fn fire(&mut self, at: Instant) {
+        self.last_fired_at = self.last_fired_at.max(Some(at));
+        if self.status == IncidentStatus::Resolved && self.resolved_at.is_none_or(|resolved| at > resolved) {
+            self.status = IncidentStatus::Open;
+            self.resolved_at = None;
+        }
+    }
+
+    /// An event at `at` that says the incident is over (its alerts ended, a page resolved, a
+    /// responder resolved it by hand): it resolves unless the incident fired again after
+    /// `at`; the resolved time is the latest resolution.
+    pub fn resolve(&mut self, at: Instant) {
+        if self.status == IncidentStatus::Resolved {
+            self.resolved_at = self.resolved_at.max(Some(at));
+        } else if self.last_fired_at.is_none_or(|fired| at >= fired) {
+            self.status = IncidentStatus::Resolved;
+            self.resolved_at = Some(at);
+        }
+    }
+
+    /// The latest event time it has seen: its latest firing or resolution.
+    fn latest_event(&self) -> Option<Instant> {
+        self.last_fired_at.max(self.resolved_at)
     }
 
     /// The incident a notification opens when its group has none that [`Self::takes`] it.
@@ -241,6 +315,7 @@ impl IncidentState {
             opened_at: intake.starts_at,
             last_signal: intake.received_at,
             resolved_at: None,
+            last_fired_at: Some(intake.fired_at),
             truncated_alerts: 0,
             labels: BTreeMap::new(),
         }
@@ -262,8 +337,12 @@ impl IncidentState {
     }
 
     /// What a notification changes: title (when empty), the highest severity, the span,
-    /// the truncation count, the status, and the labels (the group's latest).
+    /// the truncation count, the status in event time (its alerts fired at `fired_at`, and a
+    /// resolved one ended at `ends_at`), and the labels (when no later event was seen).
     pub fn apply(&mut self, intake: &AlertmanagerIntake) {
+        if self.latest_event().is_none_or(|latest| intake.event_time() >= latest) {
+            self.labels = intake.labels.clone();
+        }
         if self.title.is_empty() {
             self.title = intake.title.clone();
         }
@@ -277,11 +356,10 @@ impl IncidentState {
             .max()
             .unwrap_or(self.last_signal);
         self.truncated_alerts = self.truncated_alerts.max(intake.truncated_alerts);
-        (self.status, self.resolved_at) = match intake.status {
-            AlertStatus::Firing => (IncidentStatus::Open, None),
-            AlertStatus::Resolved => (IncidentStatus::Resolved, Some(intake.ends_at.unwrap_or(intake.received_at))),
-        };
-        self.labels = intake.labels.clone();
+        self.fire(intake.fired_at);
+        if intake.status == AlertStatus::Resolved {
+            self.resolve(intake.event_time());
+        }
     }
 
     /// The incident a page opens when nothing links it: titled by its PagerDuty incident.
@@ -301,13 +379,16 @@ impl IncidentState {
             opened_at: page.occurred_at,
             last_signal: page.occurred_at,
             resolved_at: None,
+            // Only a trigger fires: a page-only incident opened by a late acknowledgement
+            // still resolves at any resolution, as it would had the events come in order.
+            last_fired_at: None,
             truncated_alerts: 0,
             labels: BTreeMap::new(),
         }
     }
 
     /// What a page changes: its PagerDuty incident (the first one stays), the span, and the
-    /// status when the page resolves, triggers or reopens.
+    /// status when the page resolves, triggers or reopens, at its `occurred_at`.
     pub fn apply_page(&mut self, page: &PagerDutyIntake) {
         if self.pd_incident_id.is_none() {
             self.pd_incident_id = page.pd_incident_id.clone();
@@ -315,14 +396,8 @@ impl IncidentState {
         self.last_signal = self.last_signal.max(page.occurred_at);
         self.opened_at = self.opened_at.min(page.occurred_at);
         match page.action {
-            Some(PageAction::Resolved) => {
-                self.status = IncidentStatus::Resolved;
-                self.resolved_at = Some(page.occurred_at);
-            }
-            Some(PageAction::Triggered | PageAction::Reopened) => {
-                self.status = IncidentStatus::Open;
-                self.resolved_at = None;
-            }
+            Some(PageAction::Resolved) => self.resolve(page.occurred_at),
+            Some(PageAction::Triggered | PageAction::Reopened) => self.fire(page.occurred_at),
             _ => {}
         }
     }
@@ -354,6 +429,7 @@ mod tests {
             group_key: group_key.to_owned(),
             status,
             starts_at,
+            fired_at: starts_at,
             ends_at,
             title: format!("{group_key} title"),
             severity: Some(severity.to_owned()),
@@ -374,6 +450,180 @@ mod tests {
             title: None,
             link: None,
         }
+    }
+
+    /// Every order of `items`.
+    fn permutations<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
+        if items.len() <= 1 {
+            return vec![items.to_vec()];
+        }
+        let mut all = Vec::new();
+        for (index, first) in items.iter().enumerate() {
+            let mut rest = items.to_vec();
+            rest.remove(index);
+            for mut tail in permutations(&rest) {
+                tail.insert(0, first.clone());
+                all.push(tail);
+            }
+        }
+        all
+    }
+
+    /// The episodes a group's notifications make, in arrival order, as the store decides.
+    fn episodes(arrivals: &[AlertmanagerIntake], quiet: SignedDuration) -> Vec<IncidentState> {
+        let mut episodes: Vec<IncidentState> = Vec::new();
+        for intake in arrivals {
+            let index = episode_for(&episodes.iter().collect::<Vec<_>>(), intake, quiet).unwrap_or_else(|| {
+                episodes.push(IncidentState::opened_by(intake));
+                episodes.len() - 1
+            });
+            episodes[index].apply(intake);
+        }
+        episodes.sort_by_key(|episode| episode.opened_at);
+        episodes
+    }
+
+    /// A notification of group `G` whose alert fired at `starts_at` and, resolved, ended at
+    /// `ends_at`.
+    fn alert(status: AlertStatus, starts_at: &str, ends_at: Option<&str>) -> AlertmanagerIntake {
+        let starts_at = at(starts_at);
+        AlertmanagerIntake {
+            ends_at: ends_at.map(at),
+            received_at: ends_at.map_or(starts_at, at) + SignedDuration::from_secs(30),
+            starts_at,
+            fired_at: starts_at,
+            ..notification("G", status, "2025-02-09T10:00:00Z", "warning")
+        }
+    }
+
+    #[track_caller]
+    fn check_every_order(events: &[AlertmanagerIntake], expected: &[(IncidentStatus, Option<&str>)]) {
+        let quiet = SignedDuration::from_mins(30);
+        let mut in_time_order = events.to_vec();
+        in_time_order.sort_by_key(AlertmanagerIntake::event_time);
+        let reference = episodes(&in_time_order, quiet);
+        let summary: Vec<(IncidentStatus, Option<Instant>)> =
+            reference.iter().map(|episode| (episode.status, episode.resolved_at)).collect();
+        let expected: Vec<(IncidentStatus, Option<Instant>)> =
+            expected.iter().map(|(status, resolved)| (*status, resolved.map(at))).collect();
+        assert_eq!(summary, expected, "in time order");
+        for order in permutations(events) {
+            let arrivals: Vec<String> =
+                order.iter().map(|intake| format!("{:?}@{}", intake.status, intake.event_time())).collect();
+            assert_eq!(episodes(&order, quiet), reference, "arriving as {arrivals:?}");
+        }
+    }
+
+    #[test]
+    fn every_order_of_firing_and_resolved_ends_as_the_time_ordered_sequence() {
+        use AlertStatus::{Firing, Resolved};
+        use IncidentStatus::{Open, Resolved as Done};
+        let fired = alert(Firing, "2025-02-09T10:00:00Z", None);
+        let ended = alert(Resolved, "2025-02-09T10:00:00Z", Some("2025-02-09T10:05:00Z"));
+        // The same alert fires again within the quiet period: the incident reopens.
+        let again = alert(Firing, "2025-02-09T10:20:00Z", None);
+        let ended_again = alert(Resolved, "2025-02-09T10:20:00Z", Some("2025-02-09T10:25:00Z"));
+        // A second alert of the group, firing through the first one's resolution.
+        let other =
+            AlertmanagerIntake { fired_at: at("2025-02-09T10:03:00Z"), ..alert(Firing, "2025-02-09T10:00:00Z", None) };
+        check_every_order(&[fired.clone(), ended.clone()], &[(Done, Some("2025-02-09T10:05:00Z"))]);
+        check_every_order(&[fired.clone(), ended.clone(), again.clone()], &[(Open, None)]);
+        check_every_order(
+            &[fired.clone(), ended.clone(), again.clone(), ended_again.clone()],
+            &[(Done, Some("2025-02-09T10:25:00Z"))],
+        );
+        check_every_order(
+            &[fired.clone(), ended.clone(), again, ended_again.clone(), other.clone()],
+            &[(Done, Some("2025-02-09T10:25:00Z"))],
+        );
+        check_every_order(&[fired, other, ended_again], &[(Done, Some("2025-02-09T10:25:00Z"))]);
+    }
+
+    #[test]
+    fn a_late_older_notification_never_reopens_and_a_new_firing_opens_the_next_episode() {
+        let quiet = SignedDuration::from_mins(30);
+        let fired = alert(AlertStatus::Firing, "2025-02-09T10:00:00Z", None);
+        let ended = alert(AlertStatus::Resolved, "2025-02-09T10:00:00Z", Some("2025-02-09T10:05:00Z"));
+        // Alertmanager resolved, then the older firing (a retry) came.
+        let late = episodes(&[ended.clone(), fired.clone()], quiet);
+        assert_eq!(
+            late.iter().map(|episode| (episode.status, episode.resolved_at)).collect::<Vec<_>>(),
+            [(IncidentStatus::Resolved, Some(at("2025-02-09T10:05:00Z")))]
+        );
+        assert_eq!(late[0].opened_at, at("2025-02-09T10:00:00Z"), "the late firing still widens the span");
+        // An hour later the group fires anew: the next episode; then retries of the first
+        // episode's notifications come late and go back to it, leaving the new one open.
+        let next = alert(AlertStatus::Firing, "2025-02-09T11:05:00Z", None);
+        let two = episodes(&[fired.clone(), ended.clone(), next.clone(), fired, ended], quiet);
+        let summary: Vec<_> =
+            two.iter().map(|episode| (episode.opened_at, episode.status, episode.resolved_at)).collect();
+        assert_eq!(
+            summary,
+            [
+                (at("2025-02-09T10:00:00Z"), IncidentStatus::Resolved, Some(at("2025-02-09T10:05:00Z"))),
+                (at("2025-02-09T11:05:00Z"), IncidentStatus::Open, None),
+            ]
+        );
+    }
+
+    #[track_caller]
+    fn check_every_page_order(events: &[(PageAction, &str)], expected: (IncidentStatus, Option<&str>)) {
+        let pages: Vec<PagerDutyIntake> = events.iter().map(|(action, time)| page(action.clone(), time)).collect();
+        let apply_all = |order: &[PagerDutyIntake]| {
+            let mut incident = IncidentState::opened_by_page(&order[0]);
+            for page in order {
+                incident.apply_page(page);
+            }
+            incident
+        };
+        let mut in_time_order = pages.clone();
+        in_time_order.sort_by_key(|page| page.occurred_at);
+        let reference = apply_all(&in_time_order);
+        assert_eq!((reference.status, reference.resolved_at), (expected.0, expected.1.map(at)), "in time order");
+        for order in permutations(&pages) {
+            let arrivals: Vec<String> =
+                order.iter().map(|page| format!("{:?}@{}", page.action, page.occurred_at)).collect();
+            assert_eq!(apply_all(&order), reference, "arriving as {arrivals:?}");
+        }
+    }
+
+    #[test]
+    fn every_order_of_triggered_acknowledged_and_resolved_ends_as_the_time_ordered_sequence() {
+        use IncidentStatus::{Open, Resolved};
+        use PageAction::{Acknowledged, Reopened, Resolved as Resolve, Triggered};
+        // The finding: resolved 11:00, then acknowledged 10:10, then triggered 10:00.
+        let pages = [(Triggered, "2025-02-09T10:00:00Z"), (Acknowledged, "2025-02-09T10:10:00Z")];
+        check_every_page_order(&pages[..1], (Open, None));
+        check_every_page_order(&pages, (Open, None));
+        let resolved = [pages[0].clone(), pages[1].clone(), (Resolve, "2025-02-09T11:00:00Z")];
+        check_every_page_order(&resolved, (Resolved, Some("2025-02-09T11:00:00Z")));
+        check_every_page_order(&resolved[1..], (Resolved, Some("2025-02-09T11:00:00Z")));
+        check_every_page_order(&[resolved[0].clone(), resolved[2].clone()], (Resolved, Some("2025-02-09T11:00:00Z")));
+        let reopened = [
+            (Triggered, "2025-02-09T10:00:00Z"),
+            (Acknowledged, "2025-02-09T10:10:00Z"),
+            (Resolve, "2025-02-09T10:30:00Z"),
+            (Reopened, "2025-02-09T10:40:00Z"),
+        ];
+        check_every_page_order(&reopened, (Open, None));
+        let mut resolved_again = reopened.to_vec();
+        resolved_again.push((Resolve, "2025-02-09T11:00:00Z"));
+        check_every_page_order(&resolved_again, (Resolved, Some("2025-02-09T11:00:00Z")));
+    }
+
+    #[test]
+    fn a_resolution_is_an_event_at_its_own_time() {
+        // A responder's resolve at 10:50 (the post-mortem's manual resolve) after the alert
+        // fired again at 11:00 in event time leaves the incident open.
+        let mut incident = IncidentState::opened_by(&alert(AlertStatus::Firing, "2025-02-09T10:00:00Z", None));
+        incident.apply(&alert(AlertStatus::Firing, "2025-02-09T11:00:00Z", None));
+        incident.resolve(at("2025-02-09T10:50:00Z"));
+        assert_eq!((incident.status, incident.resolved_at), (IncidentStatus::Open, None));
+        incident.resolve(at("2025-02-09T11:10:00Z"));
+        assert_eq!(
+            (incident.status, incident.resolved_at),
+            (IncidentStatus::Resolved, Some(at("2025-02-09T11:10:00Z")))
+        );
     }
 
     #[test]

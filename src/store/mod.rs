@@ -34,6 +34,16 @@ pub enum Error {
         #[source]
         source: sqlx::Error,
     },
+    /// Another daemon holds the store's lock file (an OS lock, released when it exits).
+    #[error("{lock} is locked by another postmortemd ({holder}): one daemon per SQLite file")]
+    InUse { lock: String, holder: String },
+    /// Webhook writes failed since `since` and none succeeded after; `fault` is its kind
+    /// (`disk full`, `read-only`, `locked`, …) and `detail` the last error with its causes.
+    #[error("store writes failing since {since} ({fault}): {detail}")]
+    Writes { since: Instant, fault: &'static str, detail: String },
+    /// The database file is not the one the store opened: writes would go to an unlinked file.
+    #[error("the database file {path} was {what} under the daemon; writes are refused until a restart opens it again")]
+    FileGone { path: String, what: &'static str },
 }
 
 impl Error {
@@ -43,7 +53,15 @@ impl Error {
             Error::Open { .. } | Error::Scheme { .. } => "open",
             Error::Migrate(_) => "migrate",
             Error::Query { .. } => "query",
+            Error::InUse { .. } => "in_use",
+            Error::Writes { .. } => "writes",
+            Error::FileGone { .. } => "file_gone",
         }
+    }
+
+    /// The error with its causes, `: `-separated: what `/readyz` and the logs say.
+    pub fn reason(&self) -> String {
+        crate::telemetry::error_chain(self)
     }
 }
 
@@ -113,7 +131,8 @@ macro_rules! dispatch {
 
 impl Store {
     /// Opens (creating it when missing) and migrates the store at `url`:
-    /// `sqlite://./data/postmortemd.db` (or a bare path, taken as SQLite).
+    /// `sqlite://./data/postmortemd.db` (or a bare path, taken as SQLite). A SQLite file is
+    /// this store's alone while it lives: a second open (another daemon) is [`Error::InUse`].
     pub async fn open(url: &str) -> Result<Store> {
         match url.split_once("://").map(|(scheme, _)| scheme) {
             Some("sqlite") | None => Ok(Store(Backend::Sqlite(sqlite::SqliteStore::open(url).await?))),
@@ -121,7 +140,8 @@ impl Store {
         }
     }
 
-    /// The store answers and is migrated.
+    /// The store answers and is migrated, its writes are not failing ([`Error::Writes`]) and
+    /// its file is still the one it opened ([`Error::FileGone`]).
     pub async fn ping(&self) -> Result<()> {
         dispatch!(self, backend => backend.ping().await)
     }

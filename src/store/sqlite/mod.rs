@@ -2,20 +2,31 @@
 //! transaction survives a crash; one writer task commits every waiting webhook in one
 //! transaction (group commit). The SQL sticks to what PostgreSQL runs too (BIGINT
 //! millisecond times, multi-row `INSERT … RETURNING`, no JSON or date functions).
+//!
+//! Faults: a failed batch is rolled back and answered 503, and the writer goes on (a
+//! connection whose transaction SQLite ended by itself is closed, never reused); the last
+//! failure is kept in [`Database`] for `ping` (`/readyz`) until a batch commits. The file's
+//! (device, inode) at open is checked before every write transaction and by `ping`, so a
+//! file deleted or replaced under the daemon is refused rather than written unlinked; an OS
+//! lock on `<db>.lock` keeps a second daemon off the file.
 
 use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use jiff::SignedDuration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Connection, Row, Sqlite, Transaction};
 
 use super::{
     AlertmanagerIntake, Error, IncidentFilter, IncidentRow, IncidentStatus, Intake, PagerDutyIntake, Result,
     StoredWebhook, WebhookSource,
 };
-use crate::incident::grouping::{IncidentState, PageLink, PageLinkStep, group_key_hash, page_link_steps};
+use crate::incident::grouping::{IncidentState, PageLink, PageLinkStep, episode_for, group_key_hash, page_link_steps};
 use crate::record::Instant;
 
 mod evidence;
@@ -43,6 +54,186 @@ pub(super) struct SqliteStore {
     pool: sqlx::SqlitePool,
     /// The writer task's queue (see [`write_batches`]).
     writer: tokio::sync::mpsc::Sender<Job>,
+    /// The writer's own pool of one connection.
+    writer_pool: sqlx::SqlitePool,
+    database: Arc<Database>,
+    /// `<db>.lock`, locked while a handle of the store lives (not the writer task's: the
+    /// file is free again as soon as the app drops its store).
+    _lock: Option<Arc<std::fs::File>>,
+}
+
+/// The database file under the store and what is known of its health, shared by every
+/// handle and the writer task.
+#[derive(Debug, Default)]
+struct Database {
+    /// The file and its (device, inode) when the store opened it; `None` in memory.
+    file: Option<(PathBuf, (u64, u64))>,
+    /// The file was found deleted or replaced (said once in the log).
+    gone: AtomicBool,
+    /// Webhook writes failing, until a batch commits.
+    failing: Mutex<Option<WriteFault>>,
+}
+
+/// Since when webhook writes fail, of what kind, and the last error with its causes.
+#[derive(Clone, Debug)]
+struct WriteFault {
+    since: Instant,
+    fault: &'static str,
+    detail: String,
+}
+
+impl WriteFault {
+    fn error(&self) -> Error {
+        Error::Writes { since: self.since, fault: self.fault, detail: self.detail.clone() }
+    }
+}
+
+impl Database {
+    /// The file is still the one the store opened; else [`Error::FileGone`] (logged once).
+    fn check_file(&self) -> Result<()> {
+        let Some((path, identity)) = &self.file else { return Ok(()) };
+        let what = match std::fs::metadata(path) {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => "deleted",
+            Ok(metadata) if (metadata.dev(), metadata.ino()) != *identity => "replaced",
+            // Unreadable metadata says nothing of the file: writes tell.
+            _ => return Ok(()),
+        };
+        if !self.gone.swap(true, Ordering::Relaxed) {
+            tracing::error!(
+                path = %path.display(),
+                what,
+                "The database file is gone from under the daemon: not ready, webhooks answered 503; restart it."
+            );
+        }
+        Err(Error::FileGone { path: path.display().to_string(), what })
+    }
+
+    /// Ready to take writes: the file is the one opened and writes are not failing.
+    fn health(&self) -> Result<()> {
+        self.check_file()?;
+        match &*self.failing.lock().unwrap_or_else(PoisonError::into_inner) {
+            Some(fault) => Err(fault.error()),
+            None => Ok(()),
+        }
+    }
+
+    /// A batch failed: keeps and logs the fault, with its kind.
+    fn write_failed(&self, error: &Error) -> WriteFault {
+        let mut failing = self.failing.lock().unwrap_or_else(PoisonError::into_inner);
+        let fault = WriteFault {
+            since: failing.as_ref().map_or_else(Instant::now, |fault| fault.since),
+            fault: fault_of(error),
+            detail: error.reason(),
+        };
+        tracing::error!(
+            fault = fault.fault,
+            error = %fault.detail,
+            since = %fault.since,
+            "Store write failed; its webhooks were answered 503 and their senders retry."
+        );
+        *failing = Some(fault.clone());
+        fault
+    }
+
+    /// A batch committed: writes work again.
+    fn write_succeeded(&self) {
+        if let Some(fault) = self.failing.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            tracing::info!(since = %fault.since, fault = fault.fault, "Store writes work again.");
+        }
+    }
+}
+
+/// The kind of a failed write, for the log and `/readyz`: SQLite's primary result code
+/// (`SQLITE_FULL`, `SQLITE_READONLY`, `SQLITE_BUSY`/`SQLITE_LOCKED`, …) or the IO error's kind.
+fn fault_of(error: &Error) -> &'static str {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = current {
+        if let Some(Error::FileGone { .. }) = error.downcast_ref::<Error>() {
+            return "file deleted or replaced";
+        }
+        match error.downcast_ref::<sqlx::Error>() {
+            Some(sqlx::Error::Database(database)) => {
+                let code = database.code().and_then(|code| code.parse::<i64>().ok()).unwrap_or(-1);
+                return match code & 0xff {
+                    13 => "disk full",
+                    8 => "read-only",
+                    5 | 6 => "locked",
+                    10 => "i/o error",
+                    14 => "cannot open",
+                    11 | 26 => "corrupt",
+                    _ => "database error",
+                };
+            }
+            Some(sqlx::Error::Io(io)) => {
+                return match io.kind() {
+                    std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => "disk full",
+                    std::io::ErrorKind::ReadOnlyFilesystem => "read-only",
+                    std::io::ErrorKind::PermissionDenied => "permission denied",
+                    _ => "i/o error",
+                };
+            }
+            Some(sqlx::Error::PoolTimedOut) => return "locked",
+            _ => {}
+        }
+        current = error.source();
+    }
+    "other"
+}
+
+/// The file a SQLite URL names, unless it is in memory.
+fn database_file(url: &str) -> Option<PathBuf> {
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    let path = path.split('?').next().unwrap_or(path);
+    (!path.is_empty() && path != ":memory:" && !url.contains("mode=memory")).then(|| PathBuf::from(path))
+}
+
+/// Takes the OS lock on `<db>.lock` (flock: released when the process ends however it
+/// ends) and writes this process's id in it, or says who holds it.
+fn lock_file(database: &Path, url: &str) -> Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    let mut name = database.as_os_str().to_owned();
+    name.push(".lock");
+    let path = PathBuf::from(name);
+    let open_error = |error| Error::Open { url: url.to_owned(), source: sqlx::Error::Io(error) };
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(open_error)?;
+    match file.try_lock() {
+        Ok(()) => {
+            file.set_len(0).map_err(open_error)?;
+            file.seek(std::io::SeekFrom::Start(0)).map_err(open_error)?;
+            writeln!(file, "{}", std::process::id()).map_err(open_error)?;
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = match holder.trim() {
+                "" => "its pid unknown".to_owned(),
+                pid => format!("pid {pid}"),
+            };
+            Err(Error::InUse { lock: path.display().to_string(), holder })
+        }
+        Err(std::fs::TryLockError::Error(error)) => Err(open_error(error)),
+    }
+}
+
+/// Closes a connection the pool gets back inside a transaction sqlx could not end: after a
+/// COMMIT that failed with SQLITE_FULL (or IOERR, BUSY…) SQLite has rolled back by itself,
+/// so sqlx's queued ROLLBACK fails and the connection would refuse every later `BEGIN`.
+fn after_release(
+    connection: &mut sqlx::SqliteConnection,
+    _: sqlx::pool::PoolConnectionMetadata,
+) -> futures::future::BoxFuture<'_, Result<bool, sqlx::Error>> {
+    Box::pin(async move {
+        // The ping runs the queued ROLLBACK first (the worker takes commands in order).
+        connection.ping().await?;
+        Ok(!connection.is_in_transaction())
+    })
 }
 
 impl SqliteStore {
@@ -50,12 +241,14 @@ impl SqliteStore {
     /// (`sqlite://./data/postmortemd.db`).
     pub(super) async fn open(url: &str) -> Result<SqliteStore> {
         let open_error = |source| Error::Open { url: url.to_owned(), source };
-        let path = url.strip_prefix("sqlite://").unwrap_or(url);
-        if let Some(folder) = std::path::Path::new(path.split('?').next().unwrap_or(path)).parent()
+        let file = database_file(url);
+        if let Some(folder) = file.as_deref().and_then(Path::parent)
             && !folder.as_os_str().is_empty()
         {
             std::fs::create_dir_all(folder).map_err(|error| open_error(sqlx::Error::Io(error)))?;
         }
+        // Before anything touches the file: a second daemon must not even migrate it.
+        let lock = file.as_deref().map(|file| lock_file(file, url)).transpose()?;
         let options = SqliteConnectOptions::from_str(url)
             .map_err(open_error)?
             .create_if_missing(true)
@@ -63,8 +256,12 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool =
-            SqlitePoolOptions::new().max_connections(8).connect_with(options.clone()).await.map_err(open_error)?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .after_release(after_release)
+            .connect_with(options.clone())
+            .await
+            .map_err(open_error)?;
         sqlx::migrate!("src/store/sqlite/migrations").run(&pool).await.map_err(Error::Migrate)?;
         // The writer's own connection: SQLite drops a connection's page cache whenever another
         // connection wrote, so a writer moving between pooled connections re-read the indexes
@@ -75,16 +272,28 @@ impl SqliteStore {
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
+            .after_release(after_release)
             .connect_with(options.pragma("cache_size", "-16384").pragma("temp_store", "MEMORY"))
             .await
             .map_err(open_error)?;
+        let identity = |file: PathBuf| {
+            let metadata = std::fs::metadata(&file).map_err(|error| open_error(sqlx::Error::Io(error)))?;
+            Ok::<_, Error>((file, (metadata.dev(), metadata.ino())))
+        };
+        let database = Database { file: file.map(identity).transpose()?, ..Database::default() };
         let (writer, jobs) = tokio::sync::mpsc::channel(MAX_BATCH * 4);
-        tokio::spawn(write_batches(writer_pool, jobs));
-        Ok(SqliteStore { pool, writer })
+        let store = SqliteStore { pool, writer, writer_pool, database: Arc::new(database), _lock: lock.map(Arc::new) };
+        // The writer's handle holds neither the queue's sender (the task ends when the app's
+        // handles are gone) nor the lock.
+        let writer_store = SqliteStore { writer: tokio::sync::mpsc::channel(1).0, _lock: None, ..store.clone() };
+        tokio::spawn(write_batches(writer_store, jobs));
+        Ok(store)
     }
 
-    /// The store answers and is migrated.
+    /// The store answers and is migrated, its file is the one it opened, and webhook writes
+    /// are not failing.
     pub(super) async fn ping(&self) -> Result<()> {
+        self.database.health()?;
         sqlx::query("SELECT COUNT(*) FROM incidents").fetch_one(&self.pool).await.map_err(query_error("ping"))?;
         Ok(())
     }
@@ -178,7 +387,13 @@ impl SqliteStore {
     /// A write transaction that takes SQLite's write lock at once: two deferred
     /// transactions that both read and then write would deadlock until the busy timeout.
     pub(super) async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(query_error("begin"))
+        self.begin_on(&self.pool).await
+    }
+
+    /// A write transaction on `pool`, unless the file is gone (never write to an unlinked file).
+    async fn begin_on(&self, pool: &sqlx::SqlitePool) -> Result<Transaction<'static, Sqlite>> {
+        self.database.check_file()?;
+        pool.begin_with("BEGIN IMMEDIATE").await.map_err(query_error("begin"))
     }
 }
 
@@ -200,23 +415,22 @@ pub(super) struct Job {
 /// stores them in order in one transaction and answers each only after that commit, so
 /// concurrent webhooks share one fsync and a 2xx still means the webhook is on disk.
 /// A batch that fails is rolled back whole and every webhook in it is answered with the
-/// error (their senders retry).
-async fn write_batches(pool: sqlx::SqlitePool, mut jobs: tokio::sync::mpsc::Receiver<Job>) {
-    let store = SqliteStore { pool, writer: tokio::sync::mpsc::channel(1).0 };
+/// fault (their senders retry); the writer goes on, and the next batch starts afresh.
+async fn write_batches(store: SqliteStore, mut jobs: tokio::sync::mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let outcome = store.write_batch(&batch).await;
         match outcome {
             Ok(intakes) => {
+                store.database.write_succeeded();
                 for (job, intake) in batch.drain(..).zip(intakes) {
                     let _ = job.reply.send(Ok(intake));
                 }
             }
             Err(error) => {
-                let message = error.to_string();
+                let fault = store.database.write_failed(&error);
                 for job in batch.drain(..) {
-                    let source = sqlx::Error::Protocol(message.clone());
-                    let _ = job.reply.send(Err(Error::Query { query: "batch", source }));
+                    let _ = job.reply.send(Err(fault.error()));
                 }
             }
         }
@@ -229,7 +443,7 @@ impl SqliteStore {
     /// rare next to them, takes its own few queries in its place in the order.
     async fn write_batch(&self, batch: &[Job]) -> Result<Vec<Intake>> {
         let started = std::time::Instant::now();
-        let mut transaction = self.begin().await?;
+        let mut transaction = self.begin_on(&self.writer_pool).await?;
         let mut intakes = Vec::with_capacity(batch.len());
         let mut next = 0;
         while next < batch.len() {
@@ -278,7 +492,7 @@ struct Slot {
 macro_rules! incident_state_select {
     () => {
         "SELECT id, group_key, pd_incident_key, pd_incident_id, title, status, severity, opened_at_ms, \
-         last_signal_at_ms, resolved_at_ms, truncated_alerts, labels FROM incidents"
+         last_signal_at_ms, resolved_at_ms, truncated_alerts, labels, last_fired_at_ms FROM incidents"
     };
 }
 
@@ -295,6 +509,7 @@ fn incident_state(row: &SqliteRow) -> (i64, IncidentState) {
         opened_at: instant(row.get(7)),
         last_signal: instant(row.get(8)),
         resolved_at: row.get::<Option<i64>, _>(9).map(instant),
+        last_fired_at: row.get::<Option<i64>, _>(12).map(instant),
         truncated_alerts: row.get::<i64, _>(10).max(0) as u64,
         labels: labels.and_then(|labels| serde_json::from_str(&labels).ok()).unwrap_or_default(),
     };
@@ -351,7 +566,8 @@ async fn alertmanager_run(
     // The incidents of the run's groups, and page-only incidents (opened by a page of
     // Alertmanager's PagerDuty integration before the notification came) carrying their key.
     let mut incidents: Vec<Slot> = Vec::new();
-    let mut latest_of_group: HashMap<String, usize> = HashMap::new();
+    // Each group's episodes (slots), which `grouping::episode_for` picks from.
+    let mut episodes_of_group: HashMap<String, Vec<usize>> = HashMap::new();
     let mut page_only: HashMap<String, usize> = HashMap::new();
     {
         let fresh: Vec<&AlertmanagerIntake> = run
@@ -377,10 +593,12 @@ async fn alertmanager_run(
                 let (id, state) = incident_state(row);
                 let slot = incidents.len();
                 match (&state.group_key, &state.pd_incident_key) {
-                    (Some(group_key), _) => latest_of_group.insert(group_key.clone(), slot),
-                    (None, Some(key)) => page_only.insert(key.clone(), slot),
-                    (None, None) => None,
-                };
+                    (Some(group_key), _) => episodes_of_group.entry(group_key.clone()).or_default().push(slot),
+                    (None, Some(key)) => {
+                        page_only.insert(key.clone(), slot);
+                    }
+                    (None, None) => {}
+                }
                 incidents.push(Slot { id: Some(id), state, changed: false });
             }
         }
@@ -397,14 +615,13 @@ async fn alertmanager_run(
             outcomes.push(Outcome::DuplicateOf(*first));
             continue;
         }
-        let current = latest_of_group
-            .get(&intake.group_key)
-            .copied()
-            .filter(|slot| incidents[*slot].state.takes(intake, *quiet_period));
+        let episodes = episodes_of_group.get(&intake.group_key).map(Vec::as_slice).unwrap_or_default();
+        let states: Vec<&IncidentState> = episodes.iter().map(|slot| &incidents[*slot].state).collect();
+        let current = episode_for(&states, intake, *quiet_period).map(|index| episodes[index]);
         let slot = match current {
             Some(slot) => slot,
             None => {
-                if latest_of_group.get(&intake.group_key).is_some_and(|slot| incidents[*slot].id.is_none()) {
+                if episodes.iter().any(|slot| incidents[*slot].id.is_none()) {
                     break;
                 }
                 let key = group_key_hash(&intake.group_key);
@@ -428,7 +645,10 @@ async fn alertmanager_run(
         };
         incidents[slot].state.apply(intake);
         incidents[slot].changed = true;
-        latest_of_group.insert(intake.group_key.clone(), slot);
+        let episodes = episodes_of_group.entry(intake.group_key.clone()).or_default();
+        if !episodes.contains(&slot) {
+            episodes.push(slot);
+        }
         first_in_run.insert(intake.dedup_key.as_str(), outcomes.len());
         outcomes.push(Outcome::Stored { incident: slot });
     }
@@ -439,7 +659,7 @@ async fn alertmanager_run(
     if !new.is_empty() {
         let mut query = sqlx::QueryBuilder::<Sqlite>::new(
             "INSERT INTO incidents (group_key, pd_incident_key, title, status, severity, opened_at_ms, \
-             last_signal_at_ms, resolved_at_ms, truncated_alerts, labels) ",
+             last_signal_at_ms, resolved_at_ms, truncated_alerts, labels, last_fired_at_ms) ",
         );
         query.push_values(&new, |mut values, slot| {
             let incident = &incidents[*slot].state;
@@ -453,7 +673,8 @@ async fn alertmanager_run(
                 .push_bind(millis(incident.last_signal))
                 .push_bind(incident.resolved_at.map(millis))
                 .push_bind(incident.truncated_alerts as i64)
-                .push_bind(labels_column(incident));
+                .push_bind(labels_column(incident))
+                .push_bind(incident.last_fired_at.map(millis));
         });
         query.push(" RETURNING id, group_key");
         let rows = query.build().fetch_all(&mut **transaction).await.map_err(query_error("new incidents"))?;
@@ -520,8 +741,8 @@ async fn alertmanager_run(
 async fn update_incident(transaction: &mut Transaction<'static, Sqlite>, id: i64, state: &IncidentState) -> Result<()> {
     sqlx::query(
         "UPDATE incidents SET group_key = ?, pd_incident_key = ?, pd_incident_id = ?, title = ?, status = ?, \
-         severity = ?, opened_at_ms = ?, last_signal_at_ms = ?, resolved_at_ms = ?, truncated_alerts = ?, labels = ? \
-         WHERE id = ?",
+         severity = ?, opened_at_ms = ?, last_signal_at_ms = ?, resolved_at_ms = ?, truncated_alerts = ?, labels = ?, \
+         last_fired_at_ms = ? WHERE id = ?",
     )
     .bind(&state.group_key)
     .bind(&state.pd_incident_key)
@@ -534,6 +755,7 @@ async fn update_incident(transaction: &mut Transaction<'static, Sqlite>, id: i64
     .bind(state.resolved_at.map(millis))
     .bind(state.truncated_alerts as i64)
     .bind(labels_column(state))
+    .bind(state.last_fired_at.map(millis))
     .bind(id)
     .execute(&mut **transaction)
     .await
@@ -586,7 +808,8 @@ async fn pagerduty_in(transaction: &mut Transaction<'static, Sqlite>, intake: &P
             state.apply_page(intake);
             sqlx::query(
                 "INSERT INTO incidents (pd_incident_key, pd_incident_id, title, status, opened_at_ms, \
-                 last_signal_at_ms, resolved_at_ms, truncated_alerts) VALUES (?, ?, ?, ?, ?, ?, ?, 0) RETURNING id",
+                 last_signal_at_ms, resolved_at_ms, truncated_alerts, last_fired_at_ms) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?) RETURNING id",
             )
             .bind(&state.pd_incident_key)
             .bind(&state.pd_incident_id)
@@ -595,6 +818,7 @@ async fn pagerduty_in(transaction: &mut Transaction<'static, Sqlite>, intake: &P
             .bind(millis(state.opened_at))
             .bind(millis(state.last_signal))
             .bind(state.resolved_at.map(millis))
+            .bind(state.last_fired_at.map(millis))
             .fetch_one(&mut **transaction)
             .await
             .map_err(query_error("new incident from a page"))?
@@ -747,6 +971,7 @@ mod tests {
             group_key: group_key.to_owned(),
             status,
             starts_at,
+            fired_at: starts_at,
             ends_at,
             title: format!("{group_key} title"),
             severity: Some("warning".to_owned()),
@@ -837,6 +1062,62 @@ mod tests {
                 (second.webhook_id, second.incident_id, second.duplicate),
                 (first.webhook_id, first.incident_id, true)
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_is_not_ready_with_its_cause_until_a_write_succeeds() {
+        let store = store("disk-full").await;
+        let quiet = SignedDuration::from_mins(30);
+        store
+            .record_alertmanager(notification("a1", "G", AlertStatus::Firing, "2025-02-09T10:00:00Z"), quiet)
+            .await
+            .unwrap();
+        // The disk is full: the writer's connection may not grow the file (SQLITE_FULL).
+        let mut connection = store.writer_pool.acquire().await.unwrap();
+        sqlx::query("PRAGMA max_page_count = 1").execute(&mut *connection).await.unwrap();
+        drop(connection);
+        let big = AlertmanagerIntake {
+            body: vec![b'x'; 1 << 20],
+            ..notification("a2", "H", AlertStatus::Firing, "2025-02-09T10:01:00Z")
+        };
+        let error = store.record_alertmanager(big.clone(), quiet).await.unwrap_err();
+        assert!(matches!(error, Error::Writes { fault: "disk full", .. }), "{}", error.reason());
+        let not_ready = store.ping().await.unwrap_err().reason();
+        assert!(
+            not_ready.starts_with("store writes failing since ") && not_ready.contains("database or disk is full"),
+            "{not_ready}"
+        );
+        // Still full: the next batch is tried afresh, fails again, and the fault keeps its start.
+        let again = store.record_alertmanager(big.clone(), quiet).await.unwrap_err();
+        let since = |error: &Error| match error {
+            Error::Writes { since, .. } => Some(*since),
+            _ => None,
+        };
+        assert_eq!(since(&again), since(&error));
+        // Space is back: the writer heals by itself.
+        let mut connection = store.writer_pool.acquire().await.unwrap();
+        sqlx::query("PRAGMA max_page_count = 1073741823").execute(&mut *connection).await.unwrap();
+        drop(connection);
+        let stored = store.record_alertmanager(big, quiet).await.unwrap();
+        assert!(!stored.duplicate);
+        store.ping().await.unwrap();
+        assert_eq!(store.count_webhooks().await.unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_transaction_sqlite_ended_by_itself_does_not_poison_the_writer() {
+        let store = store("poison").await;
+        // What a COMMIT failing with SQLITE_FULL leaves behind: SQLite rolled back by itself,
+        // while sqlx still counts a transaction on the connection (its ROLLBACK then fails).
+        let mut transaction = store.writer_pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
+        sqlx::query("ROLLBACK").execute(&mut *transaction).await.unwrap();
+        drop(transaction);
+        let quiet = SignedDuration::from_mins(30);
+        for (index, key) in ["a1", "a2"].into_iter().enumerate() {
+            let intake = notification(key, "G", AlertStatus::Firing, "2025-02-09T10:00:00Z");
+            let stored = store.record_alertmanager(intake, quiet).await;
+            assert!(stored.is_ok(), "write {index}: {}", stored.unwrap_err().reason());
         }
     }
 }
