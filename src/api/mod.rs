@@ -89,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/v1/openapi.json", get(openapi))
         .layer(DefaultBodyLimit::max(state.settings.server.max_body_bytes))
+        .layer(middleware::map_response(error::json_errors))
         .with_state(state)
 }
 
@@ -115,7 +116,7 @@ async fn ready(State(state): State<AppState>) -> Response {
         Ok(()) => "ready\n".into_response(),
         Err(error) => {
             tracing::warn!(%error, "Store not ready.");
-            (StatusCode::SERVICE_UNAVAILABLE, "store not ready\n").into_response()
+            error::ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store not ready").into_response()
         }
     }
 }
