@@ -654,3 +654,32 @@ mod tests {
         assert_eq!(source.to_string(), "logs prod/api-7d9f8b6c5-x2kqp/nginx");
     }
 }
+
+/// A seeded splitmix64 for generated tests, rather than `proptest`: no new dependency, and
+/// a failing case prints its seed.
+#[cfg(test)]
+pub(crate) mod random {
+    pub(crate) struct Random(pub(crate) u64);
+
+    impl Random {
+        pub(crate) fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+
+        pub(crate) fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+
+        pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+            &items[self.below(items.len() as u64) as usize]
+        }
+
+        pub(crate) fn chance(&mut self, percent: u64) -> bool {
+            self.below(100) < percent
+        }
+    }
+}

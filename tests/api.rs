@@ -858,6 +858,50 @@ async fn a_late_older_event_never_reopens_a_resolved_incident() {
     }
 }
 
+/// A JSON answer's body, read.
+#[track_caller]
+fn json_of(answer: &str) -> serde_json::Value {
+    serde_json::from_str(answer).unwrap_or_else(|error| panic!("not JSON ({error}): {answer}"))
+}
+
+/// An Alertmanager notification with `edit` applied to it.
+fn notification(edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    let mut body = json_of(&firing(r#"{}:{alertname="Edge"}"#, "2025-02-09T10:06:15Z"));
+    edit(&mut body);
+    body.to_string()
+}
+
+#[tokio::test]
+async fn edge_numbers_and_times_saturate_or_are_read_never_wrap() {
+    let daemon = daemon(|_| {}).await;
+    // Issue 13: 2^63 was stored as 0.
+    let body = notification(|body| body["truncatedAlerts"] = serde_json::json!(9_223_372_036_854_775_808_u64));
+    let (status, answer) = daemon.post("/webhooks/alertmanager", &[JSON], body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let id = json_of(&answer)["incident"].as_i64().unwrap();
+    let incident = json_of(&daemon.get(&format!("/api/v1/incidents/{id}")).await.1);
+    assert_eq!(incident["counts"]["truncated_alerts"], i64::MAX, "{incident}");
+    // Beyond u64: a 400 that names the field, never a wrapped count.
+    let body = notification(|body| body["truncatedAlerts"] = serde_json::json!(1e20));
+    let (status, answer) = daemon.post("/webhooks/alertmanager", &[JSON], body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(json_of(&answer)["error"].as_str().unwrap().starts_with("truncatedAlerts:"), "{answer}");
+    // Valid RFC 3339 times Alertmanager would otherwise drop.
+    for starts_at in [
+        "9999-12-31T23:59:59Z",
+        "2025-02-09T10:06:15.123456789012Z",
+        "2025-02-09t10:06:15z",
+        "2025-02-09T10:06:15-00:00",
+    ] {
+        let body = notification(|body| {
+            body["groupKey"] = serde_json::json!(format!("{{}}:{{at=\"{starts_at}\"}}"));
+            body["alerts"][0]["startsAt"] = serde_json::json!(starts_at);
+        });
+        let (status, answer) = daemon.post("/webhooks/alertmanager", &[JSON], body).await;
+        assert_eq!(status, StatusCode::OK, "{starts_at}: {answer}");
+    }
+}
+
 #[tokio::test]
 async fn a_database_file_deleted_or_replaced_under_the_daemon_is_not_ready_and_takes_no_webhook() {
     for what in ["deleted", "replaced"] {
@@ -879,5 +923,138 @@ async fn a_database_file_deleted_or_replaced_under_the_daemon_is_not_ready_and_t
         // Never acknowledged into an unlinked file: 503, which the sender retries.
         let (status, answer) = daemon.post("/webhooks/alertmanager", &[JSON], body("2025-02-09T10:05:00Z")).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    }
+}
+
+#[tokio::test]
+async fn a_window_never_ends_before_it_starts() {
+    let daemon = daemon(|_| {}).await;
+    let group = r#"{}:{alertname="Backwards"}"#;
+    let body = resolved(group, "2025-02-09T10:30:00Z", "2025-02-09T08:00:00Z");
+    let (status, answer) = daemon.post("/webhooks/alertmanager", &[JSON], body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let id = json_of(&answer)["incident"].as_i64().unwrap();
+    let incident = json_of(&daemon.get(&format!("/api/v1/incidents/{id}")).await.1);
+    let window = &incident["window"];
+    let (start, end) = (window["start"].as_str().unwrap(), window["end"].as_str().expect("resolved: an end"));
+    let (start, end): (jiff::Timestamp, jiff::Timestamp) = (start.parse().unwrap(), end.parse().unwrap());
+    assert!(start <= end, "{incident}");
+    let (status, timeline) = daemon.get(&format!("/api/v1/incidents/{id}/timeline")).await;
+    assert_eq!(status, StatusCode::OK, "{timeline}");
+    let timeline = json_of(&timeline);
+    let (start, end) = (&timeline["window"]["start"], &timeline["window"]["end"]);
+    let (start, end): (jiff::Timestamp, jiff::Timestamp) =
+        (start.as_str().unwrap().parse().unwrap(), end.as_str().unwrap().parse().unwrap());
+    assert!(start <= end, "{}", timeline["window"]);
+}
+
+#[tokio::test]
+async fn an_empty_notification_opens_nothing_and_a_missing_group_key_is_named() {
+    let daemon = daemon(|_| {}).await;
+    let (status, answer) = daemon
+        .post("/webhooks/alertmanager", &[JSON], notification(|body| body["alerts"] = serde_json::json!([])))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let answer = json_of(&answer);
+    assert_eq!((&answer["status"], &answer["incident"]), (&serde_json::json!("ignored"), &serde_json::Value::Null));
+    assert!(answer["reason"].as_str().unwrap().contains("no alerts"), "{answer}");
+    assert_eq!(incidents(&daemon).await.len(), 0);
+    for edit in [
+        |body: &mut serde_json::Value| drop(body.as_object_mut().unwrap().remove("groupKey")),
+        |body: &mut serde_json::Value| body["groupKey"] = serde_json::Value::Null,
+    ] {
+        let (status, answer) = daemon.post("/webhooks/alertmanager", &[JSON], notification(edit)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+        assert!(json_of(&answer)["error"].as_str().unwrap().starts_with("groupKey: expected a string"), "{answer}");
+    }
+    assert_eq!(daemon.webhook_count().await, 0);
+}
+
+#[tokio::test]
+async fn the_auth_scheme_is_case_insensitive() {
+    let daemon = daemon(|settings| {
+        settings.webhooks.alertmanager_bearer_token = Some(Secret::new("t0ken"));
+        settings.api.bearer_tokens = vec![Secret::new("r3ad")];
+    })
+    .await;
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let authorization = format!("{scheme} t0ken");
+        let headers = [JSON, ("authorization", authorization.as_str())];
+        let body = firing(&format!("{{}}:{{scheme=\"{scheme}\"}}"), "2025-02-09T10:06:15Z");
+        let (status, answer) = daemon.post("/webhooks/alertmanager", &headers, body).await;
+        assert_eq!(status, StatusCode::OK, "{scheme}: {answer}");
+        let request = Request::get("/api/v1/incidents").header("authorization", format!("{scheme} r3ad"));
+        let (status, answer) = daemon.send(request.body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{scheme}: {answer}");
+    }
+}
+
+#[tokio::test]
+async fn a_signed_pagerduty_event_replayed_under_another_webhook_id_is_a_duplicate() {
+    let daemon = daemon(|settings| settings.webhooks.pagerduty_signing_secrets = vec![Secret::new("s3cret")]).await;
+    let event = page("01SIGNED", "PINC9", "checkout", "2025-02-09T10:12:00.000Z", None);
+    let signature = {
+        use hmac::{KeyInit, Mac};
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").unwrap();
+        mac.update(event.as_bytes());
+        format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+    };
+    let deliveries: [&[(&str, &str)]; 3] = [&[("x-webhook-id", "wh-1")], &[("x-webhook-id", "wh-replayed")], &[]];
+    for (index, extra) in deliveries.into_iter().enumerate() {
+        let mut headers = vec![JSON, ("x-pagerduty-signature", signature.as_str())];
+        headers.extend_from_slice(extra);
+        let (status, answer) = daemon.post("/webhooks/pagerduty", &headers, event.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let expected = if index == 0 { "stored" } else { "duplicate" };
+        assert_eq!(json_of(&answer)["status"], expected, "{extra:?}: {answer}");
+    }
+    assert_eq!(daemon.webhook_count().await, 1);
+}
+
+#[tokio::test]
+async fn every_error_body_is_json_naming_what_is_wrong() {
+    let daemon = daemon(|settings| settings.server.max_body_bytes = 1024).await;
+    daemon.post("/webhooks/alertmanager", &[JSON], firing("{}:{}", "2025-02-09T10:06:15Z")).await;
+    let big = "x".repeat(4096);
+    let cases: Vec<(Request<Body>, StatusCode, &str)> = vec![
+        (Request::get("/api/v1/incidents/abc").body(Body::empty()).unwrap(), StatusCode::BAD_REQUEST, "abc"),
+        (
+            Request::get("/api/v1/incidents/99999999999999999999/timeline").body(Body::empty()).unwrap(),
+            StatusCode::BAD_REQUEST,
+            "99999999999999999999",
+        ),
+        (
+            Request::get("/api/v1/incidents/x/evidence.tar.gz").body(Body::empty()).unwrap(),
+            StatusCode::BAD_REQUEST,
+            "x",
+        ),
+        (
+            Request::get("/api/v1/incidents?status=open&status=resolved").body(Body::empty()).unwrap(),
+            StatusCode::BAD_REQUEST,
+            "status",
+        ),
+        (
+            Request::post("/webhooks/alertmanager")
+                .header("content-type", "application/json")
+                .body(Body::from(big))
+                .unwrap(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "",
+        ),
+        (Request::get("/nowhere").body(Body::empty()).unwrap(), StatusCode::NOT_FOUND, "not found"),
+        (Request::delete("/api/v1/incidents").body(Body::empty()).unwrap(), StatusCode::METHOD_NOT_ALLOWED, "method"),
+        (Request::get("/api/v1/incidents/424242").body(Body::empty()).unwrap(), StatusCode::NOT_FOUND, "424242"),
+    ];
+    for (request, expected_status, expected_text) in cases {
+        let uri = request.uri().clone();
+        let response = router(daemon.state.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let content_type = response.headers().get("content-type").map(|value| value.to_str().unwrap().to_owned());
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let answer = String::from_utf8_lossy(&body);
+        assert_eq!(status, expected_status, "{uri}: {answer}");
+        assert_eq!(content_type.as_deref(), Some("application/json"), "{uri}: {answer}");
+        let error = json_of(&answer)["error"].as_str().map(str::to_owned);
+        assert!(error.as_deref().is_some_and(|error| error.contains(expected_text)), "{uri}: {answer}");
     }
 }

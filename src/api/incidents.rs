@@ -47,8 +47,8 @@ fn filter(query: ListQuery) -> Result<IncidentFilter> {
     let since = match query.since.as_deref() {
         None | Some("") => None,
         Some(text) => Some(
-            text.parse::<Instant>()
-                .map_err(|_| ApiError::bad_request(format!("since: expected an RFC 3339 time, found {text:?}")))?,
+            crate::ingest::json::parse_time(text)
+                .ok_or_else(|| ApiError::bad_request(format!("since: expected an RFC 3339 time, found {text:?}")))?,
         ),
     };
     Ok(IncidentFilter { status, since })

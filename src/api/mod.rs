@@ -89,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/v1/openapi.json", get(openapi))
         .layer(DefaultBodyLimit::max(state.settings.server.max_body_bytes))
+        .layer(middleware::map_response(error::json_errors))
         .with_state(state)
 }
 
@@ -118,7 +119,7 @@ async fn ready(State(state): State<AppState>) -> Response {
         Err(error) => {
             let reason = error.reason();
             tracing::warn!(error = %reason, "Store not ready.");
-            (StatusCode::SERVICE_UNAVAILABLE, format!("store not ready: {reason}\n")).into_response()
+            error::ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("store not ready: {reason}")).into_response()
         }
     }
 }

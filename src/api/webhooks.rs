@@ -56,15 +56,26 @@ pub async fn alertmanager(
         state.metrics.webhook_received(WebhookSource::Alertmanager, WebhookOutcome::Unauthorized);
         return Err(ApiError::unauthorized("missing or wrong bearer token (Authorization: Bearer …)"));
     }
-    let payload = match check_json(&headers, &body)
-        .and_then(|()| alertmanager::parse_webhook(&body).map_err(|error| ApiError::bad_request(error.to_string())))
-    {
+    let payload = match check_json(&headers, &body).and_then(|()| {
+        alertmanager::parse_notification(&body).map_err(|error| ApiError::bad_request(error.to_string()))
+    }) {
         Ok(payload) => payload,
         Err(error) => {
             state.metrics.webhook_received(WebhookSource::Alertmanager, WebhookOutcome::Rejected);
             return Err(error);
         }
     };
+    if payload.alerts.is_empty() {
+        // Nothing fired or resolved: acknowledged (a 4xx is final for Alertmanager, and the
+        // request is well formed) but neither stored nor grouped, so it opens no incident.
+        tracing::debug!(group_key = %payload.group_key, "Notification without alerts ignored.");
+        return Ok((
+            StatusCode::OK,
+            Json(serde_json::json!({
+                "status": "ignored", "incident": null, "reason": "the notification holds no alerts: nothing to open",
+            })),
+        ));
+    }
     let dedup_key = alertmanager_dedup_key(&payload);
     let title = incident::alert_title(&payload.alerts).unwrap_or_default();
     let intake = AlertmanagerIntake {
@@ -78,7 +89,8 @@ pub async fn alertmanager(
         title,
         severity: payload.common_labels.get("severity").cloned(),
         group_key: payload.group_key,
-        truncated_alerts: payload.truncated_alerts,
+        // The store keeps a signed 64-bit count: a larger one saturates rather than wraps.
+        truncated_alerts: payload.truncated_alerts.min(i64::MAX.unsigned_abs()),
         labels: payload.common_labels,
     };
     let started = std::time::Instant::now();
@@ -113,11 +125,7 @@ pub async fn pagerduty(
             return Err(error);
         }
     };
-    let webhook_id = headers.get("x-webhook-id").and_then(|value| value.to_str().ok()).filter(|id| !id.is_empty());
-    let dedup_key = match webhook_id {
-        Some(id) => id.to_owned(),
-        None => event_id(&body).unwrap_or_else(|| hex::encode(Sha256::digest(&body))),
-    };
+    let dedup_key = pagerduty_dedup_key(&headers, &body);
     let link = page.as_ref().and_then(|_| page_link(&state.settings.webhooks, &body));
     let intake = PagerDutyIntake {
         dedup_key,
@@ -159,12 +167,15 @@ fn check_json(headers: &HeaderMap, body: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// `Authorization: Bearer <token>` equals one of `tokens`, compared in constant time.
+/// `Authorization: Bearer <token>` equals one of `tokens`, compared in constant time. The
+/// scheme is case-insensitive (RFC 9110, section 11.1): `bearer` and `BEARER` too.
 pub fn bearer_matches(headers: &HeaderMap, tokens: &[Secret]) -> bool {
     let Some(given) = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim_start_matches(' '))
     else {
         return false;
     };
@@ -210,11 +221,20 @@ fn page_link(settings: &WebhookSettings, body: &[u8]) -> Option<PageLink> {
     (!label_sets.is_empty()).then_some(PageLink { label_sets, within: settings.pagerduty_link_within })
 }
 
-/// `event.id` of a v3 webhook, the dedupe key when `X-Webhook-Id` is missing.
+/// A PagerDuty delivery's identity: the signed `event.id` of a v3 event, else `X-Webhook-Id`
+/// (a v2 message), else the body's hash. `event.id` comes first because it is inside the
+/// signed body: a replay with a new or no `X-Webhook-Id` is the same event, and PagerDuty's
+/// own retries keep both.
+fn pagerduty_dedup_key(headers: &HeaderMap, body: &[u8]) -> String {
+    let webhook_id = headers.get("x-webhook-id").and_then(|value| value.to_str().ok()).filter(|id| !id.is_empty());
+    event_id(body).or_else(|| webhook_id.map(str::to_owned)).unwrap_or_else(|| hex::encode(Sha256::digest(body)))
+}
+
+/// `event.id` of a v3 webhook, when it is a non-empty string.
 fn event_id(body: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     let event = value.get("event").unwrap_or(&value);
-    Some(event.get("id")?.as_str()?.to_owned())
+    Some(event.get("id")?.as_str().filter(|id| !id.is_empty())?.to_owned())
 }
 
 /// A notification's identity: group, status and each alert's (fingerprint, status,
@@ -280,6 +300,13 @@ mod tests {
         check_bearer(Some("Bearer t0ken"), true);
         check_bearer(Some("Bearer t0ke"), false);
         check_bearer(Some("Basic t0ken"), false);
+        // Issue 13: the scheme is case-insensitive.
+        check_bearer(Some("bearer t0ken"), true);
+        check_bearer(Some("BEARER t0ken"), true);
+        check_bearer(Some("BeArEr  t0ken"), true);
+        check_bearer(Some("Bearer"), false);
+        check_bearer(Some("Bearert0ken"), false);
+        check_bearer(Some("Bearer T0KEN"), false);
         check_bearer(None, false);
     }
 }

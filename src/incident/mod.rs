@@ -34,8 +34,10 @@ impl WindowRules {
     /// `None` while it is open (its window runs to "now", which the caller knows). The store
     /// keeps no signal time later than the resolution in event time (its `last_signal_at`
     /// counts arrivals), so the resolution is the last signal here.
+    /// A resolution before the opening (an alert whose `endsAt` came before its `startsAt`,
+    /// a clock) counts as the opening, so the window never ends before it starts.
     pub fn span(&self, opened_at: Instant, resolved: Option<Instant>) -> (Instant, Option<Instant>) {
-        (self.start(opened_at), resolved.map(|resolved| self.end(resolved, resolved)))
+        (self.start(opened_at), resolved.map(|resolved| self.end(resolved, opened_at)))
     }
 }
 
@@ -220,6 +222,22 @@ mod tests {
         let explicit = explicit.map(|(start, end)| (start.parse().unwrap(), end.parse().unwrap()));
         let window = window(records, &rules, explicit, None).unwrap();
         assert_eq!((window.start.to_string(), window.baseline_end.to_string()), (expected.0.into(), expected.1.into()));
+    }
+
+    #[test]
+    fn a_window_never_ends_before_it_starts() {
+        let rules = WindowRules { lead_in: SignedDuration::from_mins(20), tail: SignedDuration::from_mins(10) };
+        let at = |text: &str| -> Instant { text.parse().unwrap() };
+        // A stored incident resolved (by its alerts' `endsAt`) before it opened.
+        let (start, end) = rules.span(at("2025-02-09T10:30:00Z"), Some(at("2025-02-09T08:00:00Z")));
+        assert_eq!((start, end), (at("2025-02-09T10:10:00Z"), Some(at("2025-02-09T10:40:00Z"))));
+        // A resolved alert whose `endsAt` is before its `startsAt`, drafted.
+        let Record::Alert(mut resolved) = alert("2025-02-09T10:30:00Z") else { unreachable!() };
+        resolved.status = AlertStatus::Resolved;
+        resolved.ends_at = Some(at("2025-02-09T08:00:00Z"));
+        let window = window(&[Record::Alert(resolved)], &rules, None, None).unwrap();
+        assert!(window.start <= window.baseline_end && window.baseline_end <= window.end, "{window:?}");
+        assert_eq!(window.end, at("2025-02-09T10:40:00Z"));
     }
 
     #[test]

@@ -49,13 +49,16 @@ fn parse_alert_common(alert: Node<'_, '_>, status: AlertStatus, ends_at: Option<
     // NB: Prometheus always sets `alertname`; an alert pushed by hand may lack it, and a
     // webhook rejected with 4xx is never re-sent, so a missing name is "" rather than an error.
     let name = labels.get("alertname").cloned().unwrap_or_default();
+    let starts_at = alert.get("startsAt").time()?;
     Ok(AlertRecord {
         name,
         status,
         labels,
         annotations,
-        starts_at: alert.get("startsAt").time()?,
-        ends_at,
+        starts_at,
+        // An end before the start (a clock or a hand-made payload) is read as the start:
+        // the later of the two, so no window or gap ends before it begins.
+        ends_at: ends_at.map(|ends_at| ends_at.max(starts_at)),
         fingerprint: alert.get("fingerprint").non_empty_str()?.map(str::to_string),
         generator_url: alert.get("generatorURL").non_empty_str()?.map(str::to_string),
     })
@@ -95,8 +98,25 @@ impl WebhookPayload {
     }
 }
 
-/// Parses a webhook notification body (Alertmanager's `webhook.Message`, version "4").
+/// Parses a webhook notification body (Alertmanager's `webhook.Message`, version "4"), as
+/// a file given to `draft`: a hand-made one may lack `groupKey`.
 pub fn parse_webhook(bytes: &[u8]) -> Result<WebhookPayload> {
+    parse_webhook_as(bytes, GroupKey::Optional)
+}
+
+/// Parses a notification as the daemon receives it: `groupKey` is required, since it is what
+/// groups notifications into incidents (without it unrelated alerts would share one).
+pub fn parse_notification(bytes: &[u8]) -> Result<WebhookPayload> {
+    parse_webhook_as(bytes, GroupKey::Required)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum GroupKey {
+    Optional,
+    Required,
+}
+
+fn parse_webhook_as(bytes: &[u8], group_key: GroupKey) -> Result<WebhookPayload> {
     let document = parse_document(bytes)?;
     let root = Node::root(&document);
     root.object("an Alertmanager webhook object")?;
@@ -113,7 +133,14 @@ pub fn parse_webhook(bytes: &[u8]) -> Result<WebhookPayload> {
     Ok(WebhookPayload {
         receiver: root.get("receiver").str_or_empty()?.to_string(),
         status: parse_status(root.get("status"))?,
-        group_key: root.get("groupKey").str_or_empty()?.to_string(),
+        group_key: match group_key {
+            GroupKey::Optional => root.get("groupKey").str_or_empty()?.to_string(),
+            GroupKey::Required => root
+                .get("groupKey")
+                .non_empty_str()?
+                .ok_or_else(|| root.get("groupKey").error("a string naming the alert group"))?
+                .to_string(),
+        },
         truncated_alerts: root.get("truncatedAlerts").opt_u64()?.unwrap_or(0),
         group_labels: root.get("groupLabels").string_map()?,
         common_labels: root.get("commonLabels").string_map()?,
@@ -292,6 +319,45 @@ mod tests {
         for (body, expected) in &rows {
             check_webhook_error(body, expected);
         }
+    }
+
+    #[test]
+    fn the_daemon_requires_a_group_key_and_a_draft_does_not() {
+        let without = WEBHOOK.replace(r#""groupKey":"{}/{severity=\"critical\"}:{namespace=\"prod\"}","#, "");
+        assert_eq!(parse_webhook(without.as_bytes()).unwrap().group_key, "");
+        let rows = [
+            (
+                without.clone(),
+                "groupKey: expected a string naming the alert group, found nothing (the field is missing)",
+            ),
+            (
+                without.replace(r#""version":"4""#, r#""version":"4","groupKey":null"#),
+                "groupKey: expected a string naming the alert group, found null",
+            ),
+            (
+                without.replace(r#""version":"4""#, r#""version":"4","groupKey":"""#),
+                r#"groupKey: expected a string naming the alert group, found """#,
+            ),
+            (
+                without.replace(r#""version":"4""#, r#""version":"4","groupKey":7"#),
+                "groupKey: expected a string, found the number 7",
+            ),
+        ];
+        for (body, expected) in rows {
+            assert_eq!(parse_notification(body.as_bytes()).unwrap_err().to_string(), expected, "{body}");
+        }
+        assert_eq!(
+            parse_notification(WEBHOOK.as_bytes()).unwrap().group_key,
+            r#"{}/{severity="critical"}:{namespace="prod"}"#
+        );
+    }
+
+    #[test]
+    fn an_end_before_the_start_is_the_start() {
+        let body = WEBHOOK.replace(r#""endsAt":"2025-02-09T10:20:00Z""#, r#""endsAt":"2025-02-09T09:00:00Z""#);
+        let payload = parse_webhook(body.as_bytes()).unwrap();
+        assert_eq!(payload.alerts[1].starts_at, instant("2025-02-09T10:00:00Z"));
+        assert_eq!(payload.alerts[1].ends_at, Some(instant("2025-02-09T10:00:00Z")));
     }
 
     #[test]

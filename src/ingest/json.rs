@@ -264,12 +264,71 @@ impl<'v, 'p> Node<'v, 'p> {
     }
 }
 
-/// RFC 3339 (0–9 fraction digits, `Z` or an offset), as jiff reads it.
+/// RFC 3339, every valid form of it: years 0000–9999, any number of fraction digits (cut
+/// to nanoseconds), `T`/`t`, `Z`/`z`, `-00:00`, a leap second (read as :59); times past
+/// the last instant jiff holds (9999-12-30T22:00Z) are that instant. Alertmanager drops a
+/// notification answered 4xx, so a valid time must never be one.
 ///
-/// NB: jiff also accepts a space for `T` and RFC 9557 zone annotations; both are harmless
-/// and some exporters write the former.
+/// NB: jiff is asked first and also accepts a space for `T` and RFC 9557 zone annotations;
+/// both are harmless and some exporters write the former.
 pub(crate) fn parse_time(text: &str) -> Option<Instant> {
-    text.parse::<Instant>().ok()
+    text.parse::<Instant>().ok().or_else(|| parse_rfc3339(text.as_bytes()))
+}
+
+/// RFC 3339's grammar (`date-time`, section 5.6) read by hand, for what jiff refuses.
+fn parse_rfc3339(text: &[u8]) -> Option<Instant> {
+    fn digits(text: &[u8], range: std::ops::Range<usize>) -> Option<i32> {
+        let part = text.get(range)?;
+        part.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| part.iter().fold(0, |value, digit| value * 10 + i32::from(digit - b'0')))
+    }
+    let expect = |index: usize, allowed: &[u8]| text.get(index).is_some_and(|byte| allowed.contains(byte));
+    if !(expect(4, b"-") && expect(7, b"-") && expect(10, b"Tt ") && expect(13, b":") && expect(16, b":")) {
+        return None;
+    }
+    let (year, month, day) = (digits(text, 0..4)?, digits(text, 5..7)?, digits(text, 8..10)?);
+    let (hour, minute, second) = (digits(text, 11..13)?, digits(text, 14..16)?, digits(text, 17..19)?);
+    let mut position = 19;
+    let mut nanos = 0;
+    if expect(position, b".") {
+        let n_digits = text[position + 1..].iter().take_while(|byte| byte.is_ascii_digit()).count();
+        if n_digits == 0 {
+            return None;
+        }
+        let kept = n_digits.min(9);
+        nanos = digits(text, position + 1..position + 1 + kept)? * 10_i32.pow(9 - kept as u32);
+        position += 1 + n_digits;
+    }
+    let offset_seconds = match &text[position..] {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+            let (hours, minutes) =
+                (digits(text, position + 1..position + 3)?, digits(text, position + 4..position + 6)?);
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let seconds = hours * 3600 + minutes * 60;
+            if *sign == b'-' { -seconds } else { seconds }
+        }
+        _ => return None,
+    };
+    // A leap second is the second before it: jiff has none, and neither does UTC arithmetic.
+    let second = if second == 60 { 59 } else { second };
+    let narrow = |value: i32| i8::try_from(value).ok();
+    let datetime = jiff::civil::DateTime::new(
+        i16::try_from(year).ok()?,
+        narrow(month)?,
+        narrow(day)?,
+        narrow(hour)?,
+        narrow(minute)?,
+        narrow(second)?,
+        nanos,
+    )
+    .ok()?;
+    let offset = jiff::tz::Offset::from_seconds(offset_seconds).ok()?;
+    // Only the last hours of year 9999 lie beyond jiff's range (its first instant is in year -9999).
+    Some(offset.to_timestamp(datetime).unwrap_or(Instant::MAX))
 }
 
 #[cfg(test)]
@@ -322,6 +381,19 @@ mod tests {
             ("2025-02-09T11:05:23+01:00", Some("2025-02-09T10:05:23Z")),
             ("2025-02-09T05:05:23.5-05:00", Some("2025-02-09T10:05:23.5Z")),
             ("0001-01-01T00:00:00Z", Some("0001-01-01T00:00:00Z")),
+            // Issue 13: every valid RFC 3339 time, however rare.
+            ("0000-01-01T00:00:00Z", Some("0000-01-01T00:00:00Z")),
+            ("9999-12-31T23:59:59Z", Some("9999-12-30T22:00:00.999999999Z")),
+            ("9999-12-30T23:59:59.5+02:00", Some("9999-12-30T21:59:59.5Z")),
+            ("2025-02-09T10:05:23.123456789012Z", Some("2025-02-09T10:05:23.123456789Z")),
+            ("2025-02-09T10:05:23.000000000000000000001Z", Some("2025-02-09T10:05:23Z")),
+            ("2025-02-09t10:05:23z", Some("2025-02-09T10:05:23Z")),
+            ("2025-02-09T10:05:23-00:00", Some("2025-02-09T10:05:23Z")),
+            ("2016-12-31T23:59:60Z", Some("2016-12-31T23:59:59Z")),
+            ("2025-02-09T10:05:23.Z", None),
+            ("2025-02-30T10:05:23Z", None),
+            ("2025-02-09T24:00:00Z", None),
+            ("+2025-02-09T10:05:23Z", None),
             ("2025-02-09T10:05:23", None),
             ("2025-02-09", None),
             ("yesterday", None),

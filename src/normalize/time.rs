@@ -2354,25 +2354,7 @@ mod tests {
     /// than `proptest`: no new dependency, and a failing case prints its seed and line.
     #[test]
     fn generated_layouts_read_back_exactly() {
-        struct Random(u64);
-        impl Random {
-            fn next(&mut self) -> u64 {
-                self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-                let mut z = self.0;
-                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-                z ^ (z >> 31)
-            }
-            fn below(&mut self, n: u64) -> u64 {
-                self.next() % n
-            }
-            fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-                &items[self.below(items.len() as u64) as usize]
-            }
-            fn chance(&mut self, percent: u64) -> bool {
-                self.below(100) < percent
-            }
-        }
+        use crate::record::random::Random;
         const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
         const LONG: [&str; 12] = [
             "January",

@@ -70,8 +70,9 @@ fn write_event(out: &mut String, event: &Event) {
     }
 }
 
-/// Text safe in HTML content and attributes.
+/// Text safe in HTML content and attributes: [`rows::printable`], then escaped.
 pub fn escape(text: &str) -> String {
+    let text = rows::printable(text);
     let mut escaped = String::with_capacity(text.len());
     for character in text.chars() {
         match character {

@@ -75,7 +75,25 @@ fn event_text(event: &Event) -> String {
     text
 }
 
-/// Text safe inside a table cell: pipes escaped, line breaks folded.
+/// Text safe inside a table cell and in the title: [`rows::printable`], then every character
+/// that could open HTML, an entity, a link, a code span or a new cell neutralised, so no tag,
+/// link or autolink can form from evidence. `<`, `>` and `&` become entities (which every
+/// Markdown renderer reads as text, unlike `\<`); `[`, `]`, backticks, `|` and `\` are
+/// backslash-escaped.
 pub fn cell(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('|', "\\|").replace(['\n', '\r'], " ")
+    let text = rows::printable(text);
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '&' => escaped.push_str("&amp;"),
+            '\\' | '|' | '[' | ']' | '`' => {
+                escaped.push('\\');
+                escaped.push(character);
+            }
+            other => escaped.push(other),
+        }
+    }
+    escaped
 }

@@ -83,6 +83,30 @@ pub fn clock(window: &Window, instant: Instant) -> String {
     }
 }
 
+/// Text as a reader may see it: C0 and C1 controls, DEL and the bidi controls stripped, so
+/// evidence cannot move a terminal's cursor, hide text or reorder what is shown (Trojan
+/// Source); tabs and line breaks become spaces so words stay apart. Markdown and HTML pass
+/// every piece of text through this before escaping it; JSON keeps the text (serde escapes
+/// controls, and a reader of JSON sees the bytes as sent).
+pub fn printable(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '\t' | '\n' | '\r' | '\u{2028}' | '\u{2029}' => shown.push(' '),
+            _ if is_hidden(character) => {}
+            other => shown.push(other),
+        }
+    }
+    shown
+}
+
+/// A control character (C0, DEL, C1) or a bidi control (embeddings and overrides
+/// U+202A–U+202E, isolates U+2066–U+2069, the marks U+200E, U+200F and U+061C).
+pub(super) fn is_hidden(character: char) -> bool {
+    character.is_control()
+        || matches!(character, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
+}
+
 /// The timeline, clock skew, data gaps and coverage tables, in reading order.
 pub fn tables(timeline: &Timeline) -> [Table; 4] {
     let window = &timeline.window;
@@ -209,6 +233,7 @@ fn read_text(read: &std::collections::BTreeMap<&'static str, u64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::random::Random;
     use crate::timeline::render::{html, markdown};
     use crate::timeline::{Entry, Gap, Skew};
 
@@ -317,5 +342,157 @@ mod tests {
         assert!(html.contains("<tr class=\"gap\"><td>2025-02-09T10:20:00.000Z</td>"), "{html}");
         assert!(html.contains("<td>2025-02-09T10:25:00.5Z</td>"), "{html}");
         assert!(markdown.contains("| logs shop/api-1/app | 10:20:00 | 10:25:00 | no lines for 5m |"), "{markdown}");
+    }
+
+    /// One to six hostile pieces in a row.
+    fn hostile_text(random: &mut Random) -> String {
+        let n_pieces = 1 + random.below(6);
+        (0..n_pieces).map(|_| *random.pick(HOSTILE)).collect()
+    }
+
+    /// Pieces an attacker (or a careless log line) puts in evidence.
+    const HOSTILE: &[&str] = &[
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        "[x](javascript:alert(1))",
+        "![i](javascript:alert(1))",
+        "<javascript:alert(1)>",
+        "<a href=\"javascript:x\">",
+        "<!-- c -->",
+        "</td></tr>",
+        "&lt;script&gt;",
+        "&#60;b&#62;",
+        "`",
+        "``",
+        "\\",
+        "|",
+        "[",
+        "]",
+        "(",
+        ")",
+        "<",
+        ">",
+        "&",
+        "\"'",
+        "\u{0}",
+        "\u{7}",
+        "\u{1b}[31m",
+        "\u{1b}]8;;http://x\u{7}",
+        "\u{7f}",
+        "\u{85}",
+        "\u{9b}2J",
+        "\u{202e}",
+        "\u{202a}",
+        "\u{2066}",
+        "\u{2069}",
+        "\u{200e}",
+        "\u{200f}",
+        "\u{61c}",
+        "\n",
+        "\r\n",
+        "\t",
+        "\u{2028}",
+        "plain words",
+        "é",
+        " ",
+    ];
+
+    /// Whether the character at `index` of `text` is escaped by an odd run of backslashes.
+    fn escaped_at(text: &str, index: usize) -> bool {
+        text[..index].bytes().rev().take_while(|byte| *byte == b'\\').count() % 2 == 1
+    }
+
+    #[track_caller]
+    fn check_markdown_is_inert(markdown: &str, seed: u64) {
+        assert!(!markdown.contains('<'), "seed {seed}: a tag can open in\n{markdown}");
+        let n_lines = markdown::render(&timeline()).lines().count();
+        assert_eq!(markdown.lines().count(), n_lines, "seed {seed}: a line break from evidence in\n{markdown}");
+        for (index, character) in markdown.char_indices() {
+            assert!(character == '\n' || !is_hidden(character), "seed {seed}: {character:?} in\n{markdown:?}");
+            if matches!(character, '[' | ']' | '`') {
+                assert!(escaped_at(markdown, index), "seed {seed}: active {character:?} at {index} in\n{markdown}");
+            }
+        }
+        // Every row still has its columns: no cell was split or joined by evidence.
+        let bars =
+            |line: &str| line.char_indices().filter(|(index, bar)| *bar == '|' && !escaped_at(line, *index)).count();
+        let mut n_header_bars = None;
+        let mut previous = "";
+        for line in markdown.lines() {
+            if line.starts_with('|') {
+                if !previous.starts_with('|') {
+                    n_header_bars = Some(bars(line));
+                }
+                assert_eq!(Some(bars(line)), n_header_bars, "seed {seed}: {line}");
+            }
+            previous = line;
+        }
+    }
+
+    #[track_caller]
+    fn check_html_is_inert(html: &str, seed: u64) {
+        const OURS: &[&str] = &[
+            "!doctype", "html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "table", "tr", "th", "td",
+            "span", "small", "br", "code",
+        ];
+        for (index, character) in html.char_indices() {
+            assert!(character == '\n' || !is_hidden(character), "seed {seed}: {character:?} in\n{html:?}");
+            if character == '<' {
+                let rest = html[index + 1..].trim_start_matches('/');
+                let name: String = rest
+                    .chars()
+                    .take_while(|character| character.is_ascii_alphanumeric() || *character == '!')
+                    .collect();
+                assert!(OURS.contains(&name.as_str()), "seed {seed}: <{name} from evidence in\n{html}");
+            }
+        }
+        assert!(!html.contains("javascript:\"") && !html.contains("=javascript:"), "seed {seed}: {html}");
+    }
+
+    #[test]
+    fn hostile_evidence_renders_inert_in_markdown_and_html() {
+        for seed in 0..2_000 {
+            let mut random = Random(0x5afe_7e47 ^ seed);
+            let mut timeline = timeline();
+            timeline.title = hostile_text(&mut random);
+            for entry in &mut timeline.entries {
+                entry.event = hostile_text(&mut random);
+                entry.source = hostile_text(&mut random);
+                entry.actor = Some(hostile_text(&mut random));
+                entry.example = Some(hostile_text(&mut random));
+            }
+            timeline.clock_skew[0].subject = hostile_text(&mut random);
+            timeline.clock_skew[1].evidence = hostile_text(&mut random);
+            timeline.gaps[0].reason = hostile_text(&mut random);
+            timeline.coverage[0].source = hostile_text(&mut random);
+            timeline.coverage[0].left_out = vec![hostile_text(&mut random), hostile_text(&mut random)];
+            check_markdown_is_inert(&markdown::render(&timeline), seed);
+            check_html_is_inert(&html::render(&timeline), seed);
+            // JSON keeps the text as given, escaped by serde.
+            let json = crate::timeline::render::json::render(&timeline);
+            let read: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+            assert_eq!(read["title"], timeline.title.as_str(), "seed {seed}");
+            assert!(!json.chars().any(|character| character != '\n' && is_hidden(character)), "seed {seed}: {json}");
+        }
+    }
+
+    #[test]
+    fn the_findings_of_issue_13_are_neutralised() {
+        let rows: &[(&str, &str, &str)] = &[
+            (
+                "<script>alert(1)</script>",
+                "&lt;script&gt;alert(1)&lt;/script&gt;",
+                "&lt;script&gt;alert(1)&lt;/script&gt;",
+            ),
+            ("<img onerror=x>", "&lt;img onerror=x&gt;", "&lt;img onerror=x&gt;"),
+            ("[x](javascript:alert(1))", "\\[x\\](javascript:alert(1))", "[x](javascript:alert(1))"),
+            ("a\u{0}b\u{1b}[31mc", "ab\\[31mc", "ab[31mc"),
+            ("evil\u{202e}txt.exe", "eviltxt.exe", "eviltxt.exe"),
+            ("one\ntwo | three `x`", "one two \\| three \\`x\\`", "one two | three `x`"),
+        ];
+        for (text, in_markdown, in_html) in rows {
+            assert_eq!(markdown::cell(text), *in_markdown, "{text:?}");
+            assert_eq!(html::escape(text), *in_html, "{text:?}");
+        }
     }
 }
