@@ -260,3 +260,36 @@ fn quiet_streams_are_gaps_only_where_lines_were_expected() {
     assert!(timeline.clock_skew.iter().all(|skew| !skew.flagged), "{:#?}", timeline.clock_skew);
     assert!(timeline.entries.iter().all(|entry| !entry.flags.contains(&Flag::ClockSkew)));
 }
+
+#[test]
+fn prometheus_steps_in_a_short_export_are_rows() {
+    // Three query_range files and queries.json naming them, 14:00–14:30, nothing else: the
+    // window is drawn from the data, and its baseline is its first quarter, not all of it.
+    let timeline = run("prometheus-step");
+    let metric = |source: &str| -> Vec<(String, &str)> {
+        timeline
+            .entries
+            .iter()
+            .filter(|entry| entry.kind == Kind::Metric && entry.source == source)
+            .map(|entry| (entry.time.strftime("%H:%M:%S").to_string(), entry.event.as_str()))
+            .collect()
+    };
+    // The scrape target comes back: `up` 0 → 1, under the query's name.
+    let up = metric("prometheus: payments target up");
+    assert_eq!(up.len(), 1, "{up:#?}");
+    assert_eq!(up[0].0, "14:12:15");
+    assert!(up[0].1.contains("rose to 1 (baseline 0"), "{up:#?}");
+    // The deployment's available replicas drop to 0 and come back.
+    let available = metric("prometheus: checkout replicas available");
+    assert_eq!(available.len(), 2, "{available:#?}");
+    assert_eq!(available[0].0, "14:16:00");
+    assert!(available[0].1.contains("fell to 0 (baseline 3"), "{available:#?}");
+    assert!(available[1].1.contains("back to baseline: 3"), "{available:#?}");
+    // One pod of three dips alone: its own row, by the label that tells it apart.
+    let requests = metric("prometheus: api requests by pod");
+    assert!(!requests.is_empty(), "{requests:#?}");
+    assert!(requests.iter().all(|(_, event)| event.starts_with(r#"{pod="api-7c6d8f9b5-zr2ls"}"#)), "{requests:#?}");
+    assert!(requests[0].1.contains(" fell to "), "{requests:#?}");
+    assert!(timeline.gaps.is_empty(), "{:#?}", timeline.gaps);
+    assert!(timeline.entries.iter().all(|entry| entry.kind != Kind::Note), "{:#?}", timeline.entries);
+}
