@@ -10,11 +10,13 @@ use std::path::{Path, PathBuf};
 use postmortemd::draft::{DraftOptions, draft};
 use postmortemd::normalize::time::{parse_window, parse_zone};
 use postmortemd::timeline::render::{Format, render};
-use postmortemd::timeline::{Flag, Kind, Timeline};
+use postmortemd::timeline::{CoverageStatus, Flag, Kind, Timeline};
 use support::at;
 
+/// The case's folder, relative to the package root (cargo's working directory for tests):
+/// rows that name an input by its path (a skipped file) then read the same on every machine.
 fn case_folder(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pipeline").join(case)
+    Path::new("tests/fixtures/pipeline").join(case)
 }
 
 /// The case's draft options, from its `.args`.
@@ -208,4 +210,86 @@ fn changes_in_the_namespace_without_events_or_replicasets() {
         expected.iter().map(|(time, source, event, actor)| ((*time).to_owned(), *source, *event, *actor)).collect();
     // The Deployment made long ago and the node's old conditions are no rows.
     assert_eq!(changes, expected);
+}
+
+#[test]
+fn quiet_streams_are_gaps_only_where_lines_were_expected() {
+    // HighLatency on service="web" 09:20–09:50 (window 09:00–10:00); `kubectl logs --prefix
+    // --timestamps` of web, db, a followed worker and cert-manager, all exported at 09:54.
+    let timeline = run("quiet-late-streams");
+    // One web pod falls silent ~6 min while its peer goes on: that, and only that, is a gap.
+    let gaps: Vec<(&str, String, String)> = timeline
+        .gaps
+        .iter()
+        .map(|gap| {
+            (gap.source.as_str(), gap.start.strftime("%H:%M").to_string(), gap.end.strftime("%H:%M").to_string())
+        })
+        .collect();
+    assert_eq!(gaps, [("logs shop/web-6d8f7b9c4-x7kqp/nginx", "09:31".to_owned(), "09:37".to_owned())]);
+    assert!(timeline.gaps[0].reason.starts_with("no lines for 6m"), "{:#?}", timeline.gaps);
+    // The note rows a source wrote, by their text.
+    let note_of = |source: &str| -> Vec<&str> {
+        let notes = timeline.entries.iter().filter(|entry| entry.kind == Kind::Note && entry.source == source);
+        notes.map(|entry| entry.event.as_str()).collect()
+    };
+    let notes = &timeline.entries;
+    // db-1 was created 15 minutes into the window (scaled up): its stream begins with its pod.
+    let db1 = note_of("logs shop/db-1/postgres");
+    assert_eq!(db1.len(), 1, "{notes:#?}");
+    assert!(
+        db1[0].starts_with("Log stream begins, 15m") && db1[0].ends_with("its pod was created at 09:15:00"),
+        "{db1:?}"
+    );
+    // The worker was scaled to 0 mid-window: its stream ends with the Killing, no gap.
+    let worker = note_of("logs shop/worker-5c8d7f9b6-tq4nz/worker");
+    assert_eq!(worker.len(), 1, "{notes:#?}");
+    assert!(worker[0].starts_with("Log stream ends") && worker[0].contains("Killing at 09:37:59"), "{worker:?}");
+    // Every export ends at 09:54, six minutes before the window does: one note, no "stream ends" gap.
+    let evidence = note_of("postmortemd");
+    assert_eq!(evidence.len(), 1, "{notes:#?}");
+    assert!(evidence[0].starts_with("Evidence ends at 09:54:0"), "{evidence:?}");
+    // The idle cert-manager (five lines, the last at 09:28) is neither a gap nor a note.
+    assert!(notes.iter().all(|entry| !entry.source.contains("cert-manager")), "{notes:#?}");
+    // payments.log is kubectl's NotFound: a failed export in the coverage, not a silent stream.
+    let payments = timeline.coverage.iter().find(|row| row.input.as_deref() == Some("payments.log")).unwrap();
+    assert_eq!(payments.status, CoverageStatus::Failed, "{payments:#?}");
+    assert!(payments.left_out.iter().any(|why| why.contains("Error from server (NotFound)")), "{payments:#?}");
+    assert!(timeline.gaps.iter().all(|gap| !gap.source.contains("payments")), "{:#?}", timeline.gaps);
+    assert!(timeline.entries.iter().all(|entry| !entry.event.contains("no lines in the window")));
+    // Nothing here says any clock is off.
+    assert!(timeline.clock_skew.iter().all(|skew| !skew.flagged), "{:#?}", timeline.clock_skew);
+    assert!(timeline.entries.iter().all(|entry| !entry.flags.contains(&Flag::ClockSkew)));
+}
+
+#[test]
+fn prometheus_steps_in_a_short_export_are_rows() {
+    // Three query_range files and queries.json naming them, 14:00–14:30, nothing else: the
+    // window is drawn from the data, and its baseline is its first quarter, not all of it.
+    let timeline = run("prometheus-step");
+    let metric = |source: &str| -> Vec<(String, &str)> {
+        timeline
+            .entries
+            .iter()
+            .filter(|entry| entry.kind == Kind::Metric && entry.source == source)
+            .map(|entry| (entry.time.strftime("%H:%M:%S").to_string(), entry.event.as_str()))
+            .collect()
+    };
+    // The scrape target comes back: `up` 0 → 1, under the query's name.
+    let up = metric("prometheus: payments target up");
+    assert_eq!(up.len(), 1, "{up:#?}");
+    assert_eq!(up[0].0, "14:12:15");
+    assert!(up[0].1.contains("rose to 1 (baseline 0"), "{up:#?}");
+    // The deployment's available replicas drop to 0 and come back.
+    let available = metric("prometheus: checkout replicas available");
+    assert_eq!(available.len(), 2, "{available:#?}");
+    assert_eq!(available[0].0, "14:16:00");
+    assert!(available[0].1.contains("fell to 0 (baseline 3"), "{available:#?}");
+    assert!(available[1].1.contains("back to baseline: 3"), "{available:#?}");
+    // One pod of three dips alone: its own row, by the label that tells it apart.
+    let requests = metric("prometheus: api requests by pod");
+    assert!(!requests.is_empty(), "{requests:#?}");
+    assert!(requests.iter().all(|(_, event)| event.starts_with(r#"{pod="api-7c6d8f9b5-zr2ls"}"#)), "{requests:#?}");
+    assert!(requests[0].1.contains(" fell to "), "{requests:#?}");
+    assert!(timeline.gaps.is_empty(), "{:#?}", timeline.gaps);
+    assert!(timeline.entries.iter().all(|entry| entry.kind != Kind::Note), "{:#?}", timeline.entries);
 }

@@ -362,11 +362,13 @@ fn pod_ended(
     since: Instant,
 ) -> Option<String> {
     const ENDINGS: [&str; 4] = ["Killing", "Preempting", "Evicted", "TaintManagerEviction"];
-    let ending = events.iter().find(|event| {
-        event.time >= since
-            && ((is_about_pod(event, pod) && ENDINGS.contains(&event.reason.as_str()))
-                || (event.reason == "SuccessfulDelete" && event.message.ends_with(&format!(": {pod}"))))
-    });
+    let recent = || events.iter().filter(|event| event.time >= since);
+    // The pod's own event (the kubelet stopping its container) before its controller's
+    // `Deleted pod`, in whatever order the export lists them (`--sort-by` is common).
+    let ending =
+        recent().find(|event| is_about_pod(event, pod) && ENDINGS.contains(&event.reason.as_str())).or_else(|| {
+            recent().find(|event| event.reason == "SuccessfulDelete" && event.message.ends_with(&format!(": {pod}")))
+        });
     if let Some(event) = ending {
         return Some(format!("{} at {} ({})", event.reason, event.time.strftime("%H:%M:%S"), event.message));
     }
@@ -617,6 +619,43 @@ mod tests {
     }
 
     use crate::record::Instant;
+
+    #[test]
+    fn a_pod_ends_with_its_own_event_whatever_the_export_order() {
+        let pod = "worker-5c8d7f9b6-tq4nz";
+        let at = |time: &str| -> Instant { time.parse().unwrap() };
+        let killing = K8sEventRecord {
+            object: format!("Pod/{pod}"),
+            reason: "Killing".to_owned(),
+            message: "Stopping container worker".to_owned(),
+            time: at("2025-06-10T09:37:59Z"),
+            first_time: None,
+            event_type: "Normal".to_owned(),
+            namespace: "shop".to_owned(),
+            count: 1,
+            reporter: Some("kubelet".to_owned()),
+            host: Some("node-2".to_owned()),
+        };
+        let deleted = K8sEventRecord {
+            object: "ReplicaSet/worker-5c8d7f9b6".to_owned(),
+            reason: "SuccessfulDelete".to_owned(),
+            message: format!("Deleted pod: {pod}"),
+            time: at("2025-06-10T09:37:58Z"),
+            reporter: Some("replicaset-controller".to_owned()),
+            host: None,
+            ..killing.clone()
+        };
+        let since = at("2025-06-10T09:30:00Z");
+        let killed = Some("Killing at 09:37:59 (Stopping container worker)".to_owned());
+        // By name (kubectl's default) and by time (`--sort-by=.lastTimestamp`).
+        assert_eq!(pod_ended(pod, None, &[&killing, &deleted], since), killed);
+        assert_eq!(pod_ended(pod, None, &[&deleted, &killing], since), killed);
+        // Without the kubelet's event, the controller's delete says it.
+        let only_deleted = pod_ended(pod, None, &[&deleted], since).unwrap();
+        assert!(only_deleted.starts_with("SuccessfulDelete at 09:37:58"), "{only_deleted}");
+        // Events before the stream's last lines say nothing about its end.
+        assert_eq!(pod_ended(pod, None, &[&killing], at("2025-06-10T09:40:00Z")), None);
+    }
 
     #[test]
     fn a_failing_target_is_the_reason_of_its_series_gaps() {
