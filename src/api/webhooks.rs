@@ -54,6 +54,7 @@ pub async fn alertmanager(
         && !bearer_matches(&headers, std::slice::from_ref(token))
     {
         state.metrics.webhook_received(WebhookSource::Alertmanager, WebhookOutcome::Unauthorized);
+        warn_unauthorized(WebhookSource::Alertmanager, bearer_failure(&headers));
         return Err(ApiError::unauthorized("missing or wrong bearer token (Authorization: Bearer …)"));
     }
     let payload = match check_json(&headers, &body).and_then(|()| {
@@ -111,6 +112,12 @@ pub async fn pagerduty(
         if !signature_matches(signatures, &body, secrets) {
             state.metrics.signature_failure();
             state.metrics.webhook_received(WebhookSource::PagerDuty, WebhookOutcome::Unauthorized);
+            let failure = if signatures.is_empty() {
+                "no X-PagerDuty-Signature header"
+            } else {
+                "no v1= signature matches a configured signing secret"
+            };
+            warn_unauthorized(WebhookSource::PagerDuty, failure);
             return Err(ApiError::unauthorized(
                 "X-PagerDuty-Signature is missing or matches no configured signing secret",
             ));
@@ -181,6 +188,50 @@ pub fn bearer_matches(headers: &HeaderMap, tokens: &[Secret]) -> bool {
     };
     // Every token is compared, so the time taken does not say which one nearly matched.
     tokens.iter().fold(false, |matched, token| matched | bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())))
+}
+
+/// Which bearer check a request failed, for the log (never the token).
+fn bearer_failure(headers: &HeaderMap) -> &'static str {
+    match headers.get(header::AUTHORIZATION).map(|value| value.to_str().map(|text| text.split_once(' '))) {
+        None => "no Authorization header",
+        Some(Err(_)) | Some(Ok(None)) => "Authorization header is not `Bearer <token>`",
+        Some(Ok(Some((scheme, _)))) if !scheme.eq_ignore_ascii_case("bearer") => "Authorization scheme is not Bearer",
+        Some(Ok(Some(_))) => "bearer token matches no configured token",
+    }
+}
+
+/// At most one warning per sender per this many seconds: a sender retrying with a wrong
+/// secret must be seen, not flood the log.
+const UNAUTHORIZED_WARN_EVERY_SECONDS: i64 = 60;
+
+/// Logs a rejected webhook at WARN, rate-limited per sender, saying which check failed and
+/// what the sender does next: PagerDuty does not retry a 4xx and disables a subscription
+/// after repeated failures, so its notifications are being lost.
+fn warn_unauthorized(source: WebhookSource, failure: &'static str) {
+    static LAST_WARNED: [std::sync::atomic::AtomicI64; 2] =
+        [std::sync::atomic::AtomicI64::new(i64::MIN), std::sync::atomic::AtomicI64::new(i64::MIN)];
+    let (index, consequence) = match source {
+        WebhookSource::Alertmanager => (0, "Alertmanager retries, then drops the notification"),
+        WebhookSource::PagerDuty => {
+            (1, "PagerDuty does not retry a 4xx and disables the subscription after repeated failures")
+        }
+    };
+    if should_warn(&LAST_WARNED[index], Instant::now().as_second()) {
+        tracing::warn!(
+            route = source.as_str(),
+            check = failure,
+            "Webhook rejected with 401: {failure}; {consequence}. Further rejections are counted in postmortemd_webhooks_received_total{{outcome=\"unauthorized\"}} and logged at most once a minute."
+        );
+    }
+}
+
+/// Whether a warning last given at `last` (seconds) may be given again at `now`, claiming it.
+fn should_warn(last: &std::sync::atomic::AtomicI64, now: i64) -> bool {
+    let previous = last.load(std::sync::atomic::Ordering::Relaxed);
+    now.saturating_sub(previous) >= UNAUTHORIZED_WARN_EVERY_SECONDS
+        && last
+            .compare_exchange(previous, now, std::sync::atomic::Ordering::Relaxed, std::sync::atomic::Ordering::Relaxed)
+            .is_ok()
 }
 
 /// PagerDuty's `v1=<hex>[,v1=<hex>…]`: HMAC-SHA256 of the raw body keyed with the secret
@@ -284,6 +335,33 @@ mod tests {
         check_signature("", body, &["s3cret"], false);
         check_signature(&sign("wrong", body), body, &["s3cret"], false);
         check_signature("v1=not-hex", body, &["s3cret"], false);
+    }
+
+    #[test]
+    fn rejected_senders_are_warned_about_once_a_minute() {
+        let last = std::sync::atomic::AtomicI64::new(i64::MIN);
+        assert!(should_warn(&last, 1_000));
+        assert!(!should_warn(&last, 1_030));
+        assert!(!should_warn(&last, 1_059));
+        assert!(should_warn(&last, 1_060));
+        assert!(!should_warn(&last, 1_061));
+    }
+
+    #[track_caller]
+    fn check_failure(header: Option<&str>, expected: &str) {
+        let mut headers = HeaderMap::new();
+        if let Some(header) = header {
+            headers.insert(header::AUTHORIZATION, header.parse().unwrap());
+        }
+        assert_eq!(bearer_failure(&headers), expected);
+    }
+
+    #[test]
+    fn the_log_says_which_bearer_check_failed_never_the_token() {
+        check_failure(None, "no Authorization header");
+        check_failure(Some("hunter2"), "Authorization header is not `Bearer <token>`");
+        check_failure(Some("Basic dXNlcjpwYXNz"), "Authorization scheme is not Bearer");
+        check_failure(Some("bearer wrong-token"), "bearer token matches no configured token");
     }
 
     #[track_caller]
