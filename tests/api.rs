@@ -1058,3 +1058,25 @@ async fn every_error_body_is_json_naming_what_is_wrong() {
         assert!(error.as_deref().is_some_and(|error| error.contains(expected_text)), "{uri}: {answer}");
     }
 }
+
+/// Readers asking at once for a timeline that is not built yet share one build (issue 14).
+#[tokio::test]
+async fn concurrent_readers_share_one_timeline_build() {
+    let daemon = daemon(|_| {}).await;
+    let body = firing(r#"{}:{alertname="HighErrorRate"}"#, "2025-02-09T10:06:15.347Z");
+    let (_, answer) = daemon.post("/webhooks/alertmanager", &[JSON], body).await;
+    let id = serde_json::from_str::<serde_json::Value>(&answer).unwrap()["incident"].as_i64().unwrap();
+    let builds = |metrics: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix("postmortemd_timeline_build_seconds_count "))
+            .and_then(|count| count.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no build count in {metrics}"))
+    };
+    let before = builds(&daemon.get("/metrics").await.1);
+    let uri = format!("/api/v1/incidents/{id}/timeline?format=json");
+    let answers = futures::future::join_all((0..4).map(|_| daemon.get(&uri))).await;
+    assert!(answers.iter().all(|(status, _)| *status == StatusCode::OK), "{answers:?}");
+    assert!(answers.windows(2).all(|pair| pair[0].1 == pair[1].1), "every reader gets the same timeline");
+    assert_eq!(builds(&daemon.get("/metrics").await.1) - before, 1, "four readers, one build");
+}

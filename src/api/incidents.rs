@@ -147,6 +147,12 @@ async fn cached_timeline(state: &AppState, row: &IncidentRow) -> Result<Arc<Time
     if let Some(timeline) = state.cached(row, passes) {
         return Ok(timeline);
     }
+    // One build per incident at a time: who waited on it finds its result cached.
+    let lock = state.build_lock(row.id);
+    let _building = lock.lock().await;
+    if let Some(timeline) = state.cached(row, passes) {
+        return Ok(timeline);
+    }
     let bundle = bundle_of(state, row.id).await?;
     let options = draft_options(&state.settings.window, row, Instant::now());
     let started = std::time::Instant::now();
@@ -228,6 +234,14 @@ impl AppState {
         let (key, built_at, timeline) = cache.get(&row.id)?;
         let fresh = row.status != IncidentStatus::Open || built_at.elapsed().as_secs_f64() < OPEN_TIMELINE_SECONDS;
         (*key == (row.last_webhook_id, passes) && fresh).then(|| timeline.clone())
+    }
+
+    /// The lock that one build of an incident's timeline holds; the map keeps only those
+    /// someone holds or waits on.
+    fn build_lock(&self, incident_id: i64) -> Arc<tokio::sync::Mutex<()>> {
+        let mut building = self.building.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        building.retain(|_, lock| Arc::strong_count(lock) > 1);
+        building.entry(incident_id).or_default().clone()
     }
 
     fn remember(&self, row: &IncidentRow, passes: i64, timeline: Arc<Timeline>) {

@@ -37,6 +37,9 @@ pub struct AppState {
     /// The collectors this daemon runs without, shown in every timeline's coverage.
     pub not_configured: Arc<Vec<NotConfiguredRecord>>,
     timelines: Arc<Mutex<HashMap<i64, CachedTimeline>>>,
+    /// One timeline build per incident at a time: concurrent readers wait for it and share
+    /// its result rather than each building the same timeline.
+    building: Arc<Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl AppState {
@@ -47,6 +50,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             not_configured: Arc::new(Vec::new()),
             timelines: Arc::new(Mutex::new(HashMap::new())),
+            building: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
