@@ -148,23 +148,16 @@ pub fn draft_artifacts(artifacts: &dyn Artifacts, options: &DraftOptions) -> Res
                 continue;
             }
         };
-        // Only a whole file is known to hold nothing but an error message.
-        if head.len() < files::HEAD_BYTES
-            && let Some(message) = files::failed_export(&head)
-        {
-            skipped.push(FileError::FailedExport { file: path, message });
-            continue;
-        }
         let kind = match options.kind_of(&path) {
             Some(kind) => kind,
             None => match files::detect(&path, &head) {
                 Some(ArtifactKind::PlainLog) if !files::carries_times(&head, &mut finder) => {
-                    skipped.push(FileError::NoTimes { file: path });
+                    skipped.push(unread(&head, FileError::NoTimes { file: path }));
                     continue;
                 }
                 Some(kind) => kind,
                 None => {
-                    skipped.push(FileError::UnknownKind { file: path });
+                    skipped.push(unread(&head, FileError::UnknownKind { file: path }));
                     continue;
                 }
             },
@@ -200,7 +193,7 @@ pub fn draft_artifacts(artifacts: &dyn Artifacts, options: &DraftOptions) -> Res
                 records.extend(read);
                 read_inputs.push(input);
             }
-            Err(error) => skipped.push(error),
+            Err(error) => skipped.push(unread(&bytes, error)),
         }
     }
     strict_check(options, &skipped)?;
@@ -264,6 +257,17 @@ fn skipped_coverage(options: &DraftOptions, error: &FileError) -> Coverage {
     let prefix = format!("{}: ", error.file().display());
     let why = text.strip_prefix(&prefix).unwrap_or(&text).to_owned();
     Coverage::skipped(name.clone(), kind, status, why).from_input(name)
+}
+
+/// Why a file is not read: a failed export when that is all the whole file holds (its own
+/// error message says more than "unknown kind" or "no times"), else `otherwise`. Only files
+/// that would be skipped are looked at, so a valid input is never parsed for this.
+fn unread(bytes: &[u8], otherwise: FileError) -> FileError {
+    let whole_and_small = bytes.len() < files::HEAD_BYTES;
+    match whole_and_small.then(|| files::failed_export(bytes)).flatten() {
+        Some(message) => FileError::FailedExport { file: otherwise.file().to_path_buf(), message },
+        None => otherwise,
+    }
 }
 
 /// The source of the note rows that name skipped files.

@@ -250,6 +250,6 @@ pub fn evidence_end(records: &[Record], digests: &[LogDigest]) -> Option<Instant
 }
 
 /// `line` or `lines`.
-pub fn plural(count: u64, noun: &str) -> String {
+fn plural(count: u64, noun: &str) -> String {
     if count == 1 { noun.to_owned() } else { format!("{noun}s") }
 }

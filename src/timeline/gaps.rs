@@ -308,7 +308,7 @@ fn is_peer(pod: Option<&str>, other: &Stream) -> bool {
 
 /// A pod's workload name: `checkout-api-7d9f8b6c5-q4hjn` → `checkout-api`, `db-0` → `db`,
 /// `node-exporter-x7k2p` → `node-exporter`; a name of no such shape is its own.
-pub fn workload_of(pod: &str) -> &str {
+fn workload_of(pod: &str) -> &str {
     let mut name = pod;
     // The random suffix: five characters of Kubernetes' alphabet (no vowels but digits).
     if let Some((rest, suffix)) = name.rsplit_once('-')
