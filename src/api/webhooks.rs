@@ -51,10 +51,10 @@ pub async fn alertmanager(
 ) -> Result<impl axum::response::IntoResponse> {
     let received_at = Instant::now();
     if let Some(token) = &state.settings.webhooks.alertmanager_bearer_token
-        && !bearer_matches(&headers, std::slice::from_ref(token))
+        && let Err(failure) = bearer_check(&headers, std::slice::from_ref(token))
     {
         state.metrics.webhook_received(WebhookSource::Alertmanager, WebhookOutcome::Unauthorized);
-        warn_unauthorized(WebhookSource::Alertmanager, bearer_failure(&headers));
+        warn_unauthorized(WebhookSource::Alertmanager, failure);
         return Err(ApiError::unauthorized("missing or wrong bearer token (Authorization: Bearer …)"));
     }
     let payload = match check_json(&headers, &body).and_then(|()| {
@@ -177,27 +177,26 @@ fn check_json(headers: &HeaderMap, body: &[u8]) -> Result<()> {
 /// `Authorization: Bearer <token>` equals one of `tokens`, compared in constant time. The
 /// scheme is case-insensitive (RFC 9110, section 11.1): `bearer` and `BEARER` too.
 pub fn bearer_matches(headers: &HeaderMap, tokens: &[Secret]) -> bool {
-    let Some(given) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim_start_matches(' '))
-    else {
-        return false;
-    };
-    // Every token is compared, so the time taken does not say which one nearly matched.
-    tokens.iter().fold(false, |matched, token| matched | bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())))
+    bearer_check(headers, tokens).is_ok()
 }
 
-/// Which bearer check a request failed, for the log (never the token).
-fn bearer_failure(headers: &HeaderMap) -> &'static str {
-    match headers.get(header::AUTHORIZATION).map(|value| value.to_str().map(|text| text.split_once(' '))) {
-        None => "no Authorization header",
-        Some(Err(_)) | Some(Ok(None)) => "Authorization header is not `Bearer <token>`",
-        Some(Ok(Some((scheme, _)))) if !scheme.eq_ignore_ascii_case("bearer") => "Authorization scheme is not Bearer",
-        Some(Ok(Some(_))) => "bearer token matches no configured token",
+/// The bearer check, saying which part failed (for the log; never the token).
+fn bearer_check(headers: &HeaderMap, tokens: &[Secret]) -> std::result::Result<(), &'static str> {
+    let value = headers.get(header::AUTHORIZATION).ok_or("no Authorization header")?;
+    let (scheme, token) = value
+        .to_str()
+        .ok()
+        .and_then(|value| value.split_once(' '))
+        .ok_or("Authorization header is not `Bearer <token>`")?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err("Authorization scheme is not Bearer");
     }
+    let given = token.trim_start_matches(' ');
+    // Every token is compared, so the time taken does not say which one nearly matched.
+    let matched = tokens
+        .iter()
+        .fold(false, |matched, token| matched | bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())));
+    if matched { Ok(()) } else { Err("bearer token matches no configured token") }
 }
 
 /// At most one warning per sender per this many seconds: a sender retrying with a wrong
@@ -353,7 +352,8 @@ mod tests {
         if let Some(header) = header {
             headers.insert(header::AUTHORIZATION, header.parse().unwrap());
         }
-        assert_eq!(bearer_failure(&headers), expected);
+        let tokens = [Secret::new("s3cret")];
+        assert_eq!(bearer_check(&headers, &tokens), Err(expected));
     }
 
     #[test]

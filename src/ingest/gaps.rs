@@ -22,8 +22,8 @@ pub const KIND: &str = "postmortemd.gaps";
 /// Reads a `gaps.json`: its gaps, then its collectors not configured.
 pub fn parse_records(bytes: &[u8]) -> Result<Vec<Record>> {
     let document = parse_document(bytes)?;
-    let mut records: Vec<Record> = parse_gaps(bytes)?.into_iter().map(Record::Gap).collect();
     let root = Node::root(&document);
+    let mut records: Vec<Record> = read_gaps(&root)?.into_iter().map(Record::Gap).collect();
     let missing = root.get("not_configured");
     let items = missing.array_or_empty("an array of collectors")?;
     for index in 0..items.len() {
@@ -38,8 +38,10 @@ pub fn parse_records(bytes: &[u8]) -> Result<Vec<Record>> {
 
 /// Reads the gaps of a `gaps.json`.
 pub fn parse_gaps(bytes: &[u8]) -> Result<Vec<GapRecord>> {
-    let document = parse_document(bytes)?;
-    let root = Node::root(&document);
+    read_gaps(&Node::root(&parse_document(bytes)?))
+}
+
+fn read_gaps(root: &Node<'_, '_>) -> Result<Vec<GapRecord>> {
     let kind = root.get("kind").str()?;
     if kind != KIND {
         return Err(root.get("kind").error(&format!("{KIND:?}")));

@@ -29,8 +29,9 @@ pub const WEIGHT_METRIC: u32 = 40;
 /// Every row the evidence gives, unsorted.
 pub fn entries(records: &[Record], digests: &[LogDigest], window: &Window, options: &Options) -> Vec<Entry> {
     let mut entries = Vec::new();
-    entries.extend(alert_entries(records, window));
-    entries.extend(rule_onset_entries(records, window));
+    let telling = telling_labels(records);
+    entries.extend(alert_entries(records, &telling, window));
+    entries.extend(rule_onset_entries(records, &telling, window));
     entries.extend(page_entries(records, window));
     let deployments: Vec<&DeploymentRecord> = records.iter().filter_map(Record::as_deployment).collect();
     let rollouts: Vec<&RolloutRecord> = records.iter().filter_map(Record::as_rollout).collect();
@@ -117,17 +118,20 @@ pub fn entries(records: &[Record], digests: &[LogDigest], window: &Window, optio
     entries
 }
 
+/// Which alert a record is a notification of: its fingerprint, else its labels.
+fn occurrence_key(alert: &AlertRecord) -> String {
+    alert.fingerprint.clone().unwrap_or_else(|| format!("{:?}", alert.labels))
+}
+
 /// Alert occurrences, once each: keyed by fingerprint (else labels), merged when one starts
 /// before the other ends (Alertmanager keeps the earliest start).
-fn alert_entries(records: &[Record], window: &Window) -> Vec<Entry> {
+fn alert_entries(records: &[Record], telling: &BTreeMap<&str, Vec<&str>>, window: &Window) -> Vec<Entry> {
     let mut by_alert: BTreeMap<String, Vec<&AlertRecord>> = BTreeMap::new();
     for record in records {
         if let Record::Alert(alert) = record {
-            let key = alert.fingerprint.clone().unwrap_or_else(|| format!("{:?}", alert.labels));
-            by_alert.entry(key).or_default().push(alert);
+            by_alert.entry(occurrence_key(alert)).or_default().push(alert);
         }
     }
-    let telling = telling_labels(records);
     let mut entries = Vec::new();
     for alerts in by_alert.values_mut() {
         alerts.sort_by_key(|alert| alert.starts_at);
@@ -187,17 +191,16 @@ pub const RULES_SOURCE: &str = "prometheus rules";
 /// once its expression has held for the rule's `for:` (rules/alerting.go: pending until
 /// `ts.Sub(a.ActiveAt) >= r.holdDuration`, then `FiredAt = ts`). So the condition held
 /// since `startsAt − for` (up to one evaluation interval earlier).
-fn rule_onset_entries(records: &[Record], window: &Window) -> Vec<Entry> {
+fn rule_onset_entries(records: &[Record], telling: &BTreeMap<&str, Vec<&str>>, window: &Window) -> Vec<Entry> {
     let rules: Vec<&RuleRecord> = records.iter().filter_map(Record::as_rule).collect();
     if rules.is_empty() {
         return Vec::new();
     }
-    let telling = telling_labels(records);
     let mut seen = std::collections::BTreeSet::new();
     let mut entries = Vec::new();
     for alert in records.iter().filter_map(Record::as_alert) {
         let Some(rule) = rule_of(alert, &rules).filter(|rule| rule.duration.is_positive()) else { continue };
-        let key = alert.fingerprint.clone().unwrap_or_else(|| format!("{:?}", alert.labels));
+        let key = occurrence_key(alert);
         let Some(onset) = alert.starts_at.checked_sub(rule.duration).ok().filter(|onset| window.contains(*onset))
         else {
             continue;
@@ -327,7 +330,7 @@ fn changes_from_events(records: &[Record], window: &Window, rollouts: &[&Rollout
                 rollout.namespace == namespace
                     && rollout.deployment == deployment
                     && rollout.replicaset == scaling.replicaset
-                    && (nanos(rollout.time) - nanos(scaling.time)).abs() <= 120_000_000_000
+                    && within_same_change(rollout.time, scaling.time)
             });
             if (change && shown) || !window.contains(scaling.time) {
                 continue;
@@ -543,9 +546,8 @@ fn rollout_actor(rollout: &RolloutRecord, deployments: &[&DeploymentRecord]) -> 
         .spec_managers
         .iter()
         .filter(|(manager, _)| manager != "kube-controller-manager")
-        .map(|(manager, time)| (manager, time.duration_since(rollout.time).as_secs().abs()))
-        .filter(|(_, distance)| *distance <= 120)
-        .min_by_key(|(_, distance)| *distance)
+        .filter(|(_, time)| within_same_change(*time, rollout.time))
+        .min_by_key(|(_, time)| time.duration_since(rollout.time).as_secs().abs())
         .map(|(manager, _)| manager.clone())
 }
 
@@ -1335,7 +1337,7 @@ mod tests {
             end: "2025-02-09T11:00:00Z".parse().unwrap(),
             baseline_end: "2025-02-09T09:55:00Z".parse().unwrap(),
         };
-        let got: Vec<(String, String)> = rule_onset_entries(&records, &window)
+        let got: Vec<(String, String)> = rule_onset_entries(&records, &telling_labels(&records), &window)
             .into_iter()
             .map(|entry| {
                 assert_eq!((entry.kind, entry.source.as_str()), (Kind::Alert, RULES_SOURCE));
