@@ -41,6 +41,7 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub api: ApiSettings,
     pub window: WindowSettings,
+    pub collect: CollectSettings,
     pub kubernetes: KubernetesSettings,
     pub prometheus: PrometheusSettings,
 }
@@ -56,6 +57,12 @@ pub struct ServerSettings {
 pub struct StoreSettings {
     /// `sqlite://./data/postmortemd.db` (PostgreSQL comes later).
     pub url: String,
+    /// Resolved incidents quiet for longer than this are deleted, evidence first; zero keeps
+    /// everything.
+    pub retention: SignedDuration,
+    /// The most bytes (compressed, as stored) one incident's evidence may take; log chunks
+    /// beyond it are not stored and their streams get a gap row.
+    pub max_evidence_bytes: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,6 +114,22 @@ pub struct WindowSettings {
 }
 
 /// The `[kubernetes]` section: where the cluster is, what to collect and how much.
+/// How much collection one incident may cost, whatever its sources.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CollectSettings {
+    /// The longest span one incident's passes collect; the span is cut to its most recent
+    /// part, with a gap row naming this key.
+    pub max_window: SignedDuration,
+    /// Incidents this daemon collects at once.
+    pub concurrency: usize,
+}
+
+impl Default for CollectSettings {
+    fn default() -> Self {
+        CollectSettings { max_window: SignedDuration::from_hours(24), concurrency: 4 }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KubernetesSettings {
     /// A kubeconfig file; `None` (an empty key): the in-cluster service account.
@@ -202,7 +225,11 @@ impl Default for Settings {
                 max_body_bytes: 4 << 20,
                 shutdown_grace: SignedDuration::from_secs(10),
             },
-            store: StoreSettings { url: "sqlite://./data/postmortemd.db".to_owned() },
+            store: StoreSettings {
+                url: "sqlite://./data/postmortemd.db".to_owned(),
+                retention: SignedDuration::from_hours(90 * 24),
+                max_evidence_bytes: 256 << 20,
+            },
             webhooks: WebhookSettings::default(),
             api: ApiSettings::default(),
             window: WindowSettings {
@@ -210,6 +237,7 @@ impl Default for Settings {
                 tail: SignedDuration::from_mins(10),
                 quiet_period: SignedDuration::from_mins(30),
             },
+            collect: CollectSettings::default(),
             kubernetes: KubernetesSettings::default(),
             prometheus: PrometheusSettings::default(),
         }
@@ -317,12 +345,26 @@ static KEYS: &[Section] = &[
     },
     Section {
         name: "store",
-        keys: &[Key {
-            name: "url",
-            slot: &Scalar { at: at!(store.url), format: STORE_URL },
-            help: "Where incidents, webhooks and evidence are kept (`serve --store`): `sqlite://PATH`;\n\
-                   the folder and the file are created when missing.",
-        }],
+        keys: &[
+            Key {
+                name: "url",
+                slot: &Scalar { at: at!(store.url), format: STORE_URL },
+                help: "Where incidents, webhooks and evidence are kept (`serve --store`): `sqlite://PATH`;\n\
+                       the folder and the file are created when missing.",
+            },
+            Key {
+                name: "retention",
+                slot: &Scalar { at: at!(store.retention), format: LONG_DURATION },
+                help: "Resolved incidents quiet for longer than this are deleted with their webhooks and\n\
+                       evidence (checked hourly): a duration like `90d` or `2160h`; `0s` keeps everything.",
+            },
+            Key {
+                name: "max_evidence_bytes",
+                slot: &Scalar { at: at!(store.max_evidence_bytes), format: SIZE },
+                help: "The most one incident's evidence may take in the store (compressed): a size like\n\
+                       `256MiB`; log lines beyond it are not stored, and their streams show a gap naming this key.",
+            },
+        ],
     },
     Section {
         name: "webhooks.alertmanager",
@@ -397,6 +439,23 @@ static KEYS: &[Section] = &[
                 slot: &Scalar { at: at!(window.quiet_period), format: DURATION },
                 help: "A resolved alert group quiet this long opens a new incident when it fires again;\n\
                        sooner, it reopens the same one.",
+            },
+        ],
+    },
+    Section {
+        name: "collect",
+        keys: &[
+            Key {
+                name: "max_window",
+                slot: &Scalar { at: at!(collect.max_window), format: POSITIVE_DURATION },
+                help: "The longest span collected for one incident (an alert that says it started years ago\n\
+                       must not cost years of queries): the span is cut to its most recent part, and the\n\
+                       draft shows what was cut as a gap naming this key.",
+            },
+            Key {
+                name: "concurrency",
+                slot: &Scalar { at: at!(collect.concurrency), format: COUNT },
+                help: "Incidents collected at once by this daemon, so one slow incident never holds up the others.",
             },
         ],
     },
@@ -628,6 +687,8 @@ const DURATION: Format<SignedDuration> =
     Format { parse: parse_duration, show: |duration| quote(&format!("{duration:#}")) };
 const POSITIVE_DURATION: Format<SignedDuration> = Format { parse: parse_positive_duration, ..DURATION };
 const STEP: Format<SignedDuration> = Format { parse: parse_step, ..DURATION };
+// Long spans (retention) also take days, `90d`, and show in them when whole.
+const LONG_DURATION: Format<SignedDuration> = Format { parse: parse_long_duration, show: show_long_duration };
 
 /// A key of one value.
 struct Scalar<T> {
@@ -1052,6 +1113,30 @@ fn parse_duration(text: &str) -> Result<SignedDuration, ValueError> {
     }
 }
 
+/// A duration that may also be whole days (`90d`, 24 hours each: no calendar here) or weeks.
+fn parse_long_duration(text: &str) -> Result<SignedDuration, ValueError> {
+    let trimmed = text.trim();
+    let days = [("d", 1), ("w", 7)].iter().find_map(|(unit, days)| {
+        let number = trimmed.strip_suffix(unit)?.trim_end();
+        number.parse::<i64>().ok().map(|number| number.checked_mul(*days))
+    });
+    match days {
+        Some(Some(days)) if days < 0 => Err(Problem::Negative("a duration like 90d").of(text)),
+        Some(Some(days)) if days <= i64::MAX / 86_400 => Ok(SignedDuration::from_hours(days * 24)),
+        Some(_) => Err(Problem::NotA("a duration like 90d").of(text)),
+        None => parse_duration(text).map_err(|_| Problem::NotA("a duration like 90d").of(text)),
+    }
+}
+
+fn show_long_duration(duration: &SignedDuration) -> String {
+    let seconds = duration.as_secs();
+    if seconds > 0 && seconds % 86_400 == 0 && duration.subsec_nanos() == 0 {
+        quote(&format!("{}d", seconds / 86_400))
+    } else {
+        quote(&format!("{duration:#}"))
+    }
+}
+
 /// Units of sizes, longest first so that `MiB` is not read as `B`.
 const SIZE_UNITS: &[(&str, u64)] = &[
     ("KiB", 1 << 10),
@@ -1245,7 +1330,7 @@ fn quote(text: &str) -> String {
 }
 
 /// The largest binary unit that divides the size exactly, so the text reads back the same.
-fn format_size(bytes: usize) -> String {
+pub fn format_size(bytes: usize) -> String {
     let bytes = bytes as u64;
     for (unit, multiplier) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
         if bytes >= multiplier && bytes.is_multiple_of(multiplier) {
@@ -1330,14 +1415,27 @@ mod tests {
             (
                 "[windows]\ntail = \"1m\"",
                 &[],
-                "windows: unknown key (expected one of: server, store, webhooks, api, window, kubernetes, prometheus)",
+                "windows: unknown key (expected one of: server, store, webhooks, api, window, collect, kubernetes, prometheus)",
             ),
             (
                 "[webhooks.pagerduty]\nsigning_secret = \"x\"",
                 &[],
                 "webhooks.pagerduty.signing_secret: unknown key (expected one of: signing_secrets, signing_secrets_file, link_within, links)",
             ),
-            ("", &[("POSTMORTEMD_STORE__URI", "sqlite://x.db")], "store.uri: unknown key (expected one of: url)"),
+            (
+                "",
+                &[("POSTMORTEMD_STORE__URI", "sqlite://x.db")],
+                "store.uri: unknown key (expected one of: url, retention, max_evidence_bytes)",
+            ),
+            ("[store]\nretention = \"90 days\"", &[], "store.retention: \"90 days\" is not a duration like 90d"),
+            ("[store]\nretention = \"-3d\"", &[], "store.retention: \"-3d\" is negative, expected a duration like 90d"),
+            (
+                "[store]\nmax_evidence_bytes = 0",
+                &[],
+                "store.max_evidence_bytes: \"0\" is zero, expected a size like 4MiB",
+            ),
+            ("[collect]\nconcurrency = 0", &[], "collect.concurrency: \"0\" is zero, expected a positive number"),
+            ("[collect]\nmax_window = \"0s\"", &[], "collect.max_window: \"0s\" is zero, expected a duration like 5m"),
             (
                 "[webhooks.slack]\nurl = \"x\"",
                 &[],
@@ -1579,6 +1677,18 @@ mod tests {
         assert!(prometheus.queries[1].matchers.is_empty(), "no match: every incident");
         let rendered = settings_file("prometheus-rendered", &render(&settings));
         assert_eq!(load(Some(&rendered), env(&[]), &Overrides::default()).unwrap(), settings);
+    }
+
+    #[test]
+    fn retention_takes_days_and_weeks_and_renders_back() {
+        for (text, hours) in [("90d", 90 * 24), ("2w", 14 * 24), ("36h", 36), ("0s", 0)] {
+            let path = settings_file("retention", &format!("[store]\nretention = \"{text}\"\n"));
+            let settings = load(Some(&path), env(&[]), &Overrides::default()).unwrap();
+            assert_eq!(settings.store.retention, SignedDuration::from_hours(hours), "{text}");
+            let rendered = settings_file("retention-rendered", &render(&settings));
+            assert_eq!(load(Some(&rendered), env(&[]), &Overrides::default()).unwrap(), settings, "{text}");
+        }
+        assert!(render(&Settings::default()).contains("retention = \"90d\""));
     }
 
     #[test]

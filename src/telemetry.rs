@@ -112,6 +112,12 @@ pub struct Metrics {
     collect_duration: [Histogram; COLLECTORS.len()],
     collect_gaps: [AtomicU64; COLLECTORS.len()],
     collect_passes: AtomicU64,
+    evidence_budget_reached: AtomicU64,
+    store_bytes: AtomicU64,
+    store_free_bytes: AtomicU64,
+    pruned_incidents: AtomicU64,
+    /// Unix seconds of the last prune that finished; 0 before the first.
+    last_prune: AtomicU64,
 }
 
 impl Metrics {
@@ -154,6 +160,23 @@ impl Metrics {
     /// One collection pass stored.
     pub fn pass_stored(&self) {
         self.collect_passes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A pass found its incident's evidence at `store.max_evidence_bytes` and left lines out.
+    pub fn evidence_budget_reached(&self) {
+        self.evidence_budget_reached.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The store's size on disk as last read, and of that what is free for reuse.
+    pub fn store_size(&self, bytes: u64, free_bytes: u64) {
+        self.store_bytes.store(bytes, Ordering::Relaxed);
+        self.store_free_bytes.store(free_bytes, Ordering::Relaxed);
+    }
+
+    /// A prune finished at `at` (unix seconds), deleting `incidents`.
+    pub fn pruned(&self, incidents: u64, at: i64) {
+        self.pruned_incidents.fetch_add(incidents, Ordering::Relaxed);
+        self.last_prune.store(at.max(0) as u64, Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition (format 0.0.4) of every metric; `incidents_open` is
@@ -206,6 +229,36 @@ impl Metrics {
             let count = self.collect_gaps[collector_idx].load(Ordering::Relaxed);
             let _ = writeln!(text, "postmortemd_collect_gaps_total{{collector=\"{collector}\"}} {count}");
         }
+        let load = |value: &AtomicU64| value.load(Ordering::Relaxed);
+        let mut single = |name: &str, kind: &str, help: &str, value: u64| {
+            header(&mut text, name, kind, help);
+            let _ = writeln!(text, "{name} {value}");
+        };
+        single(
+            "postmortemd_evidence_budget_reached_total",
+            "counter",
+            "Passes that left log lines out because their incident's evidence reached store.max_evidence_bytes.",
+            load(&self.evidence_budget_reached),
+        );
+        single("postmortemd_store_bytes", "gauge", "Bytes the store's database takes on disk.", load(&self.store_bytes));
+        single(
+            "postmortemd_store_free_bytes",
+            "gauge",
+            "Bytes of the store's database freed by pruning and reused before it grows.",
+            load(&self.store_free_bytes),
+        );
+        single(
+            "postmortemd_store_pruned_incidents_total",
+            "counter",
+            "Resolved incidents deleted after store.retention, with their webhooks and evidence.",
+            load(&self.pruned_incidents),
+        );
+        single(
+            "postmortemd_store_last_prune_timestamp_seconds",
+            "gauge",
+            "When the last prune finished (unix seconds); 0 before the first.",
+            load(&self.last_prune),
+        );
         header(
             &mut text,
             "postmortemd_collect_duration_seconds",
@@ -424,6 +477,6 @@ postmortemd_timeline_build_seconds_count 5
             assert!(allowed.iter().any(|name| name == metric), "{line} outside its family {family}");
             assert!(value.parse::<f64>().is_ok(), "{line}: value not a number");
         }
-        assert_eq!(declared.len(), 8, "{declared:?}");
+        assert_eq!(declared.len(), 13, "{declared:?}");
     }
 }

@@ -178,3 +178,91 @@ fn a_second_daemon_on_the_same_file_refuses_to_start_and_names_the_holder() {
     let _ = restarted.wait();
     let _ = std::fs::remove_dir_all(&folder);
 }
+
+/// A "Prometheus" that takes every connection and never answers: a pass asking it hangs.
+async fn stalling_server() -> (u16, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    (port, accepted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_a_hanging_pass_within_the_grace_and_the_restart_runs_it_again() {
+    let folder = std::env::temp_dir().join(format!("postmortemd-sigterm-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::create_dir_all(&folder).unwrap();
+    let (prometheus_port, accepted) = stalling_server().await;
+    let config = folder.join("postmortemd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nshutdown_grace = \"2s\"\n[prometheus]\nurl = \"http://127.0.0.1:{prometheus_port}\"\n\
+             timeout = \"2m\"\nnode_clock = false\n"
+        ),
+    )
+    .unwrap();
+    let store = format!("sqlite://{}/postmortemd.db", folder.display());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_postmortemd"))
+            .args(["serve", "--config", config.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--store", &store])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("postmortemd serve starts")
+    };
+    let client = reqwest::Client::new();
+    let mut daemon = start();
+    wait_ready(&client, &base).await;
+    let response = client
+        .post(format!("{base}/webhooks/alertmanager"))
+        .header("content-type", "application/json")
+        .body(body(7))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    let waited = async |what: &str, check: &dyn Fn() -> bool| {
+        for _ in 0..300 {
+            if check() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{what}");
+    };
+    waited("the pass never asked Prometheus", &|| accepted.load(Ordering::SeqCst) > 0).await;
+
+    // The pass hangs on Prometheus (for up to 2 minutes a request); SIGTERM must not wait for it.
+    let asked = std::time::Instant::now();
+    let killed = Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = loop {
+        if let Some(status) = daemon.try_wait().unwrap() {
+            break status;
+        }
+        assert!(asked.elapsed() < Duration::from_secs(8), "still running 8 s after SIGTERM (grace 2 s)");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
+
+    // The job was given back: a restart runs the pass at once, not after its 10-minute lease.
+    let before = accepted.load(Ordering::SeqCst);
+    let mut daemon = start();
+    wait_ready(&client, &base).await;
+    waited("the restart did not run the stopped pass again", &|| accepted.load(Ordering::SeqCst) > before).await;
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let _ = std::fs::remove_dir_all(&folder);
+}

@@ -173,6 +173,9 @@ async fn run(
     settings.store.url = format!("sqlite://{}/postmortemd.db", folder.display());
     settings.kubernetes.kubeconfig = Some(fake.kubeconfig(&folder));
     settings.kubernetes.recollect_every = SignedDuration::from_secs(1);
+    // The incident is replayed days after its alerts started, so while it is open its span
+    // reaches back days: more than the default collect.max_window, which would cut it.
+    settings.collect.max_window = SignedDuration::from_hours(24 * 30);
     settings.prometheus.url = prometheus_url;
     settings.prometheus.timeout = SignedDuration::from_secs(5);
     settings.prometheus.queries = vec![PrometheusQuery {

@@ -108,6 +108,10 @@ fn jobs(store: &Store, collector: Arc<Recording>, stored: Arc<Mutex<Vec<i64>>>) 
             recollect_every: minutes(5),
             lease: minutes(10),
             horizon: SignedDuration::from_hours(24),
+            retention: SignedDuration::from_hours(90 * 24),
+            max_evidence_bytes: 1 << 30,
+            max_window: SignedDuration::from_hours(24),
+            concurrency: 4,
         },
         metrics: Arc::new(Metrics::new()),
         on_stored: Arc::new(move |incident| stored.lock().unwrap().push(incident)),
@@ -395,5 +399,271 @@ async fn a_page_only_incident_scopes_its_pagerduty_service() {
     let calls = collector.calls.lock().unwrap().clone();
     assert!(calls[0].0.alerts.is_empty());
     assert_eq!(calls[0].0.pagerduty_services, ["Checkout API", "PSVC42"]);
+    let _ = std::fs::remove_dir_all(folder);
+}
+
+/// A firing notification of its own alert group `name` (so each is its own incident).
+fn firing_group(name: &str, starts_at: Timestamp, received_at: Timestamp) -> AlertmanagerIntake {
+    let mut intake = notification(AlertStatus::Firing, starts_at, None, received_at);
+    intake.group_key = format!("{{}}:{{alertname=\"{name}\"}}");
+    intake.dedup_key = format!("{name}{received_at}");
+    intake.title = name.to_owned();
+    intake
+}
+
+#[tokio::test]
+async fn incidents_past_retention_are_pruned_with_their_evidence_and_the_rest_is_kept() {
+    let (store, folder) = store().await;
+    let now = at("2026-11-27T10:00:00Z");
+    let days = |n: i64| SignedDuration::from_hours(24 * n);
+    // Resolved 100 days ago, with evidence; resolved 10 days ago; open for 200 days.
+    let old_fired = now - days(101);
+    let old = store.record_alertmanager(firing_group("Old", old_fired, old_fired), minutes(30)).await.unwrap();
+    let collector = Arc::new(Recording::default());
+    let jobs = jobs(&store, collector.clone(), Arc::new(Mutex::new(Vec::new())));
+    assert_eq!(jobs.run_due(old_fired + minutes(1)).await.unwrap(), 1);
+    let mut resolved = notification(AlertStatus::Resolved, old_fired, Some(now - days(100)), now - days(100));
+    resolved.group_key = "{}:{alertname=\"Old\"}".into();
+    store.record_alertmanager(resolved, minutes(30)).await.unwrap();
+    let recent_fired = now - days(11);
+    let recent =
+        store.record_alertmanager(firing_group("Recent", recent_fired, recent_fired), minutes(30)).await.unwrap();
+    let mut resolved = notification(AlertStatus::Resolved, recent_fired, Some(now - days(10)), now - days(10));
+    resolved.group_key = "{}:{alertname=\"Recent\"}".into();
+    store.record_alertmanager(resolved, minutes(30)).await.unwrap();
+    let open =
+        store.record_alertmanager(firing_group("Open", now - days(200), now - days(200)), minutes(30)).await.unwrap();
+    let old = old.incident_id.unwrap();
+    assert!(!store.evidence(old).await.unwrap().logs.is_empty(), "the old incident had evidence");
+    let webhooks_before = store.count_webhooks().await.unwrap();
+
+    let pruned = jobs.housekeeping(now).await.unwrap();
+    assert_eq!((pruned.incidents, pruned.webhooks, pruned.log_chunks), (1, 2, 1));
+    assert_eq!(store.incident(old).await.unwrap(), None, "the old incident is gone");
+    let evidence = store.evidence(old).await.unwrap();
+    assert!(evidence.logs.is_empty() && evidence.objects.is_empty() && evidence.gaps.is_empty());
+    assert_eq!(store.collection(old).await.unwrap(), None, "its job is gone");
+    assert_eq!(store.count_webhooks().await.unwrap(), webhooks_before - 2);
+    for kept in [recent.incident_id.unwrap(), open.incident_id.unwrap()] {
+        assert!(store.incident(kept).await.unwrap().is_some(), "incident {kept} is within retention or open");
+    }
+    let exposition = jobs.metrics.render(0);
+    assert!(exposition.contains("postmortemd_store_pruned_incidents_total 1\n"), "{exposition}");
+    assert!(
+        exposition.contains(&format!("postmortemd_store_last_prune_timestamp_seconds {}\n", now.as_second())),
+        "{exposition}"
+    );
+    let bytes: u64 = exposition
+        .lines()
+        .find_map(|line| line.strip_prefix("postmortemd_store_bytes "))
+        .and_then(|value| value.parse().ok())
+        .expect("the store's size is exported");
+    assert!(bytes > 0);
+    // A second prune finds nothing more; zero retention keeps everything.
+    assert_eq!(jobs.housekeeping(now).await.unwrap(), Default::default());
+    let mut forever = jobs;
+    forever.schedule.retention = SignedDuration::ZERO;
+    assert_eq!(forever.housekeeping(now + days(1000)).await.unwrap(), Default::default());
+    assert!(store.incident(recent.incident_id.unwrap()).await.unwrap().is_some());
+    let _ = std::fs::remove_dir_all(folder);
+}
+
+/// Streams `n_chunks` chunks of incompressible lines of 4 KiB for each of two containers.
+struct Chatty {
+    n_chunks: usize,
+}
+
+impl Collector for Chatty {
+    fn name(&self) -> &'static str {
+        "kubernetes"
+    }
+
+    fn pass<'a>(
+        &'a self,
+        scope: &'a Scope,
+        _cursors: &'a BTreeMap<String, LogCursor>,
+        on_chunk: ChunkSink<'a>,
+    ) -> PassFuture<'a> {
+        Box::pin(async move {
+            let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+            for container in ["app", "sidecar"] {
+                for chunk_idx in 0..self.n_chunks {
+                    let time = scope.start + SignedDuration::from_secs(60 * chunk_idx as i64);
+                    let mut lines = String::new();
+                    while lines.len() < 4096 {
+                        let mut noise = String::new();
+                        for _ in 0..6 {
+                            state ^= state << 13;
+                            state ^= state >> 7;
+                            state ^= state << 17;
+                            noise.push_str(&format!("{state:016x}"));
+                        }
+                        lines.push_str(&format!(
+                            "[pod/api-1/{container}] {} noise {noise}\n",
+                            time.strftime("%Y-%m-%dT%H:%M:%S.%9fZ")
+                        ));
+                    }
+                    on_chunk(LogChunk {
+                        namespace: "shop".into(),
+                        pod: "api-1".into(),
+                        container: container.into(),
+                        lines: lines.into_bytes(),
+                    });
+                }
+            }
+            Pass::default()
+        })
+    }
+}
+
+#[tokio::test]
+async fn evidence_stops_at_max_evidence_bytes_with_a_gap_per_stream_cut() {
+    let (store, folder) = store().await;
+    let fired = at("2026-11-27T10:00:00Z");
+    let incident = store
+        .record_alertmanager(firing_group("Chatty", fired, fired), minutes(30))
+        .await
+        .unwrap()
+        .incident_id
+        .unwrap();
+    let mut jobs = jobs(&store, Arc::new(Recording::default()), Arc::new(Mutex::new(Vec::new())));
+    jobs.collectors = vec![Arc::new(Chatty { n_chunks: 10 })];
+    let limit = 8 << 10;
+    jobs.schedule.max_evidence_bytes = limit;
+    assert_eq!(jobs.run_due(fired + minutes(1)).await.unwrap(), 1);
+    let used = store.evidence_bytes(incident).await.unwrap();
+    assert!(used <= limit, "{used} bytes stored, limit {limit}");
+    assert!(used > limit / 2, "the budget was used, not refused whole: {used}");
+    let evidence = store.evidence(incident).await.unwrap();
+    let cut: Vec<(String, Timestamp, Timestamp)> = evidence
+        .gaps
+        .iter()
+        .filter(|gap| gap.reason.contains("store.max_evidence_bytes (8KiB) reached"))
+        .map(|gap| (gap.source.to_string(), gap.start, gap.end))
+        .collect();
+    let start = fired - minutes(20);
+    // The budget ran out inside app's stream: its gap starts at its first chunk not stored
+    // (each chunk is about 2 KiB compressed); sidecar's whole stream was cut.
+    assert_eq!(cut.len(), 2, "{cut:?} of {:?}", evidence.gaps);
+    assert_eq!(cut[0].0, "logs shop/api-1/app");
+    assert!(cut[0].1 > start && cut[0].1 < start + minutes(10), "{cut:?}");
+    assert_eq!(cut[1], ("logs shop/api-1/sidecar".to_owned(), start, fired + minutes(1)));
+    assert!(jobs.metrics.render(0).contains("postmortemd_evidence_budget_reached_total 1\n"));
+    // The next pass stores nothing more and widens the same gaps.
+    assert_eq!(jobs.run_due(fired + minutes(6)).await.unwrap(), 1);
+    assert_eq!(store.evidence_bytes(incident).await.unwrap(), used);
+    let evidence = store.evidence(incident).await.unwrap();
+    assert_eq!(evidence.gaps.len(), 2, "{:?}", evidence.gaps);
+    assert!(evidence.gaps.iter().all(|gap| gap.end == fired + minutes(6)));
+    let _ = std::fs::remove_dir_all(folder);
+}
+
+#[tokio::test]
+async fn a_span_longer_than_max_window_is_cut_to_its_most_recent_part_with_a_gap() {
+    let (store, folder) = store().await;
+    let received = at("2026-11-27T10:00:00Z");
+    // An alert that says it started in year 1: collected over the last day only.
+    let incident = store
+        .record_alertmanager(firing_group("Ancient", at("0001-01-01T00:00:01Z"), received), minutes(30))
+        .await
+        .unwrap()
+        .incident_id
+        .unwrap();
+    let collector = Arc::new(Recording::default());
+    let jobs = jobs(&store, collector.clone(), Arc::new(Mutex::new(Vec::new())));
+    let now = received + minutes(1);
+    assert_eq!(jobs.run_due(now).await.unwrap(), 1);
+    let calls = collector.calls.lock().unwrap().clone();
+    assert_eq!((calls[0].0.start, calls[0].0.end), (now - SignedDuration::from_hours(24), now));
+    let gaps = store.evidence(incident).await.unwrap().gaps;
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert_eq!(gaps[0].source.to_string(), "collection");
+    assert!(gaps[0].reason.starts_with("collect.max_window (24h) cut the collection span"), "{}", gaps[0].reason);
+    assert_eq!((gaps[0].start, gaps[0].end), (at("0000-12-31T23:40:01Z"), now - SignedDuration::from_hours(24)));
+    let _ = std::fs::remove_dir_all(folder);
+}
+
+/// Waits in every pass until `expected` passes are inside at once (or gives up), and never
+/// finishes the pass of the incident titled `Stuck`.
+struct Gathering {
+    inside: tokio::sync::Semaphore,
+    expected: u32,
+    most_at_once: Mutex<usize>,
+}
+
+impl Collector for Gathering {
+    fn name(&self) -> &'static str {
+        "kubernetes"
+    }
+
+    fn pass<'a>(
+        &'a self,
+        scope: &'a Scope,
+        _cursors: &'a BTreeMap<String, LogCursor>,
+        _on_chunk: ChunkSink<'a>,
+    ) -> PassFuture<'a> {
+        Box::pin(async move {
+            self.inside.add_permits(1);
+            let stuck = scope.alerts.iter().any(|alert| alert.name == "Stuck");
+            let gathered = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+                loop {
+                    let now_inside = self.inside.available_permits();
+                    {
+                        let mut most = self.most_at_once.lock().unwrap();
+                        *most = (*most).max(now_inside);
+                    }
+                    if now_inside >= self.expected as usize {
+                        return;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+            })
+            .await;
+            assert!(gathered.is_ok(), "passes did not run at once");
+            if stuck {
+                std::future::pending::<()>().await;
+            }
+            Pass::default()
+        })
+    }
+}
+
+#[tokio::test]
+async fn incidents_are_collected_at_once_and_a_stuck_one_holds_up_no_other() {
+    let (store, folder) = store().await;
+    let fired = at("2026-11-27T10:00:00Z");
+    for name in ["Stuck", "Second", "Third"] {
+        let mut intake = firing_group(name, fired, fired);
+        // The incident's alerts are read from the stored body.
+        intake.body = String::from_utf8(intake.body).unwrap().replace("HighErrorRate", name).into_bytes();
+        store.record_alertmanager(intake, minutes(30)).await.unwrap();
+    }
+    let gathering =
+        Arc::new(Gathering { inside: tokio::sync::Semaphore::new(0), expected: 3, most_at_once: Mutex::new(0) });
+    let mut jobs = jobs(&store, Arc::new(Recording::default()), Arc::new(Mutex::new(Vec::new())));
+    jobs.collectors = vec![gathering.clone()];
+    jobs.schedule.concurrency = 3;
+    let jobs = Arc::new(jobs);
+    let running = tokio::spawn({
+        let jobs = jobs.clone();
+        async move { jobs.run_due(fired + minutes(1)).await }
+    });
+    // The two others are stored while the stuck one still runs.
+    let mut waited = 0;
+    while store.incidents(&Default::default()).await.unwrap().len() != 3
+        || futures::future::join_all((1..=3).map(|id| store.passes(id)))
+            .await
+            .iter()
+            .filter(|n| matches!(n, Ok(1)))
+            .count()
+            < 2
+    {
+        assert!(waited < 400, "the other incidents' passes were not stored while one was stuck");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    assert_eq!(*gathering.most_at_once.lock().unwrap(), 3, "three passes ran at once");
+    assert!(!running.is_finished(), "the stuck pass is still running");
+    running.abort();
     let _ = std::fs::remove_dir_all(folder);
 }

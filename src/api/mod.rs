@@ -147,8 +147,13 @@ pub async fn serve(state: AppState, collectors: Vec<Arc<dyn Collector>>) -> std:
         tracing::info!(collectors = ?names, "Collecting evidence for incidents.");
         tokio::spawn(state.jobs(collectors).run(std::time::Duration::from_secs(1), stop))
     });
-    let served = serve_on(listener, state, crate::shutdown::signal()).await;
-    let _ = stop_jobs.send(true);
+    // Collection stops at the signal, beside the server's drain: a pass in flight is given
+    // back at once (it runs again from its cursors at the next start), within the grace.
+    let shutdown = async move {
+        crate::shutdown::signal().await;
+        let _ = stop_jobs.send(true);
+    };
+    let served = serve_on(listener, state, shutdown).await;
     if let Some(jobs) = jobs {
         let _ = jobs.await;
     }

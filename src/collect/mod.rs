@@ -87,6 +87,19 @@ impl LogChunk {
     pub fn key(&self) -> String {
         format!("{}/{}/{}", self.namespace, self.pod, self.container)
     }
+
+    /// The kubelet time of the chunk's first line, if it reads as one.
+    pub fn first_time(&self) -> Option<Instant> {
+        let line = self.lines.split(|byte| *byte == b'\n').next()?;
+        let line = std::str::from_utf8(line).ok()?;
+        let (_, rest) = line.split_once("] ")?;
+        crate::ingest::json::parse_time(rest.split(' ').next()?)
+    }
+
+    /// The stream the chunk is of, as rows and gaps name it.
+    pub fn stream(&self) -> crate::record::Stream {
+        crate::record::Stream::container(Some(&self.namespace), &self.pod, &self.container)
+    }
 }
 
 /// Where a container's log resumes. The API's `sinceTime` has whole seconds, so the next

@@ -103,6 +103,22 @@ pub struct StoredWebhook {
     pub body: Vec<u8>,
 }
 
+/// What one [`Store::prune`] deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub incidents: u64,
+    pub webhooks: u64,
+    pub log_chunks: u64,
+}
+
+/// The store's size on disk: what its database holds, and of that what is free for reuse
+/// (pages pruning freed).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreSize {
+    pub bytes: u64,
+    pub free_bytes: u64,
+}
+
 /// Filters of `GET /api/v1/incidents`.
 #[derive(Clone, Debug, Default)]
 pub struct IncidentFilter {
@@ -195,6 +211,13 @@ impl Store {
         dispatch!(self, backend => backend.claim_job(now, lease_until).await)
     }
 
+    /// Gives back a job this daemon claimed until `lease_until` and will not finish (it is
+    /// shutting down): due again at once, for any daemon. A lease another daemon took since
+    /// (after this one's ran out) is left alone.
+    pub async fn release_job(&self, incident_id: i64, lease_until: Instant) -> Result<bool> {
+        dispatch!(self, backend => backend.release_job(incident_id, lease_until).await)
+    }
+
     /// Deletes the log chunks a pass numbered `pass` left behind: a pass that is run again
     /// (its daemon crashed before [`Store::store_pass`]) starts from nothing.
     pub async fn clear_log_chunks(&self, incident_id: i64, pass: i64) -> Result<u64> {
@@ -234,6 +257,24 @@ impl Store {
     /// Where an incident's collection stands, if it has a job.
     pub async fn collection(&self, incident_id: i64) -> Result<Option<Collection>> {
         dispatch!(self, backend => backend.collection(incident_id).await)
+    }
+
+    /// Deletes every incident resolved before `resolved_before` and quiet since, evidence
+    /// first, then its job, webhooks and row (`store.retention`); also webhooks of no
+    /// incident received before it. An incident that fires again meanwhile is kept.
+    pub async fn prune(&self, resolved_before: Instant) -> Result<Pruned> {
+        dispatch!(self, backend => backend.prune(resolved_before).await)
+    }
+
+    /// Bytes an incident's evidence takes in the store (compressed bodies, every pass,
+    /// counted or not): what `store.max_evidence_bytes` bounds.
+    pub async fn evidence_bytes(&self, incident_id: i64) -> Result<u64> {
+        dispatch!(self, backend => backend.evidence_bytes(incident_id).await)
+    }
+
+    /// The store's size on disk (`/metrics`).
+    pub async fn size(&self) -> Result<StoreSize> {
+        dispatch!(self, backend => backend.size().await)
     }
 
     /// How many passes an incident's evidence has had: part of its timeline's cache key.

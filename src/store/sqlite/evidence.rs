@@ -65,6 +65,21 @@ impl SqliteStore {
         }))
     }
 
+    /// [`crate::store::Store::release_job`].
+    pub(in crate::store) async fn release_job(&self, incident_id: i64, lease_until: Instant) -> Result<bool> {
+        let mut transaction = self.begin().await?;
+        let done = sqlx::query(
+            "UPDATE collection_jobs SET lease_until_ms = NULL WHERE incident_id = ? AND lease_until_ms = ?",
+        )
+        .bind(incident_id)
+        .bind(millis(lease_until))
+        .execute(&mut *transaction)
+        .await
+        .map_err(query_error("release collection job"))?;
+        transaction.commit().await.map_err(query_error("commit"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// [`crate::store::Store::clear_log_chunks`].
     pub(in crate::store) async fn clear_log_chunks(&self, incident_id: i64, pass: i64) -> Result<u64> {
         let mut transaction = self.begin().await?;

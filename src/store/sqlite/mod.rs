@@ -30,6 +30,7 @@ use crate::incident::grouping::{IncidentState, PageLink, PageLinkStep, episode_f
 use crate::record::Instant;
 
 mod evidence;
+mod retention;
 
 pub(super) fn millis(instant: Instant) -> i64 {
     instant.as_millisecond()

@@ -1,0 +1,132 @@
+//! The SQLite store's bounds on disk (the rules are `store`'s: [`crate::store::Store::prune`],
+//! [`crate::store::Store::evidence_bytes`]). Pruning deletes an incident's evidence in small
+//! transactions first (a large incident's logs must not hold SQLite's write lock for long:
+//! webhooks wait on it), then its job, webhooks and row in one, so a crash mid-prune leaves an
+//! incident with less evidence, never evidence without its incident. SQLite reuses the pages
+//! freed; the file does not shrink, it stops growing.
+
+use sqlx::Row;
+
+use super::{SqliteStore, millis, query_error};
+use crate::record::Instant;
+use crate::store::{IncidentStatus, Pruned, Result, StoreSize};
+
+/// Log chunks deleted per transaction while pruning.
+const PRUNE_CHUNKS: i64 = 64;
+
+impl SqliteStore {
+    /// [`crate::store::Store::prune`].
+    pub(in crate::store) async fn prune(&self, resolved_before: Instant) -> Result<Pruned> {
+        let mut pruned = Pruned::default();
+        let candidates = sqlx::query(
+            "SELECT id FROM incidents WHERE status = ? AND resolved_at_ms IS NOT NULL AND resolved_at_ms < ? \
+             AND last_signal_at_ms < ? ORDER BY resolved_at_ms, id",
+        )
+        .bind(IncidentStatus::Resolved.as_str())
+        .bind(millis(resolved_before))
+        .bind(millis(resolved_before))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_error("incidents past retention"))?;
+        for row in &candidates {
+            let incident_id: i64 = row.get(0);
+            loop {
+                let mut transaction = self.begin().await?;
+                let done = sqlx::query(
+                    "DELETE FROM evidence_logs WHERE id IN \
+                     (SELECT id FROM evidence_logs WHERE incident_id = ? LIMIT ?)",
+                )
+                .bind(incident_id)
+                .bind(PRUNE_CHUNKS)
+                .execute(&mut *transaction)
+                .await
+                .map_err(query_error("prune log chunks"))?;
+                transaction.commit().await.map_err(query_error("commit"))?;
+                pruned.log_chunks += done.rows_affected();
+                if done.rows_affected() < PRUNE_CHUNKS as u64 {
+                    break;
+                }
+            }
+            let mut transaction = self.begin().await?;
+            // Still past retention? A late notification may have reopened it meanwhile: then
+            // it keeps what is left, and the next prune looks again.
+            let still = sqlx::query(
+                "SELECT 1 FROM incidents WHERE id = ? AND status = ? AND resolved_at_ms < ? AND last_signal_at_ms < ?",
+            )
+            .bind(incident_id)
+            .bind(IncidentStatus::Resolved.as_str())
+            .bind(millis(resolved_before))
+            .bind(millis(resolved_before))
+            .fetch_optional(&mut *transaction)
+            .await
+            .map_err(query_error("incident past retention"))?;
+            if still.is_none() {
+                continue;
+            }
+            for (statement, query) in [
+                ("DELETE FROM evidence_logs WHERE incident_id = ?", "prune log chunks"),
+                ("DELETE FROM evidence_objects WHERE incident_id = ?", "prune objects"),
+                ("DELETE FROM evidence_files WHERE incident_id = ?", "prune files"),
+                ("DELETE FROM evidence_gaps WHERE incident_id = ?", "prune gaps"),
+                ("DELETE FROM collection_jobs WHERE incident_id = ?", "prune collection job"),
+            ] {
+                sqlx::query(statement)
+                    .bind(incident_id)
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(query_error(query))?;
+            }
+            let webhooks = sqlx::query("DELETE FROM webhooks WHERE incident_id = ?")
+                .bind(incident_id)
+                .execute(&mut *transaction)
+                .await
+                .map_err(query_error("prune webhooks"))?;
+            sqlx::query("DELETE FROM incidents WHERE id = ?")
+                .bind(incident_id)
+                .execute(&mut *transaction)
+                .await
+                .map_err(query_error("prune incident"))?;
+            transaction.commit().await.map_err(query_error("commit"))?;
+            pruned.incidents += 1;
+            pruned.webhooks += webhooks.rows_affected();
+        }
+        // Webhooks of no incident (PagerDuty's pagey.ping) age out by their arrival.
+        let mut transaction = self.begin().await?;
+        let loose = sqlx::query("DELETE FROM webhooks WHERE incident_id IS NULL AND received_at_ms < ?")
+            .bind(millis(resolved_before))
+            .execute(&mut *transaction)
+            .await
+            .map_err(query_error("prune webhooks of no incident"))?;
+        transaction.commit().await.map_err(query_error("commit"))?;
+        pruned.webhooks += loose.rows_affected();
+        Ok(pruned)
+    }
+
+    /// [`crate::store::Store::evidence_bytes`].
+    pub(in crate::store) async fn evidence_bytes(&self, incident_id: i64) -> Result<u64> {
+        let row = sqlx::query(
+            "SELECT (SELECT COALESCE(SUM(LENGTH(body)), 0) FROM evidence_logs WHERE incident_id = ?) \
+             + (SELECT COALESCE(SUM(LENGTH(body)), 0) FROM evidence_objects WHERE incident_id = ?) \
+             + (SELECT COALESCE(SUM(LENGTH(body)), 0) FROM evidence_files WHERE incident_id = ?)",
+        )
+        .bind(incident_id)
+        .bind(incident_id)
+        .bind(incident_id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(query_error("evidence bytes"))?;
+        Ok(row.get::<i64, _>(0).max(0) as u64)
+    }
+
+    /// [`crate::store::Store::size`].
+    pub(in crate::store) async fn size(&self) -> Result<StoreSize> {
+        let row = sqlx::query(
+            "SELECT page_count * page_size, freelist_count * page_size \
+             FROM pragma_page_count(), pragma_page_size(), pragma_freelist_count()",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(query_error("store size"))?;
+        Ok(StoreSize { bytes: row.get::<i64, _>(0).max(0) as u64, free_bytes: row.get::<i64, _>(1).max(0) as u64 })
+    }
+}
