@@ -188,6 +188,8 @@ pub struct PrometheusSettings {
     pub step: SignedDuration,
     /// How long one request may take (sent to Prometheus as its query `timeout` too).
     pub timeout: SignedDuration,
+    /// How long one query may take in a pass, over all its ranges and retries.
+    pub query_budget: SignedDuration,
     /// Whether node-exporter clock series are queried for the nodes of the target pods.
     pub node_clock: bool,
     /// `[[prometheus.queries]]`, in file order.
@@ -211,6 +213,7 @@ impl Default for PrometheusSettings {
             url: String::new(),
             step: SignedDuration::from_secs(15),
             timeout: SignedDuration::from_secs(30),
+            query_budget: SignedDuration::from_mins(2),
             node_clock: true,
             queries: Vec::new(),
         }
@@ -546,6 +549,13 @@ static KEYS: &[Section] = &[
                 slot: &Scalar { at: at!(prometheus.timeout), format: STEP },
                 help: "How long one query may take, also sent to Prometheus as its query timeout\n\
                        (a slow query comes back as Prometheus' own `timeout` error: a gap).",
+            },
+            Key {
+                name: "query_budget",
+                slot: &Scalar { at: at!(prometheus.query_budget), format: POSITIVE_DURATION },
+                help: "How long one query may take in a pass over all its ranges and retries; the ranges not\n\
+                       asked by then are one gap naming this key. A query's points are bounded too: at most\n\
+                       `collect.max_window` / `step`, in requests of at most 11,000.",
             },
             Key {
                 name: "node_clock",

@@ -240,7 +240,12 @@ impl Metrics {
             "Passes that left log lines out because their incident's evidence reached store.max_evidence_bytes.",
             load(&self.evidence_budget_reached),
         );
-        single("postmortemd_store_bytes", "gauge", "Bytes the store's database takes on disk.", load(&self.store_bytes));
+        single(
+            "postmortemd_store_bytes",
+            "gauge",
+            "Bytes the store's database takes on disk.",
+            load(&self.store_bytes),
+        );
         single(
             "postmortemd_store_free_bytes",
             "gauge",

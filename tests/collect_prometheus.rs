@@ -102,6 +102,7 @@ fn settings(url: &str, step: &str, queries: &[Rule]) -> PrometheusSettings {
         url: url.to_owned(),
         step: step.parse().unwrap(),
         timeout: SignedDuration::from_secs(30),
+        query_budget: SignedDuration::from_mins(2),
         node_clock: true,
         queries: queries
             .iter()

@@ -144,6 +144,7 @@ pub struct PrometheusCollector {
     url: String,
     step: SignedDuration,
     timeout: SignedDuration,
+    query_budget: Duration,
     node_clock: bool,
     queries: Vec<PrometheusQuery>,
     retry: RetryPolicy,
@@ -173,6 +174,7 @@ impl PrometheusCollector {
             url,
             step: settings.step,
             timeout: settings.timeout,
+            query_budget: settings.query_budget.unsigned_abs(),
             node_clock: settings.node_clock,
             queries: settings.queries.clone(),
             retry: RetryPolicy::default(),
@@ -235,7 +237,24 @@ impl PrometheusCollector {
         let mut unreachable: Option<String> = metadata.unreachable;
         for query in &planned {
             let mut bodies = Vec::with_capacity(ranges.len());
-            for range in &ranges {
+            let started = tokio::time::Instant::now();
+            for (range_idx, range) in ranges.iter().enumerate() {
+                if started.elapsed() >= self.query_budget {
+                    // The rest of the span is one gap: the budget is the query's, not each range's.
+                    let last = ranges.last().unwrap_or(range);
+                    pass.gaps.push(GapRecord {
+                        source: query_gap_source(query),
+                        start: instant(range.start_ms).unwrap_or(scope.start),
+                        end: instant(last.end_ms).unwrap_or(scope.end),
+                        reason: format!(
+                            "prometheus.query_budget ({:#}) spent after {range_idx} of {} ranges: the rest of the span was not asked",
+                            SignedDuration::try_from(self.query_budget).unwrap_or_default(),
+                            ranges.len()
+                        ),
+                        node: None,
+                    });
+                    break;
+                }
                 let result = match &unreachable {
                     Some(reason) => Err(reason.clone()),
                     None => self.query_range(query, *range).await.map_err(|error| {
@@ -249,10 +268,7 @@ impl PrometheusCollector {
                 match result {
                     Ok(body) => bodies.push(body),
                     Err(reason) => pass.gaps.push(GapRecord {
-                        source: GapSource::Other(format!(
-                            "prometheus: {}",
-                            query.name.as_deref().unwrap_or(&query.promql)
-                        )),
+                        source: query_gap_source(query),
                         start: instant(range.start_ms).unwrap_or(scope.start),
                         end: instant(range.end_ms).unwrap_or(scope.end),
                         reason,
@@ -411,6 +427,11 @@ fn root_cause(error: &reqwest::Error) -> String {
         Some(std::io::ErrorKind::TimedOut) => "timed out".to_owned(),
         _ => source.to_string(),
     }
+}
+
+/// The gap source of a query: `prometheus: <name or PromQL>`.
+fn query_gap_source(query: &PlannedQuery) -> GapSource {
+    GapSource::Other(format!("prometheus: {}", query.name.as_deref().unwrap_or(&query.promql)))
 }
 
 /// `backoff` scaled to 50–100 %, so that retries of many queries do not fall in step.
@@ -1238,6 +1259,38 @@ mod tests {
                 "prometheus at {url} answered queue with more than 64 bytes; ask for fewer series or a coarser step"
             )]
         );
+    }
+
+    #[tokio::test]
+    async fn a_query_stops_at_its_budget_and_the_ranges_not_asked_are_one_gap() {
+        // Five days at 15 s are three ranges; the first one alone spends the 1 s budget.
+        let (url, _requests) = scripted_server(vec![None]).await;
+        let mut settings = PrometheusSettings {
+            url: url.clone(),
+            timeout: SignedDuration::from_secs(1),
+            queries: vec![rule("queue", &[], "queue_depth")],
+            ..PrometheusSettings::default()
+        };
+        settings.query_budget = SignedDuration::from_secs(1);
+        let collector = PrometheusCollector::new(&settings).unwrap().with_retry(RetryPolicy {
+            tries: 1,
+            first_backoff: Duration::from_millis(20),
+            max_sleep: Duration::from_secs(1),
+        });
+        let scope = scope("2025-02-01T00:00:00Z", "2025-02-06T00:00:00Z");
+        assert_eq!(split_ranges(scope.start.as_millisecond(), scope.end.as_millisecond(), 15_000).len(), 3);
+        let pass = collector.pass(&scope).await;
+        let gaps: Vec<(String, Instant, Instant, &str)> =
+            pass.gaps.iter().map(|gap| (gap.source.to_string(), gap.start, gap.end, gap.reason.as_str())).collect();
+        assert_eq!(gaps.len(), 2, "{gaps:?}");
+        assert_eq!(gaps[0].3, format!("prometheus at {url} did not answer queue within 1s"));
+        assert_eq!(gaps[1].0, "prometheus: queue");
+        assert_eq!(
+            gaps[1].3,
+            "prometheus.query_budget (1s) spent after 1 of 3 ranges: the rest of the span was not asked"
+        );
+        assert_eq!((gaps[0].1, gaps[1].2), (scope.start, scope.end), "the two gaps cover the span");
+        assert!(gaps[1].1 > gaps[0].2, "{gaps:?}");
     }
 
     #[test]
