@@ -16,7 +16,9 @@
 # The smoke run starts a fresh container of the committed image with `buildah run --isolation
 # chroot --network host` and checks: `--version` answers the version of Cargo.toml; `serve`
 # with its store in the data folder answers /healthz and /readyz on a loopback port, runs as
-# uid/gid 65532 and writes its database owned by them, and stops on SIGTERM with status 0.
+# uid/gid 65532 and writes its database owned by them, and stops on SIGTERM with status 0;
+# its HTTPS client (Prometheus, here an `openssl s_server`) refuses a certificate whose CA is
+# not in the image's /etc/ssl/certs/ca-certificates.crt and trusts it once the CA is added there.
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -52,8 +54,10 @@ work=$(mktemp -d)
 container=""
 smoke=""
 server=""
+tls_server=""
 cleanup() {
     if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; fi
+    if [ -n "$tls_server" ]; then kill "$tls_server" 2>/dev/null || true; fi
     if [ -n "$smoke" ]; then buildah rm "$smoke" >/dev/null || true; fi
     if [ -n "$container" ]; then buildah rm "$container" >/dev/null || true; fi
     rm -rf "$work"
@@ -89,63 +93,127 @@ container=""
 assembled=$SECONDS
 
 step "smoke: a fresh container of $image"
+# Until "$@" succeeds, for at most 30 s.
+wait_for() {
+    local what=$1
+    shift
+    for _ in $(seq 300); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    fail "no $what within 30 s"
+}
+
+# An HTTPS server for the TLS check, with a certificate for 127.0.0.1 from a throwaway CA.
+# openssl s_server logs what a client does: an "unknown ca" alert when it refuses the
+# certificate, the request when it trusts it. It quits at the end of its input, so its input
+# is a FIFO that this script holds open (fd 3).
+tls=$work/tls
+mkdir "$tls"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=postmortemd-smoke-ca \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign \
+    -keyout "$tls/ca.key" -out "$tls/ca.crt" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
+    -keyout "$tls/server.key" -out "$tls/server.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$tls/server.ext"
+openssl x509 -req -days 1 -in "$tls/server.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" -CAcreateserial \
+    -extfile "$tls/server.ext" -out "$tls/server.crt" 2>/dev/null
+mkfifo "$tls/input"
+openssl s_server -accept 127.0.0.1:0 -cert "$tls/server.crt" -key "$tls/server.key" <"$tls/input" >"$tls/log" 2>&1 &
+tls_server=$!
+exec 3>"$tls/input"
+wait_for "port from openssl s_server" grep -q '^ACCEPT ' "$tls/log"
+tls_url=https://$(grep -o '^ACCEPT .*' "$tls/log" | cut -d' ' -f2)
+
 # What the image says: `buildah run` takes its user and working folder, not its entrypoint.
 smoke=$(buildah from --pull=never "$image")
-run=(buildah run --isolation chroot --network host "$smoke" --)
+run=(buildah run --isolation chroot --network host --env "POSTMORTEMD_PROMETHEUS__URL=$tls_url" "$smoke" --)
 entrypoint=$(buildah inspect --format '{{index .OCIv1.Config.Entrypoint 0}}' "$image")
 user=$(buildah inspect --format '{{.OCIv1.Config.User}}' "$image")
 data=$(buildah inspect --format '{{.OCIv1.Config.WorkingDir}}' "$image")
-[ "${user%%:*}" != 0 ] || fail "the image runs as root"
+uid=${user%%:*}
+gid=${user##*:}
+[ "$uid" != 0 ] || fail "the image runs as root"
 
-answer=$("${run[@]}" "$entrypoint" --version)
+answer=$("${run[@]}" "$entrypoint" --version 2>"$work/version.err")
 echo "$answer"
-[ "$answer" = "postmortemd $version" ] || fail "--version answered \"$answer\", not postmortemd $version"
+[ "$answer" = "postmortemd $version" ] ||
+    fail "--version answered \"$answer\", not postmortemd $version; buildah run said: $(cat "$work/version.err")"
 
-# Port 0: the kernel picks a free one, which the log's "Listening." line names.
-log=$work/serve.log
-"${run[@]}" "$entrypoint" serve --listen 127.0.0.1:0 --store "sqlite://$data/postmortemd.db" >"$log" 2>&1 &
-server=$!
-address=""
-for _ in $(seq 100); do
-    address=$(grep -o 'Listening.*127\.0\.0\.1:[0-9]*' "$log" | grep -o '127\.0\.0\.1:[0-9]*' || true)
-    [ -n "$address" ] && break
-    kill -0 "$server" 2>/dev/null || fail "serve exited: $(cat "$log")"
-    sleep 0.1
-done
-[ -n "$address" ] || fail "serve did not listen within 10 s: $(cat "$log")"
+# Starts serve in the smoke container, its store in the data folder, on a free loopback port
+# (port 0: the kernel picks one, which the log's "Listening." line names), and sets `address`,
+# and `pid` to the daemon's process: chroot isolation shares the host's process and network
+# namespaces, so the process that listens is the daemon itself.
+start_serve() {
+    log=$work/serve-$1.log
+    "${run[@]}" "$entrypoint" serve --listen 127.0.0.1:0 --store "sqlite://$data/postmortemd.db" >"$log" 2>&1 &
+    server=$!
+    wait_for "Listening. line from serve" grep -q 'Listening.*127\.0\.0\.1:[0-9]' "$log"
+    address=$(grep -o 'Listening.*127\.0\.0\.1:[0-9]*' "$log" | grep -o '127\.0\.0\.1:[0-9]*')
+    pid=$(ss -ltnpH "sport = :${address##*:}" | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2)
+    [ -n "$pid" ] || fail "no process listens on $address"
+}
+
+# SIGTERM straight to the daemon; it must exit with status 0.
+stop_serve() {
+    kill -TERM "$pid"
+    local status=0
+    wait "$server" || status=$?
+    server=""
+    [ "$status" = 0 ] || fail "serve exited with $status after SIGTERM: $(cat "$log")"
+    echo "serve stopped on SIGTERM with status 0"
+}
+
+# An Alertmanager notification whose alert names the expression `up`: collecting its incident
+# asks Prometheus (the TLS server) for that alert's rule and series.
+post_alert() {
+    local now
+    now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    curl -sS --fail-with-body -o /dev/null -H 'Content-Type: application/json' "http://$address/webhooks/alertmanager" \
+        --data "{\"version\": \"4\", \"groupKey\": \"$1\", \"status\": \"firing\", \"receiver\": \"smoke\",
+          \"groupLabels\": {\"alertname\": \"$1\"}, \"commonLabels\": {\"alertname\": \"$1\"}, \"commonAnnotations\": {},
+          \"externalURL\": \"http://alertmanager.invalid\", \"truncatedAlerts\": 0,
+          \"alerts\": [{\"status\": \"firing\", \"labels\": {\"alertname\": \"$1\"}, \"annotations\": {},
+            \"startsAt\": \"$now\", \"endsAt\": \"0001-01-01T00:00:00Z\", \"fingerprint\": \"$1\",
+            \"generatorURL\": \"http://prometheus.invalid/graph?g0.expr=up&g0.tab=1\"}]}" ||
+        fail "the webhook was refused: $(cat "$log")"
+}
+
+start_serve 1
 for path in /healthz /readyz; do
-    status=""
-    for _ in $(seq 50); do
-        status=$(curl -s -o /dev/null -w '%{http_code}' "http://$address$path" || true)
-        [ "$status" = 200 ] && break
-        sleep 0.1
-    done
+    status=$(curl -s -o /dev/null -w '%{http_code}' "http://$address$path" || true)
     echo "GET http://$address$path: $status"
     [ "$status" = 200 ] || fail "$path answered $status: $(cat "$log")"
 done
-
-# The process that listens is the daemon (chroot isolation shares the host's process and network
-# namespaces): its credentials are read here, and SIGTERM goes straight to it.
-pid=$(ss -ltnpH "sport = :${address##*:}" | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2)
-[ -n "$pid" ] || fail "no process listens on $address"
 uids=$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$pid/status")
 gids=$(awk '/^Gid:/ { print $2, $3, $4, $5 }' "/proc/$pid/status")
 echo "serve runs as uid $uids, gid $gids (real, effective, saved, filesystem)"
-uid=${user%%:*}
-gid=${user##*:}
 [ "$uids" = "$uid $uid $uid $uid" ] && [ "$gids" = "$gid $gid $gid $gid" ] || fail "serve does not run as $user"
-kill -TERM "$pid"
-status=0
-wait "$server" || status=$?
-server=""
-[ "$status" = 0 ] || fail "serve exited with $status after SIGTERM: $(cat "$log")"
-echo "serve stopped on SIGTERM with status 0"
+# TLS verification is on: the image's CA file does not hold the throwaway CA.
+post_alert smoke-untrusted
+wait_for "refusal of the throwaway CA's certificate" grep -q 'alert unknown ca' "$tls/log"
+echo "HTTPS to $tls_url (a CA the image does not hold): refused, unknown ca"
+stop_serve
 
 mountpoint=$(buildah mount "$smoke")
 owner=$(stat -c '%u:%g' "$mountpoint$data/postmortemd.db")
-buildah umount "$smoke" >/dev/null
 echo "$data/postmortemd.db is owned by $owner"
 [ "$owner" = "$user" ] || fail "the database is owned by $owner, not $user"
+# The roots are read from the image's CA file: with the throwaway CA added to it (in this smoke
+# container only), the same server is trusted.
+cat "$tls/ca.crt" >>"$mountpoint/etc/ssl/certs/ca-certificates.crt"
+buildah umount "$smoke" >/dev/null
+
+start_serve 2
+post_alert smoke-trusted
+wait_for "request over HTTPS" grep -q '^GET /api/v1/' "$tls/log"
+echo "HTTPS to $tls_url with its CA in /etc/ssl/certs/ca-certificates.crt: $(grep -m 1 '^GET /api/v1/' "$tls/log" | cut -d'?' -f1)"
+# The request waits for an answer s_server never sends: end the server first, so serve stops at once.
+exec 3>&-
+kill "$tls_server"
+wait "$tls_server" || true
+tls_server=""
+stop_serve
 
 step "image"
 buildah images --format '{{.Name}}:{{.Tag}} {{.ID}} {{.Size}}' "$image"
