@@ -6,8 +6,9 @@
 #
 # BINARY: the postmortemd to put in the image; without it, `cargo build --release --locked`
 # builds target/release/postmortemd. IMAGE names the result (default
-# localhost/postmortemd:<version of Cargo.toml>). Run it as root; buildah's own settings apply
-# (its default storage, or STORAGE_DRIVER=vfs where overlay mounts are refused).
+# localhost/postmortemd:<version of Cargo.toml>). Run it as root. The image goes to buildah's
+# default storage; where overlay mounts are refused, point CONTAINERS_STORAGE_CONF at a
+# storage.conf with `driver = "vfs"` (buildah 1.28 ignores STORAGE_DRIVER).
 #
 # The image is the root filesystem of deploy/image/rootfs.sh (the one the Dockerfile's build
 # stage makes too) in one layer, and the configuration below, which the Dockerfile's final stage
