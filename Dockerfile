@@ -12,7 +12,8 @@
 #
 # What is built where: deploy/image/build.sh builds the same image with buildah, from scratch,
 # from the same rootfs.sh and the configuration below, and smoke-runs it (`--version`, `serve`
-# answering /healthz and /readyz as uid 65532); the project's environment runs it by hand.
+# answering /healthz and /readyz as uid 65532, HTTPS trusting the image's CA file); the
+# project's environment runs it by hand, and docs/install.md records a run.
 # This Dockerfile itself has not been built there: it needs the rust:1-bookworm image from a
 # registry, which that environment cannot reach.
 # tests/deploy.rs checks that this file and build.sh agree (the rootfs script, user, working
