@@ -1,14 +1,23 @@
 # syntax=docker/dockerfile:1
 #
-# postmortemd's container image: a static-ish release build on Debian 12, run as the
-# distroless `nonroot` user (uid 65532, the uid deploy/kustomize's Deployment runs as).
+# postmortemd's container image, for Docker (or any BuildKit builder) where a registry is
+# reachable: a release build on Debian 12, then an image from scratch that holds the root
+# filesystem of deploy/image/rootfs.sh — the binary, the shared libraries it needs with the
+# dynamic loader, the CA certificates, a `nonroot` user (uid/gid 65532, the uid
+# deploy/kustomize's Deployment runs as), /tmp and the data folder /var/lib/postmortemd.
 #
-#   docker build -t registry.example.com/postmortemd:0.1.0 .
+#   docker build -t registry.example.com/postmortemd:0.1.0 \
+#     --build-arg VERSION=0.1.0 --build-arg REVISION="$(git rev-parse HEAD)" .
 #   docker run --rm -p 8080:8080 registry.example.com/postmortemd:0.1.0
 #
-# NB: never built in the environment this file was written in (no image registry is reachable
-# there, so neither base image can be pulled); it is kept correct by reading. Build it once
-# before relying on it.
+# What is built where: deploy/image/build.sh builds the same image with buildah, from scratch,
+# from the same rootfs.sh and the configuration below, and smoke-runs it (`--version`, `serve`
+# answering /healthz and /readyz as uid 65532, HTTPS trusting the image's CA file); the
+# project's environment runs it by hand, and docs/install.md records a run.
+# This Dockerfile itself has not been built there: it needs the rust:1-bookworm image from a
+# registry, which that environment cannot reach.
+# tests/deploy.rs checks that this file and build.sh agree (the rootfs script, user, working
+# folder, port, entrypoint, command, labels) and that they match the Deployment.
 
 # --- build ---------------------------------------------------------------------------------
 FROM rust:1-bookworm AS build
@@ -28,24 +37,32 @@ RUN mkdir -p src benches \
         target/release/deps/libpostmortemd-*
 
 # The sources. Their copied modification times may be older than the stub build's, so the
-# stub's fingerprints are removed above rather than trusted to be stale. /out also gets the
-# data folder, owned by nonroot, for runs without a mounted volume.
+# stub's fingerprints are removed above rather than trusted to be stale. Then the root
+# filesystem, assembled as build.sh assembles it (it copies this stage's libraries and CA file).
 COPY src ./src
 COPY benches ./benches
+COPY deploy/image/rootfs.sh ./deploy/image/rootfs.sh
 RUN cargo build --release --locked \
-    && install -D -m 0755 target/release/postmortemd /out/postmortemd \
-    && install -d -m 0750 -o 65532 -g 65532 /out/var/lib/postmortemd
+    && deploy/image/rootfs.sh /rootfs target/release/postmortemd
 
 # --- runtime -------------------------------------------------------------------------------
-# glibc and libgcc, no shell, no package manager. SQLite is compiled into the binary (sqlx's
-# bundled libsqlite3) and TLS is rustls, so nothing else is needed.
-FROM gcr.io/distroless/cc-debian12:nonroot
-COPY --from=build /out/postmortemd /postmortemd
-COPY --from=build --chown=65532:65532 /out/var/lib/postmortemd /var/lib/postmortemd
-USER nonroot
+# No shell, no package manager. SQLite is compiled into the binary (sqlx's bundled libsqlite3)
+# and TLS is rustls with the system's roots (/etc/ssl/certs/ca-certificates.crt).
+# COPY --from keeps the owners rootfs.sh set: the data folder is 65532's.
+FROM scratch
+COPY --from=build /rootfs /
+USER 65532:65532
 WORKDIR /var/lib/postmortemd
 EXPOSE 8080
-ENTRYPOINT ["/postmortemd"]
+ENTRYPOINT ["/usr/local/bin/postmortemd"]
 # Runnable on its own; deploy/kustomize passes `serve --config /etc/postmortemd/postmortemd.toml`
 # instead. The store is on /var/lib/postmortemd: mount a volume there to keep it.
 CMD ["serve", "--listen", "0.0.0.0:8080", "--store", "sqlite:///var/lib/postmortemd/postmortemd.db"]
+ARG VERSION=unknown
+ARG REVISION=unknown
+ARG CREATED=unknown
+LABEL org.opencontainers.image.title="postmortemd" \
+      org.opencontainers.image.description="Drafts incident timelines from Alertmanager and PagerDuty webhooks" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}"

@@ -1,7 +1,10 @@
 //! The shipped install holds together: each overlay, rendered by the real `kubectl kustomize`,
 //! carries a settings file the real binary loads, and the Deployment mounts what those settings
 //! name (the settings file, the secret files, the store's folder on the PVC), serves its probes
-//! on the port the settings listen on, and runs locked down. RBAC is tests/rbac.rs's.
+//! on the port the settings listen on, and runs locked down. The image's two builds
+//! (deploy/image/build.sh and the Dockerfile) configure it alike and as the Deployment expects,
+//! and deploy/image/rootfs.sh's root filesystem runs the binary as the image's user.
+//! RBAC is tests/rbac.rs's.
 
 mod support;
 
@@ -229,4 +232,297 @@ fn the_pod_runs_locked_down() {
         }
         assert_ne!(spec.host_network, Some(true));
     }
+}
+
+// --- the image -----------------------------------------------------------------------------
+// Two builds make it: deploy/image/build.sh (buildah, run by hand) and the Dockerfile (users'
+// builders). Both put deploy/image/rootfs.sh's root filesystem under the same configuration,
+// which the Deployment relies on.
+
+fn repository_file(path: &str) -> String {
+    let full = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path);
+    std::fs::read_to_string(&full).unwrap_or_else(|error| panic!("{}: {error}", full.display()))
+}
+
+/// Logical lines of a shell script or Dockerfile: comments dropped, `\` continuations joined.
+fn logical_lines(text: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    for line in text.lines().filter(|line| !line.trim_start().starts_with('#')) {
+        match line.trim_end().strip_suffix('\\') {
+            Some(start) => current.push_str(start),
+            None => {
+                current.push_str(line);
+                let joined = std::mem::take(&mut current);
+                if !joined.trim().is_empty() {
+                    lines.push(joined.trim().to_owned());
+                }
+            }
+        }
+    }
+    lines
+}
+
+/// Shell words: whitespace separates, '…' and "…" quote (no escapes, no expansion).
+fn words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut quote: Option<char> = None;
+    for character in line.chars() {
+        match (quote, character) {
+            (Some(open), _) if character == open => quote = None,
+            (Some(_), _) => word.get_or_insert_with(String::new).push(character),
+            (None, '\'' | '"') => {
+                quote = Some(character);
+                word.get_or_insert_with(String::new);
+            }
+            (None, _) if character.is_whitespace() => words.extend(word.take()),
+            (None, _) => word.get_or_insert_with(String::new).push(character),
+        }
+    }
+    assert!(quote.is_none(), "unclosed quote in {line}");
+    words.extend(word);
+    words
+}
+
+/// The runtime configuration of an image build.
+#[derive(Debug, PartialEq)]
+struct ImageConfig {
+    user: String,
+    working_dir: String,
+    port: String,
+    entrypoint: Vec<String>,
+    cmd: Vec<String>,
+    labels: Vec<String>,
+}
+
+fn json_array(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_else(|error| panic!("not a JSON array of strings: {text}: {error}"))
+}
+
+/// A Dockerfile instruction: its keyword and the rest of the line.
+type Instruction = (String, String);
+
+/// A stage of the Dockerfile: the FROM line's words and the other instructions.
+struct Stage {
+    from: Vec<String>,
+    instructions: Vec<Instruction>,
+}
+
+fn dockerfile_stages() -> Vec<Stage> {
+    let mut stages: Vec<Stage> = Vec::new();
+    for line in logical_lines(&repository_file("Dockerfile")) {
+        let (keyword, rest) = line.split_once(char::is_whitespace).unwrap_or((&line, ""));
+        if keyword == "FROM" {
+            stages.push(Stage { from: words(rest), instructions: Vec::new() });
+        } else {
+            let stage = stages.last_mut().expect("an instruction before the first FROM");
+            stage.instructions.push((keyword.to_owned(), rest.trim().to_owned()));
+        }
+    }
+    stages
+}
+
+fn dockerfile_config(instructions: &[Instruction]) -> ImageConfig {
+    let one = |keyword: &str| {
+        let found: Vec<&String> =
+            instructions.iter().filter(|(found, _)| found == keyword).map(|(_, rest)| rest).collect();
+        assert_eq!(found.len(), 1, "one {keyword} in the final stage: {found:?}");
+        found[0].clone()
+    };
+    let labels = instructions
+        .iter()
+        .filter(|(keyword, _)| keyword == "LABEL")
+        .flat_map(|(_, rest)| words(rest))
+        .map(|pair| pair.split_once('=').expect("LABEL key=value").0.to_owned())
+        .collect();
+    ImageConfig {
+        user: one("USER"),
+        working_dir: one("WORKDIR"),
+        port: one("EXPOSE"),
+        entrypoint: json_array(&one("ENTRYPOINT")),
+        cmd: json_array(&one("CMD")),
+        labels,
+    }
+}
+
+fn build_script_config(script: &str) -> ImageConfig {
+    let configs: Vec<Vec<String>> = logical_lines(script)
+        .iter()
+        .filter(|line| line.starts_with("buildah config "))
+        .map(|line| words(line))
+        .collect();
+    assert_eq!(configs.len(), 1, "one `buildah config` in build.sh");
+    let flags: Vec<(String, String)> = configs[0][2..]
+        .chunks(2)
+        .filter(|pair| pair.len() == 2)
+        .map(|pair| (pair[0].clone(), pair[1].clone()))
+        .collect();
+    let one = |flag: &str| {
+        let found: Vec<&String> = flags.iter().filter(|(found, _)| found == flag).map(|(_, value)| value).collect();
+        assert_eq!(found.len(), 1, "one {flag} in build.sh's buildah config: {found:?}");
+        found[0].clone()
+    };
+    let labels = flags
+        .iter()
+        .filter(|(flag, _)| flag == "--label")
+        .map(|(_, pair)| pair.split_once('=').expect("--label key=value").0.to_owned())
+        .collect();
+    ImageConfig {
+        user: one("--user"),
+        working_dir: one("--workingdir"),
+        // buildah names the protocol that EXPOSE implies.
+        port: one("--port").trim_end_matches("/tcp").to_owned(),
+        entrypoint: json_array(&one("--entrypoint")),
+        cmd: json_array(&one("--cmd")),
+        labels,
+    }
+}
+
+/// Whether .dockerignore lets `path` into the build context: the last pattern that matches the
+/// path or a folder above it decides (`!` lets in). Only `*` and literal paths are understood.
+fn docker_context_holds(dockerignore: &str, path: &str) -> bool {
+    let mut held = true;
+    for line in dockerignore.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with('#')) {
+        let (lets_in, pattern) = match line.strip_prefix('!') {
+            Some(pattern) => (true, pattern),
+            None => (false, line),
+        };
+        let pattern = pattern.trim_end_matches('/');
+        assert!(pattern == "*" || !pattern.contains(['*', '?', '[']), "this check knows no pattern like {line}");
+        if pattern == "*" || Path::new(path).starts_with(pattern) {
+            held = lets_in;
+        }
+    }
+    held
+}
+
+#[test]
+fn both_image_builds_agree_with_each_other_and_the_deployment() {
+    let stages = dockerfile_stages();
+    let (build_from, build_stage) = (&stages[0].from, &stages[0].instructions);
+    let (final_from, final_stage) = (&stages.last().unwrap().from, &stages.last().unwrap().instructions);
+    assert_eq!(build_from[1..], ["AS", "build"], "the first stage is named build: {build_from:?}");
+    assert_eq!(final_from, &["scratch"], "the image is built from scratch, as build.sh builds it");
+    let copies: Vec<&String> =
+        final_stage.iter().filter(|(keyword, _)| keyword == "COPY").map(|(_, rest)| rest).collect();
+    assert_eq!(copies, ["--from=build /rootfs /"], "the final stage holds rootfs.sh's output and nothing else");
+    assert!(
+        build_stage.iter().any(|(keyword, rest)| keyword == "RUN" && rest.contains("deploy/image/rootfs.sh /rootfs ")),
+        "the build stage assembles /rootfs with deploy/image/rootfs.sh"
+    );
+    // What the build stage copies from the context must be in the context.
+    let dockerignore = repository_file(".dockerignore");
+    for (_, rest) in build_stage.iter().filter(|(keyword, _)| keyword == "COPY") {
+        let sources = words(rest);
+        for source in &sources[..sources.len() - 1] {
+            assert!(
+                docker_context_holds(&dockerignore, source),
+                ".dockerignore leaves out {source}, which the Dockerfile copies"
+            );
+        }
+    }
+
+    let script = repository_file("deploy/image/build.sh");
+    assert!(
+        logical_lines(&script).iter().any(|line| line.starts_with("deploy/image/rootfs.sh ")),
+        "build.sh assembles its root filesystem with deploy/image/rootfs.sh"
+    );
+    let docker = dockerfile_config(final_stage);
+    let buildah = build_script_config(&script);
+    assert_eq!(docker, buildah, "the Dockerfile's final stage and build.sh configure the image alike");
+
+    // The configuration is what the Deployment relies on.
+    let (uid, gid) = docker.user.split_once(':').expect("USER uid:gid");
+    let (uid, gid): (i64, i64) = (uid.parse().expect("a numeric uid"), gid.parse().expect("a numeric gid"));
+    assert_ne!(uid, 0);
+    let rootfs = repository_file("deploy/image/rootfs.sh");
+    assert!(rootfs.lines().any(|line| line == format!("nonroot={uid}")), "rootfs.sh's nonroot user is uid {uid}");
+    let port: i32 = docker.port.parse().expect("EXPOSE a port number");
+    let option = |name: &str| {
+        let at = docker.cmd.iter().position(|word| word == name).unwrap_or_else(|| panic!("CMD has {name}"));
+        docker.cmd[at + 1].clone()
+    };
+    assert_eq!(option("--listen").rsplit_once(':').unwrap().1, port.to_string(), "CMD listens on the exposed port");
+    let database = option("--store").strip_prefix("sqlite://").expect("CMD's store is SQLite").to_owned();
+    assert!(Path::new(&database).starts_with(&docker.working_dir), "CMD's store {database} is in the data folder");
+    for overlay in OVERLAYS {
+        let deployment: Deployment = get(&manifests(overlay), "Deployment", "postmortemd");
+        let spec = pod_spec(&deployment);
+        let security = spec.security_context.clone().expect("a pod securityContext");
+        assert_eq!((security.run_as_user, security.run_as_group, security.fs_group), (Some(uid), Some(gid), Some(gid)));
+        let container = container(&spec);
+        assert_eq!(container.command, None, "{overlay}: the image's ENTRYPOINT runs");
+        assert_eq!(container.args.as_deref().unwrap_or_default()[0], docker.cmd[0], "{overlay}: the same subcommand");
+        let http = container
+            .ports
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .find(|port| port.name.as_deref() == Some("http"))
+            .cloned();
+        assert_eq!(http.map(|http| http.container_port), Some(port), "{overlay}");
+        let (name, mount_path) = mount_holding(&container, &database).expect("the data folder is mounted");
+        assert_eq!((name.as_str(), mount_path.as_str()), ("data", docker.working_dir.as_str()), "{overlay}");
+    }
+}
+
+#[test]
+fn the_root_filesystem_runs_the_binary_as_nonroot() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    let whoami = Command::new("id").arg("-u").output().expect("id runs");
+    assert_eq!(
+        String::from_utf8_lossy(&whoami.stdout).trim(),
+        "0",
+        "rootfs.sh sets owners and chroot needs root: run as root (CI does)"
+    );
+    let docker = dockerfile_config(&dockerfile_stages().last().unwrap().instructions);
+    let (uid, gid) = docker.user.split_once(':').unwrap();
+    let (uid, gid): (u32, u32) = (uid.parse().unwrap(), gid.parse().unwrap());
+
+    let folder = support::services::scratch_folder("rootfs");
+    let rootfs = folder.join("rootfs");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/image/rootfs.sh");
+    let assemble =
+        || Command::new(&script).arg(&rootfs).arg(env!("CARGO_BIN_EXE_postmortemd")).output().expect("rootfs.sh runs");
+    let output = assemble();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    // The binary starts on the libraries and loader the root filesystem holds, as the image's user.
+    let run = Command::new("/usr/sbin/chroot")
+        .arg(format!("--userspec={uid}:{gid}"))
+        .arg(&rootfs)
+        .args(&docker.entrypoint)
+        .arg("--version")
+        .env_clear()
+        .output()
+        .expect("chroot runs");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(String::from_utf8_lossy(&run.stdout), format!("postmortemd {}\n", env!("CARGO_PKG_VERSION")));
+
+    let data = std::fs::metadata(rootfs.join(docker.working_dir.trim_start_matches('/'))).expect("the data folder");
+    assert_eq!((data.uid(), data.gid(), data.permissions().mode() & 0o7777), (uid, gid, 0o750));
+    let tmp = std::fs::metadata(rootfs.join("tmp")).expect("/tmp");
+    assert_eq!(tmp.permissions().mode() & 0o7777, 0o1777);
+    let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap();
+    assert!(passwd.lines().any(|line| line.starts_with(&format!("nonroot:x:{uid}:{gid}:"))), "{passwd}");
+    let group = std::fs::read_to_string(rootfs.join("etc/group")).unwrap();
+    assert!(group.lines().any(|line| line == format!("nonroot:x:{gid}:")), "{group}");
+    // rustls-native-certs reads the system store from here.
+    let certificates = "etc/ssl/certs/ca-certificates.crt";
+    assert_eq!(
+        std::fs::read(rootfs.join(certificates)).unwrap(),
+        std::fs::read(Path::new("/").join(certificates)).unwrap()
+    );
+
+    // A second run into the same folder would mix old files in: refused.
+    let again = assemble();
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("is not empty"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    std::fs::remove_dir_all(&folder).ok();
 }
