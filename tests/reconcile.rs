@@ -161,21 +161,21 @@ async fn alerts_fired_while_the_daemon_was_down_are_reconciled_and_their_late_we
     let _ = std::fs::remove_dir_all(&folder);
 }
 
-/// A v3 webhook of PagerDuty incident `PINC1`'s acknowledgement at `occurred_at`.
-fn acknowledged_webhook(occurred_at: &str) -> PagerDutyIntake {
+/// A v3 webhook event `event_id` of PagerDuty incident `PINC1`: `action` at `occurred_at`.
+fn webhook_event(event_id: &str, action: PageAction, occurred_at: &str) -> PagerDutyIntake {
     let body = serde_json::json!({"event": {
-        "id": "01EVENTACK", "event_type": "incident.acknowledged", "resource_type": "incident",
+        "id": event_id, "event_type": format!("incident.{}", action.as_str()), "resource_type": "incident",
         "occurred_at": occurred_at, "agent": {"id": "PUSER1", "type": "user_reference", "summary": "Alice"},
         "client": null,
         "data": {"id": "PINC1", "type": "incident", "title": "Checkout down (PINC1)", "incident_key": "checkout-1",
                  "service": {"id": "PSVC1", "type": "service_reference", "summary": "Checkout API"}}
     }});
     PagerDutyIntake {
-        dedup_key: "01EVENTACK".to_owned(),
+        dedup_key: event_id.to_owned(),
         received_at: occurred_at.parse().unwrap(),
         body: serde_json::to_vec(&body).unwrap(),
         occurred_at: occurred_at.parse().unwrap(),
-        action: Some(PageAction::Acknowledged),
+        action: Some(action),
         pd_incident_id: Some("PINC1".to_owned()),
         incident_key: Some("checkout-1".to_owned()),
         title: Some("Checkout down (PINC1)".to_owned()),
@@ -208,7 +208,8 @@ async fn pagerduty_log_entries_are_paged_rate_limited_deduplicated_and_resumed()
     let client = reqwest::Client::new();
     let store = Store::open(&settings.store.url).await.unwrap();
     // The acknowledgement came by webhook too: it must not count twice.
-    let webhook = store.record_pagerduty(acknowledged_webhook(&acknowledged_at)).await.unwrap();
+    let webhook =
+        store.record_pagerduty(webhook_event("01EVENTACK", PageAction::Acknowledged, &acknowledged_at)).await.unwrap();
 
     // A bad token: PagerDuty's 401 with its message; nothing stored, the position kept.
     let wrong = Secret::new("wrong");
@@ -249,6 +250,12 @@ async fn pagerduty_log_entries_are_paged_rate_limited_deduplicated_and_resumed()
     // Again: nothing new.
     let again = pagerduty::Poller::new(&client, &settings.reconcile, &token).reconcile(&store, now).await.unwrap();
     assert_eq!(again, 0);
+    // The resolution's webhook, arriving after its REST entry, is the same transition.
+    let resolved_at = minutes_ago(10);
+    let late =
+        store.record_pagerduty(webhook_event("01EVENTRESOLVE", PageAction::Resolved, &resolved_at)).await.unwrap();
+    assert!(late.duplicate, "{late:?}");
+    assert_eq!(late.incident_id, webhook.incident_id);
 
     // A restart: the store reopened resumes from the last seen time.
     drop(store);
@@ -269,5 +276,81 @@ async fn pagerduty_log_entries_are_paged_rate_limited_deduplicated_and_resumed()
     assert_eq!(log_request.values("since"), [now.to_string().as_str()], "resumed where the last poll ended");
     let incident = &store.incidents(&IncidentFilter::default()).await.unwrap()[0];
     assert_eq!(incident.status.as_str(), "open", "reopened after its resolution, in event time");
+    let _ = std::fs::remove_dir_all(&folder);
+}
+
+/// `postmortemd serve --config FILE` with its log in `folder/daemon.log`.
+fn serve(folder: &std::path::Path, config: &str) -> std::process::Child {
+    std::fs::write(folder.join("postmortemd.toml"), config).unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_postmortemd"))
+        .args(["serve", "--config"])
+        .arg(folder.join("postmortemd.toml"))
+        .env("POSTMORTEMD_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(folder.join("daemon.log")).unwrap())
+        .spawn()
+        .expect("postmortemd serve starts")
+}
+
+#[tokio::test]
+async fn serve_runs_the_reconciler_and_stops_it_on_sigterm() {
+    let folder = scratch_folder("reconcile-serve");
+    let webhook_port = free_port();
+    let (mut alertmanager, alertmanager_url) =
+        start_alertmanager(&folder, &format!("http://127.0.0.1:{webhook_port}/webhooks/alertmanager"), None).await;
+    let client = reqwest::Client::new();
+    let starts_at = Timestamp::now().checked_sub(SignedDuration::from_mins(5)).unwrap();
+    let ends_at = Timestamp::now().checked_add(SignedDuration::from_hours(1)).unwrap();
+    let alert = serde_json::json!([{
+        "labels": {"alertname": "DiskFull", "severity": "warning"},
+        "annotations": {}, "startsAt": starts_at.to_string(), "endsAt": ends_at.to_string(),
+    }]);
+    client.post(format!("{alertmanager_url}/api/v2/alerts")).json(&alert).send().await.unwrap();
+
+    let port = free_port();
+    let mut daemon = serve(
+        &folder,
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n[store]\nurl = \"sqlite://{}/p.db\"\n\
+             [reconcile]\nalertmanager_urls = [\"{alertmanager_url}\"]\ninterval = \"500ms\"\n",
+            folder.display()
+        ),
+    );
+    let daemon_url = format!("http://127.0.0.1:{port}");
+    let list = eventually("the daemon's reconciled incident", async || {
+        let list = incidents(&client, &daemon_url).await?;
+        (!list.is_empty()).then_some(list)
+    })
+    .await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["reconciled"], true, "{list:?}");
+    let metrics = client.get(format!("{daemon_url}/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("postmortemd_reconciled_webhooks_total{source=\"alertmanager\"} 1"), "{metrics}");
+
+    let killed = std::process::Command::new("kill").arg("-TERM").arg(daemon.id().to_string()).status().unwrap();
+    assert!(killed.success());
+    let status = eventually("the daemon to exit", async || daemon.try_wait().unwrap()).await;
+    let log = std::fs::read_to_string(folder.join("daemon.log")).unwrap();
+    assert!(status.success(), "{status:?}: {log}");
+    assert!(log.contains("Reconciliation stopped."), "{log}");
+    let _ = alertmanager.kill().await;
+    let _ = std::fs::remove_dir_all(&folder);
+}
+
+#[test]
+fn serve_refuses_a_pagerduty_token_that_follows_nothing() {
+    let folder = scratch_folder("reconcile-refuse");
+    let mut daemon = serve(
+        &folder,
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[store]\nurl = \"sqlite://{}/p.db\"\n\
+             [reconcile.pagerduty]\napi_token = \"read-only\"\n",
+            folder.display()
+        ),
+    );
+    let status = daemon.wait().unwrap();
+    let log = std::fs::read_to_string(folder.join("daemon.log")).unwrap();
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains("neither services nor teams"), "{log}");
     let _ = std::fs::remove_dir_all(&folder);
 }

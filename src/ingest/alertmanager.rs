@@ -534,4 +534,59 @@ mod tests {
             assert_eq!(error.to_string(), expected, "{body}");
         }
     }
+
+    #[test]
+    fn alert_groups_read_with_receiver_labels_and_state() {
+        let body = br#"[{"labels": {"alertname": "A"}, "receiver": {"name": "team.pager"}, "alerts": [
+            {"labels": {"alertname": "A", "pod": "p1"}, "annotations": {}, "startsAt": "2025-02-09T10:00:00.1Z",
+             "endsAt": "2025-02-09T11:00:00Z", "updatedAt": "2025-02-09T10:01:00Z", "fingerprint": "f1",
+             "receivers": [{"name": "team.pager"}], "status": {"state": "active", "silencedBy": [], "inhibitedBy": []}},
+            {"labels": {"alertname": "A", "pod": "p2"}, "annotations": {}, "startsAt": "2025-02-09T10:02:00Z",
+             "endsAt": "2025-02-09T11:00:00Z", "updatedAt": "2025-02-09T10:02:00Z", "fingerprint": "f2",
+             "receivers": [{"name": "team.pager"}], "status": {"state": "suppressed", "silencedBy": ["s1"], "inhibitedBy": []}}
+        ]}]"#;
+        let groups = parse_api_groups(body).unwrap();
+        assert_eq!(groups.len(), 1);
+        assert_eq!(
+            (groups[0].receiver.as_str(), groups[0].labels.get("alertname").map(String::as_str)),
+            ("team.pager", Some("A"))
+        );
+        let alerts: Vec<(&str, AlertStatus, bool)> = groups[0]
+            .alerts
+            .iter()
+            .map(|(alert, active)| (alert.fingerprint.as_deref().unwrap(), alert.status, *active))
+            .collect();
+        assert_eq!(alerts, [("f1", AlertStatus::Firing, true), ("f2", AlertStatus::Firing, false)]);
+        let error = parse_api_groups(br#"[{"receiver": {"name": "x"}, "alerts": [{"labels": {}}]}]"#).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "[0].alerts[0].startsAt: expected an RFC 3339 time, found nothing (the field is missing)"
+        );
+    }
+
+    #[test]
+    fn a_reconciled_notification_says_so_in_a_note() {
+        let body = br#"{"version": "4", "groupKey": "reconciled:r:{}", "status": "resolved", "receiver": "r",
+            "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "",
+            "alerts": [{"status": "resolved", "labels": {"alertname": "A"}, "annotations": {},
+                        "startsAt": "2025-02-09T10:00:00Z", "endsAt": "2025-02-09T10:30:00Z", "fingerprint": "f1"}],
+            "reconciled": {"why": "gone", "polledAt": "2025-02-09T10:30:00Z", "from": ["http://am-0:9093"]}}"#;
+        let records = parse_webhook(body).unwrap().into_records();
+        let notes: Vec<&str> = records
+            .iter()
+            .filter_map(|record| match record {
+                Record::Note(note) if note.source == RECONCILED_SOURCE => Some(note.text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(notes.len(), 1, "{records:?}");
+        assert!(
+            notes[0].starts_with("A resolved by reconciliation: gone from Alertmanager (http://am-0:9093)"),
+            "{}",
+            notes[0]
+        );
+        let plain = std::str::from_utf8(body).unwrap().replace("\"reconciled\"", "\"other\"");
+        let plain = parse_webhook(plain.as_bytes()).unwrap();
+        assert!(plain.reconciled.is_none());
+    }
 }
