@@ -65,7 +65,9 @@ async fn alerts_fired_while_the_daemon_was_down_are_reconciled_and_their_late_we
     // The daemon comes up with [reconcile] (its API on a port of its own for now).
     let mut settings = Settings::default();
     settings.store.url = format!("sqlite://{}/postmortemd.db", folder.display());
-    settings.reconcile.alertmanager_urls = vec![alertmanager_url.clone()];
+    // Two HA peers; one of them is down and decides nothing.
+    let dead_peer = format!("http://127.0.0.1:{}", free_port());
+    settings.reconcile.alertmanager_urls = vec![alertmanager_url.clone(), dead_peer.clone()];
     settings.reconcile.interval = SignedDuration::from_millis(500);
     let store = Store::open(&settings.store.url).await.unwrap();
     let state = AppState::new(settings, store);
@@ -103,7 +105,12 @@ async fn alerts_fired_while_the_daemon_was_down_are_reconciled_and_their_late_we
         .iter()
         .find(|entry| entry["source"] == "alertmanager reconciliation")
         .unwrap_or_else(|| panic!("no reconciliation note: {timeline}"));
-    assert!(note["event"].as_str().unwrap().contains("found by reconciliation"), "{note}");
+    let note_text = note["event"].as_str().unwrap();
+    assert!(note_text.contains("found by reconciliation"), "{note}");
+    assert!(
+        note_text.contains(&alertmanager_url) && !note_text.contains(&dead_peer),
+        "only peers that answered: {note}"
+    );
 
     // QueueBacklog resolves while webhooks still fail: it is gone from Alertmanager, so the
     // reconciler resolves its incident at the poll that found it gone.
@@ -153,7 +160,20 @@ async fn alerts_fired_while_the_daemon_was_down_are_reconciled_and_their_late_we
 
     let _ = stop_reconciling.send(true);
     reconciling.await.unwrap();
+    // No peer answers: the poll fails and decides nothing (CheckoutDown stays open).
     let _ = alertmanager.kill().await;
+    let _ = alertmanager.wait().await;
+    let failed = postmortemd::reconcile::alertmanager::reconcile(
+        &client,
+        &state.store,
+        &state.settings.reconcile,
+        state.settings.window.quiet_period,
+        Timestamp::now(),
+    )
+    .await;
+    assert!(failed.is_err(), "{failed:?}");
+    let after = incidents(&client, &daemon).await.unwrap();
+    assert_eq!(named(&after, "CheckoutDown").unwrap()["status"], "open", "{after:?}");
     let _ = stop_webhooks.send(());
     let _ = stop_api.send(());
     let _ = webhooks.await;

@@ -610,6 +610,7 @@ async fn alertmanager_run(
 
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(run.len());
     let mut first_in_run: HashMap<&str, usize> = HashMap::new();
+    let mut provisional_incidents: Option<bool> = None;
     for (intake, quiet_period) in run {
         if let Some(existing) = stored_before.get(&intake.dedup_key) {
             outcomes.push(Outcome::Duplicate(*existing));
@@ -628,7 +629,14 @@ async fn alertmanager_run(
                 if episodes.iter().any(|slot| incidents[*slot].id.is_none()) {
                     break;
                 }
-                if let Some((id, mut state)) = reconcile::provisional_holder(transaction, intake).await? {
+                // Whether reconciliation left any incident under a provisional group key:
+                // asked once per run, and only when a notification would open an incident.
+                let may_adopt = match provisional_incidents {
+                    Some(exist) => exist,
+                    None => *provisional_incidents.insert(reconcile::any_provisional(transaction).await?),
+                };
+                let adopted = if may_adopt { reconcile::provisional_holder(transaction, intake).await? } else { None };
+                if let Some((id, mut state)) = adopted {
                     // Reconciliation opened this group's incident under a provisional key: the
                     // notification holds one of its alerts and names the group for good.
                     state.group_key = Some(intake.group_key.clone());

@@ -162,6 +162,16 @@ impl SqliteStore {
     }
 }
 
+/// Whether any incident is still under a provisional group key (the partial index makes
+/// this one page read; usually the answer is no, and no webhook pays more).
+pub(super) async fn any_provisional(transaction: &mut Transaction<'static, Sqlite>) -> Result<bool> {
+    let row = sqlx::query("SELECT EXISTS (SELECT 1 FROM incidents WHERE provisional_group = 1)")
+        .fetch_one(&mut **transaction)
+        .await
+        .map_err(query_error("any provisional incident"))?;
+    Ok(row.get::<i64, _>(0) != 0)
+}
+
 /// An incident reconciliation opened under a provisional group key that holds one of the
 /// notification's alert occurrences (fingerprint + `startsAt`): the notification adopts it
 /// (its provisional mark is cleared here; the caller gives it the real group key). `None`
