@@ -118,6 +118,7 @@ impl WebhookPayload {
 /// The note a reconciled notification adds: what was not notified and how it was learned.
 fn reconciled_note(reconciled: &ReconciledBy, alerts: &[AlertRecord]) -> crate::record::NoteRecord {
     let mut names: Vec<&str> = alerts.iter().map(|alert| alert.name.as_str()).collect();
+    names.sort_unstable();
     names.dedup();
     let names = names.join(", ");
     let from = reconciled.from.join(", ");

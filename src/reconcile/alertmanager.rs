@@ -45,11 +45,7 @@ pub async fn reconcile(
         }
     }
     if answered.is_empty() {
-        return Err(first_error.unwrap_or(Error::Status {
-            url: String::new(),
-            status: 0,
-            message: "no Alertmanager configured".to_owned(),
-        }));
+        return Err(first_error.unwrap_or(Error::Settings("reconcile.alertmanager_urls is empty")));
     }
     let poll = AlertmanagerPoll { at: now, answered, groups: merge(peers), settle: settings.interval };
     let stored = store.reconcile_alertmanager(&poll, &settings.alertmanager_receivers, quiet_period).await?;

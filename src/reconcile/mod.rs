@@ -138,8 +138,10 @@ impl Reconciler {
         }
     }
 
-    /// Polls every `interval` until `stop` turns true (or its sender is gone); a poll in
-    /// flight is finished first, so nothing is half stored (each store is one transaction).
+    /// Polls every `interval` until `stop` turns true (or its sender is gone). A poll in
+    /// flight is dropped then (a PagerDuty poll may be waiting out a `Retry-After`): each
+    /// store is one transaction, rolled back when dropped, and PagerDuty's position moves
+    /// only after a whole poll, so the next start polls that span again.
     pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
         tracing::info!(
             alertmanagers = self.settings.alertmanager_urls.len(),
@@ -151,7 +153,10 @@ impl Reconciler {
             if *stop.borrow() {
                 break;
             }
-            self.poll_once().await;
+            tokio::select! {
+                () = self.poll_once() => {}
+                changed = stop.changed() => if changed.is_err() || *stop.borrow() { break },
+            }
             tokio::select! {
                 () = tokio::time::sleep(self.settings.interval.unsigned_abs()) => {}
                 changed = stop.changed() => if changed.is_err() || *stop.borrow() { break },
