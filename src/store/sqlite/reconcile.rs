@@ -40,7 +40,8 @@ impl SqliteStore {
         let mut transaction = self.begin().await?;
         // The Alertmanager incidents a polled alert may belong to: open ones, and those whose
         // last signal is no older than the earliest polled start (an incident holding an
-        // occurrence heard of it no earlier than the occurrence started).
+        // occurrence heard of it no earlier than the occurrence started) less the quiet
+        // period (an episode a new firing would reopen: its webhooks name the group).
         let earliest = poll
             .groups
             .iter()
@@ -48,6 +49,7 @@ impl SqliteStore {
             .map(|polled| polled.alert.starts_at)
             .min()
             .unwrap_or(poll.at);
+        let earliest = earliest.checked_sub(quiet_period).unwrap_or(earliest);
         let rows = sqlx::query(
             "SELECT id, group_key, status FROM incidents WHERE group_key IS NOT NULL \
              AND (status = ? OR last_signal_at_ms >= ?) ORDER BY id DESC LIMIT ?",
