@@ -267,6 +267,28 @@ async fn pagerduty_log_entries_are_paged_rate_limited_deduplicated_and_resumed()
     assert_eq!(Some(incident.id), webhook.incident_id, "the REST entries joined the webhook's incident");
     assert_eq!((incident.n_webhooks, incident.n_reconciled), (5, 4));
     assert_eq!(incident.status.as_str(), "resolved");
+    // The timeline reads the REST entries beside the webhook: each transition one row.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let daemon = format!("http://{}", listener.local_addr().unwrap());
+    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+    let api = tokio::spawn(serve_on(listener, AppState::new(settings.clone(), store.clone()), async move {
+        let _ = api_stopped.await;
+    }));
+    let timeline = timeline_of(&client, &daemon, incident.id).await;
+    let pages: Vec<(&str, &str)> = timeline["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["kind"] == "page")
+        .map(|entry| (entry["time"].as_str().unwrap(), entry["event"].as_str().unwrap()))
+        .collect();
+    assert_eq!(pages.len(), 5, "trigger, notify, acknowledge, note, resolve: {pages:?}");
+    let acknowledged = acknowledged_at.parse::<Timestamp>().unwrap();
+    let at_acknowledgement =
+        pages.iter().filter(|(time, _)| time.parse::<Timestamp>().unwrap() == acknowledged).count();
+    assert_eq!(at_acknowledgement, 1, "{pages:?}");
+    let _ = stop_api.send(());
+    let _ = api.await;
     // Again: nothing new.
     let again = pagerduty::Poller::new(&client, &settings.reconcile, &token).reconcile(&store, now).await.unwrap();
     assert_eq!(again, 0);
