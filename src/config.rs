@@ -1809,6 +1809,47 @@ mod tests {
         assert_eq!(load(Some(&path), env(&[]), &Overrides::default()).unwrap(), settings);
     }
 
+    #[test]
+    fn reconcile_keys_load_from_nested_sections_and_env_lists() {
+        let token = settings_file("reconcile-token", "read-only-token\n");
+        let file = settings_file(
+            "reconcile",
+            &format!(
+                "[reconcile]\nalertmanager_urls = [\"http://am-0:9093/\", \"\"]\ninterval = \"30s\"\n\
+                 [reconcile.pagerduty]\napi_token_file = {}\nservices = [\"PSVC1\"]\n",
+                quote(token.to_str().unwrap())
+            ),
+        );
+        let settings = load(Some(&file), env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(settings.reconcile.alertmanager_urls, ["http://am-0:9093"], "trimmed, empty items none");
+        assert_eq!(settings.reconcile.interval, SignedDuration::from_secs(30));
+        assert_eq!(settings.reconcile.pagerduty_api_token, Some(Secret::new("read-only-token")));
+        assert_eq!(settings.reconcile.pagerduty_services, ["PSVC1"]);
+        let overridden = load(
+            Some(&file),
+            env(&[("POSTMORTEMD_RECONCILE__ALERTMANAGER_URLS", "http://am-0:9093,http://am-1:9093")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(overridden.reconcile.alertmanager_urls, ["http://am-0:9093", "http://am-1:9093"]);
+        let rendered = render(&overridden);
+        assert!(rendered.contains("api_token = \"***\""), "{rendered}");
+        let mut expected = overridden.clone();
+        expected.reconcile.pagerduty_api_token = Some(Secret::new("***"));
+        let path = settings_file("reconcile-rendered", &rendered);
+        assert_eq!(load(Some(&path), env(&[]), &Overrides::default()).unwrap(), expected);
+        check_error(
+            "[reconcile]\nalertmanager_urls = [\"am-0:9093\"]",
+            &[],
+            "reconcile.alertmanager_urls[0]: \"am-0:9093\" is not a URL like http://alertmanager:9093",
+        );
+        check_error(
+            "[reconcile.pagerduty]\nservice = [\"PSVC1\"]",
+            &[],
+            "reconcile.pagerduty.service: unknown key (expected one of: api_url, api_token, api_token_file, services, teams, lookback)",
+        );
+    }
+
     /// `generated` must be what `path` holds; `UPDATE_EXPECT=1` writes it there for review.
     #[track_caller]
     fn check_generated(path: &str, generated: &str) {
