@@ -44,6 +44,7 @@ pub struct Settings {
     pub collect: CollectSettings,
     pub kubernetes: KubernetesSettings,
     pub prometheus: PrometheusSettings,
+    pub reconcile: ReconcileSettings,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -220,6 +221,46 @@ impl Default for PrometheusSettings {
     }
 }
 
+/// The `[reconcile]` section: what the daemon polls so that a missed webhook is not a lost
+/// incident (Alertmanager's alert groups, PagerDuty's REST API); nothing set: no polling.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReconcileSettings {
+    /// Alertmanager base URLs, every peer of an HA cluster (`http://alertmanager:9093`).
+    pub alertmanager_urls: Vec<String>,
+    /// Receivers whose groups are reconciled (the ones that send to postmortemd); none: all.
+    pub alertmanager_receivers: Vec<String>,
+    /// How often each source is polled.
+    pub interval: SignedDuration,
+    /// How long one request may take.
+    pub timeout: SignedDuration,
+    /// PagerDuty's REST API base URL.
+    pub pagerduty_api_url: String,
+    /// A read-only PagerDuty REST API token; none: PagerDuty is not polled.
+    pub pagerduty_api_token: Option<Secret>,
+    /// PagerDuty service ids whose incidents are followed.
+    pub pagerduty_services: Vec<String>,
+    /// PagerDuty team ids whose incidents are followed.
+    pub pagerduty_teams: Vec<String>,
+    /// How far back the first PagerDuty poll looks (later polls resume where the last ended).
+    pub pagerduty_lookback: SignedDuration,
+}
+
+impl Default for ReconcileSettings {
+    fn default() -> Self {
+        ReconcileSettings {
+            alertmanager_urls: Vec::new(),
+            alertmanager_receivers: Vec::new(),
+            interval: SignedDuration::from_mins(1),
+            timeout: SignedDuration::from_secs(10),
+            pagerduty_api_url: "https://api.pagerduty.com".to_owned(),
+            pagerduty_api_token: None,
+            pagerduty_services: Vec::new(),
+            pagerduty_teams: Vec::new(),
+            pagerduty_lookback: SignedDuration::from_hours(24),
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -243,6 +284,7 @@ impl Default for Settings {
             collect: CollectSettings::default(),
             kubernetes: KubernetesSettings::default(),
             prometheus: PrometheusSettings::default(),
+            reconcile: ReconcileSettings::default(),
         }
     }
 }
@@ -591,6 +633,67 @@ static KEYS: &[Section] = &[
             },
         ],
     },
+    Section {
+        name: "reconcile",
+        keys: &[
+            Key {
+                name: "alertmanager_urls",
+                slot: &Strings { at: at!(reconcile.alertmanager_urls), parse: parse_http_url },
+                help: "Alertmanager base URLs to poll for alerts whose webhooks were missed, every peer of an HA\n\
+                       cluster (`[\"http://alertmanager-0:9093\", …]`); empty: Alertmanager is not polled.\n\
+                       Env: comma-separated.",
+            },
+            Key {
+                name: "alertmanager_receivers",
+                slot: &Strings { at: at!(reconcile.alertmanager_receivers), parse: parse_name },
+                help: "Receivers whose alert groups reconciliation opens incidents for (those that send to\n\
+                       postmortemd); empty: every receiver's.",
+            },
+            Key {
+                name: "interval",
+                slot: &Scalar { at: at!(reconcile.interval), format: POSITIVE_DURATION },
+                help: "How often Alertmanager and PagerDuty are polled.",
+            },
+            Key {
+                name: "timeout",
+                slot: &Scalar { at: at!(reconcile.timeout), format: POSITIVE_DURATION },
+                help: "How long one request of a poll may take; a peer that does not answer in time decides nothing.",
+            },
+        ],
+    },
+    Section {
+        name: "reconcile.pagerduty",
+        keys: &[
+            Key {
+                name: "api_url",
+                slot: &Scalar { at: at!(reconcile.pagerduty_api_url), format: HTTP_URL },
+                help: "PagerDuty's REST API.",
+            },
+            Key {
+                name: "api_token",
+                slot: &Secrets {
+                    at: at!(reconcile.pagerduty_api_token),
+                    file_help: "Or: a file holding the token (read at start, trimmed); set one of the two, not both.",
+                },
+                help: "A read-only PagerDuty REST API key (`Authorization: Token token=…`); empty: PagerDuty is not polled.",
+            },
+            Key {
+                name: "services",
+                slot: &Strings { at: at!(reconcile.pagerduty_services), parse: parse_name },
+                help: "PagerDuty service ids (`PXXXXXX`) whose incidents are followed (`service_ids[]`).",
+            },
+            Key {
+                name: "teams",
+                slot: &Strings { at: at!(reconcile.pagerduty_teams), parse: parse_name },
+                help: "PagerDuty team ids whose incidents are followed (`team_ids[]`).",
+            },
+            Key {
+                name: "lookback",
+                slot: &Scalar { at: at!(reconcile.pagerduty_lookback), format: POSITIVE_DURATION },
+                help: "How far back the first poll looks; later polls resume from the last seen time (kept in the store).",
+            },
+        ],
+    },
 ];
 
 /// `[[kubernetes.targets]]`: a selector must depend on the alert, or every alert would
@@ -685,6 +788,7 @@ struct Format<T> {
 const ADDRESS: Format<SocketAddr> = Format { parse: parse_listen, show: |address| quote(&address.to_string()) };
 const STORE_URL: Format<String> = Format { parse: parse_store_url, show: |url| quote(url) };
 const PROMETHEUS_URL: Format<String> = Format { parse: parse_prometheus_url, show: |url| quote(url) };
+const HTTP_URL: Format<String> = Format { parse: parse_http_url, show: |url| quote(url) };
 const PATH: Format<Option<PathBuf>> = Format {
     parse: |text| Ok(Some(PathBuf::from(text.trim())).filter(|path| !path.as_os_str().is_empty())),
     show: |path| quote(&path.as_ref().map(|path| path.display().to_string()).unwrap_or_default()),
@@ -717,6 +821,36 @@ impl<T> Slot for Scalar<T> {
 
     fn show(&self, settings: &Settings) -> Shown {
         Shown::Value((self.format.show)((self.at.get)(settings)))
+    }
+}
+
+/// A key of several strings (`["a", "b"]`; env: comma-separated), each read by `parse`;
+/// empty items are none.
+struct Strings {
+    at: At<Vec<String>>,
+    parse: fn(&str) -> Result<String, ValueError>,
+}
+
+impl Slot for Strings {
+    fn load(&self, layered: &Layered<'_>, key: &str, settings: &mut Settings) -> Result<(), Error> {
+        if layered.value(key).is_none() {
+            return Ok(());
+        }
+        let mut items = Vec::new();
+        for (index, text) in layered.list(key)?.iter().enumerate() {
+            if text.trim().is_empty() {
+                continue;
+            }
+            let item = (self.parse)(text).map_err(|error| Error::Value { key: format!("{key}[{index}]"), error })?;
+            items.push(item);
+        }
+        *(self.at.get_mut)(settings) = items;
+        Ok(())
+    }
+
+    fn show(&self, settings: &Settings) -> Shown {
+        let items: Vec<String> = (self.at.get)(settings).iter().map(|item| quote(item)).collect();
+        Shown::Value(format!("[{}]", items.join(", ")))
     }
 }
 
@@ -925,11 +1059,16 @@ fn walk_tables(path: &str, table: config::Map<String, Value>) -> Result<(), Erro
                 return Err(invalid(&key, "expected a table of settings".to_owned()));
             };
             let known = section.names();
-            let mut names: Vec<&String> = inner.keys().collect();
+            // A section may hold sections of its own (`[reconcile]` and `[reconcile.pagerduty]`).
+            let (nested, own): (config::Map<String, Value>, config::Map<String, Value>) = inner
+                .into_iter()
+                .partition(|(name, _)| KEYS.iter().any(|section| section.name == format!("{key}.{name}")));
+            let mut names: Vec<&String> = own.keys().collect();
             names.sort();
             if let Some(unknown) = names.into_iter().find(|name| !known.contains(name)) {
                 return Err(Error::UnknownKey { key: format!("{key}.{unknown}"), expected: known.join(", ") });
             }
+            walk_tables(&key, nested)?;
         } else if KEYS.iter().any(|section| section.name.starts_with(&format!("{key}."))) {
             let ValueKind::Table(inner) = value.kind else {
                 return Err(invalid(&key, "expected a table of settings".to_owned()));
@@ -1077,6 +1216,21 @@ fn parse_prometheus_url(text: &str) -> Result<String, ValueError> {
     } else {
         Err(Problem::NotA("a URL like http://prometheus:9090 (or empty: no Prometheus collection)").of(text))
     }
+}
+
+/// An http(s) URL, without a trailing slash.
+fn parse_http_url(text: &str) -> Result<String, ValueError> {
+    let trimmed = text.trim().trim_end_matches('/');
+    if trimmed.starts_with("http://") || trimmed.starts_with("https://") {
+        Ok(trimmed.to_owned())
+    } else {
+        Err(Problem::NotA("a URL like http://alertmanager:9093").of(text))
+    }
+}
+
+/// A name or id, trimmed.
+fn parse_name(text: &str) -> Result<String, ValueError> {
+    Ok(text.trim().to_owned())
 }
 
 /// A positive duration of whole milliseconds (Prometheus's resolution).
@@ -1425,7 +1579,7 @@ mod tests {
             (
                 "[windows]\ntail = \"1m\"",
                 &[],
-                "windows: unknown key (expected one of: server, store, webhooks, api, window, collect, kubernetes, prometheus)",
+                "windows: unknown key (expected one of: server, store, webhooks, api, window, collect, kubernetes, prometheus, reconcile)",
             ),
             (
                 "[webhooks.pagerduty]\nsigning_secret = \"x\"",
@@ -1773,6 +1927,47 @@ mod tests {
         settings.store.url = "sqlite://./a \"quoted\" path.db".to_owned();
         let path = settings_file("rendered", &render(&settings));
         assert_eq!(load(Some(&path), env(&[]), &Overrides::default()).unwrap(), settings);
+    }
+
+    #[test]
+    fn reconcile_keys_load_from_nested_sections_and_env_lists() {
+        let token = settings_file("reconcile-token", "read-only-token\n");
+        let file = settings_file(
+            "reconcile",
+            &format!(
+                "[reconcile]\nalertmanager_urls = [\"http://am-0:9093/\", \"\"]\ninterval = \"30s\"\n\
+                 [reconcile.pagerduty]\napi_token_file = {}\nservices = [\"PSVC1\"]\n",
+                quote(token.to_str().unwrap())
+            ),
+        );
+        let settings = load(Some(&file), env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(settings.reconcile.alertmanager_urls, ["http://am-0:9093"], "trimmed, empty items none");
+        assert_eq!(settings.reconcile.interval, SignedDuration::from_secs(30));
+        assert_eq!(settings.reconcile.pagerduty_api_token, Some(Secret::new("read-only-token")));
+        assert_eq!(settings.reconcile.pagerduty_services, ["PSVC1"]);
+        let overridden = load(
+            Some(&file),
+            env(&[("POSTMORTEMD_RECONCILE__ALERTMANAGER_URLS", "http://am-0:9093,http://am-1:9093")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(overridden.reconcile.alertmanager_urls, ["http://am-0:9093", "http://am-1:9093"]);
+        let rendered = render(&overridden);
+        assert!(rendered.contains("api_token = \"***\""), "{rendered}");
+        let mut expected = overridden.clone();
+        expected.reconcile.pagerduty_api_token = Some(Secret::new("***"));
+        let path = settings_file("reconcile-rendered", &rendered);
+        assert_eq!(load(Some(&path), env(&[]), &Overrides::default()).unwrap(), expected);
+        check_error(
+            "[reconcile]\nalertmanager_urls = [\"am-0:9093\"]",
+            &[],
+            "reconcile.alertmanager_urls[0]: \"am-0:9093\" is not a URL like http://alertmanager:9093",
+        );
+        check_error(
+            "[reconcile.pagerduty]\nservice = [\"PSVC1\"]",
+            &[],
+            "reconcile.pagerduty.service: unknown key (expected one of: api_url, api_token, api_token_file, services, teams, lookback)",
+        );
     }
 
     /// `generated` must be what `path` holds; `UPDATE_EXPECT=1` writes it there for review.

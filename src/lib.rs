@@ -31,6 +31,8 @@ pub mod collect;
 
 pub mod jobs;
 
+pub mod reconcile;
+
 pub mod api;
 
 pub mod telemetry;

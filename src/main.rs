@@ -299,7 +299,18 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             collectors.push(std::sync::Arc::new(prometheus));
         }
         let state = postmortemd::api::AppState::new(settings, store).not_collecting(not_configured);
-        postmortemd::api::serve(state, collectors).await?;
+        // Reconciliation: one task beside the server, stopped once the server has shut down.
+        let (stop_reconciling, stop) = tokio::sync::watch::channel(false);
+        let reconciler =
+            postmortemd::reconcile::Reconciler::new(&state.settings, state.store.clone(), state.metrics.clone())
+                .context("reconcile")?
+                .map(|reconciler| tokio::spawn(reconciler.run(stop)));
+        let served = postmortemd::api::serve(state, collectors).await;
+        let _ = stop_reconciling.send(true);
+        if let Some(reconciler) = reconciler {
+            let _ = reconciler.await;
+        }
+        served?;
         anyhow::Ok(())
     })
 }

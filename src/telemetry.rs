@@ -99,6 +99,9 @@ pub enum WebhookOutcome {
 /// The collectors: a fixed set, so the label stays bounded.
 const COLLECTORS: [&str; 2] = ["kubernetes", "prometheus"];
 
+/// The sources reconciliation polls: a fixed set, so the label stays bounded.
+pub const RECONCILED_SOURCES: [&str; 2] = ["alertmanager", "pagerduty"];
+
 /// Upper bounds (seconds) of the latency histograms.
 const BUCKETS: [f64; 8] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0];
 
@@ -118,6 +121,8 @@ pub struct Metrics {
     pruned_incidents: AtomicU64,
     /// Unix seconds of the last prune that finished; 0 before the first.
     last_prune: AtomicU64,
+    reconcile_polls: [[AtomicU64; 2]; RECONCILED_SOURCES.len()],
+    reconciled_webhooks: [AtomicU64; RECONCILED_SOURCES.len()],
 }
 
 impl Metrics {
@@ -177,6 +182,17 @@ impl Metrics {
     pub fn pruned(&self, incidents: u64, at: i64) {
         self.pruned_incidents.fetch_add(incidents, Ordering::Relaxed);
         self.last_prune.store(at.max(0) as u64, Ordering::Relaxed);
+    }
+
+    /// One poll of a reconciled source (`alertmanager`, `pagerduty`): whether it failed, and
+    /// how many webhooks it stored that the webhook route had missed.
+    pub fn reconcile_polled(&self, source: &str, failed: bool, n_stored: usize) {
+        let source_idx = RECONCILED_SOURCES.iter().position(|known| *known == source);
+        debug_assert!(source_idx.is_some(), "unknown reconciled source {source:?}");
+        if let Some(source_idx) = source_idx {
+            self.reconcile_polls[source_idx][usize::from(failed)].fetch_add(1, Ordering::Relaxed);
+            self.reconciled_webhooks[source_idx].fetch_add(n_stored as u64, Ordering::Relaxed);
+        }
     }
 
     /// The Prometheus text exposition (format 0.0.4) of every metric; `incidents_open` is
@@ -276,6 +292,31 @@ impl Metrics {
                 "postmortemd_collect_duration_seconds",
                 &format!("collector=\"{collector}\","),
             );
+        }
+        header(
+            &mut text,
+            "postmortemd_reconcile_polls_total",
+            "counter",
+            "Polls of Alertmanager and PagerDuty for what webhooks missed, by source and outcome.",
+        );
+        for (source_idx, source) in RECONCILED_SOURCES.iter().enumerate() {
+            for (outcome_idx, outcome) in ["ok", "failed"].iter().enumerate() {
+                let count = self.reconcile_polls[source_idx][outcome_idx].load(Ordering::Relaxed);
+                let _ = writeln!(
+                    text,
+                    "postmortemd_reconcile_polls_total{{source=\"{source}\",outcome=\"{outcome}\"}} {count}"
+                );
+            }
+        }
+        header(
+            &mut text,
+            "postmortemd_reconciled_webhooks_total",
+            "counter",
+            "Notifications and pages reconciliation stored because no webhook had brought them, by source.",
+        );
+        for (source_idx, source) in RECONCILED_SOURCES.iter().enumerate() {
+            let count = self.reconciled_webhooks[source_idx].load(Ordering::Relaxed);
+            let _ = writeln!(text, "postmortemd_reconciled_webhooks_total{{source=\"{source}\"}} {count}");
         }
         text
     }
@@ -457,7 +498,14 @@ postmortemd_timeline_build_seconds_count 5
         metrics.webhook_received(WebhookSource::PagerDuty, WebhookOutcome::Duplicate);
         metrics.timeline_built(0.02);
         metrics.collected("kubernetes", 1.5, 2);
+        metrics.reconcile_polled("alertmanager", false, 2);
+        metrics.reconcile_polled("pagerduty", true, 0);
         let text = metrics.render(0);
+        assert!(
+            text.contains("postmortemd_reconcile_polls_total{source=\"pagerduty\",outcome=\"failed\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("postmortemd_reconciled_webhooks_total{source=\"alertmanager\"} 2"), "{text}");
         let mut declared: Vec<String> = Vec::new();
         let mut current: Option<(String, String)> = None;
         let mut lines = text.lines().peekable();
@@ -482,6 +530,6 @@ postmortemd_timeline_build_seconds_count 5
             assert!(allowed.iter().any(|name| name == metric), "{line} outside its family {family}");
             assert!(value.parse::<f64>().is_ok(), "{line}: value not a number");
         }
-        assert_eq!(declared.len(), 13, "{declared:?}");
+        assert_eq!(declared.len(), 15, "{declared:?}");
     }
 }

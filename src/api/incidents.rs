@@ -93,7 +93,12 @@ fn summary(state: &AppState, row: &IncidentRow) -> serde_json::Value {
         "last_signal_at": row.last_signal_at.to_string(),
         "resolved_at": row.resolved_at.map(|resolved| resolved.to_string()),
         "sources": row.sources,
-        "counts": { "webhooks": row.n_webhooks, "truncated_alerts": row.truncated_alerts },
+        "counts": {
+            "webhooks": row.n_webhooks,
+            "truncated_alerts": row.truncated_alerts,
+            "reconciled": row.n_reconciled,
+        },
+        "reconciled": row.n_reconciled > 0,
         "links": { "timeline": format!("/api/v1/incidents/{}/timeline", row.id) },
     })
 }

@@ -4,7 +4,8 @@
 //! same files, so a draft of the unpacked bundle is the daemon's timeline.
 //!
 //! Files: `alertmanager/webhook-N.json` (each notification as received),
-//! `pagerduty/events.json` (the v3 webhooks, an array), `incident-logs.txt`
+//! `pagerduty/events.json` (the v3 webhooks, an array), `pagerduty/log-entries.json` (REST
+//! log entries reconciliation stored, a `log_entries` list), `incident-logs.txt`
 //! (`kubectl logs --prefix --timestamps` form), `pods.json`, `events.json`,
 //! `replicasets.json` (Kubernetes `List`s; the last holds the Deployments and other workloads, their ControllerRevisions and HorizontalPodAutoscalers beside the ReplicaSets), `nodes.json` (the target pods' Nodes), `prometheus/*.json` with `prometheus/queries.json`
 //! (and `prometheus/rules.json`, `prometheus/targets.json`: what Prometheus said of the
@@ -77,11 +78,15 @@ impl Bundle {
     ) -> Bundle {
         let mut files = BTreeMap::new();
         let mut pages: Vec<&[u8]> = Vec::new();
+        let mut log_entries: Vec<&[u8]> = Vec::new();
         for webhook in webhooks {
             match webhook.source.as_str() {
                 "alertmanager" => {
                     files.insert(format!("alertmanager/webhook-{:06}.json", webhook.id), webhook.body.clone());
                 }
+                // A REST log entry reconciliation stored (`{"log_entry": …}`) is read as one;
+                // the draft deduplicates it against a webhook event of the same transition.
+                "pagerduty" if webhook.body.starts_with(b"{\"log_entry\"") => log_entries.push(&webhook.body),
                 // Pings and other non-incident events belong to no incident, so none is here.
                 "pagerduty" => pages.push(&webhook.body),
                 _ => {}
@@ -97,6 +102,16 @@ impl Bundle {
             }
             array.extend_from_slice(b"\n]\n");
             files.insert("pagerduty/events.json".to_owned(), array);
+        }
+        if !log_entries.is_empty() {
+            // Each body is `{"log_entry": {…}}`: the entries themselves make the list.
+            let entries: Vec<serde_json::Value> = log_entries
+                .iter()
+                .filter_map(|body| serde_json::from_slice::<serde_json::Value>(body).ok())
+                .filter_map(|mut body| body.get_mut("log_entry").map(serde_json::Value::take))
+                .collect();
+            let list = serde_json::json!({ "log_entries": entries });
+            files.insert("pagerduty/log-entries.json".to_owned(), serde_json::to_vec_pretty(&list).unwrap_or_default());
         }
         let mut lists: BTreeMap<&'static str, Vec<serde_json::Value>> = BTreeMap::new();
         for (kind, body) in &evidence.objects {

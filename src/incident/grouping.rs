@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use jiff::SignedDuration;
 use sha2::{Digest, Sha256};
 
-use crate::record::{AlertStatus, Instant, PageAction};
+use crate::record::{AlertRecord, AlertStatus, Instant, PageAction};
 
 /// Whether an incident is still going on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -411,6 +411,324 @@ fn minus(instant: Instant, duration: SignedDuration) -> Instant {
     instant.checked_sub(duration).unwrap_or(instant)
 }
 
+/// What reconciliation made a stored notification from (the `reconciled` mark of its row
+/// and the note its timeline shows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reconciled {
+    /// Firing alerts no webhook told of, found by polling Alertmanager.
+    Missed,
+    /// Alerts gone from every Alertmanager that answered the poll: resolved at the poll's time.
+    Gone,
+    /// A PagerDuty REST log entry no webhook brought.
+    Rest,
+}
+
+impl Reconciled {
+    /// The word the store and the notification body use: `missed`, `gone`, `rest`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reconciled::Missed => "missed",
+            Reconciled::Gone => "gone",
+            Reconciled::Rest => "rest",
+        }
+    }
+}
+
+/// One alert of a polled group: the alert as Alertmanager's API lists it, and whether it is
+/// `active` (neither silenced nor inhibited: Alertmanager notifies it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PolledAlert {
+    pub alert: AlertRecord,
+    pub active: bool,
+}
+
+/// One alert group as `GET /api/v2/alerts/groups` lists it (merged over HA peers): its
+/// receiver, its group labels (the values of the route's `group_by`) and its alerts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PolledGroup {
+    pub receiver: String,
+    pub labels: BTreeMap<String, String>,
+    pub alerts: Vec<PolledAlert>,
+}
+
+/// What one poll of Alertmanager saw: the groups of every peer that answered (`answered`,
+/// never empty when it is stored), polled at `at`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlertmanagerPoll {
+    pub at: Instant,
+    pub answered: Vec<String>,
+    pub groups: Vec<PolledGroup>,
+    /// Alerts that started less than this before the poll are left to their webhook
+    /// (Alertmanager waits `group_wait` before the first notification of a group).
+    pub settle: SignedDuration,
+}
+
+impl AlertmanagerPoll {
+    /// The occurrence `(fingerprint, starts_at)` is still listed by a peer: the same
+    /// fingerprint starting then or earlier (Alertmanager keeps the earliest start).
+    pub fn lists(&self, fingerprint: &str, starts_at: Instant) -> bool {
+        self.groups.iter().flat_map(|group| &group.alerts).any(|polled| {
+            polled.alert.fingerprint.as_deref() == Some(fingerprint) && polled.alert.starts_at <= starts_at
+        })
+    }
+}
+
+/// A stored Alertmanager notification of an incident, as reconciliation reads it back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredNotification {
+    pub incident_id: i64,
+    pub group_key: String,
+    /// The receiver's name as the API names it (the webhook's regex escaping removed).
+    pub receiver: String,
+    pub group_labels: BTreeMap<String, String>,
+    pub received_at: Instant,
+    pub alerts: Vec<AlertRecord>,
+}
+
+/// Where provisional group keys begin: a real `groupKey` begins with its route's matchers
+/// (`{}` for the root route), so none is mistaken for one.
+const PROVISIONAL_PREFIX: &str = "reconciled:";
+
+/// The group key reconciliation gives a group it cannot name: the alerts API returns each
+/// group's receiver and labels but not its `groupKey`, whose route part (the matchers of the
+/// route that made it) only the webhook carries. A webhook holding one of the incident's
+/// alert occurrences later adopts the incident with the real key.
+pub fn provisional_group_key(receiver: &str, labels: &BTreeMap<String, String>) -> String {
+    format!("{PROVISIONAL_PREFIX}{receiver}:{}", label_set(labels))
+}
+
+/// A group key made by [`provisional_group_key`].
+pub fn is_provisional_group_key(group_key: &str) -> bool {
+    group_key.starts_with(PROVISIONAL_PREFIX)
+}
+
+/// A label set as Alertmanager writes one: `{a="b", c="d"}`, names sorted.
+fn label_set(labels: &BTreeMap<String, String>) -> String {
+    let pairs: Vec<String> = labels.iter().map(|(name, value)| format!("{name}={value:?}")).collect();
+    format!("{{{}}}", pairs.join(", "))
+}
+
+/// A receiver name as a webhook body holds it: Alertmanager escapes it for a regex
+/// (Go's `regexp.QuoteMeta`: `team.pager` → `team\.pager`).
+pub fn escape_receiver(name: &str) -> String {
+    let mut escaped = String::with_capacity(name.len());
+    for character in name.chars() {
+        if r"\.+*?()|[]{}^$".contains(character) {
+            escaped.push('\\');
+        }
+        escaped.push(character);
+    }
+    escaped
+}
+
+/// The receiver name a webhook's regex-escaped `receiver` stands for.
+pub fn unescape_receiver(escaped: &str) -> String {
+    let mut name = String::with_capacity(escaped.len());
+    let mut characters = escaped.chars();
+    while let Some(character) = characters.next() {
+        match character {
+            '\\' => name.extend(characters.next()),
+            other => name.push(other),
+        }
+    }
+    name
+}
+
+/// The notifications one poll of Alertmanager calls for, to be stored as webhooks are
+/// (grouped by [`episode_for`], applied in event time):
+/// - per polled group of a followed receiver (`receivers`; none: all), one firing
+///   notification ([`Reconciled::Missed`]) of its active alerts that no stored notification
+///   holds (matched by the occurrence key, fingerprint + `startsAt`, a start Alertmanager
+///   moved earlier tolerated while the stored one fires) and that started at
+///   least `settle` before the poll. Its group key is that
+///   of the incident holding another alert of the group, else the one stored webhooks of the
+///   same receiver and group labels carried, else [`provisional_group_key`];
+/// - per open incident (`open`) whose firing alerts, as notifications received before the
+///   poll left them, are all gone from every peer that answered, one resolved notification
+///   ([`Reconciled::Gone`]) ending them at the poll's time: when they really ended is not
+///   known, only that they had by then.
+pub fn reconcile_alertmanager(
+    poll: &AlertmanagerPoll,
+    receivers: &[String],
+    notifications: &[StoredNotification],
+    open: &[(i64, String)],
+) -> Vec<AlertmanagerIntake> {
+    // Each stored occurrence (fingerprint, start): its group key and whether it was resolved.
+    let mut holders: BTreeMap<(&str, Instant), (&str, bool)> = BTreeMap::new();
+    let mut learned: BTreeMap<(&str, &BTreeMap<String, String>), &str> = BTreeMap::new();
+    for notification in notifications {
+        for alert in &notification.alerts {
+            if let Some(fingerprint) = &alert.fingerprint {
+                let holder = holders.entry((fingerprint, alert.starts_at)).or_insert((&notification.group_key, false));
+                holder.1 |= alert.status == AlertStatus::Resolved;
+            }
+        }
+        if !is_provisional_group_key(&notification.group_key) {
+            learned.insert((&notification.receiver, &notification.group_labels), &notification.group_key);
+        }
+    }
+    // The group key of the stored occurrence a polled alert is: the same start, or a later
+    // one still firing (Alertmanager moves a start earlier when a redundant Prometheus
+    // reports it so).
+    let holder = |alert: &AlertRecord| {
+        let fingerprint = alert.fingerprint.as_deref()?;
+        holders.get(&(fingerprint, alert.starts_at)).map(|(group_key, _)| *group_key).or_else(|| {
+            holders
+                .range((fingerprint, alert.starts_at)..)
+                .take_while(|((held, _), _)| *held == fingerprint)
+                .find(|(_, (_, resolved))| !resolved)
+                .map(|(_, (group_key, _))| *group_key)
+        })
+    };
+    let mut intakes = Vec::new();
+    for group in &poll.groups {
+        if !receivers.is_empty() && !receivers.contains(&group.receiver) {
+            continue;
+        }
+        let missed: Vec<AlertRecord> = group
+            .alerts
+            .iter()
+            .filter(|polled| {
+                polled.active
+                    && polled.alert.fingerprint.is_some()
+                    && polled.alert.starts_at <= minus(poll.at, poll.settle)
+                    && holder(&polled.alert).is_none()
+            })
+            .map(|polled| AlertRecord { status: AlertStatus::Firing, ends_at: None, ..polled.alert.clone() })
+            .collect();
+        if missed.is_empty() {
+            continue;
+        }
+        let group_key = group
+            .alerts
+            .iter()
+            .find_map(|polled| holder(&polled.alert))
+            .or_else(|| learned.get(&(group.receiver.as_str(), &group.labels)).copied())
+            .map_or_else(|| provisional_group_key(&group.receiver, &group.labels), str::to_owned);
+        intakes.push(reconciled_notification(
+            &group_key,
+            &group.receiver,
+            &group.labels,
+            missed,
+            Reconciled::Missed,
+            poll,
+        ));
+    }
+    for (incident_id, group_key) in open {
+        let theirs: Vec<&StoredNotification> = notifications
+            .iter()
+            .filter(|notification| notification.incident_id == *incident_id && notification.received_at <= poll.at)
+            .collect();
+        // Per occurrence, its latest word: resolved once any notification resolved it.
+        let mut occurrences: BTreeMap<(String, Instant), (bool, &AlertRecord)> = BTreeMap::new();
+        for alert in theirs.iter().flat_map(|notification| &notification.alerts) {
+            let Some(fingerprint) = &alert.fingerprint else { continue };
+            let resolved = alert.status == AlertStatus::Resolved;
+            let entry = occurrences.entry((fingerprint.clone(), alert.starts_at)).or_insert((resolved, alert));
+            entry.0 |= resolved;
+        }
+        let firing: Vec<(&(String, Instant), &AlertRecord)> =
+            occurrences.iter().filter(|(_, (resolved, _))| !resolved).map(|(key, (_, alert))| (key, *alert)).collect();
+        if firing.is_empty() || firing.iter().any(|((fingerprint, starts_at), _)| poll.lists(fingerprint, *starts_at)) {
+            continue;
+        }
+        let Some(latest) = theirs.iter().max_by_key(|notification| notification.received_at) else { continue };
+        let gone: Vec<AlertRecord> = firing
+            .iter()
+            .map(|(_, alert)| AlertRecord { status: AlertStatus::Resolved, ends_at: Some(poll.at), ..(*alert).clone() })
+            .collect();
+        intakes.push(reconciled_notification(
+            group_key,
+            &latest.receiver,
+            &latest.group_labels,
+            gone,
+            Reconciled::Gone,
+            poll,
+        ));
+    }
+    intakes
+}
+
+/// A notification reconciliation stores: Alertmanager's webhook body (version 4) of
+/// `alerts`, as the webhook would have carried it, plus `reconciled` (why, when, from which
+/// peers), which its timeline shows as a note.
+fn reconciled_notification(
+    group_key: &str,
+    receiver: &str,
+    group_labels: &BTreeMap<String, String>,
+    alerts: Vec<AlertRecord>,
+    why: Reconciled,
+    poll: &AlertmanagerPoll,
+) -> AlertmanagerIntake {
+    let status = if alerts.iter().any(|alert| alert.status == AlertStatus::Firing) {
+        AlertStatus::Firing
+    } else {
+        AlertStatus::Resolved
+    };
+    let word = |status: AlertStatus| if status == AlertStatus::Firing { "firing" } else { "resolved" };
+    let common = |maps: &mut dyn Iterator<Item = &BTreeMap<String, String>>| {
+        let mut common: Option<BTreeMap<String, String>> = None;
+        for map in maps {
+            common = Some(match common {
+                None => map.clone(),
+                Some(common) => common.into_iter().filter(|(name, value)| map.get(name) == Some(value)).collect(),
+            });
+        }
+        common.unwrap_or_default()
+    };
+    let common_labels = common(&mut alerts.iter().map(|alert| &alert.labels));
+    let common_annotations = common(&mut alerts.iter().map(|alert| &alert.annotations));
+    let go_zero = "0001-01-01T00:00:00Z";
+    let alert_bodies: Vec<serde_json::Value> = alerts
+        .iter()
+        .map(|alert| {
+            serde_json::json!({
+                "status": word(alert.status),
+                "labels": alert.labels,
+                "annotations": alert.annotations,
+                "startsAt": alert.starts_at.to_string(),
+                "endsAt": alert.ends_at.map_or_else(|| go_zero.to_owned(), |ends| ends.to_string()),
+                "generatorURL": alert.generator_url.clone().unwrap_or_default(),
+                "fingerprint": alert.fingerprint.clone().unwrap_or_default(),
+            })
+        })
+        .collect();
+    let body = serde_json::json!({
+        "version": "4",
+        "groupKey": group_key,
+        "truncatedAlerts": 0,
+        "status": word(status),
+        "receiver": escape_receiver(receiver),
+        "groupLabels": group_labels,
+        "commonLabels": common_labels,
+        "commonAnnotations": common_annotations,
+        "externalURL": poll.answered.first().cloned().unwrap_or_default(),
+        "alerts": alert_bodies,
+        "reconciled": { "why": why.as_str(), "polledAt": poll.at.to_string(), "from": poll.answered },
+    });
+    let mut occurrences: Vec<String> = alerts
+        .iter()
+        .map(|alert| format!("{}\u{1f}{}", alert.fingerprint.as_deref().unwrap_or(""), alert.starts_at))
+        .collect();
+    occurrences.sort();
+    let canonical = format!("reconciled\u{1e}{}\u{1e}{group_key}\u{1e}{}", why.as_str(), occurrences.join("\u{1e}"));
+    let starts_at = alerts.iter().map(|alert| alert.starts_at).min().unwrap_or(poll.at);
+    AlertmanagerIntake {
+        dedup_key: hex::encode(Sha256::digest(canonical.as_bytes())),
+        received_at: poll.at,
+        body: serde_json::to_vec(&body).unwrap_or_default(),
+        group_key: group_key.to_owned(),
+        status,
+        starts_at,
+        fired_at: alerts.iter().map(|alert| alert.starts_at).max().unwrap_or(starts_at),
+        ends_at: alerts.iter().filter_map(|alert| alert.ends_at).max(),
+        title: super::alert_title(&alerts).unwrap_or_default(),
+        severity: common_labels.get("severity").cloned(),
+        truncated_alerts: 0,
+        labels: common_labels,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -736,5 +1054,116 @@ mod tests {
         );
         let bare = PagerDutyIntake { pd_incident_id: None, ..page(PageAction::Triggered, "2025-02-09T10:00:00Z") };
         assert!(page_link_steps(&bare).is_empty());
+    }
+
+    fn polled(name: &str, fingerprint: &str, starts_at: &str) -> AlertRecord {
+        AlertRecord {
+            name: name.to_owned(),
+            status: AlertStatus::Firing,
+            labels: BTreeMap::from([("alertname".to_owned(), name.to_owned())]),
+            annotations: BTreeMap::new(),
+            starts_at: at(starts_at),
+            ends_at: None,
+            fingerprint: Some(fingerprint.to_owned()),
+            generator_url: None,
+        }
+    }
+
+    fn poll_of(alerts: &[(AlertRecord, bool)]) -> AlertmanagerPoll {
+        AlertmanagerPoll {
+            at: at("2025-02-09T10:30:00Z"),
+            answered: vec!["http://am-0:9093".to_owned()],
+            groups: vec![PolledGroup {
+                receiver: "team.pager".to_owned(),
+                labels: BTreeMap::from([("alertname".to_owned(), "A".to_owned())]),
+                alerts: alerts
+                    .iter()
+                    .map(|(alert, active)| PolledAlert { alert: alert.clone(), active: *active })
+                    .collect(),
+            }],
+            settle: SignedDuration::from_mins(1),
+        }
+    }
+
+    fn stored(incident_id: i64, group_key: &str, alerts: Vec<AlertRecord>) -> StoredNotification {
+        StoredNotification {
+            incident_id,
+            group_key: group_key.to_owned(),
+            receiver: "team.pager".to_owned(),
+            group_labels: BTreeMap::from([("alertname".to_owned(), "A".to_owned())]),
+            received_at: at("2025-02-09T10:01:00Z"),
+            alerts,
+        }
+    }
+
+    #[test]
+    fn reconciliation_opens_what_no_webhook_told_under_the_best_known_group_key() {
+        let fired = polled("A", "f1", "2025-02-09T10:00:00Z");
+        let receivers: Vec<String> = Vec::new();
+        // Never heard of: a provisional key from the receiver and group labels.
+        let fresh = reconcile_alertmanager(&poll_of(&[(fired.clone(), true)]), &receivers, &[], &[]);
+        assert_eq!(fresh.len(), 1);
+        assert_eq!(fresh[0].group_key, r#"reconciled:team.pager:{alertname="A"}"#);
+        assert!(is_provisional_group_key(&fresh[0].group_key));
+        assert_eq!((fresh[0].status, fresh[0].starts_at), (AlertStatus::Firing, at("2025-02-09T10:00:00Z")));
+        let body: serde_json::Value = serde_json::from_slice(&fresh[0].body).unwrap();
+        assert_eq!(body["receiver"], r"team\.pager", "escaped as Alertmanager escapes it");
+        assert_eq!(body["reconciled"]["why"], "missed");
+        // Held by a stored notification (fingerprint + startsAt): nothing to open.
+        let known = [stored(7, "{}:{alertname=\"A\"}", vec![fired.clone()])];
+        assert!(reconcile_alertmanager(&poll_of(&[(fired.clone(), true)]), &receivers, &known, &[]).is_empty());
+        // A new alert of a group webhooks named before: the real key, learned.
+        let other = polled("A", "f2", "2025-02-09T10:10:00Z");
+        let learned = reconcile_alertmanager(&poll_of(&[(other.clone(), true)]), &receivers, &known, &[]);
+        assert_eq!(learned[0].group_key, "{}:{alertname=\"A\"}");
+        // Silenced or inhibited, too young to have been notified, or another receiver's: left alone.
+        assert!(reconcile_alertmanager(&poll_of(&[(other.clone(), false)]), &receivers, &[], &[]).is_empty());
+        let young = polled("A", "f3", "2025-02-09T10:29:30Z");
+        assert!(reconcile_alertmanager(&poll_of(&[(young, true)]), &receivers, &[], &[]).is_empty());
+        assert!(reconcile_alertmanager(&poll_of(&[(other, true)]), &["email".to_owned()], &[], &[]).is_empty());
+        // The same alert fired again later is a new occurrence.
+        let again = polled("A", "f1", "2025-02-09T10:20:00Z");
+        assert_eq!(reconcile_alertmanager(&poll_of(&[(again, true)]), &receivers, &known, &[]).len(), 1);
+    }
+
+    #[test]
+    fn reconciliation_resolves_an_incident_whose_alerts_are_gone_at_the_poll() {
+        let fired = polled("A", "f1", "2025-02-09T10:00:00Z");
+        let known = [stored(7, "G", vec![fired.clone()])];
+        let open = [(7, "G".to_owned())];
+        let receivers: Vec<String> = Vec::new();
+        // Still listed (silenced counts: it still fires), or listed with an earlier start: open.
+        assert!(reconcile_alertmanager(&poll_of(&[(fired.clone(), false)]), &receivers, &known, &open).is_empty());
+        let earlier = polled("A", "f1", "2025-02-09T09:59:00Z");
+        assert!(reconcile_alertmanager(&poll_of(&[(earlier, true)]), &receivers, &known, &open).is_empty());
+        // Gone: resolved at the poll's time, in the incident's group.
+        let gone = reconcile_alertmanager(&poll_of(&[]), &receivers, &known, &open);
+        assert_eq!(gone.len(), 1);
+        assert_eq!(
+            (gone[0].group_key.as_str(), gone[0].status, gone[0].ends_at),
+            ("G", AlertStatus::Resolved, Some(at("2025-02-09T10:30:00Z")))
+        );
+        let mut incident =
+            IncidentState::opened_by(&notification("G", AlertStatus::Firing, "2025-02-09T10:00:00Z", "x"));
+        incident.apply(&gone[0]);
+        assert_eq!(
+            (incident.status, incident.resolved_at),
+            (IncidentStatus::Resolved, Some(at("2025-02-09T10:30:00Z")))
+        );
+        // Already resolved by a notification, or heard of only after the poll began: nothing.
+        let resolved =
+            AlertRecord { status: AlertStatus::Resolved, ends_at: Some(at("2025-02-09T10:05:00Z")), ..fired.clone() };
+        let both = [stored(7, "G", vec![fired.clone()]), stored(7, "G", vec![resolved])];
+        assert!(reconcile_alertmanager(&poll_of(&[]), &receivers, &both, &open).is_empty());
+        let late = [StoredNotification { received_at: at("2025-02-09T10:30:01Z"), ..stored(7, "G", vec![fired]) }];
+        assert!(reconcile_alertmanager(&poll_of(&[]), &receivers, &late, &open).is_empty());
+    }
+
+    #[test]
+    fn receiver_names_escape_as_alertmanager_escapes_them() {
+        for name in ["team.pager", "a+b*c?(d)|[e]{f}^$", "plain", r"back\slash"] {
+            assert_eq!(unescape_receiver(&escape_receiver(name)), name);
+        }
+        assert_eq!(escape_receiver("team.pager"), r"team\.pager");
     }
 }

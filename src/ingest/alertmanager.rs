@@ -26,7 +26,23 @@ pub struct WebhookPayload {
     pub common_annotations: BTreeMap<String, String>,
     pub external_url: String,
     pub alerts: Vec<AlertRecord>,
+    /// Set on a notification postmortemd made itself by polling Alertmanager (its
+    /// `reconciled` object): why, when, and which peers answered.
+    pub reconciled: Option<ReconciledBy>,
 }
+
+/// The `reconciled` object of a notification postmortemd's reconciliation stored: `why` it
+/// was made (`missed`: firing alerts no webhook told of; `gone`: alerts gone from every peer
+/// that answered, so resolved at the poll's time), the poll's time and the peers it asked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReconciledBy {
+    pub why: String,
+    pub polled_at: Instant,
+    pub from: Vec<String>,
+}
+
+/// The source of the note rows reconciled notifications add to a timeline.
+pub const RECONCILED_SOURCE: &str = "alertmanager reconciliation";
 
 /// Alertmanager's zero time: the `endsAt` of a firing alert in a notification.
 fn is_go_zero_time(instant: Instant) -> bool {
@@ -94,8 +110,30 @@ impl WebhookPayload {
             reason: format!("{} alerts not delivered by Alertmanager (max_alerts)", self.truncated_alerts),
             node: None,
         });
-        self.alerts.into_iter().map(Record::Alert).chain(gap.map(Record::Gap)).collect()
+        let note = self.reconciled.as_ref().map(|reconciled| Record::Note(reconciled_note(reconciled, &self.alerts)));
+        self.alerts.into_iter().map(Record::Alert).chain(gap.map(Record::Gap)).chain(note).collect()
     }
+}
+
+/// The note a reconciled notification adds: what was not notified and how it was learned.
+fn reconciled_note(reconciled: &ReconciledBy, alerts: &[AlertRecord]) -> crate::record::NoteRecord {
+    let mut names: Vec<&str> = alerts.iter().map(|alert| alert.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let names = names.join(", ");
+    let from = reconciled.from.join(", ");
+    let polled_at = reconciled.polled_at;
+    let text = match reconciled.why.as_str() {
+        "gone" => format!(
+            "{names} resolved by reconciliation: gone from Alertmanager ({from}) at the poll of {polled_at}, \
+             with no resolved notification received; the resolution time shown is that poll's, not when the alert ended"
+        ),
+        _ => format!(
+            "{names} firing, found by reconciliation: listed by Alertmanager ({from}) at the poll of {polled_at} \
+             with no notification received for it (a missed webhook)"
+        ),
+    };
+    crate::record::NoteRecord { source: RECONCILED_SOURCE.to_owned(), text }
 }
 
 /// Parses a webhook notification body (Alertmanager's `webhook.Message`, version "4"), as
@@ -147,7 +185,57 @@ fn parse_webhook_as(bytes: &[u8], group_key: GroupKey) -> Result<WebhookPayload>
         common_annotations: root.get("commonAnnotations").string_map()?,
         external_url: root.get("externalURL").str_or_empty()?.to_string(),
         alerts,
+        reconciled: parse_reconciled(root.get("reconciled"))?,
     })
+}
+
+fn parse_reconciled(node: Node<'_, '_>) -> Result<Option<ReconciledBy>> {
+    if node.is_absent() {
+        return Ok(None);
+    }
+    node.object("postmortemd's reconciliation object")?;
+    let from_node = node.get("from");
+    let items = from_node.array_or_empty("an array of Alertmanager URLs")?;
+    let mut from = Vec::with_capacity(items.len());
+    for index in 0..items.len() {
+        from.push(from_node.item(items, index).str()?.to_owned());
+    }
+    Ok(Some(ReconciledBy { why: node.get("why").str()?.to_owned(), polled_at: node.get("polledAt").time()?, from }))
+}
+
+/// One alert group of `GET /api/v2/alerts/groups`: its receiver's name, its labels, and its
+/// alerts, each with whether it is `active` (`status.state`; not silenced or inhibited).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiGroup {
+    pub receiver: String,
+    pub labels: BTreeMap<String, String>,
+    pub alerts: Vec<(AlertRecord, bool)>,
+}
+
+/// Parses Alertmanager's alert groups (`GET /api/v2/alerts/groups`, `alertGroups`).
+pub fn parse_api_groups(bytes: &[u8]) -> Result<Vec<ApiGroup>> {
+    let document = parse_document(bytes)?;
+    let root = Node::root(&document);
+    let groups = root.array("an array of alert groups")?;
+    let mut parsed = Vec::with_capacity(groups.len());
+    for group_index in 0..groups.len() {
+        let group = root.item(groups, group_index);
+        group.object("an alert group object")?;
+        let alerts_node = group.get("alerts");
+        let items = alerts_node.array_or_empty("an array of alerts")?;
+        let mut alerts = Vec::with_capacity(items.len());
+        for index in 0..items.len() {
+            let alert = alerts_node.item(items, index);
+            let active = alert.get("status").get("state").opt_str()?.is_none_or(|state| state == "active");
+            alerts.push((parse_api_alert(alert)?, active));
+        }
+        parsed.push(ApiGroup {
+            receiver: group.get("receiver").get("name").str_or_empty()?.to_owned(),
+            labels: group.get("labels").string_map()?,
+            alerts,
+        });
+    }
+    Ok(parsed)
 }
 
 /// One alert of the API v2 list (`gettableAlert`).
@@ -446,5 +534,60 @@ mod tests {
             let error = parse_api_alerts(body.as_bytes()).unwrap_err();
             assert_eq!(error.to_string(), expected, "{body}");
         }
+    }
+
+    #[test]
+    fn alert_groups_read_with_receiver_labels_and_state() {
+        let body = br#"[{"labels": {"alertname": "A"}, "receiver": {"name": "team.pager"}, "alerts": [
+            {"labels": {"alertname": "A", "pod": "p1"}, "annotations": {}, "startsAt": "2025-02-09T10:00:00.1Z",
+             "endsAt": "2025-02-09T11:00:00Z", "updatedAt": "2025-02-09T10:01:00Z", "fingerprint": "f1",
+             "receivers": [{"name": "team.pager"}], "status": {"state": "active", "silencedBy": [], "inhibitedBy": []}},
+            {"labels": {"alertname": "A", "pod": "p2"}, "annotations": {}, "startsAt": "2025-02-09T10:02:00Z",
+             "endsAt": "2025-02-09T11:00:00Z", "updatedAt": "2025-02-09T10:02:00Z", "fingerprint": "f2",
+             "receivers": [{"name": "team.pager"}], "status": {"state": "suppressed", "silencedBy": ["s1"], "inhibitedBy": []}}
+        ]}]"#;
+        let groups = parse_api_groups(body).unwrap();
+        assert_eq!(groups.len(), 1);
+        assert_eq!(
+            (groups[0].receiver.as_str(), groups[0].labels.get("alertname").map(String::as_str)),
+            ("team.pager", Some("A"))
+        );
+        let alerts: Vec<(&str, AlertStatus, bool)> = groups[0]
+            .alerts
+            .iter()
+            .map(|(alert, active)| (alert.fingerprint.as_deref().unwrap(), alert.status, *active))
+            .collect();
+        assert_eq!(alerts, [("f1", AlertStatus::Firing, true), ("f2", AlertStatus::Firing, false)]);
+        let error = parse_api_groups(br#"[{"receiver": {"name": "x"}, "alerts": [{"labels": {}}]}]"#).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "[0].alerts[0].startsAt: expected an RFC 3339 time, found nothing (the field is missing)"
+        );
+    }
+
+    #[test]
+    fn a_reconciled_notification_says_so_in_a_note() {
+        let body = br#"{"version": "4", "groupKey": "reconciled:r:{}", "status": "resolved", "receiver": "r",
+            "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "",
+            "alerts": [{"status": "resolved", "labels": {"alertname": "A"}, "annotations": {},
+                        "startsAt": "2025-02-09T10:00:00Z", "endsAt": "2025-02-09T10:30:00Z", "fingerprint": "f1"}],
+            "reconciled": {"why": "gone", "polledAt": "2025-02-09T10:30:00Z", "from": ["http://am-0:9093"]}}"#;
+        let records = parse_webhook(body).unwrap().into_records();
+        let notes: Vec<&str> = records
+            .iter()
+            .filter_map(|record| match record {
+                Record::Note(note) if note.source == RECONCILED_SOURCE => Some(note.text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(notes.len(), 1, "{records:?}");
+        assert!(
+            notes[0].starts_with("A resolved by reconciliation: gone from Alertmanager (http://am-0:9093)"),
+            "{}",
+            notes[0]
+        );
+        let plain = std::str::from_utf8(body).unwrap().replace("\"reconciled\"", "\"other\"");
+        let plain = parse_webhook(plain.as_bytes()).unwrap();
+        assert!(plain.reconciled.is_none());
     }
 }

@@ -8,7 +8,9 @@
 
 use jiff::SignedDuration;
 
-pub use crate::incident::grouping::{AlertmanagerIntake, IncidentStatus, PageLink, PagerDutyIntake, WebhookSource};
+pub use crate::incident::grouping::{
+    AlertmanagerIntake, AlertmanagerPoll, IncidentStatus, PageLink, PagerDutyIntake, WebhookSource,
+};
 use crate::record::Instant;
 
 mod evidence;
@@ -92,6 +94,8 @@ pub struct IncidentRow {
     pub sources: Vec<WebhookSource>,
     /// Grows with every webhook: the cache key of the incident's timeline.
     pub last_webhook_id: i64,
+    /// How many of its webhooks reconciliation stored (missed by the webhook route).
+    pub n_reconciled: i64,
 }
 
 /// A stored webhook body of an incident.
@@ -176,6 +180,35 @@ impl Store {
     /// says; returns after the commit that holds it.
     pub async fn record_pagerduty(&self, intake: PagerDutyIntake) -> Result<Intake> {
         dispatch!(self, backend => backend.record_pagerduty(intake).await)
+    }
+
+    /// Stores what one poll of Alertmanager calls for (`incident::grouping::reconcile_alertmanager`
+    /// decides, over the Alertmanager incidents its alerts may belong to, loaded in the same
+    /// write transaction): notifications of missed alerts and resolutions of alerts gone,
+    /// each grouped as a webhook is and marked reconciled. Nothing when no peer answered.
+    pub async fn reconcile_alertmanager(
+        &self,
+        poll: &AlertmanagerPoll,
+        receivers: &[String],
+        quiet_period: SignedDuration,
+    ) -> Result<Vec<Intake>> {
+        dispatch!(self, backend => backend.reconcile_alertmanager(poll, receivers, quiet_period).await)
+    }
+
+    /// Stores a page PagerDuty's REST log holds (once), marked reconciled, unless a webhook
+    /// brought the same transition (PagerDuty incident, action, time); linked as a webhook is.
+    pub async fn record_pagerduty_rest(&self, intake: PagerDutyIntake) -> Result<Intake> {
+        dispatch!(self, backend => backend.record_pagerduty_rest(intake).await)
+    }
+
+    /// Where polling `source` resumes (`pagerduty`: the last seen time), if it ever ran.
+    pub async fn reconcile_position(&self, source: &str) -> Result<Option<Instant>> {
+        dispatch!(self, backend => backend.reconcile_position(source).await)
+    }
+
+    /// Keeps where polling `source` resumes.
+    pub async fn set_reconcile_position(&self, source: &str, position: Instant) -> Result<()> {
+        dispatch!(self, backend => backend.set_reconcile_position(source, position).await)
     }
 
     /// Incidents, newest first.

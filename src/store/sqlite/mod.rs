@@ -26,10 +26,13 @@ use super::{
     AlertmanagerIntake, Error, IncidentFilter, IncidentRow, IncidentStatus, Intake, PagerDutyIntake, Result,
     StoredWebhook, WebhookSource,
 };
-use crate::incident::grouping::{IncidentState, PageLink, PageLinkStep, episode_for, group_key_hash, page_link_steps};
+use crate::incident::grouping::{
+    IncidentState, PageLink, PageLinkStep, Reconciled, episode_for, group_key_hash, page_link_steps,
+};
 use crate::record::Instant;
 
 mod evidence;
+mod reconcile;
 mod retention;
 
 pub(super) fn millis(instant: Instant) -> i64 {
@@ -496,6 +499,7 @@ macro_rules! incident_state_select {
          last_signal_at_ms, resolved_at_ms, truncated_alerts, labels, last_fired_at_ms FROM incidents"
     };
 }
+use incident_state_select;
 
 /// An incident row's id and state. Labels are JSON text; unreadable ones read as none.
 fn incident_state(row: &SqliteRow) -> (i64, IncidentState) {
@@ -607,6 +611,7 @@ async fn alertmanager_run(
 
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(run.len());
     let mut first_in_run: HashMap<&str, usize> = HashMap::new();
+    let mut provisional_incidents: Option<bool> = None;
     for (intake, quiet_period) in run {
         if let Some(existing) = stored_before.get(&intake.dedup_key) {
             outcomes.push(Outcome::Duplicate(*existing));
@@ -625,21 +630,37 @@ async fn alertmanager_run(
                 if episodes.iter().any(|slot| incidents[*slot].id.is_none()) {
                     break;
                 }
-                let key = group_key_hash(&intake.group_key);
-                let taken_over = page_only.get(&key).copied().filter(|slot| {
-                    let page_only = &incidents[*slot].state;
-                    page_only.is_page_only_of(intake) && page_only.takes(intake, *quiet_period)
-                });
-                match taken_over {
-                    // The page came first: the notification takes its incident over.
-                    Some(slot) => {
-                        page_only.remove(&key);
-                        incidents[slot].state.take_over(intake);
-                        slot
-                    }
-                    None => {
-                        incidents.push(Slot { id: None, state: IncidentState::opened_by(intake), changed: true });
-                        incidents.len() - 1
+                // Whether reconciliation left any incident under a provisional group key:
+                // asked once per run, and only when a notification would open an incident.
+                let may_adopt = match provisional_incidents {
+                    Some(exist) => exist,
+                    None => *provisional_incidents.insert(reconcile::any_provisional(transaction).await?),
+                };
+                let adopted = if may_adopt { reconcile::provisional_holder(transaction, intake).await? } else { None };
+                if let Some((id, mut state)) = adopted {
+                    // Reconciliation opened this group's incident under a provisional key: the
+                    // notification holds one of its alerts and names the group for good.
+                    state.group_key = Some(intake.group_key.clone());
+                    state.pd_incident_key = Some(group_key_hash(&intake.group_key));
+                    incidents.push(Slot { id: Some(id), state, changed: true });
+                    incidents.len() - 1
+                } else {
+                    let key = group_key_hash(&intake.group_key);
+                    let taken_over = page_only.get(&key).copied().filter(|slot| {
+                        let page_only = &incidents[*slot].state;
+                        page_only.is_page_only_of(intake) && page_only.takes(intake, *quiet_period)
+                    });
+                    match taken_over {
+                        // The page came first: the notification takes its incident over.
+                        Some(slot) => {
+                            page_only.remove(&key);
+                            incidents[slot].state.take_over(intake);
+                            slot
+                        }
+                        None => {
+                            incidents.push(Slot { id: None, state: IncidentState::opened_by(intake), changed: true });
+                            incidents.len() - 1
+                        }
                     }
                 }
             }
@@ -767,11 +788,25 @@ async fn update_incident(transaction: &mut Transaction<'static, Sqlite>, id: i64
 /// Stores one PagerDuty event (once), in the incident the first of its
 /// [`page_link_steps`] finds, else in an incident of its own, and applies it there.
 async fn pagerduty_in(transaction: &mut Transaction<'static, Sqlite>, intake: &PagerDutyIntake) -> Result<Intake> {
+    pagerduty_in_from(transaction, intake, None).await
+}
+
+/// [`pagerduty_in`] for a page that came as a webhook (`origin` `None`) or from PagerDuty's
+/// REST log (`Some(Reconciled::Rest)`): the same transition (PagerDuty incident, action and
+/// time) already stored from the other side is a duplicate of it.
+async fn pagerduty_in_from(
+    transaction: &mut Transaction<'static, Sqlite>,
+    intake: &PagerDutyIntake,
+    origin: Option<Reconciled>,
+) -> Result<Intake> {
     if let Some(existing) = duplicate(transaction, WebhookSource::PagerDuty, &intake.dedup_key).await? {
         return Ok(existing);
     }
+    if let Some(existing) = reconcile::same_transition(transaction, intake, origin).await? {
+        return Ok(existing);
+    }
     if intake.action.is_none() {
-        let webhook_id = insert_webhook(transaction, intake, None).await?;
+        let webhook_id = insert_webhook(transaction, intake, None, origin).await?;
         return Ok(Intake { webhook_id, incident_id: None, duplicate: false });
     }
     let mut incident_id: Option<i64> = None;
@@ -826,7 +861,7 @@ async fn pagerduty_in(transaction: &mut Transaction<'static, Sqlite>, intake: &P
             .get(0)
         }
     };
-    let webhook_id = insert_webhook(transaction, intake, Some(incident_id)).await?;
+    let webhook_id = insert_webhook(transaction, intake, Some(incident_id), origin).await?;
     Ok(Intake { webhook_id, incident_id: Some(incident_id), duplicate: false })
 }
 
@@ -888,7 +923,8 @@ macro_rules! incident_select {
         "SELECT i.id, i.title, i.status, i.severity, i.opened_at_ms, i.last_signal_at_ms, \
          i.resolved_at_ms, i.group_key, i.truncated_alerts, COUNT(w.id), MAX(w.id), \
          MAX(CASE WHEN w.source = 'alertmanager' THEN 1 ELSE 0 END), \
-         MAX(CASE WHEN w.source = 'pagerduty' THEN 1 ELSE 0 END) \
+         MAX(CASE WHEN w.source = 'pagerduty' THEN 1 ELSE 0 END), \
+         SUM(CASE WHEN w.reconciled IS NOT NULL THEN 1 ELSE 0 END) \
          FROM incidents i LEFT JOIN webhooks w ON w.incident_id = i.id"
     };
 }
@@ -914,6 +950,7 @@ fn incident_row(row: &SqliteRow) -> IncidentRow {
         truncated_alerts: row.get::<i64, _>(8).max(0) as u64,
         n_webhooks: row.get(9),
         last_webhook_id: row.get::<Option<i64>, _>(10).unwrap_or(0),
+        n_reconciled: row.get::<Option<i64>, _>(13).unwrap_or(0),
         sources,
     }
 }
@@ -933,15 +970,18 @@ async fn duplicate(
     Ok(row.map(|row| Intake { webhook_id: row.get(0), incident_id: row.get(1), duplicate: true }))
 }
 
-/// A PagerDuty event's webhook row, with its PagerDuty incident so later events find it.
+/// A PagerDuty event's webhook row, with its PagerDuty incident so later events find it,
+/// and its action and time so the same transition from the other side (webhook or REST
+/// log) is known; `origin` marks a row reconciliation stored.
 async fn insert_webhook(
     transaction: &mut Transaction<'static, Sqlite>,
     intake: &PagerDutyIntake,
     incident_id: Option<i64>,
+    origin: Option<Reconciled>,
 ) -> Result<i64> {
     let row = sqlx::query(
-        "INSERT INTO webhooks (source, dedup_key, received_at_ms, incident_id, body, pd_incident_id) \
-         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO webhooks (source, dedup_key, received_at_ms, incident_id, body, pd_incident_id, page_action, \
+         page_occurred_at_ms, reconciled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(WebhookSource::PagerDuty.as_str())
     .bind(&intake.dedup_key)
@@ -949,6 +989,9 @@ async fn insert_webhook(
     .bind(incident_id)
     .bind(&intake.body)
     .bind(&intake.pd_incident_id)
+    .bind(intake.action.as_ref().map(|action| action.as_str().to_owned()))
+    .bind(millis(intake.occurred_at))
+    .bind(origin.map(Reconciled::as_str))
     .fetch_one(&mut **transaction)
     .await
     .map_err(query_error("insert webhook"))?;
