@@ -247,7 +247,7 @@ fn main() -> anyhow::Result<()> {
                     }
                 }
                 LintFormat::Json => {
-                    out = postmortem_json(&serde_json::json!({ "findings": findings }));
+                    out = render::json::to_json(&serde_json::json!({ "findings": findings }));
                 }
             }
             std::io::stdout().lock().write_all(out.as_bytes())?;
@@ -303,10 +303,6 @@ fn main() -> anyhow::Result<()> {
             }
         },
     }
-}
-
-fn postmortem_json(value: &serde_json::Value) -> String {
-    render::json::to_json(value)
 }
 
 fn write_output(output: Option<&std::path::Path>, text: &str) -> anyhow::Result<()> {

@@ -360,6 +360,7 @@ impl Document {
         let mut lines = Vec::new();
         let mut headings: Vec<(usize, String)> = Vec::new();
         let mut fenced = false;
+        let mut seen_heading = false;
         let mut header: Option<Vec<String>> = None;
         let raw: Vec<&str> = text.lines().collect();
         for (index, line) in raw.iter().enumerate() {
@@ -379,6 +380,13 @@ impl Document {
             let item = if let Some(rest) = trimmed.strip_prefix('#') {
                 let level = 1 + rest.chars().take_while(|character| *character == '#').count();
                 let text = rest.trim_start_matches('#').trim().to_owned();
+                // The document's title is not a section: its words name the incident.
+                if level == 1 && !seen_heading {
+                    seen_heading = true;
+                    lines.push(Line { number, item: Item::Text(text), sections });
+                    continue;
+                }
+                seen_heading = true;
                 headings.retain(|(outer, _)| *outer < level);
                 headings.push((level, text.clone()));
                 let sections = headings[..headings.len() - 1].iter().map(|(_, text)| text.to_lowercase()).collect();
