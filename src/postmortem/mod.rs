@@ -484,8 +484,12 @@ pub fn seconds_between(from: Instant, to: Instant) -> i64 {
     (to.duration_since(from).as_millis() as f64 / 1000.0).round() as i64
 }
 
-/// A readable length of a wait: `52s`, `5min 10s`, `1h 35min`.
+/// A readable length of a wait: `52s`, `5min 10s`, `1h 35min`; a negative one (an alert
+/// before the first error it is about) keeps its sign: `-30s`.
 pub fn duration_text(seconds: i64) -> String {
+    if seconds < 0 {
+        return format!("-{}", duration_text(-seconds));
+    }
     let seconds = seconds.unsigned_abs();
     let (hours, minutes, rest) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
     match (hours, minutes, rest) {
@@ -723,7 +727,7 @@ fn candidates(timeline: &Timeline, post_mortem: &PostMortem) -> Candidates {
                 "P2",
                 rows,
             ));
-        } else {
+        } else if seconds >= 0 {
             went_well.push(format!("The alert fired {} after the first errors.", duration_text(seconds)));
         }
     }
@@ -740,7 +744,9 @@ fn candidates(timeline: &Timeline, post_mortem: &PostMortem) -> Candidates {
             went_well.push(format!("The page was acknowledged {} after it was triggered.", duration_text(seconds)));
         }
     }
-    if let (Some(mitigated), Some(paged)) = (at(MomentKind::Mitigated), at(MomentKind::Paged)) {
+    if let (Some(mitigated), Some(paged)) = (at(MomentKind::Mitigated), at(MomentKind::Paged))
+        && mitigated >= paged
+    {
         went_well.push(format!("Mitigation came {} after the page.", duration_text(seconds_between(paged, mitigated))));
     }
     if let (Some(mitigated), Some(recovered)) = (at(MomentKind::Mitigated), at(MomentKind::Recovered)) {
@@ -870,6 +876,7 @@ mod tests {
         check_duration(600, "10min");
         check_duration(95 * 60, "1h 35min");
         check_duration(3600, "1h");
+        check_duration(-30, "-30s");
     }
 
     #[test]
