@@ -482,3 +482,63 @@ fn the_report_is_drawn_from_the_drafts_own_timeline() {
         serde_json::from_str(&postmortemd::timeline::render::render(&timeline, Format::Json)).unwrap();
     assert_eq!(json["timeline"], own);
 }
+
+/// Sections as top-level headings, a timeline crossing midnight with dates, numbered root
+/// causes, an action table with other column names, fields at the end.
+const TOP_LEVEL_SECTIONS: &str = "\
+# Incident 42: payments down
+
+# Summary
+Payments failed for 20 minutes.
+
+# Timeline
+All times in UTC.
+* 2025-05-01 23:50 deploy of payments v2
+* 2025-05-01 23:55 alert PaymentsDown fired
+* 2025-05-02 00:10 rolled back, recovered
+
+# Root causes
+1. The new version had a connection pool of 1.
+2. The canary stage was skipped for hotfixes.
+
+# Action items
+| Task | Assignee | Due | Prio |
+|---|---|---|---|
+| Enforce the canary stage for hotfixes in the pipeline | payments-team | 2025-05-20 | high |
+
+Report date: 2025-05-02
+Post-mortem review: 2025-05-06
+";
+
+#[test]
+fn lint_reads_top_level_sections_and_a_timeline_across_midnight() {
+    assert_eq!(findings(TOP_LEVEL_SECTIONS), vec![]);
+    // The end is read from the timeline's last dated entry: a week later is too late.
+    let late = TOP_LEVEL_SECTIONS.replace("Report date: 2025-05-02", "Report date: 2025-05-09");
+    let line = late.lines().position(|line| line.starts_with("Report date")).unwrap() + 1;
+    assert_eq!(findings(&late), vec![(line, "report-date")]);
+    // Without the dates, 00:10 after 23:55 reads as going back in time.
+    let undated = TOP_LEVEL_SECTIONS.replace("2025-05-01 ", "").replace("2025-05-02 00:10", "00:10");
+    let line = undated.lines().position(|line| line.contains("00:10")).unwrap() + 1;
+    assert!(findings(&undated).contains(&(line, "timeline-order")), "{:?}", findings(&undated));
+}
+
+#[test]
+fn evidence_cannot_open_tags_or_links_in_the_report() {
+    let hostile = "<script>alert(1)</script> [x](javascript:alert(1)) `code`";
+    let evidence = Evidence {
+        title: hostile.to_owned(),
+        window: window(),
+        records: vec![alert(hostile, at("2025-02-09T10:06:15Z"), Some(at("2025-02-09T10:20:00Z")))],
+        digests: Vec::new(),
+        coverage: Vec::new(),
+        written_by: None,
+    };
+    let timeline = timeline::build(evidence, &Options::default());
+    let post_mortem = postmortem::draft(&timeline);
+    let markdown = postmortem::render::render(&timeline, &post_mortem, Format::Markdown);
+    assert!(!markdown.contains("<script") && !markdown.contains("[x](") && !markdown.contains(" `code`"), "{markdown}");
+    assert!(markdown.contains("&lt;script&gt;") && markdown.contains("\\[x\\]"), "{markdown}");
+    let html = postmortem::render::render(&timeline, &post_mortem, Format::Html);
+    assert!(!html.contains("<script") && html.contains("&lt;script&gt;"), "{html}");
+}

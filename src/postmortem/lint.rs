@@ -590,11 +590,11 @@ fn zone_after(rest: &str) -> Option<bool> {
 pub fn lint(text: &str) -> Vec<Finding> {
     let document = Document::parse(text);
     let mut findings = Vec::new();
-    check_timeline(&document, &mut findings);
+    let last_entry = check_timeline(&document, &mut findings);
     check_factors(&document, &mut findings);
     check_actions(&document, &mut findings);
     check_blame(&document, &mut findings);
-    check_dates(&document, &mut findings);
+    check_dates(&document, last_entry, &mut findings);
     for line in &document.lines {
         let text = match &line.item {
             Item::Heading { text, .. } | Item::Bullet(text) | Item::Text(text) => text.clone(),
@@ -618,7 +618,8 @@ pub fn has_errors(findings: &[Finding]) -> bool {
     findings.iter().any(|finding| finding.severity == Severity::Error)
 }
 
-fn check_timeline(document: &Document, findings: &mut Vec<Finding>) {
+/// The timeline's checks; returns its last dated entry (for the 48 h rule).
+fn check_timeline(document: &Document, findings: &mut Vec<Finding>) -> Option<DateTime> {
     let headings = any_language(|language| language.timeline_headings).collect::<Vec<_>>();
     let heading = document
         .lines
@@ -626,9 +627,9 @@ fn check_timeline(document: &Document, findings: &mut Vec<Finding>) {
         .find(|line| matches!(&line.item, Item::Heading { text, .. } if matches_any(text, &headings)));
     let Some(heading) = heading else {
         findings.push(Finding::new(1, "timeline-missing", "no Timeline section: add one, its times in UTC"));
-        return;
+        return None;
     };
-    let Item::Heading { text: heading_text, .. } = &heading.item else { return };
+    let Item::Heading { text: heading_text, .. } = &heading.item else { return None };
     let lines: Vec<&Line> = document.in_section(&headings).collect();
     let mut utc_said = heading_text.contains("UTC");
     let mut entries = Vec::new();
@@ -698,7 +699,7 @@ fn check_timeline(document: &Document, findings: &mut Vec<Finding>) {
             "timeline-missing",
             "the Timeline has no timed entries: start each row or item with its time (HH:MM UTC)",
         ));
-        return;
+        return None;
     }
     let all_zoned = entries.iter().all(|(_, _, _, zone, _)| *zone == Some(true));
     for (number, _, _, zone, _) in &entries {
@@ -748,6 +749,7 @@ fn check_timeline(document: &Document, findings: &mut Vec<Finding>) {
             "the timeline does not show how the incident ended (mitigated, recovered, resolved)",
         ));
     }
+    entries.iter().filter_map(|(_, date, time, _, _)| Some(DateTime::from_parts((*date)?, *time))).max()
 }
 
 /// A cell without the row anchor the drafted report puts before its number.
@@ -1134,7 +1136,7 @@ fn is_name(word: &str) -> bool {
     characters.next().is_some_and(char::is_uppercase) && characters.all(char::is_lowercase) && word.len() > 1
 }
 
-fn check_dates(document: &Document, findings: &mut Vec<Finding>) {
+fn check_dates(document: &Document, last_entry: Option<DateTime>, findings: &mut Vec<Finding>) {
     let field =
         |words: fn(&Language) -> &'static [&'static str]| document.field(&any_language(words).collect::<Vec<_>>());
     match field(|language| language.review_fields) {
@@ -1148,7 +1150,7 @@ fn check_dates(document: &Document, findings: &mut Vec<Finding>) {
             "no follow-up review date: add a \"Reviewed:\" field with its date",
         )),
     }
-    let end = incident_end(document);
+    let end = incident_end(document, last_entry);
     match (field(|language| language.report_date_fields), end) {
         (Some((number, value)), Some(end)) => match find_date(&value) {
             Some(written) => {
@@ -1165,8 +1167,8 @@ fn check_dates(document: &Document, findings: &mut Vec<Finding>) {
 }
 
 /// When the incident ended: an `End:` field, else the Date field and the Duration's end time
-/// (`27min (10:05 – 10:32 UTC)`), else the timeline's last dated entry.
-fn incident_end(document: &Document) -> Option<DateTime> {
+/// (`27min (10:05 – 10:32 UTC)`), else the timeline's last dated entry, else the Date's day.
+fn incident_end(document: &Document, last_entry: Option<DateTime>) -> Option<DateTime> {
     let field =
         |words: fn(&Language) -> &'static [&'static str]| document.field(&any_language(words).collect::<Vec<_>>());
     if let Some((_, value)) = field(|language| language.end_fields)
@@ -1200,7 +1202,7 @@ fn incident_end(document: &Document) -> Option<DateTime> {
             return last;
         }
     }
-    date.map(|date| DateTime::from_parts(date, Time::MAX))
+    last_entry.or_else(|| date.map(|date| DateTime::from_parts(date, Time::MAX)))
 }
 
 #[cfg(test)]
