@@ -1296,6 +1296,36 @@ mod tests {
     }
 
     #[test]
+    fn rows_say_what_they_tell_as_facts() {
+        let records = [
+            workload("StatefulSet", "db", "2025-01-01T00:00:00Z", "helm"),
+            revision(1, "2025-01-01T00:00:00Z", None, "postgres:16.1"),
+            revision(2, "2025-02-09T10:05:01Z", None, "postgres:16.2"),
+            revision(
+                3,
+                "2025-02-09T10:30:00Z",
+                Some(Rollback::Reused { created: at("2025-01-01T00:00:00Z") }),
+                "postgres:16.1",
+            ),
+        ];
+        let mut facts: Vec<(Instant, Option<Fact>)> = entries(&records, &[], &window(), &Options::default())
+            .into_iter()
+            .map(|entry| (entry.time, entry.fact))
+            .collect();
+        facts.sort_by_key(|(time, _)| *time);
+        let change = |change, image: &str| {
+            Some(Fact::Change { change, object: "StatefulSet shop/db".to_owned(), images: vec![image.to_owned()] })
+        };
+        assert_eq!(
+            facts,
+            vec![
+                (at("2025-02-09T10:05:01Z"), change(Change::Rollout, "postgres:16.2")),
+                (at("2025-02-09T10:30:00Z"), change(Change::Rollback, "postgres:16.1")),
+            ]
+        );
+    }
+
+    #[test]
     fn statefulset_revisions_are_rollouts_and_rollbacks() {
         let mut db = workload("StatefulSet", "db", "2025-01-01T00:00:00Z", "helm");
         if let Record::Workload(workload) = &mut db {
