@@ -1295,10 +1295,9 @@ mod tests {
         })
     }
 
-    #[test]
-    fn rows_say_what_they_tell_as_facts() {
-        let records = [
-            workload("StatefulSet", "db", "2025-01-01T00:00:00Z", "helm"),
+    /// StatefulSet shop/db: its first revision, a rollout at 10:05:01, a rollback at 10:30:00.
+    fn db_revisions() -> Vec<Record> {
+        vec![
             revision(1, "2025-01-01T00:00:00Z", None, "postgres:16.1"),
             revision(2, "2025-02-09T10:05:01Z", None, "postgres:16.2"),
             revision(
@@ -1307,7 +1306,13 @@ mod tests {
                 Some(Rollback::Reused { created: at("2025-01-01T00:00:00Z") }),
                 "postgres:16.1",
             ),
-        ];
+        ]
+    }
+
+    #[test]
+    fn rows_say_what_they_tell_as_facts() {
+        let mut records = vec![workload("StatefulSet", "db", "2025-01-01T00:00:00Z", "helm")];
+        records.extend(db_revisions());
         let mut facts: Vec<(Instant, Option<Fact>)> = entries(&records, &[], &window(), &Options::default())
             .into_iter()
             .map(|entry| (entry.time, entry.fact))
@@ -1331,17 +1336,8 @@ mod tests {
         if let Record::Workload(workload) = &mut db {
             workload.spec_managers.push(("argocd-controller".to_owned(), at("2025-02-09T10:05:00Z")));
         }
-        let records = [
-            db,
-            revision(1, "2025-01-01T00:00:00Z", None, "postgres:16.1"),
-            revision(2, "2025-02-09T10:05:01Z", None, "postgres:16.2"),
-            revision(
-                3,
-                "2025-02-09T10:30:00Z",
-                Some(Rollback::Reused { created: at("2025-01-01T00:00:00Z") }),
-                "postgres:16.1",
-            ),
-        ];
+        let mut records = vec![db];
+        records.extend(db_revisions());
         assert_eq!(
             rows(&records),
             vec![
