@@ -767,32 +767,21 @@ fn check_factors(document: &Document, findings: &mut Vec<Finding>) {
         .iter()
         .find(|line| matches!(&line.item, Item::Heading { text, .. } if matches_any(text, &headings)));
     let mut count = 0;
-    for line in document.lines.iter().filter(|line| {
-        line.sections.iter().any(|section| matches_any(section, &headings))
-            || matches!(&line.item, Item::Bullet(_) | Item::Row { .. } if false)
-    }) {
+    for line in document.in_section(&headings) {
         match &line.item {
             Item::Bullet(text) if !is_struck(text) && !is_placeholder(text) => count += 1,
             Item::Row { cells, .. } if !cells.iter().all(|cell| is_struck(cell) || cell.is_empty()) => count += 1,
             _ => {}
         }
     }
-    // A Google SRE style "Root Causes" paragraph holds its factors as sentences.
+    // Prose (a Google SRE style "Root Causes" paragraph) counts as one factor: items count
+    // one each, so listing them is how to show more than one.
     if count < 2
         && let Some(heading) = heading
     {
-        let sentences: usize = document
-            .lines
-            .iter()
-            .filter(|line| line.sections.iter().any(|section| matches_any(section, &headings)))
-            .filter_map(|line| match &line.item {
-                Item::Text(text) if !is_placeholder(text) => {
-                    Some(text.matches(". ").count() + usize::from(text.trim_end().ends_with('.')))
-                }
-                _ => None,
-            })
-            .sum();
-        count = count.max(sentences.min(1));
+        let prose =
+            document.in_section(&headings).any(|line| matches!(&line.item, Item::Text(text) if !is_placeholder(text)));
+        count = count.max(usize::from(prose));
         if count < 2 {
             findings.push(Finding::new(heading.number, "factors-count", format!("{count} contributing factor(s): list at least two, one per item; an incident has more than one cause")));
         }
