@@ -986,24 +986,15 @@ fn check_actions(document: &Document, findings: &mut Vec<Finding>) {
     }
 }
 
+/// Whether `word` starts a word of `lower`, inflections included (`improve` finds
+/// `improved`, `improving`); a phrase (`fix it`) must end where a word ends.
 fn contains_word(lower: &str, word: &str) -> bool {
-    let mut from = 0;
-    while let Some(at) = lower[from..].find(word) {
-        let start = from + at;
+    lower.match_indices(word).any(|(start, _)| {
         let end = start + word.len();
         let before = lower[..start].chars().next_back().is_none_or(|character| !character.is_alphanumeric());
         let after = lower[end..].chars().next().is_none_or(|character| !character.is_alphanumeric());
-        if before
-            && (after
-                || word.ends_with(' ')
-                || !word.chars().all(char::is_alphabetic)
-                || lower[end..].starts_with(['d', 's', 'i']))
-        {
-            return true;
-        }
-        from = end;
-    }
-    false
+        before && (after || !word.contains(' '))
+    })
 }
 
 /// Text a person wrote, without what it quotes: code spans and quoted evidence are not the
