@@ -1094,11 +1094,14 @@ fn check_blame(document: &Document, findings: &mut Vec<Finding>) {
             if !is_person {
                 continue;
             }
-            let after = format!(" {} ", words[index + 1..words.len().min(index + 4)].join(" "));
-            if let Some(verb) = verbs.iter().find(|verb| {
-                after.starts_with(&format!(" {verb} "))
-                    || after.contains(&format!(" {verb} ")) && !after.trim_start().starts_with("was")
-            }) {
+            // The verb within the next three words, unless the person is acted upon ("the
+            // engineer was paged").
+            let next = &words[index + 1..words.len().min(index + 4)];
+            if next.first().is_some_and(|word| matches!(*word, "was" | "were" | "is" | "got")) {
+                continue;
+            }
+            let after = format!(" {} ", next.join(" "));
+            if let Some(verb) = verbs.iter().find(|verb| after.contains(&format!(" {verb} "))) {
                 findings.push(Finding::new(
                     line.number,
                     "blame",
@@ -1229,6 +1232,8 @@ mod tests {
         check_rules("The rollout preceded the first errors by 73 s.", &[]);
         check_rules("The log said \"should have been retried\".", &[]);
         check_rules("First error: connection failed to upstream", &[]);
+        check_rules("The on-call was paged and acknowledged at 10:12.", &[]);
+        check_rules("The operator forgot to renew the certificate.", &["blame"]);
     }
 
     #[test]
