@@ -7,7 +7,9 @@
 //! (timestamps → instants) → `timeline` (digest, extract, skew, gaps, merge, render) →
 //! `artifacts` (offline inputs: files, log streams, the evidence bundle) → `draft` (the
 //! offline front door); the daemon: `incident` (its rules) → `store` → `collect` (live
-//! passes) → `jobs` (scheduling them) → `api`.
+//! passes) → `jobs` (scheduling them) → `api`. `postmortem` (the document drafted from a
+//! timeline, its lint and action export) reads `timeline` and `incident`'s severity rank,
+//! and `api` and `main.rs` call it.
 
 pub mod config;
 
@@ -24,6 +26,8 @@ pub mod artifacts;
 pub mod draft;
 
 pub mod incident;
+
+pub mod postmortem;
 
 pub mod store;
 

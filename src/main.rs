@@ -15,6 +15,7 @@ use postmortemd::artifacts::logs::{TemplateInput, write_templates};
 use postmortemd::config;
 use postmortemd::draft::{self, DraftOptions};
 use postmortemd::normalize::time::{self, Finder, TimeContext};
+use postmortemd::postmortem;
 use postmortemd::record::{Instant, NotConfiguredRecord};
 use postmortemd::timeline::render::{self, Format};
 
@@ -31,6 +32,27 @@ enum Command {
     Serve(ServeArgs),
     /// Draft the timeline of an incident from files exported by hand.
     Draft(DraftArgs),
+    /// Draft the post-mortem of an incident from files exported by hand: the draft's
+    /// timeline with key moments, response times, impact, contributing-factor and
+    /// action-item candidates, for the authors to finish (docs/postmortem.md).
+    Report(DraftArgs),
+    /// Check a written post-mortem (Markdown) against the practice: prints
+    /// `FILE:LINE: RULE: MESSAGE`; exit 1 when a finding is an error.
+    Lint {
+        /// `text` (one finding a line) or `json` (`{"findings": [...]}`).
+        #[arg(long, default_value = "text", value_parser = parse_lint_format)]
+        format: LintFormat,
+        /// The post-mortem, Markdown.
+        file: PathBuf,
+    },
+    /// Print a post-mortem's action items as tracker input: `gh issue create` lines, JSON or CSV.
+    Actions {
+        /// `gh`, `json` or `csv`.
+        #[arg(long, default_value = "gh")]
+        format: postmortemd::postmortem::actions::ActionFormat,
+        /// The post-mortem, Markdown.
+        file: PathBuf,
+    },
     /// Mine log templates and print `LineId,EventTemplate` CSV (the Loghub convention).
     Templates {
         /// What is mined of each line: `message`, what a draft mines (kubectl's prefixes
@@ -81,7 +103,7 @@ struct ServeArgs {
     log_format: postmortemd::telemetry::LogFormat,
 }
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 struct DraftArgs {
     /// Files or folders of exported artifacts (kubectl logs, query_range JSON, alerts,
     /// PagerDuty, kubectl get -o json); each file's kind is recognised from its content.
@@ -178,6 +200,20 @@ fn parse_report_format(text: &str) -> Result<ReportFormat, String> {
     }
 }
 
+#[derive(Clone, Copy)]
+enum LintFormat {
+    Text,
+    Json,
+}
+
+fn parse_lint_format(text: &str) -> Result<LintFormat, String> {
+    match text {
+        "text" => Ok(LintFormat::Text),
+        "json" => Ok(LintFormat::Json),
+        _ => Err(format!("{text:?}: expected text or json")),
+    }
+}
+
 fn parse_log_format(text: &str) -> Result<postmortemd::telemetry::LogFormat, String> {
     text.parse().map_err(|_| format!("{text:?}: expected plain or json"))
 }
@@ -185,7 +221,49 @@ fn parse_log_format(text: &str) -> Result<postmortemd::telemetry::LogFormat, Str
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Draft(args) => run_draft(args),
+        Command::Draft(args) => {
+            let timeline = draft_timeline(&args)?;
+            write_output(args.output.as_deref(), &render::render(&timeline, args.format))
+        }
+        Command::Report(args) => {
+            let timeline = draft_timeline(&args)?;
+            let post_mortem = postmortem::draft(&timeline);
+            write_output(args.output.as_deref(), &postmortem::render::render(&timeline, &post_mortem, args.format))
+        }
+        Command::Lint { format, file } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let findings = postmortem::lint::lint(&text);
+            let mut out = String::new();
+            match format {
+                LintFormat::Text => {
+                    for finding in &findings {
+                        out.push_str(&format!(
+                            "{}:{}: {}: {}\n",
+                            file.display(),
+                            finding.line,
+                            finding.rule,
+                            finding.message
+                        ));
+                    }
+                }
+                LintFormat::Json => {
+                    out = render::json::to_json(&serde_json::json!({ "findings": findings }));
+                }
+            }
+            std::io::stdout().lock().write_all(out.as_bytes())?;
+            if postmortem::lint::has_errors(&findings) {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Actions { format, file } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let stem = file.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
+            let id = postmortem::actions::post_mortem_id(&text, &stem);
+            let items = postmortem::actions::items(&text);
+            std::io::stdout().lock().write_all(postmortem::actions::render(&id, &items, format).as_bytes())?;
+            Ok(())
+        }
         Command::Serve(args) => run_serve(args),
         Command::Templates { input, files } => {
             let mut readers = Vec::with_capacity(files.len());
@@ -227,7 +305,17 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-fn run_draft(args: DraftArgs) -> anyhow::Result<()> {
+fn write_output(output: Option<&std::path::Path>, text: &str) -> anyhow::Result<()> {
+    match output {
+        Some(path) => std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?,
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+    }
+    Ok(())
+}
+
+/// The timeline `draft` and `report` both start from.
+fn draft_timeline(args: &DraftArgs) -> anyhow::Result<postmortemd::timeline::Timeline> {
+    let args = args.clone();
     let mut options = DraftOptions {
         paths: args.paths,
         kinds: args.kinds,
@@ -250,13 +338,7 @@ fn run_draft(args: DraftArgs) -> anyhow::Result<()> {
     options.timeline.max_entries = args.max_entries;
     options.timeline.skew_correction = !args.no_skew_correction;
     options.timeline.skew_threshold_seconds = args.skew_threshold;
-    let timeline = draft::draft(&options)?;
-    let text = render::render(&timeline, args.format);
-    match args.output {
-        Some(path) => std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?,
-        None => std::io::stdout().lock().write_all(text.as_bytes())?,
-    }
-    Ok(())
+    Ok(draft::draft(&options)?)
 }
 
 fn run_serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -337,6 +337,51 @@ async fn health_readiness_and_metrics() {
 }
 
 #[tokio::test]
+async fn an_incidents_post_mortem_is_drafted_from_its_timeline() {
+    let daemon = daemon(|_| {}).await;
+    let group = r#"{}:{alertname="HighErrorRate"}"#;
+    assert_eq!(
+        daemon.post("/webhooks/alertmanager", &[JSON], firing(group, "2025-02-09T10:06:15Z")).await.0,
+        StatusCode::OK
+    );
+    let resolved_body = resolved(group, "2025-02-09T10:06:15Z", "2025-02-09T10:35:00Z");
+    assert_eq!(daemon.post("/webhooks/alertmanager", &[JSON], resolved_body).await.0, StatusCode::OK);
+    let (_, list) = daemon.get("/api/v1/incidents").await;
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let id = list[0]["id"].as_i64().unwrap();
+    assert_eq!(list[0]["links"]["postmortem"], format!("/api/v1/incidents/{id}/postmortem"));
+
+    let (status, markdown) = daemon.get(&format!("/api/v1/incidents/{id}/postmortem?format=md")).await;
+    assert_eq!(status, StatusCode::OK, "{markdown}");
+    assert!(markdown.starts_with("# Post-Mortem: HighErrorRate: API 5xx ratio above 5% (2025-02-09)"), "{markdown}");
+    assert!(markdown.contains("| Detected | 10:06:15 | [row 1](#row-1): HighErrorRate firing"), "{markdown}");
+    // Only an alert: the impact start and the page are unknown, never guessed.
+    assert!(markdown.contains("| Impact start | unknown |"), "{markdown}");
+    assert!(markdown.contains("| Resolved | 10:35:00 |"), "{markdown}");
+
+    let request = Request::get(format!("/api/v1/incidents/{id}/postmortem"))
+        .header("accept", "text/html")
+        .body(Body::empty())
+        .unwrap();
+    let (status, html) = daemon.send(request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.starts_with("<!doctype html>"), "{html}");
+    let (status, json) = daemon.get(&format!("/api/v1/incidents/{id}/postmortem")).await;
+    assert_eq!(status, StatusCode::OK);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["moments"][1]["kind"], "detected");
+    // The same timeline the timeline route serves.
+    let (_, timeline) = daemon.get(&format!("/api/v1/incidents/{id}/timeline")).await;
+    assert_eq!(json["timeline"], serde_json::from_str::<serde_json::Value>(&timeline).unwrap());
+
+    let (status, error) = daemon.get(&format!("/api/v1/incidents/{id}/postmortem?format=pdf")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error.contains(r#""error":"format: unknown format \"pdf\""#), "{error}");
+    let (status, error) = daemon.get("/api/v1/incidents/999/postmortem").await;
+    assert_eq!((status, error.as_str()), (StatusCode::NOT_FOUND, r#"{"error":"no incident 999"}"#));
+}
+
+#[tokio::test]
 async fn the_openapi_document_describes_every_route_as_it_answers() {
     let daemon = daemon(|_| {}).await;
     daemon.post("/webhooks/alertmanager", &[JSON], firing("{}:{}", "2025-02-09T10:06:15Z")).await;
@@ -351,6 +396,7 @@ async fn the_openapi_document_describes_every_route_as_it_answers() {
         ("get", "/api/v1/incidents"),
         ("get", "/api/v1/incidents/{id}"),
         ("get", "/api/v1/incidents/{id}/timeline"),
+        ("get", "/api/v1/incidents/{id}/postmortem"),
         ("get", "/api/v1/incidents/{id}/evidence.tar.gz"),
         ("get", "/api/v1/openapi.json"),
         ("get", "/"),

@@ -117,3 +117,15 @@ fn the_reader_finds_paths_groups_and_cycles() {
     graph.get_mut("c").unwrap().insert("a".into());
     assert_eq!(cycle(&graph), Some(["a", "b", "c", "a"].map(str::to_owned).to_vec()));
 }
+
+#[test]
+fn the_post_mortem_sits_after_the_timeline_and_before_the_api() {
+    let graph = graph_of(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
+    let uses = &graph["postmortem"];
+    assert!(uses.contains("timeline"), "the post-mortem reads the timeline: {uses:?}");
+    for later in ["api", "store", "collect", "jobs", "draft", "artifacts"] {
+        assert!(!uses.contains(later), "postmortem uses {later}: it reads a built timeline, no second pipeline");
+    }
+    assert!(graph["api"].contains("postmortem"), "the daemon serves the post-mortem");
+    assert!(!graph["timeline"].contains("postmortem"));
+}

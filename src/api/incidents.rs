@@ -1,4 +1,4 @@
-//! Reading: `GET /api/v1/incidents[/{id}[/timeline|/evidence.tar.gz]]` and `GET /`.
+//! Reading: `GET /api/v1/incidents[/{id}[/timeline|/postmortem|/evidence.tar.gz]]` and `GET /`.
 //! Timelines are `draft` over the incident's evidence bundle (its webhooks and collected
 //! evidence), cached per incident until a new webhook or collection pass arrives (and, while
 //! the incident is open, for at most a few seconds, since its window ends "now").
@@ -99,7 +99,10 @@ fn summary(state: &AppState, row: &IncidentRow) -> serde_json::Value {
             "reconciled": row.n_reconciled,
         },
         "reconciled": row.n_reconciled > 0,
-        "links": { "timeline": format!("/api/v1/incidents/{}/timeline", row.id) },
+        "links": {
+            "timeline": format!("/api/v1/incidents/{}/timeline", row.id),
+            "postmortem": format!("/api/v1/incidents/{}/postmortem", row.id),
+        },
     })
 }
 
@@ -114,10 +117,35 @@ pub async fn timeline(
     Query(query): Query<TimelineQuery>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let format = negotiate(query.format.as_deref(), &headers)?;
-    let row = find(&state, id).await?;
-    let timeline = cached_timeline(&state, &row).await?;
-    let body = render::render(&timeline, format);
+    rendered(&state, id, &query, &headers, render::render).await
+}
+
+/// `GET /api/v1/incidents/{id}/postmortem`: the post-mortem drafted from the incident's
+/// timeline (the cached build the timeline route serves), in the format negotiated alike.
+pub async fn postmortem(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Query(query): Query<TimelineQuery>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    rendered(&state, id, &query, &headers, |timeline, format| {
+        crate::postmortem::render::render(timeline, &crate::postmortem::draft(timeline), format)
+    })
+    .await
+}
+
+/// The incident's cached timeline, rendered by `render` in the negotiated format.
+async fn rendered(
+    state: &AppState,
+    id: i64,
+    query: &TimelineQuery,
+    headers: &HeaderMap,
+    render: impl FnOnce(&Timeline, Format) -> String,
+) -> Result<Response> {
+    let format = negotiate(query.format.as_deref(), headers)?;
+    let row = find(state, id).await?;
+    let timeline = cached_timeline(state, &row).await?;
+    let body = render(&timeline, format);
     Ok(([(header::CONTENT_TYPE, format.content_type())], body).into_response())
 }
 

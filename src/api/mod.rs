@@ -82,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/{id}", get(incidents::get))
         .route("/api/v1/incidents/{id}/timeline", get(incidents::timeline))
+        .route("/api/v1/incidents/{id}/postmortem", get(incidents::postmortem))
         .route("/api/v1/incidents/{id}/evidence.tar.gz", get(incidents::evidence))
         .route_layer(middleware::from_fn_with_state(state.clone(), read_auth));
     Router::new()

@@ -15,7 +15,7 @@ use crate::timeline::consistency;
 use crate::timeline::digest::{LogDigest, Severity, TemplateStats};
 use crate::timeline::gaps;
 use crate::timeline::skew::{mad, median};
-use crate::timeline::{Entry, Flag, Kind, Options, Window, human_duration, human_value};
+use crate::timeline::{Change, Entry, Fact, Flag, Kind, Options, Window, human_duration, human_value};
 
 /// Row weights: what survives when rows must be cut.
 pub const WEIGHT_SIGNAL: u32 = 100;
@@ -61,6 +61,11 @@ pub fn entries(records: &[Record], digests: &[LogDigest], window: &Window, optio
                     text.push_str(&format!(" (×{} until {})", event.count, event.time.strftime("%H:%M:%S")));
                 }
                 let mut entry = Entry::new(first, Kind::K8sEvent, text, "kubernetes events");
+                entry.fact = Some(Fact::Warning {
+                    reason: event.reason.clone(),
+                    object: event.object.clone(),
+                    namespace: event.namespace.clone(),
+                });
                 entry.count = event.count.max(1);
                 entry.actor = event.reporter.clone();
                 entry.node = event.host.clone();
@@ -89,6 +94,11 @@ pub fn entries(records: &[Record], digests: &[LogDigest], window: &Window, optio
                         text.push_str(&format!(" (restarts: {})", container.restart_count));
                     }
                     let mut entry = Entry::new(finished, Kind::K8sEvent, text, "kubernetes pods");
+                    entry.fact = Some(Fact::Termination {
+                        reason: termination.reason.clone(),
+                        pod: pod.name.clone(),
+                        namespace: pod.namespace.clone(),
+                    });
                     entry.node = pod.node.clone();
                     entry.weight = WEIGHT_TERMINATION;
                     entries.push(entry);
@@ -163,12 +173,18 @@ fn alert_entries(records: &[Record], telling: &BTreeMap<&str, Vec<&str>>, window
                     "alertmanager",
                 );
                 entry.url = alert.generator_url.clone().filter(|url| is_web_url(url));
+                entry.fact = Some(Fact::AlertFiring {
+                    name: alert.name.clone(),
+                    severity: alert.labels.get("severity").cloned(),
+                    labels: alert.labels.clone(),
+                });
                 entry.weight = WEIGHT_SIGNAL;
                 entries.push(entry);
             }
             if let Some(resolved_at) = resolved_at.filter(|resolved_at| window.contains(*resolved_at)) {
                 let mut entry =
                     Entry::new(resolved_at, Kind::Alert, format!("{} resolved{which}", alert.name), "alertmanager");
+                entry.fact = Some(Fact::AlertResolved { name: alert.name.clone() });
                 entry.weight = WEIGHT_SIGNAL;
                 if resolved_at < starts_at {
                     let fired = starts_at.strftime("%H:%M:%S");
@@ -217,6 +233,7 @@ fn rule_onset_entries(records: &[Record], telling: &BTreeMap<&str, Vec<&str>>, w
             rule.query.trim()
         );
         let mut entry = Entry::new(onset, Kind::Alert, text, RULES_SOURCE);
+        entry.fact = Some(Fact::ConditionBegan { name: alert.name.clone() });
         entry.weight = WEIGHT_SIGNAL;
         entries.push(entry);
     }
@@ -248,6 +265,8 @@ fn changes_from_events(records: &[Record], window: &Window, rollouts: &[&Rollout
             if window.contains(first) {
                 let text = format!("{} {}: {}", event.reason, event.object, event.message.trim());
                 let mut entry = Entry::new(first, Kind::Deploy, text, "kubernetes events");
+                let change = if event.reason == "SuccessfulRescale" { Change::Rescale } else { Change::Other };
+                entry.fact = Some(Fact::Change { change, object: event.object.clone(), images: Vec::new() });
                 entry.actor = event.reporter.clone();
                 entry.node = event.host.clone();
                 entry.weight = WEIGHT_K8S_WARNING;
@@ -269,9 +288,15 @@ fn changes_from_events(records: &[Record], window: &Window, rollouts: &[&Rollout
         let mut serving: Option<&str> = None;
         let mut served_before: Vec<&str> = Vec::new();
         for (index, scaling) in scalings.iter().enumerate() {
+            let mut how = Change::Rollout;
             let (text, change) = if scaling.up && serving.is_some_and(|current| current != scaling.replicaset) {
                 let previous = serving.unwrap_or_default();
-                let kind = if served_before.contains(&scaling.replicaset) { "Rollback" } else { "Rollout" };
+                let kind = if served_before.contains(&scaling.replicaset) {
+                    how = Change::Rollback;
+                    "Rollback"
+                } else {
+                    "Rollout"
+                };
                 (
                     format!(
                         "{kind} of {namespace}/{deployment} to replica set {} (from {previous})",
@@ -336,6 +361,11 @@ fn changes_from_events(records: &[Record], window: &Window, rollouts: &[&Rollout
                 continue;
             }
             let mut entry = Entry::new(scaling.time, Kind::Deploy, text, "kubernetes events");
+            entry.fact = Some(Fact::Change {
+                change: if change { how } else { Change::Scale },
+                object: format!("Deployment {namespace}/{deployment}"),
+                images: Vec::new(),
+            });
             entry.actor = scaling.event.reporter.clone();
             entry.weight = if change { WEIGHT_SIGNAL } else { WEIGHT_K8S_WARNING };
             entries.push(entry);
@@ -441,6 +471,7 @@ fn page_entries(records: &[Record], window: &Window) -> Vec<Entry> {
             continue;
         }
         let mut entry = Entry::new(page.time, Kind::Page, page_text(page), "pagerduty");
+        entry.fact = Some(Fact::Page { action: page.action.clone(), text: page.text.clone() });
         entry.actor = page.actor.clone();
         entry.weight = WEIGHT_SIGNAL;
         if let Some(triggered) = triggered_at(&triggers, page).filter(|triggered| page.time < *triggered) {
@@ -520,6 +551,7 @@ fn rollout_entry(rollout: &RolloutRecord, rollouts: &[&RolloutRecord], deploymen
         .filter(|other| other.images != rollout.images)
         .map(|other| format!(" (was {})", other.images.join(", ")))
         .unwrap_or_default();
+    let change = if rollout.revision_history.is_empty() { Change::Rollout } else { Change::Rollback };
     let text = match rollout.revision_history.iter().max() {
         Some(earlier) => format!(
             "Rollback of {name} to revision {} (the template of revision {earlier}): {images}{previous}",
@@ -528,6 +560,7 @@ fn rollout_entry(rollout: &RolloutRecord, rollouts: &[&RolloutRecord], deploymen
         None => format!("Rollout of {name} to revision {}: {images}{previous}", rollout.revision),
     };
     let mut entry = Entry::new(rollout.time, Kind::Deploy, text, "kubernetes rollouts");
+    entry.fact = Some(Fact::Change { change, object: format!("Deployment {name}"), images: rollout.images.clone() });
     entry.actor = rollout_actor(rollout, deployments);
     entry.weight = WEIGHT_DEPLOY;
     entry
@@ -585,6 +618,11 @@ fn workload_created_entries(workloads: &[&WorkloadRecord], window: &Window) -> V
             if workload.images.is_empty() { String::new() } else { format!(": {}", workload.images.join(", ")) };
         let text = format!("{} {}/{} created{images}", workload.kind, workload.namespace, workload.name);
         let mut entry = Entry::new(created, Kind::Deploy, text, "kubernetes workloads");
+        entry.fact = Some(Fact::Change {
+            change: Change::Created,
+            object: format!("{} {}/{}", workload.kind, workload.namespace, workload.name),
+            images: workload.images.clone(),
+        });
         entry.actor = workload
             .spec_managers
             .first()
@@ -639,6 +677,8 @@ fn revision_entries(records: &[Record], workloads: &[&WorkloadRecord], window: &
             ),
         };
         let mut entry = Entry::new(revision.time, Kind::Deploy, text, "kubernetes rollouts");
+        let change = if revision.rollback.is_some() { Change::Rollback } else { Change::Rollout };
+        entry.fact = Some(Fact::Change { change, object: name.clone(), images: revision.images.clone() });
         entry.actor = workloads
             .iter()
             .filter(|workload| {
@@ -686,6 +726,11 @@ fn autoscaler_entries(records: &[Record], window: &Window) -> Vec<Entry> {
             autoscaler.namespace, autoscaler.name, autoscaler.target
         );
         let mut entry = Entry::new(scaled, Kind::Deploy, text, "kubernetes autoscalers");
+        entry.fact = Some(Fact::Change {
+            change: Change::Rescale,
+            object: format!("HorizontalPodAutoscaler {}/{}", autoscaler.namespace, autoscaler.name),
+            images: Vec::new(),
+        });
         entry.weight = WEIGHT_K8S_WARNING;
         entries.push(entry);
     }
@@ -751,6 +796,11 @@ fn node_condition_entries(records: &[Record], window: &Window) -> Vec<Entry> {
         };
         let text = format!("Node {} {state}{detail}", condition.node);
         let mut entry = Entry::new(condition.since, Kind::K8sEvent, text, "kubernetes nodes");
+        entry.fact = Some(Fact::NodeCondition {
+            node: condition.node.clone(),
+            condition: condition.condition.clone(),
+            status: condition.status.clone(),
+        });
         let by_kubelet = condition.reason.as_deref().is_some_and(|reason| reason.starts_with("Kubelet"));
         entry.node = by_kubelet.then(|| condition.node.clone());
         entry.weight = WEIGHT_K8S_WARNING;
@@ -901,6 +951,20 @@ fn metric_entries(series: &[&SeriesRecord], window: &Window) -> Vec<Entry> {
             )
         };
         let mut entry = Entry::new(time, Kind::Metric, text, source.clone());
+        let (mut area, mut increase) = (0.0, 0.0);
+        for (index, _, episode) in &group {
+            let (one_area, one_increase) =
+                integrate(series[*index], episode.start.0, episode.end.map(|end| end.0), window);
+            area += one_area;
+            increase += one_increase;
+        }
+        entry.fact = Some(Fact::MetricAway {
+            query: first.query.clone(),
+            rose: episode.rose(),
+            area,
+            increase,
+            series: group.iter().map(|(index, _, _)| names[*index].clone()).collect(),
+        });
         entry.weight = WEIGHT_METRIC;
         entries.push(entry);
     }
@@ -923,10 +987,32 @@ fn metric_entries(series: &[&SeriesRecord], window: &Window) -> Vec<Entry> {
             format!("back to baseline on {} of {} {noun}: {each}", group.len(), series.len())
         };
         let mut entry = Entry::new(time, Kind::Metric, text, source.clone());
+        entry.fact = Some(Fact::MetricBack { query: first.query.clone() });
         entry.weight = WEIGHT_METRIC;
         entries.push(entry);
     }
     entries
+}
+
+/// A series over `[from, until]` (until the window's end when it did not come back): its
+/// values integrated over time (each sample held until the next, value × seconds) and, read
+/// as a counter, its increase (a drop is a reset, counted from zero, as `increase()` does).
+fn integrate(series: &SeriesRecord, from: Instant, until: Option<Instant>, window: &Window) -> (f64, f64) {
+    let until = until.unwrap_or(window.end);
+    let samples: Vec<(Instant, f64)> = series
+        .samples
+        .iter()
+        .filter(|(time, value)| from <= *time && *time <= until && value.is_finite())
+        .copied()
+        .collect();
+    let mut area = 0.0;
+    let mut increase = 0.0;
+    for pair in samples.windows(2) {
+        let seconds = (nanos(pair[1].0) - nanos(pair[0].0)) as f64 / 1e9;
+        area += pair[0].1 * seconds;
+        increase += if pair[1].1 >= pair[0].1 { pair[1].1 - pair[0].1 } else { pair[1].1 };
+    }
+    (area, increase)
 }
 
 /// What the series of one query are called in a row: each by the labels that tell them
@@ -985,8 +1071,9 @@ fn log_entries(digest: &LogDigest, window: &Window, options: &Options) -> Vec<En
     if digest.n_assumed_year > 0 {
         flags.push(Flag::AssumedYear);
     }
-    let make = |nanos: i64, text: String, stats: &TemplateStats, count: u64| {
+    let make = |nanos: i64, text: String, stats: &TemplateStats, count: u64, fact: Fact| {
         let mut entry = Entry::new(instant(nanos), Kind::Log, text, digest.source.to_string());
+        entry.fact = Some(fact);
         entry.count = count;
         entry.example = stats.example.clone();
         entry.node = digest.source.node.clone();
@@ -1003,12 +1090,14 @@ fn log_entries(digest: &LogDigest, window: &Window, options: &Options) -> Vec<En
         let template = digest.template_text(stats.template);
         let what = describe(stats);
         let is_new = stats.n_before_window + stats.n_baseline == 0;
+        let error = stats.severity == Severity::Error || stats.status_class == 5;
         if is_new && (stats.severity >= Severity::Warn || stats.status_class == 5) {
             entries.push(make(
                 stats.first_incident_nanos,
                 format!("First {}: {template}", singular(&what)),
                 stats,
                 stats.n_incident,
+                Fact::LogFirst { error, what: what.clone(), template: template.to_owned() },
             ));
             let stopped = nanos(window.end) + hint - stats.last_incident_nanos > quiet_nanos;
             if stopped && stats.n_incident >= 3 {
@@ -1017,6 +1106,7 @@ fn log_entries(digest: &LogDigest, window: &Window, options: &Options) -> Vec<En
                     format!("Last {}: {template}", singular(&what)),
                     stats,
                     stats.n_incident,
+                    Fact::LogLast { error },
                 ));
             }
             continue;
@@ -1056,10 +1146,17 @@ fn log_entries(digest: &LogDigest, window: &Window, options: &Options) -> Vec<En
                 ),
                 stats,
                 count,
+                Fact::BurstStart,
             ));
             let end_nanos = nanos(window.baseline_end) + hint + bucket as i64 * bucket_nanos;
             if end_nanos < nanos(window.end) + hint {
-                entries.push(make(end_nanos, format!("Burst over: {template} ({what})"), stats, count));
+                entries.push(make(
+                    end_nanos,
+                    format!("Burst over: {template} ({what})"),
+                    stats,
+                    count,
+                    Fact::BurstOver,
+                ));
             }
         }
     }
@@ -1198,14 +1295,9 @@ mod tests {
         })
     }
 
-    #[test]
-    fn statefulset_revisions_are_rollouts_and_rollbacks() {
-        let mut db = workload("StatefulSet", "db", "2025-01-01T00:00:00Z", "helm");
-        if let Record::Workload(workload) = &mut db {
-            workload.spec_managers.push(("argocd-controller".to_owned(), at("2025-02-09T10:05:00Z")));
-        }
-        let records = [
-            db,
+    /// StatefulSet shop/db: its first revision, a rollout at 10:05:01, a rollback at 10:30:00.
+    fn db_revisions() -> Vec<Record> {
+        vec![
             revision(1, "2025-01-01T00:00:00Z", None, "postgres:16.1"),
             revision(2, "2025-02-09T10:05:01Z", None, "postgres:16.2"),
             revision(
@@ -1214,7 +1306,38 @@ mod tests {
                 Some(Rollback::Reused { created: at("2025-01-01T00:00:00Z") }),
                 "postgres:16.1",
             ),
-        ];
+        ]
+    }
+
+    #[test]
+    fn rows_say_what_they_tell_as_facts() {
+        let mut records = vec![workload("StatefulSet", "db", "2025-01-01T00:00:00Z", "helm")];
+        records.extend(db_revisions());
+        let mut facts: Vec<(Instant, Option<Fact>)> = entries(&records, &[], &window(), &Options::default())
+            .into_iter()
+            .map(|entry| (entry.time, entry.fact))
+            .collect();
+        facts.sort_by_key(|(time, _)| *time);
+        let change = |change, image: &str| {
+            Some(Fact::Change { change, object: "StatefulSet shop/db".to_owned(), images: vec![image.to_owned()] })
+        };
+        assert_eq!(
+            facts,
+            vec![
+                (at("2025-02-09T10:05:01Z"), change(Change::Rollout, "postgres:16.2")),
+                (at("2025-02-09T10:30:00Z"), change(Change::Rollback, "postgres:16.1")),
+            ]
+        );
+    }
+
+    #[test]
+    fn statefulset_revisions_are_rollouts_and_rollbacks() {
+        let mut db = workload("StatefulSet", "db", "2025-01-01T00:00:00Z", "helm");
+        if let Record::Workload(workload) = &mut db {
+            workload.spec_managers.push(("argocd-controller".to_owned(), at("2025-02-09T10:05:00Z")));
+        }
+        let mut records = vec![db];
+        records.extend(db_revisions());
         assert_eq!(
             rows(&records),
             vec![

@@ -20,7 +20,7 @@ use std::fmt;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
-use crate::record::{Instant, Record, Stream};
+use crate::record::{Instant, PageAction, Record, Stream};
 
 pub use coverage::{Coverage, CoverageStatus};
 pub use digest::{DigestConfig, LogDigest};
@@ -135,6 +135,100 @@ pub struct Entry {
     /// How much this row matters when rows must be cut (higher stays).
     #[serde(skip)]
     pub weight: u32,
+    /// What the row tells, as data, for readers of the timeline that need more than its
+    /// text (the post-mortem's key moments); not rendered.
+    #[serde(skip)]
+    pub fact: Option<Fact>,
+}
+
+/// What a row tells, as data: set by `extract` where it makes the row, so no reader parses
+/// a row's text back.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fact {
+    /// An alert fired; `severity` is its `severity` label, `labels` all of them.
+    AlertFiring {
+        name: String,
+        severity: Option<String>,
+        labels: std::collections::BTreeMap<String, String>,
+    },
+    AlertResolved {
+        name: String,
+    },
+    /// An alert's condition began (`startsAt − for:` of its rule).
+    ConditionBegan {
+        name: String,
+    },
+    /// A PagerDuty step; `text` is PagerDuty's own summary of it (`priority P1`).
+    Page {
+        action: PageAction,
+        text: String,
+    },
+    /// A change to a workload: `object` is `Kind NAMESPACE/NAME` (`Deployment shop/inventory`),
+    /// `images` what it runs after the change, when known.
+    Change {
+        change: Change,
+        object: String,
+        images: Vec<String>,
+    },
+    /// A container ended: `reason` as the kubelet said it (`OOMKilled`).
+    Termination {
+        reason: Option<String>,
+        pod: String,
+        namespace: String,
+    },
+    /// A Kubernetes warning event: its reason (`BackOff`, `Unhealthy`) and object.
+    Warning {
+        reason: String,
+        object: String,
+        namespace: String,
+    },
+    /// A node condition changed (`Ready` `False`, `MemoryPressure` `True`).
+    NodeCondition {
+        node: String,
+        condition: String,
+        status: String,
+    },
+    /// Series of `query` left their level: `rose` or fell; `area` is the sum over the moving
+    /// series of their values integrated over the departure (value × seconds, until they came
+    /// back or the window ended), `increase` the sum of their counter increases over it
+    /// (resets counted as Prometheus's `increase()` does).
+    MetricAway {
+        query: String,
+        rose: bool,
+        area: f64,
+        increase: f64,
+        series: Vec<String>,
+    },
+    /// Series of `query` came back to their level.
+    MetricBack {
+        query: String,
+    },
+    /// A new warning or error template's first line; `error` when an error or 5xx; `what` its
+    /// lines are (`errors`, `5xx responses`), `template` its text.
+    LogFirst {
+        error: bool,
+        what: String,
+        template: String,
+    },
+    /// Its last line, when it stopped.
+    LogLast {
+        error: bool,
+    },
+    /// A known template far above its baseline rate: the burst's start.
+    BurstStart,
+    BurstOver,
+}
+
+/// How a workload changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    Rollout,
+    Rollback,
+    Scale,
+    Created,
+    Rescale,
+    /// Another notable change told by an event (a node leaving service, …).
+    Other,
 }
 
 impl Entry {
@@ -153,6 +247,7 @@ impl Entry {
             node: None,
             stream: None,
             weight: 0,
+            fact: None,
         }
     }
 

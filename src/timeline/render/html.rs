@@ -37,16 +37,22 @@ fn write_table(out: &mut String, table: &Table) {
         out.push_str(if row.gap { "<tr class=\"gap\">" } else { "<tr>" });
         for value in &row.cells {
             out.push_str("<td>");
-            match value {
-                Cell::Text(text) => out.push_str(&escape(text)),
-                Cell::Time(time) => out.push_str(&escape(&time.timestamp)),
-                Cell::Event(event) => write_event(out, event),
-            }
+            write_cell(out, value);
             out.push_str("</td>");
         }
         out.push_str("</tr>\n");
     }
     out.push_str("</table>\n");
+}
+
+/// A cell of [`rows`](super::rows) as HTML content (the post-mortem's timeline lays out the
+/// same cells).
+pub fn write_cell(out: &mut String, value: &Cell) {
+    match value {
+        Cell::Text(text) => out.push_str(&escape(text)),
+        Cell::Time(time) => out.push_str(&escape(&time.timestamp)),
+        Cell::Event(event) => write_event(out, event),
+    }
 }
 
 /// The event (a link to its evidence when it has one) with its count, a badge per flag, the recorded time of a corrected row and

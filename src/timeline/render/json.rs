@@ -7,8 +7,14 @@ use super::rows::is_hidden;
 use crate::timeline::Timeline;
 
 pub fn render(timeline: &Timeline) -> String {
+    to_json(timeline)
+}
+
+/// Any document as this module writes the timeline (the post-mortem's JSON too): pretty,
+/// hidden characters escaped, a final newline.
+pub fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
     // Serializing plain data with string keys cannot fail.
-    let text = serde_json::to_string_pretty(timeline).unwrap_or_default();
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
     // serde_json escapes C0 only; DEL, C1 and the bidi controls would pass raw. Outside
     // strings JSON holds none of them, so escaping each where it stands keeps the document
     // valid and the text the same once read.

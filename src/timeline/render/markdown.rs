@@ -48,7 +48,9 @@ fn write_table(out: &mut String, table: &Table) {
     }
 }
 
-fn cell_text(value: &Cell) -> String {
+/// A cell of [`rows`](super::rows) as Markdown table text (the post-mortem's timeline lays
+/// out the same cells).
+pub fn cell_text(value: &Cell) -> String {
     match value {
         Cell::Text(text) => cell(text),
         Cell::Time(time) => time.clock.clone(),
