@@ -111,6 +111,7 @@ pub struct Metrics {
     webhooks_received: [[AtomicU64; OUTCOMES.len()]; SOURCES.len()],
     signature_failures: AtomicU64,
     timeline_build: Histogram,
+    timeline_cancelled: AtomicU64,
     store_commit: Histogram,
     collect_duration: [Histogram; COLLECTORS.len()],
     collect_gaps: [AtomicU64; COLLECTORS.len()],
@@ -144,6 +145,11 @@ impl Metrics {
     /// One timeline built in `seconds`.
     pub fn timeline_built(&self, seconds: f64) {
         self.timeline_build.observe(seconds);
+    }
+
+    /// A timeline build stopped because nobody waited for it any more.
+    pub fn timeline_cancelled(&self) {
+        self.timeline_cancelled.fetch_add(1, Ordering::Relaxed);
     }
 
     /// One store transaction committed in `seconds`.
@@ -214,20 +220,24 @@ impl Metrics {
                 );
             }
         }
-        header(
+        let load = |value: &AtomicU64| value.load(Ordering::Relaxed);
+        single(
             &mut text,
             "postmortemd_webhook_signature_failures_total",
             "counter",
             "PagerDuty webhooks whose signature matched no signing secret.",
-        );
-        let _ = writeln!(
-            text,
-            "postmortemd_webhook_signature_failures_total {}",
-            self.signature_failures.load(Ordering::Relaxed)
+            load(&self.signature_failures),
         );
         header(&mut text, "postmortemd_incidents_open", "gauge", "Incidents not yet resolved.");
         let _ = writeln!(text, "postmortemd_incidents_open {incidents_open}");
         self.timeline_build.render(&mut text, "postmortemd_timeline_build_seconds", "Time to build one timeline.");
+        single(
+            &mut text,
+            "postmortemd_timeline_builds_cancelled_total",
+            "counter",
+            "Timeline builds stopped because every reader waiting for them had left.",
+            load(&self.timeline_cancelled),
+        );
         self.store_commit.render(
             &mut text,
             "postmortemd_store_commit_seconds",
@@ -245,36 +255,36 @@ impl Metrics {
             let count = self.collect_gaps[collector_idx].load(Ordering::Relaxed);
             let _ = writeln!(text, "postmortemd_collect_gaps_total{{collector=\"{collector}\"}} {count}");
         }
-        let load = |value: &AtomicU64| value.load(Ordering::Relaxed);
-        let mut single = |name: &str, kind: &str, help: &str, value: u64| {
-            header(&mut text, name, kind, help);
-            let _ = writeln!(text, "{name} {value}");
-        };
         single(
+            &mut text,
             "postmortemd_evidence_budget_reached_total",
             "counter",
             "Passes that left log lines out because their incident's evidence reached store.max_evidence_bytes.",
             load(&self.evidence_budget_reached),
         );
         single(
+            &mut text,
             "postmortemd_store_bytes",
             "gauge",
             "Bytes the store's database takes on disk.",
             load(&self.store_bytes),
         );
         single(
+            &mut text,
             "postmortemd_store_free_bytes",
             "gauge",
             "Bytes of the store's database freed by pruning and reused before it grows.",
             load(&self.store_free_bytes),
         );
         single(
+            &mut text,
             "postmortemd_store_pruned_incidents_total",
             "counter",
             "Resolved incidents deleted after store.retention, with their webhooks and evidence.",
             load(&self.pruned_incidents),
         );
         single(
+            &mut text,
             "postmortemd_store_last_prune_timestamp_seconds",
             "gauge",
             "When the last prune finished (unix seconds); 0 before the first.",
@@ -325,6 +335,12 @@ impl Metrics {
 fn header(text: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(text, "# HELP {name} {help}");
     let _ = writeln!(text, "# TYPE {name} {kind}");
+}
+
+/// A family of one unlabelled sample.
+fn single(text: &mut String, name: &str, kind: &str, help: &str, value: u64) {
+    header(text, name, kind, help);
+    let _ = writeln!(text, "{name} {value}");
 }
 
 /// A histogram over [`BUCKETS`], each bucket counted cumulatively as Prometheus exposes it.
@@ -530,6 +546,6 @@ postmortemd_timeline_build_seconds_count 5
             assert!(allowed.iter().any(|name| name == metric), "{line} outside its family {family}");
             assert!(value.parse::<f64>().is_ok(), "{line}: value not a number");
         }
-        assert_eq!(declared.len(), 15, "{declared:?}");
+        assert_eq!(declared.len(), 16, "{declared:?}");
     }
 }

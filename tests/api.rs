@@ -1126,3 +1126,89 @@ async fn concurrent_readers_share_one_timeline_build() {
     assert!(answers.windows(2).all(|pair| pair[0].1 == pair[1].1), "every reader gets the same timeline");
     assert_eq!(builds(&daemon.get("/metrics").await.1) - before, 1, "four readers, one build");
 }
+
+/// A build nobody waits for any more stops at its next log chunk; one a reader still waits
+/// for finishes, once, though the reader who started it left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeline_build_stops_when_every_reader_left_and_not_before() {
+    use postmortemd::collect::{LogChunk, LogCursor, Pass};
+    use postmortemd::store::NextRun;
+
+    let daemon = daemon(|_| {}).await;
+    let group = r#"{}:{alertname="HighErrorRate"}"#;
+    daemon.post("/webhooks/alertmanager", &[JSON], firing(group, "2025-02-09T10:06:15.347Z")).await;
+    let resolved_body = resolved(group, "2025-02-09T10:06:15.347Z", "2025-02-09T10:35:00Z");
+    assert_eq!(daemon.post("/webhooks/alertmanager", &[JSON], resolved_body).await.0, StatusCode::OK);
+    let store = daemon.state.store.clone();
+    let now = jiff::Timestamp::now();
+    store.ensure_jobs(now, jiff::Timestamp::UNIX_EPOCH).await.unwrap();
+    let job = store.claim_job(now, now + jiff::SignedDuration::from_mins(5)).await.unwrap().expect("a due job");
+    // 800 chunks of about 40 KB: a build that takes a while to read.
+    let start: jiff::Timestamp = "2025-02-09T09:50:00Z".parse().unwrap();
+    let logs = (0..800)
+        .map(|chunk_idx| {
+            let mut lines = String::new();
+            for line_idx in 0..600 {
+                let time = start + jiff::SignedDuration::from_millis((chunk_idx * 600 + line_idx) * 5);
+                lines.push_str(&format!(
+                    "[pod/api-1/app] {} INFO order {line_idx} placed in {} ms\n",
+                    time.strftime("%Y-%m-%dT%H:%M:%S.%9fZ"),
+                    line_idx % 97
+                ));
+            }
+            LogChunk {
+                namespace: "shop".into(),
+                pod: "api-1".into(),
+                container: "app".into(),
+                lines: lines.into_bytes(),
+            }
+        })
+        .collect();
+    let pass = Pass { logs, cursors: [("shop/api-1/app".to_owned(), LogCursor::default())].into(), ..Pass::default() };
+    store.store_pass(job.incident_id, &postmortemd::jobs::stored_pass(pass), now, NextRun::Finished).await.unwrap();
+    let counter = |metrics: &str, name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|count| count.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+    };
+    let daemon = std::sync::Arc::new(daemon);
+    let counts = async || {
+        let metrics = daemon.get("/metrics").await.1;
+        (
+            counter(&metrics, "postmortemd_timeline_build_seconds_count"),
+            counter(&metrics, "postmortemd_timeline_builds_cancelled_total"),
+        )
+    };
+    let uri = format!("/api/v1/incidents/{}/timeline?format=json", job.incident_id);
+    let reader = |daemon: &std::sync::Arc<Daemon>| {
+        let (daemon, uri) = (daemon.clone(), uri.clone());
+        tokio::spawn(async move { daemon.get(&uri).await })
+    };
+
+    // The only reader leaves mid-build: the build stops, nothing is cached.
+    let leaving = reader(&daemon);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!leaving.is_finished(), "the build was too quick to leave in the middle of");
+    leaving.abort();
+    let mut waited = 0;
+    while counts().await != (0, 1) {
+        assert!(waited < 200, "the abandoned build did not stop: {:?}", counts().await);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waited += 1;
+    }
+
+    // The reader who started it leaves, another still waits: the build finishes, once.
+    let leaving = reader(&daemon);
+    let staying = reader(&daemon);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    leaving.abort();
+    let (status, body) = staying.await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(counts().await, (1, 1), "one finished build, the earlier one stopped");
+    let timeline: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let logs = timeline["coverage"].as_array().unwrap().iter().find(|row| row["source"] == "logs api-1/app");
+    assert!(logs.is_some(), "{}", timeline["coverage"]);
+    assert_eq!(logs.unwrap()["read"]["lines"], 480_000, "the logs were read whole: {}", timeline["coverage"]);
+}

@@ -180,43 +180,79 @@ async fn cached_timeline(state: &AppState, row: &IncidentRow) -> Result<Arc<Time
     if let Some(timeline) = state.cached(row, passes) {
         return Ok(timeline);
     }
-    // One build per incident at a time: who waited on it finds its result cached.
+    // One build per incident at a time: who waited on it finds its result cached. The build
+    // holds the lock until it has cached its result, even when the reader who started it
+    // left; it stops at its next log chunk when nobody waits any more (no reader holds the
+    // lock's `Arc` but the map and the build itself).
     let lock = state.build_lock(row.id);
-    let _building = lock.lock().await;
+    let building = lock.clone().lock_owned().await;
     if let Some(timeline) = state.cached(row, passes) {
         return Ok(timeline);
     }
-    let bundle = bundle_of(state, row.id).await?;
+    let watched = Arc::downgrade(&lock);
+    let wanted = move || std::sync::Weak::strong_count(&watched) > 2;
+    let cancelled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let bundle = bundle_of(state, row.id, Some((Box::new(wanted), cancelled.clone()))).await?;
     let options = draft_options(&state.settings.window, row, Instant::now());
-    let started = std::time::Instant::now();
-    let built = tokio::task::spawn_blocking(move || draft::draft_artifacts(&bundle, &options))
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, "Timeline build panicked.");
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the timeline could not be built")
-        })?
-        .map_err(|error| {
-            tracing::error!(%error, incident = row.id, "Timeline build failed.");
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the timeline could not be built")
-        })?;
-    state.metrics.timeline_built(started.elapsed().as_secs_f64());
-    let timeline = Arc::new(built);
-    state.remember(row, passes, timeline.clone());
-    Ok(timeline)
+    let (state, row) = (state.clone(), row.clone());
+    let incident = row.id;
+    let built = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let built = draft::draft_artifacts(&bundle, &options);
+        if cancelled.load(std::sync::atomic::Ordering::Relaxed) {
+            state.metrics.timeline_cancelled();
+            tracing::debug!(incident, "Timeline build stopped: nobody waits for it any more.");
+            return None;
+        }
+        let built = built.map(|timeline| {
+            state.metrics.timeline_built(started.elapsed().as_secs_f64());
+            let timeline = Arc::new(timeline);
+            state.remember(&row, passes, timeline.clone());
+            timeline
+        });
+        drop(building);
+        Some(built)
+    })
+    .await
+    .map_err(|error| {
+        tracing::error!(%error, "Timeline build panicked.");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the timeline could not be built")
+    })?;
+    match built {
+        Some(Ok(timeline)) => Ok(timeline),
+        Some(Err(error)) => {
+            tracing::error!(%error, incident, "Timeline build failed.");
+            Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the timeline could not be built"))
+        }
+        // NB: only when no reader waits, this one included; nobody reads this answer.
+        None => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the timeline build was abandoned")),
+    }
 }
 
-/// An incident's webhooks and collected evidence as the files of its bundle.
-async fn bundle_of(state: &AppState, incident_id: i64) -> Result<Bundle> {
+/// Whether anyone still waits for a build, and where the build notes that it stopped.
+type Wanted = (Box<dyn Fn() -> bool + Send + Sync>, Arc<std::sync::atomic::AtomicBool>);
+
+/// An incident's webhooks and collected evidence as the files of its bundle. With `wanted`,
+/// reading a log chunk when nobody waits any more fails and marks the build cancelled.
+async fn bundle_of(state: &AppState, incident_id: i64, wanted: Option<Wanted>) -> Result<Bundle> {
     let webhooks = state.store.incident_webhooks(incident_id).await.map_err(|error| ApiError::unavailable(&error))?;
     let evidence = state.store.evidence(incident_id).await.map_err(|error| ApiError::unavailable(&error))?;
     // The bundle is read on a blocking thread (`spawn_blocking`), which may wait on the
     // runtime for each log chunk: only one is in memory at a time.
     let store = state.store.clone();
     let runtime = tokio::runtime::Handle::current();
-    let fetch_chunk = Box::new(move |chunk_id: i64| match runtime.block_on(store.log_chunk(chunk_id)) {
-        Ok(Some(body)) => Ok(body),
-        Ok(None) => Err(std::io::Error::new(std::io::ErrorKind::NotFound, format!("log chunk {chunk_id} is gone"))),
-        Err(error) => Err(std::io::Error::other(error)),
+    let fetch_chunk = Box::new(move |chunk_id: i64| {
+        if let Some((wanted, cancelled)) = &wanted
+            && !wanted()
+        {
+            cancelled.store(true, std::sync::atomic::Ordering::Relaxed);
+            return Err(std::io::Error::new(std::io::ErrorKind::Interrupted, "nobody waits for this timeline"));
+        }
+        match runtime.block_on(store.log_chunk(chunk_id)) {
+            Ok(Some(body)) => Ok(body),
+            Ok(None) => Err(std::io::Error::new(std::io::ErrorKind::NotFound, format!("log chunk {chunk_id} is gone"))),
+            Err(error) => Err(std::io::Error::other(error)),
+        }
     });
     // Made now: nothing in it was written later.
     Ok(Bundle::assemble(&webhooks, evidence, &state.not_configured, fetch_chunk).written_at(Instant::now()))
@@ -244,7 +280,7 @@ fn resolution(row: &IncidentRow) -> Option<Instant> {
 /// `postmortemd draft` reads.
 pub async fn evidence(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Response> {
     find(&state, id).await?;
-    let bundle = bundle_of(&state, id).await?;
+    let bundle = bundle_of(&state, id, None).await?;
     let prefix = format!("incident-{id}");
     let body = tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();
