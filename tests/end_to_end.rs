@@ -173,6 +173,8 @@ async fn run(
     settings.store.url = format!("sqlite://{}/postmortemd.db", folder.display());
     settings.kubernetes.kubeconfig = Some(fake.kubeconfig(&folder));
     settings.kubernetes.recollect_every = SignedDuration::from_secs(1);
+    // The incident's namespace, as an install confined to it would read.
+    settings.kubernetes.namespaces = vec!["shop".to_owned()];
     settings.prometheus.url = prometheus_url;
     settings.prometheus.timeout = SignedDuration::from_secs(5);
     settings.prometheus.queries = vec![PrometheusQuery {

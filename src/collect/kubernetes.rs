@@ -30,6 +30,12 @@
 //! inside the window; a ReplicaSet or ControllerRevision is kept with its siblings of the
 //! same owner when one of them changed, since a rollback is told by the revisions before it.
 //!
+//! Reads are confined to `kubernetes.namespaces` ([`Namespaces`]): a target outside it is
+//! not read but reported as a gap naming the key and the refused namespace, and pods are
+//! listed cluster-wide (an alert without a namespace that a selector rule matches) only when
+//! it allows every namespace; otherwise such a selector is listed in each allowed namespace.
+//! The webhook's sender chooses the labels, so the labels never widen what is read.
+//!
 //! Nodes of the target pods are read by name (`get nodes`, which only a ClusterRole can
 //! grant: the `cluster` overlay), with the Node events (`involvedObject.kind=Node`, recorded
 //! in the `default` namespace); a 403 is one gap saying node evidence was not readable.
@@ -245,6 +251,46 @@ impl std::fmt::Display for Call {
     }
 }
 
+/// Where a pass may read: `kubernetes.namespaces`, resolved once when the collector is built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Namespaces {
+    /// `["*"]`: every namespace, and cluster-wide lists.
+    Every,
+    /// These namespaces only.
+    Only(BTreeSet<String>),
+}
+
+impl Namespaces {
+    /// The setting's list; empty means the namespace of the collector's own credentials.
+    pub fn from_setting(list: &[String], own_namespace: &str) -> Self {
+        if list.iter().any(|name| name == "*") {
+            Namespaces::Every
+        } else if list.is_empty() {
+            Namespaces::Only(BTreeSet::from([own_namespace.to_owned()]))
+        } else {
+            Namespaces::Only(list.iter().cloned().collect())
+        }
+    }
+
+    pub fn allows(&self, namespace: &str) -> bool {
+        match self {
+            Namespaces::Every => true,
+            Namespaces::Only(names) => names.contains(namespace),
+        }
+    }
+
+    /// Why a read of `namespace` is refused, the reason of its gap; `None`: allowed.
+    pub fn refusal(&self, namespace: &str) -> Option<String> {
+        match self {
+            Namespaces::Only(names) if !names.contains(namespace) => Some(format!(
+                "namespace {namespace} is outside kubernetes.namespaces ({}): not read",
+                names.iter().map(String::as_str).collect::<Vec<_>>().join(", ")
+            )),
+            _ => None,
+        }
+    }
+}
+
 /// What an incident points at, before its pods are listed.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Target {
@@ -259,6 +305,16 @@ pub enum Target {
 }
 
 impl Target {
+    /// The namespace it names; `None`: a selector for every namespace.
+    pub fn namespace(&self) -> Option<&str> {
+        match self {
+            Target::Pod { namespace, .. } | Target::Workload { namespace, .. } | Target::Service { namespace, .. } => {
+                Some(namespace)
+            }
+            Target::Selector { namespace, .. } => namespace.as_deref(),
+        }
+    }
+
     fn describe(&self) -> String {
         match self {
             Target::Pod { namespace, name } => format!("pod {namespace}/{name}"),
@@ -628,13 +684,18 @@ pub struct KubeCollector {
     max_bytes_per_container: u64,
     target_rules: Vec<TargetRule>,
     service_rules: Vec<ServiceRule>,
+    namespaces: Namespaces,
     call_timeout: Duration,
     read_timeout: Duration,
 }
 
 impl std::fmt::Debug for KubeCollector {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("KubeCollector").field("max_pods", &self.max_pods).finish_non_exhaustive()
+        formatter
+            .debug_struct("KubeCollector")
+            .field("max_pods", &self.max_pods)
+            .field("namespaces", &self.namespaces)
+            .finish_non_exhaustive()
     }
 }
 
@@ -666,8 +727,12 @@ impl KubeCollector {
     }
 
     /// From a ready client (tests); build it with `default_retry = false` to keep waits bounded.
+    /// An empty `settings.namespaces` confines it to the client's default namespace (in a
+    /// pod, the service account's).
     pub fn from_client(client: kube::Client, settings: &KubernetesSettings) -> Self {
+        let namespaces = Namespaces::from_setting(&settings.namespaces, client.default_namespace());
         KubeCollector {
+            namespaces,
             client,
             max_pods: settings.max_pods,
             max_bytes_per_container: settings.max_bytes_per_container as u64,
@@ -743,6 +808,11 @@ impl KubeCollector {
             if pods.contains_key(&(namespace.clone(), name.clone())) {
                 continue;
             }
+            // Followed before the allow-list changed: no longer read.
+            if let Some(reason) = self.namespaces.refusal(namespace) {
+                run.gap(format!("kubernetes pod {namespace}/{name}"), scope.start, reason);
+                continue;
+            }
             let pod_key = (namespace.clone(), name.clone());
             let answer = match run.failed_pods.get(&pod_key) {
                 // Asked already as a target: a 404 is reported below, other failures were.
@@ -813,7 +883,13 @@ impl KubeCollector {
         }
         drop(logs);
         self.collect_owners(&mut run).await;
-        let namespaces: BTreeSet<String> = run.owners.iter().map(|(_, namespace, _)| namespace.clone()).collect();
+        // Owners come from pods read in allowed namespaces; filtered again all the same.
+        let namespaces: BTreeSet<String> = run
+            .owners
+            .iter()
+            .map(|(_, namespace, _)| namespace.clone())
+            .filter(|namespace| self.namespaces.allows(namespace))
+            .collect();
         for namespace in &namespaces {
             self.collect_changes(namespace, &mut run).await;
             self.collect_events(namespace, &mut run).await;
@@ -863,6 +939,9 @@ impl KubeCollector {
     /// The pods a target names, into `pods`; the workloads and services it went through, into the run.
     async fn pods_of(&self, target: &Target, run: &mut Run<'_>, pods: &mut BTreeMap<(String, String), Value>) {
         let source = format!("kubernetes {}", target.describe());
+        if let Some(reason) = target.namespace().and_then(|namespace| self.namespaces.refusal(namespace)) {
+            return run.gap(source, run.scope.start, reason);
+        }
         let (namespace, selector) = match target {
             Target::Pod { namespace, name } => {
                 let call = Call::new("get", "pods", Some(namespace), Some(name));
@@ -925,12 +1004,32 @@ impl KubeCollector {
             }
             Target::Selector { namespace, selector } => (namespace.clone(), selector.clone()),
         };
-        let path = match &namespace {
+        // No namespace: cluster-wide only when every namespace is allowed, else each allowed one.
+        let namespaces: Vec<Option<String>> = match (namespace, &self.namespaces) {
+            (Some(namespace), _) => vec![Some(namespace)],
+            (None, Namespaces::Every) => vec![None],
+            (None, Namespaces::Only(names)) => names.iter().cloned().map(Some).collect(),
+        };
+        for namespace in namespaces {
+            self.list_pods(namespace.as_deref(), &selector, &source, run, pods).await;
+        }
+    }
+
+    /// The pods `selector` selects in `namespace` (`None`: every namespace), into `pods`.
+    async fn list_pods(
+        &self,
+        namespace: Option<&str>,
+        selector: &str,
+        source: &str,
+        run: &mut Run<'_>,
+        pods: &mut BTreeMap<(String, String), Value>,
+    ) {
+        let path = match namespace {
             Some(namespace) => format!("/api/v1/namespaces/{namespace}/pods"),
             None => "/api/v1/pods".to_owned(),
         };
-        let call = Call::new("list", "pods", namespace.as_deref(), None);
-        match self.list(&call, &path, ListParams::default().labels(&selector)).await {
+        let call = Call::new("list", "pods", namespace, None);
+        match self.list(&call, &path, ListParams::default().labels(selector)).await {
             Ok(items) => {
                 if items.is_empty() {
                     debug!(selector, "No pods match.");
@@ -945,7 +1044,7 @@ impl KubeCollector {
                     pods.insert((pod_namespace.to_owned(), name.to_owned()), pod);
                 }
             }
-            Err(error) => run.gap(source, run.scope.start, error.gap_reason()),
+            Err(error) => run.gap(source.to_owned(), run.scope.start, error.gap_reason()),
         }
     }
 
