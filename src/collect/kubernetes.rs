@@ -36,6 +36,10 @@
 //! it allows every namespace; otherwise such a selector is listed in each allowed namespace.
 //! The webhook's sender chooses the labels, so the labels never widen what is read.
 //!
+//! Secrets never leave a pass: each log line (the text after its kubelet time) and each
+//! Event's `message`/`note` go through [`Redactor`] (the built-in rules and `[[redact]]`)
+//! before they are handed on.
+//!
 //! Nodes of the target pods are read by name (`get nodes`, which only a ClusterRole can
 //! grant: the `cluster` overlay), with the Node events (`involvedObject.kind=Node`, recorded
 //! in the `default` namespace); a 403 is one gap saying node evidence was not readable.
@@ -43,6 +47,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{AsyncBufRead, AsyncBufReadExt, StreamExt};
@@ -57,6 +62,7 @@ use super::{KubeObject, LogChunk, LogCursor, Pass, Scope};
 use crate::artifacts::logs::StreamPrefix;
 use crate::config::{KubernetesSettings, ServiceRule, TargetRule};
 use crate::ingest::kubernetes::{EventSeen, event_seen};
+use crate::normalize::redact::{Counts, Redactor, StreamState};
 use crate::record::{GapRecord, GapSource, Instant, Stream, StreamName, instant, nanos};
 
 /// Attempts of one request when the API answers 429/5xx or the connection fails.
@@ -554,6 +560,10 @@ pub struct LineTaker {
     pub lines: Vec<u8>,
     pub n_taken: u64,
     pub n_without_time: u64,
+    redactor: Arc<Redactor>,
+    /// A private key's lines span a stream (both instances of a container read in a pass
+    /// carry on separately, as the API sends them).
+    redact_state: StreamState,
 }
 
 /// What became of one line.
@@ -579,16 +589,26 @@ impl LineTaker {
             lines: Vec::new(),
             n_taken: 0,
             n_without_time: 0,
+            redactor: Arc::new(Redactor::default()),
+            redact_state: StreamState::default(),
         }
     }
 
-    /// One line as the API sent it, without its `\n`.
+    /// Redacting with `redactor` rather than the built-in rules alone.
+    pub fn redacting(mut self, redactor: Arc<Redactor>) -> Self {
+        self.redactor = redactor;
+        self
+    }
+
+    /// One line as the API sent it, without its `\n`; its text (after the kubelet time) is
+    /// redacted as it is taken. The budget counts the bytes the API sent.
     pub fn push(&mut self, line: &[u8]) -> Take {
-        let Some(time) = line_nanos(line) else {
+        let Some(stamp) = crate::normalize::time::kubelet_time(line) else {
             // kubelet stamps every line; one without a stamp cannot be placed or deduplicated.
             self.n_without_time += 1;
             return Take::Skipped;
         };
+        let time = nanos(stamp.instant);
         if time > self.end_nanos {
             return Take::PastWindow;
         }
@@ -604,7 +624,10 @@ impl LineTaker {
             return Take::OverBudget;
         }
         self.lines.extend_from_slice(&self.prefix);
-        self.lines.extend_from_slice(line);
+        let text_start = stamp.text_start.unwrap_or(line.len()).min(line.len());
+        self.lines.extend_from_slice(&line[..text_start]);
+        let text = self.redactor.bytes(&mut self.redact_state, &line[text_start..], &mut Counts::new());
+        self.lines.extend_from_slice(&text);
         self.lines.push(b'\n');
         self.cursor.bytes += size;
         self.n_taken += 1;
@@ -685,6 +708,7 @@ pub struct KubeCollector {
     target_rules: Vec<TargetRule>,
     service_rules: Vec<ServiceRule>,
     namespaces: Namespaces,
+    redactor: Arc<Redactor>,
     call_timeout: Duration,
     read_timeout: Duration,
 }
@@ -733,6 +757,7 @@ impl KubeCollector {
         let namespaces = Namespaces::from_setting(&settings.namespaces, client.default_namespace());
         KubeCollector {
             namespaces,
+            redactor: Arc::new(Redactor::default()),
             client,
             max_pods: settings.max_pods,
             max_bytes_per_container: settings.max_bytes_per_container as u64,
@@ -741,6 +766,13 @@ impl KubeCollector {
             call_timeout: CALL_TIMEOUT,
             read_timeout: READ_TIMEOUT,
         }
+    }
+
+    /// Redacting with `redactor` (the built-in rules and the settings' `[[redact]]`) rather
+    /// than the built-in rules alone.
+    pub fn with_redactor(mut self, redactor: Arc<Redactor>) -> Self {
+        self.redactor = redactor;
+        self
     }
 
     /// Other bounds than [`CALL_TIMEOUT`] for a request with its retries and [`READ_TIMEOUT`]
@@ -780,6 +812,7 @@ impl KubeCollector {
             objects: HashMap::new(),
             owners: BTreeSet::new(),
             failed_pods: BTreeMap::new(),
+            redactor: &self.redactor,
         };
         // Cursors of streams this pass does not reach (a pod deleted, a pod over the cap) carry over.
         run.pass.cursors = cursors.clone();
@@ -1167,7 +1200,8 @@ impl KubeCollector {
                 }
             };
             let mut taker =
-                LineTaker::new(pod, container, scope.start, scope.end, cursor, self.max_bytes_per_container);
+                LineTaker::new(pod, container, scope.start, scope.end, cursor, self.max_bytes_per_container)
+                    .redacting(self.redactor.clone());
             let end = read_stream(Box::pin(reader), &mut taker, limit, self.read_timeout).await;
             debug!(key, previous, n_lines = taker.n_taken, ?end, "Log stream read.");
             cursor = taker.cursor;
@@ -1740,6 +1774,7 @@ struct Run<'a> {
     owners: BTreeSet<(String, String, String)>,
     /// Pods a target named that could not be read, with the status the API answered.
     failed_pods: BTreeMap<(String, String), Option<u16>>,
+    redactor: &'a Redactor,
 }
 
 impl Run<'_> {
@@ -1765,7 +1800,18 @@ impl Run<'_> {
         });
     }
 
-    fn object(&mut self, kind: &str, json: Value) {
+    fn object(&mut self, kind: &str, mut json: Value) {
+        if kind == "Event" || kind.ends_with("/Event") {
+            // core/v1 says `message`, events.k8s.io/v1 `note`.
+            for field in ["message", "note"] {
+                if let Some(Value::String(text)) = json.get_mut(field)
+                    && let std::borrow::Cow::Owned(redacted) =
+                        self.redactor.text(&mut StreamState::default(), text, &mut Counts::new())
+                {
+                    *text = redacted;
+                }
+            }
+        }
         let uid = text_at(&json, "/metadata/uid")
             .map(str::to_owned)
             .or_else(|| {
