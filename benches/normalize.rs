@@ -3,10 +3,14 @@
 //! against jiff's general parser. Lines are generated here in each format's shape, with
 //! times and messages that change from line to line; no real log text is used.
 //!
+//! Redaction (`normalize::redact`) is measured per byte over the same lines, mixed, with no
+//! secret, a secret in one line of 100, or in every line: its cost per MB of logs.
+//!
 //! Run: `cargo bench --bench normalize`.
 
 use divan::Bencher;
-use divan::counter::ItemsCount;
+use divan::counter::{BytesCount, ItemsCount};
+use postmortemd::normalize::redact::{Counts, Redactor, StreamState};
 use postmortemd::normalize::time::{Finder, TimeContext, kubelet_time};
 use postmortemd::record::Instant;
 
@@ -164,5 +168,49 @@ fn kubelet_prefix_jiff(bencher: Bencher) {
                 Some(instant.as_second() + end as i64 + 1)
             })
             .fold(0i64, i64::wrapping_add)
+    });
+}
+
+/// How often a generated line carries a secret.
+const SECRET_RATES: &[&str] = &["none", "1_in_100", "every_line"];
+
+/// 10 k lines of every shape in turn, with secrets planted at `rate`.
+fn lines_with_secrets(rate: &str) -> Vec<String> {
+    const SECRETS: &[&str] = &[
+        " password=hunter2-{}",
+        " Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl{}",
+        " \"api_key\": \"k-{}-live\"",
+        " id AKIAIOSFODNN7EXAMPLE ({})",
+    ];
+    (0..LINES)
+        .map(|index| {
+            let mut text = line(SHAPES[index % SHAPES.len()], index);
+            let planted = match rate {
+                "every_line" => true,
+                "1_in_100" => index % 100 == 0,
+                _ => false,
+            };
+            if planted {
+                text.push_str(&SECRETS[index % SECRETS.len()].replace("{}", &index.to_string()));
+            }
+            text
+        })
+        .collect()
+}
+
+#[divan::bench(args = SECRET_RATES)]
+fn redact(bencher: Bencher, rate: &str) {
+    let lines = lines_with_secrets(rate);
+    let bytes: usize = lines.iter().map(|line| line.len() + 1).sum();
+    let redactor = Redactor::builtin();
+    bencher.counter(BytesCount::new(bytes)).bench_local(|| {
+        let mut state = StreamState::default();
+        let mut counts = Counts::new();
+        let mut n_changed = 0usize;
+        for line in &lines {
+            n_changed +=
+                usize::from(matches!(redactor.text(&mut state, line, &mut counts), std::borrow::Cow::Owned(_)));
+        }
+        divan::black_box(n_changed)
     });
 }

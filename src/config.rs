@@ -45,6 +45,18 @@ pub struct Settings {
     pub kubernetes: KubernetesSettings,
     pub prometheus: PrometheusSettings,
     pub reconcile: ReconcileSettings,
+    /// `[[redact]]`: secret patterns redacted from log lines and event messages besides the
+    /// built-in ones (`normalize::redact`).
+    pub redact: Vec<RedactRule>,
+}
+
+/// `[[redact]]`: text matching `pattern` (a regular expression) is replaced by
+/// `[REDACTED:<name>]`; with a capture group, only the first group is (`token=([a-z0-9]+)`
+/// keeps `token=`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RedactRule {
+    pub name: String,
+    pub pattern: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -145,6 +157,9 @@ pub struct KubernetesSettings {
     pub targets: Vec<TargetRule>,
     /// PagerDuty service → pods, for incidents that only have pages.
     pub services: Vec<ServiceRule>,
+    /// The namespaces collection may read (`["*"]`: every one); empty: the namespace of the
+    /// daemon's own credentials. Alert labels and rules never read outside it.
+    pub namespaces: Vec<String>,
 }
 
 /// `[[kubernetes.targets]]`: an alert carrying `label` targets the pods `selector` selects.
@@ -176,6 +191,7 @@ impl Default for KubernetesSettings {
                 selector: "app.kubernetes.io/name={value}".to_owned(),
             }],
             services: Vec::new(),
+            namespaces: Vec::new(),
         }
     }
 }
@@ -193,6 +209,9 @@ pub struct PrometheusSettings {
     pub query_budget: SignedDuration,
     /// Whether node-exporter clock series are queried for the nodes of the target pods.
     pub node_clock: bool,
+    /// Whether each alert's own expression (`g0.expr` of its `generatorURL`) is run: PromQL
+    /// chosen by whoever sends the webhook.
+    pub alert_expressions: bool,
     /// `[[prometheus.queries]]`, in file order.
     pub queries: Vec<PrometheusQuery>,
 }
@@ -216,6 +235,7 @@ impl Default for PrometheusSettings {
             timeout: SignedDuration::from_secs(30),
             query_budget: SignedDuration::from_mins(2),
             node_clock: true,
+            alert_expressions: true,
             queries: Vec::new(),
         }
     }
@@ -285,6 +305,7 @@ impl Default for Settings {
             kubernetes: KubernetesSettings::default(),
             prometheus: PrometheusSettings::default(),
             reconcile: ReconcileSettings::default(),
+            redact: Vec::new(),
         }
     }
 }
@@ -570,6 +591,15 @@ static KEYS: &[Section] = &[
                 },
                 help: "Incidents with pages only: the pods of a PagerDuty service, by namespace and selector.",
             },
+            Key {
+                name: "namespaces",
+                slot: &Strings { at: at!(kubernetes.namespaces), parse: parse_namespace, whole: Some(star_alone) },
+                help: "The namespaces collection may read, e.g. `[\"shop\", \"payments\"]`; `[\"*\"]`: every namespace;\n\
+                       empty: only the namespace of the daemon's own credentials (in a pod, its service account's).\n\
+                       Alert labels, `targets` and `services` never read outside it: such a target is a gap naming\n\
+                       this key; an alert with no namespace is looked for in these namespaces, cluster-wide only with `*`.\n\
+                       Env POSTMORTEMD_KUBERNETES__NAMESPACES: comma-separated.",
+            },
         ],
     },
     Section {
@@ -607,6 +637,14 @@ static KEYS: &[Section] = &[
                        node_timex_sync_status (needs node-exporter).",
             },
             Key {
+                name: "alert_expressions",
+                slot: &Scalar { at: at!(prometheus.alert_expressions), format: BOOL },
+                help: "Run each alert's own expression (`g0.expr` of its `generatorURL`) over the window.\n\
+                       NB: whoever can send an Alertmanager webhook then chooses PromQL the daemon runs against\n\
+                       this Prometheus (any query its data allows, within `timeout` and the point limits);\n\
+                       set false when senders are not trusted that far.",
+            },
+            Key {
                 name: "queries",
                 slot: &Tables {
                     at: at!(prometheus.queries),
@@ -638,14 +676,14 @@ static KEYS: &[Section] = &[
         keys: &[
             Key {
                 name: "alertmanager_urls",
-                slot: &Strings { at: at!(reconcile.alertmanager_urls), parse: parse_http_url },
+                slot: &Strings { at: at!(reconcile.alertmanager_urls), parse: parse_http_url, whole: None },
                 help: "Alertmanager base URLs to poll for alerts whose webhooks were missed, every peer of an HA\n\
                        cluster (`[\"http://alertmanager-0:9093\", …]`); empty: Alertmanager is not polled.\n\
                        Env: comma-separated.",
             },
             Key {
                 name: "alertmanager_receivers",
-                slot: &Strings { at: at!(reconcile.alertmanager_receivers), parse: parse_name },
+                slot: &Strings { at: at!(reconcile.alertmanager_receivers), parse: parse_name, whole: None },
                 help: "Receivers whose alert groups reconciliation opens incidents for (those that send to\n\
                        postmortemd); empty: every receiver's.",
             },
@@ -679,12 +717,12 @@ static KEYS: &[Section] = &[
             },
             Key {
                 name: "services",
-                slot: &Strings { at: at!(reconcile.pagerduty_services), parse: parse_name },
+                slot: &Strings { at: at!(reconcile.pagerduty_services), parse: parse_name, whole: None },
                 help: "PagerDuty service ids (`PXXXXXX`) whose incidents are followed (`service_ids[]`).",
             },
             Key {
                 name: "teams",
-                slot: &Strings { at: at!(reconcile.pagerduty_teams), parse: parse_name },
+                slot: &Strings { at: at!(reconcile.pagerduty_teams), parse: parse_name, whole: None },
                 help: "PagerDuty team ids whose incidents are followed (`team_ids[]`).",
             },
             Key {
@@ -694,7 +732,44 @@ static KEYS: &[Section] = &[
             },
         ],
     },
+    // NB: a section holding one key of its own name is an array of tables at the top level.
+    Section {
+        name: "redact",
+        keys: &[Key {
+            name: "redact",
+            slot: &Tables {
+                at: at!(redact),
+                example: &[("name", "\"session cookie\""), ("pattern", "'session=([A-Za-z0-9]+)'")],
+                read: read_redact,
+                write: |rule| vec![("name", quote(&rule.name)), ("pattern", quote(&rule.pattern))],
+            },
+            help: "Secrets to redact from log lines and event messages besides the built-in rules (Authorization\n\
+                   and Bearer headers, password/secret/token/api_key values, cloud keys, private keys, JWTs):\n\
+                   what `pattern` (a regular expression) matches, or its first capture group, becomes\n\
+                   `[REDACTED:<name>]` before it is stored or shown.",
+        }],
+    },
 ];
+
+/// `[[redact]]`: a name (it is written into the text: no `]` or line break, unique) and a
+/// pattern that compiles.
+fn read_redact(row: &mut Row, earlier: &[RedactRule]) -> Result<RedactRule, Error> {
+    let name = row.required("name")?;
+    let pattern = row.required("pattern")?;
+    if name.contains(|character: char| character == ']' || character.is_control()) {
+        return Err(invalid(&format!("{}.name", row.key), format!("{name:?} holds a `]` or a control character")));
+    }
+    if earlier.iter().any(|rule| rule.name == name) {
+        return Err(invalid(&format!("{}.name", row.key), format!("{name:?} names an earlier rule too")));
+    }
+    if let Err(error) = regex::Regex::new(&pattern) {
+        return Err(invalid(&format!("{}.pattern", row.key), format!("not a regular expression: {error}")));
+    }
+    if regex::Regex::new(&pattern).is_ok_and(|regex| regex.is_match("")) {
+        return Err(invalid(&format!("{}.pattern", row.key), format!("{pattern:?} matches empty text")));
+    }
+    Ok(RedactRule { name, pattern })
+}
 
 /// `[[kubernetes.targets]]`: a selector must depend on the alert, or every alert would
 /// select the same pods.
@@ -824,12 +899,16 @@ impl<T> Slot for Scalar<T> {
     }
 }
 
-/// A key of several strings (`["a", "b"]`; env: comma-separated), each read by `parse`;
-/// empty items are none.
+/// A key of several strings (`["a", "b"]`; env: comma-separated), each read by `parse`, then
+/// the whole list checked by `whole` where the items depend on each other; empty items are none.
 struct Strings {
     at: At<Vec<String>>,
     parse: fn(&str) -> Result<String, ValueError>,
+    whole: Option<ListCheck>,
 }
+
+/// A check of a list's items together (`*` alone among namespaces).
+type ListCheck = fn(&[String]) -> Result<(), ValueError>;
 
 impl Slot for Strings {
     fn load(&self, layered: &Layered<'_>, key: &str, settings: &mut Settings) -> Result<(), Error> {
@@ -843,6 +922,9 @@ impl Slot for Strings {
             }
             let item = (self.parse)(text).map_err(|error| Error::Value { key: format!("{key}[{index}]"), error })?;
             items.push(item);
+        }
+        if let Some(whole) = self.whole {
+            whole(&items).map_err(|error| Error::Value { key: key.to_owned(), error })?;
         }
         *(self.at.get_mut)(settings) = items;
         Ok(())
@@ -939,6 +1021,17 @@ impl<T> Slot for Tables<T> {
 }
 
 impl Section {
+    /// Whether the section is one array of tables at the top level (`[[redact]]`): a section
+    /// holding one key of its own name.
+    fn is_top_level(&self) -> bool {
+        matches!(self.keys, [key] if key.name == self.name)
+    }
+
+    /// A key's path in the settings (`window.lead_in`; `redact` at the top level).
+    fn key_path(&self, key: &Key) -> String {
+        if self.is_top_level() { key.name.to_owned() } else { format!("{}.{}", self.name, key.name) }
+    }
+
     /// The names a section's table may hold: each key's, and a secret's `<name>_file` after it.
     fn names(&self) -> Vec<String> {
         let mut names = Vec::new();
@@ -989,7 +1082,7 @@ pub fn load(
     let mut settings = Settings::default();
     for section in KEYS {
         for key in section.keys {
-            key.slot.load(&layered, &format!("{}.{}", section.name, key.name), &mut settings)?;
+            key.slot.load(&layered, &section.key_path(key), &mut settings)?;
         }
     }
     Ok(settings)
@@ -1055,6 +1148,10 @@ fn walk_tables(path: &str, table: config::Map<String, Value>) -> Result<(), Erro
     for (name, value) in entries {
         let key = if path.is_empty() { name.clone() } else { format!("{path}.{name}") };
         if let Some(section) = KEYS.iter().find(|section| section.name == key) {
+            // Its rows are checked as they load.
+            if section.is_top_level() {
+                continue;
+            }
             let ValueKind::Table(inner) = value.kind else {
                 return Err(invalid(&key, "expected a table of settings".to_owned()));
             };
@@ -1245,6 +1342,27 @@ fn parse_step(text: &str) -> Result<SignedDuration, ValueError> {
     Ok(duration)
 }
 
+/// A namespace name (a DNS label), or `*` (every namespace).
+fn parse_namespace(name: &str) -> Result<String, ValueError> {
+    let name = name.trim();
+    let is_label = name.len() <= 63
+        && name.bytes().all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if name != "*" && !is_label {
+        return Err(Problem::NotA("a namespace name (lower-case letters, digits, `-`) or \"*\"").of(name));
+    }
+    Ok(name.to_owned())
+}
+
+/// `kubernetes.namespaces`: `*` alone or namespace names, not both.
+fn star_alone(names: &[String]) -> Result<(), ValueError> {
+    if names.iter().any(|name| name == "*") && names.len() > 1 {
+        return Err(Problem::NotA("[\"*\"] alone or a list of namespace names").of(&names.join(",")));
+    }
+    Ok(())
+}
+
 fn parse_bool(text: &str) -> Result<bool, ValueError> {
     match text.trim() {
         "true" => Ok(true),
@@ -1366,7 +1484,9 @@ fn write_settings(settings: &Settings, comments: bool) -> String {
         if section_idx > 0 || comments {
             text.push('\n');
         }
-        let _ = writeln!(text, "[{}]", section.name);
+        if !section.is_top_level() {
+            let _ = writeln!(text, "[{}]", section.name);
+        }
         // Arrays of tables come after the section's plain keys, as `[[section.key]]`.
         let mut tables = Vec::new();
         for key in section.keys {
@@ -1386,7 +1506,7 @@ fn write_settings(settings: &Settings, comments: bool) -> String {
             }
         }
         for (key, rows, example) in tables {
-            let table_key = format!("{}.{}", section.name, key.name);
+            let table_key = section.key_path(key);
             comment(&mut text, key.help);
             if rows.is_empty() && comments {
                 let _ = writeln!(text, "# [[{table_key}]]");
@@ -1451,7 +1571,7 @@ fn key_table(section: &Section) -> String {
                     .collect();
                 let fields: Vec<String> = example.iter().map(|(field, _)| format!("`{field}`")).collect();
                 (
-                    format!("`[[{}.{}]]`", section.name, key.name),
+                    format!("`[[{}]]`", section.key_path(key)),
                     if rows.is_empty() { "none".to_owned() } else { cell(&rows.join(", ")) },
                     format!("{} Fields: {}.", cell(key.help), fields.join(", ")),
                 )
@@ -1579,7 +1699,7 @@ mod tests {
             (
                 "[windows]\ntail = \"1m\"",
                 &[],
-                "windows: unknown key (expected one of: server, store, webhooks, api, window, collect, kubernetes, prometheus, reconcile)",
+                "windows: unknown key (expected one of: server, store, webhooks, api, window, collect, kubernetes, prometheus, reconcile, redact)",
             ),
             (
                 "[webhooks.pagerduty]\nsigning_secret = \"x\"",
@@ -1658,6 +1778,38 @@ mod tests {
                 "prometheus.step: \"0s\" is shorter than a millisecond, expected a duration like 15s",
             ),
             ("[prometheus]\nnode_clock = \"yes\"", &[], "prometheus.node_clock: \"yes\" is not true or false"),
+            (
+                "[kubernetes]\nnamespaces = [\"shop\", \"Kube_System\"]",
+                &[],
+                "kubernetes.namespaces[1]: \"Kube_System\" is not a namespace name (lower-case letters, digits, `-`) or \"*\"",
+            ),
+            (
+                "",
+                &[("POSTMORTEMD_KUBERNETES__NAMESPACES", "shop,*")],
+                "kubernetes.namespaces: \"shop,*\" is not [\"*\"] alone or a list of namespace names",
+            ),
+            ("[kubernetes.namespaces]\nx = 1", &[], "kubernetes.namespaces: expected a list of strings, not a table"),
+            (
+                "[[redact]]\nname = \"a\"\npattern = \"(\"",
+                &[],
+                "redact[0].pattern: not a regular expression: regex parse error:\n    (\n    ^\nerror: unclosed group",
+            ),
+            ("[[redact]]\nname = \"a\"\npattern = \"x*\"", &[], "redact[0].pattern: \"x*\" matches empty text"),
+            (
+                "[[redact]]\nname = \"a]\"\npattern = \"x\"",
+                &[],
+                "redact[0].name: \"a]\" holds a `]` or a control character",
+            ),
+            (
+                "[[redact]]\nname = \"a\"\npattern = \"x\"\n[[redact]]\nname = \"a\"\npattern = \"y\"",
+                &[],
+                "redact[1].name: \"a\" names an earlier rule too",
+            ),
+            (
+                "[[redact]]\nname = \"a\"\npatern = \"x\"",
+                &[],
+                "redact[0].patern: unknown key (expected one of: name, pattern)",
+            ),
             (
                 "[[prometheus.queries]]\nname = \"x\"",
                 &[],
@@ -1871,7 +2023,31 @@ mod tests {
         let labels: Vec<&str> = kubernetes.targets.iter().map(|rule| rule.label.as_str()).collect();
         assert_eq!(labels, ["app", "team"], "the file's rules replace the default, in order");
         assert_eq!(kubernetes.services[0].pagerduty_service, "Checkout API");
+        assert_eq!(kubernetes.namespaces, Vec::<String>::new(), "none given: the daemon's own namespace");
+        let from_env = env(&[("POSTMORTEMD_KUBERNETES__NAMESPACES", " shop, payments ")]);
+        let settings = load(Some(&path), from_env, &Overrides::default()).unwrap();
+        assert_eq!(settings.kubernetes.namespaces, ["shop", "payments"]);
         let rendered = settings_file("kubernetes-rendered", &render(&settings));
+        assert_eq!(load(Some(&rendered), env(&[]), &Overrides::default()).unwrap(), settings);
+    }
+
+    #[test]
+    fn redact_rules_and_namespaces_load_and_render_back() {
+        let path = settings_file(
+            "redact",
+            "[kubernetes]\nnamespaces = [\"*\"]\n[prometheus]\nalert_expressions = false\n\
+             [[redact]]\nname = \"session cookie\"\npattern = 'session=([A-Za-z0-9]+)'\n\
+             [[redact]]\nname = \"pin\"\npattern = 'pin \\d{4}'\n",
+        );
+        let settings = load(Some(&path), env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(settings.kubernetes.namespaces, ["*"]);
+        assert!(!settings.prometheus.alert_expressions);
+        let names: Vec<&str> = settings.redact.iter().map(|rule| rule.name.as_str()).collect();
+        assert_eq!(names, ["session cookie", "pin"]);
+        assert_eq!(settings.redact[1].pattern, "pin \\d{4}");
+        let rendered = render(&settings);
+        assert!(rendered.contains("\n[[redact]]\nname = \"session cookie\"\n"), "{rendered}");
+        let rendered = settings_file("redact-rendered", &rendered);
         assert_eq!(load(Some(&rendered), env(&[]), &Overrides::default()).unwrap(), settings);
     }
 

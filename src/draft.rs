@@ -181,14 +181,18 @@ pub fn draft_artifacts(artifacts: &dyn Artifacts, options: &DraftOptions) -> Res
             }
         };
         match files::read_artifact(&input.path, input.kind, &bytes, &queries) {
-            Ok(read) => {
+            Ok(mut read) => {
+                // Secrets in event messages go before anything is shown.
+                let redacted = crate::normalize::redact::event_messages(&mut read);
                 let name = input_name(options, &input.path);
                 // One Kubernetes List may hold any kinds: its rows say which by their units.
                 let kind = if input.kind.is_kubernetes_list() { "kubernetes-list" } else { input.kind.name() };
                 // postmortemd's own gaps.json is shown by what it holds (each reported gap on its
                 // source's row, each collector not configured), not as a file.
                 if input.kind != ArtifactKind::Gaps {
-                    coverage.push(Coverage::of_records(name.clone(), kind, &read).from_input(name));
+                    coverage.push(
+                        Coverage::of_records(name.clone(), kind, &read).with_redactions(redacted).from_input(name),
+                    );
                 }
                 records.extend(read);
                 read_inputs.push(input);

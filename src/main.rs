@@ -355,8 +355,15 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         let mut not_configured = Vec::new();
         let missing = |source: &str, hint: String| NotConfiguredRecord { source: source.to_owned(), hint };
         // Kubernetes first: its pods name the nodes whose clocks Prometheus is asked for.
+        // Secrets are redacted by the collectors, before the store is handed anything.
+        let redactor = postmortemd::normalize::redact::Redactor::new(
+            settings.redact.iter().map(|rule| (rule.name.as_str(), rule.pattern.as_str())),
+        )
+        .context("redact")?;
         match postmortemd::collect::kubernetes::KubeCollector::new(&settings.kubernetes).await {
-            Ok(kubernetes) => collectors.push(std::sync::Arc::new(kubernetes)),
+            Ok(kubernetes) => {
+                collectors.push(std::sync::Arc::new(kubernetes.with_redactor(std::sync::Arc::new(redactor))));
+            }
             // A kubeconfig set on purpose that cannot be used is a mistake to fix, not a mode.
             Err(error) if settings.kubernetes.kubeconfig.is_some() => {
                 return Err(anyhow::Error::new(error).context("kubernetes.kubeconfig"));

@@ -186,7 +186,7 @@ async fn a_daemon_without_collectors_says_so_in_every_timeline() {
     let (_, markdown) = daemon.get(&format!("/api/v1/incidents/{id}/timeline?format=md")).await;
     assert!(
         markdown.contains(
-            "| prometheus | collector | not configured | nothing | - | - | not configured: set prometheus.url |"
+            "| prometheus | collector | not configured | nothing | - | - | - | not configured: set prometheus.url |"
         ),
         "{markdown}"
     );

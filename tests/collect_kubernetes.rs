@@ -56,6 +56,12 @@ async fn collector(fake: &FakeKube, settings: KubernetesSettings) -> KubeCollect
     KubeCollector::new(&settings).await.expect("a collector for the fake")
 }
 
+/// Settings that allow every namespace: tests of other behaviour read wherever their alerts
+/// point; the tests of `kubernetes.namespaces` set their own list.
+fn every_namespace() -> KubernetesSettings {
+    KubernetesSettings { namespaces: vec!["*".to_owned()], ..KubernetesSettings::default() }
+}
+
 fn line(time: &str, text: &str) -> LogLine {
     LogLine::new(at(time), text.as_bytes().to_vec())
 }
@@ -172,7 +178,7 @@ type TargetRow<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
 #[tokio::test]
 async fn targets_by_each_label_kind() {
     let fake = FakeKube::start(shop()).await;
-    let collector = collector(&fake, KubernetesSettings::default()).await;
+    let collector = collector(&fake, every_namespace()).await;
     let rows: &[TargetRow] = &[
         (&[("namespace", "shop"), ("pod", "web-1")], &["web-1"]),
         (&[("namespace", "shop"), ("deployment", "api")], &["api-2-a"]),
@@ -203,7 +209,7 @@ async fn targets_by_each_label_kind() {
 #[tokio::test]
 async fn rollouts_and_owners_of_a_deployment() {
     let fake = FakeKube::start(shop()).await;
-    let collector = collector(&fake, KubernetesSettings::default()).await;
+    let collector = collector(&fake, every_namespace()).await;
     let pass = collector.pass(&scope(&[&[("namespace", "shop"), ("pod", "api-2-a")]]), &BTreeMap::new()).await;
     let kinds: BTreeSet<(String, String)> = pass
         .objects
@@ -265,7 +271,7 @@ fn target() -> Scope {
 #[tokio::test]
 async fn logs_are_incremental_without_duplicates() {
     let fake = FakeKube::start(one_pod()).await;
-    let collector = collector(&fake, KubernetesSettings::default()).await;
+    let collector = collector(&fake, every_namespace()).await;
     let first = collector.pass(&target(), &BTreeMap::new()).await;
     assert!(first.gaps.is_empty(), "{:?}", gap_reasons(&first));
     assert_eq!(
@@ -316,7 +322,7 @@ async fn invalid_utf8_is_kept_as_bytes() {
     let mut cluster = one_pod();
     cluster.log("shop", "api-1", "app", [LogLine::new(at("2025-02-09T10:07:00Z"), b"\xff\xfe binary \xc3".to_vec())]);
     let fake = FakeKube::start(cluster).await;
-    let collector = collector(&fake, KubernetesSettings::default()).await;
+    let collector = collector(&fake, every_namespace()).await;
     let pass = collector.pass(&target(), &BTreeMap::new()).await;
     let chunk = &pass.logs[0];
     assert!(
@@ -329,7 +335,7 @@ async fn invalid_utf8_is_kept_as_bytes() {
 #[tokio::test]
 async fn a_restart_reads_the_previous_instance_first() {
     let fake = FakeKube::start(one_pod()).await;
-    let collector = collector(&fake, KubernetesSettings::default()).await;
+    let collector = collector(&fake, every_namespace()).await;
     let first = collector.pass(&target(), &BTreeMap::new()).await;
     fake.append_log("shop", "api-1", "app", [line("2025-02-09T10:08:00Z", "last words")]);
     assert!(fake.restart_container("shop", "api-1", "app", at("2025-02-09T10:09:00Z"), 137, "OOMKilled"));
@@ -372,7 +378,7 @@ async fn the_byte_cap_is_a_gap() {
         .collect();
     cluster.log("shop", "api-1", "app", lines);
     let fake = FakeKube::start(cluster).await;
-    let settings = KubernetesSettings { max_bytes_per_container: 1 << 10, ..KubernetesSettings::default() };
+    let settings = KubernetesSettings { max_bytes_per_container: 1 << 10, ..every_namespace() };
     let collector = collector(&fake, settings).await;
     let pass = collector.pass(&target(), &BTreeMap::new()).await;
     let text = log_of(&pass, "api-1", "app");
@@ -402,7 +408,7 @@ async fn the_byte_cap_is_a_gap() {
 async fn forbidden_logs_name_the_missing_rule() {
     let fake = FakeKube::start(one_pod()).await;
     fake.forbid("", "pods", Some("log"));
-    let collector = collector(&fake, KubernetesSettings::default()).await;
+    let collector = collector(&fake, every_namespace()).await;
     let pass = collector.pass(&target(), &BTreeMap::new()).await;
     assert_eq!(pods_of(&pass), BTreeSet::from(["api-1".to_owned()]), "the pod is still read");
     assert_eq!(
@@ -417,7 +423,7 @@ async fn forbidden_logs_name_the_missing_rule() {
 #[tokio::test]
 async fn a_pod_deleted_between_passes_keeps_its_lines() {
     let fake = FakeKube::start(one_pod()).await;
-    let collector = collector(&fake, KubernetesSettings::default()).await;
+    let collector = collector(&fake, every_namespace()).await;
     let first = collector.pass(&target(), &BTreeMap::new()).await;
     assert!(!first.logs.is_empty());
     assert!(fake.delete_pod("shop", "api-1"));
@@ -436,7 +442,7 @@ async fn a_truncated_stream_drops_the_partial_line_and_resumes() {
     let fake = FakeKube::start(one_pod()).await;
     // The body from 10:00:00 holds 49 + 37 bytes before the third line: cut inside it.
     fake.truncate_log("shop", "api-1", Some("app"), 100);
-    let collector = collector(&fake, KubernetesSettings::default()).await;
+    let collector = collector(&fake, every_namespace()).await;
     let first = collector.pass(&target(), &BTreeMap::new()).await;
     assert_eq!(log_of(&first, "api-1", "app"), "[pod/api-1/app] 2025-02-09T10:00:01.250000000Z first\n");
     let reasons = gap_reasons(&first);
@@ -454,7 +460,7 @@ async fn a_truncated_stream_drops_the_partial_line_and_resumes() {
 async fn transient_errors_are_retried_within_a_bound() {
     let fake = FakeKube::start(one_pod()).await;
     fake.fail_first("/api/v1/namespaces/shop/pods/api-1/log", 503, 2);
-    let collector = collector(&fake, KubernetesSettings::default()).await;
+    let collector = collector(&fake, every_namespace()).await;
     let pass = collector.pass(&target(), &BTreeMap::new()).await;
     assert!(pass.gaps.is_empty(), "{:?}", gap_reasons(&pass));
     assert_eq!(pass.logs.len(), 1);
@@ -519,7 +525,7 @@ async fn events_of_both_groups_and_namespace_warnings() {
                 .build(),
         );
     let fake = FakeKube::start(cluster).await;
-    let collector = collector(&fake, KubernetesSettings::default()).await;
+    let collector = collector(&fake, every_namespace()).await;
     let pass = collector.pass(&target(), &BTreeMap::new()).await;
     let events: BTreeSet<(String, String)> = pass
         .objects
@@ -560,7 +566,7 @@ async fn the_pod_cap_is_a_gap_naming_how_many() {
     let settings = KubernetesSettings {
         max_pods: 3,
         targets: vec![postmortemd::config::TargetRule { label: "app".to_owned(), selector: "app={value}".to_owned() }],
-        ..KubernetesSettings::default()
+        ..every_namespace()
     };
     let collector = collector(&fake, settings).await;
     let pass = collector.pass(&scope(&[&[("namespace", "shop"), ("app", "api")]]), &BTreeMap::new()).await;
@@ -591,7 +597,7 @@ async fn waiting_unscheduled_and_offset_pods() {
         .log_offset("shop", "api-1", jiff::tz::Offset::constant(2))
         .log("shop", "api-1", "app", [line("2025-02-09T10:03:00.5Z", "from a node writing +02:00")]);
     let fake = FakeKube::start(cluster).await;
-    let collector = collector(&fake, KubernetesSettings::default()).await;
+    let collector = collector(&fake, every_namespace()).await;
     let mut page = scope(&[]);
     page.pagerduty_services = vec!["Checkout API".to_owned()];
     let settings = KubernetesSettings {
@@ -600,7 +606,7 @@ async fn waiting_unscheduled_and_offset_pods() {
             namespace: "shop".to_owned(),
             selector: "app=api".to_owned(),
         }],
-        ..KubernetesSettings::default()
+        ..every_namespace()
     };
     let page_collector = KubeCollector::from_config(kube::Config::new(fake.url().parse().unwrap()), &settings).unwrap();
     let pass = page_collector.pass(&page, &BTreeMap::new()).await;
@@ -637,7 +643,7 @@ async fn stalled_streams_and_slow_answers_are_bounded() {
     // The body from 10:00:00 holds 49 + 37 bytes: stall inside the third line.
     fake.stall_log("shop", "api-1", Some("app"), 100);
     let bounds = (std::time::Duration::from_secs(2), std::time::Duration::from_millis(300));
-    let collector = collector(&fake, KubernetesSettings::default()).await.with_timeouts(bounds.0, bounds.1);
+    let collector = collector(&fake, every_namespace()).await.with_timeouts(bounds.0, bounds.1);
     let first = collector.pass(&target(), &BTreeMap::new()).await;
     assert_eq!(log_of(&first, "api-1", "app"), "[pod/api-1/app] 2025-02-09T10:00:01.250000000Z first\n");
     let reasons = gap_reasons(&first);
@@ -680,7 +686,7 @@ async fn chunks_stream_out_and_passes_can_be_spawned() {
     let fake = FakeKube::start(cluster).await;
     let settings = KubernetesSettings {
         targets: vec![postmortemd::config::TargetRule { label: "app".to_owned(), selector: "app={value}".to_owned() }],
-        ..KubernetesSettings::default()
+        ..every_namespace()
     };
     let collector = collector(&fake, settings).await;
     let scope = scope(&[&[("namespace", "shop"), ("app", "api")]]);
@@ -718,7 +724,7 @@ async fn the_shipped_rbac_allows_every_request_made() {
     let mut cluster = shop();
     cluster.add(core_event("shop", "api.warn").involved("Pod", "api-2-a").reason("BackOff").warning().build());
     let fake = FakeKube::start(cluster).await;
-    let collector = collector(&fake, KubernetesSettings::default()).await;
+    let collector = collector(&fake, every_namespace()).await;
     let first = collector
         .pass(
             &scope(&[
@@ -781,7 +787,7 @@ async fn pods_created_during_the_incident_join_and_restarts_before_the_first_pas
     let fake = FakeKube::start(cluster).await;
     let settings = KubernetesSettings {
         targets: vec![postmortemd::config::TargetRule { label: "app".to_owned(), selector: "app={value}".to_owned() }],
-        ..KubernetesSettings::default()
+        ..every_namespace()
     };
     let collector = collector(&fake, settings).await;
     let scope = scope(&[&[("namespace", "shop"), ("app", "api")]]);
@@ -861,7 +867,7 @@ async fn the_changes_of_a_target_namespace_are_listed_and_kept_by_the_window() {
         .add(autoscaler("shop", "api", "api", at("2025-02-09T10:14:00Z"), 4, 6))
         .add(autoscaler("shop", "web", "web", long_ago, 2, 2));
     let fake = FakeKube::start(cluster).await;
-    let collector = collector(&fake, KubernetesSettings::default()).await;
+    let collector = collector(&fake, every_namespace()).await;
     let pass = collector.pass(&target(), &BTreeMap::new()).await;
     assert!(pass.gaps.is_empty(), "{:?}", gap_reasons(&pass));
     let expected: BTreeSet<(String, String)> = [
@@ -918,7 +924,7 @@ async fn a_namespace_with_more_objects_than_the_cap_is_a_gap() {
         cluster.add(deployment("shop", &format!("d-{index:05}")).created(at("2025-02-09T10:10:00Z")).build());
     }
     let fake = FakeKube::start(cluster).await;
-    let collector = collector(&fake, KubernetesSettings::default()).await;
+    let collector = collector(&fake, every_namespace()).await;
     let pass = collector.pass(&target(), &BTreeMap::new()).await;
     assert_eq!(
         gap_reasons(&pass),
@@ -971,7 +977,7 @@ async fn nodes_of_the_target_pods_with_their_conditions_and_events() {
                 .build(),
         );
     let fake = FakeKube::start(cluster).await;
-    let collector = collector(&fake, KubernetesSettings::default()).await;
+    let collector = collector(&fake, every_namespace()).await;
     let pass = collector.pass(&target(), &BTreeMap::new()).await;
     assert!(pass.gaps.is_empty(), "{:?}", gap_reasons(&pass));
     let nodes: Vec<&serde_json::Value> =
@@ -1021,4 +1027,132 @@ async fn nodes_of_the_target_pods_with_their_conditions_and_events() {
         !fake.requests().iter().any(|request| request.namespace.as_deref() == Some("default")),
         "no node events without the nodes"
     );
+}
+
+/// The shop's pods plus a control-plane pod with a planted secret in its log.
+fn shop_and_kube_system() -> Cluster {
+    let mut cluster = shop();
+    cluster.add(pod("kube-system", "etcd-node1").labels(&[("component", "etcd")]).container(running("etcd")).build());
+    cluster.log("kube-system", "etcd-node1", "etcd", [line("2025-02-09T10:01:00Z", "peer auth password=hunter2")]);
+    cluster
+}
+
+fn confined_to(namespaces: &[&str]) -> KubernetesSettings {
+    KubernetesSettings {
+        namespaces: namespaces.iter().map(|name| name.to_string()).collect(),
+        ..KubernetesSettings::default()
+    }
+}
+
+/// Requests the fake received in `namespace`, as `verb resource`.
+fn requests_in(fake: &FakeKube, namespace: &str) -> Vec<String> {
+    fake.requests()
+        .iter()
+        .filter(|request| request.namespace.as_deref() == Some(namespace))
+        .map(|request| format!("{} {}", request.verb, request.resource))
+        .collect()
+}
+
+/// Issue 14: the webhook's sender chooses the labels, so labels, a cursor of a pod followed
+/// before, and `[[kubernetes.services]]` rules never read outside `kubernetes.namespaces`;
+/// the refusal is a gap naming the key and the namespace, which the draft shows.
+#[tokio::test]
+async fn alert_labels_never_read_outside_the_allowed_namespaces() {
+    let fake = FakeKube::start(shop_and_kube_system()).await;
+    let settings = KubernetesSettings {
+        services: vec![postmortemd::config::ServiceRule {
+            pagerduty_service: "Control plane".to_owned(),
+            namespace: "kube-system".to_owned(),
+            selector: "component=etcd".to_owned(),
+        }],
+        ..confined_to(&["shop"])
+    };
+    let collector = collector(&fake, settings).await;
+    let alerts: &[&[(&str, &str)]] =
+        &[&[("namespace", "kube-system"), ("pod", "etcd-node1")], &[("namespace", "shop"), ("pod", "web-1")]];
+    let followed = BTreeMap::from([(
+        "kube-system/etcd-node1/etcd".to_owned(),
+        LogCursor { last_nanos: 0, at_last: 0, restart_count: 0, bytes: 0 },
+    )]);
+    let pass = collector.pass(&scope(alerts), &followed).await;
+    assert_eq!(pods_of(&pass), BTreeSet::from(["web-1".to_owned()]), "{:?}", gap_reasons(&pass));
+    let refused = "namespace kube-system is outside kubernetes.namespaces (shop): not read";
+    assert_eq!(
+        gap_reasons(&pass),
+        [
+            format!("kubernetes pod kube-system/etcd-node1: {refused}"),
+            format!("kubernetes pod kube-system/etcd-node1: {refused}"),
+        ],
+        "the target and the followed pod, each refused"
+    );
+    assert!(requests_in(&fake, "kube-system").is_empty(), "{:?}", requests_in(&fake, "kube-system"));
+    assert!(!requests_in(&fake, "shop").is_empty());
+    assert!(pass.logs.iter().all(|chunk| !String::from_utf8_lossy(&chunk.lines).contains("hunter2")));
+
+    // The draft shows the refusal as a gap row.
+    let folder = std::env::temp_dir().join(format!("postmortemd-confined-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("gaps.json"), postmortemd::ingest::gaps::to_json(&pass.gaps, &[])).unwrap();
+    let timeline = postmortemd::draft::draft(&postmortemd::draft::DraftOptions {
+        paths: vec![folder.clone()],
+        window: Some((at("2025-02-09T10:00:00Z"), at("2025-02-09T10:30:00Z"))),
+        ..postmortemd::draft::DraftOptions::default()
+    })
+    .unwrap();
+    let gaps: Vec<String> = timeline.gaps.iter().map(|gap| format!("{}: {}", gap.source, gap.reason)).collect();
+    assert!(gaps.contains(&format!("kubernetes pod kube-system/etcd-node1: {refused}")), "{gaps:?}");
+    let _ = std::fs::remove_dir_all(&folder);
+
+    // A page-only incident whose service rule names kube-system: refused alike.
+    let mut page_only = scope(&[]);
+    page_only.pagerduty_services = vec!["Control plane".to_owned()];
+    let pass = collector.pass(&page_only, &BTreeMap::new()).await;
+    assert!(pods_of(&pass).is_empty());
+    assert_eq!(gap_reasons(&pass), [format!("kubernetes pods \"component=etcd\" in kube-system: {refused}")]);
+    assert!(requests_in(&fake, "kube-system").is_empty(), "{:?}", requests_in(&fake, "kube-system"));
+}
+
+/// An alert without a namespace that a selector rule matches lists pods in each allowed
+/// namespace, and cluster-wide only with `["*"]`.
+#[tokio::test]
+async fn selector_rules_list_cluster_wide_only_when_allowed() {
+    let cart: &[&[(&str, &str)]] = &[&[("app.kubernetes.io/name", "cart")]];
+    let cluster_wide = |fake: &FakeKube| {
+        fake.requests().iter().filter(|request| request.resource == "pods" && request.namespace.is_none()).count()
+    };
+
+    let fake = FakeKube::start(shop()).await;
+    let confined = collector(&fake, confined_to(&["shop"])).await;
+    let pass = confined.pass(&scope(cart), &BTreeMap::new()).await;
+    assert_eq!(pods_of(&pass), BTreeSet::from(["cart-1".to_owned()]), "{:?}", gap_reasons(&pass));
+    assert_eq!(cluster_wide(&fake), 0, "{:#?}", fake.requests());
+    assert!(requests_in(&fake, "other").is_empty(), "{:?}", requests_in(&fake, "other"));
+    assert!(requests_in(&fake, "shop").contains(&"list pods".to_owned()));
+
+    let fake = FakeKube::start(shop()).await;
+    let everywhere = collector(&fake, every_namespace()).await;
+    let pass = everywhere.pass(&scope(cart), &BTreeMap::new()).await;
+    assert_eq!(pods_of(&pass), BTreeSet::from(["cart-1".to_owned(), "cart-2".to_owned()]));
+    assert_eq!(cluster_wide(&fake), 1, "[\"*\"] lists the pods of every namespace at once");
+}
+
+/// No list given: the namespace of the collector's own credentials (the kubeconfig's context
+/// here; in a pod, its service account's).
+#[tokio::test]
+async fn by_default_only_the_credentials_namespace_is_read() {
+    let mut cluster = shop_and_kube_system();
+    cluster.namespace = "shop".to_owned();
+    let fake = FakeKube::start(cluster).await;
+    let collector = collector(&fake, KubernetesSettings::default()).await;
+    let alerts: &[&[(&str, &str)]] =
+        &[&[("namespace", "kube-system"), ("pod", "etcd-node1")], &[("namespace", "shop"), ("pod", "web-1")]];
+    let pass = collector.pass(&scope(alerts), &BTreeMap::new()).await;
+    assert_eq!(pods_of(&pass), BTreeSet::from(["web-1".to_owned()]));
+    assert_eq!(
+        gap_reasons(&pass),
+        [
+            "kubernetes pod kube-system/etcd-node1: namespace kube-system is outside kubernetes.namespaces (shop): not read"
+        ]
+    );
+    assert!(requests_in(&fake, "kube-system").is_empty());
 }

@@ -104,6 +104,7 @@ fn settings(url: &str, step: &str, queries: &[Rule]) -> PrometheusSettings {
         timeout: SignedDuration::from_secs(30),
         query_budget: SignedDuration::from_mins(2),
         node_clock: true,
+        alert_expressions: true,
         queries: queries
             .iter()
             .map(|(name, matchers, query)| PrometheusQuery {
@@ -495,5 +496,42 @@ async fn rules_targets_and_exporter_instances_come_from_prometheus_itself() {
         draft(&DraftOptions { paths: vec![evidence], window: Some((at(START), at(END))), ..DraftOptions::default() })
             .unwrap();
     assert!(timeline.entries.iter().all(|entry| entry.source != "prometheus rules"));
+    let _ = std::fs::remove_dir_all(&folder);
+}
+
+/// Issue 14: an alert's `generatorURL` is the sender's choice, so with
+/// `prometheus.alert_expressions = false` its expression never reaches Prometheus, while the
+/// configured queries still do. Prometheus's own query log says what it ran.
+#[tokio::test]
+async fn alert_expressions_off_runs_no_expression_of_the_sender() {
+    let folder = scratch_folder("collect-prometheus-expressions");
+    let query_log = folder.join("queries.log");
+    let config = format!("global:\n  scrape_interval: 15s\n  query_log_file: {}\n", query_log.display());
+    let (mut prometheus, url) = start_prometheus_with(&folder, &history(), &config).await;
+    let expression = "max(queue_depth) - 17";
+    let mut alert = alert();
+    alert.generator_url = Some(generator_url(expression));
+    let scope = Scope { alerts: vec![alert], nodes: Vec::new(), ..scope(&[]) };
+    let ran = |needle: &str| {
+        let log = std::fs::read_to_string(&query_log).unwrap_or_default();
+        log.lines().any(|line| {
+            serde_json::from_str::<serde_json::Value>(line)
+                .is_ok_and(|entry| entry["params"]["query"].as_str() == Some(needle))
+        })
+    };
+
+    let mut off = settings(&url, "15s", &[("configured", &[], "min(worker_up)")]);
+    off.alert_expressions = false;
+    let pass = PrometheusCollector::new(&off).unwrap().pass(&scope).await;
+    assert!(pass.gaps.is_empty(), "{:?}", pass.gaps);
+    eventually("the configured query in the query log", async || ran("min(worker_up)").then_some(())).await;
+    assert!(!ran(expression), "the alert's expression reached Prometheus");
+    assert!(pass.files.iter().all(|file| !file.name.starts_with("prometheus/alert-")));
+
+    // The same alert with the default: its expression runs (so the log would show it).
+    let on = settings(&url, "15s", &[]);
+    PrometheusCollector::new(&on).unwrap().pass(&scope).await;
+    eventually("the alert's expression in the query log", async || ran(expression).then_some(())).await;
+    prometheus.kill().await.unwrap();
     let _ = std::fs::remove_dir_all(&folder);
 }

@@ -526,3 +526,47 @@ fn the_root_filesystem_runs_the_binary_as_nonroot() {
     );
     std::fs::remove_dir_all(&folder).ok();
 }
+
+/// Issue 14: each overlay sets `kubernetes.namespaces` by the Deployment's environment, which
+/// the real binary reads: the namespaced install its own namespace (the downward API's
+/// `metadata.namespace`, resolved here as the kubelet would), the cluster install `*`.
+#[test]
+fn each_overlay_says_where_collection_may_read() {
+    const VARIABLE: &str = "POSTMORTEMD_KUBERNETES__NAMESPACES";
+    let folder = std::env::temp_dir().join(format!("postmortemd-deploy-namespaces-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    for (overlay, expected) in [("namespaced", "[\"postmortemd\"]"), ("cluster", "[\"*\"]")] {
+        let documents = manifests(overlay);
+        let (_, toml) = settings_file(&get(&documents, "ConfigMap", "postmortemd-config"));
+        let deployment: Deployment = get(&documents, "Deployment", "postmortemd");
+        let variables = container(&pod_spec(&deployment)).env.unwrap_or_default();
+        let variable = variables.iter().find(|variable| variable.name == VARIABLE).expect(VARIABLE);
+        let value = match (&variable.value, &variable.value_from) {
+            (Some(value), None) => value.clone(),
+            (None, Some(from)) => {
+                let field = from.field_ref.as_ref().expect("a field of the pod").field_path.clone();
+                assert_eq!(field, "metadata.namespace", "{overlay}");
+                deployment.metadata.namespace.clone().expect("the overlay sets the namespace")
+            }
+            other => panic!("{overlay}: {VARIABLE} is {other:?}"),
+        };
+        let settings_path = folder.join(format!("{overlay}.toml"));
+        std::fs::write(&settings_path, &toml).unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_postmortemd"))
+            .arg("config")
+            .arg("--config")
+            .arg(&settings_path)
+            .env_clear()
+            .env(VARIABLE, &value)
+            // The secret files are the pod's; empty stand-ins here.
+            .env("POSTMORTEMD_WEBHOOKS__ALERTMANAGER__BEARER_TOKEN_FILE", "")
+            .env("POSTMORTEMD_WEBHOOKS__PAGERDUTY__SIGNING_SECRETS_FILE", "")
+            .env("POSTMORTEMD_API__BEARER_TOKENS_FILE", "")
+            .output()
+            .expect("runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{overlay}: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(stdout.contains(&format!("\nnamespaces = {expected}\n")), "{overlay}: {stdout}");
+    }
+    std::fs::remove_dir_all(&folder).ok();
+}

@@ -176,6 +176,8 @@ async fn run(
     // The incident is replayed days after its alerts started, so while it is open its span
     // reaches back days: more than the default collect.max_window, which would cut it.
     settings.collect.max_window = SignedDuration::from_hours(24 * 30);
+    // The incident's namespace, as an install confined to it would read.
+    settings.kubernetes.namespaces = vec!["shop".to_owned()];
     settings.prometheus.url = prometheus_url;
     settings.prometheus.timeout = SignedDuration::from_secs(5);
     settings.prometheus.queries = vec![PrometheusQuery {

@@ -7,6 +7,7 @@
 use std::io::{self, Write};
 
 use super::logs::split_prefix;
+use crate::normalize::redact::{self, Redactor, StreamState};
 use crate::normalize::time::{Finder, Found, NO_EVIDENCE_YEAR, YearSource, kubelet_time, write_rfc3339_utc};
 use crate::record::Instant;
 
@@ -47,6 +48,8 @@ pub fn inspect_times(
         write_header(finder, output)?;
     }
     let mut counts = Counts::default();
+    // Lines are read as the draft reads them: secrets redacted before the time is looked for.
+    let mut redact_state = StreamState::default();
     let mut rest = input;
     let mut line_no = 0usize;
     while !rest.is_empty() {
@@ -70,6 +73,7 @@ pub fn inspect_times(
             Some((instant, text_start)) => (Some(instant), &line[text_start..]),
             None => (None, line),
         };
+        let body = &*Redactor::builtin().text(&mut redact_state, body, &mut redact::Counts::new());
         write!(output, "{line_no}\t")?;
         let found = finder.find(body);
         match &found {

@@ -4,6 +4,7 @@
 
 use std::io::{self, BufRead, BufReader, Read};
 
+use crate::normalize::redact::{Counts, Redactor, StreamState};
 use crate::normalize::time::{TimeContext, kubelet_time};
 use crate::record::Instant;
 use crate::timeline::digest::MessageReader;
@@ -159,11 +160,18 @@ pub fn write_templates<R: Read>(
     let mut miner = Miner::new();
     let mut reader = MessageReader::new(TimeContext::default());
     let mut ids = Vec::new();
+    // Templates keep words a line held: its secrets go first, as in a draft.
+    let mut redact_state = StreamState::default();
+    let mut redacted = Counts::new();
     for file in readers {
         read_lines(file, |line| {
             let mined = match input {
-                TemplateInput::Raw => line.line,
-                TemplateInput::Message => reader.message(line.transport, line.text),
+                TemplateInput::Raw => Redactor::builtin().text(&mut redact_state, line.line, &mut redacted),
+                TemplateInput::Message => Redactor::builtin().text(&mut redact_state, line.text, &mut redacted),
+            };
+            let mined = match input {
+                TemplateInput::Raw => &*mined,
+                TemplateInput::Message => reader.message(line.transport, &mined),
             };
             ids.push(miner.add(mined) as u32);
         })?;

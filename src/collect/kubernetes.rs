@@ -30,6 +30,16 @@
 //! inside the window; a ReplicaSet or ControllerRevision is kept with its siblings of the
 //! same owner when one of them changed, since a rollback is told by the revisions before it.
 //!
+//! Reads are confined to `kubernetes.namespaces` ([`Namespaces`]): a target outside it is
+//! not read but reported as a gap naming the key and the refused namespace, and pods are
+//! listed cluster-wide (an alert without a namespace that a selector rule matches) only when
+//! it allows every namespace; otherwise such a selector is listed in each allowed namespace.
+//! The webhook's sender chooses the labels, so the labels never widen what is read.
+//!
+//! Secrets never leave a pass: each log line (the text after its kubelet time) and each
+//! Event's `message`/`note` go through [`Redactor`] (the built-in rules and `[[redact]]`)
+//! before they are handed on.
+//!
 //! Nodes of the target pods are read by name (`get nodes`, which only a ClusterRole can
 //! grant: the `cluster` overlay), with the Node events (`involvedObject.kind=Node`, recorded
 //! in the `default` namespace); a 403 is one gap saying node evidence was not readable.
@@ -37,6 +47,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{AsyncBufRead, AsyncBufReadExt, StreamExt};
@@ -51,6 +62,7 @@ use super::{KubeObject, LogChunk, LogCursor, Pass, Scope};
 use crate::artifacts::logs::StreamPrefix;
 use crate::config::{KubernetesSettings, ServiceRule, TargetRule};
 use crate::ingest::kubernetes::{EventSeen, event_seen};
+use crate::normalize::redact::{Counts, Redactor, StreamState};
 use crate::record::{GapRecord, GapSource, Instant, Stream, StreamName, instant, nanos};
 
 /// Attempts of one request when the API answers 429/5xx or the connection fails.
@@ -245,6 +257,46 @@ impl std::fmt::Display for Call {
     }
 }
 
+/// Where a pass may read: `kubernetes.namespaces`, resolved once when the collector is built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Namespaces {
+    /// `["*"]`: every namespace, and cluster-wide lists.
+    Every,
+    /// These namespaces only.
+    Only(BTreeSet<String>),
+}
+
+impl Namespaces {
+    /// The setting's list; empty means the namespace of the collector's own credentials.
+    pub fn from_setting(list: &[String], own_namespace: &str) -> Self {
+        if list.iter().any(|name| name == "*") {
+            Namespaces::Every
+        } else if list.is_empty() {
+            Namespaces::Only(BTreeSet::from([own_namespace.to_owned()]))
+        } else {
+            Namespaces::Only(list.iter().cloned().collect())
+        }
+    }
+
+    pub fn allows(&self, namespace: &str) -> bool {
+        match self {
+            Namespaces::Every => true,
+            Namespaces::Only(names) => names.contains(namespace),
+        }
+    }
+
+    /// Why a read of `namespace` is refused, the reason of its gap; `None`: allowed.
+    pub fn refusal(&self, namespace: &str) -> Option<String> {
+        match self {
+            Namespaces::Only(names) if !names.contains(namespace) => Some(format!(
+                "namespace {namespace} is outside kubernetes.namespaces ({}): not read",
+                names.iter().map(String::as_str).collect::<Vec<_>>().join(", ")
+            )),
+            _ => None,
+        }
+    }
+}
+
 /// What an incident points at, before its pods are listed.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Target {
@@ -259,6 +311,16 @@ pub enum Target {
 }
 
 impl Target {
+    /// The namespace it names; `None`: a selector for every namespace.
+    pub fn namespace(&self) -> Option<&str> {
+        match self {
+            Target::Pod { namespace, .. } | Target::Workload { namespace, .. } | Target::Service { namespace, .. } => {
+                Some(namespace)
+            }
+            Target::Selector { namespace, .. } => namespace.as_deref(),
+        }
+    }
+
     fn describe(&self) -> String {
         match self {
             Target::Pod { namespace, name } => format!("pod {namespace}/{name}"),
@@ -498,6 +560,10 @@ pub struct LineTaker {
     pub lines: Vec<u8>,
     pub n_taken: u64,
     pub n_without_time: u64,
+    redactor: Arc<Redactor>,
+    /// A private key's lines span a stream (both instances of a container read in a pass
+    /// carry on separately, as the API sends them).
+    redact_state: StreamState,
 }
 
 /// What became of one line.
@@ -523,16 +589,26 @@ impl LineTaker {
             lines: Vec::new(),
             n_taken: 0,
             n_without_time: 0,
+            redactor: Arc::new(Redactor::default()),
+            redact_state: StreamState::default(),
         }
     }
 
-    /// One line as the API sent it, without its `\n`.
+    /// Redacting with `redactor` rather than the built-in rules alone.
+    pub fn redacting(mut self, redactor: Arc<Redactor>) -> Self {
+        self.redactor = redactor;
+        self
+    }
+
+    /// One line as the API sent it, without its `\n`; its text (after the kubelet time) is
+    /// redacted as it is taken. The budget counts the bytes the API sent.
     pub fn push(&mut self, line: &[u8]) -> Take {
-        let Some(time) = line_nanos(line) else {
+        let Some(stamp) = crate::normalize::time::kubelet_time(line) else {
             // kubelet stamps every line; one without a stamp cannot be placed or deduplicated.
             self.n_without_time += 1;
             return Take::Skipped;
         };
+        let time = nanos(stamp.instant);
         if time > self.end_nanos {
             return Take::PastWindow;
         }
@@ -548,7 +624,10 @@ impl LineTaker {
             return Take::OverBudget;
         }
         self.lines.extend_from_slice(&self.prefix);
-        self.lines.extend_from_slice(line);
+        let text_start = stamp.text_start.unwrap_or(line.len()).min(line.len());
+        self.lines.extend_from_slice(&line[..text_start]);
+        let text = self.redactor.bytes(&mut self.redact_state, &line[text_start..], &mut Counts::new());
+        self.lines.extend_from_slice(&text);
         self.lines.push(b'\n');
         self.cursor.bytes += size;
         self.n_taken += 1;
@@ -628,13 +707,19 @@ pub struct KubeCollector {
     max_bytes_per_container: u64,
     target_rules: Vec<TargetRule>,
     service_rules: Vec<ServiceRule>,
+    namespaces: Namespaces,
+    redactor: Arc<Redactor>,
     call_timeout: Duration,
     read_timeout: Duration,
 }
 
 impl std::fmt::Debug for KubeCollector {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("KubeCollector").field("max_pods", &self.max_pods).finish_non_exhaustive()
+        formatter
+            .debug_struct("KubeCollector")
+            .field("max_pods", &self.max_pods)
+            .field("namespaces", &self.namespaces)
+            .finish_non_exhaustive()
     }
 }
 
@@ -666,8 +751,13 @@ impl KubeCollector {
     }
 
     /// From a ready client (tests); build it with `default_retry = false` to keep waits bounded.
+    /// An empty `settings.namespaces` confines it to the client's default namespace (in a
+    /// pod, the service account's).
     pub fn from_client(client: kube::Client, settings: &KubernetesSettings) -> Self {
+        let namespaces = Namespaces::from_setting(&settings.namespaces, client.default_namespace());
         KubeCollector {
+            namespaces,
+            redactor: Arc::new(Redactor::default()),
             client,
             max_pods: settings.max_pods,
             max_bytes_per_container: settings.max_bytes_per_container as u64,
@@ -676,6 +766,13 @@ impl KubeCollector {
             call_timeout: CALL_TIMEOUT,
             read_timeout: READ_TIMEOUT,
         }
+    }
+
+    /// Redacting with `redactor` (the built-in rules and the settings' `[[redact]]`) rather
+    /// than the built-in rules alone.
+    pub fn with_redactor(mut self, redactor: Arc<Redactor>) -> Self {
+        self.redactor = redactor;
+        self
     }
 
     /// Other bounds than [`CALL_TIMEOUT`] for a request with its retries and [`READ_TIMEOUT`]
@@ -715,6 +812,7 @@ impl KubeCollector {
             objects: HashMap::new(),
             owners: BTreeSet::new(),
             failed_pods: BTreeMap::new(),
+            redactor: &self.redactor,
         };
         // Cursors of streams this pass does not reach (a pod deleted, a pod over the cap) carry over.
         run.pass.cursors = cursors.clone();
@@ -741,6 +839,11 @@ impl KubeCollector {
             .collect();
         for (namespace, name) in &followed {
             if pods.contains_key(&(namespace.clone(), name.clone())) {
+                continue;
+            }
+            // Followed before the allow-list changed: no longer read.
+            if let Some(reason) = self.namespaces.refusal(namespace) {
+                run.gap(format!("kubernetes pod {namespace}/{name}"), scope.start, reason);
                 continue;
             }
             let pod_key = (namespace.clone(), name.clone());
@@ -813,7 +916,13 @@ impl KubeCollector {
         }
         drop(logs);
         self.collect_owners(&mut run).await;
-        let namespaces: BTreeSet<String> = run.owners.iter().map(|(_, namespace, _)| namespace.clone()).collect();
+        // Owners come from pods read in allowed namespaces; filtered again all the same.
+        let namespaces: BTreeSet<String> = run
+            .owners
+            .iter()
+            .map(|(_, namespace, _)| namespace.clone())
+            .filter(|namespace| self.namespaces.allows(namespace))
+            .collect();
         for namespace in &namespaces {
             self.collect_changes(namespace, &mut run).await;
             self.collect_events(namespace, &mut run).await;
@@ -863,6 +972,9 @@ impl KubeCollector {
     /// The pods a target names, into `pods`; the workloads and services it went through, into the run.
     async fn pods_of(&self, target: &Target, run: &mut Run<'_>, pods: &mut BTreeMap<(String, String), Value>) {
         let source = format!("kubernetes {}", target.describe());
+        if let Some(reason) = target.namespace().and_then(|namespace| self.namespaces.refusal(namespace)) {
+            return run.gap(source, run.scope.start, reason);
+        }
         let (namespace, selector) = match target {
             Target::Pod { namespace, name } => {
                 let call = Call::new("get", "pods", Some(namespace), Some(name));
@@ -925,12 +1037,32 @@ impl KubeCollector {
             }
             Target::Selector { namespace, selector } => (namespace.clone(), selector.clone()),
         };
-        let path = match &namespace {
+        // No namespace: cluster-wide only when every namespace is allowed, else each allowed one.
+        let namespaces: Vec<Option<String>> = match (namespace, &self.namespaces) {
+            (Some(namespace), _) => vec![Some(namespace)],
+            (None, Namespaces::Every) => vec![None],
+            (None, Namespaces::Only(names)) => names.iter().cloned().map(Some).collect(),
+        };
+        for namespace in namespaces {
+            self.list_pods(namespace.as_deref(), &selector, &source, run, pods).await;
+        }
+    }
+
+    /// The pods `selector` selects in `namespace` (`None`: every namespace), into `pods`.
+    async fn list_pods(
+        &self,
+        namespace: Option<&str>,
+        selector: &str,
+        source: &str,
+        run: &mut Run<'_>,
+        pods: &mut BTreeMap<(String, String), Value>,
+    ) {
+        let path = match namespace {
             Some(namespace) => format!("/api/v1/namespaces/{namespace}/pods"),
             None => "/api/v1/pods".to_owned(),
         };
-        let call = Call::new("list", "pods", namespace.as_deref(), None);
-        match self.list(&call, &path, ListParams::default().labels(&selector)).await {
+        let call = Call::new("list", "pods", namespace, None);
+        match self.list(&call, &path, ListParams::default().labels(selector)).await {
             Ok(items) => {
                 if items.is_empty() {
                     debug!(selector, "No pods match.");
@@ -945,7 +1077,7 @@ impl KubeCollector {
                     pods.insert((pod_namespace.to_owned(), name.to_owned()), pod);
                 }
             }
-            Err(error) => run.gap(source, run.scope.start, error.gap_reason()),
+            Err(error) => run.gap(source.to_owned(), run.scope.start, error.gap_reason()),
         }
     }
 
@@ -1068,7 +1200,8 @@ impl KubeCollector {
                 }
             };
             let mut taker =
-                LineTaker::new(pod, container, scope.start, scope.end, cursor, self.max_bytes_per_container);
+                LineTaker::new(pod, container, scope.start, scope.end, cursor, self.max_bytes_per_container)
+                    .redacting(self.redactor.clone());
             let end = read_stream(Box::pin(reader), &mut taker, limit, self.read_timeout).await;
             debug!(key, previous, n_lines = taker.n_taken, ?end, "Log stream read.");
             cursor = taker.cursor;
@@ -1641,6 +1774,7 @@ struct Run<'a> {
     owners: BTreeSet<(String, String, String)>,
     /// Pods a target named that could not be read, with the status the API answered.
     failed_pods: BTreeMap<(String, String), Option<u16>>,
+    redactor: &'a Redactor,
 }
 
 impl Run<'_> {
@@ -1666,7 +1800,18 @@ impl Run<'_> {
         });
     }
 
-    fn object(&mut self, kind: &str, json: Value) {
+    fn object(&mut self, kind: &str, mut json: Value) {
+        if kind == "Event" || kind.ends_with("/Event") {
+            // core/v1 says `message`, events.k8s.io/v1 `note`.
+            for field in ["message", "note"] {
+                if let Some(Value::String(text)) = json.get_mut(field)
+                    && let std::borrow::Cow::Owned(redacted) =
+                        self.redactor.text(&mut StreamState::default(), text, &mut Counts::new())
+                {
+                    *text = redacted;
+                }
+            }
+        }
         let uid = text_at(&json, "/metadata/uid")
             .map(str::to_owned)
             .or_else(|| {

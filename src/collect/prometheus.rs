@@ -146,6 +146,7 @@ pub struct PrometheusCollector {
     timeout: SignedDuration,
     query_budget: Duration,
     node_clock: bool,
+    alert_expressions: bool,
     queries: Vec<PrometheusQuery>,
     retry: RetryPolicy,
     max_body_bytes: usize,
@@ -176,6 +177,7 @@ impl PrometheusCollector {
             timeout: settings.timeout,
             query_budget: settings.query_budget.unsigned_abs(),
             node_clock: settings.node_clock,
+            alert_expressions: settings.alert_expressions,
             queries: settings.queries.clone(),
             retry: RetryPolicy::default(),
             max_body_bytes: MAX_BODY_BYTES,
@@ -196,7 +198,8 @@ impl PrometheusCollector {
 
     /// The queries a pass over `scope` runs, in a stable order with unique file stems.
     pub fn plan(&self, scope: &Scope) -> (Vec<PlannedQuery>, Vec<String>) {
-        plan_queries(&scope.alerts, &self.queries, if self.node_clock { &scope.nodes } else { &[] })
+        let nodes: &[String] = if self.node_clock { &scope.nodes } else { &[] };
+        plan_queries(&scope.alerts, self.alert_expressions, &self.queries, nodes)
     }
 
     /// One collection pass: every planned query over `[scope.start, scope.end]`. Never fails;
@@ -560,9 +563,11 @@ fn append_samples(merged: &mut Map<String, Value>, key: &str, more: Option<&Valu
     }
 }
 
-/// Every query a pass runs and the problems that kept a configured one from running.
+/// Every query a pass runs and the problems that kept a configured one from running; the
+/// alerts' own expressions only with `alert_expressions` (`prometheus.alert_expressions`).
 pub fn plan_queries(
     alerts: &[AlertRecord],
+    alert_expressions: bool,
     rules: &[PrometheusQuery],
     nodes: &[String],
 ) -> (Vec<PlannedQuery>, Vec<String>) {
@@ -571,6 +576,7 @@ pub fn plan_queries(
     // Alert expressions, ordered by alert name then expression, so names hold across passes.
     let mut expressions: Vec<(&str, String)> = alerts
         .iter()
+        .filter(|_| alert_expressions)
         .filter_map(|alert| Some((alert.name.as_str(), alert_expression(alert.generator_url.as_deref()?)?)))
         .collect();
     expressions.sort();
@@ -895,7 +901,7 @@ mod tests {
             rule("never", &[("alertname", "Other")], "never"),
             rule("same as alert", &[], "z"),
         ];
-        let (planned, problems) = plan_queries(&alerts, &rules, &["node-2".to_owned(), "node-1".to_owned()]);
+        let (planned, problems) = plan_queries(&alerts, true, &rules, &["node-2".to_owned(), "node-1".to_owned()]);
         let stems: Vec<(&str, &str)> =
             planned.iter().map(|query| (query.file_stem.as_str(), query.promql.as_str())).collect();
         assert_eq!(
@@ -918,9 +924,15 @@ mod tests {
         // Alerts in another order plan the same names.
         let mut reversed = alerts.clone();
         reversed.reverse();
-        assert_eq!(plan_queries(&reversed, &rules, &["node-1".to_owned(), "node-2".to_owned()]).0, planned);
+        assert_eq!(plan_queries(&reversed, true, &rules, &["node-1".to_owned(), "node-2".to_owned()]).0, planned);
+        let (without_expressions, _) = plan_queries(&alerts, false, &rules, &[]);
+        assert!(
+            without_expressions.iter().all(|query| !query.file_stem.starts_with("alert-")),
+            "alert_expressions = false runs no alert's expression: {without_expressions:?}"
+        );
+        assert!(!without_expressions.is_empty(), "the configured queries still run");
         // No nodes, no clock queries; no alerts, only unmatched rules without placeholders.
-        let (planned, _) = plan_queries(&[], &rules, &[]);
+        let (planned, _) = plan_queries(&[], true, &rules, &[]);
         let stems: Vec<&str> = planned.iter().map(|query| query.file_stem.as_str()).collect();
         assert_eq!(stems, ["up", "same-as-alert"]);
     }

@@ -3,4 +3,5 @@
 //! never opens files.
 
 pub mod bytes;
+pub mod redact;
 pub mod time;

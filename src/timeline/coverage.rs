@@ -35,6 +35,9 @@ pub struct Coverage {
     pub end: Option<Instant>,
     /// What was not used, and why, one phrase each (`12 lines before the window`).
     pub left_out: Vec<String>,
+    /// Secrets replaced by `[REDACTED:<rule>]` in its lines or event messages, per rule
+    /// (`normalize::redact`); counted again from the markers of text redacted when collected.
+    pub redacted: BTreeMap<String, u64>,
 }
 
 /// How far a source was read.
@@ -76,6 +79,7 @@ impl Coverage {
             start: None,
             end: None,
             left_out: Vec::new(),
+            redacted: BTreeMap::new(),
         }
     }
 
@@ -106,6 +110,7 @@ impl Coverage {
     pub fn of_digest(digest: &LogDigest, kind: impl Into<String>) -> Self {
         let mut coverage = Coverage::new(digest.source.to_string(), kind, CoverageStatus::Read);
         coverage.read.insert("lines", digest.n_lines);
+        coverage.redacted = digest.redactions.clone();
         let hint = digest.config.offset_hint_nanos;
         coverage.start = digest.first_nanos.map(|first| crate::record::instant(first - hint));
         coverage.end = digest.last_nanos.map(|last| crate::record::instant(last - hint));
@@ -121,6 +126,12 @@ impl Coverage {
             }
         }
         coverage
+    }
+
+    /// The row, with what was redacted from its records (`normalize::redact::event_messages`).
+    pub fn with_redactions(mut self, redacted: BTreeMap<String, u64>) -> Self {
+        self.redacted = redacted;
+        self
     }
 
     /// The row, naming the file it was read from.

@@ -11,6 +11,7 @@ use std::hash::{BuildHasher, Hasher};
 use memchr::memmem;
 
 use crate::normalize::bytes::string_end;
+use crate::normalize::redact::{Counts, Redactor, StreamState};
 use crate::normalize::time::{Finder, Found, TimeContext};
 use crate::record::{Instant, Source, nanos};
 use crate::timeline::Window;
@@ -326,6 +327,9 @@ pub struct LogDigest {
     pub silences: Vec<(i64, i64)>,
     pub dual: DualOffsets,
     pub request_ids: RequestIds,
+    /// Secrets redacted from the stream's lines, per rule (`normalize::redact`).
+    pub redactions: Counts,
+    redact_state: StreamState,
     id_finders: Vec<memmem::Finder<'static>>,
     window_nanos: (i64, i64, i64),
     bucket_nanos: i64,
@@ -364,6 +368,8 @@ impl LogDigest {
             silences: Vec::new(),
             dual: DualOffsets::default(),
             request_ids: RequestIds::default(),
+            redactions: Counts::new(),
+            redact_state: StreamState::default(),
             id_finders,
             window_nanos,
             bucket_nanos,
@@ -377,8 +383,15 @@ impl LogDigest {
     }
 
     /// Reads one line: `transport` is the kubelet time when the line had one, `text` the
-    /// rest of the line.
+    /// rest of the line. Its secrets are redacted first (the built-in rules; a daemon's
+    /// bundle was redacted when collected, and its markers are counted), so no template,
+    /// example or request id holds one.
     pub fn push(&mut self, transport: Option<Instant>, text: &str) {
+        let redacted = Redactor::builtin().text(&mut self.redact_state, text, &mut self.redactions);
+        self.read_line(transport, &redacted);
+    }
+
+    fn read_line(&mut self, transport: Option<Instant>, text: &str) {
         self.n_lines += 1;
         let structured = Structured::read(text);
         // Lines with a kubelet time are searched for their own time only on a sample (the

@@ -182,6 +182,7 @@ pub fn tables(timeline: &Timeline) -> [Table; 4] {
                 }),
                 Cell::Text(row.status.name().to_owned()),
                 Cell::Text(read_text(&row.read)),
+                Cell::Text(redacted_text(&row.redacted)),
                 optional_bound(row.start),
                 optional_bound(row.end),
                 Cell::Text(if row.left_out.is_empty() { "-".to_owned() } else { row.left_out.join("; ") }),
@@ -210,11 +211,19 @@ pub fn tables(timeline: &Timeline) -> [Table; 4] {
         },
         Table {
             heading: "What was looked at",
-            columns: &["Source", "Kind", "Status", "Read", "From", "To", "Left out"],
+            columns: &["Source", "Kind", "Status", "Read", "Redacted", "From", "To", "Left out"],
             rows: coverage,
             when_empty: Some("Nothing was read."),
         },
     ]
+}
+
+/// Secrets redacted, per rule: `2 password, 1 jwt`, `-`.
+fn redacted_text(redacted: &std::collections::BTreeMap<String, u64>) -> String {
+    if redacted.is_empty() {
+        return "-".to_owned();
+    }
+    redacted.iter().map(|(rule, count)| format!("{count} {rule}")).collect::<Vec<_>>().join(", ")
 }
 
 /// How much was read: `1200 lines`, `40 events, 3 pods`, `nothing`.

@@ -1,0 +1,847 @@
+//! Secrets in evidence: one function, [`Redactor::bytes`] (and its `&str` form
+//! [`Redactor::text`]), replaces each secret of a log line or event message by
+//! `[REDACTED:<rule>]`, keeping the key so the line still reads
+//! (`password=[REDACTED:password]`), and counts the redactions per rule.
+//!
+//! The collectors call it before a pass's chunks and objects leave them (so the store never
+//! holds a secret); `draft` (log digests, event messages), `inspect-times` and `templates`
+//! call it where lines are read, so a file exported by hand is redacted before it is shown.
+//! Text already redacted is left as it is and its markers are counted, so a draft of a
+//! daemon's bundle counts what the daemon redacted.
+//!
+//! Built-in rules are grammar, not regular expressions: one Aho-Corasick pass over the line
+//! finds the places a secret can start (`password`, `token`, `Bearer`, `AKIA`, `eyJ`, …),
+//! and each is checked by hand; a line with none of them is returned as it was, without
+//! allocating. `[[redact]]` rules of the settings are regular expressions, run after the
+//! built-in ones, only when configured.
+//!
+//! A private key spans lines: [`StreamState`] carries, per stream, that a
+//! `-----BEGIN … PRIVATE KEY-----` was seen without its `END`, and the key's lines
+//! (base64, or `Proc-Type:`-style headers) are redacted whole until the `END` line; any
+//! other line ends the block, so a lone `BEGIN` cannot hide the rest of a log.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
+
+use crate::record::Record;
+
+/// Redactions per rule name.
+pub type Counts = BTreeMap<String, u64>;
+
+/// What every redaction starts with.
+pub const MARKER: &str = "[REDACTED:";
+
+/// Longest run of lines read as one private key's body.
+const MAX_KEY_LINES: u32 = 200;
+
+/// A `[[redact]]` pattern that does not compile.
+#[derive(Debug, thiserror::Error)]
+#[error("redact rule {name:?}: not a regular expression")]
+pub struct Error {
+    pub name: String,
+    #[source]
+    pub source: regex::Error,
+}
+
+/// What a stream carries from one line to the next: inside a private key, how many lines.
+#[derive(Clone, Debug, Default)]
+pub struct StreamState {
+    key_lines: u32,
+}
+
+/// The built-in rules and the `[[redact]]` rules of the settings.
+#[derive(Clone, Debug, Default)]
+pub struct Redactor {
+    custom: Vec<(String, regex::bytes::Regex)>,
+}
+
+/// Where a built-in rule may start (ASCII, any case); each is checked by [`Redactor::bytes`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Trigger {
+    /// A key whose name says its value is secret (`db_password`, `X-Auth-Token`, `AccountKey`).
+    Key,
+    Bearer,
+    AwsKeyId,
+    GcpKey,
+    PrivateKey,
+    Jwt,
+    /// `scheme://user:password@host`.
+    UrlPassword,
+    /// `[REDACTED:…]`, already redacted.
+    Marker,
+}
+
+const TRIGGERS: &[(&str, Trigger)] = &[
+    ("pass", Trigger::Key),
+    ("secret", Trigger::Key),
+    ("token", Trigger::Key),
+    ("key", Trigger::Key),
+    ("authorization", Trigger::Key),
+    ("bearer", Trigger::Bearer),
+    ("akia", Trigger::AwsKeyId),
+    ("asia", Trigger::AwsKeyId),
+    ("agpa", Trigger::AwsKeyId),
+    ("aida", Trigger::AwsKeyId),
+    ("aroa", Trigger::AwsKeyId),
+    ("anpa", Trigger::AwsKeyId),
+    ("anva", Trigger::AwsKeyId),
+    ("aipa", Trigger::AwsKeyId),
+    ("aiza", Trigger::GcpKey),
+    ("-----begin ", Trigger::PrivateKey),
+    ("eyj", Trigger::Jwt),
+    ("://", Trigger::UrlPassword),
+    ("[redacted:", Trigger::Marker),
+];
+
+static FINDER: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::LeftmostFirst)
+        .build(TRIGGERS.iter().map(|(needle, _)| needle))
+        .expect("fixed needles build")
+});
+
+/// Key names (lower-case, letters and digits only) by how they end, and their rule; the
+/// first that fits wins.
+const KEY_RULES: &[(&str, &str)] = &[
+    ("secretaccesskey", "aws_secret_access_key"),
+    ("password", "password"),
+    ("passwd", "password"),
+    ("passphrase", "password"),
+    ("privatekey", "private_key"),
+    ("secretkey", "secret"),
+    ("secret", "secret"),
+    ("token", "token"),
+    ("apikey", "api_key"),
+    ("accesskey", "api_key"),
+    ("accountkey", "api_key"),
+    ("authorization", "authorization"),
+];
+
+static BUILTIN: LazyLock<Redactor> = LazyLock::new(Redactor::default);
+
+impl Redactor {
+    /// The built-in rules only (offline drafts, which have no settings).
+    pub fn builtin() -> &'static Redactor {
+        &BUILTIN
+    }
+
+    /// The built-in rules and `rules` as (name, pattern), in order.
+    pub fn new<'a>(rules: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, Error> {
+        let custom = rules
+            .into_iter()
+            .map(|(name, pattern)| {
+                regex::bytes::Regex::new(pattern)
+                    .map(|regex| (name.to_owned(), regex))
+                    .map_err(|source| Error { name: name.to_owned(), source })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Redactor { custom })
+    }
+
+    /// [`Self::bytes`] for text: the line, or the line with its secrets replaced.
+    pub fn text<'a>(&self, state: &mut StreamState, text: &'a str, counts: &mut Counts) -> Cow<'a, str> {
+        match self.bytes(state, text.as_bytes(), counts) {
+            Cow::Borrowed(_) => Cow::Borrowed(text),
+            Cow::Owned(bytes) => Cow::Owned(
+                String::from_utf8(bytes).unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned()),
+            ),
+        }
+    }
+
+    /// One line (without its line end; for a `kubectl logs --timestamps` line, the text after
+    /// the kubelet time): each secret replaced by `[REDACTED:<rule>]`, each counted in `counts`.
+    /// `state` is the stream's, carried from its previous line.
+    pub fn bytes<'a>(&self, state: &mut StreamState, line: &'a [u8], counts: &mut Counts) -> Cow<'a, [u8]> {
+        let mut edit = Edit { line, out: Vec::new(), copied: 0, changed: false };
+        let mut at = 0;
+        if state.key_lines > 0 {
+            if let Some(end) = private_key_end(line, 0) {
+                edit.replace(0, end, "private_key");
+                state.key_lines = 0;
+                at = end;
+            } else if state.key_lines < MAX_KEY_LINES && is_key_body(line) {
+                state.key_lines += 1;
+                if !line.is_empty() {
+                    edit.replace(0, line.len(), "private_key");
+                }
+                return self.custom(edit.finish(), counts);
+            } else {
+                state.key_lines = 0;
+            }
+        }
+        while at < line.len() {
+            let Some(found) = FINDER.find(Input::new(line).span(at..line.len())) else { break };
+            let (start, end) = (found.start(), found.end());
+            let mut next = end;
+            // The secret's span and rule, if this place holds one.
+            let secret = match TRIGGERS[found.pattern().as_usize()].1 {
+                Trigger::Key => {
+                    let (key_end, value) = key_value(line, start, end);
+                    next = key_end;
+                    value
+                }
+                Trigger::Bearer => bearer_token(line, start, end).map(|(from, to)| (from, to, "bearer")),
+                Trigger::AwsKeyId => aws_key_id(line, start).map(|to| (start, to, "aws_access_key_id")),
+                Trigger::GcpKey => gcp_key(line, start).map(|to| (start, to, "gcp_api_key")),
+                Trigger::PrivateKey => private_key_begin(line, start).map(|header_end| {
+                    let block_end = private_key_end(line, header_end);
+                    if block_end.is_none() {
+                        state.key_lines = 1;
+                    }
+                    (start, block_end.unwrap_or(line.len()), "private_key")
+                }),
+                Trigger::Jwt => jwt(line, start).map(|to| (start, to, "jwt")),
+                Trigger::UrlPassword => url_password(line, end).map(|(from, to)| (from, to, "password")),
+                Trigger::Marker => {
+                    if let Some((name, marker_end)) = marker(line, start) {
+                        *counts.entry(String::from_utf8_lossy(name).into_owned()).or_default() += 1;
+                        next = marker_end;
+                    }
+                    None
+                }
+            };
+            if let Some((secret_start, secret_end, rule)) = secret {
+                edit.count(secret_start, secret_end, rule, counts);
+                next = secret_end;
+            }
+            at = next.max(end);
+        }
+        self.custom(edit.finish(), counts)
+    }
+
+    /// The `[[redact]]` rules over what the built-in ones left.
+    fn custom<'a>(&self, mut line: Cow<'a, [u8]>, counts: &mut Counts) -> Cow<'a, [u8]> {
+        for (name, regex) in &self.custom {
+            if !regex.is_match(&line) {
+                continue;
+            }
+            let mut out = Vec::with_capacity(line.len());
+            let mut copied = 0;
+            for captures in regex.captures_iter(&line) {
+                let Some(secret) = captures.get(1).or_else(|| captures.get(0)) else { continue };
+                if secret.is_empty() || secret.start() < copied {
+                    continue;
+                }
+                out.extend_from_slice(&line[copied..secret.start()]);
+                push_marker(&mut out, name);
+                copied = secret.end();
+                *counts.entry(name.clone()).or_default() += 1;
+            }
+            out.extend_from_slice(&line[copied..]);
+            line = Cow::Owned(out);
+        }
+        line
+    }
+}
+
+/// The messages of the Kubernetes events among `records`, redacted by the built-in rules
+/// (offline drafts; what the daemon collected was redacted then, and its markers count);
+/// what was redacted, per rule.
+pub fn event_messages(records: &mut [Record]) -> Counts {
+    let mut counts = Counts::new();
+    for record in records {
+        if let Record::K8sEvent(event) = record
+            && let Cow::Owned(redacted) =
+                Redactor::builtin().text(&mut StreamState::default(), &event.message, &mut counts)
+        {
+            event.message = redacted;
+        }
+    }
+    counts
+}
+
+/// The output of one line, copied lazily: nothing is allocated until a secret is found.
+struct Edit<'a> {
+    line: &'a [u8],
+    out: Vec<u8>,
+    copied: usize,
+    changed: bool,
+}
+
+impl<'a> Edit<'a> {
+    fn replace(&mut self, start: usize, end: usize, rule: &str) {
+        if !self.changed {
+            self.out.reserve(self.line.len() + 32);
+            self.changed = true;
+        }
+        self.out.extend_from_slice(&self.line[self.copied..start]);
+        push_marker(&mut self.out, rule);
+        self.copied = end;
+    }
+
+    fn count(&mut self, start: usize, end: usize, rule: &str, counts: &mut Counts) {
+        self.replace(start, end, rule);
+        *counts.entry(rule.to_owned()).or_default() += 1;
+    }
+
+    fn finish(mut self) -> Cow<'a, [u8]> {
+        if !self.changed {
+            return Cow::Borrowed(self.line);
+        }
+        self.out.extend_from_slice(&self.line[self.copied..]);
+        Cow::Owned(self.out)
+    }
+}
+
+fn push_marker(out: &mut Vec<u8>, rule: &str) {
+    out.extend_from_slice(MARKER.as_bytes());
+    out.extend_from_slice(rule.as_bytes());
+    out.push(b']');
+}
+
+fn is_key_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-' | b'.')
+}
+
+fn is_base64url(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-')
+}
+
+/// The key around a trigger word and, when its name says the value is secret and a value
+/// follows (`=`/`:`, quoted or bare), the value's span and rule. Returns where the key ends.
+fn key_value(line: &[u8], start: usize, end: usize) -> (usize, Option<(usize, usize, &'static str)>) {
+    let mut key_start = start;
+    while key_start > 0 && is_key_byte(line[key_start - 1]) {
+        key_start -= 1;
+    }
+    let mut key_end = end;
+    while key_end < line.len() && is_key_byte(line[key_end]) {
+        key_end += 1;
+    }
+    let Some(rule) = key_rule(&line[key_start..key_end]) else { return (key_end, None) };
+    let value = value_after(line, key_end, rule == "authorization").map(|(from, to)| (from, to, rule));
+    (key_end, value)
+}
+
+/// The rule of a key name by how it ends, ignoring case and `_`, `-`, `.`.
+fn key_rule(key: &[u8]) -> Option<&'static str> {
+    let mut normalized = [0u8; 64];
+    let mut n = 0;
+    // The last 64 letters and digits are enough to see how it ends.
+    for &byte in key.iter().rev().filter(|byte| byte.is_ascii_alphanumeric()).take(normalized.len()) {
+        normalized[n] = byte.to_ascii_lowercase();
+        n += 1;
+    }
+    let normalized = &mut normalized[..n];
+    normalized.reverse();
+    KEY_RULES.iter().find(|(suffix, _)| normalized.ends_with(suffix.as_bytes())).map(|(_, rule)| *rule)
+}
+
+fn skip_blanks(line: &[u8], mut at: usize) -> usize {
+    while at < line.len() && matches!(line[at], b' ' | b'\t') {
+        at += 1;
+    }
+    at
+}
+
+/// The value after a key: a closing quote of the key (`"`, `'` or JSON-escaped `\"`), `=` or
+/// `:`, then a quoted value (up to its closing quote) or a bare one (up to a blank or
+/// `,;&"'<>(){}[]`). An `Authorization` value keeps its scheme (`Basic …`) and leaves
+/// `Bearer` to its own rule. `None` when there is no value, or it is redacted already.
+fn value_after(line: &[u8], key_end: usize, authorization: bool) -> Option<(usize, usize)> {
+    let mut at = key_end;
+    let escaped = line[at..].starts_with(b"\\\"");
+    if escaped {
+        at += 2;
+    } else if matches!(line.get(at), Some(b'"' | b'\'')) {
+        at += 1;
+    }
+    at = skip_blanks(line, at);
+    let separator = *line.get(at).filter(|byte| matches!(byte, b'=' | b':'))?;
+    let after = skip_blanks(line, at + 1);
+    // `key= next=1` is an empty value in logfmt; `key: value` and `key = "value"` are not.
+    if separator == b'=' && after > at + 1 && !matches!(line.get(after), Some(b'"' | b'\'')) {
+        return None;
+    }
+    at = after;
+    let (mut start, end) = if line[at..].starts_with(b"\\\"") {
+        let start = at + 2;
+        let end = memchr::memmem::find(&line[start..], b"\\\"").map_or(line.len(), |offset| start + offset);
+        (start, end)
+    } else if let Some(&quote @ (b'"' | b'\'')) = line.get(at) {
+        let start = at + 1;
+        let mut end = start;
+        while end < line.len() && line[end] != quote {
+            end += if line[end] == b'\\' { 2 } else { 1 };
+        }
+        (start, end.min(line.len()))
+    } else {
+        let end = line[at..]
+            .iter()
+            .position(|byte| {
+                byte.is_ascii_whitespace()
+                    || matches!(
+                        byte,
+                        b',' | b';' | b'&' | b'"' | b'\'' | b'<' | b'>' | b'(' | b')' | b'{' | b'}' | b'[' | b']'
+                    )
+            })
+            .map_or(line.len(), |offset| at + offset);
+        if authorization {
+            // `Authorization: Basic dXNlcjpwYXNz`: the scheme stays, the credentials go.
+            let after_scheme = skip_blanks(line, end);
+            if after_scheme > end && after_scheme < line.len() && is_scheme(&line[at..end]) {
+                if line[at..end].eq_ignore_ascii_case(b"bearer") {
+                    return None;
+                }
+                let credentials_end = line[after_scheme..]
+                    .iter()
+                    .position(|byte| byte.is_ascii_whitespace() || matches!(byte, b',' | b';' | b'"' | b'\''))
+                    .map_or(line.len(), |offset| after_scheme + offset);
+                return Some((after_scheme, credentials_end)).filter(|(start, end)| end > start);
+            }
+        }
+        (at, end)
+    };
+    let value = &line[start..end];
+    if authorization && value.len() > 7 && value[..7].eq_ignore_ascii_case(b"bearer ") {
+        return None;
+    }
+    if authorization {
+        // A quoted `"Basic dXNlcjpwYXNz"` keeps its scheme too.
+        if let Some(space) = value.iter().position(|byte| *byte == b' ')
+            && is_scheme(&value[..space])
+        {
+            start += space + 1;
+        }
+    }
+    let value = &line[start..end];
+    let placeholder = value.is_empty()
+        || value.starts_with(MARKER.as_bytes())
+        || value.iter().all(|byte| *byte == b'*')
+        || [&b"null"[..], b"true", b"false"].contains(&value);
+    (!placeholder).then_some((start, end))
+}
+
+/// An HTTP authentication scheme that credentials follow (`Bearer` has its own rule).
+fn is_scheme(word: &[u8]) -> bool {
+    const SCHEMES: &[&str] = &[
+        "basic",
+        "bearer",
+        "digest",
+        "negotiate",
+        "ntlm",
+        "hoba",
+        "mutual",
+        "token",
+        "dpop",
+        "gnap",
+        "vapid",
+        "concealed",
+        "privatetoken",
+        "scram-sha-1",
+        "scram-sha-256",
+        "aws4-hmac-sha256",
+        "sso-key",
+        "apikey",
+    ];
+    SCHEMES.iter().any(|scheme| word.eq_ignore_ascii_case(scheme.as_bytes()))
+}
+
+/// `Bearer <token>`: a token of at least 8 of `A-Za-z0-9-._~+/=` that looks made, not
+/// written (a digit, both cases, or punctuation), so "bearer of bad news" stays.
+fn bearer_token(line: &[u8], start: usize, end: usize) -> Option<(usize, usize)> {
+    if start > 0 && line[start - 1].is_ascii_alphanumeric() {
+        return None;
+    }
+    let token_start = skip_blanks(line, end);
+    if token_start == end {
+        return None;
+    }
+    let token_end = line[token_start..]
+        .iter()
+        .position(|byte| {
+            !(byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'='))
+        })
+        .map_or(line.len(), |offset| token_start + offset);
+    let token = &line[token_start..token_end];
+    let made = token.iter().any(u8::is_ascii_digit)
+        || (token.iter().any(u8::is_ascii_uppercase) && token.iter().any(u8::is_ascii_lowercase))
+        || token.iter().any(|byte| !byte.is_ascii_alphanumeric());
+    (token.len() >= 8 && made && !token.starts_with(MARKER.as_bytes())).then_some((token_start, token_end))
+}
+
+/// An AWS access key id: `AKIA`/`ASIA`/… and 16 of `A-Z0-9`, a word of its own.
+fn aws_key_id(line: &[u8], start: usize) -> Option<usize> {
+    const PREFIXES: &[&[u8]] = &[b"AKIA", b"ASIA", b"AGPA", b"AIDA", b"AROA", b"ANPA", b"ANVA", b"AIPA"];
+    let end = start + 20;
+    let id = line.get(start..end)?;
+    let bounded = (start == 0 || !line[start - 1].is_ascii_alphanumeric())
+        && line.get(end).is_none_or(|byte| !byte.is_ascii_alphanumeric());
+    let shaped =
+        PREFIXES.contains(&&id[..4]) && id[4..].iter().all(|byte| byte.is_ascii_uppercase() || byte.is_ascii_digit());
+    (bounded && shaped).then_some(end)
+}
+
+/// A Google API key: `AIza` and 35 of `A-Za-z0-9_-`.
+fn gcp_key(line: &[u8], start: usize) -> Option<usize> {
+    let end = start + 39;
+    let key = line.get(start..end)?;
+    let bounded =
+        (start == 0 || !is_base64url(line[start - 1])) && line.get(end).is_none_or(|byte| !is_base64url(*byte));
+    (bounded && key.starts_with(b"AIza") && key[4..].iter().all(|byte| is_base64url(*byte))).then_some(end)
+}
+
+/// `-----BEGIN … PRIVATE KEY-----` at `start`: where the header ends.
+fn private_key_begin(line: &[u8], start: usize) -> Option<usize> {
+    let rest = line.get(start..)?;
+    if !rest.starts_with(b"-----BEGIN ") {
+        return None;
+    }
+    let close = memchr::memmem::find(&rest[11..rest.len().min(11 + 64)], b"-----")? + 11;
+    rest[..close].ends_with(b"PRIVATE KEY").then_some(start + close + 5)
+}
+
+/// Where `-----END … PRIVATE KEY-----` ends, searching from `from`.
+fn private_key_end(line: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    while let Some(offset) = memchr::memmem::find(&line[at..], b"-----END ") {
+        let header = at + offset + 9;
+        let close =
+            memchr::memmem::find(&line[header..line.len().min(header + 64)], b"-----").map(|close| header + close);
+        match close {
+            Some(close) if line[..close].ends_with(b"PRIVATE KEY") => return Some(close + 5),
+            _ => at = header,
+        }
+    }
+    None
+}
+
+/// A line of a PEM body: base64, a `Name: value` header, or blank.
+fn is_key_body(line: &[u8]) -> bool {
+    let trimmed = line.trim_ascii();
+    let base64 = trimmed.iter().all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'+' | b'/' | b'='));
+    let header = trimmed.iter().position(|byte| *byte == b':').is_some_and(|colon| {
+        colon > 0 && trimmed[..colon].iter().all(|byte| byte.is_ascii_alphanumeric() || *byte == b'-')
+    });
+    base64 || header
+}
+
+/// A JWT at `start`: three base64url parts joined by `.`, the first decoding to a JSON
+/// object with an `alg` (a JOSE header). Where it ends.
+fn jwt(line: &[u8], start: usize) -> Option<usize> {
+    if !line[start..].starts_with(b"eyJ") || (start > 0 && (is_base64url(line[start - 1]) || line[start - 1] == b'.')) {
+        return None;
+    }
+    let part_end = |from: usize| from + line[from..].iter().take_while(|byte| is_base64url(**byte)).count();
+    let header_end = part_end(start);
+    if line.get(header_end) != Some(&b'.') {
+        return None;
+    }
+    let payload_end = part_end(header_end + 1);
+    if payload_end < header_end + 3 || line.get(payload_end) != Some(&b'.') {
+        return None;
+    }
+    let signature_end = part_end(payload_end + 1);
+    let header = decode_base64url(&line[start..header_end.min(start + 2048)])?;
+    let header = header.trim_ascii();
+    let json = header.starts_with(b"{") && memchr::memmem::find(header, b"\"alg\"").is_some();
+    json.then_some(signature_end)
+}
+
+fn decode_base64url(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut bits, mut n_bits) = (0u32, 0u32);
+    for &byte in text {
+        let value = match byte {
+            b'A'..=b'Z' => byte - b'A',
+            b'a'..=b'z' => byte - b'a' + 26,
+            b'0'..=b'9' => byte - b'0' + 52,
+            b'-' => 62,
+            b'_' => 63,
+            _ => return None,
+        };
+        bits = (bits << 6) | u32::from(value);
+        n_bits += 6;
+        if n_bits >= 8 {
+            n_bits -= 8;
+            out.push((bits >> n_bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// `scheme://user:password@host`: the password, after the `://` that ends at `from`.
+fn url_password(line: &[u8], from: usize) -> Option<(usize, usize)> {
+    let authority_end = line[from..]
+        .iter()
+        .position(|byte| byte.is_ascii_whitespace() || matches!(byte, b'/' | b'?' | b'#' | b'"' | b'\'' | b'<' | b'>'))
+        .map_or(line.len(), |offset| from + offset);
+    let authority = &line[from..authority_end];
+    let at = authority.iter().rposition(|byte| *byte == b'@')?;
+    let colon = authority[..at].iter().position(|byte| *byte == b':')?;
+    let (start, end) = (from + colon + 1, from + at);
+    (end > start && !line[start..end].starts_with(MARKER.as_bytes())).then_some((start, end))
+}
+
+/// `[REDACTED:name]` at `start`: the name and where the marker ends.
+fn marker(line: &[u8], start: usize) -> Option<(&[u8], usize)> {
+    let rest = line.get(start..)?;
+    if !rest.starts_with(MARKER.as_bytes()) {
+        return None;
+    }
+    let name_start = MARKER.len();
+    let close = rest[name_start..rest.len().min(name_start + 100)].iter().position(|byte| *byte == b']')?;
+    let name = &rest[name_start..name_start + close];
+    (!name.is_empty()).then_some((name, start + name_start + close + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(line: &str, expected: &str, rules: &[(&str, u64)]) {
+        let mut counts = Counts::new();
+        let redacted = Redactor::builtin().text(&mut StreamState::default(), line, &mut counts);
+        assert_eq!(redacted, expected, "{line}");
+        let expected_counts: Counts = rules.iter().map(|(rule, count)| ((*rule).to_owned(), *count)).collect();
+        assert_eq!(counts, expected_counts, "{line}");
+        // Redacting again changes nothing and counts the same.
+        let mut again = Counts::new();
+        assert_eq!(Redactor::builtin().text(&mut StreamState::default(), &redacted, &mut again), redacted.as_ref());
+        assert_eq!(again, expected_counts, "markers are counted: {line}");
+    }
+
+    /// A line, what it becomes, and its redactions per rule.
+    type Row<'a> = (&'a str, &'a str, &'a [(&'a str, u64)]);
+
+    const JWT: &str =
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
+
+    #[test]
+    fn built_in_rules_keep_the_key_and_drop_the_secret() {
+        let rows: &[Row] = &[
+            ("nothing secret here: user=bob status=200", "nothing secret here: user=bob status=200", &[]),
+            ("login password=hunter2 ok", "login password=[REDACTED:password] ok", &[("password", 1)]),
+            ("db_passwd='hunter 2' x", "db_passwd='[REDACTED:password]' x", &[("password", 1)]),
+            ("password: hunter2", "password: [REDACTED:password]", &[("password", 1)]),
+            (
+                r#"{"user":"bob","password":"hun\"ter2","n":1}"#,
+                r#"{"user":"bob","password":"[REDACTED:password]","n":1}"#,
+                &[("password", 1)],
+            ),
+            (
+                r#"{"msg":"{\"password\":\"hunter2\"}"}"#,
+                r#"{"msg":"{\"password\":\"[REDACTED:password]\"}"}"#,
+                &[("password", 1)],
+            ),
+            ("?user=bob&client_secret=s3cr3t&x=1", "?user=bob&client_secret=[REDACTED:secret]&x=1", &[("secret", 1)]),
+            ("X-Auth-Token: abc123", "X-Auth-Token: [REDACTED:token]", &[("token", 1)]),
+            ("api_key=AbC123 apiKey: zz9", "api_key=[REDACTED:api_key] apiKey: [REDACTED:api_key]", &[("api_key", 2)]),
+            ("Authorization: Bearer abcDEF123.xyz", "Authorization: Bearer [REDACTED:bearer]", &[("bearer", 1)]),
+            (
+                "authorization=Basic dXNlcjpwYXNz rest",
+                "authorization=Basic [REDACTED:authorization] rest",
+                &[("authorization", 1)],
+            ),
+            (
+                r#""Authorization": "Basic dXNlcjpwYXNz""#,
+                r#""Authorization": "Basic [REDACTED:authorization]""#,
+                &[("authorization", 1)],
+            ),
+            ("the bearer of bad news", "the bearer of bad news", &[]),
+            ("id AKIAIOSFODNN7EXAMPLE used", "id [REDACTED:aws_access_key_id] used", &[("aws_access_key_id", 1)]),
+            (
+                "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                "AWS_SECRET_ACCESS_KEY=[REDACTED:aws_secret_access_key]",
+                &[("aws_secret_access_key", 1)],
+            ),
+            ("key AIzaSyA-1234567890abcdefghijklmnopqrstu!", "key [REDACTED:gcp_api_key]!", &[("gcp_api_key", 1)]),
+            (
+                "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=q0w9e8==;EndpointSuffix=core",
+                "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=[REDACTED:api_key];EndpointSuffix=core",
+                &[("api_key", 1)],
+            ),
+            (&format!("jwt {JWT} end"), "jwt [REDACTED:jwt] end", &[("jwt", 1)]),
+            ("not a jwt eyJub3Rqc29u.eyJhYmMi.xyz", "not a jwt eyJub3Rqc29u.eyJhYmMi.xyz", &[]),
+            (
+                "-----BEGIN RSA PRIVATE KEY-----\\nMIIEow\\n-----END RSA PRIVATE KEY-----\\n done",
+                "[REDACTED:private_key]\\n done",
+                &[("private_key", 1)],
+            ),
+            ("-----BEGIN CERTIFICATE----- MIIB", "-----BEGIN CERTIFICATE----- MIIB", &[]),
+            (
+                "dsn postgres://app:hunter2@db:5432/shop",
+                "dsn postgres://app:[REDACTED:password]@db:5432/shop",
+                &[("password", 1)],
+            ),
+            (
+                "monkey=banana keys=3 token_count=5 max_tokens: 10",
+                "monkey=banana keys=3 token_count=5 max_tokens: 10",
+                &[],
+            ),
+            ("password= token=\"\" secret=*** pass=null", "password= token=\"\" secret=*** pass=null", &[]),
+            ("already password=[REDACTED:password]", "already password=[REDACTED:password]", &[("password", 1)]),
+        ];
+        for (line, expected, rules) in rows {
+            check(line, expected, rules);
+        }
+    }
+
+    #[test]
+    fn a_private_key_across_lines_is_redacted_to_its_end() {
+        let lines = [
+            "starting",
+            "key -----BEGIN PRIVATE KEY-----",
+            "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7",
+            "Proc-Type: 4,ENCRYPTED",
+            "",
+            "-----END PRIVATE KEY----- loaded",
+            "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7",
+            "-----BEGIN EC PRIVATE KEY-----",
+            "GET /health 200",
+        ];
+        let mut state = StreamState::default();
+        let mut counts = Counts::new();
+        let redacted: Vec<String> =
+            lines.iter().map(|line| Redactor::builtin().text(&mut state, line, &mut counts).into_owned()).collect();
+        assert_eq!(
+            redacted,
+            [
+                "starting",
+                "key [REDACTED:private_key]",
+                "[REDACTED:private_key]",
+                "[REDACTED:private_key]",
+                "",
+                "[REDACTED:private_key] loaded",
+                // After the END, base64 is text again.
+                "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7",
+                "[REDACTED:private_key]",
+                // A line no key holds ends a block that never ended.
+                "GET /health 200",
+            ]
+        );
+        assert_eq!(counts, Counts::from([("private_key".to_owned(), 2)]));
+    }
+
+    #[test]
+    fn settings_rules_replace_their_group_or_match() {
+        let redactor =
+            Redactor::new([("session cookie", "session=([A-Za-z0-9]+)"), ("pin", r"\bpin \d{4}\b")]).unwrap();
+        let mut counts = Counts::new();
+        let line = "GET / session=abc123 pin 1234 password=x";
+        let redacted = redactor.text(&mut StreamState::default(), line, &mut counts);
+        assert_eq!(redacted, "GET / session=[REDACTED:session cookie] [REDACTED:pin] password=[REDACTED:password]");
+        assert_eq!(counts.get("session cookie"), Some(&1));
+        assert_eq!(counts.get("pin"), Some(&1));
+        assert!(Redactor::new([("bad", "(")]).is_err());
+    }
+
+    /// A tiny deterministic generator (xorshift), as the renderers' hostile-text test uses.
+    struct Random(u64);
+
+    impl Random {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+            &items[(self.next() % items.len() as u64) as usize]
+        }
+
+        fn word(&mut self, alphabet: &[u8], len: usize) -> String {
+            (0..len).map(|_| *self.pick(alphabet) as char).collect()
+        }
+    }
+
+    /// Text of log-like pieces that no rule's grammar makes a secret, however joined
+    /// (trigger words among them: `monkey`, `tokens=3`, `eyJ`, `AKIA`, `://`, `-----`); `bearer`
+    /// and `@` are left out, since `bearer 2025-…` and `://user:42@` are secrets' shapes.
+    fn innocent(random: &mut Random) -> String {
+        const PIECES: &[&str] = &[
+            "get",
+            "/api/v1/orders",
+            "200",
+            "level=info",
+            "msg=\"cart loaded\"",
+            "user=bob",
+            "{\"n\":1,",
+            "\"ok\":true}",
+            "2025-02-09T10:05:23Z",
+            "E0209",
+            "main.go:42]",
+            "<3>",
+            "took=12ms",
+            "host:port",
+            "key=user:42",
+            "monkey",
+            "passage",
+            "tokens=3",
+            "of",
+            "news",
+            "secretary",
+            "-----",
+            "eyJ",
+            "AKIA",
+            "[pod/a/b]",
+            "é",
+            "日本",
+            "\t",
+            "=",
+            ":",
+            "\"",
+            "'",
+            "\\",
+            "://",
+            ",",
+            ";",
+        ];
+        let n = 1 + random.next() % 12;
+        (0..n).map(|_| *random.pick(PIECES)).collect::<Vec<_>>().join(if random.next().is_multiple_of(3) {
+            ""
+        } else {
+            " "
+        })
+    }
+
+    #[test]
+    fn random_text_keeps_no_planted_secret_and_innocent_text_is_unchanged() {
+        let mut random = Random(0x9e37_79b9_7f4a_7c15);
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        for _ in 0..5_000 {
+            let text = innocent(&mut random);
+            let mut counts = Counts::new();
+            let redacted = Redactor::builtin().text(&mut StreamState::default(), &text, &mut counts);
+            assert_eq!(redacted, text.as_str(), "{text:?} holds no secret");
+            assert!(counts.is_empty(), "{text:?}: {counts:?}");
+
+            let len = 12 + (random.next() % 20) as usize;
+            let secret = format!("Zq9{}", random.word(alphabet, len));
+            let key = random.pick(&[
+                "password",
+                "db_password",
+                "PASSWD",
+                "client_secret",
+                "auth-token",
+                "api_key",
+                "AccountKey",
+            ]);
+            let planted = match random.next() % 10 {
+                0 => format!("{key}={secret}"),
+                1 => format!("{key}: {secret}"),
+                2 => format!("\"{key}\": \"{secret}\""),
+                3 => format!("{key}=\"{secret}\""),
+                4 => format!("Authorization: Bearer {secret}"),
+                5 => format!("\\\"{key}\\\":\\\"{secret}\\\""),
+                6 => format!("AKIA{}", random.word(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)),
+                7 => format!("https://user:{secret}@example.com/x"),
+                8 => format!("-----BEGIN PRIVATE KEY-----{secret}-----END PRIVATE KEY-----"),
+                _ => format!("eyJhbGciOiJIUzI1NiJ9.{secret}.{secret}"),
+            };
+            let secret = if planted.starts_with("AKIA") { planted.clone() } else { secret };
+            let before = innocent(&mut random);
+            let after = innocent(&mut random);
+            let line = format!("{before} {planted} {after}");
+            let mut state = StreamState::default();
+            let redacted = Redactor::builtin().text(&mut state, &line, &mut counts);
+            assert!(!redacted.contains(&secret), "{line:?} → {redacted:?}");
+        }
+    }
+}
