@@ -128,4 +128,5 @@ pub fn alert(name: &str, starts_at: Timestamp, ends_at: Option<Timestamp>) -> Re
     })
 }
 
+pub mod daemon;
 pub mod services;
