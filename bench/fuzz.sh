@@ -5,6 +5,7 @@
 #
 # Usage: bench/fuzz.sh [SECONDS_PER_TARGET] [TARGET…]      (default 60 s, every target)
 #   FUZZ_SANITIZER=none|address|…   cargo fuzz's -s (default address)
+#   FUZZ_TOOLCHAIN=stable            a toolchain to build with (default: nightly when installed)
 # Needs cargo-fuzz (`cargo install cargo-fuzz`). Its builds use nightly-only flags
 # (-Zsanitizer, -Cpasses=sancov-module); with no nightly toolchain installed the script sets
 # RUSTC_BOOTSTRAP=1 so that the stable compiler takes them.
@@ -14,7 +15,10 @@ seconds=${1:-60}
 shift || true
 command -v cargo-fuzz > /dev/null || { echo "bench: cargo-fuzz is missing: cargo install cargo-fuzz" >&2; exit 1; }
 toolchain=()
-if rustup toolchain list 2> /dev/null | grep -q '^nightly'; then
+if [ -n "${FUZZ_TOOLCHAIN:-}" ]; then
+    toolchain=("+$FUZZ_TOOLCHAIN")
+    [[ "$FUZZ_TOOLCHAIN" == nightly* ]] || export RUSTC_BOOTSTRAP=1
+elif rustup toolchain list 2> /dev/null | grep -q '^nightly'; then
     toolchain=(+nightly)
 else
     export RUSTC_BOOTSTRAP=1
