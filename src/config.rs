@@ -64,6 +64,17 @@ pub struct ServerSettings {
     pub listen: SocketAddr,
     pub max_body_bytes: usize,
     pub shutdown_grace: SignedDuration,
+    /// Most connections open at once (kept below the open-file limit); at the cap a new one
+    /// evicts the oldest connection that is not working on a request.
+    pub max_connections: usize,
+    /// Most requests worked on at once; more wait for a slot (up to `body_timeout`).
+    pub max_requests_in_flight: usize,
+    /// How long a request's headers (or an idle keep-alive's next request) may take.
+    pub header_timeout: SignedDuration,
+    /// How long a request's body may take to arrive, and to wait for the body budget.
+    pub body_timeout: SignedDuration,
+    /// The bytes of request bodies held at once, over all requests.
+    pub max_body_bytes_in_flight: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -288,6 +299,11 @@ impl Default for Settings {
                 listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
                 max_body_bytes: 4 << 20,
                 shutdown_grace: SignedDuration::from_secs(10),
+                max_connections: 1024,
+                max_requests_in_flight: 256,
+                header_timeout: SignedDuration::from_secs(10),
+                body_timeout: SignedDuration::from_secs(30),
+                max_body_bytes_in_flight: 64 << 20,
             },
             store: StoreSettings {
                 url: "sqlite://./data/postmortemd.db".to_owned(),
@@ -406,6 +422,39 @@ static KEYS: &[Section] = &[
                 slot: &Scalar { at: at!(server.shutdown_grace), format: DURATION },
                 help: "On SIGTERM or SIGINT, how long requests and jobs may take to finish;\n\
                        keep it below the pod's `terminationGracePeriodSeconds`.",
+            },
+            Key {
+                name: "max_connections",
+                slot: &Scalar { at: at!(server.max_connections), format: COUNT },
+                help: "Most connections open at once; lowered at start to stay below the open-file limit.\n\
+                       At the cap a new connection evicts the oldest one that idles or is still sending\n\
+                       its request (never one whose request is being worked on); with none such, it waits.",
+            },
+            Key {
+                name: "max_requests_in_flight",
+                slot: &Scalar { at: at!(server.max_requests_in_flight), format: COUNT },
+                help: "Most requests worked on at once (probes and /metrics aside);\n\
+                       more wait for a slot up to body_timeout, then get 503 with Retry-After.",
+            },
+            Key {
+                name: "header_timeout",
+                slot: &Scalar { at: at!(server.header_timeout), format: POSITIVE_DURATION },
+                help: "How long a client may take to send a request's headers, and how long a\n\
+                       keep-alive connection may idle before its next request; then it is closed.",
+            },
+            Key {
+                name: "body_timeout",
+                slot: &Scalar { at: at!(server.body_timeout), format: POSITIVE_DURATION },
+                help: "How long a request body may take to arrive, and how long a request may wait\n\
+                       for the body budget or a slot; then 503 with Retry-After (senders retry 5xx).",
+            },
+            Key {
+                name: "max_body_bytes_in_flight",
+                slot: &Scalar { at: at!(server.max_body_bytes_in_flight), format: SIZE },
+                help: "Bytes of request bodies held at once, over all requests (a body reserves its\n\
+                       Content-Length, or max_body_bytes without one). Bodies not authenticated by\n\
+                       their headers (PagerDuty's, signed inside; any webhook without a token) get\n\
+                       at most half. Keep it well under the pod's memory limit.",
             },
         ],
     },
@@ -1694,7 +1743,8 @@ mod tests {
             (
                 "[server]\nlisten_addr = \"127.0.0.1:1\"",
                 &[],
-                "server.listen_addr: unknown key (expected one of: listen, max_body_bytes, shutdown_grace)",
+                "server.listen_addr: unknown key (expected one of: listen, max_body_bytes, shutdown_grace, max_connections, \
+                 max_requests_in_flight, header_timeout, body_timeout, max_body_bytes_in_flight)",
             ),
             (
                 "[windows]\ntail = \"1m\"",

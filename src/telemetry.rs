@@ -96,6 +96,128 @@ pub enum WebhookOutcome {
     Unavailable = 4,
 }
 
+/// Why a request was turned away with 503 for load: a fixed set, so the label stays bounded;
+/// the discriminant is the index of its label in `SHED_REASONS`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shed {
+    /// The body budget (`server.max_body_bytes_in_flight`) stayed taken for `body_timeout`.
+    BodyBudget = 0,
+    /// The body did not arrive within `server.body_timeout`.
+    BodyTimeout = 1,
+    /// No slot among `server.max_requests_in_flight` freed within `body_timeout`.
+    Busy = 2,
+}
+
+const SHED_REASONS: [&str; 3] = ["body_budget", "body_timeout", "busy"];
+
+/// What a request can wait for: a fixed set, so the label stays bounded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Waiting {
+    BodyBudget = 0,
+    Slot = 1,
+}
+
+const WAITING_FOR: [&str; 2] = ["body_budget", "slot"];
+
+/// Counts a request as waiting for its `Waiting` while it lives.
+#[derive(Debug)]
+pub struct WaitingGuard<'a>(&'a AtomicU64);
+
+impl Drop for WaitingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The routes that answer 401: a fixed set, so the label stays bounded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthRoute {
+    Alertmanager = 0,
+    PagerDuty = 1,
+    /// The read API (`/api/v1/…` and `/`).
+    ReadApi = 2,
+}
+
+const AUTH_ROUTES: [&str; 3] = ["/webhooks/alertmanager", "/webhooks/pagerduty", "/api/v1"];
+
+impl AuthRoute {
+    pub fn as_str(self) -> &'static str {
+        AUTH_ROUTES[self as usize]
+    }
+
+    /// What the sender does about a 401 (PROTOCOLS: neither retries a 4xx).
+    pub fn consequence(self) -> &'static str {
+        match self {
+            AuthRoute::Alertmanager => "Alertmanager does not retry a 4xx: the notification is lost",
+            AuthRoute::PagerDuty => {
+                "PagerDuty drops a delivery answered 4xx without retrying, and disables the subscription for 24 h after three drops in a row"
+            }
+            AuthRoute::ReadApi => "the reader is refused",
+        }
+    }
+}
+
+/// Which check a rejected request failed: a fixed set, so the label stays bounded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthFailure {
+    NoAuthorization = 0,
+    MalformedAuthorization = 1,
+    NotBearer = 2,
+    WrongToken = 3,
+    NoSignature = 4,
+    WrongSignature = 5,
+}
+
+const AUTH_FAILURES: [&str; 6] =
+    ["no_authorization", "malformed_authorization", "not_bearer", "wrong_token", "no_signature", "wrong_signature"];
+
+impl AuthFailure {
+    /// The metric label.
+    pub fn label(self) -> &'static str {
+        AUTH_FAILURES[self as usize]
+    }
+
+    /// The check that failed, as the log and `/readyz` say it (never a secret).
+    pub fn check(self) -> &'static str {
+        match self {
+            AuthFailure::NoAuthorization => "no Authorization header",
+            AuthFailure::MalformedAuthorization => "Authorization header is not `Bearer <token>`",
+            AuthFailure::NotBearer => "Authorization scheme is not Bearer",
+            AuthFailure::WrongToken => "bearer token matches no configured token",
+            AuthFailure::NoSignature => "no X-PagerDuty-Signature header",
+            AuthFailure::WrongSignature => "no v1= signature matches a configured signing secret",
+        }
+    }
+
+    const ALL: [AuthFailure; 6] = [
+        AuthFailure::NoAuthorization,
+        AuthFailure::MalformedAuthorization,
+        AuthFailure::NotBearer,
+        AuthFailure::WrongToken,
+        AuthFailure::NoSignature,
+        AuthFailure::WrongSignature,
+    ];
+}
+
+/// The 401s of one route since start: how many, how many since the last accepted request,
+/// and the last one's time (Unix seconds) and check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuthFailures {
+    pub total: u64,
+    pub in_a_row: u64,
+    pub last: Option<(i64, AuthFailure)>,
+}
+
+/// The 401 state of one route.
+#[derive(Debug, Default)]
+struct RouteAuth {
+    by_reason: [AtomicU64; AUTH_FAILURES.len()],
+    in_a_row: AtomicU64,
+    /// Unix seconds of the last failure, and its `AuthFailure` (as `u64`) in the low byte:
+    /// one word, so a reader never pairs one failure's time with another's check.
+    last: AtomicU64,
+}
+
 /// The collectors: a fixed set, so the label stays bounded.
 const COLLECTORS: [&str; 2] = ["kubernetes", "prometheus"];
 
@@ -124,6 +246,14 @@ pub struct Metrics {
     last_prune: AtomicU64,
     reconcile_polls: [[AtomicU64; 2]; RECONCILED_SOURCES.len()],
     reconciled_webhooks: [AtomicU64; RECONCILED_SOURCES.len()],
+    unauthorized: [RouteAuth; AUTH_ROUTES.len()],
+    connections_open: AtomicU64,
+    connections_evicted: AtomicU64,
+    requests_shed: [AtomicU64; SHED_REASONS.len()],
+    /// Requests waiting now for the body budget (index 0) or a slot (index 1).
+    requests_waiting: [AtomicU64; WAITING_FOR.len()],
+    /// 1 when the store answered its last ping (`/readyz`, `/metrics`), else 0.
+    store_ready: AtomicU64,
 }
 
 impl Metrics {
@@ -140,6 +270,61 @@ impl Metrics {
     /// A PagerDuty webhook whose signature matched none of the signing secrets.
     pub fn signature_failure(&self) {
         self.signature_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A request to `route` refused with 401 because `failure`, at `now` (Unix seconds).
+    pub fn unauthorized(&self, route: AuthRoute, failure: AuthFailure, now: i64) {
+        let state = &self.unauthorized[route as usize];
+        state.by_reason[failure as usize].fetch_add(1, Ordering::Relaxed);
+        state.in_a_row.fetch_add(1, Ordering::Relaxed);
+        state.last.store((now.max(0).unsigned_abs() << 8) | (failure as u64 + 1), Ordering::Relaxed);
+    }
+
+    /// A request to `route` passed its check: the failures are no longer in a row.
+    pub fn authorized(&self, route: AuthRoute) {
+        self.unauthorized[route as usize].in_a_row.store(0, Ordering::Relaxed);
+    }
+
+    /// The 401s of `route` since start.
+    pub fn auth_failures(&self, route: AuthRoute) -> AuthFailures {
+        let state = &self.unauthorized[route as usize];
+        let last = state.last.load(Ordering::Relaxed);
+        let failure = (last & 0xff).checked_sub(1).and_then(|index| AuthFailure::ALL.get(index as usize).copied());
+        AuthFailures {
+            total: state.by_reason.iter().map(|count| count.load(Ordering::Relaxed)).sum(),
+            in_a_row: state.in_a_row.load(Ordering::Relaxed),
+            last: failure.map(|failure| ((last >> 8) as i64, failure)),
+        }
+    }
+
+    pub fn connection_opened(&self) {
+        self.connections_open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn connection_closed(&self) {
+        self.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// A connection closed to make room for a new one (`server.max_connections`).
+    pub fn connection_evicted(&self) {
+        self.connections_evicted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A request turned away with 503 for load.
+    pub fn request_shed(&self, reason: Shed) {
+        self.requests_shed[reason as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A request waits for `what` until the guard is dropped.
+    pub fn waiting(&self, what: Waiting) -> WaitingGuard<'_> {
+        let gauge = &self.requests_waiting[what as usize];
+        gauge.fetch_add(1, Ordering::Relaxed);
+        WaitingGuard(gauge)
+    }
+
+    /// What the store's last ping said.
+    pub fn store_ready(&self, ready: bool) {
+        self.store_ready.store(u64::from(ready), Ordering::Relaxed);
     }
 
     /// One timeline built in `seconds`.
@@ -328,6 +513,61 @@ impl Metrics {
             let count = self.reconciled_webhooks[source_idx].load(Ordering::Relaxed);
             let _ = writeln!(text, "postmortemd_reconciled_webhooks_total{{source=\"{source}\"}} {count}");
         }
+        header(
+            &mut text,
+            "postmortemd_http_unauthorized_total",
+            "counter",
+            "Requests refused with 401, by route and the check that failed.",
+        );
+        for (route_idx, route) in AUTH_ROUTES.iter().enumerate() {
+            for (reason_idx, reason) in AUTH_FAILURES.iter().enumerate() {
+                let count = self.unauthorized[route_idx].by_reason[reason_idx].load(Ordering::Relaxed);
+                let _ = writeln!(
+                    text,
+                    "postmortemd_http_unauthorized_total{{route=\"{route}\",reason=\"{reason}\"}} {count}"
+                );
+            }
+        }
+        header(&mut text, "postmortemd_http_connections_open", "gauge", "HTTP connections open.");
+        let _ = writeln!(text, "postmortemd_http_connections_open {}", self.connections_open.load(Ordering::Relaxed));
+        header(
+            &mut text,
+            "postmortemd_http_connections_evicted_total",
+            "counter",
+            "Connections closed at server.max_connections to make room for a new one.",
+        );
+        let _ = writeln!(
+            text,
+            "postmortemd_http_connections_evicted_total {}",
+            self.connections_evicted.load(Ordering::Relaxed)
+        );
+        header(
+            &mut text,
+            "postmortemd_http_requests_shed_total",
+            "counter",
+            "Requests turned away with 503 for load, by reason.",
+        );
+        for (reason_idx, reason) in SHED_REASONS.iter().enumerate() {
+            let count = self.requests_shed[reason_idx].load(Ordering::Relaxed);
+            let _ = writeln!(text, "postmortemd_http_requests_shed_total{{reason=\"{reason}\"}} {count}");
+        }
+        header(
+            &mut text,
+            "postmortemd_http_requests_waiting",
+            "gauge",
+            "Requests waiting now for the body budget or for a slot among the requests in flight.",
+        );
+        for (what_idx, what) in WAITING_FOR.iter().enumerate() {
+            let count = self.requests_waiting[what_idx].load(Ordering::Relaxed);
+            let _ = writeln!(text, "postmortemd_http_requests_waiting{{for=\"{what}\"}} {count}");
+        }
+        header(
+            &mut text,
+            "postmortemd_store_ready",
+            "gauge",
+            "1 when the store answered its last readiness check (/readyz, this scrape), else 0.",
+        );
+        let _ = writeln!(text, "postmortemd_store_ready {}", self.store_ready.load(Ordering::Relaxed));
         text
     }
 }
@@ -546,6 +786,6 @@ postmortemd_timeline_build_seconds_count 5
             assert!(allowed.iter().any(|name| name == metric), "{line} outside its family {family}");
             assert!(value.parse::<f64>().is_ok(), "{line}: value not a number");
         }
-        assert_eq!(declared.len(), 16, "{declared:?}");
+        assert_eq!(declared.len(), 22, "{declared:?}");
     }
 }

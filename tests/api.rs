@@ -932,6 +932,16 @@ async fn edge_numbers_and_times_saturate_or_are_read_never_wrap() {
     let (status, answer) = daemon.post("/webhooks/alertmanager", &[JSON], body).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     assert!(json_of(&answer)["error"].as_str().unwrap().starts_with("truncatedAlerts:"), "{answer}");
+    // An integral float is an integer (JSON Schema says so; schemathesis sent 305920.0).
+    let body = notification(|body| {
+        body["groupKey"] = serde_json::json!("{}:{float=\"yes\"}");
+        body["truncatedAlerts"] = serde_json::json!(3.0);
+    });
+    let (status, answer) = daemon.post("/webhooks/alertmanager", &[JSON], body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let id = json_of(&answer)["incident"].as_i64().unwrap();
+    let incident = json_of(&daemon.get(&format!("/api/v1/incidents/{id}")).await.1);
+    assert_eq!(incident["counts"]["truncated_alerts"], 3, "{incident}");
     // Valid RFC 3339 times Alertmanager would otherwise drop.
     for starts_at in [
         "9999-12-31T23:59:59Z",
@@ -1211,4 +1221,67 @@ async fn a_timeline_build_stops_when_every_reader_left_and_not_before() {
     let logs = timeline["coverage"].as_array().unwrap().iter().find(|row| row["source"] == "logs api-1/app");
     assert!(logs.is_some(), "{}", timeline["coverage"]);
     assert_eq!(logs.unwrap()["read"]["lines"], 480_000, "the logs were read whole: {}", timeline["coverage"]);
+}
+
+/// Issue 13, point 3: every 401 is counted by route and the check that failed, and
+/// `/readyz` (still 200) says how many a webhook route refused, when and why the last one,
+/// and what PagerDuty does about it.
+#[tokio::test]
+async fn refused_requests_are_counted_by_route_and_check_and_readyz_says_what_pagerduty_does() {
+    let daemon = daemon(|settings| {
+        settings.webhooks.alertmanager_bearer_token = Some(Secret::new("t0ken"));
+        settings.webhooks.pagerduty_signing_secrets = vec![Secret::new("s3cret")];
+        settings.api.bearer_tokens = vec![Secret::new("reader")];
+    })
+    .await;
+    let (_, ready) = daemon.get("/readyz").await;
+    assert_eq!(ready, "ready\n", "nothing refused yet, nothing to say");
+    let notification = firing("{}:{}", "2025-02-09T10:06:15Z");
+    daemon.post("/webhooks/alertmanager", &[JSON], notification.clone()).await;
+    daemon.post("/webhooks/alertmanager", &[JSON, ("authorization", "Basic dXNlcg==")], notification).await;
+    let event = r#"{"event":{"id":"e1","event_type":"incident.triggered","resource_type":"incident","occurred_at":"2025-02-09T10:06:50.000Z","agent":null,"client":null,"data":{"id":"P1","type":"incident","title":"x"}}}"#;
+    for signature in [None, None, Some("v1=00ff")] {
+        let mut headers = vec![JSON];
+        headers.extend(signature.map(|signature| ("x-pagerduty-signature", signature)));
+        let (status, _) = daemon.post("/webhooks/pagerduty", &headers, event).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(daemon.get("/api/v1/incidents").await.0, StatusCode::UNAUTHORIZED);
+
+    let (_, metrics) = daemon.get("/metrics").await;
+    let rows = [
+        ("/webhooks/alertmanager", "no_authorization", 1),
+        ("/webhooks/alertmanager", "not_bearer", 1),
+        ("/webhooks/alertmanager", "wrong_token", 0),
+        ("/webhooks/pagerduty", "no_signature", 2),
+        ("/webhooks/pagerduty", "wrong_signature", 1),
+        ("/api/v1", "no_authorization", 1),
+    ];
+    for (route, reason, count) in rows {
+        let line = format!("postmortemd_http_unauthorized_total{{route=\"{route}\",reason=\"{reason}\"}} {count}\n");
+        assert!(metrics.contains(&line), "{line} missing from\n{metrics}");
+    }
+    let (status, ready) = daemon.get("/readyz").await;
+    assert_eq!(status, StatusCode::OK, "refused senders never make the daemon not ready");
+    let pagerduty = ready.lines().find(|line| line.contains("/webhooks/pagerduty")).expect(&ready);
+    for part in [
+        "3 requests refused with 401 since start, 3 in a row",
+        "no v1= signature matches a configured signing secret",
+        "disables the subscription for 24 h after three drops in a row",
+    ] {
+        assert!(pagerduty.contains(part), "{part} missing from {pagerduty}");
+    }
+    assert!(ready.contains("/webhooks/alertmanager: 2 requests refused with 401"), "{ready}");
+
+    // A delivery that passes ends the run: the total stays, "in a row" starts again.
+    let signature = {
+        use hmac::{KeyInit, Mac};
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").unwrap();
+        mac.update(event.as_bytes());
+        format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+    };
+    let (status, _) = daemon.post("/webhooks/pagerduty", &[JSON, ("x-pagerduty-signature", &signature)], event).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, ready) = daemon.get("/readyz").await;
+    assert!(ready.contains("/webhooks/pagerduty: 3 requests refused with 401 since start, 0 in a row"), "{ready}");
 }

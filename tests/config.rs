@@ -49,7 +49,8 @@ fn invalid_settings_exit_2_naming_the_key() {
             "typo.toml",
             "[server]\nlisten = \"127.0.0.1:1\"\nmax_body = 5\n",
             &[],
-            "postmortemd: server.max_body: unknown key (expected one of: listen, max_body_bytes, shutdown_grace)\n",
+            "postmortemd: server.max_body: unknown key (expected one of: listen, max_body_bytes, shutdown_grace, \
+             max_connections, max_requests_in_flight, header_timeout, body_timeout, max_body_bytes_in_flight)\n",
         ),
         (
             "env.toml",

@@ -28,6 +28,13 @@ fuzz_target!(|bytes: &[u8]| {
         Source { kind: SourceKind::Logs, stream: Stream::File("fuzz".to_owned()), node: Some("node-1".to_owned()) };
     let mut digest = LogDigest::new(source, config);
     let _ = read_lines(bytes, |line| digest.push(line.transport, line.text));
-    let evidence = Evidence { title: "fuzz".to_owned(), window, records: Vec::new(), digests: vec![digest] };
+    let evidence = Evidence {
+        title: "fuzz".to_owned(),
+        window,
+        records: Vec::new(),
+        digests: vec![digest],
+        coverage: Vec::new(),
+        written_by: None,
+    };
     let _ = timeline::build(evidence, &Options::default());
 });

@@ -1,8 +1,11 @@
 //! The HTTP API (axum): webhooks in, incidents and timelines out. `router` is the whole
-//! surface; `serve` binds it and shuts down gracefully.
+//! surface; `serve` binds it and serves it through `connections` (bounded connections,
+//! header timeout, eviction), shutting down gracefully.
 
+pub mod connections;
 pub mod error;
 pub mod incidents;
+pub mod limits;
 pub mod webhooks;
 
 use std::collections::HashMap;
@@ -21,7 +24,7 @@ use crate::config::Settings;
 use crate::jobs::{Jobs, Schedule};
 use crate::record::NotConfiguredRecord;
 use crate::store::Store;
-use crate::telemetry::Metrics;
+use crate::telemetry::{AuthRoute, Metrics};
 use crate::timeline::Timeline;
 
 /// A cached timeline: the incident's last webhook id when built, when, and the timeline.
@@ -34,6 +37,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: Store,
     pub metrics: Arc<Metrics>,
+    /// The body budget and the slots of requests in flight, shared by every request.
+    pub limits: Arc<limits::RequestLimits>,
     /// The collectors this daemon runs without, shown in every timeline's coverage.
     pub not_configured: Arc<Vec<NotConfiguredRecord>>,
     timelines: Arc<Mutex<HashMap<i64, CachedTimeline>>>,
@@ -45,6 +50,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(settings: Settings, store: Store) -> Self {
         AppState {
+            limits: Arc::new(limits::RequestLimits::new(&settings.server)),
             settings: Arc::new(settings),
             store,
             metrics: Arc::new(Metrics::default()),
@@ -76,7 +82,11 @@ impl AppState {
 }
 
 /// Every route of the daemon.
+/// A webhook passes its gate (what the headers prove), then its body is read within the
+/// budget, then it takes a slot among the requests in flight; a read passes its bearer check,
+/// then takes a slot. Probes and `/metrics` take none: they answer whatever the load.
 pub fn router(state: AppState) -> Router {
+    let slot = || middleware::from_fn_with_state(state.clone(), limits::in_flight);
     let read = Router::new()
         .route("/", get(incidents::index))
         .route("/api/v1/incidents", get(incidents::list))
@@ -84,10 +94,17 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/incidents/{id}/timeline", get(incidents::timeline))
         .route("/api/v1/incidents/{id}/postmortem", get(incidents::postmortem))
         .route("/api/v1/incidents/{id}/evidence.tar.gz", get(incidents::evidence))
+        .route_layer(slot())
         .route_layer(middleware::from_fn_with_state(state.clone(), read_auth));
+    let alertmanager = post(webhooks::alertmanager)
+        .route_layer(slot())
+        .route_layer(middleware::from_fn_with_state(state.clone(), webhooks::alertmanager_gate));
+    let pagerduty = post(webhooks::pagerduty)
+        .route_layer(slot())
+        .route_layer(middleware::from_fn_with_state(state.clone(), webhooks::pagerduty_gate));
     Router::new()
-        .route("/webhooks/alertmanager", post(webhooks::alertmanager))
-        .route("/webhooks/pagerduty", post(webhooks::pagerduty))
+        .route("/webhooks/alertmanager", alertmanager)
+        .route("/webhooks/pagerduty", pagerduty)
         .merge(read)
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
@@ -101,7 +118,10 @@ pub fn router(state: AppState) -> Router {
 /// The read API's bearer tokens, when configured.
 async fn read_auth(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let tokens = &state.settings.api.bearer_tokens;
-    if !tokens.is_empty() && !webhooks::bearer_matches(request.headers(), tokens) {
+    if !tokens.is_empty()
+        && let Err(failure) = webhooks::bearer_check(request.headers(), tokens)
+    {
+        webhooks::refused(&state, AuthRoute::ReadApi, failure);
         return error::ApiError::unauthorized("missing or wrong bearer token (Authorization: Bearer …)")
             .into_response();
     }
@@ -118,18 +138,46 @@ async fn openapi() -> Response {
 /// Alive and the store reachable and migrated, taking writes and on the file it opened;
 /// else 503 with the reason (`store writes failing since …: database or disk is full`), for
 /// the operator who probes it (the store logged the fault when it happened).
+/// Ready or not, the text goes on with the webhook routes' recent 401s (how many, the last
+/// one's time and check, and what the sender does about them): they never make the daemon
+/// not ready, since a restart would not fix a secret, but an operator must see them.
 async fn ready(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
-        Ok(()) => "ready\n".into_response(),
+    let ping = state.store.ping().await;
+    state.metrics.store_ready(ping.is_ok());
+    let notes = auth_notes(&state.metrics);
+    match ping {
+        Ok(()) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("ready\n{notes}")).into_response(),
         Err(error) => {
             let reason = error.reason();
             tracing::warn!(error = %reason, "Store not ready.");
-            error::ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("store not ready: {reason}")).into_response()
+            let message = format!("store not ready: {reason}");
+            let message = if notes.is_empty() { message } else { format!("{message}\n{}", notes.trim_end()) };
+            error::ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message).into_response()
         }
     }
 }
 
+/// A line per webhook route that refused requests with 401 since start.
+fn auth_notes(metrics: &Metrics) -> String {
+    let mut notes = String::new();
+    for route in [AuthRoute::Alertmanager, AuthRoute::PagerDuty] {
+        let failures = metrics.auth_failures(route);
+        let Some((at, failure)) = failures.last else { continue };
+        let at = jiff::Timestamp::from_second(at).map(|at| at.to_string()).unwrap_or_default();
+        notes.push_str(&format!(
+            "warning: {route}: {total} requests refused with 401 since start, {in_a_row} in a row; last at {at}: {check}; {consequence}\n",
+            route = route.as_str(),
+            total = failures.total,
+            in_a_row = failures.in_a_row,
+            check = failure.check(),
+            consequence = route.consequence(),
+        ));
+    }
+    notes
+}
+
 async fn metrics(State(state): State<AppState>) -> Response {
+    state.metrics.store_ready(state.store.ping().await.is_ok());
     let open = state.store.count_open().await.unwrap_or(-1);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render(open)).into_response()
 }
@@ -162,22 +210,39 @@ pub async fn serve(state: AppState, collectors: Vec<Arc<dyn Collector>>) -> std:
 }
 
 /// Serves on a bound listener until `shutdown` resolves, then drains within the grace.
+/// Connections are bounded by `server.max_connections` (held below the open-file limit) and
+/// `server.header_timeout` (`connections::serve`).
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let grace = state.settings.server.shutdown_grace.unsigned_abs();
-    let (stopping_sender, mut stopping) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+    let server = &state.settings.server;
+    let grace = server.shutdown_grace.unsigned_abs();
+    let (max_connections, open_files) = connections::connection_cap(server.max_connections);
+    if max_connections < server.max_connections {
+        tracing::warn!(
+            requested = server.max_connections,
+            max_connections,
+            open_files,
+            "server.max_connections lowered to stay below the open-file limit."
+        );
+    }
+    let limits =
+        connections::ConnectionLimits { max_connections, header_timeout: server.header_timeout.unsigned_abs() };
+    let (stopping_sender, stopping) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
         shutdown.await;
         tracing::info!("Shutting down: no new connections; finishing requests in flight.");
         let _ = stopping_sender.send(true);
     });
+    let metrics = state.metrics.clone();
+    let served = connections::serve(listener, router(state), limits, metrics, stopping.clone());
+    let mut stopped = stopping;
     tokio::select! {
-        result = server.into_future() => result,
+        () = served => Ok(()),
         () = async {
-            let _ = stopping.wait_for(|stopping| *stopping).await;
+            connections::stopped(&mut stopped).await;
             tokio::time::sleep(grace).await;
         } => {
             tracing::warn!("Shutdown grace over; requests still in flight are dropped.");

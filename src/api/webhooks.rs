@@ -1,16 +1,20 @@
 //! `POST /webhooks/alertmanager` and `POST /webhooks/pagerduty`: authenticate, parse with
 //! the same parsers `draft` uses, store durably, and only then answer 2xx.
+//! Each route has a gate that checks what the headers can prove (Alertmanager's bearer
+//! token) before any of the body is read, then has `limits::receive_body` read it.
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::api::AppState;
 use crate::api::error::{ApiError, Result};
+use crate::api::{AppState, limits};
 use crate::config::{Secret, WebhookSettings};
 use crate::incident::{
     self,
@@ -19,7 +23,7 @@ use crate::incident::{
 use crate::ingest::{alertmanager, pagerduty};
 use crate::record::{AlertStatus, Instant};
 use crate::store::{Intake, WebhookSource};
-use crate::telemetry::WebhookOutcome;
+use crate::telemetry::{AuthFailure, AuthRoute, WebhookOutcome};
 
 /// What a webhook answers once the store is done with it: 200 with what became of it (and
 /// its incident's timeline forgotten), or 503 when the store failed; the metric either way.
@@ -44,18 +48,38 @@ fn answer(
     }
 }
 
+/// Alertmanager's gate: its bearer token, from the headers, before the body is read (a 401
+/// reads none of it); then the body, from the whole budget when a token proved the sender.
+pub async fn alertmanager_gate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let authenticated = match &state.settings.webhooks.alertmanager_bearer_token {
+        Some(token) => match bearer_check(request.headers(), std::slice::from_ref(token)) {
+            Ok(()) => true,
+            Err(failure) => {
+                state.metrics.webhook_received(WebhookSource::Alertmanager, WebhookOutcome::Unauthorized);
+                refused(&state, AuthRoute::Alertmanager, failure);
+                return ApiError::unauthorized("missing or wrong bearer token (Authorization: Bearer …)")
+                    .into_response();
+            }
+        },
+        None => false,
+    };
+    limits::receive_body(&state, request, next, authenticated).await
+}
+
+/// PagerDuty's gate: its signature is over the body, so nothing can be proved from the
+/// headers; the body is read from the unauthenticated share of the budget.
+pub async fn pagerduty_gate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    limits::receive_body(&state, request, next, false).await
+}
+
 pub async fn alertmanager(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<impl axum::response::IntoResponse> {
     let received_at = Instant::now();
-    if let Some(token) = &state.settings.webhooks.alertmanager_bearer_token
-        && let Err(failure) = bearer_check(&headers, std::slice::from_ref(token))
-    {
-        state.metrics.webhook_received(WebhookSource::Alertmanager, WebhookOutcome::Unauthorized);
-        warn_unauthorized(WebhookSource::Alertmanager, failure);
-        return Err(ApiError::unauthorized("missing or wrong bearer token (Authorization: Bearer …)"));
+    if state.settings.webhooks.alertmanager_bearer_token.is_some() {
+        state.metrics.authorized(AuthRoute::Alertmanager);
     }
     let payload = match check_json(&headers, &body).and_then(|()| {
         alertmanager::parse_notification(&body).map_err(|error| ApiError::bad_request(error.to_string()))
@@ -112,16 +136,13 @@ pub async fn pagerduty(
         if !signature_matches(signatures, &body, secrets) {
             state.metrics.signature_failure();
             state.metrics.webhook_received(WebhookSource::PagerDuty, WebhookOutcome::Unauthorized);
-            let failure = if signatures.is_empty() {
-                "no X-PagerDuty-Signature header"
-            } else {
-                "no v1= signature matches a configured signing secret"
-            };
-            warn_unauthorized(WebhookSource::PagerDuty, failure);
+            let failure = if signatures.is_empty() { AuthFailure::NoSignature } else { AuthFailure::WrongSignature };
+            refused(&state, AuthRoute::PagerDuty, failure);
             return Err(ApiError::unauthorized(
                 "X-PagerDuty-Signature is missing or matches no configured signing secret",
             ));
         }
+        state.metrics.authorized(AuthRoute::PagerDuty);
     }
     let page = match check_json(&headers, &body)
         .and_then(|()| pagerduty::parse_webhook_event(&body).map_err(|error| ApiError::bad_request(error.to_string())))
@@ -174,52 +195,49 @@ fn check_json(headers: &HeaderMap, body: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// `Authorization: Bearer <token>` equals one of `tokens`, compared in constant time. The
-/// scheme is case-insensitive (RFC 9110, section 11.1): `bearer` and `BEARER` too.
-pub fn bearer_matches(headers: &HeaderMap, tokens: &[Secret]) -> bool {
-    bearer_check(headers, tokens).is_ok()
-}
-
-/// The bearer check, saying which part failed (for the log; never the token).
-fn bearer_check(headers: &HeaderMap, tokens: &[Secret]) -> std::result::Result<(), &'static str> {
-    let value = headers.get(header::AUTHORIZATION).ok_or("no Authorization header")?;
-    let (scheme, token) = value
-        .to_str()
-        .ok()
-        .and_then(|value| value.split_once(' '))
-        .ok_or("Authorization header is not `Bearer <token>`")?;
+/// `Authorization: Bearer <token>` equals one of `tokens`, compared in constant time, or
+/// which part failed (for the log and the metric; never the token). The scheme is
+/// case-insensitive (RFC 9110, section 11.1): `bearer` and `BEARER` too.
+pub(crate) fn bearer_check(headers: &HeaderMap, tokens: &[Secret]) -> std::result::Result<(), AuthFailure> {
+    let value = headers.get(header::AUTHORIZATION).ok_or(AuthFailure::NoAuthorization)?;
+    let (scheme, token) =
+        value.to_str().ok().and_then(|value| value.split_once(' ')).ok_or(AuthFailure::MalformedAuthorization)?;
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err("Authorization scheme is not Bearer");
+        return Err(AuthFailure::NotBearer);
     }
     let given = token.trim_start_matches(' ');
     // Every token is compared, so the time taken does not say which one nearly matched.
     let matched = tokens
         .iter()
         .fold(false, |matched, token| matched | bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())));
-    if matched { Ok(()) } else { Err("bearer token matches no configured token") }
+    if matched { Ok(()) } else { Err(AuthFailure::WrongToken) }
 }
 
 /// At most one warning per sender per this many seconds: a sender retrying with a wrong
 /// secret must be seen, not flood the log.
 const UNAUTHORIZED_WARN_EVERY_SECONDS: i64 = 60;
 
-/// Logs a rejected webhook at WARN, rate-limited per sender, saying which check failed and
-/// what the sender does next: PagerDuty does not retry a 4xx and disables a subscription
-/// after repeated failures, so its notifications are being lost.
-fn warn_unauthorized(source: WebhookSource, failure: &'static str) {
+/// A request refused with 401: counted by route and check (`/readyz` reports the webhook
+/// routes' last one), and for a webhook logged at WARN, at most once a minute per route,
+/// saying which check failed and what the sender does next: neither Alertmanager nor
+/// PagerDuty retries a 4xx, so their notifications are being lost.
+pub(crate) fn refused(state: &AppState, route: AuthRoute, failure: AuthFailure) {
     static LAST_WARNED: [std::sync::atomic::AtomicI64; 2] =
         [std::sync::atomic::AtomicI64::new(i64::MIN), std::sync::atomic::AtomicI64::new(i64::MIN)];
-    let (index, consequence) = match source {
-        WebhookSource::Alertmanager => (0, "Alertmanager retries, then drops the notification"),
-        WebhookSource::PagerDuty => {
-            (1, "PagerDuty does not retry a 4xx and disables the subscription after repeated failures")
-        }
+    let now = Instant::now().as_second();
+    state.metrics.unauthorized(route, failure, now);
+    let last_warned = match route {
+        AuthRoute::Alertmanager => &LAST_WARNED[0],
+        AuthRoute::PagerDuty => &LAST_WARNED[1],
+        AuthRoute::ReadApi => return,
     };
-    if should_warn(&LAST_WARNED[index], Instant::now().as_second()) {
+    if should_warn(last_warned, now) {
+        let (check, consequence) = (failure.check(), route.consequence());
         tracing::warn!(
-            route = source.as_str(),
-            check = failure,
-            "Webhook rejected with 401: {failure}; {consequence}. Further rejections are counted in postmortemd_webhooks_received_total{{outcome=\"unauthorized\"}} and logged at most once a minute."
+            route = route.as_str(),
+            check,
+            reason = failure.label(),
+            "Webhook rejected with 401: {check}; {consequence}. Further rejections are counted in postmortemd_http_unauthorized_total and logged at most once a minute."
         );
     }
 }
@@ -231,6 +249,11 @@ fn should_warn(last: &std::sync::atomic::AtomicI64, now: i64) -> bool {
         && last
             .compare_exchange(previous, now, std::sync::atomic::Ordering::Relaxed, std::sync::atomic::Ordering::Relaxed)
             .is_ok()
+}
+
+/// Whether a warning last given at `last` may be given again now (once a minute), claiming it.
+pub(crate) fn once_a_minute(last: &std::sync::atomic::AtomicI64) -> bool {
+    should_warn(last, Instant::now().as_second())
 }
 
 /// PagerDuty's `v1=<hex>[,v1=<hex>…]`: HMAC-SHA256 of the raw body keyed with the secret
@@ -353,7 +376,7 @@ mod tests {
             headers.insert(header::AUTHORIZATION, header.parse().unwrap());
         }
         let tokens = [Secret::new("s3cret")];
-        assert_eq!(bearer_check(&headers, &tokens), Err(expected));
+        assert_eq!(bearer_check(&headers, &tokens).map_err(AuthFailure::check), Err(expected));
     }
 
     #[test]
@@ -370,7 +393,7 @@ mod tests {
         if let Some(value) = header {
             headers.insert(header::AUTHORIZATION, value.parse().unwrap());
         }
-        assert_eq!(bearer_matches(&headers, &[Secret::new("t0ken")]), expected, "{header:?}");
+        assert_eq!(bearer_check(&headers, &[Secret::new("t0ken")]).is_ok(), expected, "{header:?}");
     }
 
     #[test]

@@ -225,7 +225,16 @@ impl<'v, 'p> Node<'v, 'p> {
         match self.value {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(number)) => {
-                number.as_u64().map(Some).ok_or_else(|| self.error("a non-negative integer"))
+                // An integral float (`3.0`) is an integer to JSON Schema, so it is one here.
+                number
+                    .as_u64()
+                    .or_else(|| {
+                        let integral =
+                            |value: &f64| value.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(value);
+                        number.as_f64().filter(integral).map(|value| value as u64)
+                    })
+                    .map(Some)
+                    .ok_or_else(|| self.error("a non-negative integer"))
             }
             Some(_) => Err(self.error("a non-negative integer")),
         }

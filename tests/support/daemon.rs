@@ -1,0 +1,81 @@
+//! The real `postmortemd serve` binary on a free loopback port over a SQLite file in a
+//! scratch folder, for tests where the process matters (its memory, its file descriptors,
+//! its open-file limit, what it prints).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use super::services::{eventually, free_port, scratch_folder};
+
+/// A running daemon; killed and its folder removed when dropped.
+pub struct Served {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    pub port: u16,
+    pub folder: PathBuf,
+}
+
+impl Served {
+    /// Starts the daemon with `env` (`POSTMORTEMD_…` pairs) and, when `open_files` is set,
+    /// under that open-file limit (soft and hard, by the shell's `ulimit -n`), and waits
+    /// until `/readyz` answers 200.
+    pub async fn start(name: &str, env: &[(&str, &str)], open_files: Option<u64>) -> Served {
+        let folder = scratch_folder(name);
+        let port = free_port();
+        let binary = env!("CARGO_BIN_EXE_postmortemd");
+        let mut command = match open_files {
+            Some(limit) => {
+                let mut shell = Command::new("sh");
+                shell.arg("-c").arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\"")).arg(binary);
+                shell
+            }
+            None => Command::new(binary),
+        };
+        command
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--store")
+            .arg(format!("sqlite://{}/postmortemd.db", folder.display()))
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(std::fs::File::create(folder.join("daemon.log")).unwrap()));
+        let child = command.spawn().expect("postmortemd serve starts");
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        eventually("the daemon to be ready", async || {
+            let response = client.get(format!("{base}/readyz")).send().await.ok()?;
+            response.status().is_success().then_some(())
+        })
+        .await;
+        Served { child, base, port, folder }
+    }
+
+    /// The daemon's resident memory (`VmRSS` of `/proc/PID/status`), in bytes.
+    pub fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("the daemon runs");
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc/PID/status");
+        kib * 1024
+    }
+
+    /// How many file descriptors the daemon holds open.
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id())).expect("the daemon runs").count()
+    }
+
+    /// What the daemon logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.folder.join("daemon.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.folder);
+    }
+}
