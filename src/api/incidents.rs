@@ -391,7 +391,7 @@ pub async fn index(State(state): State<AppState>, Query(query): Query<ListQuery>
 <style>body{font-family:system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse;max-width:100%}\
 td,th{border-bottom:1px solid #ddd;padding:.35rem .6rem;text-align:left;vertical-align:middle;white-space:nowrap}\
 th{background:#f4f4f4}td.title{white-space:normal;min-width:16rem;max-width:34rem}.open{color:#b00;font-weight:600}\
-.resolved{color:#286}.more{color:#666;font-size:.85em}svg.spark{display:block}nav{margin-top:1rem}</style></head><body>\n\
+.resolved{color:#286}.more{color:#666;font-size:.85em;white-space:nowrap}svg.spark{display:block}nav{margin-top:1rem}</style></head><body>\n\
 <h1>Incidents</h1>\n",
     );
     if rows.is_empty() {
@@ -440,9 +440,12 @@ const SPARK_WIDTH: f64 = 160.0;
 const SPARK_HEIGHT: f64 = 24.0;
 const SPARK_BINS: usize = 40;
 
-/// An inline SVG of how many webhooks arrived in each bin of `[start, end]` (arrivals
-/// outside it count in the first or last bin), titled with their number.
+/// An inline SVG of how many webhooks arrived in each bin of `[start, end]`, widened to
+/// the first and last arrival (a webhook can arrive after the window, delivered late or
+/// reconciled), titled with their number and the span drawn.
 fn sparkline(times: &[Instant], start: Instant, end: Instant) -> String {
+    let start = times.iter().copied().fold(start, Instant::min);
+    let end = times.iter().copied().fold(end, Instant::max);
     let span = end.duration_since(start).as_secs_f64().max(1.0);
     let mut bins = [0u32; SPARK_BINS];
     for time in times {
@@ -484,6 +487,46 @@ mod tests {
             headers.insert(header::ACCEPT, accept.parse().unwrap());
         }
         assert_eq!(negotiate(format, &headers).ok(), expected, "{format:?} {accept:?}");
+    }
+
+    /// The heights of a sparkline's points, 0 for none arrived in its bin.
+    fn heights(svg: &str) -> Vec<f64> {
+        let points = svg.split("points=\"").nth(1).unwrap().split('"').next().unwrap();
+        points
+            .split(' ')
+            .map(|point| SPARK_HEIGHT - 1.0 - point.split(',').nth(1).unwrap().parse::<f64>().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_sparkline_counts_arrivals_per_bin_over_the_window_widened_to_late_ones() {
+        let at = |text: &str| text.parse::<Instant>().unwrap();
+        let (start, end) = (at("2025-02-09T10:00:00Z"), at("2025-02-09T10:40:00Z"));
+        let times = [at("2025-02-09T10:00:10Z"), at("2025-02-09T10:00:20Z"), at("2025-02-09T10:39:59Z")];
+        let svg = sparkline(&times, start, end);
+        assert!(svg.contains("aria-label=\"3 webhooks\""), "{svg}");
+        let drawn = heights(&svg);
+        assert_eq!(drawn.len(), SPARK_BINS);
+        assert!(drawn[0] > drawn[SPARK_BINS - 1] && drawn[SPARK_BINS - 1] > 0.0, "{drawn:?}");
+        assert!(drawn[1..SPARK_BINS - 1].iter().all(|height| *height == 0.0), "{drawn:?}");
+        // A webhook an hour after the window widens what is drawn: the first arrival at the
+        // left end, the late one at the right.
+        let late = [at("2025-02-09T10:00:10Z"), at("2025-02-09T11:40:00Z")];
+        let drawn = heights(&sparkline(&late, start, end));
+        assert!(drawn[0] > 0.0 && drawn[SPARK_BINS - 1] > 0.0, "{drawn:?}");
+        assert!(drawn[1..SPARK_BINS - 1].iter().all(|height| *height == 0.0), "{drawn:?}");
+        assert!(sparkline(&late, start, end).contains("2025-02-09 10:00 to 2025-02-09 11:40 UTC"));
+    }
+
+    #[test]
+    fn a_cursor_reads_back_and_nothing_else_does() {
+        let opened = "2025-02-09T10:06:15.347Z".parse::<Instant>().unwrap();
+        assert_eq!(parse_cursor(&cursor(opened, 42)), Some((opened, 42)));
+        let before_1970 = "1969-07-20T20:17:40Z".parse::<Instant>().unwrap();
+        assert_eq!(parse_cursor(&cursor(before_1970, i64::MAX)), Some((before_1970, i64::MAX)));
+        for bad in ["", ".", "1.", ".1", "1.2.3", "G.1", "+1.1", "-1.1", "1 .1", "10000000000000000.1"] {
+            assert_eq!(parse_cursor(bad), None, "{bad:?}");
+        }
     }
 
     #[test]
