@@ -8,7 +8,7 @@ use postmortemd::store::Store;
 
 mod support;
 
-use support::services::{eventually, start_alertmanager};
+use support::services::{all_incidents, eventually, start_alertmanager};
 
 #[tokio::test]
 async fn alertmanager_delivers_firing_and_resolved_notifications() {
@@ -52,12 +52,9 @@ async fn alertmanager_delivers_firing_and_resolved_notifications() {
         .unwrap();
     assert!(posted.status().is_success(), "{:?}", posted.text().await);
 
-    let incidents = format!("{daemon}/api/v1/incidents");
-    let id = eventually("the firing notification", async || {
-        let list: serde_json::Value = client.get(&incidents).send().await.ok()?.json().await.ok()?;
-        list.as_array()?.first()?["id"].as_i64()
-    })
-    .await;
+    let id =
+        eventually("the firing notification", async || all_incidents(&client, &daemon).await?.first()?["id"].as_i64())
+            .await;
     let timeline_url = format!("{daemon}/api/v1/incidents/{id}/timeline?format=json");
     let timeline: serde_json::Value = client.get(&timeline_url).send().await.unwrap().json().await.unwrap();
     let first = &timeline["entries"][0];
@@ -74,9 +71,9 @@ async fn alertmanager_delivers_firing_and_resolved_notifications() {
         resolved.then_some(timeline)
     })
     .await;
-    let list: serde_json::Value = client.get(&incidents).send().await.unwrap().json().await.unwrap();
-    assert_eq!(list.as_array().map(Vec::len), Some(1), "one group episode, one incident: {list}");
-    assert_eq!(list[0]["status"], "resolved", "{list}");
+    let list = all_incidents(&client, &daemon).await.expect("the incident list answers");
+    assert_eq!(list.len(), 1, "one group episode, one incident: {list:?}");
+    assert_eq!(list[0]["status"], "resolved", "{list:?}");
     assert!(timeline["title"].as_str().unwrap_or("").starts_with("HighErrorRate"), "{timeline}");
 
     let _ = alertmanager.kill().await;

@@ -59,6 +59,21 @@ impl Daemon {
         self.send(request.body(body.into()).unwrap()).await
     }
 
+    /// One page of `GET /api/v1/incidents{query}`: its incidents (a JSON array) and its
+    /// `next_cursor`, after checking the answer is a 200 of that shape.
+    async fn list(&self, query: &str) -> (serde_json::Value, Option<String>) {
+        let (status, body) = self.get(&format!("/api/v1/incidents{query}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert!(page["incidents"].is_array(), "{page}");
+        let next = match &page["next_cursor"] {
+            serde_json::Value::Null => None,
+            serde_json::Value::String(cursor) => Some(cursor.clone()),
+            other => panic!("next_cursor: {other}"),
+        };
+        (page["incidents"].clone(), next)
+    }
+
     async fn webhook_count(&self) -> i64 {
         self.state.store.count_webhooks().await.unwrap()
     }
@@ -104,10 +119,8 @@ async fn an_alertmanager_group_becomes_an_incident_with_its_timeline() {
     assert_eq!(daemon.post("/webhooks/alertmanager", &[JSON], resolved_body).await.0, StatusCode::OK);
     assert_eq!(daemon.webhook_count().await, 2);
 
-    let (status, list) = daemon.get("/api/v1/incidents").await;
-    assert_eq!(status, StatusCode::OK);
-    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
-    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    let (list, next) = daemon.list("").await;
+    assert_eq!((list.as_array().map(Vec::len), next), (Some(1), None), "{list}");
     assert_eq!(list[0]["status"], "resolved");
     assert_eq!(list[0]["title"], "HighErrorRate: API 5xx ratio above 5%");
     let id = list[0]["id"].as_i64().unwrap();
@@ -158,8 +171,7 @@ async fn a_daemon_without_collectors_says_so_in_every_timeline() {
     let daemon = Daemon { state, _folder: daemon._folder };
     let body = firing(r#"{}:{alertname="HighErrorRate"}"#, "2025-02-09T10:06:15.347Z");
     assert_eq!(daemon.post("/webhooks/alertmanager", &[JSON], body).await.0, StatusCode::OK);
-    let (_, list) = daemon.get("/api/v1/incidents").await;
-    let id = serde_json::from_str::<serde_json::Value>(&list).unwrap()[0]["id"].as_i64().unwrap();
+    let id = daemon.list("").await.0[0]["id"].as_i64().unwrap();
     let (status, json) = daemon.get(&format!("/api/v1/incidents/{id}/timeline")).await;
     assert_eq!(status, StatusCode::OK, "{json}");
     let timeline: serde_json::Value = serde_json::from_str(&json).unwrap();
@@ -305,7 +317,7 @@ async fn pagerduty_events_become_rows_with_their_actor_and_pings_are_not_shown()
         let (status, answer) = daemon.post("/webhooks/pagerduty", &[JSON], body).await;
         assert_eq!(status, StatusCode::OK, "{answer}");
     }
-    let list: serde_json::Value = serde_json::from_str(&daemon.get("/api/v1/incidents").await.1).unwrap();
+    let list = daemon.list("").await.0;
     assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
     assert_eq!(list[0]["status"], "resolved");
     let id = list[0]["id"].as_i64().unwrap();
@@ -346,8 +358,7 @@ async fn an_incidents_post_mortem_is_drafted_from_its_timeline() {
     );
     let resolved_body = resolved(group, "2025-02-09T10:06:15Z", "2025-02-09T10:35:00Z");
     assert_eq!(daemon.post("/webhooks/alertmanager", &[JSON], resolved_body).await.0, StatusCode::OK);
-    let (_, list) = daemon.get("/api/v1/incidents").await;
-    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let list = daemon.list("").await.0;
     let id = list[0]["id"].as_i64().unwrap();
     assert_eq!(list[0]["links"]["postmortem"], format!("/api/v1/incidents/{id}/postmortem"));
 
@@ -444,14 +455,13 @@ async fn a_group_that_fires_again_after_a_quiet_period_is_a_new_incident() {
     for body in steps {
         assert_eq!(daemon.post("/webhooks/alertmanager", &[JSON], body).await.0, StatusCode::OK);
     }
-    let list: serde_json::Value = serde_json::from_str(&daemon.get("/api/v1/incidents").await.1).unwrap();
+    let list = daemon.list("").await.0;
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 2, "{list:#?}");
     // Newest first: the new episode is open, the first one resolved with its four webhooks.
     assert_eq!((list[0]["status"].as_str(), list[0]["counts"]["webhooks"].as_i64()), (Some("open"), Some(1)));
     assert_eq!((list[1]["status"].as_str(), list[1]["counts"]["webhooks"].as_i64()), (Some("resolved"), Some(4)));
-    let (_, open) = daemon.get("/api/v1/incidents?status=open").await;
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&open).unwrap().as_array().map(Vec::len), Some(1));
+    assert_eq!(daemon.list("?status=open").await.0.as_array().map(Vec::len), Some(1));
     assert_eq!(daemon.get("/api/v1/incidents?status=sideways").await.0, StatusCode::BAD_REQUEST);
 }
 
@@ -473,7 +483,7 @@ async fn a_page_from_alertmanagers_pagerduty_integration_joins_the_alert_inciden
         "incident_key": incident_key}}})
         .to_string();
     assert_eq!(daemon.post("/webhooks/pagerduty", &[JSON], page).await.0, StatusCode::OK);
-    let list: serde_json::Value = serde_json::from_str(&daemon.get("/api/v1/incidents").await.1).unwrap();
+    let list = daemon.list("").await.0;
     assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
     assert_eq!(list[0]["sources"], serde_json::json!(["alertmanager", "pagerduty"]));
     let id = list[0]["id"].as_i64().unwrap();
@@ -521,10 +531,11 @@ fn firing_with_labels(group: &str, starts_at: &str, labels: serde_json::Value) -
 
 /// The incidents the API lists, newest first: (id, title, sources).
 async fn incidents(daemon: &Daemon) -> Vec<(i64, String, serde_json::Value)> {
-    let (status, list) = daemon.get("/api/v1/incidents").await;
-    assert_eq!(status, StatusCode::OK, "{list}");
-    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
-    list.as_array()
+    daemon
+        .list("")
+        .await
+        .0
+        .as_array()
         .unwrap()
         .iter()
         .map(|incident| {
@@ -1284,4 +1295,172 @@ async fn refused_requests_are_counted_by_route_and_check_and_readyz_says_what_pa
     assert_eq!(status, StatusCode::OK);
     let (_, ready) = daemon.get("/readyz").await;
     assert!(ready.contains("/webhooks/pagerduty: 3 requests refused with 401 since start, 0 in a row"), "{ready}");
+}
+
+/// Opens an incident per (group, start): one firing notification each.
+async fn open_incidents(daemon: &Daemon, incidents: impl IntoIterator<Item = (String, String)>) {
+    for (group, starts_at) in incidents {
+        let (status, answer) = daemon.post("/webhooks/alertmanager", &[JSON], firing(&group, &starts_at)).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+}
+
+/// 120 incidents, three opened at each of 40 minutes (ties are broken by id), named `G<n>`.
+fn hundred_and_twenty() -> impl Iterator<Item = (String, String)> {
+    (0..120).map(|n| (format!("G{n}"), format!("2025-02-09T10:{:02}:00Z", n / 3)))
+}
+
+/// An incident's place in the list's order: (opened_at, id).
+fn order_key(incident: &serde_json::Value) -> (String, i64) {
+    (incident["opened_at"].as_str().unwrap().to_owned(), incident["id"].as_i64().unwrap())
+}
+
+#[tokio::test]
+async fn the_incident_list_pages_by_cursor_while_new_incidents_arrive() {
+    let daemon = daemon(|_| {}).await;
+    open_incidents(&daemon, hundred_and_twenty()).await;
+    let (first, mut cursor) = daemon.list("").await;
+    assert_eq!(first.as_array().unwrap().len(), 50, "50 a page unless ?limit= says otherwise");
+    let mut seen: Vec<serde_json::Value> = first.as_array().unwrap().clone();
+    let mut sizes = vec![50];
+    let mut arrivals = 0;
+    while let Some(after) = cursor {
+        // New incidents (newer than any listed) arrive between pages: no listed row moves.
+        open_incidents(&daemon, (0..3).map(|n| (format!("New{arrivals}-{n}"), "2025-02-09T12:00:00Z".to_owned())))
+            .await;
+        arrivals += 1;
+        let (page, next) = daemon.list(&format!("?limit=50&cursor={after}")).await;
+        sizes.push(page.as_array().unwrap().len());
+        seen.extend(page.as_array().unwrap().iter().cloned());
+        cursor = next;
+    }
+    assert_eq!(sizes, [50, 50, 20]);
+    let keys: Vec<(String, i64)> = seen.iter().map(order_key).collect();
+    assert!(keys.windows(2).all(|pair| pair[0] > pair[1]), "newest first, each once: {keys:?}");
+    let mut titles: Vec<String> = seen.iter().map(|incident| incident["title"].as_str().unwrap().to_owned()).collect();
+    titles.sort();
+    titles.dedup();
+    assert_eq!(titles.len(), 1, "every one of these incidents has the same title");
+    let ids: std::collections::BTreeSet<i64> = seen.iter().map(|incident| incident["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, (1..=120).collect(), "the 120 first incidents, none twice, none missing");
+    // The newcomers head a fresh first page.
+    let (fresh, _) = daemon.list("?limit=6").await;
+    assert!(fresh.as_array().unwrap().iter().all(|incident| incident["opened_at"] == "2025-02-09T12:00:00Z"));
+}
+
+#[tokio::test]
+async fn the_list_filters_keep_working_across_pages() {
+    let daemon = daemon(|_| {}).await;
+    // `since` is about the last signal, a notification's arrival included: the 60 that
+    // arrive after `between` are the ones listed since then.
+    open_incidents(&daemon, hundred_and_twenty().take(60)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    let between = jiff::Timestamp::now();
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    open_incidents(&daemon, hundred_and_twenty().skip(60)).await;
+    let (page, next) = daemon.list(&format!("?since={between}&limit=25")).await;
+    let (second, next) = daemon.list(&format!("?since={between}&limit=25&cursor={}", next.unwrap())).await;
+    let (third, end) = daemon.list(&format!("?since={between}&limit=25&cursor={}", next.unwrap())).await;
+    let since: Vec<i64> = [page, second, third]
+        .iter()
+        .flat_map(|page| page.as_array().unwrap().iter().map(|incident| incident["id"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(end, None);
+    assert_eq!(since, (61..=120).rev().collect::<Vec<_>>(), "the 60 last, newest first, each once");
+    // Every fourth incident resolves.
+    for n in (0..120).step_by(4) {
+        let start = format!("2025-02-09T10:{:02}:00Z", n / 3);
+        let body = resolved(&format!("G{n}"), &start, "2025-02-09T11:30:00Z");
+        assert_eq!(daemon.post("/webhooks/alertmanager", &[JSON], body).await.0, StatusCode::OK);
+    }
+    for (status, expected) in [("resolved", 30), ("open", 90)] {
+        let mut listed = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let query = match &cursor {
+                Some(cursor) => format!("?status={status}&limit=7&cursor={cursor}"),
+                None => format!("?status={status}&limit=7"),
+            };
+            let (page, next) = daemon.list(&query).await;
+            listed.extend(page.as_array().unwrap().iter().cloned());
+            match next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(listed.len(), expected, "{status}");
+        assert!(listed.iter().all(|incident| incident["status"] == status), "{status}");
+        let keys: Vec<(String, i64)> = listed.iter().map(order_key).collect();
+        assert!(keys.windows(2).all(|pair| pair[0] > pair[1]), "{status}: {keys:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_bad_limit_or_cursor_is_a_400_that_names_it() {
+    let daemon = daemon(|_| {}).await;
+    open_incidents(&daemon, hundred_and_twenty().take(3)).await;
+    for (query, named) in [
+        ("?limit=0", "limit"),
+        ("?limit=501", "limit"),
+        ("?limit=-1", "limit"),
+        ("?limit=ten", "limit"),
+        ("?cursor=zzz", "cursor"),
+        ("?cursor=1.2.3", "cursor"),
+        ("?cursor=.5", "cursor"),
+        ("?cursor=FFFFFFFFFFFFFFFFF.1", "cursor"),
+    ] {
+        for path in ["/api/v1/incidents", "/"] {
+            let (status, body) = daemon.get(&format!("{path}{query}")).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path}{query}: {body}");
+            let error: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{query}: {body}"));
+            assert!(error["error"].as_str().unwrap().starts_with(&format!("{named}:")), "{query}: {body}");
+        }
+    }
+    // The bounds themselves are fine.
+    assert_eq!(daemon.list("?limit=1").await.0.as_array().unwrap().len(), 1);
+    assert_eq!(daemon.list("?limit=500").await, daemon.list("").await);
+}
+
+/// The rows of the HTML index's table (its header left out).
+fn index_rows(page: &str) -> Vec<&str> {
+    page.split("<tr>").skip(2).collect()
+}
+
+/// The index page's "next" link, unescaped, if it has one.
+fn next_link(page: &str) -> Option<String> {
+    let (_, rest) = page.split_once("<a rel=\"next\" href=\"")?;
+    Some(rest.split_once('"')?.0.replace("&amp;", "&"))
+}
+
+#[tokio::test]
+async fn the_html_index_pages_with_a_next_link_and_a_sparkline_per_incident() {
+    let daemon = daemon(|_| {}).await;
+    open_incidents(&daemon, hundred_and_twenty()).await;
+    // G119, the newest, gets a second and a third webhook: its sparkline counts three.
+    for ends_at in ["2025-02-09T10:50:00Z", "2025-02-09T10:55:00Z"] {
+        let body = resolved("G119", "2025-02-09T10:39:00Z", ends_at);
+        assert_eq!(daemon.post("/webhooks/alertmanager", &[JSON], body).await.0, StatusCode::OK);
+    }
+    let mut sizes = Vec::new();
+    let mut uri = Some("/".to_owned());
+    while let Some(here) = uri {
+        let (status, page) = daemon.get(&here).await;
+        assert_eq!(status, StatusCode::OK, "{here}: {page}");
+        let rows = index_rows(&page);
+        assert!(rows.iter().all(|row| row.matches("<svg").count() == 1), "one sparkline a row: {page}");
+        assert_eq!(page.matches("<svg").count(), rows.len());
+        sizes.push(rows.len());
+        if sizes.len() == 1 {
+            assert!(rows[0].contains("aria-label=\"3 webhooks\""), "{}", rows[0]);
+            assert!(rows[0].contains(">resolved<") && rows[0].contains(">16m<"), "10:39 → 10:55: {}", rows[0]);
+            assert!(rows[1].contains("aria-label=\"1 webhooks\"") && rows[1].contains("open for "), "{}", rows[1]);
+        }
+        uri = next_link(&page);
+    }
+    assert_eq!(sizes, [50, 50, 20]);
+    // Filters ride along the next link.
+    let (_, page) = daemon.get("/?status=open&limit=10").await;
+    let next = next_link(&page).unwrap();
+    assert!(next.starts_with("/?status=open&limit=10&cursor="), "{next}");
+    assert!(index_rows(&page).iter().all(|row| row.contains(">open<")));
 }

@@ -8,6 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+mod support;
+
+use support::services::all_incidents;
+
 const WEBHOOKS: usize = 2_000;
 const CONNECTIONS: usize = 32;
 
@@ -93,9 +97,7 @@ async fn send_all(base: &str, kill_after: Option<(usize, Box<dyn FnOnce() + Send
 }
 
 async fn incidents(client: &reqwest::Client, base: &str) -> Vec<serde_json::Value> {
-    let list: serde_json::Value =
-        client.get(format!("{base}/api/v1/incidents")).send().await.unwrap().json().await.unwrap();
-    list.as_array().cloned().unwrap_or_default()
+    all_incidents(client, base).await.expect("the incident list answers, page after page")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -25,7 +25,7 @@ use postmortemd::collect::prometheus::PrometheusCollector;
 use postmortemd::config::{PrometheusQuery, Settings};
 use postmortemd::store::Store;
 use sha2::{Digest, Sha256};
-use support::services::{eventually, scratch_folder, start_alertmanager, start_prometheus};
+use support::services::{all_incidents, eventually, scratch_folder, start_alertmanager, start_prometheus};
 
 /// 10:00 UTC three days ago: old enough for promtool's backfill, inside Prometheus's retention.
 fn day() -> Timestamp {
@@ -219,9 +219,7 @@ async fn run(
         .unwrap();
     assert!(posted.status().is_success());
     let incident_url = eventually("the incident and its first pass", async || {
-        let list: serde_json::Value =
-            client.get(format!("{daemon}/api/v1/incidents")).send().await.ok()?.json().await.ok()?;
-        let id = list.as_array()?.first()?["id"].as_i64()?;
+        let id = all_incidents(&client, &daemon).await?.first()?["id"].as_i64()?;
         let url = format!("{daemon}/api/v1/incidents/{id}");
         let incident: serde_json::Value = client.get(&url).send().await.ok()?.json().await.ok()?;
         (incident["collection"]["passes"].as_i64()? >= 1).then_some(url)

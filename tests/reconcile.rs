@@ -18,14 +18,7 @@ use postmortemd::store::{IncidentFilter, Store};
 mod support;
 
 use support::pagerduty_rest::PagerDutyRest;
-use support::services::{eventually, free_port, scratch_folder, start_alertmanager};
-
-/// The daemon's incident list, by alert name (the title's first word).
-async fn incidents(client: &reqwest::Client, daemon: &str) -> Option<Vec<serde_json::Value>> {
-    let list: serde_json::Value =
-        client.get(format!("{daemon}/api/v1/incidents")).send().await.ok()?.json().await.ok()?;
-    list.as_array().cloned()
-}
+use support::services::{all_incidents, eventually, free_port, scratch_folder, start_alertmanager};
 
 /// An incident's timeline as JSON.
 async fn timeline_of(client: &reqwest::Client, daemon: &str, id: i64) -> serde_json::Value {
@@ -83,7 +76,7 @@ async fn alerts_fired_while_the_daemon_was_down_are_reconciled_and_their_late_we
 
     // Both alerts become incidents, marked reconciled, open since the alerts' own start.
     let list = eventually("reconciled incidents for both alerts", async || {
-        let list = incidents(&client, &daemon).await?;
+        let list = all_incidents(&client, &daemon).await?;
         (named(&list, "CheckoutDown").is_some() && named(&list, "QueueBacklog").is_some()).then_some(list)
     })
     .await;
@@ -117,7 +110,7 @@ async fn alerts_fired_while_the_daemon_was_down_are_reconciled_and_their_late_we
     let ended = Timestamp::now();
     client.post(format!("{alertmanager_url}/api/v2/alerts")).json(&alert("QueueBacklog", ended)).send().await.unwrap();
     let backlog = eventually("the vanished alert's incident resolved", async || {
-        let list = incidents(&client, &daemon).await?;
+        let list = all_incidents(&client, &daemon).await?;
         let incident = named(&list, "QueueBacklog")?.clone();
         (incident["status"] == "resolved").then_some(incident)
     })
@@ -142,7 +135,7 @@ async fn alerts_fired_while_the_daemon_was_down_are_reconciled_and_their_late_we
         let _ = webhooks_stopped.await;
     }));
     let joined = eventually("the late webhook", async || {
-        let list = incidents(&client, &daemon).await?;
+        let list = all_incidents(&client, &daemon).await?;
         let incident = named(&list, "CheckoutDown")?.clone();
         (incident["counts"]["webhooks"].as_i64()? > incident["counts"]["reconciled"].as_i64()?).then_some(list)
     })
@@ -154,7 +147,7 @@ async fn alerts_fired_while_the_daemon_was_down_are_reconciled_and_their_late_we
     // Polls after the webhook neither reopen, duplicate nor re-mark anything.
     let reconciled_before = checkout_row["counts"]["reconciled"].clone();
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    let after = incidents(&client, &daemon).await.unwrap();
+    let after = all_incidents(&client, &daemon).await.unwrap();
     assert_eq!(after.len(), 2, "{after:?}");
     assert_eq!(named(&after, "CheckoutDown").unwrap()["counts"]["reconciled"], reconciled_before, "{after:?}");
 
@@ -172,7 +165,7 @@ async fn alerts_fired_while_the_daemon_was_down_are_reconciled_and_their_late_we
     )
     .await;
     assert!(failed.is_err(), "{failed:?}");
-    let after = incidents(&client, &daemon).await.unwrap();
+    let after = all_incidents(&client, &daemon).await.unwrap();
     assert_eq!(named(&after, "CheckoutDown").unwrap()["status"], "open", "{after:?}");
     let _ = stop_webhooks.send(());
     let _ = stop_api.send(());
@@ -360,7 +353,7 @@ async fn serve_runs_the_reconciler_and_stops_it_on_sigterm() {
     );
     let daemon_url = format!("http://127.0.0.1:{port}");
     let list = eventually("the daemon's reconciled incident", async || {
-        let list = incidents(&client, &daemon_url).await?;
+        let list = all_incidents(&client, &daemon_url).await?;
         (!list.is_empty()).then_some(list)
     })
     .await;

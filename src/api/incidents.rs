@@ -28,12 +28,55 @@ use crate::timeline::render::{self, Format, html};
 pub struct ListQuery {
     status: Option<String>,
     since: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
 }
 
+/// Incidents a page holds unless `?limit=` says otherwise, and the most it may say.
+const DEFAULT_LIMIT: u32 = 50;
+const MAX_LIMIT: u32 = 500;
+
+/// `GET /api/v1/incidents`: a page of incidents, newest first, and the cursor of the next.
 pub async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> Result<Json<serde_json::Value>> {
-    let filter = filter(query)?;
-    let rows = state.store.incidents(&filter).await.map_err(|error| ApiError::unavailable(&error))?;
-    Ok(Json(serde_json::Value::Array(rows.iter().map(|row| summary(&state, row)).collect())))
+    let (rows, next_cursor) = page(&state, filter(query)?).await?;
+    Ok(Json(serde_json::json!({
+        "incidents": rows.iter().map(|row| summary(&state, row)).collect::<Vec<_>>(),
+        "next_cursor": next_cursor,
+    })))
+}
+
+/// A page of incidents as `filter` asks (its `limit` set), and the cursor of the next page
+/// when there is one: one row more than the page is read to know.
+async fn page(state: &AppState, mut filter: IncidentFilter) -> Result<(Vec<IncidentRow>, Option<String>)> {
+    let limit = filter.limit.unwrap_or(DEFAULT_LIMIT);
+    filter.limit = Some(limit + 1);
+    let mut rows = state.store.incidents(&filter).await.map_err(|error| ApiError::unavailable(&error))?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next = rows.last().filter(|_| more).map(|last| cursor(last.opened_at, last.id));
+    Ok((rows, next))
+}
+
+/// The opaque cursor after an incident: its opening time (milliseconds) and id, each the
+/// hex of its 64 bits.
+fn cursor(opened_at: Instant, id: i64) -> String {
+    format!("{:x}.{:x}", opened_at.as_millisecond().cast_unsigned(), id.cast_unsigned())
+}
+
+/// The inverse of [`cursor`]; `None` for anything it did not write.
+fn parse_cursor(text: &str) -> Option<(Instant, i64)> {
+    let (millis, id) = text.split_once('.')?;
+    let hex = |part: &str| {
+        (!part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte)))
+            .then(|| u64::from_str_radix(part, 16).ok())
+            .flatten()
+            .map(u64::cast_signed)
+    };
+    // A time past what jiff holds reads as its bound: every cursor of the documented form
+    // is accepted (and pages from there), as the OpenAPI document promises.
+    let millis = hex(millis)?;
+    let opened_at = Instant::from_millisecond(millis).unwrap_or(if millis < 0 { Instant::MIN } else { Instant::MAX });
+    Some((opened_at, hex(id)?))
 }
 
 fn filter(query: ListQuery) -> Result<IncidentFilter> {
@@ -51,7 +94,19 @@ fn filter(query: ListQuery) -> Result<IncidentFilter> {
                 .ok_or_else(|| ApiError::bad_request(format!("since: expected an RFC 3339 time, found {text:?}")))?,
         ),
     };
-    Ok(IncidentFilter { status, since })
+    let limit = match query.limit.as_deref() {
+        None | Some("") => DEFAULT_LIMIT,
+        Some(text) => text.parse().ok().filter(|limit| (1..=MAX_LIMIT).contains(limit)).ok_or_else(|| {
+            ApiError::bad_request(format!("limit: expected an integer from 1 to {MAX_LIMIT}, found {text:?}"))
+        })?,
+    };
+    let after = match query.cursor.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(parse_cursor(text).ok_or_else(|| {
+            ApiError::bad_request(format!("cursor: not a cursor this server gave (next_cursor), found {text:?}"))
+        })?),
+    };
+    Ok(IncidentFilter { status, since, limit: Some(limit), after })
 }
 
 pub async fn get(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<serde_json::Value>> {
@@ -326,38 +381,103 @@ impl AppState {
     }
 }
 
-/// `GET /`: the incidents as an HTML page linking to their timelines.
-pub async fn index(State(state): State<AppState>) -> Result<Html<String>> {
-    let rows =
-        state.store.incidents(&IncidentFilter::default()).await.map_err(|error| ApiError::unavailable(&error))?;
+/// `GET /`: a page of incidents as HTML, newest first (the list's `?limit=`, `?cursor=`,
+/// `?status=` and `?since=`), each with its duration and a sparkline of its webhooks'
+/// arrivals over its window, and a link to the next page.
+pub async fn index(State(state): State<AppState>, Query(query): Query<ListQuery>) -> Result<Html<String>> {
+    let kept = [("status", query.status.clone()), ("since", query.since.clone()), ("limit", query.limit.clone())];
+    let (rows, next_cursor) = page(&state, filter(query)?).await?;
+    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+    let arrivals = state.store.webhook_arrivals(&ids).await.map_err(|error| ApiError::unavailable(&error))?;
+    let now = Instant::now();
     let mut page = String::from(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>postmortemd</title>\
-<style>body{font-family:system-ui,sans-serif;margin:2rem}table{border-collapse:collapse}\
-td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}.open{color:#b00}</style></head><body>\n\
+<style>body{font-family:system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse;max-width:100%}\
+td,th{border-bottom:1px solid #ddd;padding:.35rem .6rem;text-align:left;vertical-align:middle;white-space:nowrap}\
+th{background:#f4f4f4}td.title{white-space:normal;min-width:16rem;max-width:34rem}.open{color:#b00;font-weight:600}\
+.resolved{color:#286}.more{color:#666;font-size:.85em;white-space:nowrap}svg.spark{display:block}nav{margin-top:1rem}</style></head><body>\n\
 <h1>Incidents</h1>\n",
     );
     if rows.is_empty() {
         page.push_str("<p>No incidents yet. Point Alertmanager's webhook_configs or a PagerDuty v3 subscription at this server.</p>\n");
     } else {
-        page.push_str("<table><tr><th>Opened (UTC)</th><th>Incident</th><th>Status</th><th>Severity</th><th>Sources</th><th>Signals</th></tr>\n");
+        page.push_str("<table><tr><th>Opened (UTC)</th><th>Incident</th><th>Status</th><th>Severity</th><th>Duration</th><th>Webhooks over the window</th><th>Sources</th></tr>\n");
         for row in &rows {
+            let (start, end) = window_rules(&state.settings.window).span(row.opened_at, resolution(row));
+            let times: Vec<Instant> = arrivals.iter().filter(|(id, _)| *id == row.id).map(|(_, time)| *time).collect();
+            let duration = match resolution(row) {
+                Some(resolved) => crate::timeline::human_duration(resolved.duration_since(row.opened_at)),
+                None => format!("open for {}", crate::timeline::human_duration(now.duration_since(row.opened_at))),
+            };
             page.push_str(&format!(
-                "<tr><td>{}</td><td><a href=\"/api/v1/incidents/{id}/timeline?format=html\">{}</a> \
-(<a href=\"/api/v1/incidents/{id}/timeline?format=md\">md</a>, <a href=\"/api/v1/incidents/{id}/timeline?format=json\">json</a>)</td>\
-<td class=\"{status}\">{status}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                row.opened_at.strftime("%F %H:%M:%S"),
+                "<tr><td>{}</td><td class=\"title\"><a href=\"/api/v1/incidents/{id}/timeline?format=html\">{}</a> \
+<span class=\"more\">(<a href=\"/api/v1/incidents/{id}/timeline?format=md\">md</a>, <a href=\"/api/v1/incidents/{id}/timeline?format=json\">json</a>)</span></td>\
+<td class=\"{status}\">{status}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                row.opened_at.strftime("%F %H:%M"),
                 html::escape(if row.title.is_empty() { "(untitled)" } else { &row.title }),
                 html::escape(row.severity.as_deref().unwrap_or("-")),
+                html::escape(&duration),
+                sparkline(&times, start, end.unwrap_or(now).max(row.last_signal_at)),
                 html::escape(&row.sources.iter().map(|source| source.as_str()).collect::<Vec<_>>().join(", ")),
-                row.n_webhooks,
                 id = row.id,
                 status = row.status,
             ));
         }
         page.push_str("</table>\n");
     }
+    if let Some(next) = next_cursor {
+        let mut pairs: Vec<(&str, String)> =
+            kept.into_iter().filter_map(|(key, value)| Some((key, value.filter(|value| !value.is_empty())?))).collect();
+        pairs.push(("cursor", next));
+        // NB: the base only lends `Url` its query encoding; the link is relative.
+        let href = reqwest::Url::parse_with_params("http://index/", &pairs)
+            .map(|url| format!("/?{}", url.query().unwrap_or("")))
+            .unwrap_or_else(|_| "/".to_owned());
+        page.push_str(&format!("<nav><a rel=\"next\" href=\"{}\">Older incidents →</a></nav>\n", html::escape(&href)));
+    }
     page.push_str("</body></html>\n");
     Ok(Html(page))
+}
+
+/// Width and height of a sparkline, and how many bins its window is counted in.
+const SPARK_WIDTH: f64 = 160.0;
+const SPARK_HEIGHT: f64 = 24.0;
+const SPARK_BINS: usize = 40;
+
+/// An inline SVG of how many webhooks arrived in each bin of `[start, end]`, widened to
+/// the first and last arrival (a webhook can arrive after the window, delivered late or
+/// reconciled), titled with their number and the span drawn.
+fn sparkline(times: &[Instant], start: Instant, end: Instant) -> String {
+    let start = times.iter().copied().fold(start, Instant::min);
+    let end = times.iter().copied().fold(end, Instant::max);
+    let span = end.duration_since(start).as_secs_f64().max(1.0);
+    let mut bins = [0u32; SPARK_BINS];
+    for time in times {
+        let at = time.duration_since(start).as_secs_f64() / span;
+        bins[((at * SPARK_BINS as f64) as usize).min(SPARK_BINS - 1)] += 1;
+    }
+    let most = f64::from(bins.iter().copied().max().unwrap_or(0).max(1));
+    let step = SPARK_WIDTH / (SPARK_BINS - 1) as f64;
+    let points: Vec<String> = bins
+        .iter()
+        .enumerate()
+        .map(|(i, count)| {
+            format!(
+                "{:.1},{:.1}",
+                i as f64 * step,
+                SPARK_HEIGHT - 1.0 - f64::from(*count) / most * (SPARK_HEIGHT - 2.0)
+            )
+        })
+        .collect();
+    format!(
+        "<svg class=\"spark\" width=\"{SPARK_WIDTH}\" height=\"{SPARK_HEIGHT}\" viewBox=\"0 0 {SPARK_WIDTH} {SPARK_HEIGHT}\" \
+role=\"img\" aria-label=\"{n} webhooks\"><title>{n} webhooks, {} to {} UTC</title>\
+<polyline fill=\"none\" stroke=\"#c33\" stroke-width=\"1.5\" points=\"{}\"/></svg>",
+        start.strftime("%F %H:%M"),
+        end.strftime("%F %H:%M"),
+        points.join(" "),
+        n = times.len(),
+    )
 }
 
 #[cfg(test)]
@@ -371,6 +491,49 @@ mod tests {
             headers.insert(header::ACCEPT, accept.parse().unwrap());
         }
         assert_eq!(negotiate(format, &headers).ok(), expected, "{format:?} {accept:?}");
+    }
+
+    /// The heights of a sparkline's points, 0 for none arrived in its bin.
+    fn heights(svg: &str) -> Vec<f64> {
+        let points = svg.split("points=\"").nth(1).unwrap().split('"').next().unwrap();
+        points
+            .split(' ')
+            .map(|point| SPARK_HEIGHT - 1.0 - point.split(',').nth(1).unwrap().parse::<f64>().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_sparkline_counts_arrivals_per_bin_over_the_window_widened_to_late_ones() {
+        let at = |text: &str| text.parse::<Instant>().unwrap();
+        let (start, end) = (at("2025-02-09T10:00:00Z"), at("2025-02-09T10:40:00Z"));
+        let times = [at("2025-02-09T10:00:10Z"), at("2025-02-09T10:00:20Z"), at("2025-02-09T10:39:59Z")];
+        let svg = sparkline(&times, start, end);
+        assert!(svg.contains("aria-label=\"3 webhooks\""), "{svg}");
+        let drawn = heights(&svg);
+        assert_eq!(drawn.len(), SPARK_BINS);
+        assert!(drawn[0] > drawn[SPARK_BINS - 1] && drawn[SPARK_BINS - 1] > 0.0, "{drawn:?}");
+        assert!(drawn[1..SPARK_BINS - 1].iter().all(|height| *height == 0.0), "{drawn:?}");
+        // A webhook an hour after the window widens what is drawn: the first arrival at the
+        // left end, the late one at the right.
+        let late = [at("2025-02-09T10:00:10Z"), at("2025-02-09T11:40:00Z")];
+        let drawn = heights(&sparkline(&late, start, end));
+        assert!(drawn[0] > 0.0 && drawn[SPARK_BINS - 1] > 0.0, "{drawn:?}");
+        assert!(drawn[1..SPARK_BINS - 1].iter().all(|height| *height == 0.0), "{drawn:?}");
+        assert!(sparkline(&late, start, end).contains("2025-02-09 10:00 to 2025-02-09 11:40 UTC"));
+    }
+
+    #[test]
+    fn a_cursor_reads_back_and_nothing_else_does() {
+        let opened = "2025-02-09T10:06:15.347Z".parse::<Instant>().unwrap();
+        assert_eq!(parse_cursor(&cursor(opened, 42)), Some((opened, 42)));
+        let before_1970 = "1969-07-20T20:17:40Z".parse::<Instant>().unwrap();
+        assert_eq!(parse_cursor(&cursor(before_1970, i64::MAX)), Some((before_1970, i64::MAX)));
+        // Every cursor of the documented form pages: a time past jiff's is its bound.
+        assert_eq!(parse_cursor("7fffffffffffffff.1"), Some((Instant::MAX, 1)));
+        assert_eq!(parse_cursor("8000000000000000.1"), Some((Instant::MIN, 1)));
+        for bad in ["", ".", "1.", ".1", "1.2.3", "G.1", "+1.1", "-1.1", "1 .1", "10000000000000000.1"] {
+            assert_eq!(parse_cursor(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

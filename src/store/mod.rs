@@ -123,11 +123,15 @@ pub struct StoreSize {
     pub free_bytes: u64,
 }
 
-/// Filters of `GET /api/v1/incidents`.
+/// Filters of `GET /api/v1/incidents`, and its page: at most `limit` incidents, those
+/// strictly after `after` (the `(opened_at, id)` of the previous page's last) in the
+/// newest-first order.
 #[derive(Clone, Debug, Default)]
 pub struct IncidentFilter {
     pub status: Option<IncidentStatus>,
     pub since: Option<Instant>,
+    pub limit: Option<u32>,
+    pub after: Option<(Instant, i64)>,
 }
 
 /// The store: one backend, chosen by the URL's scheme; cheap to clone. Every method is the
@@ -211,9 +215,15 @@ impl Store {
         dispatch!(self, backend => backend.set_reconcile_position(source, position).await)
     }
 
-    /// Incidents, newest first.
+    /// Incidents, newest first; a page of them with `filter.limit` and `filter.after`.
     pub async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<IncidentRow>> {
         dispatch!(self, backend => backend.incidents(filter).await)
+    }
+
+    /// When each webhook of these incidents arrived, as (incident id, time), in arrival
+    /// order per incident (the index's sparklines: one query per page).
+    pub async fn webhook_arrivals(&self, incident_ids: &[i64]) -> Result<Vec<(i64, Instant)>> {
+        dispatch!(self, backend => backend.webhook_arrivals(incident_ids).await)
     }
 
     pub async fn incident(&self, id: i64) -> Result<Option<IncidentRow>> {

@@ -22,6 +22,27 @@ pub async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>
     }
 }
 
+/// Every incident the daemon at `base` lists, newest first: `GET /api/v1/incidents` page
+/// by page (500 a page), following `next_cursor` to its end. `None` when an answer is not
+/// the list's shape (the daemon not up yet, an error).
+pub async fn all_incidents(client: &reqwest::Client, base: &str) -> Option<Vec<serde_json::Value>> {
+    let mut incidents = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = format!("{base}/api/v1/incidents?limit=500");
+        if let Some(cursor) = &cursor {
+            url.push_str(&format!("&cursor={cursor}"));
+        }
+        let page: serde_json::Value = client.get(&url).send().await.ok()?.json().await.ok()?;
+        incidents.extend(page["incidents"].as_array()?.iter().cloned());
+        match &page["next_cursor"] {
+            serde_json::Value::String(next) => cursor = Some(next.clone()),
+            serde_json::Value::Null => return Some(incidents),
+            _ => return None,
+        }
+    }
+}
+
 /// A loopback port nothing listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()

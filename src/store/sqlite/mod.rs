@@ -326,21 +326,47 @@ impl SqliteStore {
         answer.await.map_err(|_| closed())?
     }
 
-    /// Incidents, newest first.
+    /// Incidents, newest first: a page of them after `filter.after` when it is set, by
+    /// keyset (the inner query seeks `incidents_opened_at`, which ends in the rowid), so a
+    /// page costs the same wherever it is and incidents arriving meanwhile move no row.
     pub(super) async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<IncidentRow>> {
+        let (after_ms, after_id) = filter.after.map_or((i64::MAX, i64::MAX), |(at, id)| (millis(at), id));
         let rows = sqlx::query(concat!(
             incident_select!(),
-            " WHERE (? IS NULL OR i.status = ?) AND (? IS NULL OR i.last_signal_at_ms >= ?) \
+            " WHERE i.id IN (SELECT id FROM incidents \
+             WHERE (opened_at_ms, id) < (?, ?) AND (? IS NULL OR status = ?) AND (? IS NULL OR last_signal_at_ms >= ?) \
+             ORDER BY opened_at_ms DESC, id DESC LIMIT ?) \
              GROUP BY i.id ORDER BY i.opened_at_ms DESC, i.id DESC"
         ))
+        .bind(after_ms)
+        .bind(after_id)
         .bind(filter.status.map(IncidentStatus::as_str))
         .bind(filter.status.map(IncidentStatus::as_str))
         .bind(filter.since.map(millis))
         .bind(filter.since.map(millis))
+        .bind(filter.limit.map_or(-1, i64::from))
         .fetch_all(&self.pool)
         .await
         .map_err(query_error("incidents"))?;
         Ok(rows.iter().map(incident_row).collect())
+    }
+
+    /// When each webhook of these incidents arrived, as (incident id, time), in arrival
+    /// order per incident: one query for a page of incidents.
+    pub(super) async fn webhook_arrivals(&self, incident_ids: &[i64]) -> Result<Vec<(i64, Instant)>> {
+        if incident_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = sqlx::QueryBuilder::<Sqlite>::new(
+            "SELECT incident_id, received_at_ms FROM webhooks WHERE incident_id IN (",
+        );
+        let mut ids = query.separated(", ");
+        for id in incident_ids {
+            ids.push_bind(*id);
+        }
+        query.push(") ORDER BY incident_id, id");
+        let rows = query.build().fetch_all(&self.pool).await.map_err(query_error("webhook arrivals"))?;
+        Ok(rows.iter().map(|row| (row.get(0), instant(row.get(1)))).collect())
     }
 
     pub(super) async fn incident(&self, id: i64) -> Result<Option<IncidentRow>> {
