@@ -1452,6 +1452,12 @@ async fn the_html_index_pages_with_a_next_link_and_a_sparkline_per_incident() {
         sizes.push(rows.len());
         if sizes.len() == 1 {
             assert!(rows[0].contains("aria-label=\"3 webhooks\""), "{}", rows[0]);
+            let id = rows[0].split("/api/v1/incidents/").nth(1).and_then(|rest| rest.split('/').next()).unwrap();
+            assert!(
+                rows[0].contains(&format!("href=\"/api/v1/incidents/{id}/postmortem?format=html\">post-mortem</a>")),
+                "each row links its post-mortem: {}",
+                rows[0]
+            );
             assert!(rows[0].contains(">resolved<") && rows[0].contains(">16m<"), "10:39 → 10:55: {}", rows[0]);
             assert!(rows[1].contains("aria-label=\"1 webhooks\"") && rows[1].contains("open for "), "{}", rows[1]);
         }

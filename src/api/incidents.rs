@@ -411,7 +411,8 @@ th{background:#f4f4f4}td.title{white-space:normal;min-width:16rem;max-width:34re
             };
             page.push_str(&format!(
                 "<tr><td>{}</td><td class=\"title\"><a href=\"/api/v1/incidents/{id}/timeline?format=html\">{}</a> \
-<span class=\"more\">(<a href=\"/api/v1/incidents/{id}/timeline?format=md\">md</a>, <a href=\"/api/v1/incidents/{id}/timeline?format=json\">json</a>)</span></td>\
+<span class=\"more\">(<a href=\"/api/v1/incidents/{id}/timeline?format=md\">md</a>, <a href=\"/api/v1/incidents/{id}/timeline?format=json\">json</a>, \
+<a href=\"/api/v1/incidents/{id}/postmortem?format=html\">post-mortem</a>)</span></td>\
 <td class=\"{status}\">{status}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
                 row.opened_at.strftime("%F %H:%M"),
                 html::escape(if row.title.is_empty() { "(untitled)" } else { &row.title }),
