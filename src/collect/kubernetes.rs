@@ -46,7 +46,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -1605,7 +1604,7 @@ impl KubeCollector {
                 match attempt().await {
                     Ok(value) => return Ok(value),
                     Err(error) if n_attempts < ATTEMPTS && is_transient(&error) => {
-                        let backoff = jittered(FIRST_BACKOFF * 2u32.pow(n_attempts - 1));
+                        let backoff = super::jittered(FIRST_BACKOFF * 2u32.pow(n_attempts - 1), 0.5..1.5);
                         debug!(%call, %error, ?backoff, "Transient Kubernetes API failure, retrying.");
                         tokio::time::sleep(backoff).await;
                     }
@@ -1662,14 +1661,6 @@ fn is_transient(error: &kube::Error) -> bool {
         kube::Error::HyperError(_) | kube::Error::Service(_) => true,
         _ => false,
     }
-}
-
-/// `base` ±50%, from the standard library's per-process random hasher keys.
-fn jittered(base: Duration) -> Duration {
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(base.as_nanos() as u64);
-    let fraction = (hasher.finish() % 1000) as f64 / 1000.0;
-    base.mul_f64(0.5 + fraction)
 }
 
 /// The API group path and kind of a workload resource.

@@ -18,6 +18,15 @@ use crate::record::{AlertRecord, GapRecord, Instant};
 pub mod kubernetes;
 pub mod prometheus;
 
+/// `base` scaled by a random factor in `low..high` (e.g. `0.5..1.5`), so that retries of
+/// many requests do not fall in step: the one jitter of every retry loop (collectors and
+/// reconciliation), from the standard library's per-process random hasher keys.
+pub fn jittered(base: std::time::Duration, spread: std::ops::Range<f64>) -> std::time::Duration {
+    use std::hash::BuildHasher;
+    let random = std::hash::RandomState::new().hash_one(std::time::SystemTime::now());
+    base.mul_f64(spread.start + (random % 1_000) as f64 / 1_000.0 * (spread.end - spread.start))
+}
+
 /// A future a collector returns.
 pub type PassFuture<'a> = Pin<Box<dyn Future<Output = Pass> + Send + 'a>>;
 
@@ -133,4 +142,18 @@ pub struct EvidenceFile {
     /// Path inside the bundle: `prometheus/5xx-by-pod.json`, `queries.json`.
     pub name: String,
     pub bytes: Vec<u8>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_in_its_spread_and_varies() {
+        let base = std::time::Duration::from_millis(1000);
+        let waits: Vec<std::time::Duration> = (0..200).map(|_| jittered(base, 0.5..1.5)).collect();
+        assert!(waits.iter().all(|wait| (500..1500).contains(&wait.as_millis())), "{waits:?}");
+        assert!(waits.iter().any(|wait| *wait != waits[0]), "retries would fall in step");
+        assert!((0..50).map(|_| jittered(base, 0.5..1.0)).all(|wait| (500..1000).contains(&wait.as_millis())));
+    }
 }

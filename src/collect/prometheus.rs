@@ -17,7 +17,6 @@
 pub mod meta;
 
 use std::collections::BTreeMap;
-use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
 use jiff::SignedDuration;
@@ -323,7 +322,7 @@ impl PrometheusCollector {
                 Ok(answer) => return Ok(answer),
                 Err(error) => error,
             };
-            let sleep = jittered(backoff);
+            let sleep = super::jittered(backoff, 0.5..1.0);
             if !error.is_transient() || try_idx >= self.retry.tries || slept + sleep > self.retry.max_sleep {
                 return Err(error);
             }
@@ -435,13 +434,6 @@ fn root_cause(error: &reqwest::Error) -> String {
 /// The gap source of a query: `prometheus: <name or PromQL>`.
 fn query_gap_source(query: &PlannedQuery) -> GapSource {
     GapSource::Other(format!("prometheus: {}", query.name.as_deref().unwrap_or(&query.promql)))
-}
-
-/// `backoff` scaled to 50–100 %, so that retries of many queries do not fall in step.
-fn jittered(backoff: Duration) -> Duration {
-    let random = RandomState::new().hash_one(std::time::SystemTime::now());
-    let fraction = 0.5 + (random % 1_000) as f64 / 2_000.0;
-    backoff.mul_f64(fraction)
 }
 
 fn instant(millisecond: i64) -> Option<Instant> {

@@ -173,10 +173,8 @@ fn error_message(body: &[u8]) -> String {
 
 /// The wait before try `n_tries + 1`: [`FIRST_BACKOFF`] doubled per try, jittered to 50–150 %.
 fn backoff(n_tries: u32) -> Duration {
-    use std::hash::BuildHasher;
     let base = FIRST_BACKOFF * 2u32.saturating_pow(n_tries.saturating_sub(1));
-    let random = std::hash::RandomState::new().hash_one(n_tries);
-    base.mul_f64(0.5 + (random % 1000) as f64 / 1000.0).min(MAX_WAIT)
+    crate::collect::jittered(base, 0.5..1.5).min(MAX_WAIT)
 }
 
 /// The page a REST log entry stands for, as a webhook's would be: its body is the entry
