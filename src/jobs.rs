@@ -248,10 +248,15 @@ impl Jobs {
             };
             let (mut found, stored) = tokio::join!(collecting, storing);
             budget = stored?;
-            // Chunks a collector returned rather than streamed count against the same budget.
-            found
-                .logs
-                .retain(|chunk| chunk.lines.is_empty() || budget.take(chunk, compress(&chunk.lines).len() as u64));
+            // Chunks a collector returned rather than streamed are stored the same way, against
+            // the same budget, compressed once.
+            for chunk in std::mem::take(&mut found.logs).into_iter().filter(|chunk| !chunk.lines.is_empty()) {
+                let body = compress(&chunk.lines);
+                if budget.take(&chunk, body.len() as u64) {
+                    let n_bytes = chunk.lines.len() as u64;
+                    self.store.store_log_chunk(job.incident_id, pass_number, &chunk.key(), n_bytes, &body).await?;
+                }
+            }
             self.metrics.collected(collector.name(), collector_started.elapsed().as_secs_f64(), found.gaps.len());
             tracing::debug!(
                 collector = collector.name(),
