@@ -205,7 +205,7 @@ async fn rendered(
 }
 
 /// `?format=` wins; else the first of HTML, Markdown, JSON the `Accept` header names.
-fn negotiate(format: Option<&str>, headers: &HeaderMap) -> Result<Format> {
+pub(crate) fn negotiate(format: Option<&str>, headers: &HeaderMap) -> Result<Format> {
     if let Some(format) = format {
         return format
             .parse()
