@@ -154,11 +154,17 @@ pub struct CollectSettings {
     pub max_window: SignedDuration,
     /// Incidents this daemon collects at once.
     pub concurrency: usize,
+    /// How long a claimed collection job is this daemon's before another may take it.
+    pub lease: SignedDuration,
 }
 
 impl Default for CollectSettings {
     fn default() -> Self {
-        CollectSettings { max_window: SignedDuration::from_hours(24), concurrency: 4 }
+        CollectSettings {
+            max_window: SignedDuration::from_hours(24),
+            concurrency: 4,
+            lease: SignedDuration::from_mins(10),
+        }
     }
 }
 
@@ -588,6 +594,13 @@ static KEYS: &[Section] = &[
                 name: "concurrency",
                 slot: &Scalar { at: at!(collect.concurrency), format: COUNT },
                 help: "Incidents collected at once by this daemon, so one slow incident never holds up the others.",
+            },
+            Key {
+                name: "lease",
+                slot: &Scalar { at: at!(collect.lease), format: POSITIVE_DURATION },
+                help: "How long a daemon's claim on an incident's collection job lasts: the job of a daemon killed\n\
+                       mid-pass is taken by another replica (or by it, restarted) this long after it was claimed.\n\
+                       Longer than a pass takes; a daemon stopped by SIGTERM gives its jobs back at once.",
             },
         ],
     },

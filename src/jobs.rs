@@ -46,7 +46,7 @@ impl Schedule {
             lead_in: settings.window.lead_in,
             tail: settings.window.tail,
             recollect_every: settings.kubernetes.recollect_every,
-            lease: SignedDuration::from_mins(10),
+            lease: settings.collect.lease,
             horizon: SignedDuration::from_hours(24),
             retention: settings.store.retention,
             max_evidence_bytes: settings.store.max_evidence_bytes as u64,
