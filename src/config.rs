@@ -127,6 +127,9 @@ pub struct PagerDutyLink {
 pub struct ApiSettings {
     /// Bearer tokens for the read API; none: open.
     pub bearer_tokens: Vec<Secret>,
+    /// Bearer tokens for the write API (responders' notes, corrections, resolutions,
+    /// merges); they grant reads too. None: every write is refused (403).
+    pub write_tokens: Vec<Secret>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -529,11 +532,20 @@ static KEYS: &[Section] = &[
     },
     Section {
         name: "api",
-        keys: &[Key {
-            name: "bearer_tokens",
-            slot: &Secrets { at: at!(api.bearer_tokens), file_help: "Or: a file of tokens, one per line." },
-            help: "Tokens accepted by the read API (`/api/v1/…` and `/`); empty: the read API is open.",
-        }],
+        keys: &[
+            Key {
+                name: "bearer_tokens",
+                slot: &Secrets { at: at!(api.bearer_tokens), file_help: "Or: a file of tokens, one per line." },
+                help: "Tokens accepted by the read API (`/api/v1/…` and `/`); empty: the read API is open.",
+            },
+            Key {
+                name: "write_tokens",
+                slot: &Secrets { at: at!(api.write_tokens), file_help: "Or: a file of tokens, one per line." },
+                help: "Tokens accepted by the write API (responders' notes, corrections, manual resolves and\n\
+                       merges: POST/PATCH under /api/v1/incidents/{id}); they grant reads too. Empty: every\n\
+                       write is refused with 403 (writes are never open).",
+            },
+        ],
     },
     Section {
         name: "window",

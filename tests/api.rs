@@ -409,6 +409,10 @@ async fn the_openapi_document_describes_every_route_as_it_answers() {
         ("get", "/api/v1/incidents/{id}/timeline"),
         ("get", "/api/v1/incidents/{id}/postmortem"),
         ("get", "/api/v1/incidents/{id}/evidence.tar.gz"),
+        ("patch", "/api/v1/incidents/{id}"),
+        ("post", "/api/v1/incidents/{id}/notes"),
+        ("post", "/api/v1/incidents/{id}/resolve"),
+        ("post", "/api/v1/incidents/{id}/merge"),
         ("get", "/api/v1/openapi.json"),
         ("get", "/"),
         ("get", "/healthz"),
@@ -424,6 +428,7 @@ async fn the_openapi_document_describes_every_route_as_it_answers() {
         let uri = path.replace("{id}", "1");
         let request = match method {
             "post" => Request::post(&uri).header("content-type", "application/json").body(Body::from("{}")).unwrap(),
+            "patch" => Request::patch(&uri).header("content-type", "application/json").body(Body::from("{}")).unwrap(),
             _ => Request::get(&uri).body(Body::empty()).unwrap(),
         };
         let (status, body) = daemon.send(request).await;
