@@ -2,6 +2,8 @@
 //! file: webhooks are stored once and answered only then, bad input is a 4xx that says
 //! what is wrong and stores nothing, and incidents and timelines read back.
 
+mod support;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -849,13 +851,7 @@ async fn the_evidence_bundle_drafts_offline_to_the_served_timeline() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "application/gzip");
     let archive = response.into_body().collect().await.unwrap().to_bytes();
-    let folder = daemon._folder.0.join("unpacked");
-    std::fs::create_dir_all(&folder).unwrap();
-    std::fs::write(folder.join("evidence.tar.gz"), &archive).unwrap();
-    let untar =
-        std::process::Command::new("tar").arg("-xzf").arg("evidence.tar.gz").current_dir(&folder).status().unwrap();
-    assert!(untar.success());
-    let bundle = folder.join(format!("incident-{}", job.incident_id));
+    let bundle = support::daemon::unpack_evidence(&archive, &daemon._folder.0.join("unpacked"), job.incident_id);
     let mut names: Vec<String> =
         walk(&bundle).iter().map(|path| path.strip_prefix(&bundle).unwrap().display().to_string()).collect();
     names.sort();
@@ -872,14 +868,7 @@ async fn the_evidence_bundle_drafts_offline_to_the_served_timeline() {
             "replicasets.json"
         ]
     );
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_postmortemd"))
-        .args(["draft", "--format", "json"])
-        .arg(&bundle)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let drafted: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(drafted, served);
+    assert_eq!(support::daemon::draft_json(&bundle), served);
 }
 
 fn walk(folder: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -6,7 +6,7 @@
 mod support;
 
 use reqwest::StatusCode;
-use support::daemon::Served;
+use support::daemon::{Served, draft_json, unpack_evidence};
 
 const READ: &str = "reader-token";
 const WRITE: &str = "writer-token";
@@ -406,24 +406,11 @@ async fn the_bundle_carries_responders_inputs_and_drafts_back_to_the_same_timeli
         .bytes()
         .await
         .unwrap();
-    let folder = client.daemon.folder.join("unpacked");
-    std::fs::create_dir_all(&folder).unwrap();
-    std::fs::write(folder.join("evidence.tar.gz"), &archive).unwrap();
-    let untar =
-        std::process::Command::new("tar").arg("-xzf").arg("evidence.tar.gz").current_dir(&folder).status().unwrap();
-    assert!(untar.success());
-    let bundle = folder.join(format!("incident-{id}"));
+    let bundle = unpack_evidence(&archive, &client.daemon.folder.join("unpacked"), id);
     let responders = std::fs::read_to_string(bundle.join("responders.json")).unwrap();
     assert!(
         responders.contains("\"kind\": \"postmortemd.responders\"") && responders.contains("rolling back"),
         "{responders}"
     );
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_postmortemd"))
-        .args(["draft", "--format", "json"])
-        .arg(&bundle)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let drafted: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(drafted, served);
+    assert_eq!(draft_json(&bundle), served);
 }
