@@ -73,9 +73,7 @@ fn parse(route: Route, body: &[u8], now: Instant) -> std::result::Result<Respond
         Route::Resolve => ResponderInput::Resolve { note: bounded(&root, "note", MAX_TEXT_CHARS)? },
         Route::Merge => {
             let from = root.get("from");
-            ResponderInput::Merge {
-                from: from.value().and_then(serde_json::Value::as_i64).ok_or_else(|| from.error("an incident id"))?,
-            }
+            ResponderInput::Merge { from: from.opt_i64().ok().flatten().ok_or_else(|| from.error("an incident id"))? }
         }
     };
     Ok(ResponderRecord { at, author, input })
@@ -191,6 +189,13 @@ mod tests {
         );
         check(Route::Resolve, r#"{"author": "A"}"#, Ok(ResponderInput::Resolve { note: None }));
         check(Route::Merge, r#"{"author": "A", "from": 7}"#, Ok(ResponderInput::Merge { from: 7 }));
+        // An integral float is an integer to JSON Schema, so it is one here.
+        check(Route::Merge, r#"{"author": "A", "from": 7.0}"#, Ok(ResponderInput::Merge { from: 7 }));
+        check(
+            Route::Merge,
+            r#"{"author": "A", "from": 7.5}"#,
+            Err("from: expected an incident id, found the number 7.5"),
+        );
         check(Route::Merge, r#"{"author": "A", "from": "7"}"#, Err(r#"from: expected an incident id, found "7""#));
     }
 

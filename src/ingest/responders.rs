@@ -40,10 +40,7 @@ pub fn parse_records(bytes: &[u8]) -> Result<Vec<Record>> {
             "merge" => {
                 let from = item.get("from");
                 ResponderInput::Merge {
-                    from: from
-                        .value()
-                        .and_then(serde_json::Value::as_i64)
-                        .ok_or_else(|| from.error("an incident id"))?,
+                    from: from.opt_i64().ok().flatten().ok_or_else(|| from.error("an incident id"))?,
                 }
             }
             _ => return Err(item.get("kind").error("note, correction, resolve or merge")),

@@ -156,3 +156,95 @@ fn input(row: &SqliteRow) -> Option<ResponderRecord> {
     };
     Some(ResponderRecord { at: instant(row.get(2)), author: row.get(3), input })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use jiff::SignedDuration;
+
+    use super::*;
+    use crate::incident::grouping::AlertmanagerIntake;
+    use crate::record::AlertStatus;
+    use crate::store::IncidentFilter;
+
+    async fn store(name: &str) -> SqliteStore {
+        let folder = std::env::temp_dir().join(format!("postmortemd-responders-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&folder);
+        SqliteStore::open(&format!("sqlite://{}/postmortemd.db", folder.display())).await.unwrap()
+    }
+
+    /// Opens an incident of group `group`, firing at `at` and resolved five minutes later.
+    async fn incident(store: &SqliteStore, group: &str, at: &str) -> i64 {
+        let at: Instant = at.parse().unwrap();
+        let mut ids = Vec::new();
+        for (status, dedup) in [(AlertStatus::Firing, "f"), (AlertStatus::Resolved, "r")] {
+            let intake = AlertmanagerIntake {
+                dedup_key: format!("{group}-{dedup}"),
+                received_at: at,
+                body: b"{}".to_vec(),
+                group_key: group.to_owned(),
+                status,
+                starts_at: at,
+                fired_at: at,
+                ends_at: (status == AlertStatus::Resolved).then(|| at + SignedDuration::from_mins(5)),
+                title: group.to_owned(),
+                severity: None,
+                truncated_alerts: 0,
+                labels: BTreeMap::new(),
+            };
+            ids.push(store.record_alertmanager(intake, SignedDuration::from_mins(30)).await.unwrap().incident_id);
+        }
+        ids[0].unwrap()
+    }
+
+    fn merge(from: i64) -> ResponderRecord {
+        ResponderRecord {
+            at: "2025-02-09T12:00:00Z".parse().unwrap(),
+            author: "A".to_owned(),
+            input: ResponderInput::Merge { from },
+        }
+    }
+
+    #[tokio::test]
+    async fn merges_are_kept_flat_and_a_merged_incident_is_pruned_only_after_its_target() {
+        let store = store("merge").await;
+        let now: Instant = "2025-02-09T12:00:00Z".parse().unwrap();
+        let a = incident(&store, "A", "2025-02-09T10:00:00Z").await;
+        let b = incident(&store, "B", "2025-02-09T10:01:00Z").await;
+        let c = incident(&store, "C", "2025-02-09T10:02:00Z").await;
+        // C into B, then B into A: C is read as A's too.
+        assert!(store.add_responder_input(b, &merge(c), now).await.unwrap().is_ok());
+        assert!(store.add_responder_input(a, &merge(b), now).await.unwrap().is_ok());
+        let read = store.responders(a).await.unwrap();
+        assert_eq!((read.merged_from, read.merged_into), (vec![b, c], None));
+        assert_eq!(read.inputs.len(), 2, "B's merge of C is A's input too");
+        assert_eq!(store.responders(c).await.unwrap().merged_into, Some(a));
+        // Into B (merged) or C back into A: refused.
+        assert_eq!(
+            store.add_responder_input(b, &merge(a), now).await.unwrap(),
+            Err(Refusal::Merged { id: b, into: a })
+        );
+        assert!(matches!(store.add_responder_input(a, &merge(c), now).await.unwrap(), Err(Refusal::Conflict(_))));
+        let listed: Vec<i64> =
+            store.incidents(&IncidentFilter::default()).await.unwrap().iter().map(|row| row.id).collect();
+        assert_eq!(listed, [a]);
+
+        // A is kept (recent); B and C, past retention too, wait for it.
+        sqlx::query("UPDATE incidents SET resolved_at_ms = 0, last_signal_at_ms = 0 WHERE id <> ?")
+            .bind(a)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let pruned = store.prune("2025-02-09T09:00:00Z".parse().unwrap()).await.unwrap();
+        assert_eq!(pruned.incidents, 0);
+        // Once A is gone, they go too, with their inputs.
+        let pruned = store.prune("2025-02-10T00:00:00Z".parse().unwrap()).await.unwrap();
+        assert_eq!(pruned.incidents, 1, "A first");
+        let pruned = store.prune("2025-02-10T00:00:00Z".parse().unwrap()).await.unwrap();
+        assert_eq!(pruned.incidents, 2);
+        let left: i64 =
+            sqlx::query("SELECT COUNT(*) FROM responder_inputs").fetch_one(&store.pool).await.unwrap().get(0);
+        assert_eq!(left, 0);
+    }
+}
