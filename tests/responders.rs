@@ -90,6 +90,13 @@ async fn writes_need_a_write_token_and_are_off_without_one() {
         off.send(Method::POST, &format!("/api/v1/incidents/{id}/notes"), Some(READ), Some(note.clone())).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body.contains("api.write_tokens"), "{body}");
+    // A method no route takes is 405, writes off or not.
+    for (method, path) in
+        [(Method::PUT, format!("/api/v1/incidents/{id}/notes")), (Method::DELETE, format!("/api/v1/incidents/{id}"))]
+    {
+        let (status, body) = off.send(method.clone(), &path, Some(READ), None).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}: {body}");
+    }
     drop(off);
 
     let client = Client::start("responders-auth", true).await;

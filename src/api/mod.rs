@@ -18,7 +18,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
+use axum::routing::{MethodRouter, get, patch, post};
 
 use crate::collect::Collector;
 use crate::config::Settings;
@@ -98,13 +98,16 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/incidents/{id}/evidence.tar.gz", get(incidents::evidence))
         .route_layer(slot())
         .route_layer(middleware::from_fn_with_state(state.clone(), read_auth));
+    // Layered per method, not per router: another method on these paths gets its 405
+    // whatever the tokens.
+    let write = |route: MethodRouter<AppState>| {
+        route.route_layer(slot()).route_layer(middleware::from_fn_with_state(state.clone(), write_auth))
+    };
     let write = Router::new()
-        .route("/api/v1/incidents/{id}", patch(responders::correct))
-        .route("/api/v1/incidents/{id}/notes", post(responders::note))
-        .route("/api/v1/incidents/{id}/resolve", post(responders::resolve))
-        .route("/api/v1/incidents/{id}/merge", post(responders::merge))
-        .route_layer(slot())
-        .route_layer(middleware::from_fn_with_state(state.clone(), write_auth));
+        .route("/api/v1/incidents/{id}", write(patch(responders::correct)))
+        .route("/api/v1/incidents/{id}/notes", write(post(responders::note)))
+        .route("/api/v1/incidents/{id}/resolve", write(post(responders::resolve)))
+        .route("/api/v1/incidents/{id}/merge", write(post(responders::merge)));
     let alertmanager = post(webhooks::alertmanager)
         .route_layer(slot())
         .route_layer(middleware::from_fn_with_state(state.clone(), webhooks::alertmanager_gate));
