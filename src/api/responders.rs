@@ -93,10 +93,28 @@ fn bounded(root: &Node<'_, '_>, field: &str, max: usize) -> std::result::Result<
     Ok(Some(text.to_owned()))
 }
 
+/// The input with the secrets the built-in redaction rules know replaced
+/// (`[REDACTED:<rule>]`), as in collected evidence: a pasted token is not stored or shown.
+fn redacted(mut input: ResponderRecord) -> ResponderRecord {
+    let redact = |text: &mut String| {
+        let mut counts = crate::normalize::redact::Counts::new();
+        let mut state = crate::normalize::redact::StreamState::default();
+        let clean = crate::normalize::redact::Redactor::builtin().text(&mut state, text, &mut counts).into_owned();
+        *text = clean;
+    };
+    match &mut input.input {
+        ResponderInput::Note { text } | ResponderInput::Resolve { note: Some(text) } => redact(text),
+        ResponderInput::Correction { title, .. } => title.iter_mut().for_each(redact),
+        ResponderInput::Resolve { note: None } | ResponderInput::Merge { .. } => {}
+    }
+    redact(&mut input.author);
+    input
+}
+
 /// Parses, stores and answers one input of `route` to incident `id`.
 async fn store(state: &AppState, id: i64, route: Route, body: &[u8], created: StatusCode) -> Result<Response> {
     let now = Instant::now();
-    let input = parse(route, body, now).map_err(|error| ApiError::bad_request(error.to_string()))?;
+    let input = redacted(parse(route, body, now).map_err(|error| ApiError::bad_request(error.to_string()))?);
     let stored =
         state.store.add_responder_input(id, &input, now).await.map_err(|error| ApiError::unavailable(&error))?;
     let input_id = stored.map_err(|refusal| match refusal {
@@ -197,6 +215,17 @@ mod tests {
             Err("from: expected an incident id, found the number 7.5"),
         );
         check(Route::Merge, r#"{"author": "A", "from": "7"}"#, Err(r#"from: expected an incident id, found "7""#));
+    }
+
+    #[test]
+    fn a_secret_in_a_note_is_redacted_before_it_is_stored() {
+        let now: Instant = "2025-02-09T11:00:00Z".parse().unwrap();
+        let body = br#"{"author": "A", "text": "logged in with password=hunter2 to check"}"#;
+        let input = redacted(parse(Route::Note, body, now).unwrap());
+        assert_eq!(
+            input.input,
+            ResponderInput::Note { text: "logged in with password=[REDACTED:password] to check".to_owned() }
+        );
     }
 
     #[test]
