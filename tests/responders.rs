@@ -309,6 +309,15 @@ async fn a_manual_resolve_is_an_event_at_its_time_and_a_later_firing_reopens() {
                 && row["human"] == true),
         "{timeline:#}"
     );
+    // Without a page or an alert resolution, the post-mortem's resolved moment is it.
+    let postmortem = client.json(&format!("/api/v1/incidents/{id}/postmortem")).await;
+    let resolved =
+        postmortem["moments"].as_array().unwrap().iter().find(|moment| moment["kind"] == "resolved").unwrap();
+    assert_eq!(
+        (resolved["time"].as_str(), resolved["evidence"].as_str()),
+        (Some("2025-02-09T10:40:00.000Z"), Some("Resolved by hand: error rate back to baseline")),
+        "{postmortem:#}"
+    );
     // A firing older than the resolution arriving late changes nothing ...
     client.alert(notification("G", "f0", "2025-02-09T10:20:00Z", None)).await;
     assert_eq!(client.json(&format!("/api/v1/incidents/{id}")).await["status"], "resolved");

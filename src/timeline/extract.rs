@@ -159,6 +159,9 @@ fn responder_entry(input: &ResponderRecord) -> Entry {
     entry.actor = Some(input.author.clone());
     entry.human = true;
     entry.weight = WEIGHT_HUMAN;
+    if let ResponderInput::Resolve { .. } = input.input {
+        entry.fact = Some(Fact::ResolvedByHand);
+    }
     entry
 }
 

@@ -222,6 +222,8 @@ pub enum Fact {
     /// A known template far above its baseline rate: the burst's start.
     BurstStart,
     BurstOver,
+    /// A responder resolved the incident by hand, at this row's time.
+    ResolvedByHand,
 }
 
 /// How a workload changed.
