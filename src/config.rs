@@ -127,13 +127,20 @@ pub struct PagerDutyLink {
 pub struct ApiSettings {
     /// Bearer tokens for the read API; none: open.
     pub bearer_tokens: Vec<Secret>,
+    /// Bearer tokens for the write API (responders' notes, corrections, resolutions,
+    /// merges); they grant reads too. None: every write is refused (403).
+    pub write_tokens: Vec<Secret>,
     /// How long a browser's sign-in lasts (the session cookie's lifetime).
     pub session_lifetime: SignedDuration,
 }
 
 impl Default for ApiSettings {
     fn default() -> Self {
-        ApiSettings { bearer_tokens: Vec::new(), session_lifetime: SignedDuration::from_hours(12) }
+        ApiSettings {
+            bearer_tokens: Vec::new(),
+            write_tokens: Vec::new(),
+            session_lifetime: SignedDuration::from_hours(12),
+        }
     }
 }
 
@@ -555,6 +562,13 @@ static KEYS: &[Section] = &[
                 slot: &Scalar { at: at!(api.session_lifetime), format: POSITIVE_DURATION },
                 help: "How long a browser's sign-in lasts: the session cookie (HttpOnly, SameSite=Strict) expires\n\
                        then, and at once when the token that signed in is removed from `api.bearer_tokens`.",
+            },
+            Key {
+                name: "write_tokens",
+                slot: &Secrets { at: at!(api.write_tokens), file_help: "Or: a file of tokens, one per line." },
+                help: "Tokens accepted by the write API (responders' notes, corrections, manual resolves and\n\
+                       merges: POST/PATCH under /api/v1/incidents/{id}); they grant reads too. Empty: every\n\
+                       write is refused with 403 (writes are never open).",
             },
         ],
     },

@@ -119,6 +119,9 @@ pub enum Record {
     NotConfigured(NotConfiguredRecord),
     Rule(RuleRecord),
     Target(TargetRecord),
+    /// What a responder added over the write API: a note, a correction, a manual
+    /// resolution or a merge; human input, not evidence a system recorded.
+    Responder(ResponderRecord),
 }
 
 impl Record {
@@ -544,6 +547,52 @@ pub struct NoteRecord {
     /// `prometheus: rate(http_requests_total[5m])`.
     pub source: String,
     pub text: String,
+}
+
+/// One input of a responder (`POST /api/v1/incidents/{id}/notes` and the other write
+/// routes), kept with who gave it and when: the daemon stores it, its bundle carries it as
+/// `responders.json`, and a draft shows it as a row of source `responder`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResponderRecord {
+    /// When it happened: a note's or resolution's own time (given, else when it was sent);
+    /// a correction's or merge's is when it was sent.
+    pub at: Instant,
+    /// Who gave it, as they named themselves.
+    pub author: String,
+    pub input: ResponderInput,
+}
+
+/// What a responder said.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResponderInput {
+    Note {
+        text: String,
+    },
+    /// The incident's title and/or severity corrected; `None` leaves one as it was.
+    Correction {
+        title: Option<String>,
+        severity: Option<String>,
+    },
+    /// The incident resolved by hand at `at`, with an optional note.
+    Resolve {
+        note: Option<String>,
+    },
+    /// Incident `from` merged into this one.
+    Merge {
+        from: i64,
+    },
+}
+
+impl ResponderInput {
+    /// The word the store and `responders.json` keep it by.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ResponderInput::Note { .. } => "note",
+            ResponderInput::Correction { .. } => "correction",
+            ResponderInput::Resolve { .. } => "resolve",
+            ResponderInput::Merge { .. } => "merge",
+        }
+    }
 }
 
 /// A collector the daemon was not given settings for: nothing of its kind was looked at.

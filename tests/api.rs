@@ -2,6 +2,8 @@
 //! file: webhooks are stored once and answered only then, bad input is a 4xx that says
 //! what is wrong and stores nothing, and incidents and timelines read back.
 
+mod support;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -415,6 +417,10 @@ async fn the_openapi_document_describes_every_route_as_it_answers() {
         ("get", "/api/v1/incidents/{id}/timeline"),
         ("get", "/api/v1/incidents/{id}/postmortem"),
         ("get", "/api/v1/incidents/{id}/evidence.tar.gz"),
+        ("patch", "/api/v1/incidents/{id}"),
+        ("post", "/api/v1/incidents/{id}/notes"),
+        ("post", "/api/v1/incidents/{id}/resolve"),
+        ("post", "/api/v1/incidents/{id}/merge"),
         ("get", "/api/v1/openapi.json"),
         ("get", "/"),
         ("get", "/healthz"),
@@ -432,6 +438,7 @@ async fn the_openapi_document_describes_every_route_as_it_answers() {
         let uri = path.replace("{id}", "1");
         let request = match method {
             "post" => Request::post(&uri).header("content-type", "application/json").body(Body::from("{}")).unwrap(),
+            "patch" => Request::patch(&uri).header("content-type", "application/json").body(Body::from("{}")).unwrap(),
             _ => Request::get(&uri).body(Body::empty()).unwrap(),
         };
         let (status, body) = daemon.send(request).await;
@@ -918,13 +925,7 @@ async fn the_evidence_bundle_drafts_offline_to_the_served_timeline() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "application/gzip");
     let archive = response.into_body().collect().await.unwrap().to_bytes();
-    let folder = daemon._folder.0.join("unpacked");
-    std::fs::create_dir_all(&folder).unwrap();
-    std::fs::write(folder.join("evidence.tar.gz"), &archive).unwrap();
-    let untar =
-        std::process::Command::new("tar").arg("-xzf").arg("evidence.tar.gz").current_dir(&folder).status().unwrap();
-    assert!(untar.success());
-    let bundle = folder.join(format!("incident-{}", job.incident_id));
+    let bundle = support::daemon::unpack_evidence(&archive, &daemon._folder.0.join("unpacked"), job.incident_id);
     let mut names: Vec<String> =
         walk(&bundle).iter().map(|path| path.strip_prefix(&bundle).unwrap().display().to_string()).collect();
     names.sort();
@@ -941,14 +942,7 @@ async fn the_evidence_bundle_drafts_offline_to_the_served_timeline() {
             "replicasets.json"
         ]
     );
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_postmortemd"))
-        .args(["draft", "--format", "json"])
-        .arg(&bundle)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let drafted: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(drafted, served);
+    assert_eq!(support::daemon::draft_json(&bundle), served);
 }
 
 fn walk(folder: &std::path::Path) -> Vec<std::path::PathBuf> {

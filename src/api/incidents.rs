@@ -20,7 +20,7 @@ use crate::config::WindowSettings;
 use crate::draft::{self, DraftOptions};
 use crate::incident::WindowRules;
 use crate::record::Instant;
-use crate::store::{IncidentFilter, IncidentRow, IncidentStatus};
+use crate::store::{IncidentFilter, IncidentRow, IncidentStatus, Responders};
 use crate::timeline::Timeline;
 use crate::timeline::render::{self, Format, html};
 
@@ -53,7 +53,11 @@ async fn page(state: &AppState, mut filter: IncidentFilter) -> Result<(Vec<Incid
     let mut rows = state.store.incidents(&filter).await.map_err(|error| ApiError::unavailable(&error))?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
+    // The cursor is the stored row's (the list's order), before merged ones are absorbed.
     let next = rows.last().filter(|_| more).map(|last| cursor(last.opened_at, last.id));
+    for row in &mut rows {
+        absorb_merged(state, row).await?;
+    }
     Ok((rows, next))
 }
 
@@ -110,8 +114,13 @@ fn filter(query: ListQuery) -> Result<IncidentFilter> {
 }
 
 pub async fn get(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<serde_json::Value>> {
-    let row = find(&state, id).await?;
-    let mut incident = summary(&state, &row);
+    let viewed = view(&state, id).await?;
+    let mut incident = summary(&state, &viewed.row);
+    incident["merged_from"] = serde_json::json!(viewed.responders.merged_from);
+    if let Some(into) = viewed.responders.merged_into {
+        incident["merged_into"] = serde_json::json!(into);
+        incident["links"]["merged_into"] = serde_json::json!(format!("/api/v1/incidents/{into}"));
+    }
     let collection = state.store.collection(id).await.map_err(|error| ApiError::unavailable(&error))?;
     incident["collection"] = match collection {
         Some(collection) => serde_json::json!({
@@ -133,6 +142,50 @@ async fn find(state: &AppState, id: i64) -> Result<IncidentRow> {
         .await
         .map_err(|error| ApiError::unavailable(&error))?
         .ok_or_else(|| ApiError::not_found(format!("no incident {id}")))
+}
+
+/// An incident as it is read: its row with the incidents merged into it absorbed
+/// ([`IncidentRow::absorb`]), and what responders added to it and to them.
+#[derive(Clone, Debug)]
+struct Viewed {
+    row: IncidentRow,
+    responders: Responders,
+}
+
+impl Viewed {
+    /// The incident and those merged into it: whose webhooks and evidence it reads.
+    fn ids(&self) -> Vec<i64> {
+        std::iter::once(self.row.id).chain(self.responders.merged_from.iter().copied()).collect()
+    }
+}
+
+async fn view(state: &AppState, id: i64) -> Result<Viewed> {
+    let mut row = find(state, id).await?;
+    let responders = absorb_merged(state, &mut row).await?;
+    Ok(Viewed { row, responders })
+}
+
+/// Absorbs into `row` the incidents merged into it, and says what responders added.
+async fn absorb_merged(state: &AppState, row: &mut IncidentRow) -> Result<Responders> {
+    let responders = state.store.responders(row.id).await.map_err(|error| ApiError::unavailable(&error))?;
+    for merged in &responders.merged_from {
+        if let Some(other) = state.store.incident(*merged).await.map_err(|error| ApiError::unavailable(&error))? {
+            row.absorb(&other);
+        }
+    }
+    Ok(responders)
+}
+
+/// The answer of a read route of an incident merged into another: 301 to the same route of
+/// that one, and where it went in the body.
+fn moved(viewed: &Viewed, route: &str, query: Option<&str>) -> Option<Response> {
+    let into = viewed.responders.merged_into?;
+    let location = format!(
+        "/api/v1/incidents/{into}{route}{}",
+        query.filter(|query| !query.is_empty()).map(|query| format!("?{query}")).unwrap_or_default()
+    );
+    let body = serde_json::json!({ "merged_into": into, "location": location });
+    Some((StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, location)], Json(body)).into_response())
 }
 
 /// The list entry of an incident.
@@ -170,9 +223,10 @@ pub async fn timeline(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     Query(query): Query<TimelineQuery>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Result<Response> {
-    rendered(&state, id, &query, &headers, render::render).await
+    rendered(&state, id, &query, (&uri, "/timeline"), &headers, render::render).await
 }
 
 /// `GET /api/v1/incidents/{id}/postmortem`: the post-mortem drafted from the incident's
@@ -181,9 +235,10 @@ pub async fn postmortem(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     Query(query): Query<TimelineQuery>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Result<Response> {
-    rendered(&state, id, &query, &headers, |timeline, format| {
+    rendered(&state, id, &query, (&uri, "/postmortem"), &headers, |timeline, format| {
         crate::postmortem::render::render(timeline, &crate::postmortem::draft(timeline), format)
     })
     .await
@@ -194,12 +249,16 @@ async fn rendered(
     state: &AppState,
     id: i64,
     query: &TimelineQuery,
+    (uri, route): (&axum::http::Uri, &str),
     headers: &HeaderMap,
     render: impl FnOnce(&Timeline, Format) -> String,
 ) -> Result<Response> {
     let format = negotiate(query.format.as_deref(), headers)?;
-    let row = find(state, id).await?;
-    let timeline = cached_timeline(state, &row).await?;
+    let viewed = view(state, id).await?;
+    if let Some(moved) = moved(&viewed, route, uri.query()) {
+        return Ok(moved);
+    }
+    let timeline = cached_timeline(state, &viewed).await?;
     let body = render(&timeline, format);
     Ok(([(header::CONTENT_TYPE, format.content_type())], body).into_response())
 }
@@ -230,8 +289,13 @@ pub(crate) fn negotiate(format: Option<&str>, headers: &HeaderMap) -> Result<For
 /// How long an open incident's timeline is reused: its window ends "now".
 const OPEN_TIMELINE_SECONDS: f64 = 5.0;
 
-async fn cached_timeline(state: &AppState, row: &IncidentRow) -> Result<Arc<Timeline>> {
-    let passes = state.store.passes(row.id).await.map_err(|error| ApiError::unavailable(&error))?;
+async fn cached_timeline(state: &AppState, viewed: &Viewed) -> Result<Arc<Timeline>> {
+    let row = &viewed.row;
+    let mut passes = 0;
+    for id in viewed.ids() {
+        passes += state.store.passes(id).await.map_err(|error| ApiError::unavailable(&error))?;
+    }
+    let passes = (passes, viewed.responders.revision);
     if let Some(timeline) = state.cached(row, passes) {
         return Ok(timeline);
     }
@@ -247,7 +311,7 @@ async fn cached_timeline(state: &AppState, row: &IncidentRow) -> Result<Arc<Time
     let watched = Arc::downgrade(&lock);
     let wanted = move || std::sync::Weak::strong_count(&watched) > 2;
     let cancelled = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let bundle = bundle_of(state, row.id, Some((Box::new(wanted), cancelled.clone()))).await?;
+    let bundle = bundle_of(state, viewed, Some((Box::new(wanted), cancelled.clone()))).await?;
     let options = draft_options(&state.settings.window, row, Instant::now());
     let (state, row) = (state.clone(), row.clone());
     let incident = row.id;
@@ -287,11 +351,27 @@ async fn cached_timeline(state: &AppState, row: &IncidentRow) -> Result<Arc<Time
 /// Whether anyone still waits for a build, and where the build notes that it stopped.
 type Wanted = (Box<dyn Fn() -> bool + Send + Sync>, Arc<std::sync::atomic::AtomicBool>);
 
-/// An incident's webhooks and collected evidence as the files of its bundle. With `wanted`,
-/// reading a log chunk when nobody waits any more fails and marks the build cancelled.
-async fn bundle_of(state: &AppState, incident_id: i64, wanted: Option<Wanted>) -> Result<Bundle> {
-    let webhooks = state.store.incident_webhooks(incident_id).await.map_err(|error| ApiError::unavailable(&error))?;
-    let evidence = state.store.evidence(incident_id).await.map_err(|error| ApiError::unavailable(&error))?;
+/// An incident's webhooks, collected evidence and responders' inputs (its own and those
+/// of the incidents merged into it) as the files of its bundle. With `wanted`, reading a
+/// log chunk when nobody waits any more fails and marks the build cancelled.
+async fn bundle_of(state: &AppState, viewed: &Viewed, wanted: Option<Wanted>) -> Result<Bundle> {
+    let mut webhooks = Vec::new();
+    let mut evidence = crate::store::StoredEvidence::default();
+    for id in viewed.ids() {
+        webhooks.extend(state.store.incident_webhooks(id).await.map_err(|error| ApiError::unavailable(&error))?);
+        let more = state.store.evidence(id).await.map_err(|error| ApiError::unavailable(&error))?;
+        evidence.logs.extend(more.logs);
+        evidence.objects.extend(more.objects);
+        evidence.gaps.extend(more.gaps);
+        // NB: a file of the same path (a Prometheus answer) is the incident's own: each pass
+        // queries the whole window again, so the merged one's says less.
+        for (path, body) in more.files {
+            if !evidence.files.iter().any(|(known, _)| *known == path) {
+                evidence.files.push((path, body));
+            }
+        }
+    }
+    webhooks.sort_by_key(|webhook| webhook.id);
     // The bundle is read on a blocking thread (`spawn_blocking`), which may wait on the
     // runtime for each log chunk: only one is in memory at a time.
     let store = state.store.clone();
@@ -310,7 +390,9 @@ async fn bundle_of(state: &AppState, incident_id: i64, wanted: Option<Wanted>) -
         }
     });
     // Made now: nothing in it was written later.
-    Ok(Bundle::assemble(&webhooks, evidence, &state.not_configured, fetch_chunk).written_at(Instant::now()))
+    Ok(Bundle::assemble(&webhooks, evidence, &state.not_configured, fetch_chunk)
+        .with_responders(&viewed.responders.inputs)
+        .written_at(Instant::now()))
 }
 
 /// How the daemon drafts an incident: as `draft` would its bundle, except that an open
@@ -334,8 +416,11 @@ fn resolution(row: &IncidentRow) -> Option<Instant> {
 /// `GET /api/v1/incidents/{id}/evidence.tar.gz`: the incident's evidence as the files
 /// `postmortemd draft` reads.
 pub async fn evidence(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Response> {
-    find(&state, id).await?;
-    let bundle = bundle_of(&state, id, None).await?;
+    let viewed = view(&state, id).await?;
+    if let Some(moved) = moved(&viewed, "/evidence.tar.gz", None) {
+        return Ok(moved);
+    }
+    let bundle = bundle_of(&state, &viewed, None).await?;
     let prefix = format!("incident-{id}");
     let body = tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();
@@ -353,11 +438,12 @@ pub async fn evidence(State(state): State<AppState>, Path(id): Path<i64>) -> Res
 }
 
 impl AppState {
-    fn cached(&self, row: &IncidentRow, passes: i64) -> Option<Arc<Timeline>> {
+    /// `passes` is `(collection passes, responder revision)` of the incident as read.
+    fn cached(&self, row: &IncidentRow, (passes, revision): (i64, i64)) -> Option<Arc<Timeline>> {
         let cache = self.timelines.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let (key, built_at, timeline) = cache.get(&row.id)?;
         let fresh = row.status != IncidentStatus::Open || built_at.elapsed().as_secs_f64() < OPEN_TIMELINE_SECONDS;
-        (*key == (row.last_webhook_id, passes) && fresh).then(|| timeline.clone())
+        (*key == (row.last_webhook_id, passes, revision) && fresh).then(|| timeline.clone())
     }
 
     /// The lock that one build of an incident's timeline holds; the map keeps only those
@@ -368,9 +454,14 @@ impl AppState {
         building.entry(incident_id).or_default().clone()
     }
 
-    fn remember(&self, row: &IncidentRow, passes: i64, timeline: Arc<Timeline>) {
+    fn remember(&self, row: &IncidentRow, (passes, revision): (i64, i64), timeline: Arc<Timeline>) {
         let mut cache = self.timelines.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        cache.insert(row.id, ((row.last_webhook_id, passes), std::time::Instant::now(), timeline));
+        cache.insert(row.id, ((row.last_webhook_id, passes, revision), std::time::Instant::now(), timeline));
+    }
+
+    /// Forgets every cached timeline (a merge: one incident's now points to another).
+    pub fn invalidate_all(&self) {
+        self.timelines.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
     }
 
     /// Forgets an incident's timeline: a webhook for it arrived.

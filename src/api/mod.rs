@@ -7,6 +7,7 @@ pub mod error;
 pub mod incidents;
 pub mod limits;
 pub mod pages;
+pub mod responders;
 pub mod session;
 pub mod webhooks;
 
@@ -19,19 +20,20 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, patch, post};
 
 use crate::collect::Collector;
 use crate::config::Settings;
 use crate::jobs::{Jobs, Schedule};
 use crate::record::NotConfiguredRecord;
 use crate::store::Store;
-use crate::telemetry::{AuthRoute, Metrics};
+use crate::telemetry::{AuthFailure, AuthRoute, Metrics};
 use crate::timeline::Timeline;
 
-/// A cached timeline: the incident's last webhook id when built, when, and the timeline.
-/// `((last webhook id, collection passes), built at, timeline)`: a new webhook or pass rebuilds.
-type CachedTimeline = ((i64, i64), std::time::Instant, Arc<Timeline>);
+/// A cached timeline: `((last webhook id, collection passes, responder revision), built at,
+/// timeline)`: a new webhook, pass or responder input (of the incident or of one merged into
+/// it) rebuilds.
+type CachedTimeline = ((i64, i64, i64), std::time::Instant, Arc<Timeline>);
 
 /// What every handler shares; cheap to clone.
 #[derive(Clone)]
@@ -98,6 +100,16 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/incidents/{id}/evidence.tar.gz", get(incidents::evidence))
         .route_layer(slot())
         .route_layer(middleware::from_fn_with_state(state.clone(), read_auth));
+    // Layered per method, not per router: another method on these paths gets its 405
+    // whatever the tokens.
+    let write = |route: MethodRouter<AppState>| {
+        route.route_layer(slot()).route_layer(middleware::from_fn_with_state(state.clone(), write_auth))
+    };
+    let write = Router::new()
+        .route("/api/v1/incidents/{id}", write(patch(responders::correct)))
+        .route("/api/v1/incidents/{id}/notes", write(post(responders::note)))
+        .route("/api/v1/incidents/{id}/resolve", write(post(responders::resolve)))
+        .route("/api/v1/incidents/{id}/merge", write(post(responders::merge)));
     let alertmanager = post(webhooks::alertmanager)
         .route_layer(slot())
         .route_layer(middleware::from_fn_with_state(state.clone(), webhooks::alertmanager_gate));
@@ -108,6 +120,7 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/alertmanager", alertmanager)
         .route("/webhooks/pagerduty", pagerduty)
         .merge(read)
+        .merge(write)
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
@@ -123,10 +136,9 @@ pub fn router(state: AppState) -> Router {
 /// cookie (`session`). A browser asking for a page without either gets the sign-in form; every
 /// other request a JSON 401.
 async fn read_auth(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let tokens = &state.settings.api.bearer_tokens;
-    if !tokens.is_empty()
-        && let Err(failure) = webhooks::bearer_check(request.headers(), tokens)
-        && !session::signed_in(request.headers(), tokens, crate::record::Instant::now())
+    let api = &state.settings.api;
+    if let Err(failure) = read_allowed(request.headers(), api)
+        && !session::signed_in(request.headers(), api, crate::record::Instant::now())
     {
         webhooks::refused(&state, AuthRoute::ReadApi, failure);
         if request.method() == axum::http::Method::GET && session::wants_page(&request) {
@@ -135,6 +147,42 @@ async fn read_auth(State(state): State<AppState>, request: Request, next: Next) 
         }
         return error::ApiError::unauthorized("missing or wrong bearer token (Authorization: Bearer …)")
             .into_response();
+    }
+    next.run(request).await
+}
+
+/// Whether a request may read: the read API is open without `api.bearer_tokens`; else a
+/// read token or a write token (which grants reads too) is needed.
+fn read_allowed(headers: &axum::http::HeaderMap, api: &crate::config::ApiSettings) -> Result<(), AuthFailure> {
+    if api.bearer_tokens.is_empty() {
+        return Ok(());
+    }
+    webhooks::bearer_check(headers, &api.bearer_tokens).or_else(|failure| {
+        if api.write_tokens.is_empty() { Err(failure) } else { webhooks::bearer_check(headers, &api.write_tokens) }
+    })
+}
+
+/// The write API's tokens (`api.write_tokens`): none configured, every write is refused
+/// (403; writes are never open); a read token is not enough (403); no or a wrong token, 401.
+async fn write_auth(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let api = &state.settings.api;
+    if api.write_tokens.is_empty() {
+        return error::ApiError::new(
+            StatusCode::FORBIDDEN,
+            "writes are turned off: set api.write_tokens (or api.write_tokens_file) to let responders add to incidents",
+        )
+        .into_response();
+    }
+    if let Err(failure) = webhooks::bearer_check(request.headers(), &api.write_tokens) {
+        if !api.bearer_tokens.is_empty() && webhooks::bearer_check(request.headers(), &api.bearer_tokens).is_ok() {
+            return error::ApiError::new(
+                StatusCode::FORBIDDEN,
+                "this token may read, not write: writes need one of api.write_tokens",
+            )
+            .into_response();
+        }
+        webhooks::refused(&state, AuthRoute::ReadApi, failure);
+        return error::ApiError::unauthorized("missing or wrong write token (Authorization: Bearer …)").into_response();
     }
     next.run(request).await
 }

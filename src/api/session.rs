@@ -18,7 +18,7 @@ use subtle::ConstantTimeEq;
 
 use super::AppState;
 use super::pages;
-use crate::config::Secret;
+use crate::config::{ApiSettings, Secret};
 use crate::record::Instant;
 use crate::telemetry::{AuthFailure, AuthRoute};
 use crate::timeline::render::{Format, html};
@@ -40,16 +40,23 @@ pub fn session_value(token: &Secret, expires: i64) -> String {
     format!("{expires}.{}", hex::encode(signature(token, expires)))
 }
 
-/// Whether the request carries a session cookie signed by one of `tokens` and not expired at
-/// `now`. Every token is tried, so the time taken does not say which one signed it.
-pub fn signed_in(headers: &HeaderMap, tokens: &[Secret], now: Instant) -> bool {
+/// The tokens a browser may sign in with: those that grant reads (read tokens, and write
+/// tokens, which read too). The session they give reads only.
+fn reading_tokens(api: &ApiSettings) -> impl Iterator<Item = &Secret> {
+    api.bearer_tokens.iter().chain(&api.write_tokens)
+}
+
+/// Whether the request carries a session cookie signed by one of the tokens that read and not
+/// expired at `now`. Every token is tried, so the time taken does not say which one signed it.
+pub fn signed_in(headers: &HeaderMap, api: &ApiSettings, now: Instant) -> bool {
     let Some(value) = cookie(headers, COOKIE) else { return false };
     let Some((expires, mac)) = value.split_once('.') else { return false };
     let (Ok(expires), Ok(mac)) = (expires.parse::<i64>(), hex::decode(mac)) else { return false };
     if expires <= now.as_second() {
         return false;
     }
-    tokens.iter().fold(false, |matched, token| matched | bool::from(signature(token, expires).ct_eq(mac.as_slice())))
+    reading_tokens(api)
+        .fold(false, |matched, token| matched | bool::from(signature(token, expires).ct_eq(mac.as_slice())))
 }
 
 /// The value of the cookie `name` in the request's `Cookie` headers.
@@ -131,17 +138,18 @@ pub struct SignIn {
     next: String,
 }
 
-/// `POST /signin`: a token of `api.bearer_tokens` → the session cookie and a 303 back to
+/// `POST /signin`: a token that reads (`api.bearer_tokens` or `api.write_tokens`) → the session cookie and a 303 back to
 /// `next`; a wrong one → the form again with 401 (counted like any refused read). Without
 /// tokens configured the pages are open: straight back.
 pub async fn sign_in(State(state): State<AppState>, headers: HeaderMap, form: axum::Form<SignIn>) -> Response {
-    let tokens = &state.settings.api.bearer_tokens;
+    let api = &state.settings.api;
     let next = safe_next(&form.next).to_owned();
-    if tokens.is_empty() {
+    if api.bearer_tokens.is_empty() {
         return see_other(&next, None);
     }
     let given = form.token.trim();
-    let Some(token) = tokens.iter().find(|token| bool::from(given.as_bytes().ct_eq(token.expose().as_bytes()))) else {
+    let Some(token) = reading_tokens(api).find(|token| bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())))
+    else {
         super::webhooks::refused(&state, AuthRoute::ReadApi, AuthFailure::WrongToken);
         return sign_in_page(&next, true);
     };
@@ -197,21 +205,27 @@ mod tests {
 
     #[test]
     fn a_session_is_valid_for_the_token_that_signed_it_until_it_expires() {
-        let (reader, other) = (Secret::new("reader-token".to_owned()), Secret::new("other".to_owned()));
+        let api = |read: &[&str], write: &[&str]| ApiSettings {
+            bearer_tokens: read.iter().copied().map(Secret::new).collect(),
+            write_tokens: write.iter().copied().map(Secret::new).collect(),
+            ..ApiSettings::default()
+        };
         let now: Instant = "2026-12-02T12:00:00Z".parse().unwrap();
         let expires = now.as_second() + 3600;
-        let value = session_value(&reader, expires);
+        let value = session_value(&Secret::new("reader-token"), expires);
         let headers = with_cookie(&format!("theme=dark; {COOKIE}={value}; x=1"));
-        assert!(signed_in(&headers, &[other.clone(), reader.clone()], now));
+        assert!(signed_in(&headers, &api(&["other", "reader-token"], &[]), now));
+        // A write token reads, so it may sign in too (the session reads only).
+        assert!(signed_in(&headers, &api(&["other"], &["reader-token"]), now));
         // The token removed from the settings: signed out.
-        assert!(!signed_in(&headers, std::slice::from_ref(&other), now));
+        assert!(!signed_in(&headers, &api(&["other"], &[]), now));
         // Expired.
         let later: Instant = "2026-12-02T13:00:00Z".parse().unwrap();
-        assert!(!signed_in(&headers, std::slice::from_ref(&reader), later));
+        assert!(!signed_in(&headers, &api(&["reader-token"], &[]), later));
         // A moved expiry, a changed MAC, garbage: none is a session.
         let forged = format!("{COOKIE}={}.{}", expires + 86_400, value.split_once('.').unwrap().1);
         for cookie in [forged.as_str(), "postmortemd_session=", "postmortemd_session=1.zz", "postmortemd_session=abc"] {
-            assert!(!signed_in(&with_cookie(cookie), std::slice::from_ref(&reader), now), "{cookie}");
+            assert!(!signed_in(&with_cookie(cookie), &api(&["reader-token"], &[]), now), "{cookie}");
         }
         // The cookie never carries the token.
         assert!(!value.contains("reader-token"));

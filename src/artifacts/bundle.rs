@@ -10,7 +10,9 @@
 //! `replicasets.json` (Kubernetes `List`s; the last holds the Deployments and other workloads, their ControllerRevisions and HorizontalPodAutoscalers beside the ReplicaSets), `nodes.json` (the target pods' Nodes), `prometheus/*.json` with `prometheus/queries.json`
 //! (and `prometheus/rules.json`, `prometheus/targets.json`: what Prometheus said of the
 //! alerts' rules and the scrape targets, read by content like the rest), and `gaps.json`
-//! (what collection could not see, and the collectors not configured).
+//! (what collection could not see, and the collectors not configured), and
+//! `responders.json` (what responders added over the write API: notes, corrections, manual
+//! resolutions, merges; `ingest::responders` defines it).
 //! Storing passes and webhooks belongs to the store; this module only shapes files.
 
 use std::collections::BTreeMap;
@@ -28,6 +30,9 @@ use crate::store::{StoredEvidence, StoredWebhook, decompress};
 
 /// The one log file of a bundle.
 pub const LOGS_FILE: &str = "incident-logs.txt";
+
+/// What responders added, in a bundle.
+pub const RESPONDERS_FILE: &str = "responders.json";
 
 /// Fetches one stored gzip log chunk by its id (the daemon's asks the store).
 pub type FetchChunk = Box<dyn Fn(i64) -> io::Result<Vec<u8>> + Send + Sync>;
@@ -136,6 +141,14 @@ impl Bundle {
             files.insert("gaps.json".to_owned(), ingest::gaps::to_json(&evidence.gaps, not_configured));
         }
         Bundle { files, written_at: None, log_chunks: evidence.logs, fetch_chunk }
+    }
+
+    /// The bundle with what responders added (`responders.json`; none: no file).
+    pub fn with_responders(mut self, inputs: &[crate::record::ResponderRecord]) -> Self {
+        if !inputs.is_empty() {
+            self.files.insert(RESPONDERS_FILE.to_owned(), ingest::responders::to_json(inputs));
+        }
+        self
     }
 
     /// The bundle, made at `at` (the daemon's "now"): its files' modification time.

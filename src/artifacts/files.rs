@@ -47,10 +47,12 @@ pub enum ArtifactKind {
     PromRules,
     /// Prometheus `/api/v1/targets`: scrape targets with their health and last error.
     PromTargets,
+    /// `responders.json`: what responders added over the write API (in the evidence bundle).
+    Responders,
 }
 
 impl ArtifactKind {
-    pub const ALL: [ArtifactKind; 15] = [
+    pub const ALL: [ArtifactKind; 16] = [
         ArtifactKind::KubectlLogs,
         ArtifactKind::PlainLog,
         ArtifactKind::PromQueryRange,
@@ -66,6 +68,7 @@ impl ArtifactKind {
         ArtifactKind::Gaps,
         ArtifactKind::PromRules,
         ArtifactKind::PromTargets,
+        ArtifactKind::Responders,
     ];
 
     /// The name a user gives `--kind`.
@@ -86,6 +89,7 @@ impl ArtifactKind {
             ArtifactKind::Gaps => "gaps",
             ArtifactKind::PromRules => "prom-rules",
             ArtifactKind::PromTargets => "prom-targets",
+            ArtifactKind::Responders => "responders",
         }
     }
 
@@ -366,6 +370,9 @@ fn classify_object(shape: &Shape, keys: &[String], path: &Path) -> Option<Artifa
     if let Some(kind) = shape.string(&["kind"]) {
         if kind == ingest::gaps::KIND {
             return Some(ArtifactKind::Gaps);
+        }
+        if kind == ingest::responders::KIND {
+            return Some(ArtifactKind::Responders);
         }
         if kind == "List" {
             return Some(classify_list_items(shape, path));
@@ -951,6 +958,7 @@ pub fn read_artifact(
             records
         }
         ArtifactKind::Gaps => ingest::gaps::parse_records(bytes).map_err(parse_error)?,
+        ArtifactKind::Responders => ingest::responders::parse_records(bytes).map_err(parse_error)?,
         ArtifactKind::PromRules => {
             ingest::prometheus::parse_rules(bytes).map_err(parse_error)?.into_iter().map(Record::Rule).collect()
         }

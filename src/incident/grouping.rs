@@ -403,6 +403,15 @@ impl IncidentState {
     }
 }
 
+/// The status of incidents merged into one (a responder's merge): open while any part is
+/// open; else resolved at the latest part's resolution.
+pub fn merged_status(parts: &[(IncidentStatus, Option<Instant>)]) -> (IncidentStatus, Option<Instant>) {
+    if parts.iter().any(|(status, _)| *status == IncidentStatus::Open) {
+        return (IncidentStatus::Open, None);
+    }
+    (IncidentStatus::Resolved, parts.iter().filter_map(|(_, resolved)| *resolved).max())
+}
+
 fn plus(instant: Instant, duration: SignedDuration) -> Instant {
     instant.checked_add(duration).unwrap_or(instant)
 }
@@ -1165,5 +1174,21 @@ mod tests {
             assert_eq!(unescape_receiver(&escape_receiver(name)), name);
         }
         assert_eq!(escape_receiver("team.pager"), r"team\.pager");
+    }
+
+    #[test]
+    fn merged_incidents_are_open_while_any_is_and_resolve_at_the_latest() {
+        let at = |text: &str| Some(text.parse::<Instant>().unwrap());
+        let (open, resolved) = (IncidentStatus::Open, IncidentStatus::Resolved);
+        let check = |parts: &[(IncidentStatus, Option<Instant>)], expected: (IncidentStatus, Option<Instant>)| {
+            assert_eq!(merged_status(parts), expected, "{parts:?}");
+        };
+        check(&[(resolved, at("2025-02-09T10:40:00Z")), (open, None)], (open, None));
+        check(&[(open, None), (resolved, at("2025-02-09T10:40:00Z"))], (open, None));
+        check(
+            &[(resolved, at("2025-02-09T10:40:00Z")), (resolved, at("2025-02-09T10:50:00Z"))],
+            (resolved, at("2025-02-09T10:50:00Z")),
+        );
+        check(&[(resolved, at("2025-02-09T10:40:00Z"))], (resolved, at("2025-02-09T10:40:00Z")));
     }
 }

@@ -5,7 +5,7 @@ pub mod grouping;
 
 use jiff::SignedDuration;
 
-use crate::record::{AlertRecord, AlertStatus, Instant, PageAction, Record, RuleRecord, rule_of};
+use crate::record::{AlertRecord, AlertStatus, Instant, PageAction, Record, ResponderInput, RuleRecord, rule_of};
 use crate::timeline::Window;
 
 /// How far a window reaches around the signals.
@@ -148,13 +148,15 @@ pub fn signal_span(records: &[Record]) -> Option<(Instant, Instant)> {
     })
 }
 
-/// The latest resolution: of a resolved alert, or a page saying so.
+/// The latest resolution: of a resolved alert, a page saying so, or a responder's manual
+/// resolve (at its own time).
 pub fn resolution(records: &[Record]) -> Option<Instant> {
     let mut latest: Option<Instant> = None;
     for record in records {
         let resolved = match record {
             Record::Alert(alert) if alert.status == AlertStatus::Resolved => alert.ends_at,
             Record::Page(page) if page.action == PageAction::Resolved => Some(page.time),
+            Record::Responder(input) if matches!(input.input, ResponderInput::Resolve { .. }) => Some(input.at),
             _ => None,
         };
         latest = latest.max(resolved);
@@ -174,9 +176,12 @@ pub fn alert_title<'a>(alerts: impl IntoIterator<Item = &'a AlertRecord>) -> Opt
     })
 }
 
-/// The title from the signals: the first alert (`Name: summary`), else the page's
-/// incident, else the window's start.
+/// The title from the signals: a responder's latest correction, else the first alert
+/// (`Name: summary`), else the page's incident, else the window's start.
 pub fn title(records: &[Record], window: &Window) -> String {
+    if let Some(title) = corrected(records, |title, _| title) {
+        return title.to_owned();
+    }
     if let Some(title) = alert_title(records.iter().filter_map(Record::as_alert)) {
         return title;
     }
@@ -184,6 +189,25 @@ pub fn title(records: &[Record], window: &Window) -> String {
     page_title
         .filter(|title| !title.is_empty())
         .unwrap_or_else(|| format!("Incident of {}", window.start.strftime("%F %H:%M UTC")))
+}
+
+/// The latest correction of a field (`pick` chooses title or severity) responders made:
+/// the one with the latest time, the later in `records` among equal times.
+pub fn corrected<'a>(
+    records: &'a [Record],
+    pick: impl Fn(Option<&'a str>, Option<&'a str>) -> Option<&'a str>,
+) -> Option<&'a str> {
+    let mut latest: Option<(Instant, &str)> = None;
+    for record in records {
+        if let Record::Responder(input) = record
+            && let ResponderInput::Correction { title, severity } = &input.input
+            && let Some(value) = pick(title.as_deref(), severity.as_deref())
+            && latest.is_none_or(|(at, _)| input.at >= at)
+        {
+            latest = Some((input.at, value));
+        }
+    }
+    latest.map(|(_, value)| value)
 }
 
 #[cfg(test)]
@@ -256,5 +280,36 @@ mod tests {
             Some(("2025-02-09T10:00:00Z", "2025-02-09T11:00:00Z")),
             ("2025-02-09T10:00:00Z", "2025-02-09T10:20:00Z"),
         );
+    }
+
+    #[test]
+    fn a_responders_latest_correction_titles_the_incident_and_a_manual_resolve_counts() {
+        use crate::record::{ResponderInput, ResponderRecord};
+        let responder = |at: &str, input: ResponderInput| {
+            Record::Responder(ResponderRecord { at: at.parse().unwrap(), author: "A".to_owned(), input })
+        };
+        let correction = |at: &str, title: Option<&str>, severity: Option<&str>| {
+            responder(
+                at,
+                ResponderInput::Correction { title: title.map(str::to_owned), severity: severity.map(str::to_owned) },
+            )
+        };
+        let window = Window {
+            start: "2025-02-09T09:46:15Z".parse().unwrap(),
+            end: "2025-02-09T10:46:00Z".parse().unwrap(),
+            baseline_end: "2025-02-09T10:00:00Z".parse().unwrap(),
+        };
+        let mut records = vec![alert("2025-02-09T10:06:15Z")];
+        assert_eq!(title(&records, &window), "HighErrorRate");
+        records.push(correction("2025-02-09T10:30:00Z", Some("Checkout down"), None));
+        // A later correction of the severity only leaves the title corrected before.
+        records.push(correction("2025-02-09T10:31:00Z", None, Some("critical")));
+        // An earlier one, sent later, does not win over the latest.
+        records.push(correction("2025-02-09T10:10:00Z", Some("Old name"), None));
+        assert_eq!(title(&records, &window), "Checkout down");
+        assert_eq!(corrected(&records, |_, severity| severity), Some("critical"));
+        assert_eq!(resolution(&records), None);
+        records.push(responder("2025-02-09T10:40:00Z", ResponderInput::Resolve { note: None }));
+        assert_eq!(resolution(&records), Some("2025-02-09T10:40:00Z".parse().unwrap()));
     }
 }

@@ -240,6 +240,26 @@ impl<'v, 'p> Node<'v, 'p> {
         }
     }
 
+    /// A 64-bit integer (an integral float too, as for [`Self::opt_u64`]), or `None` when
+    /// missing or `null`.
+    pub(crate) fn opt_i64(&self) -> Result<Option<i64>> {
+        match self.value {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(number)) => number
+                .as_i64()
+                .or_else(|| {
+                    let integral = |value: &f64| {
+                        value.fract() == 0.0
+                            && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(value)
+                    };
+                    number.as_f64().filter(integral).map(|value| value as i64)
+                })
+                .map(Some)
+                .ok_or_else(|| self.error("a 64-bit integer")),
+            Some(_) => Err(self.error("a 64-bit integer")),
+        }
+    }
+
     /// A 32-bit integer, or `None` when missing or `null`.
     pub(crate) fn opt_i32(&self) -> Result<Option<i32>> {
         match self.value {

@@ -28,3 +28,4 @@ pub(crate) mod json;
 pub mod kubernetes;
 pub mod pagerduty;
 pub mod prometheus;
+pub mod responders;

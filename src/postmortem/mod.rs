@@ -75,7 +75,7 @@ impl MomentKind {
             MomentKind::Acknowledged => "no acknowledgement of the page",
             MomentKind::Mitigated => "no rollout, rollback or scaling between the impact start and the recovery",
             MomentKind::Recovered => "errors or metrics had not come back to their baseline by the window's end",
-            MomentKind::Resolved => "an alert or the page was not resolved in the window",
+            MomentKind::Resolved => "an alert or the page was not resolved in the window, nor by a responder",
         }
     }
 }
@@ -358,8 +358,16 @@ fn recovery(timeline: &Timeline) -> Option<usize> {
 }
 
 /// When the incident was closed: the page resolved (after its last trigger or reopening),
-/// else, without a page, the resolution of the alert that detected it.
+/// else, without a page, the resolution of the alert that detected it; else a responder's
+/// last manual resolve.
 fn resolution(timeline: &Timeline) -> Option<usize> {
+    signal_resolution(timeline).or_else(|| {
+        facts(timeline).filter(|(_, _, fact)| matches!(fact, Fact::ResolvedByHand)).map(|(index, _, _)| index).last()
+    })
+}
+
+/// [`resolution`] by the signals alone.
+fn signal_resolution(timeline: &Timeline) -> Option<usize> {
     let paged = facts(timeline).any(|(_, _, fact)| matches!(fact, Fact::Page { action: PageAction::Triggered, .. }));
     if paged {
         let mut resolved = None;

@@ -11,7 +11,7 @@ use jiff::SignedDuration;
 pub use crate::incident::grouping::{
     AlertmanagerIntake, AlertmanagerPoll, IncidentStatus, PageLink, PagerDutyIntake, WebhookSource,
 };
-use crate::record::Instant;
+use crate::record::{Instant, ResponderRecord};
 
 mod evidence;
 mod sqlite;
@@ -98,6 +98,32 @@ pub struct IncidentRow {
     pub n_reconciled: i64,
 }
 
+impl IncidentRow {
+    /// This incident read with one merged into it: the span of both, their webhooks
+    /// counted together, the status by `incident::grouping::merged_status`; its own id,
+    /// title and severity.
+    pub fn absorb(&mut self, merged: &IncidentRow) {
+        let (status, resolved_at) = crate::incident::grouping::merged_status(&[
+            (self.status, self.resolved_at),
+            (merged.status, merged.resolved_at),
+        ]);
+        self.status = status;
+        self.resolved_at = resolved_at;
+        self.opened_at = self.opened_at.min(merged.opened_at);
+        self.last_signal_at = self.last_signal_at.max(merged.last_signal_at);
+        self.truncated_alerts = self.truncated_alerts.saturating_add(merged.truncated_alerts);
+        self.n_webhooks += merged.n_webhooks;
+        self.last_webhook_id = self.last_webhook_id.max(merged.last_webhook_id);
+        self.n_reconciled += merged.n_reconciled;
+        for source in &merged.sources {
+            if !self.sources.contains(source) {
+                self.sources.push(*source);
+            }
+        }
+        self.sources.sort_by_key(|source| source.as_str());
+    }
+}
+
 /// A stored webhook body of an incident.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredWebhook {
@@ -105,6 +131,31 @@ pub struct StoredWebhook {
     pub source: WebhookSource,
     pub received_at: Instant,
     pub body: Vec<u8>,
+}
+
+/// What responders added to an incident: over the write API (`Store::add_responder_input`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Responders {
+    /// The inputs of the incident and of every incident merged into it, by time then as
+    /// they came.
+    pub inputs: Vec<ResponderRecord>,
+    /// The incidents merged into this one (read as its own: webhooks, evidence, inputs).
+    pub merged_from: Vec<i64>,
+    /// The incident this one was merged into, if it was.
+    pub merged_into: Option<i64>,
+    /// The newest input's id among them (0: none): part of the timeline's cache key.
+    pub revision: i64,
+}
+
+/// Why a responder's input was not stored: the request can never succeed as it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// No incident of this id.
+    NoIncident(i64),
+    /// The incident was merged into another: inputs go to that one.
+    Merged { id: i64, into: i64 },
+    /// A merge into itself, or of an incident already merged (a cycle, or twice).
+    Conflict(String),
 }
 
 /// What one [`Store::prune`] deleted.
@@ -318,6 +369,26 @@ impl Store {
     /// The store's size on disk (`/metrics`).
     pub async fn size(&self) -> Result<StoreSize> {
         dispatch!(self, backend => backend.size().await)
+    }
+
+    /// Stores what a responder added to incident `incident_id`, in one transaction, and
+    /// answers after its commit with the input's id: a note; a correction (the title and
+    /// severity shown become the corrected ones); a manual resolve (`IncidentState::resolve`
+    /// at its own time, of the incident and of those merged into it); a merge (the other
+    /// incident, and those merged into it, are read as this one's from now on).
+    pub async fn add_responder_input(
+        &self,
+        incident_id: i64,
+        input: &ResponderRecord,
+        received_at: Instant,
+    ) -> Result<std::result::Result<i64, Refusal>> {
+        dispatch!(self, backend => backend.add_responder_input(incident_id, input, received_at).await)
+    }
+
+    /// What responders added to an incident and to those merged into it, and where it was
+    /// merged to if it was.
+    pub async fn responders(&self, incident_id: i64) -> Result<Responders> {
+        dispatch!(self, backend => backend.responders(incident_id).await)
     }
 
     /// How many passes an incident's evidence has had: part of its timeline's cache key.

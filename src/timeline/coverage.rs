@@ -212,6 +212,7 @@ fn unit(record: &Record) -> Option<&'static str> {
         Record::NotConfigured(_) => "collectors",
         Record::Rule(_) => "rules",
         Record::Target(_) => "targets",
+        Record::Responder(_) => "responder inputs",
     })
 }
 
@@ -240,7 +241,13 @@ fn for_each_time(record: &Record, mut each: impl FnMut(Instant)) {
             each(gap.end);
         }
         // A target's last scrape is when it was looked at, not data of the incident.
-        Record::Deployment(_) | Record::Note(_) | Record::NotConfigured(_) | Record::Rule(_) | Record::Target(_) => {}
+        // Human input is not evidence of data a source had.
+        Record::Deployment(_)
+        | Record::Note(_)
+        | Record::NotConfigured(_)
+        | Record::Rule(_)
+        | Record::Target(_)
+        | Record::Responder(_) => {}
     }
 }
 

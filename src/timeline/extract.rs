@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::record::{
     AlertRecord, AlertStatus, DeploymentRecord, Instant, K8sEventRecord, PageAction, PageRecord, Record,
-    RevisionRecord, Rollback, RolloutRecord, RuleRecord, SeriesRecord, WorkloadRecord, instant, nanos, rule_of,
+    ResponderInput, ResponderRecord, RevisionRecord, Rollback, RolloutRecord, RuleRecord, SeriesRecord, WorkloadRecord,
+    instant, nanos, rule_of,
 };
 use crate::timeline::consistency;
 use crate::timeline::digest::{LogDigest, Severity, TemplateStats};
@@ -25,6 +26,11 @@ pub const WEIGHT_TERMINATION: u32 = 70;
 pub const WEIGHT_K8S_WARNING: u32 = 60;
 pub const WEIGHT_LOG: u32 = 40;
 pub const WEIGHT_METRIC: u32 = 40;
+/// What a responder added is never cut.
+pub const WEIGHT_HUMAN: u32 = 110;
+
+/// The source of the rows responders added over the write API.
+pub const RESPONDER_SOURCE: &str = "responder";
 
 /// Every row the evidence gives, unsorted.
 pub fn entries(records: &[Record], digests: &[LogDigest], window: &Window, options: &Options) -> Vec<Entry> {
@@ -107,6 +113,7 @@ pub fn entries(records: &[Record], digests: &[LogDigest], window: &Window, optio
             Record::Series(series) if !series.kind.is_clock() => {
                 series_by_query.entry(series.query.as_str()).or_default().push(series);
             }
+            Record::Responder(input) => entries.push(responder_entry(input)),
             Record::Note(note) => {
                 // The same warning comes with every split range and every pass: once.
                 let known = entries
@@ -126,6 +133,36 @@ pub fn entries(records: &[Record], digests: &[LogDigest], window: &Window, optio
         entries.extend(log_entries(digest, window, options));
     }
     entries
+}
+
+/// The row of what a responder added, at its own time, marked human, its author the actor.
+fn responder_entry(input: &ResponderRecord) -> Entry {
+    let text = match &input.input {
+        ResponderInput::Note { text } => format!("Note: {text}"),
+        ResponderInput::Correction { title, severity } => {
+            let changes: Vec<String> = [
+                title.as_ref().map(|title| format!("title corrected to {title:?}")),
+                severity.as_ref().map(|severity| format!("severity corrected to {severity}")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let changes = changes.join("; ");
+            let mut chars = changes.chars();
+            chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+        }
+        ResponderInput::Resolve { note: Some(note) } => format!("Resolved by hand: {note}"),
+        ResponderInput::Resolve { note: None } => "Resolved by hand".to_owned(),
+        ResponderInput::Merge { from } => format!("Incident {from} merged into this one"),
+    };
+    let mut entry = Entry::new(input.at, Kind::Note, text, RESPONDER_SOURCE);
+    entry.actor = Some(input.author.clone());
+    entry.human = true;
+    entry.weight = WEIGHT_HUMAN;
+    if let ResponderInput::Resolve { .. } = input.input {
+        entry.fact = Some(Fact::ResolvedByHand);
+    }
+    entry
 }
 
 /// Which alert a record is a notification of: its fingerprint, else its labels.

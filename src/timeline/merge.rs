@@ -62,7 +62,7 @@ pub fn merge(
         entry.weight = WEIGHT_GAP;
         entries.push(entry);
     }
-    entries.retain(|entry| window.contains(entry.time) || entry.kind == Kind::Gap);
+    entries.retain(|entry| window.contains(entry.time) || entry.kind == Kind::Gap || entry.human);
     cut(&mut entries, options.max_entries, &window);
     entries.sort_by(order);
     Timeline { version: 1, title, window, entries, clock_skew: skews, gaps, coverage: Vec::new() }

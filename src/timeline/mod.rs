@@ -126,6 +126,11 @@ pub struct Entry {
     /// left out of the JSON when there is none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// Human input: a responder's note, correction, manual resolve or merge (source
+    /// `responder`), not evidence a system recorded. `"human": true` in the JSON, left out
+    /// otherwise. Kept whatever the window, since a person put it there.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub human: bool,
     /// The node whose clock stamped `time`, for skew correction; not rendered.
     #[serde(skip)]
     pub node: Option<String>,
@@ -217,6 +222,8 @@ pub enum Fact {
     /// A known template far above its baseline rate: the burst's start.
     BurstStart,
     BurstOver,
+    /// A responder resolved the incident by hand, at this row's time.
+    ResolvedByHand,
 }
 
 /// How a workload changed.
@@ -244,6 +251,7 @@ impl Entry {
             example: None,
             recorded_time: None,
             url: None,
+            human: false,
             node: None,
             stream: None,
             weight: 0,

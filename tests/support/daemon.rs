@@ -72,6 +72,28 @@ impl Served {
     }
 }
 
+/// Unpacks an incident's `evidence.tar.gz` into `folder` and returns its bundle folder
+/// (`incident-ID/`).
+pub fn unpack_evidence(archive: &[u8], folder: &std::path::Path, incident_id: i64) -> PathBuf {
+    std::fs::create_dir_all(folder).unwrap();
+    std::fs::write(folder.join("evidence.tar.gz"), archive).unwrap();
+    let untar =
+        std::process::Command::new("tar").arg("-xzf").arg("evidence.tar.gz").current_dir(folder).status().unwrap();
+    assert!(untar.success());
+    folder.join(format!("incident-{incident_id}"))
+}
+
+/// What the real `postmortemd draft --format json` drafts of a folder.
+pub fn draft_json(folder: &std::path::Path) -> serde_json::Value {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_postmortemd"))
+        .args(["draft", "--format", "json"])
+        .arg(folder)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
 impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -33,6 +33,7 @@ use crate::record::Instant;
 
 mod evidence;
 mod reconcile;
+mod responders;
 mod retention;
 
 pub(super) fn millis(instant: Instant) -> i64 {
@@ -334,7 +335,7 @@ impl SqliteStore {
         let rows = sqlx::query(concat!(
             incident_select!(),
             " WHERE i.id IN (SELECT id FROM incidents \
-             WHERE (opened_at_ms, id) < (?, ?) AND (? IS NULL OR status = ?) AND (? IS NULL OR last_signal_at_ms >= ?) \
+             WHERE (opened_at_ms, id) < (?, ?) AND merged_into IS NULL AND (? IS NULL OR status = ?) AND (? IS NULL OR last_signal_at_ms >= ?) \
              ORDER BY opened_at_ms DESC, id DESC LIMIT ?) \
              GROUP BY i.id ORDER BY i.opened_at_ms DESC, i.id DESC"
         ))
@@ -946,7 +947,7 @@ async fn linked_incident(
 /// The columns of an [`IncidentRow`], with its webhooks' count, newest id and sources.
 macro_rules! incident_select {
     () => {
-        "SELECT i.id, i.title, i.status, i.severity, i.opened_at_ms, i.last_signal_at_ms, \
+        "SELECT i.id, COALESCE(i.title_corrected, i.title), i.status, COALESCE(i.severity_corrected, i.severity), i.opened_at_ms, i.last_signal_at_ms, \
          i.resolved_at_ms, i.group_key, i.truncated_alerts, COUNT(w.id), MAX(w.id), \
          MAX(CASE WHEN w.source = 'alertmanager' THEN 1 ELSE 0 END), \
          MAX(CASE WHEN w.source = 'pagerduty' THEN 1 ELSE 0 END), \

@@ -3,7 +3,8 @@
 //! transactions first (a large incident's logs must not hold SQLite's write lock for long:
 //! webhooks wait on it), then its job, webhooks and row in one, so a crash mid-prune leaves an
 //! incident with less evidence, never evidence without its incident. SQLite reuses the pages
-//! freed; the file does not shrink, it stops growing.
+//! freed; the file does not shrink, it stops growing. An incident merged into another is read
+//! as that one's and pruned only once that one is gone.
 
 use sqlx::Row;
 
@@ -20,7 +21,8 @@ impl SqliteStore {
         let mut pruned = Pruned::default();
         let candidates = sqlx::query(
             "SELECT id FROM incidents WHERE status = ? AND resolved_at_ms IS NOT NULL AND resolved_at_ms < ? \
-             AND last_signal_at_ms < ? ORDER BY resolved_at_ms, id",
+             AND last_signal_at_ms < ? \
+             AND (merged_into IS NULL OR merged_into NOT IN (SELECT id FROM incidents)) ORDER BY resolved_at_ms, id",
         )
         .bind(IncidentStatus::Resolved.as_str())
         .bind(millis(resolved_before))
@@ -69,6 +71,7 @@ impl SqliteStore {
                 ("DELETE FROM evidence_files WHERE incident_id = ?", "prune files"),
                 ("DELETE FROM evidence_gaps WHERE incident_id = ?", "prune gaps"),
                 ("DELETE FROM collection_jobs WHERE incident_id = ?", "prune collection job"),
+                ("DELETE FROM responder_inputs WHERE incident_id = ?", "prune responder inputs"),
             ] {
                 sqlx::query(statement)
                     .bind(incident_id)
