@@ -19,6 +19,7 @@ use crate::artifacts::bundle::Bundle;
 use crate::config::WindowSettings;
 use crate::draft::{self, DraftOptions};
 use crate::incident::WindowRules;
+use crate::page as incident_page;
 use crate::record::Instant;
 use crate::store::{IncidentFilter, IncidentRow, IncidentStatus};
 use crate::timeline::Timeline;
@@ -172,7 +173,11 @@ pub async fn timeline(
     Query(query): Query<TimelineQuery>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    rendered(&state, id, &query, &headers, render::render).await
+    rendered(&state, id, &query, &headers, |timeline, format, row| {
+        let served = incident_page::Served { status: Some(row.status.to_string()), incident: Some(row.id) };
+        incident_page::render(timeline, format, &served)
+    })
+    .await
 }
 
 /// `GET /api/v1/incidents/{id}/postmortem`: the post-mortem drafted from the incident's
@@ -183,24 +188,25 @@ pub async fn postmortem(
     Query(query): Query<TimelineQuery>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    rendered(&state, id, &query, &headers, |timeline, format| {
+    rendered(&state, id, &query, &headers, |timeline, format, _| {
         crate::postmortem::render::render(timeline, &crate::postmortem::draft(timeline), format)
     })
     .await
 }
 
-/// The incident's cached timeline, rendered by `render` in the negotiated format.
+/// The incident's cached timeline, rendered by `render` in the negotiated format (the
+/// incident's row at hand for what only the daemon knows).
 async fn rendered(
     state: &AppState,
     id: i64,
     query: &TimelineQuery,
     headers: &HeaderMap,
-    render: impl FnOnce(&Timeline, Format) -> String,
+    render: impl FnOnce(&Timeline, Format, &IncidentRow) -> String,
 ) -> Result<Response> {
     let format = negotiate(query.format.as_deref(), headers)?;
     let row = find(state, id).await?;
     let timeline = cached_timeline(state, &row).await?;
-    let body = render(&timeline, format);
+    let body = render(&timeline, format, &row);
     Ok(([(header::CONTENT_TYPE, format.content_type())], body).into_response())
 }
 
@@ -390,18 +396,12 @@ pub async fn index(State(state): State<AppState>, Query(query): Query<ListQuery>
     let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
     let arrivals = state.store.webhook_arrivals(&ids).await.map_err(|error| ApiError::unavailable(&error))?;
     let now = Instant::now();
-    let mut page = String::from(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>postmortemd</title>\
-<style>body{font-family:system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse;max-width:100%}\
-td,th{border-bottom:1px solid #ddd;padding:.35rem .6rem;text-align:left;vertical-align:middle;white-space:nowrap}\
-th{background:#f4f4f4}td.title{white-space:normal;min-width:16rem;max-width:34rem}.open{color:#b00;font-weight:600}\
-.resolved{color:#286}.more{color:#666;font-size:.85em;white-space:nowrap}svg.spark{display:block}nav{margin-top:1rem}</style></head><body>\n\
-<h1>Incidents</h1>\n",
-    );
+    let mut page = html::head("postmortemd");
+    page.push_str("<h1>Incidents</h1>\n");
     if rows.is_empty() {
         page.push_str("<p>No incidents yet. Point Alertmanager's webhook_configs or a PagerDuty v3 subscription at this server.</p>\n");
     } else {
-        page.push_str("<table><tr><th>Opened (UTC)</th><th>Incident</th><th>Status</th><th>Severity</th><th>Duration</th><th>Webhooks over the window</th><th>Sources</th></tr>\n");
+        page.push_str("<table class=\"incidents\"><tr><th>Opened (UTC)</th><th>Incident</th><th>Status</th><th>Severity</th><th>Duration</th><th>Webhooks over the window</th><th>Sources</th></tr>\n");
         for row in &rows {
             let (start, end) = window_rules(&state.settings.window).span(row.opened_at, resolution(row));
             let times: Vec<Instant> = arrivals.iter().filter(|(id, _)| *id == row.id).map(|(_, time)| *time).collect();
@@ -434,7 +434,10 @@ th{background:#f4f4f4}td.title{white-space:normal;min-width:16rem;max-width:34re
         let href = reqwest::Url::parse_with_params("http://index/", &pairs)
             .map(|url| format!("/?{}", url.query().unwrap_or("")))
             .unwrap_or_else(|_| "/".to_owned());
-        page.push_str(&format!("<nav><a rel=\"next\" href=\"{}\">Older incidents →</a></nav>\n", html::escape(&href)));
+        page.push_str(&format!(
+            "<nav class=\"pages\"><a rel=\"next\" href=\"{}\">Older incidents →</a></nav>\n",
+            html::escape(&href)
+        ));
     }
     page.push_str("</body></html>\n");
     Ok(Html(page))

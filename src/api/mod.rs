@@ -112,7 +112,26 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .layer(DefaultBodyLimit::max(state.settings.server.max_body_bytes))
         .layer(middleware::map_response(error::json_errors))
+        .layer(middleware::map_response(page_headers))
         .with_state(state)
+}
+
+/// Every answer is `nosniff`; every HTML page carries the pages' Content-Security-Policy
+/// (nothing loads, no script runs, only their one stylesheet applies).
+async fn page_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
+    let is_html = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/html"));
+    if is_html {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            header::HeaderValue::from_static(crate::timeline::render::html::content_security_policy()),
+        );
+    }
+    response
 }
 
 /// The read API's bearer tokens, when configured.
