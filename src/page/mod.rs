@@ -167,7 +167,7 @@ mod tests {
         assert_eq!(html.matches("<polyline").count(), 4, "{html}");
         // Offline, nothing is linked that the file does not hold.
         assert!(!html.contains("href=\"/"), "{html}");
-        assert!(html.contains(html::content_security_policy()), "{html}");
+        assert!(html.contains(html::meta_policy()), "{html}");
     }
 
     #[test]

@@ -42,15 +42,23 @@ table.incidents{table-layout:auto}td.title{min-width:16rem}td.open{color:#a51d2d
 
 /// The Content-Security-Policy of every HTML page: nothing loads (no script, font, image,
 /// frame or connection), the one inline stylesheet [`STYLE`] applies by its SHA-256 hash,
-/// forms post only back to the daemon. Sent as a header by the daemon and, in a `<meta>`
-/// tag, written into every page (an offline file opened in a browser is held to it too).
+/// forms post only back to the daemon, no other site frames the page. The daemon sends it as
+/// a header on every HTML answer; pages repeat it in a `<meta>` tag ([`meta_policy`]), so an
+/// offline file opened in a browser is held to it too.
 pub fn content_security_policy() -> &'static str {
+    static POLICY: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| format!("{}; frame-ancestors 'none'", meta_policy()));
+    &POLICY
+}
+
+/// The policy as a page's `<meta>` tag states it: [`content_security_policy`] without
+/// `frame-ancestors`, which browsers take from a header only (and report as an error in a
+/// `<meta>`).
+pub fn meta_policy() -> &'static str {
     static POLICY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         use sha2::Digest;
         let hash = base64(&sha2::Sha256::digest(STYLE.as_bytes()));
-        format!(
-            "default-src 'none'; style-src 'sha256-{hash}'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-        )
+        format!("default-src 'none'; style-src 'sha256-{hash}'; base-uri 'none'; form-action 'self'")
     });
     &POLICY
 }
@@ -79,7 +87,7 @@ pub fn head(title: &str) -> String {
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <meta http-equiv=\"Content-Security-Policy\" content=\"{}\">\n<title>{}</title>\n<style>{STYLE}</style></head><body>\n",
-        content_security_policy(),
+        meta_policy(),
         escape(title)
     )
 }
