@@ -183,6 +183,8 @@ const SURVEY: &str = "
         charts: document.querySelectorAll('.query-chart').length,
         charts_with_lines: [...document.querySelectorAll('.query-chart')].filter(c => c.querySelector('polyline')).length,
         bands: document.querySelectorAll('.query-chart .band').length,
+        lines_where_missing: [...document.querySelectorAll('.query-chart')].filter(c => c.querySelector('.missing'))
+            .map(c => c.querySelectorAll('polyline').length),
         onsets: document.querySelectorAll('.query-chart .onset').length,
         scroll_width: document.documentElement.scrollWidth,
         client_width: document.documentElement.clientWidth,
@@ -202,15 +204,16 @@ async fn requested_urls(browser: &Browser) -> Vec<String> {
         .collect()
 }
 
-/// Loads `url` and checks what every page must hold to: only the daemon asked, no console
-/// error, nothing wider than the window, no script; returns its survey.
-async fn load(browser: &Browser, url: &str, daemon: &str) -> Value {
+/// Loads `url` and checks what every page must hold to: nothing asked but what starts with
+/// `allowed` (the daemon; an offline file itself), no console error, nothing wider than the
+/// window, no script; returns its survey.
+async fn load(browser: &Browser, url: &str, allowed: &str) -> Value {
     browser.open(url).await;
     let survey = browser.eval(SURVEY).await;
     let urls = requested_urls(browser).await;
     assert!(urls.iter().any(|requested| requested == url), "{url} not among the requests: {urls:#?}");
     for requested in &urls {
-        assert!(requested.starts_with(&format!("{daemon}/")), "{url} made the browser ask {requested}");
+        assert!(requested.starts_with(allowed), "{url} made the browser ask {requested}");
     }
     let errors: Vec<Value> =
         browser.log("browser").await.into_iter().filter(|entry| entry["level"] == "SEVERE").collect();
@@ -309,7 +312,8 @@ query = 'checkout_queue_depth{{namespace=\"{{{{namespace}}}}\"}}'\n",
     }
 
     let browser = Browser::start(&folder.join("chromium"), 1500).await;
-    let survey = load(&browser, &page_url, &base).await;
+    let daemon_only = format!("{base}/");
+    let survey = load(&browser, &page_url, &daemon_only).await;
     assert_eq!(survey["markers"], entries.len(), "a marker per row: {survey}");
     assert_eq!(survey["linked"], entries.len(), "each marker links to its row: {survey}");
     assert_eq!(survey["rows"], entries.len(), "{survey}");
@@ -322,6 +326,8 @@ query = 'checkout_queue_depth{{namespace=\"{{{{namespace}}}}\"}}'\n",
     assert_eq!(survey["charts_with_lines"], 3, "{survey}");
     assert!(survey["bands"].as_u64().unwrap() >= 2, "{survey}");
     assert_eq!(survey["onsets"], 1, "{survey}");
+    // The queue depth's hole is shaded and breaks its line in two.
+    assert_eq!(survey["lines_where_missing"], json!([2]), "{survey}");
     if std::env::var_os("UPDATE_SCREENSHOT").is_some_and(|value| value == "1") {
         let png = browser.screenshot().await;
         assert!(png.starts_with(b"\x89PNG"), "a PNG");
@@ -330,10 +336,37 @@ query = 'checkout_queue_depth{{namespace=\"{{{{namespace}}}}\"}}'\n",
         std::fs::write(&path, png).unwrap();
     }
 
-    let index = load(&browser, &format!("{base}/"), &base).await;
+    let index = load(&browser, &format!("{base}/"), &daemon_only).await;
     assert_eq!(index["title"], "postmortemd", "{index}");
-    let report = load(&browser, &format!("{incident_url}/postmortem?format=html"), &base).await;
+    let report = load(&browser, &format!("{incident_url}/postmortem?format=html"), &daemon_only).await;
     assert_eq!(report["rows"], entries.len(), "the post-mortem's timeline: {report}");
+
+    // Offline, `draft --format html` and `report --format html` write the pages as single
+    // files: opened from disk they ask for nothing but themselves.
+    let offline = |command: &str, format: &str, file: &str| {
+        let path = folder.join(file);
+        let status = Command::new(env!("CARGO_BIN_EXE_postmortemd"))
+            .args([command, "examples/checkout-outage", "--format", format, "-o"])
+            .arg(&path)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "{command} --format {format}");
+        path
+    };
+    let drafted: Value =
+        serde_json::from_str(&std::fs::read_to_string(offline("draft", "json", "example.json")).unwrap()).unwrap();
+    let n_rows = drafted["entries"].as_array().unwrap().len();
+    let file_url = format!("file://{}", offline("draft", "html", "example.html").display());
+    let survey = load(&browser, &file_url, &file_url).await;
+    assert_eq!(survey["markers"], n_rows, "{survey}");
+    assert_eq!(survey["linked"], n_rows, "{survey}");
+    assert_eq!(survey["gaps"], drafted["gaps"].as_array().unwrap().len(), "{survey}");
+    // Latency p99 and 5xx by pod; the node clock series are not charted.
+    assert_eq!(survey["charts"], 2, "{survey}");
+    let file_url = format!("file://{}", offline("report", "html", "report.html").display());
+    let report = load(&browser, &file_url, &file_url).await;
+    assert_eq!(report["rows"], n_rows, "{report}");
     browser.quit().await;
     let _ = std::fs::remove_dir_all(&folder);
     eprintln!("browser test took {:?}", started.elapsed());
