@@ -154,7 +154,10 @@ aria-label=\"{} rows in {} lanes, {} data gaps\">",
     }
     let _ = writeln!(
         out,
-        "<line class=\"axis\" x1=\"{PLOT_LEFT}\" y1=\"{plot_bottom}\" x2=\"{PLOT_RIGHT}\" y2=\"{plot_bottom}\"/>"
+        "<line class=\"axis\" x1=\"{PLOT_LEFT}\" y1=\"{plot_bottom}\" x2=\"{PLOT_RIGHT}\" y2=\"{plot_bottom}\"/>\
+<text x=\"6\" y=\"{:.1}\">UTC, {}</text>",
+        plot_bottom + 15.0,
+        window.start.strftime("%F")
     );
     for gap in &timeline.gaps {
         let y = TOP + LANE * lane_index(&gap_lane(timeline, gap)) as f64;
