@@ -325,15 +325,13 @@ aria-label=\"{} series\">",
     }
     for (index, one) in drawn.iter().enumerate() {
         for line in segments(&one.samples) {
-            let points: Vec<String> = line
-                .iter()
-                .map(|(time, value)| format!("{:.1},{:.1}", x_of(window, *time, CHART_LEFT, CHART_RIGHT), y_of(*value)))
-                .collect();
-            if points.len() == 1 {
+            let drawn: Vec<(f64, f64)> =
+                line.iter().map(|(time, value)| (x_of(window, *time, CHART_LEFT, CHART_RIGHT), y_of(*value))).collect();
+            let points: Vec<String> = per_pixel(&drawn).iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
+            if let [(x, y)] = drawn.as_slice() {
                 let _ = write!(
                     out,
-                    "<circle cx=\"{}\" r=\"1.5\" fill=\"{}\"/>",
-                    points[0].replace(',', "\" cy=\""),
+                    "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"1.5\" fill=\"{}\"/>",
                     PALETTE[index % PALETTE.len()]
                 );
             } else {
@@ -382,6 +380,34 @@ aria-label=\"{} series\">",
     out
 }
 
+/// A line's points, at most four per pixel column (its first, lowest, highest and last, in
+/// drawing order): a long window of fine steps draws the same shape from far fewer points.
+fn per_pixel(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut kept: Vec<(f64, f64)> = Vec::with_capacity(points.len().min(4 * CHART_WIDTH as usize));
+    for column in points.chunk_by(|left, right| left.0.floor() == right.0.floor()) {
+        let (mut low, mut high) = (0, 0);
+        for (index, point) in column.iter().enumerate() {
+            // SVG's y grows downwards: the lowest value has the largest y.
+            if point.1 > column[low].1 {
+                low = index;
+            }
+            if point.1 < column[high].1 {
+                high = index;
+            }
+        }
+        let mut indexes = [0, low, high, column.len() - 1];
+        indexes.sort_unstable();
+        let mut previous = None;
+        for index in indexes {
+            if previous != Some(index) {
+                kept.push(column[index]);
+            }
+            previous = Some(index);
+        }
+    }
+    kept
+}
+
 /// A series cut where samples are missing: at a sample that is not finite, and where the
 /// next sample comes more than [`SERIES_HOLE_STEPS`] of its steps (its median spacing) later.
 fn segments(samples: &[(Instant, f64)]) -> Vec<Vec<(Instant, f64)>> {
@@ -425,6 +451,21 @@ mod tests {
             .collect();
         let lengths: Vec<usize> = segments(&samples).iter().map(Vec::len).collect();
         assert_eq!(lengths, [4, 3, 1]);
+    }
+
+    #[test]
+    fn a_dense_line_keeps_each_columns_extremes() {
+        let points: Vec<(f64, f64)> = (0..1000).map(|i| (100.0 + f64::from(i) / 100.0, f64::from(i % 7))).collect();
+        let kept = per_pixel(&points);
+        assert!(kept.len() <= 40, "{}", kept.len());
+        for column in 100..110 {
+            let ys: Vec<f64> = kept.iter().filter(|(x, _)| x.floor() == f64::from(column)).map(|(_, y)| *y).collect();
+            assert!(ys.contains(&0.0) && ys.contains(&6.0), "{column}: {ys:?}");
+        }
+        // A sparse line keeps every point; a column's middle points go.
+        let sparse = [(1.0, 5.0), (2.5, 1.0), (3.2, 4.0)];
+        assert_eq!(per_pixel(&sparse), sparse);
+        assert_eq!(per_pixel(&points[..3]), [points[0], points[2]]);
     }
 
     #[test]
