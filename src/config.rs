@@ -123,10 +123,18 @@ pub struct PagerDutyLink {
     pub labels: BTreeMap<String, String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiSettings {
     /// Bearer tokens for the read API; none: open.
     pub bearer_tokens: Vec<Secret>,
+    /// How long a browser's sign-in lasts (the session cookie's lifetime).
+    pub session_lifetime: SignedDuration,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings { bearer_tokens: Vec::new(), session_lifetime: SignedDuration::from_hours(12) }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -529,11 +537,20 @@ static KEYS: &[Section] = &[
     },
     Section {
         name: "api",
-        keys: &[Key {
-            name: "bearer_tokens",
-            slot: &Secrets { at: at!(api.bearer_tokens), file_help: "Or: a file of tokens, one per line." },
-            help: "Tokens accepted by the read API (`/api/v1/…` and `/`); empty: the read API is open.",
-        }],
+        keys: &[
+            Key {
+                name: "bearer_tokens",
+                slot: &Secrets { at: at!(api.bearer_tokens), file_help: "Or: a file of tokens, one per line." },
+                help: "Tokens accepted by the read API (`/api/v1/…` and `/`); empty: the read API is open.\n\
+                       A browser opening a page without one is offered a sign-in form that takes a token once.",
+            },
+            Key {
+                name: "session_lifetime",
+                slot: &Scalar { at: at!(api.session_lifetime), format: POSITIVE_DURATION },
+                help: "How long a browser's sign-in lasts: the session cookie (HttpOnly, SameSite=Strict) expires\n\
+                       then, and at once when the token that signed in is removed from `api.bearer_tokens`.",
+            },
+        ],
     },
     Section {
         name: "window",

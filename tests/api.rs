@@ -41,10 +41,16 @@ async fn daemon(configure: impl FnOnce(&mut Settings)) -> Daemon {
 
 impl Daemon {
     async fn send(&self, request: Request<Body>) -> (StatusCode, String) {
+        let (status, _, body) = self.exchange(request).await;
+        (status, body)
+    }
+
+    /// The status, headers and body of the answer to `request`.
+    async fn exchange(&self, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
         let response = router(self.state.clone()).oneshot(request).await.unwrap();
-        let status = response.status();
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        (status, String::from_utf8_lossy(&body).into_owned())
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.unwrap().to_bytes();
+        (parts.status, parts.headers, String::from_utf8_lossy(&body).into_owned())
     }
 
     async fn get(&self, uri: &str) -> (StatusCode, String) {
@@ -414,6 +420,8 @@ async fn the_openapi_document_describes_every_route_as_it_answers() {
         ("get", "/healthz"),
         ("get", "/readyz"),
         ("get", "/metrics"),
+        ("post", "/signin"),
+        ("post", "/signout"),
     ];
     let documented: usize = paths.values().map(|path| path.as_object().map_or(0, |methods| methods.len())).sum();
     assert_eq!(documented, routes.len(), "every route documented, nothing documented that is not routed");
@@ -507,6 +515,72 @@ async fn the_read_api_takes_its_own_bearer_tokens() {
         Request::get("/api/v1/incidents").header("authorization", "Bearer reader").body(Body::empty()).unwrap();
     assert_eq!(daemon.send(request).await.0, StatusCode::OK);
     assert_eq!(daemon.get("/healthz").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_browser_signs_in_once_and_api_clients_keep_json_errors() {
+    let daemon = daemon(|settings| settings.api.bearer_tokens = vec![Secret::new("old"), Secret::new("reader")]).await;
+    let page_request = |uri: &str, cookie: Option<&str>| {
+        let mut request = Request::get(uri).header("accept", "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8");
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.body(Body::empty()).unwrap()
+    };
+    let timeline = "/api/v1/incidents/1/timeline?format=html";
+
+    // A browser gets the form, for what it came for; an API client gets JSON.
+    let (status, headers, body) = daemon.exchange(page_request(timeline, None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(headers["content-type"].to_str().unwrap().starts_with("text/html"), "{headers:?}");
+    assert!(body.contains("<form method=\"post\" action=\"/signin\">"), "{body}");
+    assert!(body.contains(&format!("name=\"next\" value=\"{}\"", timeline.replace('&', "&amp;"))), "{body}");
+    let policy = headers["content-security-policy"].to_str().unwrap();
+    assert!(policy.starts_with("default-src 'none'") && !policy.contains("unsafe"), "{policy}");
+    let (status, headers, body) = daemon.exchange(Request::get("/api/v1/incidents").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(headers["content-type"], "application/json", "{body}");
+    assert!(body.contains("bearer token"), "{body}");
+
+    // A wrong token: the form again, saying so; no cookie.
+    let sign_in = |token: &str, next: &str, https: bool| {
+        let mut request = Request::post("/signin").header("content-type", "application/x-www-form-urlencoded");
+        if https {
+            request = request.header("x-forwarded-proto", "https");
+        }
+        let form = format!("token={token}&next={}", next.replace('%', "%25").replace('&', "%26").replace('?', "%3F"));
+        request.body(Body::from(form)).unwrap()
+    };
+    let (status, headers, body) = daemon.exchange(sign_in("wrong", timeline, false)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(headers.get("set-cookie").is_none());
+    assert!(body.contains("not one of this daemon's API tokens"), "{body}");
+
+    // The right one: a session cookie, HttpOnly and SameSite=Strict, and back to the page.
+    let (status, headers, _) = daemon.exchange(sign_in("reader", timeline, false)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], timeline);
+    let set_cookie = headers["set-cookie"].to_str().unwrap().to_owned();
+    for attribute in ["postmortemd_session=", "; Path=/", "; Max-Age=43200", "; HttpOnly", "; SameSite=Strict"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    assert!(!set_cookie.contains("Secure") && !set_cookie.contains("reader"), "{set_cookie}");
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    assert_eq!(daemon.exchange(page_request("/", Some(&cookie))).await.0, StatusCode::OK);
+    let (status, _, body) = daemon.exchange(page_request("/api/v1/incidents", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // A forged cookie is no session.
+    let forged = format!("{}0", &cookie[..cookie.len() - 1]);
+    assert_eq!(daemon.exchange(page_request("/", Some(&forged))).await.0, StatusCode::UNAUTHORIZED);
+
+    // Behind a TLS-terminating proxy the cookie is Secure; a next elsewhere goes home instead.
+    let (_, headers, _) = daemon.exchange(sign_in("reader", "//evil.example/", true)).await;
+    assert_eq!(headers["location"], "/");
+    assert!(headers["set-cookie"].to_str().unwrap().ends_with("; Secure"), "{headers:?}");
+    // Signing out clears it.
+    let (status, headers, _) = daemon.exchange(Request::post("/signout").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(headers["set-cookie"].to_str().unwrap().contains("postmortemd_session=; Path=/; Max-Age=0"), "{headers:?}");
 }
 
 /// A v3 incident event of PagerDuty incident `incident_id` on `service`, with an optional incident_key.

@@ -238,7 +238,7 @@ async fn load(browser: &Browser, url: &str, allowed: &str) -> Value {
     survey
 }
 
-/// Every HTML answer carries the pages' policy and `nosniff`.
+/// Every HTML answer carries a strict policy (no script, no framing) and `nosniff`.
 async fn check_headers(client: &reqwest::Client, url: &str) {
     let response = client.get(url).header("accept", "text/html").send().await.unwrap();
     assert!(response.status().is_success(), "{url}: {}", response.status());
@@ -248,6 +248,7 @@ async fn check_headers(client: &reqwest::Client, url: &str) {
     assert!(policy.starts_with("default-src 'none'; style-src 'sha256-"), "{url}: {policy}");
     assert!(!policy.contains("unsafe") && !policy.contains("script-src"), "{url}: {policy}");
     assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"), "{url}");
+    assert!(policy.ends_with("frame-ancestors 'none'"), "{url}: {policy}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -53,12 +53,13 @@ const MAX_MESSAGE_BYTES: usize = 4096;
 /// when it has one, else the status's reason. JSON answers and successes pass untouched.
 pub async fn json_errors(response: Response) -> Response {
     let status = response.status();
-    let is_json = response
+    // JSON errors are already ours, and a page (the sign-in form) is for a browser.
+    let written = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        .is_some_and(|value| value.starts_with("application/json") || value.starts_with("text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || written {
         return response;
     }
     let (parts, body) = response.into_parts();

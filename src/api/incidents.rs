@@ -8,11 +8,11 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::api::AppState;
 use crate::api::error::{ApiError, Result};
+use crate::api::{AppState, pages};
 use jiff::SignedDuration;
 
 use crate::artifacts::bundle::Bundle;
@@ -207,11 +207,14 @@ async fn rendered(
     let row = find(state, id).await?;
     let timeline = cached_timeline(state, &row).await?;
     let body = render(&timeline, format, &row);
+    if format == Format::Html {
+        return Ok((pages::page_headers(html::STYLE), body).into_response());
+    }
     Ok(([(header::CONTENT_TYPE, format.content_type())], body).into_response())
 }
 
 /// `?format=` wins; else the first of HTML, Markdown, JSON the `Accept` header names.
-fn negotiate(format: Option<&str>, headers: &HeaderMap) -> Result<Format> {
+pub(crate) fn negotiate(format: Option<&str>, headers: &HeaderMap) -> Result<Format> {
     if let Some(format) = format {
         return format
             .parse()
@@ -390,7 +393,7 @@ impl AppState {
 /// `GET /`: a page of incidents as HTML, newest first (the list's `?limit=`, `?cursor=`,
 /// `?status=` and `?since=`), each with its duration and a sparkline of its webhooks'
 /// arrivals over its window, and a link to the next page.
-pub async fn index(State(state): State<AppState>, Query(query): Query<ListQuery>) -> Result<Html<String>> {
+pub async fn index(State(state): State<AppState>, Query(query): Query<ListQuery>) -> Result<Response> {
     let kept = [("status", query.status.clone()), ("since", query.since.clone()), ("limit", query.limit.clone())];
     let (rows, next_cursor) = page(&state, filter(query)?).await?;
     let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
@@ -440,7 +443,7 @@ pub async fn index(State(state): State<AppState>, Query(query): Query<ListQuery>
         ));
     }
     page.push_str("</body></html>\n");
-    Ok(Html(page))
+    Ok((pages::page_headers(html::STYLE), page).into_response())
 }
 
 /// Width and height of a sparkline, and how many bins its window is counted in.

@@ -6,6 +6,8 @@ pub mod connections;
 pub mod error;
 pub mod incidents;
 pub mod limits;
+pub mod pages;
+pub mod session;
 pub mod webhooks;
 
 use std::collections::HashMap;
@@ -110,37 +112,27 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .route("/api/v1/openapi.json", get(openapi))
+        .route("/signin", post(session::sign_in))
+        .route("/signout", post(session::sign_out))
         .layer(DefaultBodyLimit::max(state.settings.server.max_body_bytes))
         .layer(middleware::map_response(error::json_errors))
-        .layer(middleware::map_response(page_headers))
         .with_state(state)
 }
 
-/// Every answer is `nosniff`; every HTML page carries the pages' Content-Security-Policy
-/// (nothing loads, no script runs, only their one stylesheet applies).
-async fn page_headers(mut response: Response) -> Response {
-    let headers = response.headers_mut();
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
-    let is_html = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("text/html"));
-    if is_html {
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            header::HeaderValue::from_static(crate::timeline::render::html::content_security_policy()),
-        );
-    }
-    response
-}
-
-/// The read API's bearer tokens, when configured.
+/// The read API's bearer tokens, when configured: a bearer header, or a browser's session
+/// cookie (`session`). A browser asking for a page without either gets the sign-in form; every
+/// other request a JSON 401.
 async fn read_auth(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let tokens = &state.settings.api.bearer_tokens;
     if !tokens.is_empty()
         && let Err(failure) = webhooks::bearer_check(request.headers(), tokens)
+        && !session::signed_in(request.headers(), tokens, crate::record::Instant::now())
     {
         webhooks::refused(&state, AuthRoute::ReadApi, failure);
+        if request.method() == axum::http::Method::GET && session::wants_page(&request) {
+            let next = request.uri().path_and_query().map_or("/", |path| path.as_str());
+            return session::sign_in_page(next, false);
+        }
         return error::ApiError::unauthorized("missing or wrong bearer token (Authorization: Bearer …)")
             .into_response();
     }

@@ -9,8 +9,7 @@ use super::rows::{self, Cell, Event, Table};
 use crate::timeline::Timeline;
 
 /// The look of every HTML page postmortemd writes (the incident page, the post-mortem, the
-/// daemon's index), the one inline `<style>` they carry: [`content_security_policy`] allows
-/// it by its hash. Laid out for a 1400 px window: tables fixed to its width, long text
+/// daemon's index), the one inline `<style>` they carry: [`policy_for`] allows it by its hash. Laid out for a 1400 px window: tables fixed to its width, long text
 /// wrapped anywhere, charts scaled to it.
 pub const STYLE: &str = "\
 *{box-sizing:border-box}\
@@ -40,44 +39,23 @@ figcaption{font-weight:600;overflow-wrap:anywhere}figcaption code{font-weight:40
 .key{display:flex;flex-wrap:wrap;gap:.2rem 1.2rem;font-size:.85em;margin:.3rem 0}.key span{display:flex;align-items:center;gap:.3rem}.key svg{width:10px;height:10px}\
 table.incidents{table-layout:auto}td.title{min-width:16rem}td.open{color:#a51d2d;font-weight:600}td.resolved{color:#26734d}.more{color:#6b7480;font-size:.85em}svg.spark{display:block}nav.pages{margin-top:1rem}";
 
-/// The Content-Security-Policy of every HTML page: nothing loads (no script, font, image,
-/// frame or connection), the one inline stylesheet [`STYLE`] applies by its SHA-256 hash,
-/// forms post only back to the daemon, no other site frames the page. The daemon sends it as
-/// a header on every HTML answer; pages repeat it in a `<meta>` tag ([`meta_policy`]), so an
+/// The Content-Security-Policy of a page whose one inline `<style>` holds `style`, as far as a
+/// `<meta>` tag can state it: nothing loads (no script, font, frame or connection; images only
+/// as `data:`), the stylesheet applies by its SHA-256 hash, forms post only back here. The
+/// daemon sends it as a header with `frame-ancestors 'none'` added (`api::pages`, which a
+/// `<meta>` cannot state: browsers report it as an error there).
+pub fn policy_for(style: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(style.as_bytes()));
+    format!("default-src 'none'; style-src 'sha256-{hash}'; img-src data:; form-action 'self'; base-uri 'none'")
+}
+
+/// [`policy_for`] the pages' [`STYLE`], which every page repeats in a `<meta>` tag, so an
 /// offline file opened in a browser is held to it too.
-pub fn content_security_policy() -> &'static str {
-    static POLICY: std::sync::LazyLock<String> =
-        std::sync::LazyLock::new(|| format!("{}; frame-ancestors 'none'", meta_policy()));
-    &POLICY
-}
-
-/// The policy as a page's `<meta>` tag states it: [`content_security_policy`] without
-/// `frame-ancestors`, which browsers take from a header only (and report as an error in a
-/// `<meta>`).
 pub fn meta_policy() -> &'static str {
-    static POLICY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        use sha2::Digest;
-        let hash = base64(&sha2::Sha256::digest(STYLE.as_bytes()));
-        format!("default-src 'none'; style-src 'sha256-{hash}'; base-uri 'none'; form-action 'self'")
-    });
+    static POLICY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| policy_for(STYLE));
     &POLICY
-}
-
-/// Standard base64 with padding (RFC 4648 §4), as CSP hash sources are written.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, byte)| n | u32::from(*byte) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// The start of a page titled `title` (escaped here): doctype, charset, viewport, the
