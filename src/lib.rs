@@ -29,6 +29,8 @@ pub mod incident;
 
 pub mod postmortem;
 
+pub mod page;
+
 pub mod store;
 
 pub mod collect;

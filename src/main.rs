@@ -15,6 +15,7 @@ use postmortemd::artifacts::logs::{TemplateInput, write_templates};
 use postmortemd::config;
 use postmortemd::draft::{self, DraftOptions};
 use postmortemd::normalize::time::{self, Finder, TimeContext};
+use postmortemd::page;
 use postmortemd::postmortem;
 use postmortemd::record::{Instant, NotConfiguredRecord};
 use postmortemd::timeline::render::{self, Format};
@@ -223,7 +224,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Draft(args) => {
             let timeline = draft_timeline(&args)?;
-            write_output(args.output.as_deref(), &render::render(&timeline, args.format))
+            write_output(args.output.as_deref(), &page::render(&timeline, args.format, &page::Served::default()))
         }
         Command::Report(args) => {
             let timeline = draft_timeline(&args)?;

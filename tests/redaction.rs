@@ -152,6 +152,9 @@ fn secrets_in_every_log_format_never_reach_a_draft() {
     for format in [Format::Json, Format::Markdown, Format::Html] {
         assert_no_secret(&format!("{format:?}"), render(&timeline, format).as_bytes());
     }
+    // The incident page `draft --format html` writes (its charts and header too).
+    let served = postmortemd::page::Served::default();
+    assert_no_secret("the page", postmortemd::page::render(&timeline, Format::Html, &served).as_bytes());
     let json: serde_json::Value = serde_json::from_str(&render(&timeline, Format::Json)).unwrap();
     let expected: BTreeMap<String, u64> = [
         ("api_key", 1),

@@ -8,17 +8,18 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::api::AppState;
 use crate::api::error::{ApiError, Result};
+use crate::api::{AppState, pages};
 use jiff::SignedDuration;
 
 use crate::artifacts::bundle::Bundle;
 use crate::config::WindowSettings;
 use crate::draft::{self, DraftOptions};
 use crate::incident::WindowRules;
+use crate::page as incident_page;
 use crate::record::Instant;
 use crate::store::{IncidentFilter, IncidentRow, IncidentStatus, Responders};
 use crate::timeline::Timeline;
@@ -226,7 +227,11 @@ pub async fn timeline(
     uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Result<Response> {
-    rendered(&state, id, &query, (&uri, "/timeline"), &headers, render::render).await
+    rendered(&state, id, &query, (&uri, "/timeline"), &headers, |timeline, format, row| {
+        let served = incident_page::Served { status: Some(row.status.to_string()), incident: Some(row.id) };
+        incident_page::render(timeline, format, &served)
+    })
+    .await
 }
 
 /// `GET /api/v1/incidents/{id}/postmortem`: the post-mortem drafted from the incident's
@@ -238,20 +243,21 @@ pub async fn postmortem(
     uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Result<Response> {
-    rendered(&state, id, &query, (&uri, "/postmortem"), &headers, |timeline, format| {
+    rendered(&state, id, &query, (&uri, "/postmortem"), &headers, |timeline, format, _| {
         crate::postmortem::render::render(timeline, &crate::postmortem::draft(timeline), format)
     })
     .await
 }
 
-/// The incident's cached timeline, rendered by `render` in the negotiated format.
+/// The incident's cached timeline, rendered by `render` in the negotiated format (the
+/// incident's row at hand for what only the daemon knows).
 async fn rendered(
     state: &AppState,
     id: i64,
     query: &TimelineQuery,
     (uri, route): (&axum::http::Uri, &str),
     headers: &HeaderMap,
-    render: impl FnOnce(&Timeline, Format) -> String,
+    render: impl FnOnce(&Timeline, Format, &IncidentRow) -> String,
 ) -> Result<Response> {
     let format = negotiate(query.format.as_deref(), headers)?;
     let viewed = view(state, id).await?;
@@ -259,7 +265,10 @@ async fn rendered(
         return Ok(moved);
     }
     let timeline = cached_timeline(state, &viewed).await?;
-    let body = render(&timeline, format);
+    let body = render(&timeline, format, &viewed.row);
+    if format == Format::Html {
+        return Ok((pages::page_headers(html::STYLE), body).into_response());
+    }
     Ok(([(header::CONTENT_TYPE, format.content_type())], body).into_response())
 }
 
@@ -475,24 +484,18 @@ impl AppState {
 /// `GET /`: a page of incidents as HTML, newest first (the list's `?limit=`, `?cursor=`,
 /// `?status=` and `?since=`), each with its duration and a sparkline of its webhooks'
 /// arrivals over its window, and a link to the next page.
-pub async fn index(State(state): State<AppState>, Query(query): Query<ListQuery>) -> Result<Html<String>> {
+pub async fn index(State(state): State<AppState>, Query(query): Query<ListQuery>) -> Result<Response> {
     let kept = [("status", query.status.clone()), ("since", query.since.clone()), ("limit", query.limit.clone())];
     let (rows, next_cursor) = page(&state, filter(query)?).await?;
     let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
     let arrivals = state.store.webhook_arrivals(&ids).await.map_err(|error| ApiError::unavailable(&error))?;
     let now = Instant::now();
-    let mut page = String::from(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>postmortemd</title>\
-<style>body{font-family:system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse;max-width:100%}\
-td,th{border-bottom:1px solid #ddd;padding:.35rem .6rem;text-align:left;vertical-align:middle;white-space:nowrap}\
-th{background:#f4f4f4}td.title{white-space:normal;min-width:16rem;max-width:34rem}.open{color:#b00;font-weight:600}\
-.resolved{color:#286}.more{color:#666;font-size:.85em;white-space:nowrap}svg.spark{display:block}nav{margin-top:1rem}</style></head><body>\n\
-<h1>Incidents</h1>\n",
-    );
+    let mut page = html::head("postmortemd");
+    page.push_str("<h1>Incidents</h1>\n");
     if rows.is_empty() {
         page.push_str("<p>No incidents yet. Point Alertmanager's webhook_configs or a PagerDuty v3 subscription at this server.</p>\n");
     } else {
-        page.push_str("<table><tr><th>Opened (UTC)</th><th>Incident</th><th>Status</th><th>Severity</th><th>Duration</th><th>Webhooks over the window</th><th>Sources</th></tr>\n");
+        page.push_str("<table class=\"incidents\"><tr><th>Opened (UTC)</th><th>Incident</th><th>Status</th><th>Severity</th><th>Duration</th><th>Webhooks over the window</th><th>Sources</th></tr>\n");
         for row in &rows {
             let (start, end) = window_rules(&state.settings.window).span(row.opened_at, resolution(row));
             let times: Vec<Instant> = arrivals.iter().filter(|(id, _)| *id == row.id).map(|(_, time)| *time).collect();
@@ -525,10 +528,13 @@ th{background:#f4f4f4}td.title{white-space:normal;min-width:16rem;max-width:34re
         let href = reqwest::Url::parse_with_params("http://index/", &pairs)
             .map(|url| format!("/?{}", url.query().unwrap_or("")))
             .unwrap_or_else(|_| "/".to_owned());
-        page.push_str(&format!("<nav><a rel=\"next\" href=\"{}\">Older incidents →</a></nav>\n", html::escape(&href)));
+        page.push_str(&format!(
+            "<nav class=\"pages\"><a rel=\"next\" href=\"{}\">Older incidents →</a></nav>\n",
+            html::escape(&href)
+        ));
     }
     page.push_str("</body></html>\n");
-    Ok(Html(page))
+    Ok((pages::page_headers(html::STYLE), page).into_response())
 }
 
 /// Width and height of a sparkline, and how many bins its window is counted in.

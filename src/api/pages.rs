@@ -3,16 +3,13 @@
 //! script, no image, font or stylesheet from anywhere, no framing — and `nosniff`.
 
 use axum::http::{HeaderName, HeaderValue, header};
-use base64::Engine;
-use sha2::{Digest, Sha256};
 
-/// The policy for a page whose one inline `<style>` holds `style`.
+use crate::timeline::render::html;
+
+/// The policy for a page whose one inline `<style>` holds `style`: what the page's own
+/// `<meta>` states (`html::policy_for`) and no framing, which only a header can say.
 pub fn content_security_policy(style: &str) -> String {
-    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(style.as_bytes()));
-    format!(
-        "default-src 'none'; style-src 'sha256-{hash}'; img-src data:; form-action 'self'; \
-         frame-ancestors 'none'; base-uri 'none'"
-    )
+    format!("{}; frame-ancestors 'none'", html::policy_for(style))
 }
 
 /// The headers of an HTML page whose one inline `<style>` holds `style`.

@@ -215,10 +215,6 @@ pub fn blocks(timeline: &Timeline, post_mortem: &PostMortem) -> Vec<Block> {
     blocks
 }
 
-fn anchor(row: usize) -> String {
-    format!("row-{}", row + 1)
-}
-
 fn markdown_spans(spans: &[Span]) -> String {
     let mut out = String::new();
     for span in spans {
@@ -228,7 +224,7 @@ fn markdown_spans(spans: &[Span]) -> String {
                 let _ = write!(out, "**{value}**");
             }
             Span::Row(row) => {
-                let _ = write!(out, "[row {}](#{})", row + 1, anchor(*row));
+                let _ = write!(out, "[row {}](#{})", row + 1, html::row_anchor(*row));
             }
             Span::Todo(what) => {
                 let _ = write!(out, "{PLACEHOLDER}({what})");
@@ -280,7 +276,13 @@ fn to_markdown(blocks: &[Block], timeline: &Timeline) -> String {
                 );
                 for (index, row) in table.rows.iter().enumerate() {
                     let cells: Vec<String> = row.cells.iter().map(markdown::cell_text).collect();
-                    let _ = writeln!(out, "| <a id=\"{}\"></a>{} | {} |", anchor(index), index + 1, cells.join(" | "));
+                    let _ = writeln!(
+                        out,
+                        "| <a id=\"{}\"></a>{} | {} |",
+                        html::row_anchor(index),
+                        index + 1,
+                        cells.join(" | ")
+                    );
                 }
                 out.push('\n');
             }
@@ -301,7 +303,7 @@ fn html_spans(spans: &[Span]) -> String {
                 let _ = write!(out, "<strong>{}</strong>", html::escape(value));
             }
             Span::Row(row) => {
-                let _ = write!(out, "<a href=\"#{}\">row {}</a>", anchor(*row), row + 1);
+                let _ = write!(out, "<a href=\"#{}\">row {}</a>", html::row_anchor(*row), row + 1);
             }
             Span::Todo(what) => {
                 let _ = write!(out, "<mark>{PLACEHOLDER}({})</mark>", html::escape(what));
@@ -312,16 +314,7 @@ fn html_spans(spans: &[Span]) -> String {
 }
 
 fn to_html(blocks: &[Block], timeline: &Timeline, post_mortem: &PostMortem) -> String {
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Post-Mortem: {}</title>\n<style>\
-body{{font-family:system-ui,sans-serif;margin:2rem;max-width:80rem}}table{{border-collapse:collapse;width:100%}}\
-td,th{{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}}tr.gap{{background:#fff4e0}}\
-tr:target{{background:#ffd}}mark{{background:#fe8}}.flag{{background:#fdd;border-radius:3px;padding:0 .3rem;margin-left:.3rem}}\
-code{{font-size:.85em}}</style></head><body>\n",
-        html::escape(&post_mortem.what)
-    );
+    let mut out = html::head(&format!("Post-Mortem: {}", post_mortem.what));
     for block in blocks {
         match block {
             Block::Title(title) => {
@@ -357,22 +350,7 @@ code{{font-size:.85em}}</style></head><body>\n",
             }
             Block::Timeline => {
                 let [table, ..] = rows::tables(timeline);
-                out.push_str("<table><tr><th>#</th>");
-                for column in table.columns {
-                    let _ = write!(out, "<th>{}</th>", html::escape(column));
-                }
-                out.push_str("</tr>\n");
-                for (index, row) in table.rows.iter().enumerate() {
-                    let class = if row.gap { " class=\"gap\"" } else { "" };
-                    let _ = write!(out, "<tr id=\"{}\"{class}><td>{}</td>", anchor(index), index + 1);
-                    for value in &row.cells {
-                        out.push_str("<td>");
-                        html::write_cell(&mut out, value);
-                        out.push_str("</td>");
-                    }
-                    out.push_str("</tr>\n");
-                }
-                out.push_str("</table>\n");
+                html::write_timeline_table(&mut out, timeline, &table);
             }
         }
     }

@@ -16,7 +16,9 @@ use crate::timeline::consistency;
 use crate::timeline::digest::{LogDigest, Severity, TemplateStats};
 use crate::timeline::gaps;
 use crate::timeline::skew::{mad, median};
-use crate::timeline::{Change, Entry, Fact, Flag, Kind, Options, Window, human_duration, human_value};
+use crate::timeline::{
+    Band, Change, Entry, Fact, Flag, Kind, Options, QuerySeries, SeriesSamples, Window, human_duration, human_value,
+};
 
 /// Row weights: what survives when rows must be cut.
 pub const WEIGHT_SIGNAL: u32 = 100;
@@ -41,7 +43,6 @@ pub fn entries(records: &[Record], digests: &[LogDigest], window: &Window, optio
     entries.extend(page_entries(records, window));
     let deployments: Vec<&DeploymentRecord> = records.iter().filter_map(Record::as_deployment).collect();
     let rollouts: Vec<&RolloutRecord> = records.iter().filter_map(Record::as_rollout).collect();
-    let mut series_by_query: BTreeMap<&str, Vec<&SeriesRecord>> = BTreeMap::new();
     let workloads: Vec<&WorkloadRecord> = records.iter().filter_map(Record::as_workload).collect();
     for rollout in &rollouts {
         let first_of_new = rollout.revision == 1
@@ -110,9 +111,6 @@ pub fn entries(records: &[Record], digests: &[LogDigest], window: &Window, optio
                     entries.push(entry);
                 }
             }
-            Record::Series(series) if !series.kind.is_clock() => {
-                series_by_query.entry(series.query.as_str()).or_default().push(series);
-            }
             Record::Responder(input) => entries.push(responder_entry(input)),
             Record::Note(note) => {
                 // The same warning comes with every split range and every pass: once.
@@ -126,7 +124,7 @@ pub fn entries(records: &[Record], digests: &[LogDigest], window: &Window, optio
             _ => {}
         }
     }
-    for series in series_by_query.values() {
+    for series in series_by_query(records).values() {
         entries.extend(metric_entries(series, window));
     }
     for digest in digests {
@@ -872,21 +870,10 @@ impl Episode {
 /// as `up` 0 → 1 is a change too.
 fn episodes(series: &SeriesRecord, window: &Window) -> Vec<Episode> {
     const MAX_EPISODES: usize = 3;
-    const MIN_REFERENCE: usize = 4;
-    let samples: Vec<(Instant, f64)> =
-        series.samples.iter().filter(|(time, value)| window.contains(*time) && value.is_finite()).copied().collect();
-    let baseline: Vec<f64> =
-        samples.iter().filter(|(time, _)| *time < window.baseline_end).map(|(_, value)| *value).collect();
-    let (reference, scan_from) = if baseline.len() >= MIN_REFERENCE {
-        (baseline, 0)
-    } else if samples.len() > MIN_REFERENCE + 1 {
-        (samples[..MIN_REFERENCE].iter().map(|(_, value)| *value).collect(), MIN_REFERENCE)
-    } else {
+    let samples = finite_samples(series, window);
+    let Some((Band { center, threshold }, scan_from)) = reference_band(&samples, window) else {
         return Vec::new();
     };
-    let center = median(&reference);
-    let sigma = 1.4826 * mad(&reference, center);
-    let threshold = (5.0 * sigma).max(0.2 * center.abs()).max(1e-9);
     let beyond = |value: f64| (value - center).abs() > threshold;
     let mut found = Vec::new();
     let mut index = scan_from;
@@ -912,6 +899,66 @@ fn episodes(series: &SeriesRecord, window: &Window) -> Vec<Episode> {
         found.push(Episode { start, center, peak, end });
     }
     found
+}
+
+/// The incident metrics' series (clock evidence left out), by query, in record order.
+fn series_by_query(records: &[Record]) -> BTreeMap<&str, Vec<&SeriesRecord>> {
+    let mut by_query: BTreeMap<&str, Vec<&SeriesRecord>> = BTreeMap::new();
+    for series in records.iter().filter_map(Record::as_series).filter(|series| !series.kind.is_clock()) {
+        by_query.entry(series.query.as_str()).or_default().push(series);
+    }
+    by_query
+}
+
+/// A series' finite samples in the window.
+fn finite_samples(series: &SeriesRecord, window: &Window) -> Vec<(Instant, f64)> {
+    series.samples.iter().filter(|(time, value)| window.contains(*time) && value.is_finite()).copied().collect()
+}
+
+/// The band a series is judged against (the median of its reference ± the larger of five
+/// robust deviations (1.4826 × MAD) and a fifth of the median), and the index of the first
+/// sample judged: the baseline's samples when it has at least four (all samples judged),
+/// else its first four in the window (judged from the fifth); `None` with fewer.
+fn reference_band(samples: &[(Instant, f64)], window: &Window) -> Option<(Band, usize)> {
+    const MIN_REFERENCE: usize = 4;
+    let baseline: Vec<f64> =
+        samples.iter().filter(|(time, _)| *time < window.baseline_end).map(|(_, value)| *value).collect();
+    let (reference, scan_from) = if baseline.len() >= MIN_REFERENCE {
+        (baseline, 0)
+    } else if samples.len() > MIN_REFERENCE + 1 {
+        (samples[..MIN_REFERENCE].iter().map(|(_, value)| *value).collect(), MIN_REFERENCE)
+    } else {
+        return None;
+    };
+    let center = median(&reference);
+    let sigma = 1.4826 * mad(&reference, center);
+    let threshold = (5.0 * sigma).max(0.2 * center.abs()).max(1e-9);
+    Some((Band { center, threshold }, scan_from))
+}
+
+/// The series of each Prometheus query (clock evidence left out), in query order, each
+/// named as its rows name it, with its samples in the window and the band [`episodes`]
+/// judges it against: what a chart of the query draws.
+pub fn query_series(records: &[Record], window: &Window) -> Vec<QuerySeries> {
+    series_by_query(records)
+        .values()
+        .map(|series| {
+            let (_, names) = series_names(series);
+            QuerySeries {
+                source: series[0].source_name(),
+                query: series[0].query.clone(),
+                series: series
+                    .iter()
+                    .zip(names)
+                    .map(|(one, name)| SeriesSamples {
+                        name,
+                        samples: one.samples.iter().filter(|(time, _)| window.contains(*time)).copied().collect(),
+                        band: reference_band(&finite_samples(one, window), window).map(|(band, _)| band),
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
 }
 
 /// How close in time changes of one query's series must be to count as one move: two

@@ -29,6 +29,9 @@ const RHYTHM_FACTOR: f64 = 10.0;
 const EDGE_FLOOR_FACTOR: i64 = 3;
 /// Below this many spacings a stream's rhythm is unknown; only long silences count.
 const MIN_DELTAS: u64 = 20;
+/// A series' samples further apart than this many of its steps (its median spacing) have a
+/// hole between them (a gap here, a break in the page's chart).
+pub const SERIES_HOLE_STEPS: f64 = 2.5;
 
 /// What gap detection found: the gaps, and the notes that stand in for what is not a gap
 /// (a stream that begins with its pod or ends with it; where the evidence ends).
@@ -169,6 +172,7 @@ fn reported_gap(reported: &GapRecord, window: &Window) -> Gap {
         reason: reported.reason.clone(),
         node: reported.node.clone(),
         stream: reported.source.stream().cloned(),
+        query: None,
     }
 }
 
@@ -192,6 +196,7 @@ fn log_gaps(index: usize, digest: &LogDigest, context: &Context<'_>) -> (Vec<Gap
         reason,
         node: digest.source.node.clone(),
         stream: Some(digest.source.stream.clone()),
+        query: None,
     };
     let note = |at: i64, text: String| {
         let mut entry = Entry::new(instant(at), Kind::Note, text, source.clone());
@@ -454,7 +459,10 @@ fn series_gaps(series: &SeriesRecord, window: &Window, pods: &[&PodRecord], targ
     let mut gaps = Vec::new();
     for pair in times.windows(2) {
         let (before, after) = (pair[0], pair[1]);
-        if (after - before) as f64 > 2.5 * step && instant(after) > window.start && instant(before) < window.end {
+        if (after - before) as f64 > SERIES_HOLE_STEPS * step
+            && instant(after) > window.start
+            && instant(before) < window.end
+        {
             let missing = ((after - before) as f64 / step).round() as i64 - 1;
             let duration = human_duration(SignedDuration::from_nanos(after - before));
             let mut reason = format!("no samples for {duration} ({missing} steps missing)");
@@ -485,12 +493,13 @@ fn series_gaps(series: &SeriesRecord, window: &Window, pods: &[&PodRecord], targ
                 reason,
                 node: None,
                 stream: None,
+                query: Some(series.query.clone()),
             });
         }
     }
     // A series that stops while its target is failing: silent from its last sample on.
     if let (Some(target_down), Some(&last)) = (&target_down, times.last())
-        && (nanos(window.end) - last) as f64 > 2.5 * step
+        && (nanos(window.end) - last) as f64 > SERIES_HOLE_STEPS * step
         && instant(last) >= window.start
     {
         let duration = human_duration(SignedDuration::from_nanos(nanos(window.end) - last));
@@ -503,6 +512,7 @@ fn series_gaps(series: &SeriesRecord, window: &Window, pods: &[&PodRecord], targ
             ),
             node: None,
             stream: None,
+            query: Some(series.query.clone()),
         });
     }
     gaps

@@ -65,7 +65,7 @@ pub fn merge(
     entries.retain(|entry| window.contains(entry.time) || entry.kind == Kind::Gap || entry.human);
     cut(&mut entries, options.max_entries, &window);
     entries.sort_by(order);
-    Timeline { version: 1, title, window, entries, clock_skew: skews, gaps, coverage: Vec::new() }
+    Timeline { version: 1, title, window, entries, clock_skew: skews, gaps, coverage: Vec::new(), series: Vec::new() }
 }
 
 /// Subtracts an offset (subject minus reference) from a subject's time.

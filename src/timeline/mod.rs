@@ -299,6 +299,9 @@ pub struct Gap {
     /// The log stream the gap is in, for skew correction; not rendered.
     #[serde(skip)]
     pub stream: Option<Stream>,
+    /// The Prometheus query whose series the gap is in, for the page's charts; not in the JSON.
+    #[serde(skip)]
+    pub query: Option<String>,
 }
 
 /// The draft timeline; docs/timeline-json.md describes it as JSON.
@@ -312,6 +315,37 @@ pub struct Timeline {
     pub gaps: Vec<Gap>,
     /// What was looked at: one row per input or collected source.
     pub coverage: Vec<Coverage>,
+    /// The samples of each Prometheus query's series, for the HTML page's charts; not in the
+    /// JSON (the evidence bundle holds them).
+    #[serde(skip)]
+    pub series: Vec<QuerySeries>,
+}
+
+/// The series of one Prometheus query (clock evidence left out), as the detector saw them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuerySeries {
+    /// `prometheus: NAME`: the source its rows and gaps name.
+    pub source: String,
+    pub query: String,
+    pub series: Vec<SeriesSamples>,
+}
+
+/// One series: what its rows call it, its samples in the window and its baseline band.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeriesSamples {
+    /// `{pod="a"}`, `Value`: as the query's rows name it.
+    pub name: String,
+    /// In time order; NaN and ±Inf kept (a chart shows them as breaks).
+    pub samples: Vec<(Instant, f64)>,
+    /// The level departures are judged against, when the series has enough reference.
+    pub band: Option<Band>,
+}
+
+/// A series' reference level: a departure is a value beyond `center ± threshold`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Band {
+    pub center: f64,
+    pub threshold: f64,
 }
 
 /// Pipeline knobs (the `draft` flags and the daemon's `[window]`/`[timeline]` settings).
@@ -361,6 +395,7 @@ pub fn build(evidence: Evidence, options: &Options) -> Timeline {
     coverage::complete(&mut coverage, &records);
     let mut timeline = merge::merge(title, window, entries, skews, found.gaps, options);
     timeline.coverage = coverage;
+    timeline.series = extract::query_series(&records, &window);
     consistency::check(&mut timeline, written_by);
     timeline
 }

@@ -32,6 +32,7 @@
 #![allow(dead_code)]
 
 pub mod builders;
+pub mod checkout;
 pub mod logs;
 pub mod selector;
 

@@ -21,6 +21,21 @@ impl Served {
     /// under that open-file limit (soft and hard, by the shell's `ulimit -n`), and waits
     /// until `/readyz` answers 200.
     pub async fn start(name: &str, env: &[(&str, &str)], open_files: Option<u64>) -> Served {
+        Served::start_configured(name, None, env, open_files).await
+    }
+
+    /// [`Served::start`] with `config` as its settings file (`--config`), for what the
+    /// environment cannot say (arrays of tables such as `[[prometheus.queries]]`).
+    pub async fn start_with_config(name: &str, config: &str, env: &[(&str, &str)]) -> Served {
+        Served::start_configured(name, Some(config), env, None).await
+    }
+
+    async fn start_configured(
+        name: &str,
+        config: Option<&str>,
+        env: &[(&str, &str)],
+        open_files: Option<u64>,
+    ) -> Served {
         let folder = scratch_folder(name);
         let port = free_port();
         let binary = env!("CARGO_BIN_EXE_postmortemd");
@@ -39,6 +54,10 @@ impl Served {
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::from(std::fs::File::create(folder.join("daemon.log")).unwrap()));
+        if let Some(config) = config {
+            std::fs::write(folder.join("postmortemd.toml"), config).unwrap();
+            command.arg("--config").arg(folder.join("postmortemd.toml"));
+        }
         let child = command.spawn().expect("postmortemd serve starts");
         let base = format!("http://127.0.0.1:{port}");
         let client = reqwest::Client::new();

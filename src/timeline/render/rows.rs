@@ -240,7 +240,7 @@ fn read_text(read: &std::collections::BTreeMap<&'static str, u64>) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::record::random::Random;
     use crate::timeline::render::{html, markdown};
@@ -251,7 +251,7 @@ mod tests {
     }
 
     /// A timeline with a corrected row, a gap row, skews and gaps, with text to escape.
-    fn timeline() -> Timeline {
+    pub(crate) fn timeline() -> Timeline {
         let window = Window {
             start: at("2025-02-09T10:00:00Z"),
             end: at("2025-02-09T11:00:00Z"),
@@ -289,6 +289,7 @@ mod tests {
                 reason: "no lines for 5m".to_owned(),
                 node: None,
                 stream: None,
+                query: None,
             }],
             coverage: vec![crate::timeline::Coverage::skipped(
                 "notes.txt",
@@ -296,6 +297,7 @@ mod tests {
                 CoverageStatus::Skipped,
                 "text whose lines carry no times | not a log".to_owned(),
             )],
+            series: Vec::new(),
         }
     }
 
@@ -308,17 +310,21 @@ mod tests {
             let header: Vec<String> = table.columns.iter().map(|column| format!(" {column} ")).collect();
             assert!(markdown.contains(&format!("|{}|\n", header.join("|"))), "{}:\n{markdown}", table.heading);
             let header: String = table.columns.iter().map(|column| format!("<th>{column}</th>")).collect();
-            assert!(html.contains(&format!("<tr>{header}</tr>\n")), "{}:\n{html}", table.heading);
+            assert!(html.contains(&format!("{header}</tr>\n")), "{}:\n{html}", table.heading);
             for row in &table.rows {
                 assert_eq!(row.cells.len(), table.columns.len(), "{}: {row:?}", table.heading);
                 for cell in &row.cells {
                     let (in_markdown, in_html) = match cell {
                         Cell::Text(text) => (markdown::cell(text), html::escape(text)),
-                        Cell::Time(time) => (time.clock.clone(), time.timestamp.clone()),
+                        Cell::Time(time) => (time.clock.clone(), format!("title=\"{}\">", time.timestamp)),
                         Cell::Event(event) => (markdown::cell(&event.text), html::escape(&event.text)),
                     };
                     assert!(markdown.contains(&format!("| {in_markdown}")), "{in_markdown} in\n{markdown}");
-                    assert!(html.contains(&format!("<td>{in_html}")), "{in_html} in\n{html}");
+                    let in_a_cell = match cell {
+                        Cell::Time(_) => html.contains(&in_html),
+                        _ => html.contains(&format!("<td>{in_html}")),
+                    };
+                    assert!(in_a_cell, "{in_html} in\n{html}");
                 }
             }
             // One line or table row per model row, after the header.
@@ -344,17 +350,20 @@ mod tests {
         assert!(markdown.contains(" (×3) ⚠ clock_skew (recorded 10:06:30) |"), "{markdown}");
         assert!(
             html.contains(
-                " (×3)<span class=\"flag\">clock_skew</span> <small>recorded 2025-02-09T10:06:30.250Z</small>"
+                " (×3)<span class=\"flag\">clock_skew</span> <small title=\"2025-02-09T10:06:30.250Z\">recorded 10:06:30</small>"
             ),
             "{html}"
         );
-        assert!(html.contains("<tr class=\"gap\"><td>2025-02-09T10:20:00.000Z</td>"), "{html}");
-        assert!(html.contains("<td>2025-02-09T10:25:00.5Z</td>"), "{html}");
+        assert!(
+            html.contains("<tr id=\"row-2\" class=\"gap-row\"><td class=\"n\">2</td><td class=\"t\" title=\"2025-02-09T10:20:00.000Z\">10:20:00</td>"),
+            "{html}"
+        );
+        assert!(html.contains("<td><span title=\"2025-02-09T10:25:00.5Z\">10:25:00</span></td>"), "{html}");
         assert!(markdown.contains("| logs shop/api-1/app | 10:20:00 | 10:25:00 | no lines for 5m |"), "{markdown}");
     }
 
     /// One to six hostile pieces in a row.
-    fn hostile_text(random: &mut Random) -> String {
+    pub(crate) fn hostile_text(random: &mut Random) -> String {
         let n_pieces = 1 + random.below(6);
         (0..n_pieces).map(|_| *random.pick(HOSTILE)).collect()
     }
@@ -438,43 +447,171 @@ mod tests {
         }
     }
 
+    /// Tags and attributes the HTML renderers write; anything else came from evidence.
+    const OUR_TAGS: &[&str] = &[
+        "!doctype",
+        "html",
+        "head",
+        "meta",
+        "title",
+        "style",
+        "body",
+        "h1",
+        "h2",
+        "p",
+        "table",
+        "tr",
+        "th",
+        "td",
+        "span",
+        "small",
+        "br",
+        "code",
+        "colgroup",
+        "col",
+        "a",
+        "header",
+        "div",
+        "b",
+        "nav",
+        "ul",
+        "li",
+        "svg",
+        "rect",
+        "text",
+        "line",
+        "circle",
+        "polyline",
+        "figure",
+        "figcaption",
+    ];
+    const OUR_ATTRIBUTES: &[&str] = &[
+        "html",
+        "lang",
+        "charset",
+        "name",
+        "content",
+        "http-equiv",
+        "class",
+        "id",
+        "title",
+        "href",
+        "rel",
+        "viewbox",
+        "width",
+        "height",
+        "role",
+        "aria-label",
+        "x",
+        "y",
+        "x1",
+        "y1",
+        "x2",
+        "y2",
+        "cx",
+        "cy",
+        "r",
+        "fill",
+        "fill-opacity",
+        "stroke",
+        "stroke-width",
+        "points",
+        "text-anchor",
+        "data-row",
+    ];
+
+    /// No control or bidi character, no tag or attribute evidence opened, no attribute value
+    /// it broke out of, no `javascript:` link.
     #[track_caller]
-    fn check_html_is_inert(html: &str, seed: u64) {
-        const OURS: &[&str] = &[
-            "!doctype", "html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "table", "tr", "th", "td",
-            "span", "small", "br", "code",
-        ];
+    pub(crate) fn check_html_is_inert(html: &str, seed: u64) {
         for (index, character) in html.char_indices() {
             assert!(character == '\n' || !is_hidden(character), "seed {seed}: {character:?} in\n{html:?}");
-            if character == '<' {
-                let rest = html[index + 1..].trim_start_matches('/');
-                let name: String = rest
+            if character != '<' {
+                continue;
+            }
+            let rest = html[index + 1..].trim_start_matches('/');
+            let name: String =
+                rest.chars().take_while(|character| character.is_ascii_alphanumeric() || *character == '!').collect();
+            assert!(OUR_TAGS.contains(&name.as_str()), "seed {seed}: <{name} from evidence in\n{html}");
+            // The tag's attributes: `name` or `name="value"`, a value without `"`, `<` or `>`.
+            let tag = &rest[name.len()..rest.find('>').expect("a closed tag")];
+            let mut attributes = tag.trim_end_matches('/').trim();
+            while !attributes.is_empty() {
+                let key: String = attributes
                     .chars()
-                    .take_while(|character| character.is_ascii_alphanumeric() || *character == '!')
+                    .take_while(|character| character.is_ascii_alphanumeric() || *character == '-')
                     .collect();
-                assert!(OURS.contains(&name.as_str()), "seed {seed}: <{name} from evidence in\n{html}");
+                assert!(
+                    OUR_ATTRIBUTES.contains(&key.to_ascii_lowercase().as_str()),
+                    "seed {seed}: attribute {key:?} in <{name}{tag}>"
+                );
+                attributes = &attributes[key.len()..];
+                if let Some(value) = attributes.strip_prefix("=\"") {
+                    let end = value.find('"').expect("a closed value");
+                    assert!(!value[..end].contains('<'), "seed {seed}: <{name}{tag}>");
+                    attributes = &value[end + 1..];
+                }
+                attributes = attributes.trim_start();
             }
         }
         assert!(!html.contains("javascript:\"") && !html.contains("=javascript:"), "seed {seed}: {html}");
+        assert!(!html.contains("href=\"javascript"), "seed {seed}: {html}");
+    }
+
+    /// The test timeline with hostile text (seeded) wherever evidence reaches a page: title,
+    /// rows, skew, gaps, coverage, a query's name, query and series names.
+    pub(crate) fn hostile_timeline(seed: u64) -> Timeline {
+        let mut random = Random(0x5afe_7e47 ^ seed);
+        let mut timeline = timeline();
+        timeline.title = hostile_text(&mut random);
+        for entry in &mut timeline.entries {
+            entry.event = hostile_text(&mut random);
+            entry.source = hostile_text(&mut random);
+            entry.actor = Some(hostile_text(&mut random));
+            entry.example = Some(hostile_text(&mut random));
+        }
+        timeline.clock_skew[0].subject = hostile_text(&mut random);
+        timeline.clock_skew[1].evidence = hostile_text(&mut random);
+        timeline.gaps[0].reason = hostile_text(&mut random);
+        timeline.gaps[0].source = hostile_text(&mut random);
+        timeline.coverage[0].source = hostile_text(&mut random);
+        timeline.coverage[0].left_out = vec![hostile_text(&mut random), hostile_text(&mut random)];
+        let query = hostile_text(&mut random);
+        timeline.gaps[0].query = Some(query.clone());
+        timeline.entries[0].fact = Some(crate::timeline::Fact::MetricAway {
+            query: query.clone(),
+            rose: true,
+            area: 1.0,
+            increase: 1.0,
+            series: Vec::new(),
+        });
+        let samples = |from: f64| {
+            (0..40)
+                .map(|index| {
+                    let time = at("2025-02-09T10:00:00Z") + jiff::SignedDuration::from_secs(index * 90);
+                    (time, if index == 20 { f64::NAN } else { from + index as f64 })
+                })
+                .collect()
+        };
+        timeline.series = vec![crate::timeline::QuerySeries {
+            source: format!("prometheus: {}", hostile_text(&mut random)),
+            query,
+            series: vec![
+                crate::timeline::SeriesSamples {
+                    name: hostile_text(&mut random),
+                    samples: samples(1.0),
+                    band: Some(crate::timeline::Band { center: 2.0, threshold: 1.0 }),
+                },
+                crate::timeline::SeriesSamples { name: hostile_text(&mut random), samples: samples(5.0), band: None },
+            ],
+        }];
+        timeline
     }
 
     #[test]
     fn hostile_evidence_renders_inert_in_markdown_and_html() {
         for seed in 0..2_000 {
-            let mut random = Random(0x5afe_7e47 ^ seed);
-            let mut timeline = timeline();
-            timeline.title = hostile_text(&mut random);
-            for entry in &mut timeline.entries {
-                entry.event = hostile_text(&mut random);
-                entry.source = hostile_text(&mut random);
-                entry.actor = Some(hostile_text(&mut random));
-                entry.example = Some(hostile_text(&mut random));
-            }
-            timeline.clock_skew[0].subject = hostile_text(&mut random);
-            timeline.clock_skew[1].evidence = hostile_text(&mut random);
-            timeline.gaps[0].reason = hostile_text(&mut random);
-            timeline.coverage[0].source = hostile_text(&mut random);
-            timeline.coverage[0].left_out = vec![hostile_text(&mut random), hostile_text(&mut random)];
+            let timeline = hostile_timeline(seed);
             check_markdown_is_inert(&markdown::render(&timeline), seed);
             check_html_is_inert(&html::render(&timeline), seed);
             // JSON keeps the text as given, escaped by serde.
