@@ -116,6 +116,36 @@ impl Browser {
         self.command("url", json!({"url": url})).await;
     }
 
+    /// The element `css` selects (it must exist), as WebDriver names it.
+    async fn element(&self, css: &str) -> String {
+        let found = self.command("element", json!({"using": "css selector", "value": css})).await;
+        found
+            .as_object()
+            .and_then(|found| found.values().next())
+            .and_then(Value::as_str)
+            .expect("an element")
+            .to_owned()
+    }
+
+    /// Types `text` into the element `css` selects.
+    async fn type_into(&self, css: &str, text: &str) {
+        let element = self.element(css).await;
+        self.command(&format!("element/{element}/value"), json!({"text": text})).await;
+    }
+
+    /// Clicks the element `css` selects.
+    async fn click(&self, css: &str) {
+        let element = self.element(css).await;
+        self.command(&format!("element/{element}/click"), json!({})).await;
+    }
+
+    /// The browser's cookies, as WebDriver describes them.
+    async fn cookies(&self) -> Vec<Value> {
+        let answer: Value =
+            self.client.get(format!("{}/cookie", self.session)).send().await.unwrap().json().await.unwrap();
+        answer["value"].as_array().cloned().unwrap_or_default()
+    }
+
     /// The value of `script` (a function body) run in the page.
     async fn eval(&self, script: &str) -> Value {
         self.command("execute/sync", json!({"script": script, "args": []})).await
@@ -130,7 +160,10 @@ impl Browser {
     async fn screenshot(&self) -> Vec<u8> {
         let answer: Value =
             self.client.get(format!("{}/screenshot", self.session)).send().await.unwrap().json().await.unwrap();
-        decode_base64(answer["value"].as_str().expect("a base64 PNG"))
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(answer["value"].as_str().expect("a base64 PNG"))
+            .expect("base64")
     }
 }
 
@@ -161,26 +194,6 @@ impl Drop for Browser {
         let _ = self.driver.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
-}
-
-fn decode_base64(text: &str) -> Vec<u8> {
-    let value = |byte: u8| match byte {
-        b'A'..=b'Z' => byte - b'A',
-        b'a'..=b'z' => byte - b'a' + 26,
-        b'0'..=b'9' => byte - b'0' + 52,
-        b'+' => 62,
-        b'/' => 63,
-        other => panic!("not base64: {other}"),
-    };
-    let digits: Vec<u8> = text.bytes().filter(|byte| *byte != b'=' && !byte.is_ascii_whitespace()).map(value).collect();
-    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
-    for chunk in digits.chunks(4) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, digit)| n | u32::from(*digit) << (18 - 6 * i));
-        for i in 0..chunk.len().saturating_sub(1) {
-            out.push((n >> (16 - 8 * i)) as u8);
-        }
-    }
-    out
 }
 
 /// What a loaded page tells about itself: its counts and widths, as the DOM has them.
@@ -385,4 +398,114 @@ query = 'checkout_queue_depth{{namespace=\"{{{{namespace}}}}\"}}'\n",
     drop(browser);
     let _ = std::fs::remove_dir_all(&folder);
     eprintln!("browser test took {:?}", started.elapsed());
+}
+
+/// With API tokens set, a browser is offered the sign-in form instead of a JSON 401; the
+/// token typed into it once becomes an HttpOnly, SameSite=Strict cookie, and the browser lands
+/// on the page it asked for, where a responder's note (added over the write API) is a row of
+/// its own, marked as human input, with a marker in the responders' lane.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_and_a_responders_note_in_chromium() {
+    require_chromium();
+    let folder = scratch_folder("browser-signin");
+    let config = "[api]\nbearer_tokens = [\"reader-token\"]\nwrite_tokens = [\"writer-token\"]\n";
+    let daemon = Served::start_with_config("browser-signin-daemon", config, &[]).await;
+    let base = daemon.base.clone();
+    let client = reqwest::Client::new();
+    let firing = json!({"version": "4", "groupKey": "{}:{alertname=\"CheckoutErrors\"}", "status": "firing",
+        "receiver": "postmortemd", "groupLabels": {"alertname": "CheckoutErrors"},
+        "commonLabels": {"alertname": "CheckoutErrors"}, "commonAnnotations": {}, "externalURL": "http://am:9093",
+        "truncatedAlerts": 0, "alerts": [{"status": "firing", "fingerprint": "c0ffee0000000002",
+            "labels": {"alertname": "CheckoutErrors", "severity": "critical"}, "annotations": {"summary": "checkout 5xx"},
+            "startsAt": "2026-11-29T10:05:00Z", "endsAt": "0001-01-01T00:00:00Z", "generatorURL": ""}]});
+    let answer = client.post(format!("{base}/webhooks/alertmanager")).json(&firing).send().await.unwrap();
+    assert!(answer.status().is_success());
+    let list: Value = client
+        .get(format!("{base}/api/v1/incidents"))
+        .bearer_auth("reader-token")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = list["incidents"][0]["id"].as_i64().expect("the incident");
+    let note =
+        json!({"at": "2026-11-29T10:12:00Z", "author": "Alice Example", "text": "Rolled back checkout to 1.41.3"});
+    let answer = client
+        .post(format!("{base}/api/v1/incidents/{id}/notes"))
+        .bearer_auth("writer-token")
+        .json(&note)
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{:?}", answer.text().await);
+
+    let browser = Browser::start(&folder.join("chromium"), 1000).await;
+    let page_url = format!("{base}/api/v1/incidents/{id}/timeline?format=html");
+    browser.open(&page_url).await;
+    let form = browser
+        .eval(
+            "return {form: document.querySelectorAll('form[action=\"/signin\"] input[type=password]').length, \
+               next: document.querySelector('input[name=next]').value, scripts: document.scripts.length};",
+        )
+        .await;
+    assert_eq!(form["form"], 1, "the sign-in form: {form}");
+    assert_eq!(form["next"], format!("/api/v1/incidents/{id}/timeline?format=html"), "{form}");
+    assert_eq!(form["scripts"], 0);
+    // A wrong token: the form again, saying so.
+    browser.type_into("#token", "not-a-token").await;
+    browser.click("button[type=submit]").await;
+    let refused = browser.eval("return document.querySelectorAll('.refused').length;").await;
+    assert_eq!(refused, 1, "the form says the token was refused");
+    assert!(browser.cookies().await.is_empty());
+    browser.type_into("#token", "reader-token").await;
+    browser.click("button[type=submit]").await;
+
+    let landed = browser.eval("return location.href;").await;
+    assert_eq!(landed, page_url.as_str(), "back on the page it asked for");
+    let cookies = browser.cookies().await;
+    assert_eq!(cookies.len(), 1, "{cookies:#?}");
+    assert_eq!(cookies[0]["name"], "postmortemd_session");
+    assert_eq!(cookies[0]["httpOnly"], true, "{cookies:#?}");
+    assert_eq!(cookies[0]["sameSite"], "Strict", "{cookies:#?}");
+    assert!(!cookies[0]["value"].as_str().unwrap().contains("reader-token"));
+    // The page reads it as a responder's row with its own marker; the cookie is not readable by
+    // the page (HttpOnly), and nothing but the daemon was asked or complained of.
+    let survey = browser
+        .eval(
+            "const rows = [...document.querySelectorAll('table.timeline tr.human-row')]; \
+               return {human_rows: rows.map(r => r.textContent), cookie: document.cookie, \
+               lanes: [...document.querySelectorAll('svg.lanes text')].map(t => t.textContent)};",
+        )
+        .await;
+    let human_rows = survey["human_rows"].as_array().unwrap();
+    assert_eq!(human_rows.len(), 1, "{survey}");
+    let row = human_rows[0].as_str().unwrap();
+    assert!(row.contains("Rolled back checkout to 1.41.3") && row.contains("Alice Example"), "{row}");
+    assert_eq!(survey["cookie"], "", "{survey}");
+    assert!(
+        survey["lanes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|lane| lane.as_str().is_some_and(|lane| lane.contains("responders"))),
+        "{survey}"
+    );
+    let daemon_only = format!("{base}/");
+    let urls = requested_urls(&browser).await;
+    assert!(urls.iter().all(|url| url.starts_with(&daemon_only)), "{urls:#?}");
+    let errors: Vec<Value> =
+        browser.log("browser").await.into_iter().filter(|entry| entry["level"] == "SEVERE").collect();
+    // The sign-in form was answered 401 and the wrong token again: Chromium logs each failed
+    // load as a network error; nothing else may appear.
+    assert!(
+        errors.iter().all(|entry| entry["message"].as_str().is_some_and(|message| message.contains("401"))),
+        "{errors:#?}"
+    );
+    // The index opens with the same cookie.
+    let index = load(&browser, &format!("{base}/"), &daemon_only).await;
+    assert_eq!(index["title"], "postmortemd", "{index}");
+    drop(browser);
+    let _ = std::fs::remove_dir_all(&folder);
 }

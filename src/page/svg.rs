@@ -34,7 +34,7 @@ fn colour(kind: Kind) -> &'static str {
 }
 
 /// The lane of a row: alerts, pages, changes and Kubernetes, then each metric query and log
-/// stream by its source (a gap row joins its gap's lane), notes last.
+/// stream by its source (a gap row joins its gap's lane), what responders added, notes last.
 fn lane_of(timeline: &Timeline, entry: &Entry) -> (u8, String) {
     match entry.kind {
         Kind::Alert => (0, "alerts".to_owned()),
@@ -46,7 +46,8 @@ fn lane_of(timeline: &Timeline, entry: &Entry) -> (u8, String) {
             None => (4, entry.source.clone()),
         },
         Kind::Log => (4, entry.source.clone()),
-        Kind::Skew | Kind::Note => (5, "notes".to_owned()),
+        Kind::Note if entry.human => (5, "responders".to_owned()),
+        Kind::Skew | Kind::Note => (6, "notes".to_owned()),
     }
 }
 

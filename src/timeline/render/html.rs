@@ -17,7 +17,7 @@ body{font:14px/1.45 system-ui,sans-serif;color:#1d2430;background:#fff;margin:0 
 h1{font-size:1.6rem;margin:.4rem 0}h2{font-size:1.15rem;margin:1.6rem 0 .5rem;border-bottom:1px solid #e3e6ea;padding-bottom:.2rem}\
 a{color:#1a5fb4}table{border-collapse:collapse;width:100%;table-layout:fixed}\
 td,th{border-bottom:1px solid #e3e6ea;padding:.3rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}\
-th{background:#f4f6f8;font-weight:600}tr.gap-row{background:#fff4e0}tr:target{background:#fff7b3}\
+th{background:#f4f6f8;font-weight:600}tr.gap-row{background:#fff4e0}tr.human-row td:first-child{box-shadow:inset 3px 0 #6a4fb3}tr:target{background:#fff7b3}\
 td.n{color:#6b7480;text-align:right}td.t{white-space:nowrap;font-variant-numeric:tabular-nums}\
 table.timeline col.n{width:3.2rem}table.timeline col.t{width:9.5rem}table.timeline col.s{width:16rem}table.timeline col.a{width:10rem}\
 .flag{background:#fde2e1;color:#8a1c17;border-radius:3px;padding:0 .3rem;margin-left:.3rem;font-size:.85em}\
@@ -107,7 +107,11 @@ pub fn write_timeline_table(out: &mut String, timeline: &Timeline, table: &Table
     out.push_str("</tr>\n");
     let mut day = String::new();
     for (index, (row, entry)) in table.rows.iter().zip(&timeline.entries).enumerate() {
-        let class = if row.gap { " class=\"gap-row\"" } else { "" };
+        let class = match (row.gap, row.human) {
+            (true, _) => " class=\"gap-row\"",
+            (false, true) => " class=\"human-row\"",
+            (false, false) => "",
+        };
         let _ = write!(out, "<tr id=\"{}\"{class}><td class=\"n\">{}</td>", row_anchor(index), index + 1);
         for value in &row.cells {
             match value {

@@ -23,6 +23,8 @@ pub struct Row {
     pub cells: Vec<Cell>,
     /// A row about missing data (a gap), which a renderer may set apart.
     pub gap: bool,
+    /// A row a responder added (`Entry::human`), not evidence a system recorded.
+    pub human: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -132,6 +134,7 @@ pub fn tables(timeline: &Timeline) -> [Table; 4] {
                 Cell::Text(entry.actor.clone().unwrap_or_else(|| "-".to_owned())),
             ],
             gap: entry.kind == Kind::Gap,
+            human: entry.human,
         })
         .collect();
     let skews = timeline
@@ -147,6 +150,7 @@ pub fn tables(timeline: &Timeline) -> [Table; 4] {
                 Cell::Text(if skew.flagged { "yes" } else { "no" }.to_owned()),
             ],
             gap: false,
+            human: false,
         })
         .collect();
     let gaps = timeline
@@ -160,6 +164,7 @@ pub fn tables(timeline: &Timeline) -> [Table; 4] {
                 Cell::Text(gap.reason.clone()),
             ],
             gap: true,
+            human: false,
         })
         .collect();
     // A span of what was read, to the second: its first and last data, not an instant to act on.
@@ -188,6 +193,7 @@ pub fn tables(timeline: &Timeline) -> [Table; 4] {
                 Cell::Text(if row.left_out.is_empty() { "-".to_owned() } else { row.left_out.join("; ") }),
             ],
             gap: !matches!(row.status, CoverageStatus::Read),
+            human: false,
         })
         .collect();
     [
