@@ -817,7 +817,10 @@ async fn the_evidence_bundle_drafts_offline_to_the_served_timeline() {
         }],
         cursors: [("shop/api-1/app".to_owned(), LogCursor::default())].into(),
     };
-    store.store_pass(job.incident_id, &postmortemd::jobs::stored_pass(pass), now, NextRun::Finished).await.unwrap();
+    store
+        .store_pass(job.incident_id, job.token, &postmortemd::jobs::stored_pass(pass), now, NextRun::Finished)
+        .await
+        .unwrap();
 
     let (_, incident) = daemon.get(&format!("/api/v1/incidents/{}", job.incident_id)).await;
     let incident: serde_json::Value = serde_json::from_str(&incident).unwrap();
@@ -1186,7 +1189,10 @@ async fn a_timeline_build_stops_when_every_reader_left_and_not_before() {
         })
         .collect();
     let pass = Pass { logs, cursors: [("shop/api-1/app".to_owned(), LogCursor::default())].into(), ..Pass::default() };
-    store.store_pass(job.incident_id, &postmortemd::jobs::stored_pass(pass), now, NextRun::Finished).await.unwrap();
+    store
+        .store_pass(job.incident_id, job.token, &postmortemd::jobs::stored_pass(pass), now, NextRun::Finished)
+        .await
+        .unwrap();
     let counter = |metrics: &str, name: &str| -> u64 {
         metrics
             .lines()

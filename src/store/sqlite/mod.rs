@@ -48,7 +48,7 @@ pub(super) fn query_error(query: &'static str) -> impl FnOnce(sqlx::Error) -> Er
 }
 
 /// A status as the `incidents.status` column holds it; an unknown word reads as open.
-fn status(word: &str) -> IncidentStatus {
+pub(super) fn status(word: &str) -> IncidentStatus {
     IncidentStatus::from_word(word).unwrap_or(IncidentStatus::Open)
 }
 
@@ -512,10 +512,10 @@ impl SqliteStore {
 /// (`None` until the run's new incidents are inserted), the state `incident::grouping`
 /// decides on, and whether that changed.
 #[derive(Clone, Debug)]
-struct Slot {
-    id: Option<i64>,
-    state: IncidentState,
-    changed: bool,
+pub(super) struct Slot {
+    pub(super) id: Option<i64>,
+    pub(super) state: IncidentState,
+    pub(super) changed: bool,
 }
 
 /// The columns [`incident_state`] reads.
@@ -549,12 +549,12 @@ fn incident_state(row: &SqliteRow) -> (i64, IncidentState) {
 
 /// The `labels` column of an incident: its group's labels as JSON text (`NULL` for a
 /// page-only incident, which fallback links never join).
-fn labels_column(state: &IncidentState) -> Option<String> {
+pub(super) fn labels_column(state: &IncidentState) -> Option<String> {
     state.group_key.as_ref().and_then(|_| serde_json::to_string(&state.labels).ok())
 }
 
 /// What became of one notification of a run.
-enum Outcome {
+pub(super) enum Outcome {
     Stored {
         incident: usize,
     },

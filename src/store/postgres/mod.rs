@@ -1,0 +1,753 @@
+//! The store's queries on PostgreSQL, shared by several daemons (replicas): any of them
+//! takes any webhook, and what one stores the others read at once. The SQL is the SQLite
+//! backend's (the same tables, BIGINT millisecond times) with PostgreSQL's placeholders; what
+//! differs is how concurrent writers are kept from deciding on stale reads:
+//!
+//! - every webhook is its own transaction, which first takes transaction-scoped advisory
+//!   locks ([`lock`]) on what it decides about: the hash of its Alertmanager group key (the
+//!   `pd_incident_key` every incident of the group carries, and a page of that group names),
+//!   a page's PagerDuty incident and dedup key. So the same notification delivered to two
+//!   replicas at once is stored once, and two replicas never both open an incident for one
+//!   episode; the state a decision reads is loaded inside the lock, `FOR UPDATE`;
+//! - `UNIQUE (source, dedup_key)` and `ON CONFLICT` keep a webhook stored once even so;
+//! - reconciliation takes [`RECONCILE`] exclusively, webhooks take it shared, so a poll's
+//!   decisions never race a webhook's; locks are always taken in one order (reconcile, groups
+//!   by key, provisional), so two transactions never wait on each other in a cycle;
+//! - collection jobs are claimed `FOR UPDATE SKIP LOCKED` with a fencing token (`evidence.rs`).
+//!
+//! Migrations run under the migrator's own `pg_advisory_lock`, so replicas starting together
+//! on a fresh database migrate it once.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use jiff::SignedDuration;
+use sha2::{Digest, Sha256};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{Postgres, Row, Transaction};
+
+use super::sqlite::{Outcome, Slot, instant, labels_column, millis, query_error, status};
+use super::{
+    AlertmanagerIntake, Error, IncidentFilter, IncidentRow, IncidentStatus, Intake, PagerDutyIntake, Result,
+    StoredWebhook, WebhookSource,
+};
+use crate::incident::grouping::{
+    IncidentState, PageLink, PageLinkStep, Reconciled, episode_for, group_key_hash, page_link_steps,
+};
+use crate::record::Instant;
+
+mod evidence;
+mod reconcile;
+mod retention;
+
+/// Connections per daemon: webhooks each hold one for their transaction.
+const MAX_CONNECTIONS: u32 = 16;
+
+/// How long a query waits for a connection; also how long `/readyz` waits on an unreachable
+/// database before it says not ready.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The advisory lock key of `what`: the first 8 bytes of its SHA-256.
+pub(super) fn lock_key(what: &str) -> i64 {
+    let digest = Sha256::digest(what.as_bytes());
+    let mut bytes = [0; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
+}
+
+/// The lock of an Alertmanager group and of pages naming it (`incident_key` = the hash of
+/// the group key, as incidents' `pd_incident_key`).
+fn group_lock(pd_incident_key: &str) -> i64 {
+    lock_key(pd_incident_key)
+}
+
+/// Reconciliation's lock: exclusive for a poll's transaction, shared for a webhook's.
+pub(super) const RECONCILE: &str = "postmortemd reconcile";
+
+/// The lock over incidents under a provisional group key (adopting one).
+pub(super) const PROVISIONAL: &str = "postmortemd provisional groups";
+
+/// Takes the transaction-scoped advisory locks `keys` (sorted here, so every transaction
+/// takes them in one order), after [`RECONCILE`] shared.
+async fn lock(transaction: &mut Transaction<'static, Postgres>, mut keys: Vec<i64>) -> Result<()> {
+    keys.sort_unstable();
+    keys.dedup();
+    sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
+        .bind(lock_key(RECONCILE))
+        .execute(&mut **transaction)
+        .await
+        .map_err(query_error("reconcile lock"))?;
+    for key in keys {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(key)
+            .execute(&mut **transaction)
+            .await
+            .map_err(query_error("advisory lock"))?;
+    }
+    Ok(())
+}
+
+/// Takes one more advisory lock, exclusive, in a transaction that holds its others already.
+pub(super) async fn lock_one(transaction: &mut Transaction<'static, Postgres>, what: &str) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(lock_key(what))
+        .execute(&mut **transaction)
+        .await
+        .map_err(query_error("advisory lock"))?;
+    Ok(())
+}
+
+/// The PostgreSQL store: a pool every query takes its connection from.
+#[derive(Clone, Debug)]
+pub(in crate::store) struct PgStore {
+    pool: sqlx::PgPool,
+}
+
+impl PgStore {
+    /// Connects to and migrates the database at `url` (`postgres://user@host/db`; TLS as
+    /// its `sslmode` says, certificates checked against webpki's roots and `sslrootcert`).
+    pub(in crate::store) async fn open(url: &str) -> Result<PgStore> {
+        let open_error = |source| Error::Open { url: url.to_owned(), source };
+        let options = PgConnectOptions::from_str(url).map_err(open_error)?.application_name("postmortemd");
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(open_error)?;
+        sqlx::migrate!("src/store/postgres/migrations").run(&pool).await.map_err(Error::Migrate)?;
+        Ok(PgStore { pool })
+    }
+
+    /// The database answers (within [`ACQUIRE_TIMEOUT`]) and is migrated.
+    pub(in crate::store) async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT COUNT(*) FROM incidents WHERE id = 0")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(query_error("ping"))?;
+        Ok(())
+    }
+
+    /// Stores an Alertmanager notification (once) in the incident of its group episode,
+    /// under its group's lock; returns after the commit that holds it.
+    pub(in crate::store) async fn record_alertmanager(
+        &self,
+        intake: AlertmanagerIntake,
+        quiet_period: SignedDuration,
+    ) -> Result<Intake> {
+        let mut transaction = self.begin().await?;
+        lock(&mut transaction, vec![group_lock(&group_key_hash(&intake.group_key))]).await?;
+        let stored = alertmanager_run(&mut transaction, &[(&intake, quiet_period)]).await?.pop();
+        let stored = stored.ok_or(Error::Query { query: "insert webhooks", source: sqlx::Error::RowNotFound })?;
+        transaction.commit().await.map_err(query_error("commit"))?;
+        Ok(stored)
+    }
+
+    /// Stores a PagerDuty event (once), linked as `incident::grouping::page_link_steps` says;
+    /// returns after the commit that holds it.
+    pub(in crate::store) async fn record_pagerduty(&self, intake: PagerDutyIntake) -> Result<Intake> {
+        self.pagerduty(&intake, None).await
+    }
+
+    /// [`PgStore::record_pagerduty`] for a page from a webhook or PagerDuty's REST log, under
+    /// the locks of its dedup key, PagerDuty incident and `incident_key`.
+    async fn pagerduty(&self, intake: &PagerDutyIntake, origin: Option<Reconciled>) -> Result<Intake> {
+        let mut transaction = self.begin().await?;
+        let mut keys = vec![lock_key(&format!("webhook pagerduty {}", intake.dedup_key))];
+        keys.extend(intake.pd_incident_id.as_ref().map(|id| lock_key(&format!("pagerduty incident {id}"))));
+        keys.extend(intake.incident_key.as_deref().map(group_lock));
+        lock(&mut transaction, keys).await?;
+        let stored = pagerduty_in_from(&mut transaction, intake, origin).await?;
+        transaction.commit().await.map_err(query_error("commit"))?;
+        Ok(stored)
+    }
+
+    /// Incidents, newest first: a page of them after `filter.after` when it is set, by
+    /// keyset (the inner query seeks `incidents_opened_at`, which ends in the rowid), so a
+    /// page costs the same wherever it is and incidents arriving meanwhile move no row.
+    pub(super) async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<IncidentRow>> {
+        let (after_ms, after_id) = filter.after.map_or((i64::MAX, i64::MAX), |(at, id)| (millis(at), id));
+        let rows = sqlx::query(concat!(
+            incident_select!(),
+            " WHERE i.id IN (SELECT id FROM incidents \
+             WHERE (opened_at_ms, id) < ($1, $2) AND ($3 IS NULL OR status = $4) AND ($5 IS NULL OR last_signal_at_ms >= $6) \
+             ORDER BY opened_at_ms DESC, id DESC LIMIT $7) \
+             GROUP BY i.id ORDER BY i.opened_at_ms DESC, i.id DESC"
+        ))
+        .bind(after_ms)
+        .bind(after_id)
+        .bind(filter.status.map(IncidentStatus::as_str))
+        .bind(filter.status.map(IncidentStatus::as_str))
+        .bind(filter.since.map(millis))
+        .bind(filter.since.map(millis))
+        .bind(filter.limit.map(i64::from))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_error("incidents"))?;
+        Ok(rows.iter().map(incident_row).collect())
+    }
+
+    /// When each webhook of these incidents arrived, as (incident id, time), in arrival
+    /// order per incident: one query for a page of incidents.
+    pub(super) async fn webhook_arrivals(&self, incident_ids: &[i64]) -> Result<Vec<(i64, Instant)>> {
+        if incident_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = sqlx::QueryBuilder::<Postgres>::new(
+            "SELECT incident_id, received_at_ms FROM webhooks WHERE incident_id IN (",
+        );
+        let mut ids = query.separated(", ");
+        for id in incident_ids {
+            ids.push_bind(*id);
+        }
+        query.push(") ORDER BY incident_id, id");
+        let rows = query.build().fetch_all(&self.pool).await.map_err(query_error("webhook arrivals"))?;
+        Ok(rows.iter().map(|row| (row.get(0), instant(row.get(1)))).collect())
+    }
+
+    pub(super) async fn incident(&self, id: i64) -> Result<Option<IncidentRow>> {
+        let row = sqlx::query(concat!(incident_select!(), " WHERE i.id = $1 GROUP BY i.id"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(query_error("incident"))?;
+        Ok(row.as_ref().map(incident_row))
+    }
+
+    /// The webhooks of an incident, in arrival order.
+    pub(super) async fn incident_webhooks(&self, id: i64) -> Result<Vec<StoredWebhook>> {
+        let rows =
+            sqlx::query("SELECT id, source, received_at_ms, body FROM webhooks WHERE incident_id = $1 ORDER BY id")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("webhooks of an incident"))?;
+        Ok(rows
+            .iter()
+            .map(|row| StoredWebhook {
+                id: row.get(0),
+                source: WebhookSource::from_word(row.get(1)).unwrap_or(WebhookSource::Alertmanager),
+                received_at: instant(row.get(2)),
+                body: row.get(3),
+            })
+            .collect())
+    }
+
+    pub(super) async fn count_webhooks(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) FROM webhooks")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(query_error("count webhooks"))?;
+        Ok(row.get(0))
+    }
+
+    pub(super) async fn count_open(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) FROM incidents WHERE status = $1")
+            .bind(IncidentStatus::Open.as_str())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(query_error("count open incidents"))?;
+        Ok(row.get(0))
+    }
+
+    /// A write transaction (READ COMMITTED: what it decides on it reads under its locks).
+    pub(in crate::store) async fn begin(&self) -> Result<Transaction<'static, Postgres>> {
+        self.pool.begin().await.map_err(query_error("begin"))
+    }
+}
+
+/// The columns [`incident_state`] reads.
+macro_rules! incident_state_select {
+    () => {
+        "SELECT id, group_key, pd_incident_key, pd_incident_id, title, status, severity, opened_at_ms, \
+         last_signal_at_ms, resolved_at_ms, truncated_alerts, labels, last_fired_at_ms FROM incidents"
+    };
+}
+use incident_state_select;
+
+/// An incident row's id and state. Labels are JSON text; unreadable ones read as none.
+fn incident_state(row: &PgRow) -> (i64, IncidentState) {
+    let labels: Option<String> = row.get(11);
+    let state = IncidentState {
+        group_key: row.get(1),
+        pd_incident_key: row.get(2),
+        pd_incident_id: row.get(3),
+        title: row.get(4),
+        status: status(row.get(5)),
+        severity: row.get(6),
+        opened_at: instant(row.get(7)),
+        last_signal: instant(row.get(8)),
+        resolved_at: row.get::<Option<i64>, _>(9).map(instant),
+        last_fired_at: row.get::<Option<i64>, _>(12).map(instant),
+        truncated_alerts: row.get::<i64, _>(10).max(0) as u64,
+        labels: labels.and_then(|labels| serde_json::from_str(&labels).ok()).unwrap_or_default(),
+    };
+    (row.get(0), state)
+}
+
+/// Stores a run of Alertmanager notifications (a prefix of `run`; returns one intake per
+/// notification it stored) with a fixed number of statements whatever the run's length: one
+/// lookup of the run's dedup keys, one of the incidents of its groups (and of page-only
+/// incidents waiting for them), then the new incidents, the webhooks and the changed
+/// incidents, each one multi-row statement. The decisions in between are made in memory,
+/// in order, exactly as one notification at a time would make them.
+///
+/// A run stops before a notification that would open a second new incident for a group
+/// already opened in it (a group resolved and fired again within one batch), so that the
+/// run's new incidents are told apart by their group key.
+async fn alertmanager_run(
+    transaction: &mut Transaction<'static, Postgres>,
+    run: &[(&AlertmanagerIntake, SignedDuration)],
+) -> Result<Vec<Intake>> {
+    let mut stored_before = HashMap::new();
+    {
+        let mut query =
+            sqlx::QueryBuilder::<Postgres>::new("SELECT dedup_key, id, incident_id FROM webhooks WHERE source = ");
+        query.push_bind(WebhookSource::Alertmanager.as_str()).push(" AND dedup_key IN (");
+        let mut keys = query.separated(", ");
+        for (intake, _) in run {
+            keys.push_bind(intake.dedup_key.as_str());
+        }
+        query.push(")");
+        for row in query.build().fetch_all(&mut **transaction).await.map_err(query_error("duplicate webhooks"))? {
+            let intake = Intake { webhook_id: row.get(1), incident_id: row.get(2), duplicate: true };
+            stored_before.insert(row.get::<String, _>(0), intake);
+        }
+    }
+
+    // The incidents of the run's groups, and page-only incidents (opened by a page of
+    // Alertmanager's PagerDuty integration before the notification came) carrying their key.
+    let mut incidents: Vec<Slot> = Vec::new();
+    // Each group's episodes (slots), which `grouping::episode_for` picks from.
+    let mut episodes_of_group: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut page_only: HashMap<String, usize> = HashMap::new();
+    {
+        let fresh: Vec<&AlertmanagerIntake> = run
+            .iter()
+            .map(|(intake, _)| *intake)
+            .filter(|intake| !stored_before.contains_key(&intake.dedup_key))
+            .collect();
+        if !fresh.is_empty() {
+            let hashes: Vec<String> = fresh.iter().map(|intake| group_key_hash(&intake.group_key)).collect();
+            // By the hash of the group key, which every incident of a group carries as
+            // `pd_incident_key` (and a page-only one its page's `incident_key`): one index
+            // serves both, and `group_key` needs none that every webhook would write.
+            let mut query = sqlx::QueryBuilder::<Postgres>::new(incident_state_select!());
+            query.push(" WHERE pd_incident_key IN (");
+            let mut keys = query.separated(", ");
+            for hash in &hashes {
+                keys.push_bind(hash.as_str());
+            }
+            query.push(") AND (group_key IS NOT NULL OR status = ").push_bind(IncidentStatus::Open.as_str());
+            // Locked too: a page linked by a rule may update one of them meanwhile.
+            query.push(") ORDER BY id FOR UPDATE");
+            let rows = query.build().fetch_all(&mut **transaction).await.map_err(query_error("incidents of groups"))?;
+            for row in &rows {
+                let (id, state) = incident_state(row);
+                let slot = incidents.len();
+                match (&state.group_key, &state.pd_incident_key) {
+                    (Some(group_key), _) => episodes_of_group.entry(group_key.clone()).or_default().push(slot),
+                    (None, Some(key)) => {
+                        page_only.insert(key.clone(), slot);
+                    }
+                    (None, None) => {}
+                }
+                incidents.push(Slot { id: Some(id), state, changed: false });
+            }
+        }
+    }
+
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(run.len());
+    let mut first_in_run: HashMap<&str, usize> = HashMap::new();
+    let mut provisional_incidents: Option<bool> = None;
+    for (intake, quiet_period) in run {
+        if let Some(existing) = stored_before.get(&intake.dedup_key) {
+            outcomes.push(Outcome::Duplicate(*existing));
+            continue;
+        }
+        if let Some(first) = first_in_run.get(intake.dedup_key.as_str()) {
+            outcomes.push(Outcome::DuplicateOf(*first));
+            continue;
+        }
+        let episodes = episodes_of_group.get(&intake.group_key).map(Vec::as_slice).unwrap_or_default();
+        let states: Vec<&IncidentState> = episodes.iter().map(|slot| &incidents[*slot].state).collect();
+        let current = episode_for(&states, intake, *quiet_period).map(|index| episodes[index]);
+        let slot = match current {
+            Some(slot) => slot,
+            None => {
+                if episodes.iter().any(|slot| incidents[*slot].id.is_none()) {
+                    break;
+                }
+                // Whether reconciliation left any incident under a provisional group key:
+                // asked once per run, and only when a notification would open an incident.
+                let may_adopt = match provisional_incidents {
+                    Some(exist) => exist,
+                    None => *provisional_incidents.insert(reconcile::any_provisional(transaction).await?),
+                };
+                if may_adopt {
+                    // Two groups' notifications must not both adopt one provisional incident.
+                    lock_one(transaction, PROVISIONAL).await?;
+                }
+                let adopted = if may_adopt { reconcile::provisional_holder(transaction, intake).await? } else { None };
+                if let Some((id, mut state)) = adopted {
+                    // Reconciliation opened this group's incident under a provisional key: the
+                    // notification holds one of its alerts and names the group for good.
+                    state.group_key = Some(intake.group_key.clone());
+                    state.pd_incident_key = Some(group_key_hash(&intake.group_key));
+                    incidents.push(Slot { id: Some(id), state, changed: true });
+                    incidents.len() - 1
+                } else {
+                    let key = group_key_hash(&intake.group_key);
+                    let taken_over = page_only.get(&key).copied().filter(|slot| {
+                        let page_only = &incidents[*slot].state;
+                        page_only.is_page_only_of(intake) && page_only.takes(intake, *quiet_period)
+                    });
+                    match taken_over {
+                        // The page came first: the notification takes its incident over.
+                        Some(slot) => {
+                            page_only.remove(&key);
+                            incidents[slot].state.take_over(intake);
+                            slot
+                        }
+                        None => {
+                            incidents.push(Slot { id: None, state: IncidentState::opened_by(intake), changed: true });
+                            incidents.len() - 1
+                        }
+                    }
+                }
+            }
+        };
+        incidents[slot].state.apply(intake);
+        incidents[slot].changed = true;
+        let episodes = episodes_of_group.entry(intake.group_key.clone()).or_default();
+        if !episodes.contains(&slot) {
+            episodes.push(slot);
+        }
+        first_in_run.insert(intake.dedup_key.as_str(), outcomes.len());
+        outcomes.push(Outcome::Stored { incident: slot });
+    }
+    let run = &run[..outcomes.len()];
+
+    // The new incidents: one statement, told apart by their group key.
+    let new: Vec<usize> = (0..incidents.len()).filter(|slot| incidents[*slot].id.is_none()).collect();
+    if !new.is_empty() {
+        let mut query = sqlx::QueryBuilder::<Postgres>::new(
+            "INSERT INTO incidents (group_key, pd_incident_key, title, status, severity, opened_at_ms, \
+             last_signal_at_ms, resolved_at_ms, truncated_alerts, labels, last_fired_at_ms) ",
+        );
+        query.push_values(&new, |mut values, slot| {
+            let incident = &incidents[*slot].state;
+            values
+                .push_bind(incident.group_key.clone())
+                .push_bind(incident.pd_incident_key.clone())
+                .push_bind(incident.title.clone())
+                .push_bind(incident.status.as_str())
+                .push_bind(incident.severity.clone())
+                .push_bind(millis(incident.opened_at))
+                .push_bind(millis(incident.last_signal))
+                .push_bind(incident.resolved_at.map(millis))
+                .push_bind(incident.truncated_alerts as i64)
+                .push_bind(labels_column(incident))
+                .push_bind(incident.last_fired_at.map(millis));
+        });
+        query.push(" RETURNING id, group_key");
+        let rows = query.build().fetch_all(&mut **transaction).await.map_err(query_error("new incidents"))?;
+        let ids: HashMap<String, i64> = rows.iter().map(|row| (row.get(1), row.get(0))).collect();
+        for slot in new {
+            let incident = &mut incidents[slot];
+            incident.id = incident.state.group_key.as_ref().and_then(|group_key| ids.get(group_key)).copied();
+            incident.changed = false;
+            if incident.id.is_none() {
+                return Err(Error::Query { query: "new incidents", source: sqlx::Error::RowNotFound });
+            }
+        }
+    }
+
+    // The webhooks: one statement, told apart by their dedup key (unique per source).
+    let mut webhook_ids: HashMap<String, i64> = HashMap::new();
+    let stored: Vec<usize> =
+        (0..outcomes.len()).filter(|index| matches!(outcomes[*index], Outcome::Stored { .. })).collect();
+    if !stored.is_empty() {
+        let mut query = sqlx::QueryBuilder::<Postgres>::new(
+            "INSERT INTO webhooks (source, dedup_key, received_at_ms, incident_id, body) ",
+        );
+        query.push_values(&stored, |mut values, index| {
+            let (intake, _) = run[*index];
+            let Outcome::Stored { incident } = outcomes[*index] else { return };
+            values
+                .push_bind(WebhookSource::Alertmanager.as_str())
+                .push_bind(intake.dedup_key.as_str())
+                .push_bind(millis(intake.received_at))
+                .push_bind(incidents[incident].id)
+                .push_bind(intake.body.as_slice());
+        });
+        // The group's lock makes a conflict impossible; were there one, the webhook is
+        // answered with an error and its sender's retry finds it stored.
+        query.push(" ON CONFLICT (source, dedup_key) DO NOTHING RETURNING id, dedup_key");
+        let rows = query.build().fetch_all(&mut **transaction).await.map_err(query_error("insert webhooks"))?;
+        webhook_ids = rows.iter().map(|row| (row.get(1), row.get(0))).collect();
+    }
+
+    // The incidents that were there before the run and changed.
+    for incident in incidents.iter().filter(|incident| incident.changed) {
+        if let Some(id) = incident.id {
+            update_incident(transaction, id, &incident.state).await?;
+        }
+    }
+
+    let mut intakes: Vec<Intake> = Vec::with_capacity(outcomes.len());
+    for (index, outcome) in outcomes.iter().enumerate() {
+        let intake = match outcome {
+            Outcome::Duplicate(existing) => *existing,
+            Outcome::DuplicateOf(first) => Intake { duplicate: true, ..intakes[*first] },
+            Outcome::Stored { incident } => {
+                let webhook_id = webhook_ids
+                    .get(&run[index].0.dedup_key)
+                    .copied()
+                    .ok_or(Error::Query { query: "insert webhooks", source: sqlx::Error::RowNotFound })?;
+                Intake { webhook_id, incident_id: incidents[*incident].id, duplicate: false }
+            }
+        };
+        intakes.push(intake);
+    }
+    Ok(intakes)
+}
+
+/// Every column of an incident but its id, from its state.
+async fn update_incident(
+    transaction: &mut Transaction<'static, Postgres>,
+    id: i64,
+    state: &IncidentState,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE incidents SET group_key = $1, pd_incident_key = $2, pd_incident_id = $3, title = $4, status = $5, \
+         severity = $6, opened_at_ms = $7, last_signal_at_ms = $8, resolved_at_ms = $9, truncated_alerts = $10, labels = $11, \
+         last_fired_at_ms = $12 WHERE id = $13",
+    )
+    .bind(&state.group_key)
+    .bind(&state.pd_incident_key)
+    .bind(&state.pd_incident_id)
+    .bind(&state.title)
+    .bind(state.status.as_str())
+    .bind(&state.severity)
+    .bind(millis(state.opened_at))
+    .bind(millis(state.last_signal))
+    .bind(state.resolved_at.map(millis))
+    .bind(state.truncated_alerts as i64)
+    .bind(labels_column(state))
+    .bind(state.last_fired_at.map(millis))
+    .bind(id)
+    .execute(&mut **transaction)
+    .await
+    .map_err(query_error("update incident"))?;
+    Ok(())
+}
+
+/// Stores one PagerDuty event (once), in the incident the first of its [`page_link_steps`]
+/// finds, else in an incident of its own, and applies it there; a page that came as a webhook (`origin` `None`) or from PagerDuty's
+/// REST log (`Some(Reconciled::Rest)`): the same transition (PagerDuty incident, action and
+/// time) already stored from the other side is a duplicate of it.
+async fn pagerduty_in_from(
+    transaction: &mut Transaction<'static, Postgres>,
+    intake: &PagerDutyIntake,
+    origin: Option<Reconciled>,
+) -> Result<Intake> {
+    if let Some(existing) = duplicate(transaction, WebhookSource::PagerDuty, &intake.dedup_key).await? {
+        return Ok(existing);
+    }
+    if let Some(existing) = reconcile::same_transition(transaction, intake, origin).await? {
+        return Ok(existing);
+    }
+    if intake.action.is_none() {
+        let webhook_id = insert_webhook(transaction, intake, None, origin).await?;
+        return Ok(Intake { webhook_id, incident_id: None, duplicate: false });
+    }
+    let mut incident_id: Option<i64> = None;
+    for step in page_link_steps(intake) {
+        incident_id = match step {
+            PageLinkStep::PagerDutyIncident(pd_id) => incident_of_pagerduty_incident(transaction, pd_id).await?,
+            PageLinkStep::IncidentKey(key) => {
+                sqlx::query("SELECT id FROM incidents WHERE pd_incident_key = $1 ORDER BY id DESC LIMIT 1")
+                    .bind(key)
+                    .fetch_optional(&mut **transaction)
+                    .await
+                    .map_err(query_error("incident by incident_key"))?
+                    .map(|row| row.get(0))
+            }
+            PageLinkStep::Rule(link) => linked_incident(transaction, link, intake.occurred_at).await?,
+        };
+        if incident_id.is_some() {
+            break;
+        }
+    }
+    let incident_id = match incident_id {
+        Some(id) => {
+            let row = sqlx::query(concat!(incident_state_select!(), " WHERE id = $1 FOR UPDATE"))
+                .bind(id)
+                .fetch_one(&mut **transaction)
+                .await
+                .map_err(query_error("incident of a page"))?;
+            let (id, mut state) = incident_state(&row);
+            state.apply_page(intake);
+            update_incident(transaction, id, &state).await?;
+            id
+        }
+        None => {
+            let mut state = IncidentState::opened_by_page(intake);
+            state.apply_page(intake);
+            sqlx::query(
+                "INSERT INTO incidents (pd_incident_key, pd_incident_id, title, status, opened_at_ms, \
+                 last_signal_at_ms, resolved_at_ms, truncated_alerts, last_fired_at_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8) RETURNING id",
+            )
+            .bind(&state.pd_incident_key)
+            .bind(&state.pd_incident_id)
+            .bind(&state.title)
+            .bind(state.status.as_str())
+            .bind(millis(state.opened_at))
+            .bind(millis(state.last_signal))
+            .bind(state.resolved_at.map(millis))
+            .bind(state.last_fired_at.map(millis))
+            .fetch_one(&mut **transaction)
+            .await
+            .map_err(query_error("new incident from a page"))?
+            .get(0)
+        }
+    };
+    let webhook_id = insert_webhook(transaction, intake, Some(incident_id), origin).await?;
+    Ok(Intake { webhook_id, incident_id: Some(incident_id), duplicate: false })
+}
+
+/// The incident of an earlier event of PagerDuty incident `pd_id`: by its stored webhooks,
+/// else (pages stored before webhooks knew their PagerDuty incident) by the incident's own.
+async fn incident_of_pagerduty_incident(
+    transaction: &mut Transaction<'static, Postgres>,
+    pd_id: &str,
+) -> Result<Option<i64>> {
+    let by_webhook = sqlx::query(
+        "SELECT incident_id FROM webhooks WHERE pd_incident_id = $1 AND incident_id IS NOT NULL \
+         ORDER BY id DESC LIMIT 1",
+    )
+    .bind(pd_id)
+    .fetch_optional(&mut **transaction)
+    .await
+    .map_err(query_error("incident of an earlier page"))?
+    .map(|row| row.get(0));
+    if by_webhook.is_some() {
+        return Ok(by_webhook);
+    }
+    Ok(sqlx::query("SELECT id FROM incidents WHERE pd_incident_id = $1 ORDER BY id DESC LIMIT 1")
+        .bind(pd_id)
+        .fetch_optional(&mut **transaction)
+        .await
+        .map_err(query_error("incident by PagerDuty id"))?
+        .map(|row| row.get(0)))
+}
+
+/// How many candidate incidents a fallback link looks at, newest first.
+const LINK_CANDIDATES: i64 = 200;
+
+/// The newest Alertmanager incident that `link` accepts for a page at `occurred`
+/// ([`PageLink::accepts`]); the query only narrows the candidates by time.
+async fn linked_incident(
+    transaction: &mut Transaction<'static, Postgres>,
+    link: &PageLink,
+    occurred: Instant,
+) -> Result<Option<i64>> {
+    let within = link.within.as_millis() as i64;
+    let rows = sqlx::query(concat!(
+        incident_state_select!(),
+        " WHERE group_key IS NOT NULL AND labels IS NOT NULL AND opened_at_ms <= $1 \
+         AND (status = $2 OR resolved_at_ms >= $3) ORDER BY opened_at_ms DESC, id DESC LIMIT $4"
+    ))
+    .bind(millis(occurred).saturating_add(within))
+    .bind(IncidentStatus::Open.as_str())
+    .bind(millis(occurred).saturating_sub(within))
+    .bind(LINK_CANDIDATES)
+    .fetch_all(&mut **transaction)
+    .await
+    .map_err(query_error("incidents a page may link to"))?;
+    Ok(rows.iter().map(incident_state).find(|(_, state)| link.accepts(state, occurred)).map(|(id, _)| id))
+}
+
+/// The columns of an [`IncidentRow`], with its webhooks' count, newest id and sources.
+macro_rules! incident_select {
+    () => {
+        "SELECT i.id, i.title, i.status, i.severity, i.opened_at_ms, i.last_signal_at_ms, \
+         i.resolved_at_ms, i.group_key, i.truncated_alerts, COUNT(w.id), MAX(w.id), \
+         MAX(CASE WHEN w.source = 'alertmanager' THEN 1 ELSE 0 END)::BIGINT, \
+         MAX(CASE WHEN w.source = 'pagerduty' THEN 1 ELSE 0 END)::BIGINT, \
+         SUM(CASE WHEN w.reconciled IS NOT NULL THEN 1 ELSE 0 END)::BIGINT \
+         FROM incidents i LEFT JOIN webhooks w ON w.incident_id = i.id"
+    };
+}
+use incident_select;
+
+fn incident_row(row: &PgRow) -> IncidentRow {
+    let mut sources = Vec::new();
+    if row.get::<Option<i64>, _>(11).unwrap_or(0) == 1 {
+        sources.push(WebhookSource::Alertmanager);
+    }
+    if row.get::<Option<i64>, _>(12).unwrap_or(0) == 1 {
+        sources.push(WebhookSource::PagerDuty);
+    }
+    IncidentRow {
+        id: row.get(0),
+        title: row.get(1),
+        status: status(row.get(2)),
+        severity: row.get(3),
+        opened_at: instant(row.get(4)),
+        last_signal_at: instant(row.get(5)),
+        resolved_at: row.get::<Option<i64>, _>(6).map(instant),
+        group_key: row.get(7),
+        truncated_alerts: row.get::<i64, _>(8).max(0) as u64,
+        n_webhooks: row.get(9),
+        last_webhook_id: row.get::<Option<i64>, _>(10).unwrap_or(0),
+        n_reconciled: row.get::<Option<i64>, _>(13).unwrap_or(0),
+        sources,
+    }
+}
+
+/// The stored webhook of `(source, dedup_key)`, if there is one.
+async fn duplicate(
+    transaction: &mut Transaction<'static, Postgres>,
+    source: WebhookSource,
+    dedup_key: &str,
+) -> Result<Option<Intake>> {
+    let row = sqlx::query("SELECT id, incident_id FROM webhooks WHERE source = $1 AND dedup_key = $2")
+        .bind(source.as_str())
+        .bind(dedup_key)
+        .fetch_optional(&mut **transaction)
+        .await
+        .map_err(query_error("duplicate webhook"))?;
+    Ok(row.map(|row| Intake { webhook_id: row.get(0), incident_id: row.get(1), duplicate: true }))
+}
+
+/// A PagerDuty event's webhook row, with its PagerDuty incident so later events find it,
+/// and its action and time so the same transition from the other side (webhook or REST
+/// log) is known; `origin` marks a row reconciliation stored.
+async fn insert_webhook(
+    transaction: &mut Transaction<'static, Postgres>,
+    intake: &PagerDutyIntake,
+    incident_id: Option<i64>,
+    origin: Option<Reconciled>,
+) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO webhooks (source, dedup_key, received_at_ms, incident_id, body, pd_incident_id, page_action, \
+         page_occurred_at_ms, reconciled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(WebhookSource::PagerDuty.as_str())
+    .bind(&intake.dedup_key)
+    .bind(millis(intake.received_at))
+    .bind(incident_id)
+    .bind(&intake.body)
+    .bind(&intake.pd_incident_id)
+    .bind(intake.action.as_ref().map(|action| action.as_str().to_owned()))
+    .bind(millis(intake.occurred_at))
+    .bind(origin.map(Reconciled::as_str))
+    .fetch_one(&mut **transaction)
+    .await
+    .map_err(query_error("insert webhook"))?;
+    Ok(row.get(0))
+}
