@@ -317,8 +317,8 @@ async fn the_timeline_cache_key_moves_when_any_replica_stores(backend: Backend, 
     let (a, b) = (&replicas[0], &replicas[1]);
     let quiet = SignedDuration::from_mins(30);
     let incident_id = a.record_alertmanager(notification(1, 0), quiet).await.unwrap().incident_id.unwrap();
-    // What `api::incidents` caches a timeline under, as replica A reads it per request:
-    // newest webhook id, number of webhooks, passes.
+    // The key `api::incidents` caches a timeline under (`timeline_key`), as replica A reads
+    // it per request: newest webhook id, number of webhooks, passes.
     let key = async || {
         let row = a.incident(incident_id).await.unwrap().unwrap();
         (row.last_webhook_id, row.n_webhooks, a.passes(incident_id).await.unwrap())
@@ -336,6 +336,25 @@ async fn the_timeline_cache_key_moves_when_any_replica_stores(backend: Backend, 
     b.store_pass(incident_id, job.token, &pass, now, NextRun::At(now + SignedDuration::from_mins(5))).await.unwrap();
     let after_pass = key().await;
     assert_eq!(after_pass, (after_webhook.0, after_webhook.1, after_webhook.2 + 1));
+    if let Backend::Postgres = backend {
+        // Two replicas' webhooks committing out of their ids' order (PostgreSQL draws ids
+        // before commit): the newest id does not move when the earlier one commits, the
+        // count does, so the key still does.
+        let pool = sqlx::PgPool::connect(&fresh.url).await.unwrap();
+        let insert = "INSERT INTO webhooks (source, dedup_key, received_at_ms, incident_id, body) \
+                      VALUES ('alertmanager', $1, 0, $2, '\\x') RETURNING id";
+        let mut late = pool.begin().await.unwrap();
+        let late_id: i64 =
+            sqlx::query_scalar(insert).bind("late").bind(incident_id).fetch_one(&mut *late).await.unwrap();
+        let early_id: i64 = sqlx::query_scalar(insert).bind("early").bind(incident_id).fetch_one(&pool).await.unwrap();
+        assert!(early_id > late_id);
+        let before_late = key().await;
+        late.commit().await.unwrap();
+        let after_late = key().await;
+        assert_eq!(after_late.0, before_late.0, "the newest id is the same");
+        assert_ne!(after_late, before_late, "the key moved");
+        pool.close().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -352,12 +352,20 @@ pub async fn evidence(State(state): State<AppState>, Path(id): Path<i64>) -> Res
         .into_response())
 }
 
+/// What a timeline is cached under, read from the store on every request, so a webhook or a
+/// pass another replica stored changes it too: the incident's newest webhook id, its number
+/// of webhooks (on PostgreSQL ids are drawn before commit, so a webhook committed late may
+/// have an id below the newest; the count still moves) and its passes.
+fn timeline_key(row: &IncidentRow, passes: i64) -> (i64, i64, i64) {
+    (row.last_webhook_id, row.n_webhooks, passes)
+}
+
 impl AppState {
     fn cached(&self, row: &IncidentRow, passes: i64) -> Option<Arc<Timeline>> {
         let cache = self.timelines.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let (key, built_at, timeline) = cache.get(&row.id)?;
         let fresh = row.status != IncidentStatus::Open || built_at.elapsed().as_secs_f64() < OPEN_TIMELINE_SECONDS;
-        (*key == (row.last_webhook_id, passes) && fresh).then(|| timeline.clone())
+        (*key == timeline_key(row, passes) && fresh).then(|| timeline.clone())
     }
 
     /// The lock that one build of an incident's timeline holds; the map keeps only those
@@ -370,7 +378,7 @@ impl AppState {
 
     fn remember(&self, row: &IncidentRow, passes: i64, timeline: Arc<Timeline>) {
         let mut cache = self.timelines.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        cache.insert(row.id, ((row.last_webhook_id, passes), std::time::Instant::now(), timeline));
+        cache.insert(row.id, (timeline_key(row, passes), std::time::Instant::now(), timeline));
     }
 
     /// Forgets an incident's timeline: a webhook for it arrived.

@@ -29,7 +29,9 @@ use crate::timeline::Timeline;
 
 /// A cached timeline: the incident's last webhook id when built, when, and the timeline.
 /// `((last webhook id, collection passes), built at, timeline)`: a new webhook or pass rebuilds.
-type CachedTimeline = ((i64, i64), std::time::Instant, Arc<Timeline>);
+/// A timeline under its key, `(last webhook id, number of webhooks, passes)` as the store
+/// had them when it was built (see `api::incidents::timeline_key`), and when it was built.
+type CachedTimeline = ((i64, i64, i64), std::time::Instant, Arc<Timeline>);
 
 /// What every handler shares; cheap to clone.
 #[derive(Clone)]
