@@ -2,6 +2,9 @@
 //! file: webhooks are stored once and answered only then, bad input is a 4xx that says
 //! what is wrong and stores nothing, and incidents and timelines read back.
 
+#[path = "support/postgres.rs"]
+mod postgres_support;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -1475,4 +1478,36 @@ async fn the_html_index_pages_with_a_next_link_and_a_sparkline_per_incident() {
     let next = next_link(&page).unwrap();
     assert!(next.starts_with("/?status=open&limit=10&cursor="), "{next}");
     assert!(index_rows(&page).iter().all(|row| row.contains(">open<")));
+}
+
+/// Two replicas (two `AppState`s, two stores) on one PostgreSQL database: a webhook one took
+/// the other sees at once (a duplicate there, its timeline rebuilt though it had cached it),
+/// and a replica whose database is gone says it is not ready.
+#[tokio::test]
+async fn replicas_on_one_postgres_database_serve_each_others_webhooks_and_say_when_it_is_gone() {
+    let database = postgres_support::fresh_database().await;
+    let a = daemon(|settings| settings.store.url = database.url.clone()).await;
+    let b = daemon(|settings| settings.store.url = database.url.clone()).await;
+    let group = r#"{}:{alertname="HighErrorRate"}"#;
+    let body = firing(group, "2025-02-09T10:06:15.347Z");
+    let (status, answer) = a.post("/webhooks/alertmanager", &[JSON], body.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, answer) = b.post("/webhooks/alertmanager", &[JSON], body).await;
+    assert_eq!((status, answer.contains(r#""status":"duplicate""#)), (StatusCode::OK, true), "{answer}");
+    let (list, _) = b.list("").await;
+    let id = list[0]["id"].as_i64().unwrap();
+    let timeline = format!("/api/v1/incidents/{id}/timeline?format=markdown");
+    let (status, before) = b.get(&timeline).await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+    assert!(!before.contains("HighErrorRate resolved"), "{before}");
+    // A takes the resolution: B's cached timeline is not served again.
+    let resolved_body = resolved(group, "2025-02-09T10:06:15.347Z", "2025-02-09T10:35:00Z");
+    assert_eq!(a.post("/webhooks/alertmanager", &[JSON], resolved_body).await.0, StatusCode::OK);
+    let (_, after) = b.get(&timeline).await;
+    assert!(after.contains("HighErrorRate resolved"), "{after}");
+    assert_eq!(b.get("/readyz").await.0, StatusCode::OK);
+    database.drop_now().await;
+    let (status, ready) = b.get("/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
+    assert!(ready.contains("store not ready"), "{ready}");
 }
