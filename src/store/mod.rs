@@ -15,6 +15,7 @@ use crate::record::Instant;
 
 mod evidence;
 mod postgres;
+mod run;
 mod sqlite;
 
 pub use evidence::{ClaimedJob, Collection, NextRun, StoredEvidence, StoredPass};

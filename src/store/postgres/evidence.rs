@@ -15,7 +15,7 @@ use crate::store::{ClaimedJob, Collection, Error, IncidentStatus, NextRun, Resul
 /// [`Error::LeaseLost`]; in the write transaction that depends on it, the job's row locked
 /// (`FOR SHARE`: chunk writes of one pass go on together, a claim waits for them) until it
 /// commits.
-async fn holds_lease(transaction: &mut Transaction<'static, Postgres>, incident_id: i64, token: i64) -> Result<()> {
+async fn holds_lease(transaction: &mut Transaction<'_, Postgres>, incident_id: i64, token: i64) -> Result<()> {
     let held = sqlx::query("SELECT 1 FROM collection_jobs WHERE incident_id = $1 AND lease_token = $2 FOR SHARE")
         .bind(incident_id)
         .bind(token)

@@ -13,7 +13,7 @@ use crate::store::{ClaimedJob, Collection, Error, IncidentStatus, NextRun, Resul
 
 /// The job of `incident_id` is still leased with `token` (no claim since), else
 /// [`Error::LeaseLost`]; in the write transaction that depends on it.
-async fn holds_lease(transaction: &mut Transaction<'static, Sqlite>, incident_id: i64, token: i64) -> Result<()> {
+async fn holds_lease(transaction: &mut Transaction<'_, Sqlite>, incident_id: i64, token: i64) -> Result<()> {
     let held = sqlx::query("SELECT 1 FROM collection_jobs WHERE incident_id = ? AND lease_token = ?")
         .bind(incident_id)
         .bind(token)
