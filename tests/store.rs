@@ -5,8 +5,8 @@
 //! connection pools, on one PostgreSQL database) store a notification delivered to all of
 //! them at once once, in one incident per episode; a collection job's lease is fenced, so a
 //! replica that lost it stores nothing; the timeline's cache key moves when any replica
-//! stores; replicas starting together migrate a fresh database once; and a URL naming no
-//! backend is refused by name.
+//! stores; replicas starting together migrate a fresh database once; `sslmode` sets TLS;
+//! and a URL naming no backend is refused by name.
 
 #[path = "support/postgres.rs"]
 mod postgres_support;
@@ -596,4 +596,27 @@ async fn every_query_answers_the_same_on_both_backends() {
     assert_eq!(lines[7], "Intake { webhook_id: 7, incident_id: Some(3), duplicate: true }", "{sqlite}");
     assert_eq!(lines[9], "Intake { webhook_id: 7, incident_id: Some(3), duplicate: true }", "{sqlite}");
     assert!(sqlite.contains("\nPruned { incidents: 2, webhooks: 7, log_chunks: 4 }\n"), "{sqlite}");
+}
+
+#[tokio::test]
+async fn sslmode_in_a_postgres_url_sets_tls() {
+    let database = fresh_database().await;
+    // The server here has TLS on with a self-signed certificate: `require` encrypts without
+    // checking it, `verify-full` checks it against the roots and refuses it.
+    let store = Store::open(&format!("{}?sslmode=require", database.url)).await.unwrap();
+    store.ping().await.unwrap();
+    let admin = sqlx::PgPool::connect(&database.url).await.unwrap();
+    let encrypted: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+         WHERE a.datname = $1 AND a.application_name = 'postmortemd' AND s.ssl",
+    )
+    .bind(&database.name)
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    assert!(encrypted > 0, "the store's connections use TLS");
+    admin.close().await;
+    let error = Store::open(&format!("{}?sslmode=verify-full", database.url)).await.unwrap_err();
+    let message = error.reason();
+    assert!(error.kind() == "open" && message.contains("invalid peer certificate: UnknownIssuer"), "{message}");
 }
