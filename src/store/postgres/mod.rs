@@ -162,7 +162,7 @@ impl PgStore {
     }
 
     /// Incidents, newest first: a page of them after `filter.after` when it is set, by
-    /// keyset (the inner query seeks `incidents_opened_at`, which ends in the rowid), so a
+    /// keyset (the inner query seeks `incidents_opened_at`, on (opened_at_ms, id)), so a
     /// page costs the same wherever it is and incidents arriving meanwhile move no row.
     pub(super) async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<IncidentRow>> {
         let (after_ms, after_id) = filter.after.map_or((i64::MAX, i64::MAX), |(at, id)| (millis(at), id));

@@ -5,7 +5,8 @@
 ALTER TABLE incidents ADD COLUMN labels TEXT;
 ALTER TABLE webhooks ADD COLUMN pd_incident_id TEXT;
 CREATE INDEX webhooks_pd_incident_id ON webhooks (pd_incident_id) WHERE pd_incident_id IS NOT NULL;
-CREATE INDEX incidents_opened_at ON incidents (opened_at_ms);
+-- With the id, as SQLite's index ends in the rowid: the incident list's keyset seeks it.
+CREATE INDEX incidents_opened_at ON incidents (opened_at_ms, id);
 -- The writer finds a group's incidents by pd_incident_key (= sha256 of the group key), which
 -- also finds the page-only incidents it takes over; an index on the group key itself only
 -- cost every new incident one more random page write.
