@@ -2160,6 +2160,16 @@ mod tests {
     }
 
     #[test]
+    fn a_postgres_store_url_loads_and_renders_without_its_password() {
+        let url = "postgres://app:s3cret@db:5432/pm?sslmode=verify-full";
+        let settings = load(None, env(&[("POSTMORTEMD_STORE__URL", url)]), &Overrides::default()).unwrap();
+        assert_eq!(settings.store.url, url);
+        let rendered = render(&settings);
+        assert!(rendered.contains("url = \"postgres://app:***@db:5432/pm?sslmode=verify-full\"\n"), "{rendered}");
+        assert!(!rendered.contains("s3cret"), "{rendered}");
+    }
+
+    #[test]
     fn reconcile_keys_load_from_nested_sections_and_env_lists() {
         let token = settings_file("reconcile-token", "read-only-token\n");
         let file = settings_file(

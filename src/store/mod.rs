@@ -353,13 +353,17 @@ impl Store {
     }
 }
 
-/// `url` with its password (if any) replaced by `***`: what logs and errors may show.
+/// `url` with its password (if any) replaced by `***`: what logs and errors may show. The
+/// user information of a PostgreSQL URL ends at the last `@` before the query, so a password
+/// holding `@` or `/` unencoded is hidden whole too.
 pub fn redacted_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    match authority.rsplit_once('@').map(|(user_info, host)| (user_info.split_once(':'), host)) {
-        Some((Some((user, _password)), host)) => format!("{scheme}://{user}:***@{host}{path}"),
+    let Some((scheme @ ("postgres" | "postgresql"), rest)) = url.split_once("://") else { return url.to_owned() };
+    let before_query = rest.split('?').next().unwrap_or(rest);
+    match before_query.rfind('@').map(|at| rest.split_at(at)) {
+        Some((user_info, host)) if user_info.contains(':') => {
+            let user = user_info.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***{host}")
+        }
         _ => url.to_owned(),
     }
 }
@@ -381,4 +385,26 @@ pub fn decompress(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(bytes.len() * 4);
     flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out)?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted_url;
+
+    #[test]
+    fn a_url_is_shown_without_its_password() {
+        for (url, shown) in [
+            (
+                "postgres://app:s3cret@db:5432/pm?sslmode=verify-full",
+                "postgres://app:***@db:5432/pm?sslmode=verify-full",
+            ),
+            ("postgresql://app:p@ss:w/rd@db/pm", "postgresql://app:***@db/pm"),
+            ("postgres://app@db/pm", "postgres://app@db/pm"),
+            ("postgres://db/pm?user=app", "postgres://db/pm?user=app"),
+            ("sqlite://./data/postmortemd.db", "sqlite://./data/postmortemd.db"),
+            ("./data/postmortemd.db", "./data/postmortemd.db"),
+        ] {
+            assert_eq!(redacted_url(url), shown, "{url}");
+        }
+    }
 }
