@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use jiff::SignedDuration;
 
-use super::{AlertmanagerIntake, Error, Intake, Result};
+use super::{AlertmanagerIntake, Error, Intake, PagerDutyIntake, Result};
 use crate::incident::grouping::{IncidentState, episode_for, group_key_hash};
 
 /// What [`alertmanager_run`] asks of a backend, inside its write transaction.
@@ -29,6 +29,60 @@ pub(super) trait RunQueries {
     async fn insert_webhooks(&mut self, webhooks: &[(&AlertmanagerIntake, Option<i64>)]) -> Result<Vec<(String, i64)>>;
     /// Writes every column of incident `id` from its state.
     async fn update_incident(&mut self, id: i64, state: &IncidentState) -> Result<()>;
+    /// Stores a PagerDuty event (once), linked as `incident::grouping::page_link_steps` says.
+    async fn pagerduty_in(&mut self, intake: &PagerDutyIntake) -> Result<Intake>;
+}
+
+/// The most webhooks one commit holds.
+pub(super) const MAX_BATCH: usize = 256;
+
+/// A webhook waiting for a backend's writer task.
+pub(super) enum Pending {
+    Alertmanager(AlertmanagerIntake, SignedDuration),
+    PagerDuty(PagerDutyIntake),
+}
+
+/// A webhook and where its answer goes, once the batch holding it committed.
+pub(super) struct Job {
+    pub(super) pending: Pending,
+    pub(super) reply: tokio::sync::oneshot::Sender<Result<Intake>>,
+}
+
+/// Hands a webhook to a writer task and waits for its answer, which comes after the commit.
+pub(super) async fn write(writer: &tokio::sync::mpsc::Sender<Job>, pending: Pending) -> Result<Intake> {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let closed = || Error::Query { query: "writer", source: sqlx::Error::PoolClosed };
+    writer.send(Job { pending, reply }).await.map_err(|_| closed())?;
+    answer.await.map_err(|_| closed())?
+}
+
+/// Stores a batch of webhooks in order in the transaction: runs of Alertmanager notifications
+/// a run at a time with a handful of statements ([`alertmanager_run`]); a PagerDuty event,
+/// rare next to them, takes its own few queries in its place in the order.
+pub(super) async fn store_batch(transaction: &mut impl RunQueries, batch: &[Job]) -> Result<Vec<Intake>> {
+    let mut intakes = Vec::with_capacity(batch.len());
+    let mut next = 0;
+    while next < batch.len() {
+        match &batch[next].pending {
+            Pending::PagerDuty(intake) => {
+                intakes.push(transaction.pagerduty_in(intake).await?);
+                next += 1;
+            }
+            Pending::Alertmanager(..) => {
+                let run: Vec<(&AlertmanagerIntake, SignedDuration)> = batch[next..]
+                    .iter()
+                    .map_while(|job| match &job.pending {
+                        Pending::Alertmanager(intake, quiet_period) => Some((intake, *quiet_period)),
+                        Pending::PagerDuty(_) => None,
+                    })
+                    .collect();
+                let stored = alertmanager_run(transaction, &run).await?;
+                next += stored.len();
+                intakes.extend(stored);
+            }
+        }
+    }
+    Ok(intakes)
 }
 
 /// An incident as the writer holds it while it stores a run of notifications: its row id

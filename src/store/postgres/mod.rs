@@ -3,8 +3,9 @@
 //! backend's (the same tables, BIGINT millisecond times) with PostgreSQL's placeholders; what
 //! differs is how concurrent writers are kept from deciding on stale reads:
 //!
-//! - every webhook is its own transaction, which first takes transaction-scoped advisory
-//!   locks ([`lock`]) on what it decides about: the hash of its Alertmanager group key (the
+//! - each daemon's writer stores the webhooks waiting in one transaction (group commit, as
+//!   on SQLite; [`write_batches`]), which first takes transaction-scoped advisory locks
+//!   ([`lock`], sorted) on what each decides about: the hash of its Alertmanager group key (the
 //!   `pd_incident_key` every incident of the group carries, and a page of that group names),
 //!   a page's PagerDuty incident and dedup key. So the same notification delivered to two
 //!   replicas at once is stored once, and two replicas never both open an incident for one
@@ -26,7 +27,7 @@ use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 
-use super::run::{RunQueries, alertmanager_run};
+use super::run::{Job, MAX_BATCH, Pending, RunQueries, store_batch};
 use super::sqlite::{instant, labels_column, millis, query_error, status};
 use super::{
     AlertmanagerIntake, Error, IncidentFilter, IncidentRow, IncidentStatus, Intake, PagerDutyIntake, Result,
@@ -76,14 +77,39 @@ async fn lock(transaction: &mut Transaction<'_, Postgres>, mut keys: Vec<i64>) -
         .execute(&mut **transaction)
         .await
         .map_err(query_error("reconcile lock"))?;
-    for key in keys {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(key)
-            .execute(&mut **transaction)
-            .await
-            .map_err(query_error("advisory lock"))?;
-    }
+    // One round trip; the locks are taken in the array's order (volatile functions of the
+    // select list are evaluated after the sort).
+    sqlx::query("SELECT pg_advisory_xact_lock(key) FROM unnest($1::BIGINT[]) WITH ORDINALITY AS k (key, n) ORDER BY n")
+        .bind(&keys)
+        .execute(&mut **transaction)
+        .await
+        .map_err(query_error("advisory locks"))?;
     Ok(())
+}
+
+/// The locks a webhook's decisions need: its Alertmanager group's; a page's dedup key,
+/// PagerDuty incident and `incident_key` (a group's, for pages of Alertmanager's integration).
+fn lock_keys(pending: &Pending) -> Vec<i64> {
+    match pending {
+        Pending::Alertmanager(intake, _) => vec![group_lock(&group_key_hash(&intake.group_key))],
+        Pending::PagerDuty(intake) => {
+            let mut keys = vec![lock_key(&format!("webhook pagerduty {}", intake.dedup_key))];
+            keys.extend(intake.pd_incident_id.as_ref().map(|id| lock_key(&format!("pagerduty incident {id}"))));
+            keys.extend(intake.incident_key.as_deref().map(group_lock));
+            keys
+        }
+    }
+}
+
+/// How many times a batch is tried when PostgreSQL aborted it for a deadlock (two batches'
+/// rows locked in opposite orders: a page linked by a rule to another group's incident) or
+/// a serialization failure: the retry finds the other batch committed.
+const BATCH_TRIES: usize = 3;
+
+/// Whether PostgreSQL aborted the transaction to break a deadlock or a serialization conflict.
+fn retryable(error: &Error) -> bool {
+    let Error::Query { source: sqlx::Error::Database(database), .. } = error else { return false };
+    matches!(database.code().as_deref(), Some("40P01" | "40001"))
 }
 
 /// Takes one more advisory lock, exclusive, in a transaction that holds its others already.
@@ -96,10 +122,13 @@ pub(super) async fn lock_one(transaction: &mut Transaction<'_, Postgres>, what: 
     Ok(())
 }
 
-/// The PostgreSQL store: a pool every query takes its connection from.
+/// The PostgreSQL store: a pool every query takes its connection from, and the queue of
+/// this daemon's webhook writer.
 #[derive(Clone, Debug)]
 pub(in crate::store) struct PgStore {
     pool: sqlx::PgPool,
+    /// The writer task's queue (see [`write_batches`]).
+    writer: tokio::sync::mpsc::Sender<Job>,
 }
 
 impl PgStore {
@@ -115,7 +144,11 @@ impl PgStore {
             .await
             .map_err(open_error)?;
         sqlx::migrate!("src/store/postgres/migrations").run(&pool).await.map_err(Error::Migrate)?;
-        Ok(PgStore { pool })
+        let (writer, jobs) = tokio::sync::mpsc::channel(MAX_BATCH * 4);
+        // The writer's handle holds no sender: the task ends when the app's handles are gone.
+        let writer_store = PgStore { pool: pool.clone(), writer: tokio::sync::mpsc::channel(1).0 };
+        tokio::spawn(write_batches(writer_store, jobs));
+        Ok(PgStore { pool, writer })
     }
 
     /// The database answers (within [`ACQUIRE_TIMEOUT`]) and is migrated.
@@ -128,37 +161,56 @@ impl PgStore {
     }
 
     /// Stores an Alertmanager notification (once) in the incident of its group episode,
-    /// under its group's lock; returns after the commit that holds it.
+    /// through the writer; returns after the commit that holds it.
     pub(in crate::store) async fn record_alertmanager(
         &self,
         intake: AlertmanagerIntake,
         quiet_period: SignedDuration,
     ) -> Result<Intake> {
-        let mut transaction = self.begin().await?;
-        lock(&mut transaction, vec![group_lock(&group_key_hash(&intake.group_key))]).await?;
-        let stored = alertmanager_run(&mut transaction, &[(&intake, quiet_period)]).await?.pop();
-        let stored = stored.ok_or(Error::Query { query: "insert webhooks", source: sqlx::Error::RowNotFound })?;
-        transaction.commit().await.map_err(query_error("commit"))?;
-        Ok(stored)
+        self.write(Pending::Alertmanager(intake, quiet_period)).await
     }
 
-    /// Stores a PagerDuty event (once), linked as `incident::grouping::page_link_steps` says;
-    /// returns after the commit that holds it.
+    /// Stores a PagerDuty event (once), linked as `incident::grouping::page_link_steps` says,
+    /// through the writer; returns after the commit that holds it.
     pub(in crate::store) async fn record_pagerduty(&self, intake: PagerDutyIntake) -> Result<Intake> {
-        self.pagerduty(&intake, None).await
+        self.write(Pending::PagerDuty(intake)).await
     }
 
-    /// [`PgStore::record_pagerduty`] for a page from a webhook or PagerDuty's REST log, under
-    /// the locks of its dedup key, PagerDuty incident and `incident_key`.
-    async fn pagerduty(&self, intake: &PagerDutyIntake, origin: Option<Reconciled>) -> Result<Intake> {
+    async fn write(&self, pending: Pending) -> Result<Intake> {
+        super::run::write(&self.writer, pending).await
+    }
+
+    /// A page from PagerDuty's REST log, in a transaction of its own under the locks a
+    /// webhook of it would take.
+    async fn pagerduty_rest(&self, intake: &PagerDutyIntake) -> Result<Intake> {
         let mut transaction = self.begin().await?;
-        let mut keys = vec![lock_key(&format!("webhook pagerduty {}", intake.dedup_key))];
-        keys.extend(intake.pd_incident_id.as_ref().map(|id| lock_key(&format!("pagerduty incident {id}"))));
-        keys.extend(intake.incident_key.as_deref().map(group_lock));
-        lock(&mut transaction, keys).await?;
-        let stored = pagerduty_in_from(&mut transaction, intake, origin).await?;
+        lock(&mut transaction, lock_keys(&Pending::PagerDuty(intake.clone()))).await?;
+        let stored = pagerduty_in_from(&mut transaction, intake, Some(Reconciled::Rest)).await?;
         transaction.commit().await.map_err(query_error("commit"))?;
         Ok(stored)
+    }
+
+    /// One transaction for the batch: the locks of every webhook in it first (sorted, so two
+    /// replicas' batches never wait on each other in a cycle), then [`store_batch`]; tried
+    /// again when PostgreSQL broke a deadlock by aborting it.
+    async fn write_batch(&self, batch: &[Job]) -> Result<Vec<Intake>> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let attempt = async {
+                let mut transaction = self.begin().await?;
+                lock(&mut transaction, batch.iter().flat_map(|job| lock_keys(&job.pending)).collect()).await?;
+                let intakes = store_batch(&mut transaction, batch).await?;
+                transaction.commit().await.map_err(query_error("commit"))?;
+                Ok(intakes)
+            };
+            match attempt.await {
+                Err(error) if tries < BATCH_TRIES && retryable(&error) => {
+                    tracing::info!(error = %error.reason(), tries, "Webhook batch aborted by PostgreSQL; trying it again.");
+                }
+                outcome => return outcome,
+            }
+        }
     }
 
     /// Incidents, newest first: a page of them after `filter.after` when it is set, by
@@ -284,6 +336,32 @@ fn incident_state(row: &PgRow) -> (i64, IncidentState) {
     (row.get(0), state)
 }
 
+/// Group commit, as on SQLite: this daemon's one writer takes every webhook waiting (up to
+/// [`MAX_BATCH`]), stores them in one transaction and answers each only after its commit; a
+/// batch that fails is rolled back whole and every webhook in it is answered with the error
+/// (their senders retry). Other daemons' writers run beside it, kept apart by the locks.
+async fn write_batches(store: PgStore, mut jobs: tokio::sync::mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        match store.write_batch(&batch).await {
+            Ok(intakes) => {
+                for (job, intake) in batch.drain(..).zip(intakes) {
+                    let _ = job.reply.send(Ok(intake));
+                }
+            }
+            Err(error) => {
+                let detail = error.reason();
+                tracing::error!(error = %detail, "Store write failed; its webhooks were answered 503 and their senders retry.");
+                let since = Instant::now();
+                for job in batch.drain(..) {
+                    let _ =
+                        job.reply.send(Err(Error::Writes { since, fault: "database error", detail: detail.clone() }));
+                }
+            }
+        }
+    }
+}
+
 /// The queries of `store::run::alertmanager_run` on PostgreSQL: SQLite's, the group's
 /// incidents loaded `FOR UPDATE`, adopting a provisional incident under [`PROVISIONAL`], and
 /// `ON CONFLICT` on the webhooks (the group's lock makes a conflict impossible; were there
@@ -372,6 +450,10 @@ impl RunQueries for Transaction<'_, Postgres> {
 
     async fn update_incident(&mut self, id: i64, state: &IncidentState) -> Result<()> {
         update_incident(self, id, state).await
+    }
+
+    async fn pagerduty_in(&mut self, intake: &PagerDutyIntake) -> Result<Intake> {
+        pagerduty_in_from(self, intake, None).await
     }
 }
 

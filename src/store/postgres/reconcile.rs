@@ -9,9 +9,10 @@ use std::collections::{BTreeMap, HashSet};
 use jiff::SignedDuration;
 use sqlx::{Postgres, Row, Transaction};
 
+use super::super::run::alertmanager_run;
 use super::{
-    Intake, PROVISIONAL, PagerDutyIntake, PgStore, RECONCILE, Result, alertmanager_run, incident_state,
-    incident_state_select, instant, lock_key, lock_one, millis, query_error,
+    Intake, PROVISIONAL, PagerDutyIntake, PgStore, RECONCILE, Result, incident_state, incident_state_select, instant,
+    lock_key, lock_one, millis, query_error,
 };
 use crate::incident::grouping::{
     AlertmanagerPoll, IncidentState, Reconciled, StoredNotification, group_key_hash, is_provisional_group_key,
@@ -144,7 +145,7 @@ impl PgStore {
     }
 
     pub(in crate::store) async fn record_pagerduty_rest(&self, intake: PagerDutyIntake) -> Result<Intake> {
-        self.pagerduty(&intake, Some(Reconciled::Rest)).await
+        self.pagerduty_rest(&intake).await
     }
 
     pub(in crate::store) async fn reconcile_position(&self, source: &str) -> Result<Option<crate::record::Instant>> {

@@ -21,7 +21,7 @@ use jiff::SignedDuration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Connection, Row, Sqlite, Transaction};
 
-use super::run::{RunQueries, alertmanager_run};
+use super::run::{Job, MAX_BATCH, Pending, RunQueries, alertmanager_run, store_batch};
 use super::{
     AlertmanagerIntake, Error, IncidentFilter, IncidentRow, IncidentStatus, Intake, PagerDutyIntake, Result,
     StoredWebhook, WebhookSource,
@@ -318,10 +318,7 @@ impl SqliteStore {
     }
 
     async fn write(&self, pending: Pending) -> Result<Intake> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let closed = || Error::Query { query: "writer", source: sqlx::Error::PoolClosed };
-        self.writer.send(Job { pending, reply }).await.map_err(|_| closed())?;
-        answer.await.map_err(|_| closed())?
+        super::run::write(&self.writer, pending).await
     }
 
     /// Incidents, newest first: a page of them after `filter.after` when it is set, by
@@ -425,20 +422,6 @@ impl SqliteStore {
     }
 }
 
-/// The most webhooks one commit holds.
-const MAX_BATCH: usize = 256;
-
-/// A webhook waiting for the writer.
-pub(super) enum Pending {
-    Alertmanager(AlertmanagerIntake, SignedDuration),
-    PagerDuty(PagerDutyIntake),
-}
-
-pub(super) struct Job {
-    pending: Pending,
-    reply: tokio::sync::oneshot::Sender<Result<Intake>>,
-}
-
 /// Group commit: the one writer takes every webhook waiting (up to [`MAX_BATCH`]),
 /// stores them in order in one transaction and answers each only after that commit, so
 /// concurrent webhooks share one fsync and a 2xx still means the webhook is on disk.
@@ -466,34 +449,11 @@ async fn write_batches(store: SqliteStore, mut jobs: tokio::sync::mpsc::Receiver
 }
 
 impl SqliteStore {
-    /// One transaction for the batch: runs of Alertmanager notifications are stored a run
-    /// at a time with a handful of statements (see [`alertmanager_run`]); a PagerDuty event,
-    /// rare next to them, takes its own few queries in its place in the order.
+    /// One transaction for the batch ([`store_batch`]).
     async fn write_batch(&self, batch: &[Job]) -> Result<Vec<Intake>> {
         let started = std::time::Instant::now();
         let mut transaction = self.begin_on(&self.writer_pool).await?;
-        let mut intakes = Vec::with_capacity(batch.len());
-        let mut next = 0;
-        while next < batch.len() {
-            match &batch[next].pending {
-                Pending::PagerDuty(intake) => {
-                    intakes.push(pagerduty_in(&mut transaction, intake).await?);
-                    next += 1;
-                }
-                Pending::Alertmanager(..) => {
-                    let run: Vec<(&AlertmanagerIntake, SignedDuration)> = batch[next..]
-                        .iter()
-                        .map_while(|job| match &job.pending {
-                            Pending::Alertmanager(intake, quiet_period) => Some((intake, *quiet_period)),
-                            Pending::PagerDuty(_) => None,
-                        })
-                        .collect();
-                    let stored = alertmanager_run(&mut transaction, &run).await?;
-                    next += stored.len();
-                    intakes.extend(stored);
-                }
-            }
-        }
+        let intakes = store_batch(&mut transaction, batch).await?;
         let stored_at = std::time::Instant::now();
         transaction.commit().await.map_err(query_error("commit"))?;
         tracing::debug!(
@@ -625,6 +585,10 @@ impl RunQueries for Transaction<'_, Sqlite> {
     async fn update_incident(&mut self, id: i64, state: &IncidentState) -> Result<()> {
         update_incident(self, id, state).await
     }
+
+    async fn pagerduty_in(&mut self, intake: &PagerDutyIntake) -> Result<Intake> {
+        pagerduty_in_from(self, intake, None).await
+    }
 }
 
 /// Every column of an incident but its id, from its state.
@@ -653,13 +617,8 @@ async fn update_incident(transaction: &mut Transaction<'_, Sqlite>, id: i64, sta
     Ok(())
 }
 
-/// Stores one PagerDuty event (once), in the incident the first of its
-/// [`page_link_steps`] finds, else in an incident of its own, and applies it there.
-async fn pagerduty_in(transaction: &mut Transaction<'_, Sqlite>, intake: &PagerDutyIntake) -> Result<Intake> {
-    pagerduty_in_from(transaction, intake, None).await
-}
-
-/// [`pagerduty_in`] for a page that came as a webhook (`origin` `None`) or from PagerDuty's
+/// Stores one PagerDuty event (once), in the incident the first of its [`page_link_steps`]
+/// finds, else in an incident of its own, and applies it there; a page that came as a webhook (`origin` `None`) or from PagerDuty's
 /// REST log (`Some(Reconciled::Rest)`): the same transition (PagerDuty incident, action and
 /// time) already stored from the other side is a duplicate of it.
 async fn pagerduty_in_from(
