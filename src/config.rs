@@ -79,7 +79,7 @@ pub struct ServerSettings {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoreSettings {
-    /// `sqlite://./data/postmortemd.db` (PostgreSQL comes later).
+    /// `sqlite://./data/postmortemd.db`, or `postgres://user@host/db` shared by replicas.
     pub url: String,
     /// Resolved incidents quiet for longer than this are deleted, evidence first; zero keeps
     /// everything.
@@ -485,8 +485,10 @@ static KEYS: &[Section] = &[
             Key {
                 name: "url",
                 slot: &Scalar { at: at!(store.url), format: STORE_URL },
-                help: "Where incidents, webhooks and evidence are kept (`serve --store`): `sqlite://PATH`;\n\
-                       the folder and the file are created when missing.",
+                help: "Where incidents, webhooks and evidence are kept (`serve --store`): `sqlite://PATH`\n\
+                       (one replica; the folder and the file are created when missing) or\n\
+                       `postgres://USER[:PASSWORD]@HOST[:PORT]/DB?sslmode=verify-full` (several replicas share\n\
+                       it; the database must exist, its tables are created). Passwords show as `***`.",
             },
             Key {
                 name: "retention",
@@ -954,7 +956,8 @@ struct Format<T> {
 }
 
 const ADDRESS: Format<SocketAddr> = Format { parse: parse_listen, show: |address| quote(&address.to_string()) };
-const STORE_URL: Format<String> = Format { parse: parse_store_url, show: |url| quote(url) };
+const STORE_URL: Format<String> =
+    Format { parse: parse_store_url, show: |url| quote(&crate::store::redacted_url(url)) };
 const PROMETHEUS_URL: Format<String> = Format { parse: parse_prometheus_url, show: |url| quote(url) };
 const HTTP_URL: Format<String> = Format { parse: parse_http_url, show: |url| quote(url) };
 const PATH: Format<Option<PathBuf>> = Format {
@@ -1541,9 +1544,10 @@ fn parse_size(text: &str) -> Result<usize, ValueError> {
 
 fn parse_store_url(text: &str) -> Result<String, ValueError> {
     let trimmed = text.trim();
-    match trimmed.strip_prefix("sqlite:") {
-        Some(path) if !path.trim_start_matches('/').is_empty() => Ok(trimmed.to_owned()),
-        _ => Err(Problem::NotA("a store url like sqlite://./data/postmortemd.db").of(text)),
+    let rest = ["sqlite:", "postgres://", "postgresql://"].iter().find_map(|scheme| trimmed.strip_prefix(scheme));
+    match rest {
+        Some(rest) if !rest.trim_start_matches('/').is_empty() => Ok(trimmed.to_owned()),
+        _ => Err(Problem::NotA("a store url like sqlite://./data/postmortemd.db or postgres://user@host/db").of(text)),
     }
 }
 
@@ -1782,7 +1786,7 @@ mod tests {
             (
                 "[store]\nurl = \"mysql://db\"",
                 &[],
-                "store.url: \"mysql://db\" is not a store url like sqlite://./data/postmortemd.db",
+                "store.url: \"mysql://db\" is not a store url like sqlite://./data/postmortemd.db or postgres://user@host/db",
             ),
             (
                 "[server]\nlisten_addr = \"127.0.0.1:1\"",
@@ -2197,6 +2201,16 @@ mod tests {
         settings.store.url = "sqlite://./a \"quoted\" path.db".to_owned();
         let path = settings_file("rendered", &render(&settings));
         assert_eq!(load(Some(&path), env(&[]), &Overrides::default()).unwrap(), settings);
+    }
+
+    #[test]
+    fn a_postgres_store_url_loads_and_renders_without_its_password() {
+        let url = "postgres://app:s3cret@db:5432/pm?sslmode=verify-full";
+        let settings = load(None, env(&[("POSTMORTEMD_STORE__URL", url)]), &Overrides::default()).unwrap();
+        assert_eq!(settings.store.url, url);
+        let rendered = render(&settings);
+        assert!(rendered.contains("url = \"postgres://app:***@db:5432/pm?sslmode=verify-full\"\n"), "{rendered}");
+        assert!(!rendered.contains("s3cret"), "{rendered}");
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Collection jobs: every incident gets a job in the store; a daemon claims the due ones
-//! (with a lease, so a crashed daemon's job is taken up again), runs each collector's pass
+//! (with a lease, so a crashed daemon's job is taken up again, and the lease's fencing token,
+//! so a daemon that lost its lease to another stores nothing: its pass is dropped, the store
+//! says [`crate::store::Error::LeaseLost`]), runs each collector's pass
 //! over the incident's scope and stores what came back with the cursors that resume it.
 //! Passes run at the first signal (reaching back over the lead-in), every
 //! `recollect_every` while the incident is open (logs die with their pods), and a final
@@ -109,12 +111,16 @@ impl Jobs {
 
     /// Gives back the jobs of passes a stop cancelled, so the next start runs them at once
     /// rather than after their lease.
-    async fn give_back(&self, claimed: BTreeMap<i64, Instant>) {
-        for (incident_id, lease_until) in claimed {
-            match self.store.release_job(incident_id, lease_until).await {
-                Ok(_) => tracing::info!(
+    async fn give_back(&self, claimed: BTreeMap<i64, i64>) {
+        for (incident_id, token) in claimed {
+            match self.store.release_job(incident_id, token).await {
+                Ok(()) => tracing::info!(
                     incident = incident_id,
                     "Collection pass stopped by shutdown; it runs again from its cursors at the next start."
+                ),
+                Err(crate::store::Error::LeaseLost { .. }) => tracing::info!(
+                    incident = incident_id,
+                    "Collection pass stopped by shutdown; another daemon holds its job already."
                 ),
                 Err(error) => tracing::warn!(
                     incident = incident_id,
@@ -153,12 +159,12 @@ impl Jobs {
         self.run_due_claiming(now, &std::sync::Mutex::new(BTreeMap::new())).await
     }
 
-    /// [`Jobs::run_due`], keeping in `claimed` the jobs it holds (incident → lease end) until
-    /// each pass is stored, so a stop can give them back.
+    /// [`Jobs::run_due`], keeping in `claimed` the jobs it holds (incident → lease token)
+    /// until each pass is stored, so a stop can give them back.
     async fn run_due_claiming(
         &self,
         now: Instant,
-        claimed: &std::sync::Mutex<BTreeMap<i64, Instant>>,
+        claimed: &std::sync::Mutex<BTreeMap<i64, i64>>,
     ) -> crate::store::Result<usize> {
         use futures::StreamExt as _;
         self.store.ensure_jobs(now, now.checked_sub(self.schedule.horizon).unwrap_or(now)).await?;
@@ -173,7 +179,7 @@ impl Jobs {
                 match self.store.claim_job(now, lease_until).await {
                     Ok(Some(job)) => {
                         let incident_id = job.incident_id;
-                        claimed_jobs().insert(incident_id, lease_until);
+                        claimed_jobs().insert(incident_id, job.token);
                         running.push(async move { (incident_id, self.run_job(job, now).await) });
                     }
                     Ok(None) => claiming = false,
@@ -187,6 +193,14 @@ impl Jobs {
             claimed_jobs().remove(&incident_id);
             match result {
                 Ok(()) => n_passes += 1,
+                // Another daemon claimed the job after this one's lease lapsed: the pass is
+                // its now; this one's is dropped (nothing of it was stored or will be).
+                Err(crate::store::Error::LeaseLost { .. }) => {
+                    tracing::info!(
+                        incident = incident_id,
+                        "Collection pass dropped: its lease lapsed and another daemon owns the job now."
+                    );
+                }
                 // One incident's failed pass does not stop the others; its lease runs out
                 // and it is tried again.
                 Err(error) => {
@@ -212,7 +226,7 @@ impl Jobs {
         // Chunks are stored as they come, tagged with this pass's number; `store_pass` makes
         // them visible with the cursors. A retry of a pass that crashed drops its leftovers.
         let pass_number = job.passes + 1;
-        let n_leftover = self.store.clear_log_chunks(job.incident_id, pass_number).await?;
+        let n_leftover = self.store.clear_log_chunks(job.incident_id, job.token, pass_number).await?;
         if n_leftover > 0 {
             tracing::info!(n_leftover, "Log chunks of an unfinished earlier try of this pass deleted.");
         }
@@ -241,7 +255,9 @@ impl Jobs {
                 while let Some((chunk, body)) = receiver.recv().await {
                     if budget.take(&chunk, body.len() as u64) {
                         let n_bytes = chunk.lines.len() as u64;
-                        self.store.store_log_chunk(job.incident_id, pass_number, &chunk.key(), n_bytes, &body).await?;
+                        self.store
+                            .store_log_chunk(job.incident_id, job.token, pass_number, &chunk.key(), n_bytes, &body)
+                            .await?;
                     }
                 }
                 crate::store::Result::Ok(budget)
@@ -254,7 +270,9 @@ impl Jobs {
                 let body = compress(&chunk.lines);
                 if budget.take(&chunk, body.len() as u64) {
                     let n_bytes = chunk.lines.len() as u64;
-                    self.store.store_log_chunk(job.incident_id, pass_number, &chunk.key(), n_bytes, &body).await?;
+                    self.store
+                        .store_log_chunk(job.incident_id, job.token, pass_number, &chunk.key(), n_bytes, &body)
+                        .await?;
                 }
             }
             self.metrics.collected(collector.name(), collector_started.elapsed().as_secs_f64(), found.gaps.len());
@@ -293,7 +311,7 @@ impl Jobs {
         }
         let next = self.next_run(&job, now);
         let stored = StoredPass { replaces, ..stored_pass(pass) };
-        self.store.store_pass(job.incident_id, &stored, now, next).await?;
+        self.store.store_pass(job.incident_id, job.token, &stored, now, next).await?;
         self.metrics.pass_stored();
         (self.on_stored)(job.incident_id);
         tracing::info!(

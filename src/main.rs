@@ -348,9 +348,9 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = config::load(args.config.as_deref(), None, &overrides)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let store = postmortemd::store::Store::open(&settings.store.url)
-            .await
-            .with_context(|| format!("cannot open the store {}", settings.store.url))?;
+        let store = postmortemd::store::Store::open(&settings.store.url).await.with_context(|| {
+            format!("cannot open the store {}", postmortemd::store::redacted_url(&settings.store.url))
+        })?;
         let mut collectors: Vec<std::sync::Arc<dyn postmortemd::collect::Collector>> = Vec::new();
         // What the daemon runs without is named in every timeline's coverage.
         let mut not_configured = Vec::new();

@@ -898,7 +898,10 @@ async fn the_evidence_bundle_drafts_offline_to_the_served_timeline() {
         }],
         cursors: [("shop/api-1/app".to_owned(), LogCursor::default())].into(),
     };
-    store.store_pass(job.incident_id, &postmortemd::jobs::stored_pass(pass), now, NextRun::Finished).await.unwrap();
+    store
+        .store_pass(job.incident_id, job.token, &postmortemd::jobs::stored_pass(pass), now, NextRun::Finished)
+        .await
+        .unwrap();
 
     let (_, incident) = daemon.get(&format!("/api/v1/incidents/{}", job.incident_id)).await;
     let incident: serde_json::Value = serde_json::from_str(&incident).unwrap();
@@ -1254,7 +1257,10 @@ async fn a_timeline_build_stops_when_every_reader_left_and_not_before() {
         })
         .collect();
     let pass = Pass { logs, cursors: [("shop/api-1/app".to_owned(), LogCursor::default())].into(), ..Pass::default() };
-    store.store_pass(job.incident_id, &postmortemd::jobs::stored_pass(pass), now, NextRun::Finished).await.unwrap();
+    store
+        .store_pass(job.incident_id, job.token, &postmortemd::jobs::stored_pass(pass), now, NextRun::Finished)
+        .await
+        .unwrap();
     let counter = |metrics: &str, name: &str| -> u64 {
         metrics
             .lines()
@@ -1537,4 +1543,36 @@ async fn the_html_index_pages_with_a_next_link_and_a_sparkline_per_incident() {
     let next = next_link(&page).unwrap();
     assert!(next.starts_with("/?status=open&limit=10&cursor="), "{next}");
     assert!(index_rows(&page).iter().all(|row| row.contains(">open<")));
+}
+
+/// Two replicas (two `AppState`s, two stores) on one PostgreSQL database: a webhook one took
+/// the other sees at once (a duplicate there, its timeline rebuilt though it had cached it),
+/// and a replica whose database is gone says it is not ready.
+#[tokio::test]
+async fn replicas_on_one_postgres_database_serve_each_others_webhooks_and_say_when_it_is_gone() {
+    let database = support::postgres::fresh_database().await;
+    let a = daemon(|settings| settings.store.url = database.url.clone()).await;
+    let b = daemon(|settings| settings.store.url = database.url.clone()).await;
+    let group = r#"{}:{alertname="HighErrorRate"}"#;
+    let body = firing(group, "2025-02-09T10:06:15.347Z");
+    let (status, answer) = a.post("/webhooks/alertmanager", &[JSON], body.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, answer) = b.post("/webhooks/alertmanager", &[JSON], body).await;
+    assert_eq!((status, answer.contains(r#""status":"duplicate""#)), (StatusCode::OK, true), "{answer}");
+    let (list, _) = b.list("").await;
+    let id = list[0]["id"].as_i64().unwrap();
+    let timeline = format!("/api/v1/incidents/{id}/timeline?format=markdown");
+    let (status, before) = b.get(&timeline).await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+    assert!(!before.contains("HighErrorRate resolved"), "{before}");
+    // A takes the resolution: B's cached timeline is not served again.
+    let resolved_body = resolved(group, "2025-02-09T10:06:15.347Z", "2025-02-09T10:35:00Z");
+    assert_eq!(a.post("/webhooks/alertmanager", &[JSON], resolved_body).await.0, StatusCode::OK);
+    let (_, after) = b.get(&timeline).await;
+    assert!(after.contains("HighErrorRate resolved"), "{after}");
+    assert_eq!(b.get("/readyz").await.0, StatusCode::OK);
+    database.drop_now().await;
+    let (status, ready) = b.get("/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
+    assert!(ready.contains("store not ready"), "{ready}");
 }

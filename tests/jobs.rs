@@ -1,6 +1,11 @@
 //! Collection jobs over a real SQLite store: when passes run, what span they cover, that
-//! cursors come back to the next pass, and that a crashed daemon's job is taken up again.
+//! cursors come back to the next pass, and that a crashed daemon's job is taken up again;
+//! and, on SQLite and on the real PostgreSQL, that a pass whose lease another replica took
+//! is dropped.
 //! The collector here records its calls; the real collectors have their own tests.
+
+#[path = "support/postgres.rs"]
+mod postgres_support;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -10,7 +15,7 @@ use postmortemd::collect::{ChunkSink, Collector, PassFuture};
 use postmortemd::collect::{LogChunk, LogCursor, Pass, Scope};
 use postmortemd::jobs::{Jobs, Schedule};
 use postmortemd::record::AlertStatus;
-use postmortemd::store::{AlertmanagerIntake, Store};
+use postmortemd::store::{AlertmanagerIntake, ClaimedJob, Store};
 use postmortemd::telemetry::Metrics;
 
 /// Records each pass's scope and cursors; returns one log line per pass and a cursor.
@@ -666,4 +671,82 @@ async fn incidents_are_collected_at_once_and_a_stuck_one_holds_up_no_other() {
     assert!(!running.is_finished(), "the stuck pass is still running");
     running.abort();
     let _ = std::fs::remove_dir_all(folder);
+}
+
+/// A pass that stalls past its lease: while it runs, another replica claims the job (its
+/// lease lapsed) and is handed what it claimed.
+struct Overtaken {
+    other: Store,
+    claim_at: Timestamp,
+    claimed: Mutex<Option<ClaimedJob>>,
+}
+
+impl Collector for Overtaken {
+    fn name(&self) -> &'static str {
+        "kubernetes"
+    }
+
+    fn pass<'a>(
+        &'a self,
+        _scope: &'a Scope,
+        _cursors: &'a BTreeMap<String, LogCursor>,
+        _on_chunk: ChunkSink<'a>,
+    ) -> PassFuture<'a> {
+        Box::pin(async move {
+            let claimed = self.other.claim_job(self.claim_at, self.claim_at + minutes(10)).await.unwrap();
+            *self.claimed.lock().unwrap() = claimed;
+            let chunk = LogChunk {
+                namespace: "shop".into(),
+                pod: "api-1".into(),
+                container: "app".into(),
+                lines: b"[pod/api-1/app] 2026-11-27T10:00:00.000000000Z overtaken\n".to_vec(),
+            };
+            Pass { logs: vec![chunk], ..Pass::default() }
+        })
+    }
+}
+
+/// Replica A's pass loses its lease to replica B mid-pass: A drops it (no error, nothing
+/// stored, not counted), and B's pass of the same number is stored, once.
+async fn a_pass_whose_lease_another_replica_took_is_dropped(a: Store, b: Store) {
+    let fired = at("2026-11-27T10:00:00Z");
+    let incident = a
+        .record_alertmanager(notification(AlertStatus::Firing, fired, None, fired), minutes(30))
+        .await
+        .unwrap()
+        .incident_id
+        .unwrap();
+    let now = fired + minutes(1);
+    let overtaken = Arc::new(Overtaken { other: b.clone(), claim_at: now + minutes(11), claimed: Mutex::new(None) });
+    let stored = Arc::new(Mutex::new(Vec::new()));
+    let mut replica_a = jobs(&a, Arc::new(Recording::default()), stored.clone());
+    replica_a.collectors = vec![overtaken.clone()];
+    assert_eq!(replica_a.run_due(now).await.unwrap(), 0, "A's pass is dropped, not failed");
+    assert!(stored.lock().unwrap().is_empty(), "A stored no pass");
+    assert!(a.evidence(incident).await.unwrap().logs.is_empty());
+    assert_eq!(a.passes(incident).await.unwrap(), 0);
+    let exposition = replica_a.metrics.render(0);
+    assert!(exposition.contains("postmortemd_collect_passes_total 0\n"), "{exposition}");
+    // B runs the pass A lost: it is stored once.
+    let job = overtaken.claimed.lock().unwrap().clone().expect("B claimed the lapsed job");
+    assert_eq!((job.incident_id, job.passes), (incident, 0));
+    let pass = postmortemd::jobs::stored_pass(Pass::default());
+    let later = now + minutes(11);
+    b.store_pass(incident, job.token, &pass, later, postmortemd::store::NextRun::At(later + minutes(5))).await.unwrap();
+    assert_eq!(a.passes(incident).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_pass_whose_lease_another_replica_took_is_dropped_on_sqlite() {
+    let (store, folder) = store().await;
+    a_pass_whose_lease_another_replica_took_is_dropped(store.clone(), store).await;
+    let _ = std::fs::remove_dir_all(folder);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_whose_lease_another_replica_took_is_dropped_on_postgres() {
+    let database = postgres_support::fresh_database().await;
+    let a = Store::open(&database.url).await.unwrap();
+    let b = Store::open(&database.url).await.unwrap();
+    a_pass_whose_lease_another_replica_took_is_dropped(a, b).await;
 }

@@ -6,6 +6,7 @@
 //! Against a PagerDuty REST server that follows PagerDuty's API reference
 //! (`support::pagerduty_rest`): paging over several pages, a 429 in the middle, dedup
 //! against a webhook of the same transition, 401 on a bad token, resume after a restart.
+//! Both run on a SQLite file and on a fresh database of the real PostgreSQL.
 
 use jiff::{SignedDuration, Timestamp};
 use postmortemd::api::{AppState, serve_on};
@@ -30,9 +31,29 @@ fn named<'a>(list: &'a [serde_json::Value], name: &str) -> Option<&'a serde_json
     list.iter().find(|incident| incident["title"].as_str().is_some_and(|title| title.starts_with(name)))
 }
 
+/// The store of a test: a SQLite file in `folder`, or a fresh PostgreSQL database (dropped
+/// with the returned guard).
+async fn store_url(postgres: bool, folder: &std::path::Path) -> (String, Option<support::postgres::TestDatabase>) {
+    if postgres {
+        let database = support::postgres::fresh_database().await;
+        (database.url.clone(), Some(database))
+    } else {
+        (format!("sqlite://{}/postmortemd.db", folder.display()), None)
+    }
+}
+
 #[tokio::test]
-async fn alerts_fired_while_the_daemon_was_down_are_reconciled_and_their_late_webhook_joins() {
-    let folder = scratch_folder("reconcile-am");
+async fn alerts_fired_while_the_daemon_was_down_are_reconciled_and_their_late_webhook_joins_on_sqlite() {
+    alerts_fired_while_the_daemon_was_down_are_reconciled_and_their_late_webhook_joins(false).await;
+}
+
+#[tokio::test]
+async fn alerts_fired_while_the_daemon_was_down_are_reconciled_and_their_late_webhook_joins_on_postgres() {
+    alerts_fired_while_the_daemon_was_down_are_reconciled_and_their_late_webhook_joins(true).await;
+}
+
+async fn alerts_fired_while_the_daemon_was_down_are_reconciled_and_their_late_webhook_joins(postgres: bool) {
+    let folder = scratch_folder(if postgres { "reconcile-am-postgres" } else { "reconcile-am" });
     // The daemon is down: nothing listens where Alertmanager sends its webhooks.
     let webhook_port = free_port();
     let (mut alertmanager, alertmanager_url) =
@@ -57,7 +78,8 @@ async fn alerts_fired_while_the_daemon_was_down_are_reconciled_and_their_late_we
 
     // The daemon comes up with [reconcile] (its API on a port of its own for now).
     let mut settings = Settings::default();
-    settings.store.url = format!("sqlite://{}/postmortemd.db", folder.display());
+    let (url, _database) = store_url(postgres, &folder).await;
+    settings.store.url = url;
     // Two HA peers; one of them is down and decides nothing.
     let dead_peer = format!("http://127.0.0.1:{}", free_port());
     settings.reconcile.alertmanager_urls = vec![alertmanager_url.clone(), dead_peer.clone()];
@@ -197,8 +219,17 @@ fn webhook_event(event_id: &str, action: PageAction, occurred_at: &str) -> Pager
 }
 
 #[tokio::test]
-async fn pagerduty_log_entries_are_paged_rate_limited_deduplicated_and_resumed() {
-    let folder = scratch_folder("reconcile-pd");
+async fn pagerduty_log_entries_are_paged_rate_limited_deduplicated_and_resumed_on_sqlite() {
+    pagerduty_log_entries_are_paged_rate_limited_deduplicated_and_resumed(false).await;
+}
+
+#[tokio::test]
+async fn pagerduty_log_entries_are_paged_rate_limited_deduplicated_and_resumed_on_postgres() {
+    pagerduty_log_entries_are_paged_rate_limited_deduplicated_and_resumed(true).await;
+}
+
+async fn pagerduty_log_entries_are_paged_rate_limited_deduplicated_and_resumed(postgres: bool) {
+    let folder = scratch_folder(if postgres { "reconcile-pd-postgres" } else { "reconcile-pd" });
     let rest = PagerDutyRest::start("s3cret-token", 2).await;
     // The store keeps times to the millisecond.
     let now = Timestamp::from_millisecond(Timestamp::now().as_millisecond()).unwrap();
@@ -215,7 +246,8 @@ async fn pagerduty_log_entries_are_paged_rate_limited_deduplicated_and_resumed()
     rest.add_log_entry("R9", "PINC2", "trigger_log_entry", &minutes_ago(25), "Other");
 
     let mut settings = Settings::default();
-    settings.store.url = format!("sqlite://{}/postmortemd.db", folder.display());
+    let (url, _database) = store_url(postgres, &folder).await;
+    settings.store.url = url;
     settings.reconcile.pagerduty_api_url = rest.url.clone();
     settings.reconcile.pagerduty_services = vec!["PSVC1".to_owned()];
     let client = reqwest::Client::new();

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::api::error::{ApiError, Result};
-use crate::api::{AppState, pages};
+use crate::api::{AppState, TimelineKey, pages};
 use jiff::SignedDuration;
 
 use crate::artifacts::bundle::Bundle;
@@ -22,6 +22,7 @@ use crate::incident::WindowRules;
 use crate::page as incident_page;
 use crate::record::Instant;
 use crate::store::{IncidentFilter, IncidentRow, IncidentStatus, Responders};
+
 use crate::timeline::Timeline;
 use crate::timeline::render::{self, Format, html};
 
@@ -446,13 +447,22 @@ pub async fn evidence(State(state): State<AppState>, Path(id): Path<i64>) -> Res
         .into_response())
 }
 
+/// What a timeline is cached under, read from the store on every request, so a webhook, a
+/// pass or a responder's input another replica stored changes it too: the incident's newest
+/// webhook id, its number of webhooks (on PostgreSQL ids are drawn before commit, so a webhook
+/// committed late may have an id below the newest; the count still moves), its passes and its
+/// responder revision (of it and the incidents merged into it).
+fn timeline_key(row: &IncidentRow, (passes, revision): (i64, i64)) -> TimelineKey {
+    (row.last_webhook_id, row.n_webhooks, passes, revision)
+}
+
 impl AppState {
     /// `passes` is `(collection passes, responder revision)` of the incident as read.
     fn cached(&self, row: &IncidentRow, (passes, revision): (i64, i64)) -> Option<Arc<Timeline>> {
         let cache = self.timelines.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let (key, built_at, timeline) = cache.get(&row.id)?;
         let fresh = row.status != IncidentStatus::Open || built_at.elapsed().as_secs_f64() < OPEN_TIMELINE_SECONDS;
-        (*key == (row.last_webhook_id, passes, revision) && fresh).then(|| timeline.clone())
+        (*key == timeline_key(row, (passes, revision)) && fresh).then(|| timeline.clone())
     }
 
     /// The lock that one build of an incident's timeline holds; the map keeps only those
@@ -465,7 +475,7 @@ impl AppState {
 
     fn remember(&self, row: &IncidentRow, (passes, revision): (i64, i64), timeline: Arc<Timeline>) {
         let mut cache = self.timelines.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        cache.insert(row.id, ((row.last_webhook_id, passes, revision), std::time::Instant::now(), timeline));
+        cache.insert(row.id, (timeline_key(row, (passes, revision)), std::time::Instant::now(), timeline));
     }
 
     /// Forgets every cached timeline (a merge: one incident's now points to another).

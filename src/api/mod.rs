@@ -30,10 +30,14 @@ use crate::store::Store;
 use crate::telemetry::{AuthFailure, AuthRoute, Metrics};
 use crate::timeline::Timeline;
 
-/// A cached timeline: `((last webhook id, collection passes, responder revision), built at,
-/// timeline)`: a new webhook, pass or responder input (of the incident or of one merged into
-/// it) rebuilds.
-type CachedTimeline = ((i64, i64, i64), std::time::Instant, Arc<Timeline>);
+/// What a timeline is cached under: `(last webhook id, number of webhooks, collection passes,
+/// responder revision)` as the store had them when it was built (`api::incidents::timeline_key`);
+/// a new webhook, pass or responder input (of the incident or of one merged into it), whichever
+/// replica stored it, moves it.
+type TimelineKey = (i64, i64, i64, i64);
+
+/// A cached timeline under its key, and when it was built.
+type CachedTimeline = (TimelineKey, std::time::Instant, Arc<Timeline>);
 
 /// What every handler shares; cheap to clone.
 #[derive(Clone)]

@@ -13,6 +13,9 @@ use crate::record::{GapRecord, Instant};
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClaimedJob {
     pub incident_id: i64,
+    /// The lease's fencing token: bumped by every claim, so the writes of a pass whose lease
+    /// another daemon claimed since (the first one stalled or was presumed dead) are refused.
+    pub token: i64,
     pub passes: i64,
     /// Where the collectors resume: their own JSON, opaque to the store (`{}` at first).
     pub cursors: String,

@@ -1,7 +1,7 @@
 //! The store: webhooks stored durably before they are acknowledged, deduplicated, and
 //! grouped into incidents; collection jobs and the evidence they bring. [`Store`] is the
-//! interface the app uses, whatever the backend: SQLite (`sqlite/`, the embedded default)
-//! now, PostgreSQL next. The types here and in `evidence.rs` are what the app sees; SQL,
+//! interface the app uses, whatever the backend: SQLite (`sqlite/`, the embedded
+//! single-replica default) or PostgreSQL (`postgres/`, shared by several replicas). The types here and in `evidence.rs` are what the app sees; SQL,
 //! migrations and anything else backend-specific live only inside a backend's folder.
 //! Incident rules (grouping, linking, severity) are `incident::grouping`'s; a backend loads
 //! what they need and persists what they decide.
@@ -14,20 +14,29 @@ pub use crate::incident::grouping::{
 use crate::record::{Instant, ResponderRecord};
 
 mod evidence;
+mod postgres;
+mod run;
 mod sqlite;
 
 pub use evidence::{ClaimedJob, Collection, NextRun, StoredEvidence, StoredPass};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot open the store at {url}")]
+    /// `url` is shown without its password ([`redacted_url`]).
+    #[error("cannot open the store at {}", redacted_url(url))]
     Open {
         url: String,
         #[source]
         source: sqlx::Error,
     },
-    #[error("store URL {url}: {scheme}:// is not a store backend (sqlite:// is)")]
+    #[error("store URL {}: {scheme}:// is not a store backend (sqlite:// and postgres:// are)", redacted_url(url))]
     Scheme { url: String, scheme: String },
+    /// A collection job's lease was taken by another daemon (its lapsed lease claimed again,
+    /// the fencing token moved on): this daemon's pass must be dropped, not stored.
+    #[error(
+        "lease lost: collection job of incident {incident_id} is held by another daemon now (token {token} is stale)"
+    )]
+    LeaseLost { incident_id: i64, token: i64 },
     #[error("cannot run the store's migrations")]
     Migrate(#[source] sqlx::migrate::MigrateError),
     #[error("store query {query} failed")]
@@ -55,6 +64,7 @@ impl Error {
             Error::Open { .. } | Error::Scheme { .. } => "open",
             Error::Migrate(_) => "migrate",
             Error::Query { .. } => "query",
+            Error::LeaseLost { .. } => "lease_lost",
             Error::InUse { .. } => "in_use",
             Error::Writes { .. } => "writes",
             Error::FileGone { .. } => "file_gone",
@@ -193,6 +203,7 @@ pub struct Store(Backend);
 #[derive(Clone, Debug)]
 enum Backend {
     Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
 }
 
 /// Calls the same method on whichever backend the store has.
@@ -200,6 +211,7 @@ macro_rules! dispatch {
     ($store:expr, $backend:ident => $call:expr) => {
         match &$store.0 {
             Backend::Sqlite($backend) => $call,
+            Backend::Postgres($backend) => $call,
         }
     };
 }
@@ -208,9 +220,12 @@ impl Store {
     /// Opens (creating it when missing) and migrates the store at `url`:
     /// `sqlite://./data/postmortemd.db` (or a bare path, taken as SQLite). A SQLite file is
     /// this store's alone while it lives: a second open (another daemon) is [`Error::InUse`].
+    /// `postgres://user@host/db?sslmode=verify-full` (or `postgresql://`) opens a database that
+    /// several daemons share; they migrate it once, under the migrator's advisory lock.
     pub async fn open(url: &str) -> Result<Store> {
         match url.split_once("://").map(|(scheme, _)| scheme) {
             Some("sqlite") | None => Ok(Store(Backend::Sqlite(sqlite::SqliteStore::open(url).await?))),
+            Some("postgres" | "postgresql") => Ok(Store(Backend::Postgres(postgres::PgStore::open(url).await?))),
             Some(scheme) => Err(Error::Scheme { url: url.to_owned(), scheme: scheme.to_owned() }),
         }
     }
@@ -300,22 +315,25 @@ impl Store {
         dispatch!(self, backend => backend.ensure_jobs(now, horizon).await)
     }
 
-    /// Claims the most overdue job no other daemon holds, until `lease_until`.
+    /// Claims the most overdue job no other daemon holds, until `lease_until`, with a new
+    /// fencing token ([`ClaimedJob::token`]): every later write of the pass names it, and is
+    /// refused ([`Error::LeaseLost`]) once another daemon has claimed the job since.
     pub async fn claim_job(&self, now: Instant, lease_until: Instant) -> Result<Option<ClaimedJob>> {
         dispatch!(self, backend => backend.claim_job(now, lease_until).await)
     }
 
-    /// Gives back a job this daemon claimed until `lease_until` and will not finish (it is
-    /// shutting down): due again at once, for any daemon. A lease another daemon took since
-    /// (after this one's ran out) is left alone.
-    pub async fn release_job(&self, incident_id: i64, lease_until: Instant) -> Result<bool> {
-        dispatch!(self, backend => backend.release_job(incident_id, lease_until).await)
+    /// Gives back a job this daemon claimed with `token` and will not finish (it is shutting
+    /// down): due again at once, for any daemon. A lease another daemon took since (after this
+    /// one's ran out) is left alone: [`Error::LeaseLost`].
+    pub async fn release_job(&self, incident_id: i64, token: i64) -> Result<()> {
+        dispatch!(self, backend => backend.release_job(incident_id, token).await)
     }
 
     /// Deletes the log chunks a pass numbered `pass` left behind: a pass that is run again
-    /// (its daemon crashed before [`Store::store_pass`]) starts from nothing.
-    pub async fn clear_log_chunks(&self, incident_id: i64, pass: i64) -> Result<u64> {
-        dispatch!(self, backend => backend.clear_log_chunks(incident_id, pass).await)
+    /// (its daemon crashed before [`Store::store_pass`]) starts from nothing. Only with the
+    /// job's current lease `token`, as every write of a pass.
+    pub async fn clear_log_chunks(&self, incident_id: i64, token: i64, pass: i64) -> Result<u64> {
+        dispatch!(self, backend => backend.clear_log_chunks(incident_id, token, pass).await)
     }
 
     /// Stores one gzip chunk of log lines of pass number `pass` (`ClaimedJob::passes + 1`),
@@ -323,19 +341,28 @@ impl Store {
     pub async fn store_log_chunk(
         &self,
         incident_id: i64,
+        token: i64,
         pass: i64,
         stream: &str,
         n_bytes: u64,
         body: &[u8],
     ) -> Result<()> {
-        dispatch!(self, backend => backend.store_log_chunk(incident_id, pass, stream, n_bytes, body).await)
+        dispatch!(self, backend => backend.store_log_chunk(incident_id, token, pass, stream, n_bytes, body).await)
     }
 
     /// Stores a pass's evidence and the job's cursors and next run, in one transaction,
     /// and releases the lease. Counting the pass makes the chunks it stored before (with
-    /// [`Store::store_log_chunk`]) visible in the same commit.
-    pub async fn store_pass(&self, incident_id: i64, pass: &StoredPass, now: Instant, next: NextRun) -> Result<()> {
-        dispatch!(self, backend => backend.store_pass(incident_id, pass, now, next).await)
+    /// [`Store::store_log_chunk`]) visible in the same commit. Refused whole
+    /// ([`Error::LeaseLost`]) unless `token` is still the job's: nothing is stored twice.
+    pub async fn store_pass(
+        &self,
+        incident_id: i64,
+        token: i64,
+        pass: &StoredPass,
+        now: Instant,
+        next: NextRun,
+    ) -> Result<()> {
+        dispatch!(self, backend => backend.store_pass(incident_id, token, pass, now, next).await)
     }
 
     /// An incident's stored evidence, log chunks by id (of passes stored whole only).
@@ -397,6 +424,21 @@ impl Store {
     }
 }
 
+/// `url` with its password (if any) replaced by `***`: what logs and errors may show. The
+/// user information of a PostgreSQL URL ends at the last `@` before the query, so a password
+/// holding `@` or `/` unencoded is hidden whole too.
+pub fn redacted_url(url: &str) -> String {
+    let Some((scheme @ ("postgres" | "postgresql"), rest)) = url.split_once("://") else { return url.to_owned() };
+    let before_query = rest.split('?').next().unwrap_or(rest);
+    match before_query.rfind('@').map(|at| rest.split_at(at)) {
+        Some((user_info, host)) if user_info.contains(':') => {
+            let user = user_info.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***{host}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// Gzip of `bytes` (fast level: evidence is written once per pass and read rarely). Stored
 /// evidence bodies are gzip; compressing happens before the store, as a pass reads.
 pub fn compress(bytes: &[u8]) -> Vec<u8> {
@@ -414,4 +456,26 @@ pub fn decompress(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(bytes.len() * 4);
     flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out)?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted_url;
+
+    #[test]
+    fn a_url_is_shown_without_its_password() {
+        for (url, shown) in [
+            (
+                "postgres://app:s3cret@db:5432/pm?sslmode=verify-full",
+                "postgres://app:***@db:5432/pm?sslmode=verify-full",
+            ),
+            ("postgresql://app:p@ss:w/rd@db/pm", "postgresql://app:***@db/pm"),
+            ("postgres://app@db/pm", "postgres://app@db/pm"),
+            ("postgres://db/pm?user=app", "postgres://db/pm?user=app"),
+            ("sqlite://./data/postmortemd.db", "sqlite://./data/postmortemd.db"),
+            ("./data/postmortemd.db", "./data/postmortemd.db"),
+        ] {
+            assert_eq!(redacted_url(url), shown, "{url}");
+        }
+    }
 }

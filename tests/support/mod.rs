@@ -130,4 +130,5 @@ pub fn alert(name: &str, starts_at: Timestamp, ends_at: Option<Timestamp>) -> Re
 
 pub mod daemon;
 pub mod pagerduty_rest;
+pub mod postgres;
 pub mod services;

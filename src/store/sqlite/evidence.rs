@@ -1,13 +1,27 @@
 //! The SQLite store's collection queries (the types and their rules are `store::evidence`'s).
 //! These writes take their own `BEGIN IMMEDIATE` transactions from the read pool rather than
 //! the webhook writer task: they are few and large, and SQLite's write lock serialises them
-//! with the writer's group commits (`tests/store.rs` holds both under load).
+//! with the writer's group commits (`tests/store.rs` holds both under load). A pass's writes
+//! check its lease's fencing token inside their transaction ([`holds_lease`]): SQLite's
+//! write lock orders them with any claim.
 
-use sqlx::Row;
+use sqlx::{Row, Sqlite, Transaction};
 
 use super::{SqliteStore, instant, millis, query_error, status};
 use crate::record::{GapRecord, GapSource, Instant};
-use crate::store::{ClaimedJob, Collection, IncidentStatus, NextRun, Result, StoredEvidence, StoredPass};
+use crate::store::{ClaimedJob, Collection, Error, IncidentStatus, NextRun, Result, StoredEvidence, StoredPass};
+
+/// The job of `incident_id` is still leased with `token` (no claim since), else
+/// [`Error::LeaseLost`]; in the write transaction that depends on it.
+async fn holds_lease(transaction: &mut Transaction<'_, Sqlite>, incident_id: i64, token: i64) -> Result<()> {
+    let held = sqlx::query("SELECT 1 FROM collection_jobs WHERE incident_id = ? AND lease_token = ?")
+        .bind(incident_id)
+        .bind(token)
+        .fetch_optional(&mut **transaction)
+        .await
+        .map_err(query_error("collection job lease"))?;
+    held.map(|_| ()).ok_or(Error::LeaseLost { incident_id, token })
+}
 
 impl SqliteStore {
     /// [`crate::store::Store::ensure_jobs`].
@@ -33,7 +47,7 @@ impl SqliteStore {
     pub(in crate::store) async fn claim_job(&self, now: Instant, lease_until: Instant) -> Result<Option<ClaimedJob>> {
         let mut transaction = self.begin().await?;
         let row = sqlx::query(
-            "SELECT j.incident_id, j.passes, j.cursors, i.status, i.opened_at_ms, i.resolved_at_ms \
+            "SELECT j.incident_id, j.passes, j.cursors, i.status, i.opened_at_ms, i.resolved_at_ms, j.lease_token + 1 \
              FROM collection_jobs j JOIN incidents i ON i.id = j.incident_id \
              WHERE j.finished_at_ms IS NULL AND j.next_run_at_ms <= ? \
              AND (j.lease_until_ms IS NULL OR j.lease_until_ms < ?) \
@@ -48,15 +62,18 @@ impl SqliteStore {
             return Ok(None);
         };
         let incident_id: i64 = row.get(0);
-        sqlx::query("UPDATE collection_jobs SET lease_until_ms = ? WHERE incident_id = ?")
-            .bind(millis(lease_until))
-            .bind(incident_id)
-            .execute(&mut *transaction)
-            .await
-            .map_err(query_error("lease collection job"))?;
+        sqlx::query(
+            "UPDATE collection_jobs SET lease_until_ms = ?, lease_token = lease_token + 1 WHERE incident_id = ?",
+        )
+        .bind(millis(lease_until))
+        .bind(incident_id)
+        .execute(&mut *transaction)
+        .await
+        .map_err(query_error("lease collection job"))?;
         transaction.commit().await.map_err(query_error("commit"))?;
         Ok(Some(ClaimedJob {
             incident_id,
+            token: row.get(6),
             passes: row.get(1),
             cursors: row.get(2),
             status: status(row.get(3)),
@@ -66,23 +83,26 @@ impl SqliteStore {
     }
 
     /// [`crate::store::Store::release_job`].
-    pub(in crate::store) async fn release_job(&self, incident_id: i64, lease_until: Instant) -> Result<bool> {
+    pub(in crate::store) async fn release_job(&self, incident_id: i64, token: i64) -> Result<()> {
         let mut transaction = self.begin().await?;
-        let done = sqlx::query(
-            "UPDATE collection_jobs SET lease_until_ms = NULL WHERE incident_id = ? AND lease_until_ms = ?",
-        )
-        .bind(incident_id)
-        .bind(millis(lease_until))
-        .execute(&mut *transaction)
-        .await
-        .map_err(query_error("release collection job"))?;
+        let done =
+            sqlx::query("UPDATE collection_jobs SET lease_until_ms = NULL WHERE incident_id = ? AND lease_token = ?")
+                .bind(incident_id)
+                .bind(token)
+                .execute(&mut *transaction)
+                .await
+                .map_err(query_error("release collection job"))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::LeaseLost { incident_id, token });
+        }
         transaction.commit().await.map_err(query_error("commit"))?;
-        Ok(done.rows_affected() == 1)
+        Ok(())
     }
 
     /// [`crate::store::Store::clear_log_chunks`].
-    pub(in crate::store) async fn clear_log_chunks(&self, incident_id: i64, pass: i64) -> Result<u64> {
+    pub(in crate::store) async fn clear_log_chunks(&self, incident_id: i64, token: i64, pass: i64) -> Result<u64> {
         let mut transaction = self.begin().await?;
+        holds_lease(&mut transaction, incident_id, token).await?;
         let done = sqlx::query("DELETE FROM evidence_logs WHERE incident_id = ? AND pass = ?")
             .bind(incident_id)
             .bind(pass)
@@ -97,12 +117,14 @@ impl SqliteStore {
     pub(in crate::store) async fn store_log_chunk(
         &self,
         incident_id: i64,
+        token: i64,
         pass: i64,
         stream: &str,
         n_bytes: u64,
         body: &[u8],
     ) -> Result<()> {
         let mut transaction = self.begin().await?;
+        holds_lease(&mut transaction, incident_id, token).await?;
         sqlx::query("INSERT INTO evidence_logs (incident_id, pass, stream, n_bytes, body) VALUES (?, ?, ?, ?, ?)")
             .bind(incident_id)
             .bind(pass)
@@ -120,11 +142,13 @@ impl SqliteStore {
     pub(in crate::store) async fn store_pass(
         &self,
         incident_id: i64,
+        token: i64,
         pass: &StoredPass,
         now: Instant,
         next: NextRun,
     ) -> Result<()> {
         let mut transaction = self.begin().await?;
+        holds_lease(&mut transaction, incident_id, token).await?;
         for (folder, gap_source) in &pass.replaces {
             sqlx::query("DELETE FROM evidence_files WHERE incident_id = ? AND name LIKE ?")
                 .bind(incident_id)

@@ -10,7 +10,6 @@
 //! file deleted or replaced under the daemon is refused rather than written unlinked; an OS
 //! lock on `<db>.lock` keeps a second daemon off the file.
 
-use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -22,13 +21,12 @@ use jiff::SignedDuration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Connection, Row, Sqlite, Transaction};
 
+use super::run::{Job, MAX_BATCH, Pending, RunQueries, alertmanager_run, store_batch};
 use super::{
     AlertmanagerIntake, Error, IncidentFilter, IncidentRow, IncidentStatus, Intake, PagerDutyIntake, Result,
     StoredWebhook, WebhookSource,
 };
-use crate::incident::grouping::{
-    IncidentState, PageLink, PageLinkStep, Reconciled, episode_for, group_key_hash, page_link_steps,
-};
+use crate::incident::grouping::{IncidentState, PageLink, PageLinkStep, Reconciled, page_link_steps};
 use crate::record::Instant;
 
 mod evidence;
@@ -49,7 +47,7 @@ pub(super) fn query_error(query: &'static str) -> impl FnOnce(sqlx::Error) -> Er
 }
 
 /// A status as the `incidents.status` column holds it; an unknown word reads as open.
-fn status(word: &str) -> IncidentStatus {
+pub(super) fn status(word: &str) -> IncidentStatus {
     IncidentStatus::from_word(word).unwrap_or(IncidentStatus::Open)
 }
 
@@ -321,10 +319,7 @@ impl SqliteStore {
     }
 
     async fn write(&self, pending: Pending) -> Result<Intake> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let closed = || Error::Query { query: "writer", source: sqlx::Error::PoolClosed };
-        self.writer.send(Job { pending, reply }).await.map_err(|_| closed())?;
-        answer.await.map_err(|_| closed())?
+        super::run::write(&self.writer, pending).await
     }
 
     /// Incidents, newest first: a page of them after `filter.after` when it is set, by
@@ -428,20 +423,6 @@ impl SqliteStore {
     }
 }
 
-/// The most webhooks one commit holds.
-const MAX_BATCH: usize = 256;
-
-/// A webhook waiting for the writer.
-pub(super) enum Pending {
-    Alertmanager(AlertmanagerIntake, SignedDuration),
-    PagerDuty(PagerDutyIntake),
-}
-
-pub(super) struct Job {
-    pending: Pending,
-    reply: tokio::sync::oneshot::Sender<Result<Intake>>,
-}
-
 /// Group commit: the one writer takes every webhook waiting (up to [`MAX_BATCH`]),
 /// stores them in order in one transaction and answers each only after that commit, so
 /// concurrent webhooks share one fsync and a 2xx still means the webhook is on disk.
@@ -469,34 +450,11 @@ async fn write_batches(store: SqliteStore, mut jobs: tokio::sync::mpsc::Receiver
 }
 
 impl SqliteStore {
-    /// One transaction for the batch: runs of Alertmanager notifications are stored a run
-    /// at a time with a handful of statements (see [`alertmanager_run`]); a PagerDuty event,
-    /// rare next to them, takes its own few queries in its place in the order.
+    /// One transaction for the batch ([`store_batch`]).
     async fn write_batch(&self, batch: &[Job]) -> Result<Vec<Intake>> {
         let started = std::time::Instant::now();
         let mut transaction = self.begin_on(&self.writer_pool).await?;
-        let mut intakes = Vec::with_capacity(batch.len());
-        let mut next = 0;
-        while next < batch.len() {
-            match &batch[next].pending {
-                Pending::PagerDuty(intake) => {
-                    intakes.push(pagerduty_in(&mut transaction, intake).await?);
-                    next += 1;
-                }
-                Pending::Alertmanager(..) => {
-                    let run: Vec<(&AlertmanagerIntake, SignedDuration)> = batch[next..]
-                        .iter()
-                        .map_while(|job| match &job.pending {
-                            Pending::Alertmanager(intake, quiet_period) => Some((intake, *quiet_period)),
-                            Pending::PagerDuty(_) => None,
-                        })
-                        .collect();
-                    let stored = alertmanager_run(&mut transaction, &run).await?;
-                    next += stored.len();
-                    intakes.extend(stored);
-                }
-            }
-        }
+        let intakes = store_batch(&mut transaction, batch).await?;
         let stored_at = std::time::Instant::now();
         transaction.commit().await.map_err(query_error("commit"))?;
         tracing::debug!(
@@ -507,16 +465,6 @@ impl SqliteStore {
         );
         Ok(intakes)
     }
-}
-
-/// An incident as the writer holds it while it stores a run of notifications: its row id
-/// (`None` until the run's new incidents are inserted), the state `incident::grouping`
-/// decides on, and whether that changed.
-#[derive(Clone, Debug)]
-struct Slot {
-    id: Option<i64>,
-    state: IncidentState,
-    changed: bool,
 }
 
 /// The columns [`incident_state`] reads.
@@ -550,168 +498,56 @@ fn incident_state(row: &SqliteRow) -> (i64, IncidentState) {
 
 /// The `labels` column of an incident: its group's labels as JSON text (`NULL` for a
 /// page-only incident, which fallback links never join).
-fn labels_column(state: &IncidentState) -> Option<String> {
+pub(super) fn labels_column(state: &IncidentState) -> Option<String> {
     state.group_key.as_ref().and_then(|_| serde_json::to_string(&state.labels).ok())
 }
 
-/// What became of one notification of a run.
-enum Outcome {
-    Stored {
-        incident: usize,
-    },
-    /// Stored before this batch.
-    Duplicate(Intake),
-    /// The same notification earlier in this run (HA Alertmanagers send both at once).
-    DuplicateOf(usize),
-}
-
-/// Stores a run of Alertmanager notifications (a prefix of `run`; returns one intake per
-/// notification it stored) with a fixed number of statements whatever the run's length: one
-/// lookup of the run's dedup keys, one of the incidents of its groups (and of page-only
-/// incidents waiting for them), then the new incidents, the webhooks and the changed
-/// incidents, each one multi-row statement. The decisions in between are made in memory,
-/// in order, exactly as one notification at a time would make them.
-///
-/// A run stops before a notification that would open a second new incident for a group
-/// already opened in it (a group resolved and fired again within one batch), so that the
-/// run's new incidents are told apart by their group key.
-async fn alertmanager_run(
-    transaction: &mut Transaction<'static, Sqlite>,
-    run: &[(&AlertmanagerIntake, SignedDuration)],
-) -> Result<Vec<Intake>> {
-    let mut stored_before = HashMap::new();
-    {
+impl RunQueries for Transaction<'_, Sqlite> {
+    async fn stored_before(&mut self, dedup_keys: &[&str]) -> Result<Vec<(String, Intake)>> {
         let mut query =
             sqlx::QueryBuilder::<Sqlite>::new("SELECT dedup_key, id, incident_id FROM webhooks WHERE source = ");
         query.push_bind(WebhookSource::Alertmanager.as_str()).push(" AND dedup_key IN (");
         let mut keys = query.separated(", ");
-        for (intake, _) in run {
-            keys.push_bind(intake.dedup_key.as_str());
+        for key in dedup_keys {
+            keys.push_bind(*key);
         }
         query.push(")");
-        for row in query.build().fetch_all(&mut **transaction).await.map_err(query_error("duplicate webhooks"))? {
-            let intake = Intake { webhook_id: row.get(1), incident_id: row.get(2), duplicate: true };
-            stored_before.insert(row.get::<String, _>(0), intake);
-        }
-    }
-
-    // The incidents of the run's groups, and page-only incidents (opened by a page of
-    // Alertmanager's PagerDuty integration before the notification came) carrying their key.
-    let mut incidents: Vec<Slot> = Vec::new();
-    // Each group's episodes (slots), which `grouping::episode_for` picks from.
-    let mut episodes_of_group: HashMap<String, Vec<usize>> = HashMap::new();
-    let mut page_only: HashMap<String, usize> = HashMap::new();
-    {
-        let fresh: Vec<&AlertmanagerIntake> = run
+        let rows = query.build().fetch_all(&mut **self).await.map_err(query_error("duplicate webhooks"))?;
+        Ok(rows
             .iter()
-            .map(|(intake, _)| *intake)
-            .filter(|intake| !stored_before.contains_key(&intake.dedup_key))
-            .collect();
-        if !fresh.is_empty() {
-            let hashes: Vec<String> = fresh.iter().map(|intake| group_key_hash(&intake.group_key)).collect();
-            // By the hash of the group key, which every incident of a group carries as
-            // `pd_incident_key` (and a page-only one its page's `incident_key`): one index
-            // serves both, and `group_key` needs none that every webhook would write.
-            let mut query = sqlx::QueryBuilder::<Sqlite>::new(incident_state_select!());
-            query.push(" WHERE pd_incident_key IN (");
-            let mut keys = query.separated(", ");
-            for hash in &hashes {
-                keys.push_bind(hash.as_str());
-            }
-            query.push(") AND (group_key IS NOT NULL OR status = ").push_bind(IncidentStatus::Open.as_str());
-            query.push(") ORDER BY id");
-            let rows = query.build().fetch_all(&mut **transaction).await.map_err(query_error("incidents of groups"))?;
-            for row in &rows {
-                let (id, state) = incident_state(row);
-                let slot = incidents.len();
-                match (&state.group_key, &state.pd_incident_key) {
-                    (Some(group_key), _) => episodes_of_group.entry(group_key.clone()).or_default().push(slot),
-                    (None, Some(key)) => {
-                        page_only.insert(key.clone(), slot);
-                    }
-                    (None, None) => {}
-                }
-                incidents.push(Slot { id: Some(id), state, changed: false });
-            }
-        }
+            .map(|row| (row.get(0), Intake { webhook_id: row.get(1), incident_id: row.get(2), duplicate: true }))
+            .collect())
     }
 
-    let mut outcomes: Vec<Outcome> = Vec::with_capacity(run.len());
-    let mut first_in_run: HashMap<&str, usize> = HashMap::new();
-    let mut provisional_incidents: Option<bool> = None;
-    for (intake, quiet_period) in run {
-        if let Some(existing) = stored_before.get(&intake.dedup_key) {
-            outcomes.push(Outcome::Duplicate(*existing));
-            continue;
+    async fn incidents_of_groups(&mut self, hashes: &[String]) -> Result<Vec<(i64, IncidentState)>> {
+        // One index (`pd_incident_key`) serves groups and page-only incidents, and
+        // `group_key` needs none that every webhook would write.
+        let mut query = sqlx::QueryBuilder::<Sqlite>::new(incident_state_select!());
+        query.push(" WHERE pd_incident_key IN (");
+        let mut keys = query.separated(", ");
+        for hash in hashes {
+            keys.push_bind(hash.as_str());
         }
-        if let Some(first) = first_in_run.get(intake.dedup_key.as_str()) {
-            outcomes.push(Outcome::DuplicateOf(*first));
-            continue;
-        }
-        let episodes = episodes_of_group.get(&intake.group_key).map(Vec::as_slice).unwrap_or_default();
-        let states: Vec<&IncidentState> = episodes.iter().map(|slot| &incidents[*slot].state).collect();
-        let current = episode_for(&states, intake, *quiet_period).map(|index| episodes[index]);
-        let slot = match current {
-            Some(slot) => slot,
-            None => {
-                if episodes.iter().any(|slot| incidents[*slot].id.is_none()) {
-                    break;
-                }
-                // Whether reconciliation left any incident under a provisional group key:
-                // asked once per run, and only when a notification would open an incident.
-                let may_adopt = match provisional_incidents {
-                    Some(exist) => exist,
-                    None => *provisional_incidents.insert(reconcile::any_provisional(transaction).await?),
-                };
-                let adopted = if may_adopt { reconcile::provisional_holder(transaction, intake).await? } else { None };
-                if let Some((id, mut state)) = adopted {
-                    // Reconciliation opened this group's incident under a provisional key: the
-                    // notification holds one of its alerts and names the group for good.
-                    state.group_key = Some(intake.group_key.clone());
-                    state.pd_incident_key = Some(group_key_hash(&intake.group_key));
-                    incidents.push(Slot { id: Some(id), state, changed: true });
-                    incidents.len() - 1
-                } else {
-                    let key = group_key_hash(&intake.group_key);
-                    let taken_over = page_only.get(&key).copied().filter(|slot| {
-                        let page_only = &incidents[*slot].state;
-                        page_only.is_page_only_of(intake) && page_only.takes(intake, *quiet_period)
-                    });
-                    match taken_over {
-                        // The page came first: the notification takes its incident over.
-                        Some(slot) => {
-                            page_only.remove(&key);
-                            incidents[slot].state.take_over(intake);
-                            slot
-                        }
-                        None => {
-                            incidents.push(Slot { id: None, state: IncidentState::opened_by(intake), changed: true });
-                            incidents.len() - 1
-                        }
-                    }
-                }
-            }
-        };
-        incidents[slot].state.apply(intake);
-        incidents[slot].changed = true;
-        let episodes = episodes_of_group.entry(intake.group_key.clone()).or_default();
-        if !episodes.contains(&slot) {
-            episodes.push(slot);
-        }
-        first_in_run.insert(intake.dedup_key.as_str(), outcomes.len());
-        outcomes.push(Outcome::Stored { incident: slot });
+        query.push(") AND (group_key IS NOT NULL OR status = ").push_bind(IncidentStatus::Open.as_str());
+        query.push(") ORDER BY id");
+        let rows = query.build().fetch_all(&mut **self).await.map_err(query_error("incidents of groups"))?;
+        Ok(rows.iter().map(incident_state).collect())
     }
-    let run = &run[..outcomes.len()];
 
-    // The new incidents: one statement, told apart by their group key.
-    let new: Vec<usize> = (0..incidents.len()).filter(|slot| incidents[*slot].id.is_none()).collect();
-    if !new.is_empty() {
+    async fn may_adopt(&mut self) -> Result<bool> {
+        reconcile::any_provisional(self).await
+    }
+
+    async fn provisional_holder(&mut self, intake: &AlertmanagerIntake) -> Result<Option<(i64, IncidentState)>> {
+        reconcile::provisional_holder(self, intake).await
+    }
+
+    async fn insert_incidents(&mut self, incidents: &[&IncidentState]) -> Result<Vec<(String, i64)>> {
         let mut query = sqlx::QueryBuilder::<Sqlite>::new(
             "INSERT INTO incidents (group_key, pd_incident_key, title, status, severity, opened_at_ms, \
              last_signal_at_ms, resolved_at_ms, truncated_alerts, labels, last_fired_at_ms) ",
         );
-        query.push_values(&new, |mut values, slot| {
-            let incident = &incidents[*slot].state;
+        query.push_values(incidents, |mut values, incident| {
             values
                 .push_bind(incident.group_key.clone())
                 .push_bind(incident.pd_incident_key.clone())
@@ -726,68 +562,38 @@ async fn alertmanager_run(
                 .push_bind(incident.last_fired_at.map(millis));
         });
         query.push(" RETURNING id, group_key");
-        let rows = query.build().fetch_all(&mut **transaction).await.map_err(query_error("new incidents"))?;
-        let ids: HashMap<String, i64> = rows.iter().map(|row| (row.get(1), row.get(0))).collect();
-        for slot in new {
-            let incident = &mut incidents[slot];
-            incident.id = incident.state.group_key.as_ref().and_then(|group_key| ids.get(group_key)).copied();
-            incident.changed = false;
-            if incident.id.is_none() {
-                return Err(Error::Query { query: "new incidents", source: sqlx::Error::RowNotFound });
-            }
-        }
+        let rows = query.build().fetch_all(&mut **self).await.map_err(query_error("new incidents"))?;
+        Ok(rows.iter().map(|row| (row.get(1), row.get(0))).collect())
     }
 
-    // The webhooks: one statement, told apart by their dedup key (unique per source).
-    let mut webhook_ids: HashMap<String, i64> = HashMap::new();
-    let stored: Vec<usize> =
-        (0..outcomes.len()).filter(|index| matches!(outcomes[*index], Outcome::Stored { .. })).collect();
-    if !stored.is_empty() {
+    async fn insert_webhooks(&mut self, webhooks: &[(&AlertmanagerIntake, Option<i64>)]) -> Result<Vec<(String, i64)>> {
         let mut query = sqlx::QueryBuilder::<Sqlite>::new(
             "INSERT INTO webhooks (source, dedup_key, received_at_ms, incident_id, body) ",
         );
-        query.push_values(&stored, |mut values, index| {
-            let (intake, _) = run[*index];
-            let Outcome::Stored { incident } = outcomes[*index] else { return };
+        query.push_values(webhooks, |mut values, (intake, incident_id)| {
             values
                 .push_bind(WebhookSource::Alertmanager.as_str())
                 .push_bind(intake.dedup_key.as_str())
                 .push_bind(millis(intake.received_at))
-                .push_bind(incidents[incident].id)
+                .push_bind(*incident_id)
                 .push_bind(intake.body.as_slice());
         });
         query.push(" RETURNING id, dedup_key");
-        let rows = query.build().fetch_all(&mut **transaction).await.map_err(query_error("insert webhooks"))?;
-        webhook_ids = rows.iter().map(|row| (row.get(1), row.get(0))).collect();
+        let rows = query.build().fetch_all(&mut **self).await.map_err(query_error("insert webhooks"))?;
+        Ok(rows.iter().map(|row| (row.get(1), row.get(0))).collect())
     }
 
-    // The incidents that were there before the run and changed.
-    for incident in incidents.iter().filter(|incident| incident.changed) {
-        if let Some(id) = incident.id {
-            update_incident(transaction, id, &incident.state).await?;
-        }
+    async fn update_incident(&mut self, id: i64, state: &IncidentState) -> Result<()> {
+        update_incident(self, id, state).await
     }
 
-    let mut intakes: Vec<Intake> = Vec::with_capacity(outcomes.len());
-    for (index, outcome) in outcomes.iter().enumerate() {
-        let intake = match outcome {
-            Outcome::Duplicate(existing) => *existing,
-            Outcome::DuplicateOf(first) => Intake { duplicate: true, ..intakes[*first] },
-            Outcome::Stored { incident } => {
-                let webhook_id = webhook_ids
-                    .get(&run[index].0.dedup_key)
-                    .copied()
-                    .ok_or(Error::Query { query: "insert webhooks", source: sqlx::Error::RowNotFound })?;
-                Intake { webhook_id, incident_id: incidents[*incident].id, duplicate: false }
-            }
-        };
-        intakes.push(intake);
+    async fn pagerduty_in(&mut self, intake: &PagerDutyIntake) -> Result<Intake> {
+        pagerduty_in_from(self, intake, None).await
     }
-    Ok(intakes)
 }
 
 /// Every column of an incident but its id, from its state.
-async fn update_incident(transaction: &mut Transaction<'static, Sqlite>, id: i64, state: &IncidentState) -> Result<()> {
+async fn update_incident(transaction: &mut Transaction<'_, Sqlite>, id: i64, state: &IncidentState) -> Result<()> {
     sqlx::query(
         "UPDATE incidents SET group_key = ?, pd_incident_key = ?, pd_incident_id = ?, title = ?, status = ?, \
          severity = ?, opened_at_ms = ?, last_signal_at_ms = ?, resolved_at_ms = ?, truncated_alerts = ?, labels = ?, \
@@ -812,17 +618,12 @@ async fn update_incident(transaction: &mut Transaction<'static, Sqlite>, id: i64
     Ok(())
 }
 
-/// Stores one PagerDuty event (once), in the incident the first of its
-/// [`page_link_steps`] finds, else in an incident of its own, and applies it there.
-async fn pagerduty_in(transaction: &mut Transaction<'static, Sqlite>, intake: &PagerDutyIntake) -> Result<Intake> {
-    pagerduty_in_from(transaction, intake, None).await
-}
-
-/// [`pagerduty_in`] for a page that came as a webhook (`origin` `None`) or from PagerDuty's
+/// Stores one PagerDuty event (once), in the incident the first of its [`page_link_steps`]
+/// finds, else in an incident of its own, and applies it there; a page that came as a webhook (`origin` `None`) or from PagerDuty's
 /// REST log (`Some(Reconciled::Rest)`): the same transition (PagerDuty incident, action and
 /// time) already stored from the other side is a duplicate of it.
 async fn pagerduty_in_from(
-    transaction: &mut Transaction<'static, Sqlite>,
+    transaction: &mut Transaction<'_, Sqlite>,
     intake: &PagerDutyIntake,
     origin: Option<Reconciled>,
 ) -> Result<Intake> {
@@ -894,10 +695,7 @@ async fn pagerduty_in_from(
 
 /// The incident of an earlier event of PagerDuty incident `pd_id`: by its stored webhooks,
 /// else (pages stored before webhooks knew their PagerDuty incident) by the incident's own.
-async fn incident_of_pagerduty_incident(
-    transaction: &mut Transaction<'static, Sqlite>,
-    pd_id: &str,
-) -> Result<Option<i64>> {
+async fn incident_of_pagerduty_incident(transaction: &mut Transaction<'_, Sqlite>, pd_id: &str) -> Result<Option<i64>> {
     let by_webhook = sqlx::query(
         "SELECT incident_id FROM webhooks WHERE pd_incident_id = ? AND incident_id IS NOT NULL \
          ORDER BY id DESC LIMIT 1",
@@ -924,7 +722,7 @@ const LINK_CANDIDATES: i64 = 200;
 /// The newest Alertmanager incident that `link` accepts for a page at `occurred`
 /// ([`PageLink::accepts`]); the query only narrows the candidates by time.
 async fn linked_incident(
-    transaction: &mut Transaction<'static, Sqlite>,
+    transaction: &mut Transaction<'_, Sqlite>,
     link: &PageLink,
     occurred: Instant,
 ) -> Result<Option<i64>> {
@@ -984,7 +782,7 @@ fn incident_row(row: &SqliteRow) -> IncidentRow {
 
 /// The stored webhook of `(source, dedup_key)`, if there is one.
 async fn duplicate(
-    transaction: &mut Transaction<'static, Sqlite>,
+    transaction: &mut Transaction<'_, Sqlite>,
     source: WebhookSource,
     dedup_key: &str,
 ) -> Result<Option<Intake>> {
@@ -1001,7 +799,7 @@ async fn duplicate(
 /// and its action and time so the same transition from the other side (webhook or REST
 /// log) is known; `origin` marks a row reconciliation stored.
 async fn insert_webhook(
-    transaction: &mut Transaction<'static, Sqlite>,
+    transaction: &mut Transaction<'_, Sqlite>,
     intake: &PagerDutyIntake,
     incident_id: Option<i64>,
     origin: Option<Reconciled>,

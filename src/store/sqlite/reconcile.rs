@@ -166,7 +166,7 @@ impl SqliteStore {
 
 /// Whether any incident is still under a provisional group key (the partial index makes
 /// this one page read; usually the answer is no, and no webhook pays more).
-pub(super) async fn any_provisional(transaction: &mut Transaction<'static, Sqlite>) -> Result<bool> {
+pub(super) async fn any_provisional(transaction: &mut Transaction<'_, Sqlite>) -> Result<bool> {
     let row = sqlx::query("SELECT EXISTS (SELECT 1 FROM incidents WHERE provisional_group = 1)")
         .fetch_one(&mut **transaction)
         .await
@@ -179,7 +179,7 @@ pub(super) async fn any_provisional(transaction: &mut Transaction<'static, Sqlit
 /// (its provisional mark is cleared here; the caller gives it the real group key). `None`
 /// for a notification reconciliation made itself.
 pub(super) async fn provisional_holder(
-    transaction: &mut Transaction<'static, Sqlite>,
+    transaction: &mut Transaction<'_, Sqlite>,
     intake: &crate::incident::grouping::AlertmanagerIntake,
 ) -> Result<Option<(i64, IncidentState)>> {
     if is_provisional_group_key(&intake.group_key) {
@@ -239,7 +239,7 @@ pub(super) async fn provisional_holder(
 /// (`origin` `None`), a REST log entry of its PagerDuty incident with its action and time
 /// (within [`SAME_TRANSITION_MS`]); for a REST entry, such a webhook.
 pub(super) async fn same_transition(
-    transaction: &mut Transaction<'static, Sqlite>,
+    transaction: &mut Transaction<'_, Sqlite>,
     intake: &PagerDutyIntake,
     origin: Option<Reconciled>,
 ) -> Result<Option<Intake>> {
