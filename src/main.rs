@@ -79,12 +79,32 @@ enum Command {
         /// A log file, one line per record.
         file: PathBuf,
     },
+    /// Work on a store directly (stop the daemons that use it first).
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// Print the effective settings (defaults < FILE < POSTMORTEMD_* env) as TOML, secrets
     /// masked; exit 2 naming the key of an invalid setting.
     Config {
         /// A TOML settings file (see config/postmortemd.example.toml).
         #[arg(long = "config", value_name = "FILE")]
         file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Copy every webhook, incident, collection job, evidence chunk, reconciliation position
+    /// and responder's input of one store into another, empty one, keeping their ids (moving
+    /// from SQLite to PostgreSQL: docs/install.md). One transaction on the target.
+    Copy {
+        /// The store to copy, e.g. sqlite:///var/lib/postmortemd/postmortemd.db.
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The empty store to copy into, e.g. postgres://user@host/postmortemd?sslmode=verify-full.
+        #[arg(long, value_name = "URL")]
+        to: String,
     },
 }
 
@@ -293,6 +313,7 @@ fn main() -> anyhow::Result<()> {
                 written => written.context("writing the report to stdout"),
             }
         }
+        Command::Store { command: StoreCommand::Copy { from, to } } => copy_store(&from, &to),
         Command::Config { file } => match config::load(file.as_deref(), None, &config::Overrides::default()) {
             Ok(settings) => {
                 std::io::stdout().lock().write_all(config::render(&settings).as_bytes())?;
@@ -304,6 +325,27 @@ fn main() -> anyhow::Result<()> {
             }
         },
     }
+}
+
+/// `store copy`: every row of `from` into the empty store `to`; prints what it copied.
+fn copy_store(from: &str, to: &str) -> anyhow::Result<()> {
+    use postmortemd::store::{Store, redacted_url};
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let source =
+            Store::open(from).await.with_context(|| format!("cannot open the store {}", redacted_url(from)))?;
+        let target = Store::open(to).await.with_context(|| format!("cannot open the store {}", redacted_url(to)))?;
+        let copied = source
+            .copy_to(&target)
+            .await
+            .with_context(|| format!("cannot copy {} to {}", redacted_url(from), redacted_url(to)))?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "copied {} to {}:", redacted_url(from), redacted_url(to))?;
+        for (table, rows) in copied.tables {
+            writeln!(out, "  {table}: {rows} rows")?;
+        }
+        Ok(())
+    })
 }
 
 fn write_output(output: Option<&std::path::Path>, text: &str) -> anyhow::Result<()> {

@@ -13,6 +13,7 @@ pub use crate::incident::grouping::{
 };
 use crate::record::{Instant, ResponderRecord};
 
+pub mod copy;
 mod evidence;
 mod postgres;
 mod run;
@@ -52,6 +53,12 @@ pub enum Error {
     /// (`disk full`, `read-only`, `locked`, …) and `detail` the last error with its causes.
     #[error("store writes failing since {since} ({fault}): {detail}")]
     Writes { since: Instant, fault: &'static str, detail: String },
+    /// `store copy` refuses a target that already holds incidents or webhooks.
+    #[error("the target store already holds incidents or webhooks: copy into an empty database")]
+    NotEmpty,
+    /// `store copy`: the two stores' tables differ.
+    #[error("{0}")]
+    Schema(String),
     /// The database file is not the one the store opened: writes would go to an unlinked file.
     #[error("the database file {path} was {what} under the daemon; writes are refused until a restart opens it again")]
     FileGone { path: String, what: &'static str },
@@ -68,6 +75,7 @@ impl Error {
             Error::InUse { .. } => "in_use",
             Error::Writes { .. } => "writes",
             Error::FileGone { .. } => "file_gone",
+            Error::NotEmpty | Error::Schema(_) => "copy",
         }
     }
 

@@ -21,18 +21,25 @@ impl Served {
     /// under that open-file limit (soft and hard, by the shell's `ulimit -n`), and waits
     /// until `/readyz` answers 200.
     pub async fn start(name: &str, env: &[(&str, &str)], open_files: Option<u64>) -> Served {
-        Served::start_configured(name, None, env, open_files).await
+        Served::start_configured(name, None, None, env, open_files).await
     }
 
     /// [`Served::start`] with `config` as its settings file (`--config`), for what the
     /// environment cannot say (arrays of tables such as `[[prometheus.queries]]`).
     pub async fn start_with_config(name: &str, config: &str, env: &[(&str, &str)]) -> Served {
-        Served::start_configured(name, Some(config), env, None).await
+        Served::start_configured(name, Some(config), None, env, None).await
+    }
+
+    /// [`Served::start_with_config`] on the store at `store` (a URL) instead of a new SQLite
+    /// file in its folder.
+    pub async fn start_configured_on(name: &str, store: &str, config: &str) -> Served {
+        Served::start_configured(name, Some(config), Some(store), &[], None).await
     }
 
     async fn start_configured(
         name: &str,
         config: Option<&str>,
+        store: Option<&str>,
         env: &[(&str, &str)],
         open_files: Option<u64>,
     ) -> Served {
@@ -50,7 +57,7 @@ impl Served {
         command
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .arg("--store")
-            .arg(format!("sqlite://{}/postmortemd.db", folder.display()))
+            .arg(store.map_or_else(|| format!("sqlite://{}/postmortemd.db", folder.display()), str::to_owned))
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::from(std::fs::File::create(folder.join("daemon.log")).unwrap()));

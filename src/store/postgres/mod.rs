@@ -36,6 +36,7 @@ use super::{
 use crate::incident::grouping::{IncidentState, PageLink, PageLinkStep, Reconciled, group_key_hash, page_link_steps};
 use crate::record::Instant;
 
+pub(super) mod copy;
 mod evidence;
 mod reconcile;
 mod responders;

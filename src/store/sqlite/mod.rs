@@ -29,6 +29,7 @@ use super::{
 use crate::incident::grouping::{IncidentState, PageLink, PageLinkStep, Reconciled, page_link_steps};
 use crate::record::Instant;
 
+pub(super) mod copy;
 mod evidence;
 mod reconcile;
 mod responders;
