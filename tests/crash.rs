@@ -268,3 +268,178 @@ async fn sigterm_ends_a_hanging_pass_within_the_grace_and_the_restart_runs_it_ag
     let _ = daemon.wait();
     let _ = std::fs::remove_dir_all(&folder);
 }
+
+// --- several replicas on one PostgreSQL --------------------------------------------------
+
+/// A Prometheus that answers every query, after `delay`, with nothing: collection passes are
+/// in flight long enough for a replica to die in the middle of one.
+async fn slow_prometheus(delay: Duration) -> u16 {
+    use axum::extract::OriginalUri;
+    let answer = move |uri: OriginalUri| async move {
+        tokio::time::sleep(delay).await;
+        let data = match uri.path() {
+            "/api/v1/rules" => serde_json::json!({"groups": []}),
+            "/api/v1/targets" => serde_json::json!({"activeTargets": [], "droppedTargets": []}),
+            _ => serde_json::json!({"resultType": "matrix", "result": []}),
+        };
+        axum::Json(serde_json::json!({"status": "success", "data": data}))
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = axum::Router::new().fallback(answer);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    port
+}
+
+/// Notification `index` of a group episode that fired and resolved in the last half hour (so
+/// its incident gets a collection job, whose one final pass is due at once).
+fn resolved_body(index: usize, started: jiff::Timestamp) -> String {
+    let mut body: serde_json::Value = serde_json::from_str(&body(index)).unwrap();
+    body["status"] = "resolved".into();
+    body["alerts"][0]["status"] = "resolved".into();
+    body["alerts"][0]["startsAt"] = started.to_string().into();
+    body["alerts"][0]["endsAt"] = (started + jiff::SignedDuration::from_mins(5)).to_string().into();
+    body.to_string()
+}
+
+/// Three replicas on one PostgreSQL database take the same notifications (each sent to two of
+/// them at once, as an Alertmanager pair sends every notification), and one replica is
+/// SIGKILLed under that load: every acknowledged notification is stored exactly once, each
+/// group episode is one incident, and the two survivors finish every collection job — the
+/// killed replica's leased ones once their lease lapses — with exactly one pass each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_of_three_replicas_killed_under_load_loses_nothing_and_the_others_finish_its_jobs() {
+    const EPISODES: usize = 400;
+    let database = support::postgres::fresh_database().await;
+    let folder = std::env::temp_dir().join(format!("postmortemd-replicas-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::create_dir_all(&folder).unwrap();
+    let prometheus = slow_prometheus(Duration::from_millis(150)).await;
+    let config = folder.join("postmortemd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[collect]\nlease = \"3s\"\n[prometheus]\nurl = \"http://127.0.0.1:{prometheus}\"\nnode_clock = false\n\
+             [[prometheus.queries]]\nname = \"up\"\nquery = 'up'\n"
+        ),
+    )
+    .unwrap();
+    let start_replica = |port: u16| {
+        Command::new(env!("CARGO_BIN_EXE_postmortemd"))
+            .args(["serve", "--config", config.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--store", &database.url])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("postmortemd serve starts")
+    };
+    let ports: Vec<u16> =
+        (0..3).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()).collect();
+    let bases: Vec<String> = ports.iter().map(|port| format!("http://127.0.0.1:{port}")).collect();
+    // All three start together on the empty database: its migrations run once, under a lock.
+    let mut replicas: Vec<Child> = ports.iter().map(|port| start_replica(*port)).collect();
+    let client = reqwest::Client::new();
+    for base in &bases {
+        wait_ready(&client, base).await;
+    }
+
+    let started = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(30);
+    let victim_pid = replicas[0].id();
+    let next = Arc::new(AtomicUsize::new(0));
+    let acked = Arc::new(std::sync::Mutex::new(BTreeSet::new()));
+    let killed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for connection in 0..CONNECTIONS {
+        let (next, acked, killed, bases) = (next.clone(), acked.clone(), killed.clone(), bases.clone());
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                if index >= EPISODES {
+                    return;
+                }
+                // Two replicas at once, the pair chosen by the connection.
+                let (first, second) = (connection % 3, (connection + 1) % 3);
+                let send = |base: &str| {
+                    client
+                        .post(format!("{base}/webhooks/alertmanager"))
+                        .header("content-type", "application/json")
+                        .body(resolved_body(index, started))
+                        .send()
+                };
+                let (a, b) = tokio::join!(send(&bases[first]), send(&bases[second]));
+                let ok = |sent: &reqwest::Result<reqwest::Response>| matches!(sent, Ok(response) if response.status().is_success());
+                if ok(&a) || ok(&b) {
+                    let count = {
+                        let mut acked = acked.lock().unwrap();
+                        acked.insert(index);
+                        acked.len()
+                    };
+                    if count >= EPISODES / 4 && !killed.swap(true, Ordering::SeqCst) {
+                        // SIGKILL: no drain, no lease given back.
+                        let _ = Command::new("kill").args(["-KILL", &victim_pid.to_string()]).status();
+                    }
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let _ = replicas[0].wait();
+    assert!(killed.load(Ordering::SeqCst), "the replica was killed under load");
+    let acked = Arc::try_unwrap(acked).unwrap().into_inner().unwrap();
+    let survivor = &bases[1];
+
+    // Every acknowledged notification is stored, each episode once.
+    let stored = incidents(&client, survivor).await;
+    let titles: BTreeSet<String> =
+        stored.iter().map(|incident| incident["title"].as_str().unwrap_or("").to_owned()).collect();
+    assert_eq!(titles.len(), stored.len(), "an episode became two incidents");
+    for index in &acked {
+        assert!(titles.contains(&format!("Crash{index}")), "acknowledged notification {index} was lost");
+    }
+    assert!(stored.iter().all(|incident| incident["counts"]["webhooks"] == 1), "a notification stored twice");
+    // The senders try again (what was not acknowledged, and some that were), at the
+    // survivors: each is taken once.
+    for index in 0..EPISODES {
+        let response = client
+            .post(format!("{}/webhooks/alertmanager", bases[1 + index % 2]))
+            .header("content-type", "application/json")
+            .body(resolved_body(index, started))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+    }
+    let stored = incidents(&client, survivor).await;
+    assert_eq!(stored.len(), EPISODES);
+    assert!(stored.iter().all(|incident| incident["counts"]["webhooks"] == 1));
+
+    // The survivors finish every job, the dead replica's too once its lease (3 s) lapsed, and
+    // no pass is stored twice.
+    let ids: Vec<i64> = stored.iter().map(|incident| incident["id"].as_i64().unwrap()).collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let mut unfinished = ids.clone();
+    while !unfinished.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "{} jobs never finished: {unfinished:?}", unfinished.len());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut still = Vec::new();
+        for id in unfinished {
+            let incident: serde_json::Value =
+                client.get(format!("{survivor}/api/v1/incidents/{id}")).send().await.unwrap().json().await.unwrap();
+            if incident["collection"]["finished_at"].is_string() {
+                assert_eq!(incident["collection"]["passes"], 1, "a pass stored twice: {incident}");
+            } else {
+                still.push(id);
+            }
+        }
+        unfinished = still;
+    }
+
+    for replica in &mut replicas[1..] {
+        let _ = replica.kill();
+        let _ = replica.wait();
+    }
+    let _ = std::fs::remove_dir_all(&folder);
+}
