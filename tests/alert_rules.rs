@@ -17,7 +17,7 @@ fn repository() -> PathBuf {
 
 const RULES: &str = "deploy/prometheus/postmortemd.rules.yml";
 const COMPONENT: &str = "deploy/kustomize/components/alerting-rules";
-const OVERLAYS: [&str; 2] = ["namespaced", "cluster"];
+const OVERLAYS: [&str; 3] = ["namespaced", "cluster", "ha"];
 
 fn yaml(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));

@@ -14,10 +14,15 @@ use std::process::Command;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Container, PersistentVolumeClaim, PodSpec, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use support::rbac::{documents, object, render};
 
-const OVERLAYS: &[&str] = &["namespaced", "cluster"];
+const OVERLAYS: &[&str] = &["namespaced", "cluster", "ha"];
+
+/// What the ha overlay's Secret `postmortemd-store` holds in these tests.
+const STAND_IN_DATABASE: &str = "postgres://postmortemd@db.example:5432/postmortemd?sslmode=verify-full";
 
 fn manifests(overlay: &str) -> Vec<serde_json::Value> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/kustomize/overlays").join(overlay);
@@ -87,6 +92,13 @@ fn the_shipped_settings_load_in_the_real_binary() {
         ];
         let mut command = Command::new(env!("CARGO_BIN_EXE_postmortemd"));
         command.arg("config").arg("--config").arg(&settings_path).env_clear();
+        // Variables the Deployment takes from a Secret (the ha overlay's store URL): stand-ins.
+        let deployment: Deployment = get(&documents, "Deployment", "postmortemd");
+        for variable in container(&pod_spec(&deployment)).env.unwrap_or_default() {
+            if variable.value_from.and_then(|from| from.secret_key_ref).is_some() {
+                command.env(&variable.name, STAND_IN_DATABASE);
+            }
+        }
         for (variable, contents) in secrets {
             let path = folder.join(format!("{overlay}-{variable}"));
             std::fs::write(&path, contents).unwrap();
@@ -96,7 +108,8 @@ fn the_shipped_settings_load_in_the_real_binary() {
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(output.status.success(), "{overlay}: {}", String::from_utf8_lossy(&output.stderr));
         assert!(stdout.contains("[server]\nlisten = \"0.0.0.0:8080\"\n"), "{overlay}: {stdout}");
-        assert!(stdout.contains("url = \"sqlite:///var/lib/postmortemd/postmortemd.db\"\n"), "{overlay}: {stdout}");
+        let store = if *overlay == "ha" { STAND_IN_DATABASE } else { "sqlite:///var/lib/postmortemd/postmortemd.db" };
+        assert!(stdout.contains(&format!("url = \"{store}\"\n")), "{overlay}: {stdout}");
         assert!(stdout.contains("bearer_token = \"***\"\n"), "{overlay}: {stdout}");
         assert!(stdout.contains("signing_secrets = [\"***\", \"***\"]\n"), "{overlay}: {stdout}");
         assert!(stdout.contains("bearer_tokens = [\"***\"]\n"), "{overlay}: {stdout}");
@@ -134,6 +147,14 @@ fn the_deployment_mounts_what_the_settings_name() {
             assert_eq!(secret.secret_name.as_deref(), Some("postmortemd-secrets"), "{key}");
         }
 
+        let account: ServiceAccount = get(&documents, "ServiceAccount", "postmortemd");
+        assert_eq!(spec.service_account_name, account.metadata.name, "{overlay}");
+
+        if *overlay == "ha" {
+            several_replicas_share_the_database(&documents, &deployment);
+            continue;
+        }
+
         // The store is on the PVC; the other writable path is the emptyDir for SQLite's temporary files.
         let store = toml_string(&toml, "url");
         let database = store.strip_prefix("sqlite://").expect("a SQLite store");
@@ -155,10 +176,57 @@ fn the_deployment_mounts_what_the_settings_name() {
         let deployment_spec = deployment.spec.clone();
         assert_eq!(deployment_spec.replicas, Some(1));
         assert_eq!(deployment_spec.strategy.and_then(|strategy| strategy.type_).as_deref(), Some("Recreate"));
-
-        let account: ServiceAccount = get(&documents, "ServiceAccount", "postmortemd");
-        assert_eq!(spec.service_account_name, account.metadata.name, "{overlay}");
     }
+}
+
+/// The ha overlay: the store URL from the Secret `postmortemd-store`, no volume claimed, three
+/// replicas updated one new pod at a time, spread across nodes, and a budget that keeps two up.
+fn several_replicas_share_the_database(documents: &[serde_json::Value], deployment: &Deployment) {
+    let spec = pod_spec(deployment);
+    let container = container(&spec);
+    let store = container
+        .env
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .find(|variable| variable.name == "POSTMORTEMD_STORE__URL")
+        .and_then(|variable| variable.value_from.clone()?.secret_key_ref)
+        .expect("the store URL comes from a Secret");
+    assert_eq!((store.name.as_str(), store.key.as_str()), ("postmortemd-store", "url"));
+    assert!(
+        !documents.iter().any(|document| document["kind"] == "PersistentVolumeClaim"),
+        "no volume: the store is the database"
+    );
+    let volumes = spec.volumes.clone().unwrap_or_default();
+    assert!(volumes.iter().all(|volume| volume.persistent_volume_claim.is_none()), "{volumes:?}");
+    for mount in container.volume_mounts.unwrap_or_default() {
+        assert!(volumes.iter().any(|volume| volume.name == mount.name), "{} is mounted but not a volume", mount.name);
+    }
+
+    let deployment_spec = deployment.spec.clone();
+    assert_eq!(deployment_spec.replicas, Some(3));
+    let strategy = deployment_spec.strategy.unwrap();
+    assert_eq!(strategy.type_.as_deref(), Some("RollingUpdate"));
+    let rolling = strategy.rolling_update.expect("rollingUpdate");
+    assert_eq!(rolling.max_unavailable, Some(IntOrString::Int(0)), "a new replica is ready before an old one stops");
+
+    let pod_labels = deployment_spec.template.metadata.unwrap().labels.unwrap();
+    let selects_the_pods = |selector: &LabelSelector| {
+        let labels = selector.match_labels.clone().unwrap_or_default();
+        !labels.is_empty() && labels.iter().all(|(key, value)| pod_labels.get(key) == Some(value))
+    };
+    let spread = spec.topology_spread_constraints.clone().unwrap_or_default();
+    let by_node = spread
+        .iter()
+        .find(|constraint| constraint.topology_key == "kubernetes.io/hostname")
+        .expect("spread across nodes");
+    assert_eq!((by_node.max_skew, by_node.when_unsatisfiable.as_str()), (1, "DoNotSchedule"));
+    assert!(selects_the_pods(by_node.label_selector.as_ref().unwrap()));
+
+    let budget: PodDisruptionBudget = get(documents, "PodDisruptionBudget", "postmortemd");
+    let budget = budget.spec.unwrap();
+    assert!(selects_the_pods(budget.selector.as_ref().unwrap()));
+    assert_eq!((budget.max_unavailable, budget.min_available), (Some(IntOrString::Int(1)), None));
 }
 
 #[test]
@@ -462,8 +530,11 @@ fn both_image_builds_agree_with_each_other_and_the_deployment() {
             .find(|port| port.name.as_deref() == Some("http"))
             .cloned();
         assert_eq!(http.map(|http| http.container_port), Some(port), "{overlay}");
-        let (name, mount_path) = mount_holding(&container, &database).expect("the data folder is mounted");
-        assert_eq!((name.as_str(), mount_path.as_str()), ("data", docker.working_dir.as_str()), "{overlay}");
+        // The SQLite file sits in the image's working folder, on the volume; ha keeps no file.
+        if *overlay != "ha" {
+            let (name, mount_path) = mount_holding(&container, &database).expect("the data folder is mounted");
+            assert_eq!((name.as_str(), mount_path.as_str()), ("data", docker.working_dir.as_str()), "{overlay}");
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! The RBAC of both shipped overlays (`deploy/kustomize/overlays/*`), rendered by the real
+//! The RBAC of every shipped overlay (`deploy/kustomize/overlays/*`), rendered by the real
 //! `kubectl kustomize` and judged by `support::rbac`: the collector's reads are allowed where
 //! the overlay promises them, nothing that writes is, no rule is a wildcard, and a rule no
 //! request needs is found. The drift test against the requests the fake API server records
@@ -10,7 +10,10 @@ use std::path::PathBuf;
 
 use support::rbac::{ApiRequest, Grant, WRITE_VERBS, allows, bound_rules, rules_of, unneeded, wildcards};
 
-/// The namespace both overlays install into.
+/// Every shipped overlay.
+const OVERLAYS: [&str; 3] = ["namespaced", "cluster", "ha"];
+
+/// The namespace every overlay installs into.
 const HOME: &str = "postmortemd";
 
 fn overlay(name: &str) -> Vec<Grant> {
@@ -46,17 +49,23 @@ fn check_allowed(rules: &[Grant], request: &ApiRequest, expected: bool) {
 }
 
 #[test]
-fn namespaced_overlay_reads_its_own_namespace_only() {
-    let rules = overlay("namespaced");
+fn namespaced_overlays_read_their_own_namespace_only() {
+    // ha is the namespaced install with several replicas: the same grants.
+    for name in ["namespaced", "ha"] {
+        namespaced_reads(&overlay(name));
+    }
+}
+
+fn namespaced_reads(rules: &[Grant]) {
     for request in collector_requests(Some(HOME)) {
-        check_allowed(&rules, &request, true);
+        check_allowed(rules, &request, true);
     }
     for request in collector_requests(Some("shop")) {
-        check_allowed(&rules, &request, false);
+        check_allowed(rules, &request, false);
     }
     // A list across every namespace needs a ClusterRole, and so do Nodes: no node evidence.
     for request in collector_requests(None).into_iter().chain(cluster_requests()) {
-        check_allowed(&rules, &request, false);
+        check_allowed(rules, &request, false);
     }
 }
 
@@ -75,7 +84,7 @@ fn cluster_overlay_reads_every_namespace() {
 
 #[test]
 fn nothing_that_writes_and_nothing_else_is_granted() {
-    for name in ["namespaced", "cluster"] {
+    for name in OVERLAYS {
         let rules = overlay(name);
         for namespace in [Some(HOME), Some("shop"), None] {
             for (group, resource) in READ {
@@ -115,7 +124,7 @@ fn nothing_that_writes_and_nothing_else_is_granted() {
 
 #[test]
 fn shipped_rules_have_no_wildcards() {
-    for name in ["namespaced", "cluster"] {
+    for name in OVERLAYS {
         let rules = overlay(name);
         assert!(!rules.is_empty(), "{name}: no rules bound to the ServiceAccount");
         assert_eq!(wildcards(&rules), Vec::<String>::new(), "{name}");
@@ -136,7 +145,7 @@ fn shipped_rules_grant_nothing_the_collector_does_not_use() {
 
 #[test]
 fn a_resource_no_request_reads_is_reported() {
-    for name in ["namespaced", "cluster"] {
+    for name in OVERLAYS {
         let rules = overlay(name);
         let everything = || collector_requests(Some(HOME)).into_iter().chain(cluster_requests());
         let without_daemonsets: Vec<ApiRequest> =
@@ -156,8 +165,8 @@ fn a_resource_no_request_reads_is_reported() {
         // requests in another namespace.
         let elsewhere: Vec<ApiRequest> =
             collector_requests(Some("shop")).into_iter().chain(cluster_requests()).collect();
-        // Every grant of the namespaced Role goes unused there: one per (resource, verb).
-        let expected = if name == "namespaced" { collector_requests(Some(HOME)).len() } else { 0 };
+        // Every grant of a namespaced Role (namespaced, ha) goes unused there: one per (resource, verb).
+        let expected = if name == "cluster" { 0 } else { collector_requests(Some(HOME)).len() };
         assert_eq!(unneeded(&rules, &elsewhere).len(), expected, "{name}");
     }
 }
