@@ -4,7 +4,7 @@
 //! identity column's sequence is moved past the ids copied (`store::copy` drives both).
 
 use sqlx::postgres::PgRow;
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{Column as _, Postgres, Row, Transaction, TypeInfo};
 
 use super::{PgStore, query_error};
 use crate::store::copy::{Value, quoted};
@@ -41,13 +41,6 @@ impl PgStore {
         order: &str,
         offset: i64,
     ) -> Result<Vec<Vec<Value>>> {
-        let types = columns(&self.pool, table).await?;
-        let kinds: Vec<String> = wanted
-            .iter()
-            .map(|name| {
-                types.iter().find(|(column, _)| column == name).map(|(_, kind)| kind.clone()).unwrap_or_default()
-            })
-            .collect();
         let sql = format!("SELECT {} FROM \"{table}\" ORDER BY {order} LIMIT $1 OFFSET $2", quoted(wanted));
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(crate::store::copy::PAGE_ROWS)
@@ -55,25 +48,26 @@ impl PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(query_error("copy: read"))?;
-        rows.iter().map(|row| kinds.iter().enumerate().map(|(index, kind)| value(row, index, kind)).collect()).collect()
+        rows.iter().map(|row| (0..wanted.len()).map(|index| value(row, index)).collect()).collect()
     }
 
     pub(in crate::store) async fn copy_sink(&self) -> Result<Sink> {
         let transaction = self.pool.begin().await.map_err(query_error("copy: begin"))?;
-        Ok(Sink { transaction, identities: Vec::new() })
+        Ok(Sink { transaction, identities: Vec::new(), types: Default::default() })
     }
 }
 
-/// A cell decoded by its column's type.
-fn value(row: &PgRow, index: usize, kind: &str) -> Result<Value> {
+/// A cell decoded by its column's type, as the row describes it.
+fn value(row: &PgRow, index: usize) -> Result<Value> {
     let read = query_error("copy: read");
-    Ok(match kind {
-        "bigint" => row.try_get::<Option<i64>, _>(index).map_err(read)?.map(Value::Integer),
-        "integer" => row.try_get::<Option<i32>, _>(index).map_err(read)?.map(|value| Value::Integer(value.into())),
-        "smallint" => row.try_get::<Option<i16>, _>(index).map_err(read)?.map(|value| Value::Integer(value.into())),
-        "boolean" => row.try_get::<Option<bool>, _>(index).map_err(read)?.map(|value| Value::Integer(value.into())),
-        "double precision" | "real" => row.try_get::<Option<f64>, _>(index).map_err(read)?.map(Value::Real),
-        "bytea" => row.try_get::<Option<Vec<u8>>, _>(index).map_err(read)?.map(Value::Blob),
+    let kind = row.columns()[index].type_info().name().to_owned();
+    Ok(match kind.as_str() {
+        "INT8" => row.try_get::<Option<i64>, _>(index).map_err(read)?.map(Value::Integer),
+        "INT4" => row.try_get::<Option<i32>, _>(index).map_err(read)?.map(|value| Value::Integer(value.into())),
+        "INT2" => row.try_get::<Option<i16>, _>(index).map_err(read)?.map(|value| Value::Integer(value.into())),
+        "BOOL" => row.try_get::<Option<bool>, _>(index).map_err(read)?.map(|value| Value::Integer(value.into())),
+        "FLOAT8" | "FLOAT4" => row.try_get::<Option<f64>, _>(index).map_err(read)?.map(Value::Real),
+        "BYTEA" => row.try_get::<Option<Vec<u8>>, _>(index).map_err(read)?.map(Value::Blob),
         _ => row.try_get::<Option<String>, _>(index).map_err(read)?.map(Value::Text),
     }
     .unwrap_or(Value::Null))
@@ -84,11 +78,16 @@ fn value(row: &PgRow, index: usize, kind: &str) -> Result<Value> {
 pub(in crate::store) struct Sink {
     transaction: Transaction<'static, Postgres>,
     identities: Vec<String>,
+    /// Each target table's columns and types, read once.
+    types: std::collections::HashMap<String, Vec<Column>>,
 }
 
 impl Sink {
     pub(in crate::store) async fn columns(&mut self, table: &str) -> Result<Vec<String>> {
-        Ok(columns(&mut *self.transaction, table).await?.into_iter().map(|(name, _)| name).collect())
+        let types = columns(&mut *self.transaction, table).await?;
+        let names = types.iter().map(|(name, _)| name.clone()).collect();
+        self.types.insert(table.to_owned(), types);
+        Ok(names)
     }
 
     pub(in crate::store) async fn insert(
@@ -97,7 +96,7 @@ impl Sink {
         wanted: &[String],
         rows: Vec<Vec<Value>>,
     ) -> Result<()> {
-        let types = columns(&mut *self.transaction, table).await?;
+        let types = self.types.get(table).cloned().unwrap_or_default();
         let kinds: Vec<String> = wanted
             .iter()
             .map(|name| {
