@@ -25,7 +25,7 @@ use std::time::Duration;
 use jiff::SignedDuration;
 use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{Executor, Postgres, Row, Transaction};
 
 use super::run::{Job, MAX_BATCH, Pending, RunQueries, store_batch};
 use super::sqlite::{instant, labels_column, millis, query_error, status};
@@ -44,6 +44,14 @@ mod retention;
 
 /// Connections per daemon: webhooks each hold one for their transaction.
 const MAX_CONNECTIONS: u32 = 16;
+
+/// Run on every new connection. Every statement is planned for its own parameters: the
+/// tables start empty, and a prepared statement's generic plan, chosen while they were (a
+/// sequential scan), stays on that connection as they grow until autovacuum's next ANALYZE.
+/// The dedup and group lookups of every webhook batch then read whole tables; a fresh
+/// database under load took 1 ms of PostgreSQL's CPU per webhook (BENCHMARKS.md). A `SET`
+/// rather than the startup `options`, which PgBouncer refuses.
+const CONNECTION_SETUP: &str = "SET plan_cache_mode = force_custom_plan";
 
 /// How long a query waits for a connection; also how long `/readyz` waits on an unreachable
 /// database before it says not ready.
@@ -142,6 +150,9 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .after_connect(|connection, _| {
+                Box::pin(async move { connection.execute(CONNECTION_SETUP).await.map(drop) })
+            })
             .connect_with(options)
             .await
             .map_err(open_error)?;
