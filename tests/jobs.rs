@@ -1,16 +1,18 @@
-//! Collection jobs over a real SQLite store: when passes run, what span they cover, that
-//! cursors come back to the next pass, and that a crashed daemon's job is taken up again;
-//! and, on SQLite and on the real PostgreSQL, that a pass whose lease another replica took
-//! is dropped.
+//! Collection jobs over a real store, every check on both backends (a real SQLite file and
+//! a fresh database on the real PostgreSQL): when passes run, what span they cover, that
+//! cursors come back to the next pass, that a crashed daemon's job is taken up again, that a
+//! pass whose lease another replica took is dropped, and the evidence limits and retention.
 //! The collector here records its calls; the real collectors have their own tests.
 
 #[path = "support/postgres.rs"]
+#[macro_use]
 mod postgres_support;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use jiff::{SignedDuration, Timestamp};
+use postgres_support::{Backend, Fresh};
 use postmortemd::collect::{ChunkSink, Collector, PassFuture};
 use postmortemd::collect::{LogChunk, LogCursor, Pass, Scope};
 use postmortemd::jobs::{Jobs, Schedule};
@@ -59,17 +61,6 @@ fn at(text: &str) -> Timestamp {
 
 fn minutes(n: i64) -> SignedDuration {
     SignedDuration::from_mins(n)
-}
-
-async fn store() -> (Store, std::path::PathBuf) {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let folder = std::env::temp_dir().join(format!(
-        "postmortemd-jobs-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
-    let store = Store::open(&format!("sqlite://{}/postmortemd.db", folder.display())).await.unwrap();
-    (store, folder)
 }
 
 fn notification(
@@ -123,9 +114,10 @@ fn jobs(store: &Store, collector: Arc<Recording>, stored: Arc<Mutex<Vec<i64>>>) 
     }
 }
 
-#[tokio::test]
-async fn passes_run_at_first_signal_while_open_and_once_after_the_tail() {
-    let (store, folder) = store().await;
+on_both_backends!(passes_run_at_first_signal_while_open_and_once_after_the_tail);
+async fn passes_run_at_first_signal_while_open_and_once_after_the_tail(backend: Backend, name: &str) {
+    let fresh = Fresh::new(backend, name).await;
+    let store = fresh.open().await;
     let fired = at("2026-11-27T10:00:00Z");
     let intake = notification(AlertStatus::Firing, fired, None, fired + SignedDuration::from_secs(30));
     let incident = store.record_alertmanager(intake, minutes(30)).await.unwrap().incident_id.unwrap();
@@ -178,12 +170,12 @@ async fn passes_run_at_first_signal_while_open_and_once_after_the_tail() {
         exposition.contains("postmortemd_collect_duration_seconds_count{collector=\"kubernetes\"} 4\n"),
         "{exposition}"
     );
-    let _ = std::fs::remove_dir_all(folder);
 }
 
-#[tokio::test]
-async fn a_job_a_crashed_daemon_held_is_taken_up_after_its_lease() {
-    let (store, folder) = store().await;
+on_both_backends!(a_job_a_crashed_daemon_held_is_taken_up_after_its_lease);
+async fn a_job_a_crashed_daemon_held_is_taken_up_after_its_lease(backend: Backend, name: &str) {
+    let fresh = Fresh::new(backend, name).await;
+    let store = fresh.open().await;
     let fired = at("2026-11-27T10:00:00Z");
     store.record_alertmanager(notification(AlertStatus::Firing, fired, None, fired), minutes(30)).await.unwrap();
     let now = fired + SignedDuration::from_secs(5);
@@ -194,7 +186,6 @@ async fn a_job_a_crashed_daemon_held_is_taken_up_after_its_lease() {
     let jobs = jobs(&store, collector.clone(), Arc::new(Mutex::new(Vec::new())));
     assert_eq!(jobs.run_due(now + minutes(1)).await.unwrap(), 0, "held by the other daemon");
     assert_eq!(jobs.run_due(now + minutes(11)).await.unwrap(), 1, "its lease ran out");
-    let _ = std::fs::remove_dir_all(folder);
 }
 
 /// Answers like the Prometheus collector: the whole window each pass, as files under
@@ -250,9 +241,10 @@ impl Collector for Snapshots {
     }
 }
 
-#[tokio::test]
-async fn a_snapshot_replaces_the_previous_one_only_when_it_brought_data() {
-    let (store, folder) = store().await;
+on_both_backends!(a_snapshot_replaces_the_previous_one_only_when_it_brought_data);
+async fn a_snapshot_replaces_the_previous_one_only_when_it_brought_data(backend: Backend, name: &str) {
+    let fresh = Fresh::new(backend, name).await;
+    let store = fresh.open().await;
     let fired = at("2026-11-27T10:00:00Z");
     let incident = store
         .record_alertmanager(notification(AlertStatus::Firing, fired, None, fired), minutes(30))
@@ -283,7 +275,6 @@ async fn a_snapshot_replaces_the_previous_one_only_when_it_brought_data() {
         (vec!["prometheus/queries.json".to_owned(), "prometheus/up.json".to_owned()], 0),
         "a pass that answered replaces files and gaps"
     );
-    let _ = std::fs::remove_dir_all(folder);
 }
 
 /// Hands one chunk per try to the pass as it reads; the first try then never ends (its
@@ -326,9 +317,13 @@ impl Collector for Crashing {
     }
 }
 
-#[tokio::test]
-async fn chunks_of_a_pass_that_never_stored_its_cursors_stay_invisible_and_its_retry_stores_them_once() {
-    let (store, folder) = store().await;
+on_both_backends!(chunks_of_a_pass_that_never_stored_its_cursors_stay_invisible_and_its_retry_stores_them_once);
+async fn chunks_of_a_pass_that_never_stored_its_cursors_stay_invisible_and_its_retry_stores_them_once(
+    backend: Backend,
+    name: &str,
+) {
+    let fresh = Fresh::new(backend, name).await;
+    let store = fresh.open().await;
     let fired = at("2026-11-27T10:00:00Z");
     let incident = store
         .record_alertmanager(notification(AlertStatus::Firing, fired, None, fired), minutes(30))
@@ -341,9 +336,7 @@ async fn chunks_of_a_pass_that_never_stored_its_cursors_stay_invisible_and_its_r
     first.collectors = vec![crashing.clone()];
     let running = tokio::spawn(async move { first.run_due(fired + minutes(1)).await });
     // The first try's chunk reaches the store before the try ends (it never does).
-    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}/postmortemd.db", folder.display())).await.unwrap();
-    let n_rows =
-        async || -> i64 { sqlx::query_scalar("SELECT COUNT(*) FROM evidence_logs").fetch_one(&raw).await.unwrap() };
+    let n_rows = async || fresh.count_rows("evidence_logs").await;
     let mut waited = 0;
     while n_rows().await == 0 {
         assert!(waited < 600, "the first try's chunk was never stored");
@@ -372,15 +365,14 @@ async fn chunks_of_a_pass_that_never_stored_its_cursors_stay_invisible_and_its_r
     std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(body.as_slice()), &mut lines).unwrap();
     assert_eq!(lines, "[pod/api-1/app] 2026-11-27T10:00:00.000000000Z try 2\n");
     assert_eq!(n_bytes, lines.len() as u64);
-    raw.close().await;
-    let _ = std::fs::remove_dir_all(folder);
 }
 
+on_both_backends!(a_page_only_incident_scopes_its_pagerduty_service);
 /// A page-only incident's pass names the PagerDuty service (name and id), which
 /// `[[kubernetes.services]]` rules turn into pods.
-#[tokio::test]
-async fn a_page_only_incident_scopes_its_pagerduty_service() {
-    let (store, folder) = store().await;
+async fn a_page_only_incident_scopes_its_pagerduty_service(backend: Backend, name: &str) {
+    let fresh = Fresh::new(backend, name).await;
+    let store = fresh.open().await;
     let occurred = at("2026-11-27T10:00:00Z");
     let body = serde_json::json!({"event": {"id": "01EV", "event_type": "incident.triggered", "resource_type": "incident",
         "occurred_at": occurred.to_string(), "agent": null, "client": null,
@@ -404,7 +396,6 @@ async fn a_page_only_incident_scopes_its_pagerduty_service() {
     let calls = collector.calls.lock().unwrap().clone();
     assert!(calls[0].0.alerts.is_empty());
     assert_eq!(calls[0].0.pagerduty_services, ["Checkout API", "PSVC42"]);
-    let _ = std::fs::remove_dir_all(folder);
 }
 
 /// A firing notification of its own alert group `name` (so each is its own incident).
@@ -416,9 +407,10 @@ fn firing_group(name: &str, starts_at: Timestamp, received_at: Timestamp) -> Ale
     intake
 }
 
-#[tokio::test]
-async fn incidents_past_retention_are_pruned_with_their_evidence_and_the_rest_is_kept() {
-    let (store, folder) = store().await;
+on_both_backends!(incidents_past_retention_are_pruned_with_their_evidence_and_the_rest_is_kept);
+async fn incidents_past_retention_are_pruned_with_their_evidence_and_the_rest_is_kept(backend: Backend, name: &str) {
+    let fresh = Fresh::new(backend, name).await;
+    let store = fresh.open().await;
     let now = at("2026-11-27T10:00:00Z");
     let days = |n: i64| SignedDuration::from_hours(24 * n);
     // Resolved 100 days ago, with evidence; resolved 10 days ago; open for 200 days.
@@ -470,7 +462,6 @@ async fn incidents_past_retention_are_pruned_with_their_evidence_and_the_rest_is
     forever.schedule.retention = SignedDuration::ZERO;
     assert_eq!(forever.housekeeping(now + days(1000)).await.unwrap(), Default::default());
     assert!(store.incident(recent.incident_id.unwrap()).await.unwrap().is_some());
-    let _ = std::fs::remove_dir_all(folder);
 }
 
 /// Streams `n_chunks` chunks of incompressible lines of 4 KiB for each of two containers.
@@ -521,9 +512,10 @@ impl Collector for Chatty {
     }
 }
 
-#[tokio::test]
-async fn evidence_stops_at_max_evidence_bytes_with_a_gap_per_stream_cut() {
-    let (store, folder) = store().await;
+on_both_backends!(evidence_stops_at_max_evidence_bytes_with_a_gap_per_stream_cut);
+async fn evidence_stops_at_max_evidence_bytes_with_a_gap_per_stream_cut(backend: Backend, name: &str) {
+    let fresh = Fresh::new(backend, name).await;
+    let store = fresh.open().await;
     let fired = at("2026-11-27T10:00:00Z");
     let incident = store
         .record_alertmanager(firing_group("Chatty", fired, fired), minutes(30))
@@ -560,12 +552,12 @@ async fn evidence_stops_at_max_evidence_bytes_with_a_gap_per_stream_cut() {
     let evidence = store.evidence(incident).await.unwrap();
     assert_eq!(evidence.gaps.len(), 2, "{:?}", evidence.gaps);
     assert!(evidence.gaps.iter().all(|gap| gap.end == fired + minutes(6)));
-    let _ = std::fs::remove_dir_all(folder);
 }
 
-#[tokio::test]
-async fn a_span_longer_than_max_window_is_cut_to_its_most_recent_part_with_a_gap() {
-    let (store, folder) = store().await;
+on_both_backends!(a_span_longer_than_max_window_is_cut_to_its_most_recent_part_with_a_gap);
+async fn a_span_longer_than_max_window_is_cut_to_its_most_recent_part_with_a_gap(backend: Backend, name: &str) {
+    let fresh = Fresh::new(backend, name).await;
+    let store = fresh.open().await;
     let received = at("2026-11-27T10:00:00Z");
     // An alert that says it started in year 1: collected over the last day only.
     let incident = store
@@ -585,7 +577,6 @@ async fn a_span_longer_than_max_window_is_cut_to_its_most_recent_part_with_a_gap
     assert_eq!(gaps[0].source.to_string(), "collection");
     assert!(gaps[0].reason.starts_with("collect.max_window (24h) cut the collection span"), "{}", gaps[0].reason);
     assert_eq!((gaps[0].start, gaps[0].end), (at("0000-12-31T23:40:01Z"), now - SignedDuration::from_hours(24)));
-    let _ = std::fs::remove_dir_all(folder);
 }
 
 /// Waits in every pass until `expected` passes are inside at once (or gives up), and never
@@ -633,9 +624,10 @@ impl Collector for Gathering {
     }
 }
 
-#[tokio::test]
-async fn incidents_are_collected_at_once_and_a_stuck_one_holds_up_no_other() {
-    let (store, folder) = store().await;
+on_both_backends!(incidents_are_collected_at_once_and_a_stuck_one_holds_up_no_other);
+async fn incidents_are_collected_at_once_and_a_stuck_one_holds_up_no_other(backend: Backend, name: &str) {
+    let fresh = Fresh::new(backend, name).await;
+    let store = fresh.open().await;
     let fired = at("2026-11-27T10:00:00Z");
     for name in ["Stuck", "Second", "Third"] {
         let mut intake = firing_group(name, fired, fired);
@@ -670,7 +662,6 @@ async fn incidents_are_collected_at_once_and_a_stuck_one_holds_up_no_other() {
     assert_eq!(*gathering.most_at_once.lock().unwrap(), 3, "three passes ran at once");
     assert!(!running.is_finished(), "the stuck pass is still running");
     running.abort();
-    let _ = std::fs::remove_dir_all(folder);
 }
 
 /// A pass that stalls past its lease: while it runs, another replica claims the job (its
@@ -706,9 +697,12 @@ impl Collector for Overtaken {
     }
 }
 
+on_both_backends!(a_pass_whose_lease_another_replica_took_is_dropped);
 /// Replica A's pass loses its lease to replica B mid-pass: A drops it (no error, nothing
 /// stored, not counted), and B's pass of the same number is stored, once.
-async fn a_pass_whose_lease_another_replica_took_is_dropped(a: Store, b: Store) {
+async fn a_pass_whose_lease_another_replica_took_is_dropped(backend: Backend, name: &str) {
+    let fresh = Fresh::new(backend, name).await;
+    let [a, b]: [Store; 2] = fresh.replicas(backend, 2).await.try_into().unwrap_or_else(|_| unreachable!());
     let fired = at("2026-11-27T10:00:00Z");
     let incident = a
         .record_alertmanager(notification(AlertStatus::Firing, fired, None, fired), minutes(30))
@@ -734,19 +728,4 @@ async fn a_pass_whose_lease_another_replica_took_is_dropped(a: Store, b: Store) 
     let later = now + minutes(11);
     b.store_pass(incident, job.token, &pass, later, postmortemd::store::NextRun::At(later + minutes(5))).await.unwrap();
     assert_eq!(a.passes(incident).await.unwrap(), 1);
-}
-
-#[tokio::test]
-async fn a_pass_whose_lease_another_replica_took_is_dropped_on_sqlite() {
-    let (store, folder) = store().await;
-    a_pass_whose_lease_another_replica_took_is_dropped(store.clone(), store).await;
-    let _ = std::fs::remove_dir_all(folder);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pass_whose_lease_another_replica_took_is_dropped_on_postgres() {
-    let database = postgres_support::fresh_database().await;
-    let a = Store::open(&database.url).await.unwrap();
-    let b = Store::open(&database.url).await.unwrap();
-    a_pass_whose_lease_another_replica_took_is_dropped(a, b).await;
 }

@@ -9,89 +9,19 @@
 //! and a URL naming no backend is refused by name.
 
 #[path = "support/postgres.rs"]
+#[macro_use]
 mod postgres_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::{SignedDuration, Timestamp};
-use postgres_support::{TestDatabase, fresh_database};
+use postgres_support::{Backend, Fresh, fresh_database};
 use postmortemd::incident::grouping::{AlertmanagerIntake, PagerDutyIntake};
 use postmortemd::record::{AlertStatus, GapRecord, GapSource, PageAction, ResponderInput, ResponderRecord};
 use postmortemd::store::{Error, IncidentFilter, IncidentStatus, NextRun, Store, StoredPass, compress};
 
 fn at(text: &str) -> Timestamp {
     text.parse().unwrap()
-}
-
-/// A store of one backend for one test, and what to clean up after it.
-struct Fresh {
-    url: String,
-    folder: Option<std::path::PathBuf>,
-    _database: Option<TestDatabase>,
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Fresh {
-    async fn new(backend: Backend, name: &str) -> Fresh {
-        match backend {
-            Backend::Sqlite => {
-                let folder = std::env::temp_dir().join(format!("postmortemd-store-{}-{name}", std::process::id()));
-                let _ = std::fs::remove_dir_all(&folder);
-                Fresh {
-                    url: format!("sqlite://{}/postmortemd.db", folder.display()),
-                    folder: Some(folder),
-                    _database: None,
-                }
-            }
-            Backend::Postgres => {
-                let database = fresh_database().await;
-                Fresh { url: database.url.clone(), folder: None, _database: Some(database) }
-            }
-        }
-    }
-
-    async fn open(&self) -> Store {
-        Store::open(&self.url).await.unwrap_or_else(|error| panic!("{}: {}", self.url, error.reason()))
-    }
-
-    /// `n` replicas of the store: separate stores (connection pools) on PostgreSQL; on
-    /// SQLite, which one daemon holds, clones of one.
-    async fn replicas(&self, backend: Backend, n: usize) -> Vec<Store> {
-        match backend {
-            Backend::Sqlite => vec![self.open().await; n],
-            Backend::Postgres => futures::future::join_all((0..n).map(|_| self.open())).await,
-        }
-    }
-}
-
-impl Drop for Fresh {
-    fn drop(&mut self) {
-        if let Some(folder) = &self.folder {
-            let _ = std::fs::remove_dir_all(folder);
-        }
-    }
-}
-
-/// Runs a check on SQLite and on PostgreSQL, as two tests.
-macro_rules! on_both_backends {
-    ($check:ident) => {
-        mod $check {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                super::$check(super::Backend::Sqlite, concat!(stringify!($check), "-sqlite")).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                super::$check(super::Backend::Postgres, concat!(stringify!($check), "-postgres")).await;
-            }
-        }
-    };
 }
 
 fn notification(group: usize, index: usize) -> AlertmanagerIntake {

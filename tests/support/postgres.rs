@@ -2,11 +2,13 @@
 //! (default `postgres://postgres@127.0.0.1:5432`, trust auth): `postmortemd_test_<pid>_<n>`,
 //! created through the server's `postgres` database and dropped (its connections with it)
 //! when the [`TestDatabase`] goes. An unreachable server fails the test, saying so: the store
-//! tests run against both backends, and a skipped one would prove nothing.
+//! tests run against both backends, and a skipped one would prove nothing. [`Fresh`] is a
+//! store of either backend for one test; `on_both_backends!` runs a check on each.
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use postmortemd::store::Store;
 use sqlx::Connection;
 
 /// The server the tests use, without a database name.
@@ -67,4 +69,93 @@ impl Drop for TestDatabase {
         });
         let _ = dropped.join();
     }
+}
+
+/// A store of one backend for one test, and what to clean up after it.
+pub struct Fresh {
+    pub url: String,
+    pub folder: Option<std::path::PathBuf>,
+    _database: Option<TestDatabase>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Fresh {
+    pub async fn new(backend: Backend, name: &str) -> Fresh {
+        match backend {
+            Backend::Sqlite => {
+                let folder = std::env::temp_dir().join(format!("postmortemd-store-{}-{name}", std::process::id()));
+                let _ = std::fs::remove_dir_all(&folder);
+                Fresh {
+                    url: format!("sqlite://{}/postmortemd.db", folder.display()),
+                    folder: Some(folder),
+                    _database: None,
+                }
+            }
+            Backend::Postgres => {
+                let database = fresh_database().await;
+                Fresh { url: database.url.clone(), folder: None, _database: Some(database) }
+            }
+        }
+    }
+
+    pub async fn open(&self) -> Store {
+        Store::open(&self.url).await.unwrap_or_else(|error| panic!("{}: {}", self.url, error.reason()))
+    }
+
+    /// `n` replicas of the store: separate stores (connection pools) on PostgreSQL; on
+    /// SQLite, which one daemon holds, clones of one.
+    pub async fn replicas(&self, backend: Backend, n: usize) -> Vec<Store> {
+        match backend {
+            Backend::Sqlite => vec![self.open().await; n],
+            Backend::Postgres => futures::future::join_all((0..n).map(|_| self.open())).await,
+        }
+    }
+
+    /// The rows of `table` (one of the schema's), counted past the store.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        // NB: `table` is a name of the schema, written by the test.
+        let query = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"));
+        if self.folder.is_some() {
+            let pool = sqlx::SqlitePool::connect(&self.url).await.unwrap();
+            let n = sqlx::query_scalar(query).fetch_one(&pool).await.unwrap();
+            pool.close().await;
+            n
+        } else {
+            let pool = sqlx::PgPool::connect(&self.url).await.unwrap();
+            let n = sqlx::query_scalar(query).fetch_one(&pool).await.unwrap();
+            pool.close().await;
+            n
+        }
+    }
+}
+
+impl Drop for Fresh {
+    fn drop(&mut self) {
+        if let Some(folder) = &self.folder {
+            let _ = std::fs::remove_dir_all(folder);
+        }
+    }
+}
+
+/// Runs a check on SQLite and on PostgreSQL, as two tests.
+#[allow(unused_macros)]
+macro_rules! on_both_backends {
+    ($check:ident) => {
+        mod $check {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::$check(super::Backend::Sqlite, concat!(stringify!($check), "-sqlite")).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                super::$check(super::Backend::Postgres, concat!(stringify!($check), "-postgres")).await;
+            }
+        }
+    };
 }
