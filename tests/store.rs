@@ -287,6 +287,31 @@ async fn the_timeline_cache_key_moves_when_any_replica_stores(backend: Backend, 
     }
 }
 
+/// A replica's writer keeps its connection from batch to batch. When the server ended it
+/// meanwhile (a restart, a failover, an administrator), the next webhook is stored all the
+/// same: its batch is tried again on a new connection, not answered with an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_after_the_server_closed_the_writers_connection_is_stored() {
+    let database = fresh_database().await;
+    let store = Store::open(&database.url).await.unwrap();
+    let quiet = SignedDuration::from_mins(30);
+    store.record_alertmanager(notification(1, 0), quiet).await.unwrap();
+    let admin = sqlx::PgPool::connect(&database.url).await.unwrap();
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    assert!(!ended.is_empty() && ended.iter().all(|ended| *ended), "the store's sessions ended: {ended:?}");
+    admin.close().await;
+    let second = store.record_alertmanager(notification(1, 1), quiet).await;
+    let second = second.unwrap_or_else(|error| panic!("answered with an error: {}", error.reason()));
+    assert!(!second.duplicate);
+    assert_eq!(store.count_webhooks().await.unwrap(), 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replicas_starting_together_on_a_fresh_postgres_database_migrate_it_once() {
     let database = fresh_database().await;

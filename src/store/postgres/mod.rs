@@ -24,8 +24,9 @@ use std::time::Duration;
 
 use jiff::SignedDuration;
 use sha2::{Digest, Sha256};
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{Executor, Postgres, Row, Transaction};
+use sqlx::{Connection, Executor, Postgres, Row, Transaction};
 
 use super::run::{Job, MAX_BATCH, Pending, RunQueries, store_batch};
 use super::sqlite::{instant, labels_column, millis, query_error, status};
@@ -113,13 +114,26 @@ fn lock_keys(pending: &Pending) -> Vec<i64> {
 
 /// How many times a batch is tried when PostgreSQL aborted it for a deadlock (two batches'
 /// rows locked in opposite orders: a page linked by a rule to another group's incident) or
-/// a serialization failure: the retry finds the other batch committed.
+/// a serialization failure (the retry finds the other batch committed), or because the
+/// writer's kept connection had been closed.
 const BATCH_TRIES: usize = 3;
 
 /// Whether PostgreSQL aborted the transaction to break a deadlock or a serialization conflict.
 fn retryable(error: &Error) -> bool {
     let Error::Query { source: sqlx::Error::Database(database), .. } = error else { return false };
     matches!(database.code().as_deref(), Some("40P01" | "40001"))
+}
+
+/// Whether the connection had been closed under the writer (the server restarted, failed
+/// over or ended the session): I/O errors and the connection and shutdown error classes.
+fn connection_lost(error: &Error) -> bool {
+    match error {
+        Error::Query { source: sqlx::Error::Io(_), .. } => true,
+        Error::Query { source: sqlx::Error::Database(database), .. } => {
+            database.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57P"))
+        }
+        _ => false,
+    }
 }
 
 /// Takes one more advisory lock, exclusive, in a transaction that holds its others already.
@@ -203,23 +217,40 @@ impl PgStore {
         Ok(stored)
     }
 
-    /// One transaction for the batch: the locks of every webhook in it first (sorted, so two
-    /// replicas' batches never wait on each other in a cycle), then [`store_batch`]; tried
-    /// again when PostgreSQL broke a deadlock by aborting it.
-    async fn write_batch(&self, batch: &[Job]) -> Result<Vec<Intake>> {
+    /// One transaction for the batch, on the writer's `connection` (taken from the pool when
+    /// there is none): the locks of every webhook in it first (sorted, so two replicas'
+    /// batches never wait on each other in a cycle), then [`store_batch`]. After a failed try
+    /// the connection is dropped, so the next starts on one the pool tested; the batch is
+    /// tried again when PostgreSQL broke a deadlock by aborting it, or when the kept
+    /// connection had been closed since the last batch (a retry that finds the batch
+    /// committed after all answers its webhooks as the duplicates they then are).
+    async fn write_batch(
+        &self,
+        connection: &mut Option<PoolConnection<Postgres>>,
+        batch: &[Job],
+    ) -> Result<Vec<Intake>> {
         let mut tries = 0;
         loop {
             tries += 1;
+            let kept = connection.is_some();
             let attempt = async {
-                let mut transaction = self.begin().await?;
+                let held = match connection {
+                    Some(held) => held,
+                    None => connection.insert(self.pool.acquire().await.map_err(query_error("acquire"))?),
+                };
+                let mut transaction = held.begin().await.map_err(query_error("begin"))?;
                 lock(&mut transaction, batch.iter().flat_map(|job| lock_keys(&job.pending)).collect()).await?;
                 let intakes = store_batch(&mut transaction, batch).await?;
                 transaction.commit().await.map_err(query_error("commit"))?;
                 Ok(intakes)
             };
-            match attempt.await {
-                Err(error) if tries < BATCH_TRIES && retryable(&error) => {
-                    tracing::info!(error = %error.reason(), tries, "Webhook batch aborted by PostgreSQL; trying it again.");
+            let outcome = attempt.await;
+            if outcome.is_err() {
+                *connection = None;
+            }
+            match outcome {
+                Err(error) if tries < BATCH_TRIES && (retryable(&error) || kept && connection_lost(&error)) => {
+                    tracing::info!(error = %error.reason(), tries, "Webhook batch aborted; trying it again.");
                 }
                 outcome => return outcome,
             }
@@ -355,8 +386,11 @@ fn incident_state(row: &PgRow) -> (i64, IncidentState) {
 /// (their senders retry). Other daemons' writers run beside it, kept apart by the locks.
 async fn write_batches(store: PgStore, mut jobs: tokio::sync::mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    // Kept from batch to batch: the pool tests a connection with a round trip on every
+    // acquire, one more per batch.
+    let mut connection = None;
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        match store.write_batch(&batch).await {
+        match store.write_batch(&mut connection, &batch).await {
             Ok(intakes) => {
                 for (job, intake) in batch.drain(..).zip(intakes) {
                     let _ = job.reply.send(Ok(intake));
