@@ -1,6 +1,7 @@
 //! Issue 14: secrets in evidence are redacted before they are stored or shown. Real-looking
 //! secrets are planted in every log format the finder reads (JSON lines, logfmt, klog, syslog,
-//! plain, kubectl-prefixed) and in Kubernetes event messages; none may come back in a draft
+//! plain, kubectl-prefixed), in Kubernetes event messages and in a Pod's spec (env values,
+//! arguments, a probe's headers, its last applied configuration); none may come back in a draft
 //! (JSON, Markdown, HTML), `templates` or `inspect-times`, nor, through the daemon (the
 //! collector against the fake API server, the jobs, the store), in the SQLite file, the
 //! timelines or `evidence.tar.gz`; the coverage counts what was redacted, per rule.
@@ -45,6 +46,10 @@ const SECRETS: &[&str] = &[
     "prefixedBearer-0xDEADBEEF",
     "eventToken-424242",
     "cookie-abc123XYZ",
+    "podEnvPassw0rd-31",
+    "probeHeaderTok-32",
+    "appliedEnvKey-33",
+    "argSecret-34",
 ];
 
 /// The files of an incident exported by hand, each format with its secrets.
@@ -235,12 +240,21 @@ async fn stored_bytes(folder: &std::path::Path) -> Vec<u8> {
 async fn the_daemon_stores_and_serves_no_secret() {
     let folder = scratch_folder("redaction-daemon");
     let mut cluster = Cluster::new();
-    cluster.add(
-        pod("shop", "api-1")
-            .labels(&[("app", "api")])
-            .container(container("app").running(at("2025-02-09T09:00:00Z")))
-            .build(),
-    );
+    // A Pod as `kubectl apply` leaves it, with secrets written into its spec.
+    let applied = serde_json::json!({"spec": {"containers": [{"name": "app",
+        "env": [{"name": "STRIPE_API_KEY", "value": SECRETS[15]}]}]}});
+    let mut api = pod("shop", "api-1")
+        .labels(&[("app", "api")])
+        .annotation("kubectl.kubernetes.io/last-applied-configuration", &applied.to_string())
+        .container(container("app").running(at("2025-02-09T09:00:00Z")))
+        .build();
+    let app = &mut api["spec"]["containers"][0];
+    app["env"] =
+        serde_json::json!([{"name": "DB_PASSWORD", "value": SECRETS[13]}, {"name": "LOG_LEVEL", "value": "info"}]);
+    app["args"] = serde_json::json!([format!("--client-secret={}", SECRETS[16])]);
+    app["livenessProbe"] = serde_json::json!({"httpGet": {"path": "/healthz", "port": 8080,
+        "httpHeaders": [{"name": "X-Auth-Token", "value": SECRETS[14]}]}});
+    cluster.add(api);
     let lines = [
         format!("{{\"level\":\"error\",\"msg\":\"login\",\"password\":\"{}\"}}", SECRETS[0]),
         format!("level=info msg=config client_secret={} session=cookie-abc123XYZ", SECRETS[1]),
@@ -308,6 +322,7 @@ async fn the_daemon_stores_and_serves_no_secret() {
 
     let stored = stored_bytes(&folder).await;
     assert!(String::from_utf8_lossy(&stored).contains("[REDACTED:password]"), "the pass was stored");
+    assert!(String::from_utf8_lossy(&stored).contains("LOG_LEVEL"), "the Pod was stored");
     assert_no_secret("the store", &stored);
     assert!(!String::from_utf8_lossy(&stored).contains("cookie-abc123XYZ"), "the [[redact]] rule applies");
 
@@ -334,6 +349,7 @@ async fn the_daemon_stores_and_serves_no_secret() {
     let mut unpacked = Vec::new();
     flate2::read::MultiGzDecoder::new(&archive[..]).read_to_end(&mut unpacked).unwrap();
     assert!(String::from_utf8_lossy(&unpacked).contains("[REDACTED:"), "the archive holds the redacted lines");
+    assert!(String::from_utf8_lossy(&unpacked).contains("LOG_LEVEL"), "the archive holds the Pod");
     assert_no_secret("evidence.tar.gz", &unpacked);
     let _ = std::fs::remove_dir_all(&folder);
 }

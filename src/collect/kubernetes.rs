@@ -36,9 +36,10 @@
 //! it allows every namespace; otherwise such a selector is listed in each allowed namespace.
 //! The webhook's sender chooses the labels, so the labels never widen what is read.
 //!
-//! Secrets never leave a pass: each log line (the text after its kubelet time) and each
-//! Event's `message`/`note` go through [`Redactor`] (the built-in rules and `[[redact]]`)
-//! before they are handed on.
+//! Secrets never leave a pass: each log line (the text after its kubelet time) goes through
+//! [`Redactor`] (the built-in rules and `[[redact]]`), and each object (an Event's
+//! `message`, a Pod's or a workload's env values, probe headers, arguments, its last
+//! applied configuration) through [`Redactor::json`], before they are handed on.
 //!
 //! Nodes of the target pods are read by name (`get nodes`, which only a ClusterRole can
 //! grant: the `cluster` overlay), with the Node events (`involvedObject.kind=Node`, recorded
@@ -1792,17 +1793,9 @@ impl Run<'_> {
     }
 
     fn object(&mut self, kind: &str, mut json: Value) {
-        if kind == "Event" || kind.ends_with("/Event") {
-            // core/v1 says `message`, events.k8s.io/v1 `note`.
-            for field in ["message", "note"] {
-                if let Some(Value::String(text)) = json.get_mut(field)
-                    && let std::borrow::Cow::Owned(redacted) =
-                        self.redactor.text(&mut StreamState::default(), text, &mut Counts::new())
-                {
-                    *text = redacted;
-                }
-            }
-        }
+        // Every object whole: an Event's message, a Pod's or a workload's env values, probe
+        // headers, arguments and the last applied configuration.
+        self.redactor.json(&mut json, &mut Counts::new());
         let uid = text_at(&json, "/metadata/uid")
             .map(str::to_owned)
             .or_else(|| {

@@ -213,6 +213,57 @@ impl Redactor {
         self.custom(edit.finish(), counts)
     }
 
+    /// A JSON document (a Kubernetes object) redacted in place: every string as [`Self::text`]
+    /// redacts a line, and what only the structure tells: a string under a key whose name
+    /// says it is secret (`"password": "…"`), the `value` of a `{"name": …, "value": …}`
+    /// pair whose name does (a container's `env`, a probe's `httpHeaders`), and the same
+    /// inside a string that holds a JSON document itself
+    /// (`kubectl.kubernetes.io/last-applied-configuration`). Returns whether it changed.
+    pub fn json(&self, value: &mut serde_json::Value, counts: &mut Counts) -> bool {
+        use serde_json::Value;
+        match value {
+            Value::String(text) => self.json_string(text, counts),
+            Value::Array(items) => items.iter_mut().fold(false, |changed, item| self.json(item, counts) | changed),
+            Value::Object(fields) => {
+                let named = fields.get("name").and_then(Value::as_str).and_then(|name| key_rule(name.as_bytes()));
+                let mut changed = false;
+                for (key, field) in fields.iter_mut() {
+                    let rule = key_rule(key.as_bytes()).or(named.filter(|_| key == "value"));
+                    match (rule, field) {
+                        (Some(rule), Value::String(text)) if !text.is_empty() && !text.starts_with(MARKER) => {
+                            *text = format!("{MARKER}{rule}]");
+                            *counts.entry(rule.to_owned()).or_default() += 1;
+                            changed = true;
+                        }
+                        (_, field) => changed |= self.json(field, counts),
+                    }
+                }
+                changed
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => false,
+        }
+    }
+
+    /// A string of a JSON document: a document itself when it reads as one, else a line.
+    fn json_string(&self, text: &mut String, counts: &mut Counts) -> bool {
+        if text.trim_start().starts_with(['{', '['])
+            && let Ok(mut inner) = serde_json::from_str::<serde_json::Value>(text)
+        {
+            let changed = self.json(&mut inner, counts);
+            if changed {
+                *text = inner.to_string();
+            }
+            return changed;
+        }
+        match self.text(&mut StreamState::default(), text, counts) {
+            Cow::Owned(redacted) => {
+                *text = redacted;
+                true
+            }
+            Cow::Borrowed(_) => false,
+        }
+    }
+
     /// The `[[redact]]` rules over what the built-in ones left.
     fn custom<'a>(&self, mut line: Cow<'a, [u8]>, counts: &mut Counts) -> Cow<'a, [u8]> {
         for (name, regex) in &self.custom {
@@ -842,6 +893,132 @@ mod tests {
             let mut state = StreamState::default();
             let redacted = Redactor::builtin().text(&mut state, &line, &mut counts);
             assert!(!redacted.contains(&secret), "{line:?} → {redacted:?}");
+        }
+    }
+
+    #[test]
+    fn kubernetes_objects_lose_secrets_their_structure_names() {
+        let applied = serde_json::json!({"spec": {"template": {"spec": {"containers": [{"name": "app",
+            "env": [{"name": "DB_PASSWORD", "value": "applied-Pw-1"}, {"name": "LOG_LEVEL", "value": "debug"}]}]}}}});
+        let mut pod = serde_json::json!({
+            "kind": "Pod",
+            "metadata": {"name": "api-1", "annotations": {
+                "kubectl.kubernetes.io/last-applied-configuration": applied.to_string(),
+                "vault.hashicorp.com/agent-inject-secret-db": "[REDACTED:secret]",
+            }},
+            "spec": {"containers": [{
+                "name": "app",
+                "image": "ghcr.io/shop/key-service:1.4",
+                "args": ["--listen=:8080", "--api-key=arg-Key-2"],
+                "env": [
+                    {"name": "DB_PASSWORD", "value": "env-Pw-3"},
+                    {"name": "STRIPE_API_KEY", "value": "env-Key-4"},
+                    {"name": "LOG_LEVEL", "value": "debug"},
+                    {"name": "EMPTY_TOKEN", "value": ""},
+                    {"name": "DB_PASSWORD_FILE", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
+                    {"name": "DATABASE_URL", "value": "postgres://shop:url-Pw-5@db:5432/shop"},
+                ],
+                "livenessProbe": {"httpGet": {"path": "/healthz", "httpHeaders": [
+                    {"name": "Authorization", "value": "Basic aGVhZGVyLVB3LTY="},
+                    {"name": "Accept", "value": "application/json"},
+                ]}},
+                "volumeMounts": [{"name": "token", "mountPath": "/var/run/secrets/tokens"}],
+            }],
+            "volumes": [{"name": "creds", "secret": {"secretName": "db-creds"}}],
+            "automountServiceAccountToken": false},
+        });
+        let mut counts = Counts::new();
+        assert!(Redactor::builtin().json(&mut pod, &mut counts));
+        let text = pod.to_string();
+        for secret in ["applied-Pw-1", "arg-Key-2", "env-Pw-3", "env-Key-4", "url-Pw-5", "aGVhZGVyLVB3LTY="] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        // What is not secret reads as it was.
+        let container = &pod["spec"]["containers"][0];
+        assert_eq!(container["image"], "ghcr.io/shop/key-service:1.4");
+        assert_eq!(container["args"][0], "--listen=:8080");
+        assert_eq!(container["env"][0]["value"], "[REDACTED:password]");
+        assert_eq!(container["env"][1]["value"], "[REDACTED:api_key]");
+        assert_eq!(container["env"][2]["value"], "debug");
+        assert_eq!(container["env"][3]["value"], "");
+        assert_eq!(container["env"][4]["valueFrom"]["secretKeyRef"]["key"], "password");
+        assert_eq!(container["env"][5]["value"], "postgres://shop:[REDACTED:password]@db:5432/shop");
+        assert_eq!(container["livenessProbe"]["httpGet"]["httpHeaders"][0]["value"], "[REDACTED:authorization]");
+        assert_eq!(container["livenessProbe"]["httpGet"]["httpHeaders"][1]["value"], "application/json");
+        assert_eq!(container["volumeMounts"][0]["name"], "token");
+        assert_eq!(pod["spec"]["volumes"][0]["secret"]["secretName"], "db-creds");
+        // The annotation is still the document it was, redacted inside.
+        let annotations = &pod["metadata"]["annotations"];
+        let applied: serde_json::Value =
+            serde_json::from_str(annotations["kubectl.kubernetes.io/last-applied-configuration"].as_str().unwrap())
+                .unwrap();
+        let env = &applied["spec"]["template"]["spec"]["containers"][0]["env"];
+        assert_eq!(env[0]["value"], "[REDACTED:password]");
+        assert_eq!(env[1]["value"], "debug");
+        assert_eq!(annotations["vault.hashicorp.com/agent-inject-secret-db"], "[REDACTED:secret]");
+        assert_eq!(
+            counts,
+            Counts::from([
+                ("api_key".to_owned(), 2),
+                ("authorization".to_owned(), 1),
+                ("password".to_owned(), 3),
+                ("secret".to_owned(), 1),
+            ])
+        );
+        // Nothing secret: unchanged, and said so.
+        let mut plain = serde_json::json!({"kind": "Event", "message": "Back-off restarting failed container",
+            "involvedObject": {"kind": "Pod", "name": "api-1"}, "count": 3});
+        let before = plain.clone();
+        assert!(!Redactor::builtin().json(&mut plain, &mut Counts::new()));
+        assert_eq!(plain, before);
+    }
+
+    /// Random documents: a secret planted at any depth, under a secret-named key, as an
+    /// env-like pair, in a line or in a JSON document held in a string, never comes out; a
+    /// document of innocent strings comes out unchanged.
+    #[test]
+    fn random_documents_keep_no_planted_secret_and_innocent_ones_are_unchanged() {
+        use serde_json::{Value, json};
+        let mut random = Random(0x2545_f491_4f6c_dd1d);
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        const NAMES: &[&str] = &["metadata", "spec", "containers", "env", "labels", "items", "status", "data", "x"];
+        fn innocent_document(random: &mut Random, depth: u32) -> Value {
+            match random.next() % if depth == 0 { 3 } else { 6 } {
+                0 => Value::String(innocent(random)),
+                1 => json!(random.next() % 1000),
+                2 => Value::Bool(random.next().is_multiple_of(2)),
+                3 => Value::Array((0..random.next() % 4).map(|_| innocent_document(random, depth - 1)).collect()),
+                _ => Value::Object(
+                    (0..random.next() % 4)
+                        .map(|_| (random.pick(NAMES).to_string(), innocent_document(random, depth - 1)))
+                        .collect(),
+                ),
+            }
+        }
+        for _ in 0..2_000 {
+            let mut document = innocent_document(&mut random, 4);
+            let before = document.clone();
+            assert!(!Redactor::builtin().json(&mut document, &mut Counts::new()), "{before}");
+            assert_eq!(document, before);
+
+            let secret = format!("Zq9{}", random.word(alphabet, 16));
+            let key = *random.pick(&["password", "DB_PASSWORD", "clientSecret", "auth-token", "ApiKey"]);
+            let mut planted = match random.next() % 4 {
+                0 => json!({ key: secret }),
+                1 => json!([{"name": key, "value": secret}]),
+                2 => json!({"args": [format!("--{key}={secret}")]}),
+                _ => json!({"annotation": json!({"env": [{"name": key, "value": secret}]}).to_string()}),
+            };
+            for _ in 0..random.next() % 4 {
+                planted = match random.next() % 2 {
+                    0 => json!({ *random.pick(NAMES): planted, "other": innocent_document(&mut random, 2) }),
+                    _ => json!([innocent_document(&mut random, 2), planted]),
+                };
+            }
+            let mut counts = Counts::new();
+            assert!(Redactor::builtin().json(&mut planted, &mut counts));
+            assert!(!planted.to_string().contains(&secret), "{planted}");
+            assert!(!counts.is_empty());
         }
     }
 }
