@@ -45,8 +45,8 @@ pub struct Settings {
     pub kubernetes: KubernetesSettings,
     pub prometheus: PrometheusSettings,
     pub reconcile: ReconcileSettings,
-    /// `[[redact]]`: secret patterns redacted from log lines and event messages besides the
-    /// built-in ones (`normalize::redact`).
+    /// `[[redact]]`: secret patterns redacted from log lines, Kubernetes objects and webhook
+    /// bodies besides the built-in ones (`normalize::redact`).
     pub redact: Vec<RedactRule>,
 }
 
@@ -838,8 +838,9 @@ static KEYS: &[Section] = &[
                 read: read_redact,
                 write: |rule| vec![("name", quote(&rule.name)), ("pattern", quote(&rule.pattern))],
             },
-            help: "Secrets to redact from log lines and event messages besides the built-in rules (Authorization\n\
-                   and Bearer headers, password/secret/token/api_key values, cloud keys, private keys, JWTs):\n\
+            help: "Secrets to redact from log lines, Kubernetes objects (event messages, env values, probe\n\
+                   headers) and webhook bodies besides the built-in rules (Authorization and Bearer headers,\n\
+                   password/secret/token/api_key values, cloud keys, private keys, JWTs):\n\
                    what `pattern` (a regular expression) matches, or its first capture group, becomes\n\
                    `[REDACTED:<name>]` before it is stored or shown.",
         }],

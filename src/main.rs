@@ -398,14 +398,17 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         let mut not_configured = Vec::new();
         let missing = |source: &str, hint: String| NotConfiguredRecord { source: source.to_owned(), hint };
         // Kubernetes first: its pods name the nodes whose clocks Prometheus is asked for.
-        // Secrets are redacted by the collectors, before the store is handed anything.
-        let redactor = postmortemd::normalize::redact::Redactor::new(
-            settings.redact.iter().map(|rule| (rule.name.as_str(), rule.pattern.as_str())),
-        )
-        .context("redact")?;
+        // Secrets are redacted by the collectors and the webhook routes, before the store is
+        // handed anything.
+        let redactor = std::sync::Arc::new(
+            postmortemd::normalize::redact::Redactor::new(
+                settings.redact.iter().map(|rule| (rule.name.as_str(), rule.pattern.as_str())),
+            )
+            .context("redact")?,
+        );
         match postmortemd::collect::kubernetes::KubeCollector::new(&settings.kubernetes).await {
             Ok(kubernetes) => {
-                collectors.push(std::sync::Arc::new(kubernetes.with_redactor(std::sync::Arc::new(redactor))));
+                collectors.push(std::sync::Arc::new(kubernetes.with_redactor(redactor.clone())));
             }
             // A kubeconfig set on purpose that cannot be used is a mistake to fix, not a mode.
             Err(error) if settings.kubernetes.kubeconfig.is_some() => {
@@ -430,7 +433,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
                 .context("prometheus.url")?;
             collectors.push(std::sync::Arc::new(prometheus));
         }
-        let state = postmortemd::api::AppState::new(settings, store).not_collecting(not_configured);
+        let state = postmortemd::api::AppState::new(settings, store).not_collecting(not_configured).redacting(redactor);
         // Reconciliation: one task beside the server, stopped once the server has shut down.
         let (stop_reconciling, stop) = tokio::sync::watch::channel(false);
         let reconciler =

@@ -1,7 +1,8 @@
 //! Issue 14: secrets in evidence are redacted before they are stored or shown. Real-looking
 //! secrets are planted in every log format the finder reads (JSON lines, logfmt, klog, syslog,
-//! plain, kubectl-prefixed), in Kubernetes event messages and in a Pod's spec (env values,
-//! arguments, a probe's headers, its last applied configuration); none may come back in a draft
+//! plain, kubectl-prefixed), in Kubernetes event messages, in a Pod's spec (env values,
+//! arguments, a probe's headers, its last applied configuration) and in an alert's
+//! annotations (the daemon's webhook); none may come back in a draft
 //! (JSON, Markdown, HTML), `templates` or `inspect-times`, nor, through the daemon (the
 //! collector against the fake API server, the jobs, the store), in the SQLite file, the
 //! timelines or `evidence.tar.gz`; the coverage counts what was redacted, per rule.
@@ -50,6 +51,7 @@ const SECRETS: &[&str] = &[
     "probeHeaderTok-32",
     "appliedEnvKey-33",
     "argSecret-34",
+    "alertAnnotationPw-35",
 ];
 
 /// The files of an incident exported by hand, each format with its secrets.
@@ -298,7 +300,9 @@ async fn the_daemon_stores_and_serves_no_secret() {
         "truncatedAlerts": 0, "groupLabels": {"alertname": "ApiDown"}, "commonLabels": {}, "commonAnnotations": {},
         "externalURL": "http://am:9093",
         "alerts": [{"status": "firing", "labels": {"alertname": "ApiDown", "namespace": "shop", "pod": "api-1"},
-                    "annotations": {}, "startsAt": "2025-02-09T10:20:00Z", "endsAt": "0001-01-01T00:00:00Z",
+                    "annotations": {"summary": "API down",
+                                    "description": format!("health check: dial postgres://api:{}@db:5432 refused", SECRETS[17])},
+                    "startsAt": "2025-02-09T10:20:00Z", "endsAt": "0001-01-01T00:00:00Z",
                     "generatorURL": "", "fingerprint": "0123456789abcdef"}],
     });
     let send = |request: Request<Body>| {
@@ -333,6 +337,7 @@ async fn the_daemon_stores_and_serves_no_secret() {
                 .await;
         assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
         assert_no_secret(&format!("the timeline as {format}"), &body);
+        assert!(String::from_utf8_lossy(&body).contains("API down"), "the alert still reads");
         if format == "json" {
             timeline_json = serde_json::from_slice(&body).unwrap();
         }

@@ -25,6 +25,7 @@ use axum::routing::{MethodRouter, get, patch, post};
 use crate::collect::Collector;
 use crate::config::Settings;
 use crate::jobs::{Jobs, Schedule};
+use crate::normalize::redact::Redactor;
 use crate::record::NotConfiguredRecord;
 use crate::store::Store;
 use crate::telemetry::{AuthFailure, AuthRoute, Metrics};
@@ -49,6 +50,9 @@ pub struct AppState {
     pub limits: Arc<limits::RequestLimits>,
     /// The collectors this daemon runs without, shown in every timeline's coverage.
     pub not_configured: Arc<Vec<NotConfiguredRecord>>,
+    /// What webhook bodies are redacted with before they are read or stored: the built-in
+    /// rules, and the settings' `[[redact]]` in the daemon ([`AppState::redacting`]).
+    pub redactor: Arc<Redactor>,
     timelines: Arc<Mutex<HashMap<i64, CachedTimeline>>>,
     /// One timeline build per incident at a time: concurrent readers wait for it and share
     /// its result rather than each building the same timeline.
@@ -63,6 +67,7 @@ impl AppState {
             store,
             metrics: Arc::new(Metrics::default()),
             not_configured: Arc::new(Vec::new()),
+            redactor: Arc::new(Redactor::default()),
             timelines: Arc::new(Mutex::new(HashMap::new())),
             building: Arc::new(Mutex::new(HashMap::new())),
         }
@@ -71,6 +76,13 @@ impl AppState {
     /// The daemon, naming the collectors it runs without (`main` knows which it built).
     pub fn not_collecting(mut self, not_configured: Vec<NotConfiguredRecord>) -> Self {
         self.not_configured = Arc::new(not_configured);
+        self
+    }
+
+    /// Redacting webhook bodies with `redactor` (the collectors' own) rather than the
+    /// built-in rules alone.
+    pub fn redacting(mut self, redactor: Arc<Redactor>) -> Self {
+        self.redactor = redactor;
         self
     }
 }

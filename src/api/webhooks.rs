@@ -81,6 +81,7 @@ pub async fn alertmanager(
     if state.settings.webhooks.alertmanager_bearer_token.is_some() {
         state.metrics.authorized(AuthRoute::Alertmanager);
     }
+    let body = redacted(&state, body);
     let payload = match check_json(&headers, &body).and_then(|()| {
         alertmanager::parse_notification(&body).map_err(|error| ApiError::bad_request(error.to_string()))
     }) {
@@ -144,6 +145,8 @@ pub async fn pagerduty(
         }
         state.metrics.authorized(AuthRoute::PagerDuty);
     }
+    // After the signature, which is over the body as sent.
+    let body = redacted(&state, body);
     let page = match check_json(&headers, &body)
         .and_then(|()| pagerduty::parse_webhook_event(&body).map_err(|error| ApiError::bad_request(error.to_string())))
     {
@@ -177,6 +180,19 @@ pub async fn pagerduty(
 fn fired_at(alerts: &[crate::record::AlertRecord]) -> Option<Instant> {
     let firing = alerts.iter().filter(|alert| alert.status == AlertStatus::Firing).map(|alert| alert.starts_at).max();
     firing.or_else(|| alerts.iter().map(|alert| alert.starts_at).max())
+}
+
+/// The body as it is read and stored: the secrets the redaction rules know (an alert's
+/// annotations, a page's details) replaced; a body without one is kept as it came.
+fn redacted(state: &AppState, body: Bytes) -> Bytes {
+    let mut counts = crate::normalize::redact::Counts::new();
+    match state.redactor.json_text(&body, &mut counts) {
+        std::borrow::Cow::Borrowed(_) => body,
+        std::borrow::Cow::Owned(redacted) => {
+            tracing::debug!(?counts, "Secrets redacted from a webhook body.");
+            Bytes::from(redacted)
+        }
+    }
 }
 
 /// A JSON body was sent as JSON and is not empty.

@@ -244,6 +244,34 @@ impl Redactor {
         }
     }
 
+    /// A JSON text (a webhook's body) redacted: the secrets the rules know replaced in the
+    /// text itself, so one that holds none is kept byte for byte (and borrowed). Should the
+    /// replacement not leave valid JSON (a private key's block without its end runs to the
+    /// end of the text), the parsed document is redacted with [`Self::json`] and written
+    /// anew; a text that is not JSON is redacted as a line.
+    pub fn json_text<'a>(&self, text: &'a [u8], counts: &mut Counts) -> Cow<'a, [u8]> {
+        let mut found = Counts::new();
+        let redacted = self.bytes(&mut StreamState::default(), text, &mut found);
+        let Cow::Owned(replaced) = &redacted else {
+            merge(counts, found);
+            return redacted;
+        };
+        if serde_json::from_slice::<serde::de::IgnoredAny>(replaced).is_ok() {
+            merge(counts, found);
+            return redacted;
+        }
+        match serde_json::from_slice::<serde_json::Value>(text) {
+            Ok(mut document) => {
+                self.json(&mut document, counts);
+                Cow::Owned(document.to_string().into_bytes())
+            }
+            Err(_) => {
+                merge(counts, found);
+                redacted
+            }
+        }
+    }
+
     /// A string of a JSON document: a document itself when it reads as one, else a line.
     fn json_string(&self, text: &mut String, counts: &mut Counts) -> bool {
         if text.trim_start().starts_with(['{', '['])
@@ -286,6 +314,13 @@ impl Redactor {
             line = Cow::Owned(out);
         }
         line
+    }
+}
+
+/// Adds `more` to `counts`.
+fn merge(counts: &mut Counts, more: Counts) {
+    for (rule, n) in more {
+        *counts.entry(rule).or_default() += n;
     }
 }
 
@@ -971,6 +1006,39 @@ mod tests {
         let before = plain.clone();
         assert!(!Redactor::builtin().json(&mut plain, &mut Counts::new()));
         assert_eq!(plain, before);
+    }
+
+    #[test]
+    fn a_json_text_is_redacted_in_place_and_stays_json() {
+        let redactor = Redactor::builtin();
+        let plain =
+            br#"{"groupKey":"{}:{alertname=\"Down\"}","alerts":[{"annotations":{"summary":"monkey tokens=3"}}]}"#;
+        let mut counts = Counts::new();
+        assert!(matches!(redactor.json_text(plain, &mut counts), Cow::Borrowed(text) if text == plain));
+        assert!(counts.is_empty());
+
+        let body = br#"{"alerts":[{"annotations":{"summary":"DB down","description":"dial postgres://app:am-Pw-1@db:5432 failed","db_password":"am-Pw-2"}}]}"#;
+        let redacted = redactor.json_text(body, &mut counts);
+        let document: serde_json::Value = serde_json::from_slice(&redacted).unwrap();
+        let annotations = &document["alerts"][0]["annotations"];
+        assert_eq!(annotations["summary"], "DB down");
+        assert_eq!(annotations["description"], "dial postgres://app:[REDACTED:password]@db:5432 failed");
+        assert_eq!(annotations["db_password"], "[REDACTED:password]");
+        assert_eq!(counts, Counts::from([("password".to_owned(), 2)]));
+
+        // A key's block without its end would run to the end of the text: the document is
+        // redacted string by string instead, and keeps its other fields.
+        let body = br#"{"details":{"key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEF"},"summary":"cert rotation failed"}"#;
+        let mut counts = Counts::new();
+        let redacted = redactor.json_text(body, &mut counts);
+        let document: serde_json::Value = serde_json::from_slice(&redacted).unwrap();
+        assert_eq!(document["summary"], "cert rotation failed");
+        assert!(!String::from_utf8_lossy(&redacted).contains("MIIEvQIBADANBgkqhkiG9w0BAQEF"));
+        assert_eq!(counts, Counts::from([("private_key".to_owned(), 1)]));
+
+        // Not JSON (refused by the parser after): redacted as a line all the same.
+        let redacted = redactor.json_text(b"password=not-json-Pw", &mut Counts::new());
+        assert_eq!(&*redacted, b"password=[REDACTED:password]");
     }
 
     /// Random documents: a secret planted at any depth, under a secret-named key, as an
