@@ -296,19 +296,40 @@ async fn a_webhook_after_the_server_closed_the_writers_connection_is_stored() {
     let store = Store::open(&database.url).await.unwrap();
     let quiet = SignedDuration::from_mins(30);
     store.record_alertmanager(notification(1, 0), quiet).await.unwrap();
-    let admin = sqlx::PgPool::connect(&database.url).await.unwrap();
-    let ended: Vec<bool> = sqlx::query_scalar(
-        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity \
-         WHERE datname = current_database() AND pid <> pg_backend_pid()",
-    )
-    .fetch_all(&admin)
-    .await
-    .unwrap();
-    assert!(!ended.is_empty() && ended.iter().all(|ended| *ended), "the store's sessions ended: {ended:?}");
-    admin.close().await;
+    assert!(database.end_sessions().await > 0, "the store's sessions ended");
     let second = store.record_alertmanager(notification(1, 1), quiet).await;
     let second = second.unwrap_or_else(|error| panic!("answered with an error: {}", error.reason()));
     assert!(!second.duplicate);
+    assert_eq!(store.count_webhooks().await.unwrap(), 2);
+}
+
+/// The database turns read-only under the replica (a failover to a standby, an
+/// administrator): its webhooks are answered with the fault, `/readyz` (`ping`) reports it
+/// while the reads still work, and once the database takes writes again the next webhook is
+/// stored and the replica is ready.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_failing_on_postgres_are_reported_until_a_batch_commits() {
+    let database = fresh_database().await;
+    let store = Store::open(&database.url).await.unwrap();
+    let quiet = SignedDuration::from_mins(30);
+    store.record_alertmanager(notification(1, 0), quiet).await.unwrap();
+    // Sessions take the setting when they start: the store's are ended, so it reconnects.
+    let read_only = async |on: bool| {
+        database
+            .alter(if on { "SET default_transaction_read_only = on" } else { "RESET default_transaction_read_only" })
+            .await;
+        database.end_sessions().await;
+    };
+    read_only(true).await;
+    let error = store.record_alertmanager(notification(1, 1), quiet).await.unwrap_err();
+    assert!(matches!(error, Error::Writes { fault: "read-only", .. }), "{}", error.reason());
+    let not_ready = store.ping().await.unwrap_err().reason();
+    assert!(not_ready.starts_with("store writes failing since ") && not_ready.contains("(read-only)"), "{not_ready}");
+    assert_eq!(store.count_webhooks().await.unwrap(), 1, "reads still work");
+    read_only(false).await;
+    let stored = store.record_alertmanager(notification(1, 1), quiet).await;
+    assert!(stored.is_ok(), "{}", stored.unwrap_err().reason());
+    store.ping().await.unwrap();
     assert_eq!(store.count_webhooks().await.unwrap(), 2);
 }
 

@@ -15,6 +15,7 @@ use crate::record::{Instant, ResponderRecord};
 
 pub mod copy;
 mod evidence;
+mod health;
 mod postgres;
 mod run;
 mod sqlite;

@@ -47,6 +47,34 @@ fn drop_database(name: &str) -> sqlx::AssertSqlSafe<String> {
 }
 
 impl TestDatabase {
+    /// `ALTER DATABASE <it> <change>` (`SET …`, `RESET …`), from the server's `postgres`
+    /// database: sessions that start after it take it.
+    pub async fn alter(&self, change: &str) {
+        let mut admin = admin().await;
+        // NB: the name is ours; the change is the test's own text.
+        sqlx::query(sqlx::AssertSqlSafe(format!("ALTER DATABASE {} {change}", self.name)))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let _ = admin.close().await;
+    }
+
+    /// Ends every session connected to the database (as a server restart or failover
+    /// would), waiting up to 5 s for each to go; returns how many there were.
+    pub async fn end_sessions(&self) -> usize {
+        let mut connection = sqlx::PgConnection::connect(&self.url).await.unwrap();
+        let ended: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_all(&mut connection)
+        .await
+        .unwrap();
+        assert!(ended.iter().all(|ended| *ended), "every session ended: {ended:?}");
+        let _ = connection.close().await;
+        ended.len()
+    }
+
     /// Drops the database now, closing whatever is still connected to it.
     pub async fn drop_now(&self) {
         let mut admin = admin().await;

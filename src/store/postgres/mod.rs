@@ -20,6 +20,7 @@
 //! on a fresh database migrate it once.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::SignedDuration;
@@ -28,6 +29,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Connection, Executor, Postgres, Row, Transaction};
 
+use super::health::WriteHealth;
 use super::run::{Job, MAX_BATCH, Pending, RunQueries, store_batch};
 use super::sqlite::{instant, labels_column, millis, query_error, status};
 use super::{
@@ -153,6 +155,8 @@ pub(in crate::store) struct PgStore {
     pool: sqlx::PgPool,
     /// The writer task's queue (see [`write_batches`]).
     writer: tokio::sync::mpsc::Sender<Job>,
+    /// Whether the writer's batches fail, for `/readyz`.
+    writes: Arc<WriteHealth>,
 }
 
 impl PgStore {
@@ -173,13 +177,16 @@ impl PgStore {
         sqlx::migrate!("src/store/postgres/migrations").run(&pool).await.map_err(Error::Migrate)?;
         let (writer, jobs) = tokio::sync::mpsc::channel(MAX_BATCH * 4);
         // The writer's handle holds no sender: the task ends when the app's handles are gone.
-        let writer_store = PgStore { pool: pool.clone(), writer: tokio::sync::mpsc::channel(1).0 };
+        let writes = Arc::new(WriteHealth::default());
+        let writer_store =
+            PgStore { pool: pool.clone(), writer: tokio::sync::mpsc::channel(1).0, writes: writes.clone() };
         tokio::spawn(write_batches(writer_store, jobs));
-        Ok(PgStore { pool, writer })
+        Ok(PgStore { pool, writer, writes })
     }
 
     /// The database answers (within [`ACQUIRE_TIMEOUT`]) and is migrated.
     pub(in crate::store) async fn ping(&self) -> Result<()> {
+        self.writes.check(std::time::Instant::now())?;
         sqlx::query("SELECT COUNT(*) FROM incidents WHERE id = 0")
             .fetch_one(&self.pool)
             .await
@@ -382,8 +389,9 @@ fn incident_state(row: &PgRow) -> (i64, IncidentState) {
 
 /// Group commit, as on SQLite: this daemon's one writer takes every webhook waiting (up to
 /// [`MAX_BATCH`]), stores them in one transaction and answers each only after its commit; a
-/// batch that fails is rolled back whole and every webhook in it is answered with the error
-/// (their senders retry). Other daemons' writers run beside it, kept apart by the locks.
+/// batch that fails is rolled back whole and every webhook in it is answered with its fault
+/// (their senders retry), which `/readyz` reports (`store::health`) until a batch commits.
+/// Other daemons' writers run beside it, kept apart by the locks.
 async fn write_batches(store: PgStore, mut jobs: tokio::sync::mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // Kept from batch to batch: the pool tests a connection with a round trip on every
@@ -392,20 +400,37 @@ async fn write_batches(store: PgStore, mut jobs: tokio::sync::mpsc::Receiver<Job
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         match store.write_batch(&mut connection, &batch).await {
             Ok(intakes) => {
+                store.writes.succeeded();
                 for (job, intake) in batch.drain(..).zip(intakes) {
                     let _ = job.reply.send(Ok(intake));
                 }
             }
             Err(error) => {
-                let detail = error.reason();
-                tracing::error!(error = %detail, "Store write failed; its webhooks were answered 503 and their senders retry.");
-                let since = Instant::now();
+                let fault = store.writes.failed(&error, fault_of(&error));
                 for job in batch.drain(..) {
-                    let _ =
-                        job.reply.send(Err(Error::Writes { since, fault: "database error", detail: detail.clone() }));
+                    let _ = job.reply.send(Err(fault.error()));
                 }
             }
         }
+    }
+}
+
+/// The kind of a failed write, for the log and `/readyz`, by PostgreSQL's error class.
+fn fault_of(error: &Error) -> &'static str {
+    let Error::Query { source, .. } = error else { return "other" };
+    match source {
+        sqlx::Error::Database(database) => match database.code().as_deref().unwrap_or("") {
+            "53100" => "disk full",
+            "25006" => "read-only",
+            "42501" => "permission denied",
+            "53300" => "too many connections",
+            "40P01" | "40001" => "conflict",
+            code if code.starts_with("08") || code.starts_with("57P") => "connection lost",
+            _ => "database error",
+        },
+        sqlx::Error::Io(_) => "connection lost",
+        sqlx::Error::PoolTimedOut => "database unreachable",
+        _ => "other",
     }
 }
 

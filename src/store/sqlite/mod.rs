@@ -13,14 +13,15 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use jiff::SignedDuration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Connection, Row, Sqlite, Transaction};
 
+use super::health::WriteHealth;
 use super::run::{Job, MAX_BATCH, Pending, RunQueries, alertmanager_run, store_batch};
 use super::{
     AlertmanagerIntake, Error, IncidentFilter, IncidentRow, IncidentStatus, Intake, PagerDutyIntake, Result,
@@ -74,22 +75,8 @@ struct Database {
     file: Option<(PathBuf, (u64, u64))>,
     /// The file was found deleted or replaced (said once in the log).
     gone: AtomicBool,
-    /// Webhook writes failing, until a batch commits.
-    failing: Mutex<Option<WriteFault>>,
-}
-
-/// Since when webhook writes fail, of what kind, and the last error with its causes.
-#[derive(Clone, Debug)]
-struct WriteFault {
-    since: Instant,
-    fault: &'static str,
-    detail: String,
-}
-
-impl WriteFault {
-    fn error(&self) -> Error {
-        Error::Writes { since: self.since, fault: self.fault, detail: self.detail.clone() }
-    }
+    /// Whether webhook writes fail.
+    writes: WriteHealth,
 }
 
 impl Database {
@@ -115,35 +102,7 @@ impl Database {
     /// Ready to take writes: the file is the one opened and writes are not failing.
     fn health(&self) -> Result<()> {
         self.check_file()?;
-        match &*self.failing.lock().unwrap_or_else(PoisonError::into_inner) {
-            Some(fault) => Err(fault.error()),
-            None => Ok(()),
-        }
-    }
-
-    /// A batch failed: keeps and logs the fault, with its kind.
-    fn write_failed(&self, error: &Error) -> WriteFault {
-        let mut failing = self.failing.lock().unwrap_or_else(PoisonError::into_inner);
-        let fault = WriteFault {
-            since: failing.as_ref().map_or_else(Instant::now, |fault| fault.since),
-            fault: fault_of(error),
-            detail: error.reason(),
-        };
-        tracing::error!(
-            fault = fault.fault,
-            error = %fault.detail,
-            since = %fault.since,
-            "Store write failed; its webhooks were answered 503 and their senders retry."
-        );
-        *failing = Some(fault.clone());
-        fault
-    }
-
-    /// A batch committed: writes work again.
-    fn write_succeeded(&self) {
-        if let Some(fault) = self.failing.lock().unwrap_or_else(PoisonError::into_inner).take() {
-            tracing::info!(since = %fault.since, fault = fault.fault, "Store writes work again.");
-        }
+        self.writes.check(std::time::Instant::now())
     }
 }
 
@@ -435,13 +394,13 @@ async fn write_batches(store: SqliteStore, mut jobs: tokio::sync::mpsc::Receiver
         let outcome = store.write_batch(&batch).await;
         match outcome {
             Ok(intakes) => {
-                store.database.write_succeeded();
+                store.database.writes.succeeded();
                 for (job, intake) in batch.drain(..).zip(intakes) {
                     let _ = job.reply.send(Ok(intake));
                 }
             }
             Err(error) => {
-                let fault = store.database.write_failed(&error);
+                let fault = store.database.writes.failed(&error, fault_of(&error));
                 for job in batch.drain(..) {
                     let _ = job.reply.send(Err(fault.error()));
                 }
