@@ -15,7 +15,7 @@ mod postgres_support;
 use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::{SignedDuration, Timestamp};
-use postgres_support::{Backend, Fresh, fresh_database};
+use postgres_support::{Backend, Fresh, TestDatabase, fresh_database};
 use postmortemd::incident::grouping::{AlertmanagerIntake, PagerDutyIntake};
 use postmortemd::record::{AlertStatus, GapRecord, GapSource, PageAction, ResponderInput, ResponderRecord};
 use postmortemd::store::{Error, IncidentFilter, IncidentStatus, NextRun, Store, StoredPass, compress};
@@ -287,15 +287,21 @@ async fn the_timeline_cache_key_moves_when_any_replica_stores(backend: Backend, 
     }
 }
 
+/// A store on a fresh PostgreSQL database holding one webhook (its writer has a connection).
+async fn postgres_store_with_a_webhook() -> (TestDatabase, Store) {
+    let database = fresh_database().await;
+    let store = Store::open(&database.url).await.unwrap();
+    store.record_alertmanager(notification(1, 0), SignedDuration::from_mins(30)).await.unwrap();
+    (database, store)
+}
+
 /// A replica's writer keeps its connection from batch to batch. When the server ended it
 /// meanwhile (a restart, a failover, an administrator), the next webhook is stored all the
 /// same: its batch is tried again on a new connection, not answered with an error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_after_the_server_closed_the_writers_connection_is_stored() {
-    let database = fresh_database().await;
-    let store = Store::open(&database.url).await.unwrap();
+    let (database, store) = postgres_store_with_a_webhook().await;
     let quiet = SignedDuration::from_mins(30);
-    store.record_alertmanager(notification(1, 0), quiet).await.unwrap();
     assert!(database.end_sessions().await > 0, "the store's sessions ended");
     let second = store.record_alertmanager(notification(1, 1), quiet).await;
     let second = second.unwrap_or_else(|error| panic!("answered with an error: {}", error.reason()));
@@ -309,10 +315,8 @@ async fn a_webhook_after_the_server_closed_the_writers_connection_is_stored() {
 /// stored and the replica is ready.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_failing_on_postgres_are_reported_until_a_batch_commits() {
-    let database = fresh_database().await;
-    let store = Store::open(&database.url).await.unwrap();
+    let (database, store) = postgres_store_with_a_webhook().await;
     let quiet = SignedDuration::from_mins(30);
-    store.record_alertmanager(notification(1, 0), quiet).await.unwrap();
     // Sessions take the setting when they start: the store's are ended, so it reconnects.
     let read_only = async |on: bool| {
         database

@@ -9,13 +9,14 @@
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use jiff::Timestamp as Instant;
-
 use super::{Error, Result};
+use crate::record::Instant;
 
 /// How long after the last failed batch a fault is still reported: long enough for
-/// Kubernetes' readiness probe (every 5 s) to see it and for an alert on readiness to fire
-/// on a fault that goes on (the next webhook after the hold fails again and reports it anew).
+/// Kubernetes' readiness probe (every 5 s, three failures) to take the replica out. A fault
+/// that goes on is reported anew by the next webhook after the hold, so readiness comes and
+/// goes; the webhooks answered 503 are what its alert counts
+/// (`PostmortemdWebhooksNotStored`).
 pub(super) const FAULT_HOLD: Duration = Duration::from_secs(60);
 
 /// The write fault of one store, shared by its handles and its writer task.

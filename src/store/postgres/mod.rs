@@ -122,20 +122,13 @@ const BATCH_TRIES: usize = 3;
 
 /// Whether PostgreSQL aborted the transaction to break a deadlock or a serialization conflict.
 fn retryable(error: &Error) -> bool {
-    let Error::Query { source: sqlx::Error::Database(database), .. } = error else { return false };
-    matches!(database.code().as_deref(), Some("40P01" | "40001"))
+    fault_of(error) == "conflict"
 }
 
 /// Whether the connection had been closed under the writer (the server restarted, failed
-/// over or ended the session): I/O errors and the connection and shutdown error classes.
+/// over or ended the session).
 fn connection_lost(error: &Error) -> bool {
-    match error {
-        Error::Query { source: sqlx::Error::Io(_), .. } => true,
-        Error::Query { source: sqlx::Error::Database(database), .. } => {
-            database.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57P"))
-        }
-        _ => false,
-    }
+    fault_of(error) == "connection lost"
 }
 
 /// Takes one more advisory lock, exclusive, in a transaction that holds its others already.
@@ -184,7 +177,8 @@ impl PgStore {
         Ok(PgStore { pool, writer, writes })
     }
 
-    /// The database answers (within [`ACQUIRE_TIMEOUT`]) and is migrated.
+    /// The database answers (within [`ACQUIRE_TIMEOUT`]) and is migrated, and the writer's
+    /// batches are not failing (`store::health`).
     pub(in crate::store) async fn ping(&self) -> Result<()> {
         self.writes.check(std::time::Instant::now())?;
         sqlx::query("SELECT COUNT(*) FROM incidents WHERE id = 0")
@@ -415,7 +409,8 @@ async fn write_batches(store: PgStore, mut jobs: tokio::sync::mpsc::Receiver<Job
     }
 }
 
-/// The kind of a failed write, for the log and `/readyz`, by PostgreSQL's error class.
+/// The kind of a failed write, for the log and `/readyz` and for whether the writer tries
+/// the batch again ([`retryable`], [`connection_lost`]), by PostgreSQL's error class.
 fn fault_of(error: &Error) -> &'static str {
     let Error::Query { source, .. } = error else { return "other" };
     match source {
