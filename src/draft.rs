@@ -182,8 +182,9 @@ pub fn draft_artifacts(artifacts: &dyn Artifacts, options: &DraftOptions) -> Res
         };
         match files::read_artifact(&input.path, input.kind, &bytes, &queries) {
             Ok(mut read) => {
-                // Secrets in event messages go before anything is shown.
-                let redacted = crate::normalize::redact::event_messages(&mut read);
+                // Secrets in event messages, alert annotations and pages go before anything
+                // is shown.
+                let redacted = crate::normalize::redact::record_texts(&mut read);
                 let name = input_name(options, &input.path);
                 // One Kubernetes List may hold any kinds: its rows say which by their units.
                 let kind = if input.kind.is_kubernetes_list() { "kubernetes-list" } else { input.kind.name() };

@@ -52,6 +52,7 @@ const SECRETS: &[&str] = &[
     "appliedEnvKey-33",
     "argSecret-34",
     "alertAnnotationPw-35",
+    "exportedAlertTok-36",
 ];
 
 /// The files of an incident exported by hand, each format with its secrets.
@@ -146,16 +147,21 @@ fn redacted(timeline: &serde_json::Value) -> BTreeMap<String, u64> {
     sums
 }
 
+/// The offline draft of the files in `folder`, over the incident's half hour.
+fn draft_of(folder: &std::path::Path) -> postmortemd::timeline::Timeline {
+    draft(&DraftOptions {
+        paths: vec![folder.to_owned()],
+        window: Some((at("2025-02-09T10:00:00Z"), at("2025-02-09T10:30:00Z"))),
+        ..DraftOptions::default()
+    })
+    .unwrap()
+}
+
 #[test]
 fn secrets_in_every_log_format_never_reach_a_draft() {
     let folder = scratch_folder("redaction-offline");
     write_inputs(&folder);
-    let timeline = draft(&DraftOptions {
-        paths: vec![folder.clone()],
-        window: Some((at("2025-02-09T10:00:00Z"), at("2025-02-09T10:30:00Z"))),
-        ..DraftOptions::default()
-    })
-    .unwrap();
+    let timeline = draft_of(&folder);
     for format in [Format::Json, Format::Markdown, Format::Html] {
         assert_no_secret(&format!("{format:?}"), render(&timeline, format).as_bytes());
     }
@@ -203,6 +209,32 @@ fn secrets_in_every_log_format_never_reach_a_draft() {
         .unwrap();
         assert_no_secret(&format!("inspect-times of {name}"), &report);
     }
+    let _ = std::fs::remove_dir_all(&folder);
+}
+
+/// An Alertmanager notification exported by hand: its annotations are shown (the summary in
+/// the row), so their secrets go before the draft shows them, and its row counts them.
+#[test]
+fn secrets_in_an_exported_notification_never_reach_a_draft() {
+    let folder = scratch_folder("redaction-notification");
+    let notification = serde_json::json!({
+        "version": "4", "receiver": "ops", "status": "firing", "groupKey": "{}:{alertname=\"ProbeFailing\"}",
+        "truncatedAlerts": 0, "groupLabels": {"alertname": "ProbeFailing"},
+        "commonLabels": {"alertname": "ProbeFailing"}, "commonAnnotations": {}, "externalURL": "http://am:9093",
+        "alerts": [{"status": "firing", "labels": {"alertname": "ProbeFailing", "severity": "critical"},
+                    "annotations": {"summary": format!("probe GET /status?token={} returns 500", SECRETS[18])},
+                    "startsAt": "2025-02-09T10:05:00Z", "endsAt": "0001-01-01T00:00:00Z",
+                    "generatorURL": "", "fingerprint": "00aa00aa00aa00aa"}],
+    });
+    std::fs::write(folder.join("notification.json"), notification.to_string()).unwrap();
+    let timeline = draft_of(&folder);
+    for format in [Format::Json, Format::Markdown, Format::Html] {
+        let rendered = render(&timeline, format);
+        assert!(rendered.contains("returns 500"), "the alert's summary is shown:\n{rendered}");
+        assert_no_secret(&format!("{format:?}"), rendered.as_bytes());
+    }
+    let json: serde_json::Value = serde_json::from_str(&render(&timeline, Format::Json)).unwrap();
+    assert_eq!(redacted(&json), BTreeMap::from([("token".to_owned(), 1)]));
     let _ = std::fs::remove_dir_all(&folder);
 }
 
@@ -343,6 +375,13 @@ async fn the_daemon_stores_and_serves_no_secret() {
         }
     }
     let counted = redacted(&timeline_json);
+    let webhook_row = timeline_json["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["kind"] == "alertmanager-webhook")
+        .expect("a row for the stored notification");
+    assert_eq!(webhook_row["redacted"]["password"], 1, "what intake redacted is counted: {webhook_row}");
     for rule in
         ["password", "secret", "session cookie", "bearer", "gcp_api_key", "aws_access_key_id", "private_key", "token"]
     {

@@ -321,17 +321,26 @@ fn merge(counts: &mut Counts, more: Counts) {
     }
 }
 
-/// The messages of the Kubernetes events among `records`, redacted by the built-in rules
-/// (offline drafts; what the daemon collected was redacted then, and its markers count);
-/// what was redacted, per rule.
-pub fn event_messages(records: &mut [Record]) -> Counts {
+/// The free text a draft shows of `records` (Kubernetes events' messages, alerts'
+/// annotations, pages' text and incident titles) redacted by the built-in rules (offline
+/// drafts; what the daemon took in was redacted then, and its markers count); what was
+/// redacted, per rule.
+pub fn record_texts(records: &mut [Record]) -> Counts {
     let mut counts = Counts::new();
+    let mut redact = |text: &mut String| {
+        if let Cow::Owned(redacted) = Redactor::builtin().text(&mut StreamState::default(), text, &mut counts) {
+            *text = redacted;
+        }
+    };
     for record in records {
-        if let Record::K8sEvent(event) = record
-            && let Cow::Owned(redacted) =
-                Redactor::builtin().text(&mut StreamState::default(), &event.message, &mut counts)
-        {
-            event.message = redacted;
+        match record {
+            Record::K8sEvent(event) => redact(&mut event.message),
+            Record::Alert(alert) => alert.annotations.values_mut().for_each(&mut redact),
+            Record::Page(page) => {
+                redact(&mut page.text);
+                page.incident_title.iter_mut().for_each(&mut redact);
+            }
+            _ => {}
         }
     }
     counts

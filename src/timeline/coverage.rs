@@ -128,7 +128,7 @@ impl Coverage {
         coverage
     }
 
-    /// The row, with what was redacted from its records (`normalize::redact::event_messages`).
+    /// The row, with what was redacted from its records (`normalize::redact::record_texts`).
     pub fn with_redactions(mut self, redacted: BTreeMap<String, u64>) -> Self {
         self.redacted = redacted;
         self
